@@ -1,0 +1,16 @@
+"""attncli: a command-line attention calculator.
+
+Library use: `from attncli import attention`; see `attncli.core.attention.attention`.
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["attention", "AttentionResult", "__version__"]
+
+
+def __getattr__(name: str):  # lazy, so `attncli --help` does not pay for numpy
+    if name in ("attention", "AttentionResult"):
+        from attncli import core
+
+        return getattr(core, name)
+    raise AttributeError(name)

@@ -1,0 +1,61 @@
+"""The command line: Typer commands, kept thin. `main()` is the console script.
+
+Each command parses options, reads arrays through attncli.io, calls attncli.core, and hands the
+result to attncli.render or attncli.io's writer. User mistakes raise AttnError; `main` prints them as
+one `error: ...` line and exits 2. Heavy modules are imported inside the commands, not here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from attncli.errors import AttnError
+
+app = typer.Typer(
+    name="attncli",
+    help="attncli: an attention calculator for the shell. Compute attention maps and outputs from "
+    "matrices in files (CSV, NPY, NPZ, safetensors, JSON) or inline, and print or export them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+)
+
+from attncli.cli import compute as _compute  # noqa: E402,F401  (registers the command)
+from attncli.cli import inspect as _inspect  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; turn user mistakes into `error: ...` + exit 2, Ctrl-C into exit 130."""
+    import click
+
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("ATTNCLI_DEBUG") == "1"
+    try:
+        app(args=args, prog_name="attncli", standalone_mode=False)
+    except AttnError as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except click.exceptions.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:
+        # the reader of our stdout went away (e.g. `| head`): nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+    except MemoryError:
+        print("error: out of memory; try smaller inputs, fewer --show arrays, or float32 (--dtype float32)",
+              file=sys.stderr)
+        sys.exit(2)

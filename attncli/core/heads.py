@@ -1,0 +1,89 @@
+"""Heads: projections Q = X·W + b, splitting columns into heads, and merging them back.
+
+PyTorch's order: with N heads, the columns of W_Q (d_model × N·d_k) are N contiguous blocks of d_k
+columns, block h belonging to head h. Per-head weights given separately (a list, or a 3-D
+N × d_model × d_k array) are concatenated into that same layout, so every path meets here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from attncli.errors import AttnError
+
+Weight = np.ndarray | Sequence[np.ndarray]
+
+
+def count_heads(w: Weight | None) -> int | None:
+    """How many heads a weight says it has: list length, or leading axis of a 3-D array; else None."""
+    if w is None:
+        return None
+    if isinstance(w, (list, tuple)):
+        return len(w) if len(w) > 1 else (count_heads(w[0]) if w else None)
+    return w.shape[0] if w.ndim == 3 else None
+
+
+def concat_heads_weight(w: Weight, option: str) -> np.ndarray:
+    """Canonicalize a projection weight to one (d_in, heads·d_out) matrix."""
+    if isinstance(w, (list, tuple)):
+        mats = [np.asarray(m) for m in w]
+        for m in mats:
+            if m.ndim != 2:
+                raise AttnError(f"{option}: each per-head weight must be a matrix; got shape {m.shape}")
+        rows = {m.shape[0] for m in mats}
+        if len(rows) > 1:
+            raise AttnError(f"{option}: per-head weights have different row counts {sorted(rows)}")
+        return np.concatenate(mats, axis=1) if len(mats) > 1 else mats[0]
+    if w.ndim == 2:
+        return w
+    if w.ndim == 3:  # (heads, d_in, d_out) -> (d_in, heads·d_out)
+        return np.concatenate(list(w), axis=1)
+    raise AttnError(f"{option} must be 2-D (d_in × d_out) or 3-D (heads × d_in × d_out); got shape {w.shape}")
+
+
+def concat_heads_bias(b: Weight, option: str) -> np.ndarray:
+    """Canonicalize a bias to one vector of length heads·d_out (per-head lists and 2-D arrays flatten)."""
+    if isinstance(b, (list, tuple)):
+        return np.concatenate([np.asarray(x).reshape(-1) for x in b])
+    if b.ndim > 2:
+        raise AttnError(f"{option} must be a vector (or heads × d); got shape {b.shape}")
+    return b.reshape(-1)
+
+
+def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str, str, str]) -> np.ndarray:
+    """y = x·W + b for x (B, n, d_in), W (d_in, d_out), b (d_out,) -> (B, n, d_out)."""
+    x_opt, w_opt, b_opt = names
+    if x.shape[-1] != w.shape[0]:
+        hint = ""
+        if x.shape[-1] == w.shape[1]:
+            hint = (f"; {w_opt} transposed would fit: if it is stored (out, in) as PyTorch's Linear.weight, "
+                    "add --weights-layout torch")
+        raise AttnError(
+            f"{x_opt} has d_model = {x.shape[-1]} columns (shape {x.shape}) but {w_opt} has "
+            f"{w.shape[0]} rows (shape {w.shape}); {w_opt} must be d_model × d_out{hint}"
+        )
+    y = x @ w  # (B, n, d_in) @ (d_in, d_out) -> (B, n, d_out)
+    if b is not None:
+        if b.shape != (w.shape[1],):
+            raise AttnError(f"{b_opt} has {b.size} values (shape {b.shape}) but {w_opt} gives {w.shape[1]} columns")
+        y = y + b
+    return y
+
+
+def split_heads(y: np.ndarray, heads: int, option: str, heads_option: str = "--heads") -> np.ndarray:
+    """(B, n, heads·d) -> (B, heads, n, d): column block h goes to head h."""
+    B, n, width = y.shape
+    if width % heads:
+        raise AttnError(
+            f"{option} has {width} columns, which {heads} heads cannot split evenly; "
+            f"{heads_option} must divide {width}"
+        )
+    return y.reshape(B, n, heads, width // heads).transpose(0, 2, 1, 3)  # (B, H, n, d)
+
+
+def merge_heads(h: np.ndarray) -> np.ndarray:
+    """(B, H, n, d) -> (B, n, H·d): concatenate head outputs in head order."""
+    B, H, n, d = h.shape
+    return h.transpose(0, 2, 1, 3).reshape(B, n, H * d)  # (B, n, H·d)

@@ -1,0 +1,97 @@
+"""Rich tables for attention arrays: one table per matrix, labelled rows and columns, masked cells marked.
+
+Takes arrays in the user's shape (see core/result.py) and returns renderables; the CLI decides where
+they print. A 3-D or 4-D array becomes one table per leading index ("weights · batch 1 · head 0").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from rich.table import Table
+from rich.text import Text
+
+# What the rows and columns of each array are, in rows layout: (row prefix, column prefix).
+AXES = {
+    "q": ("q", "d"), "k": ("k", "d"), "v": ("k", "d"),
+    "scores": ("q", "k"), "weights": ("q", "k"),
+    "heads": ("q", "d"), "output": ("q", "d"),
+}
+MASKED = "·"
+
+
+def _leading_names(name: str, ndim: int, batched: bool, multihead: bool) -> list[str]:
+    """Names of the leading (non-matrix) axes of an exported array."""
+    lead: list[str] = []
+    if batched:
+        lead.append("batch")
+    if name == "heads" or (name != "output" and multihead):
+        lead.append("head" if name not in ("k", "v") else "kv head")
+    return lead[: max(ndim - 2, 0)]
+
+
+def _labels(prefix: str, n: int, labels: Sequence[str] | None) -> list[str]:
+    if labels is not None and len(labels) == n:
+        return list(labels)
+    return [f"{prefix}{i}" for i in range(n)]
+
+
+def matrices(name: str, a: np.ndarray, *, batched: bool, multihead: bool) -> Iterator[tuple[str, np.ndarray, tuple]]:
+    """Yield (title, matrix, leading index) for each 2-D slice of an exported array."""
+    if a.ndim <= 2:
+        yield name, np.atleast_2d(a), ()
+        return
+    lead = _leading_names(name, a.ndim, batched, multihead)
+    for idx in np.ndindex(*a.shape[:-2]):
+        parts = " · ".join(f"{ax} {i}" for ax, i in zip(lead, idx, strict=False))
+        yield f"{name} · {parts}", a[idx], idx
+
+
+def array_tables(
+    name: str,
+    a: np.ndarray,
+    *,
+    allowed: np.ndarray | None = None,
+    precision: int = 4,
+    batched: bool = False,
+    multihead: bool = False,
+    layout: str = "rows",
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    formula: str | None = None,
+) -> list[Table]:
+    """One rich Table per matrix of `a`. `allowed` (same shape, bool) marks masked cells with `·`."""
+    rp, cp = AXES.get(name, ("r", "c"))
+    if layout == "cols":
+        rp, cp = cp, rp
+        row_labels, col_labels = col_labels, row_labels
+    tables = []
+    for title, m, idx in matrices(name, a, batched=batched, multihead=multihead):
+        ok = None if allowed is None else (allowed[idx] if idx else np.atleast_2d(allowed))
+        t = Table(title=title + (f"  [dim]{formula}[/dim]" if formula else ""), title_justify="left",
+                  caption=f"{MASKED} = masked" if ok is not None and not ok.all() else None,
+                  caption_justify="left")
+        t.add_column("", style="bold", no_wrap=True)
+        for c in _labels(cp, m.shape[1], col_labels):
+            t.add_column(c, justify="right", no_wrap=True)
+        for i, r in enumerate(_labels(rp, m.shape[0], row_labels)):
+            cells = []
+            for j in range(m.shape[1]):
+                if ok is not None and not ok[i, j]:
+                    cells.append(Text(MASKED, style="dim"))
+                else:
+                    cells.append(format_number(m[i, j], precision))
+            t.add_row(r, *cells)
+        tables.append(t)
+    return tables
+
+
+def format_number(x: float, precision: int) -> str:
+    """Fixed-point with `precision` decimals; nan/inf spelled out; negative zero shown as 0."""
+    if np.isnan(x):
+        return "nan"
+    if np.isinf(x):
+        return "-inf" if x < 0 else "inf"
+    s = f"{float(x):.{precision}f}"
+    return s[1:] if s.startswith("-") and float(s) == 0 else s
