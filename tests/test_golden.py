@@ -5,15 +5,17 @@ Each case file holds the input arrays (named like the CLI options without dashes
 `options` (a 0-d string array holding JSON). PyTorch itself is not needed to run these tests.
 
 Checked for every case: (a) the library function `attncli.attention`, (b) the `attncli` console
-script in a subprocess with `--format json`, (c) for nn.MultiheadAttention cases, the CLI loading
-the raw torch state_dict via `--weights <case>.torch.safetensors`, and (d) for float32 cases, the
-CLI writing `--format npy`.
+script (`attncli compute ...`) in a subprocess with `--format json`, (c) for nn.MultiheadAttention
+cases, the CLI loading the raw torch state_dict via `--weights <case>.torch.safetensors`, and (d)
+for float32 cases, the CLI writing `--format npy`.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -103,7 +105,8 @@ FLOAT32_CASES = params([p for p in CASE_FILES if is_float32(p)])
 
 def assert_matches(actual, expected: np.ndarray, atol: float, what: str) -> None:
     actual = np.asarray(actual, dtype=np.float64)
-    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != expected {expected.shape}"
+    assert actual.shape == expected.shape, (
+        f"{what}: shape {actual.shape} != expected {expected.shape}")
     np.testing.assert_allclose(actual, expected.astype(np.float64), rtol=0, atol=atol,
                                err_msg=what)
 
@@ -113,12 +116,20 @@ def assert_matches(actual, expected: np.ndarray, atol: float, what: str) -> None
 # --------------------------------------------------------------------------------------------
 
 
-def cli_command() -> list[str]:
+def cli_command() -> tuple[list[str], dict[str, str]]:
+    """The installed `attncli` console script next to this Python, else `python -m attncli`
+    (then with the directory holding the importable attncli package put on PYTHONPATH, so an
+    uninstalled checkout works even though the subprocess runs in a temporary directory)."""
+    env = dict(os.environ)
     bindir = Path(sys.executable).parent
     for exe in (bindir / "attncli", bindir / "attncli.exe"):
         if exe.exists():
-            return [str(exe)]
-    return [sys.executable, "-m", "attncli"]
+            return [str(exe)], env
+    spec = importlib.util.find_spec("attncli")
+    if spec is not None and spec.origin:
+        root = str(Path(spec.origin).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return [sys.executable, "-m", "attncli"], env
 
 
 def flag(name: str) -> str:
@@ -152,7 +163,8 @@ def option_args(options: dict) -> list[str]:
 
 
 def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cli_command() + args, capture_output=True, text=True, cwd=cwd,
+    cmd, env = cli_command()
+    proc = subprocess.run(cmd + ["compute"] + args, capture_output=True, text=True, cwd=cwd, env=env,
                           timeout=120)
     assert proc.returncode == 0, (
         f"attncli exited {proc.returncode}\nargs: {args}\nstdout: {proc.stdout[-2000:]}\n"

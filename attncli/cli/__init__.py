@@ -29,10 +29,18 @@ from attncli.cli import compute as _compute  # noqa: E402,F401  (registers the c
 from attncli.cli import inspect as _inspect  # noqa: E402,F401
 
 
+def _click_exceptions():
+    """Typer ≥ 0.2x vendors click as typer._click; older versions use click itself."""
+    try:
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - depends on the installed typer
+        from click import exceptions
+    return exceptions
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn user mistakes into `error: ...` + exit 2, Ctrl-C into exit 130."""
-    import click
-
+    cx = _click_exceptions()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("ATTNCLI_DEBUG") == "1"
     try:
@@ -42,12 +50,12 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Exit as err:
+    except typer.Exit as err:
         sys.exit(err.exit_code)
-    except click.exceptions.ClickException as err:
+    except cx.ClickException as err:  # usage mistakes: unknown option, bad choice, missing value
         err.show()
-        sys.exit(err.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+        sys.exit(2 if isinstance(err, cx.UsageError) else err.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     except BrokenPipeError:
@@ -56,6 +64,13 @@ def main(argv: list[str] | None = None) -> None:
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(1)
     except MemoryError:
-        print("error: out of memory; try smaller inputs, fewer --show arrays, or float32 (--dtype float32)",
-              file=sys.stderr)
+        if debug:
+            raise
+        print("error: out of memory; try smaller inputs, fewer --show arrays, or --dtype float32", file=sys.stderr)
         sys.exit(2)
+    except Exception as err:  # a bug in attncli, not the user's fault: still no traceback unless --debug
+        if debug:
+            raise
+        print(f"error: internal error ({type(err).__name__}: {err}); this is a bug in attncli, please report it "
+              "with the command line; --debug shows the traceback", file=sys.stderr)
+        sys.exit(70)

@@ -250,10 +250,11 @@ def _from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads):
         wq2, wk2, wv2 = (hd.concat_heads_weight(w, n) for w, n in ((wq, "--wq"), (wk, "--wk"), (wv, "--wv")))
         bq1, bk1, bv1 = (None if b is None else hd.concat_heads_bias(b, n)
                          for b, n in ((bq, "--bq"), (bk, "--bk"), (bv, "--bv")))
-        qf = hd.project(x3, wq2, bq1, ("--x", "--wq", "--bq"))  # (B, n_q, H·d_k)
+        qf = hd.project(x3, wq2, bq1, ("--x", "--wq", "--bq"), x.shape)  # (B, n_q, H·d_k)
         kv_src = "--x-kv" if x_kv is not None else "--x"
-        kf = hd.project(xkv3, wk2, bk1, (kv_src, "--wk", "--bk"))  # (B, n_k, G·d_k)
-        vf = hd.project(xkv3, wv2, bv1, (kv_src, "--wv", "--bv"))  # (B, n_k, G·d_v)
+        kv_shape = x.shape if x_kv is None else x_kv.shape
+        kf = hd.project(xkv3, wk2, bk1, (kv_src, "--wk", "--bk"), kv_shape)  # (B, n_k, G·d_k)
+        vf = hd.project(xkv3, wv2, bv1, (kv_src, "--wv", "--bv"), kv_shape)  # (B, n_k, G·d_v)
     qh = hd.split_heads(qf, n_heads, "Q (X·W_Q)" if wq is not None else "--x")
     _check_groups(n_heads, n_kv)
     kv_opt = "--kv-heads" if kv_heads else "--heads"

@@ -52,8 +52,12 @@ def concat_heads_bias(b: Weight, option: str) -> np.ndarray:
     return b.reshape(-1)
 
 
-def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str, str, str]) -> np.ndarray:
-    """y = x·W + b for x (B, n, d_in), W (d_in, d_out), b (d_out,) -> (B, n, d_out)."""
+def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str, str, str],
+            x_shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """y = x·W + b for x (B, n, d_in), W (d_in, d_out), b (d_out,) -> (B, n, d_out).
+
+    `names` are the options to blame (x, W, b); `x_shape` is x's shape as the user gave it.
+    """
     x_opt, w_opt, b_opt = names
     if x.shape[-1] != w.shape[0]:
         hint = ""
@@ -61,7 +65,7 @@ def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str
             hint = (f"; {w_opt} transposed would fit: if it is stored (out, in) as PyTorch's Linear.weight, "
                     "add --weights-layout torch")
         raise AttnError(
-            f"{x_opt} has d_model = {x.shape[-1]} columns (shape {x.shape}) but {w_opt} has "
+            f"{x_opt} has d_model = {x.shape[-1]} columns (shape {x_shape or x.shape}) but {w_opt} has "
             f"{w.shape[0]} rows (shape {w.shape}); {w_opt} must be d_model × d_out{hint}"
         )
     y = x @ w  # (B, n, d_in) @ (d_in, d_out) -> (B, n, d_out)

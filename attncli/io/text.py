@@ -84,8 +84,8 @@ def parse_text(text: str, delimiter: str | None, src: Src) -> np.ndarray:
             width, first_line = len(values), lineno
         elif len(values) != width:
             raise src.error(
-                f"{src.label}, line {lineno} has {len(values)} values but line {first_line} has "
-                f"{width}; every row needs the same number of columns"
+                f"{src.label}, line {lineno} has {_count(len(values))} but line {first_line} has "
+                f"{_count(width)}; every row needs the same number of columns"
             )
         rows.append(values)
     if not rows:
@@ -94,3 +94,7 @@ def parse_text(text: str, delimiter: str | None, src: Src) -> np.ndarray:
             "(one row per line)"
         )
     return np.array(rows, dtype=np.float64)  # (rows, columns)
+
+
+def _count(n: int) -> str:
+    return f"{n} value" if n == 1 else f"{n} values"

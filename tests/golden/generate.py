@@ -94,7 +94,8 @@ def to_np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy().copy()
 
 
-def docs_reference(query, key, value, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+def docs_reference(query, key, value, attn_mask=None, is_causal=False, scale=None,
+                   enable_gqa=False):
     """The reference implementation from torch.nn.functional.scaled_dot_product_attention's docs.
 
     Differences: returns (weights, output); the mask fill is not in place (so masks broadcast to
@@ -341,7 +342,7 @@ def sdpa_cases():
          [1, 0, 0, 0, 0, 0]], dtype=torch.bool)
     w, _, out_math = sdpa_case("sdpa_bool_mask", 108, (2, 2, 4, 3), (2, 2, 6, 3), (2, 2, 6, 3),
                                batched=True, mask=mask)
-    assert torch.all(out_math[:, :, 2] == 0), "torch SDPA no longer returns 0 for a fully masked row"
+    assert torch.all(out_math[:, :, 2] == 0), "torch SDPA: fully masked row is no longer 0"
     assert torch.all(w[:, :, 2] == 0)
     check_fully_masked_row_behaviour()
 
@@ -420,7 +421,7 @@ def make_mha(g, E, heads, bias=True, dtype=F64):
 
 
 def mha_rows_arrays(mha) -> dict[str, np.ndarray]:
-    """Split in_proj_weight (3E, E) into wq/wk/wv and transpose to rows orientation (E_in, E_out)."""
+    """Split in_proj_weight (3E, E) into wq/wk/wv, transposed to rows orientation (E_in, E_out)."""
     E = mha.embed_dim
     W = mha.in_proj_weight.detach()
     out = {

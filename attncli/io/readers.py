@@ -1,0 +1,206 @@
+"""`read_array(source)`: the one way every option turns a SOURCE string into an array.
+
+A SOURCE is, in order of precedence:
+
+1. `-` or `-:name`: standard input, format sniffed from its bytes;
+2. an existing file: `weights.npy`, `x.csv`, ... (format from the extension, else sniffed);
+3. `file:name` where `file` exists: one array of an .npz, .safetensors or JSON object;
+4. an inline literal: `"[[1, 0], [0, 1]]"` or `"1 0; 0 1"` or `"0.5"`.
+
+Standard input is read once per stream and remembered, so several options can take different
+arrays of one piped container (`--wq -:wq --wk -:wk < weights.npz`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from attncli.io._common import Blob, Content, Loaded, Src, list_names, reason
+from attncli.io.inline import looks_inline, parse_inline
+from attncli.io.jsonfmt import json_bytes_content
+from attncli.io.npyfmt import npy_content, npz_content
+from attncli.io.safetensors_format import safetensors_content
+from attncli.io.sniff import kind_from_extension, sniff
+from attncli.io.text import decode_text, parse_text, sniff_delimiter
+
+STDIN_LABEL = "standard input"
+_stdin_cache: weakref.WeakKeyDictionary[object, bytes] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a SOURCE points: kind is "stdin", "file" or "inline"."""
+
+    kind: str
+    path: Path | None = None
+    name: str | None = None
+    label: str = ""
+
+
+def _directory(folder: str, option: str) -> Exception:
+    return Src(option, folder).error(
+        f"'{folder}' is a directory, not a file; give a file inside it, e.g. "
+        f"{os.path.join(folder, 'weights.npy')}"
+    )
+
+
+def _locate(source: str, option: str) -> _Where:
+    """Split a SOURCE into stdin / file (+ optional array name) / inline literal."""
+    if source == "-" or source.startswith("-:"):
+        return _Where("stdin", name=source[2:] or None, label=STDIN_LABEL)
+    if os.path.exists(source):
+        if os.path.isdir(source):
+            raise _directory(source, option)
+        return _Where("file", path=Path(source), label=source)
+    head, sep, name = source.rpartition(":")
+    if sep and head and os.path.isdir(head):
+        raise _directory(head, option)
+    if sep and head and os.path.isfile(head):
+        return _Where("file", path=Path(head), name=name or None, label=head)
+    if looks_inline(source):
+        return _Where("inline", label="the inline matrix")
+    shown = source if len(source) <= 80 else source[:77] + "..."
+    raise Src(option, source).error(
+        f"no such file '{shown}' (and it is not an inline matrix like \"1 0; 0 1\")"
+    )
+
+
+def _read_stdin(stdin: BinaryIO | None, src: Src) -> bytes:
+    """All of standard input as bytes, read once per stream and remembered."""
+    stream = stdin if stdin is not None else sys.stdin.buffer
+    try:
+        data = _stdin_cache[stream]
+    except (KeyError, TypeError):
+        try:
+            data = stream.read()
+        except OSError as err:
+            raise src.error(f"cannot read standard input: {reason(err)}") from err
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        try:
+            _stdin_cache[stream] = data
+        except TypeError:
+            pass  # a stream without weak references is simply not remembered
+    if not data:
+        raise src.error("standard input is empty; pipe a file in, e.g. `< weights.npy`")
+    return data
+
+
+def _delimiter(kind: str, text: str) -> str | None:
+    """The field separator for a text kind: csv, tsv, txt (blanks unless commas) or sniffed."""
+    if kind == "csv":
+        return ","
+    if kind == "tsv":
+        return "\t"
+    found = sniff_delimiter(text)
+    if kind == "txt":
+        return "," if found == "," else None
+    return found
+
+
+def _content(kind: str, blob: Blob) -> Content:
+    """Hand a blob to the reader for `kind`."""
+    if kind == "npy":
+        return npy_content(blob)
+    if kind == "npz":
+        return npz_content(blob)
+    if kind == "safetensors":
+        return safetensors_content(blob)
+    if kind == "json":
+        return json_bytes_content(blob.read_all(), blob.src)
+    text = decode_text(blob.read_all(), blob.src)
+    return Content(binary=False, plain=parse_text(text, _delimiter(kind, text), blob.src))
+
+
+def _open(where: _Where, option: str, stdin: BinaryIO | None) -> Content:
+    src = Src(option, where.label)
+    if where.kind == "stdin":
+        data = _read_stdin(stdin, src)
+        return _content(sniff(data), Blob(src, data=data))
+    assert where.path is not None
+    kind = kind_from_extension(where.path)
+    blob = Blob(src, path=where.path)
+    if kind is None:
+        blob = Blob(src, data=blob.read_all())
+        kind = sniff(blob.data or b"")
+    return _content(kind, blob)
+
+
+def _with_name(where: _Where, name: str) -> str:
+    return "-:" + name if where.kind == "stdin" else f"{where.label}:{name}"
+
+
+def _pick_name(content: Content, where: _Where, option: str) -> str:
+    """The array name to load from a container: the one asked for, or the only one."""
+    if where.name is not None:
+        return where.name
+    src = Src(option, where.label)
+    if not content.names:
+        raise src.error(f"'{where.label}' holds no arrays")
+    if len(content.names) > 1:
+        raise src.error(
+            f"'{where.label}' holds {len(content.names)} arrays; pick one as "
+            f"{_with_name(where, 'NAME')}, one of: {list_names(content.names)}"
+        )
+    return content.names[0]
+
+
+def _no_name_here(where: _Where, option: str) -> None:
+    if where.name is not None:
+        raise Src(option, where.label).error(
+            f"'{where.label}' holds a single unnamed array, so ':{where.name}' does not apply; "
+            f"drop the ':{where.name}'"
+        )
+
+
+def _loaded(array: np.ndarray, source: str, where: _Where, binary: bool,
+            name: str | None) -> Loaded:
+    path = where.path.resolve() if where.path is not None else None
+    return Loaded(array=array, source=source, path=path, binary=binary, name=name)
+
+
+def read_array(source: str, *, option: str = "SOURCE", stdin: BinaryIO | None = None) -> Loaded:
+    """Read one array from a SOURCE (file, `file:name`, `-`, `-:name` or an inline literal).
+
+    `option` names the command-line option in error messages (e.g. "--wq"); `stdin` defaults
+    to `sys.stdin.buffer`. Every user mistake raises `AttnError` with a one-line message.
+    """
+    where = _locate(source, option)
+    if where.kind == "inline":
+        array = parse_inline(source, Src(option, where.label))
+        return Loaded(array=array, source=source, path=None, binary=False, name=None)
+    content = _open(where, option, stdin)
+    if content.plain is not None:
+        _no_name_here(where, option)
+        return _loaded(content.plain, source, where, content.binary, None)
+    name = _pick_name(content, where, option)
+    assert content.load is not None
+    return _loaded(content.load(name), source, where, content.binary, name)
+
+
+def read_arrays(source: str, *, option: str = "SOURCE",
+                stdin: BinaryIO | None = None) -> dict[str, Loaded]:
+    """Read every array of a SOURCE, keyed by name (file order).
+
+    Containers (.npz, .safetensors, a JSON object) give their names; `file:name` gives just that
+    one; a single-array file is keyed by its stem (`x.csv` -> "x"); inline literals and plain
+    arrays on standard input are keyed "value".
+    """
+    where = _locate(source, option)
+    if where.kind == "inline":
+        return {"value": read_array(source, option=option, stdin=stdin)}
+    content = _open(where, option, stdin)
+    if content.plain is not None:
+        _no_name_here(where, option)
+        key = where.path.stem if where.path is not None else "value"
+        return {key: _loaded(content.plain, source, where, content.binary, None)}
+    assert content.load is not None
+    names = [where.name] if where.name is not None else content.names
+    return {n: _loaded(content.load(n), source, where, content.binary, n) for n in names}

@@ -1,0 +1,223 @@
+"""`write_arrays(target, arrays, meta, fmt)`: results out as JSON, CSV/TSV, NPY, NPZ or safetensors.
+
+Files are written atomically (see `atomic_write`); `target=None` writes to standard output, except
+binary formats to a terminal. JSON is strict (NaN/inf become null); CSV/TSV of one array of at
+most 2 dimensions re-reads exactly with `read_array`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import sys
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from attncli.errors import AttnError
+from attncli.io.atomic import atomic_write
+
+FORMATS = ("json", "csv", "tsv", "npy", "npz", "safetensors")
+BINARY_FORMATS = ("npy", "npz", "safetensors")
+_SUFFIX_FORMATS = {".json": "json", ".csv": "csv", ".tsv": "tsv", ".npy": "npy", ".npz": "npz",
+                   ".safetensors": "safetensors", ".txt": "table"}
+OPTION = "-o/--output"
+
+
+def format_from_path(path: str | Path, *, option: str = OPTION) -> str:
+    """The output format an extension asks for (".txt" is the rendered "table")."""
+    suffix = Path(path).suffix.lower()
+    if suffix in _SUFFIX_FORMATS:
+        return _SUFFIX_FORMATS[suffix]
+    known = ", ".join(_SUFFIX_FORMATS)
+    raise AttnError(f"{option}: cannot tell the format of '{path}' from its extension; "
+                    f"use one of {known}")
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def _plain(value: Any) -> Any:
+    """Metadata as strict-JSON-able Python: numpy scalars/arrays unwrapped, non-finite -> None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return [_plain(v) for v in items]
+    if isinstance(value, np.ndarray):
+        return _json_array(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, complex):
+        return [_plain(value.real), _plain(value.imag)]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)  # Path, dtype, enum, ...
+
+
+def _json_array(array: np.ndarray) -> Any:
+    """Nested lists for json.dumps: non-finite floats become None, bools stay bools."""
+    if array.dtype.kind == "c":
+        raise AttnError(f"{OPTION}: complex arrays cannot be written as JSON")
+    if array.dtype.kind == "f":
+        finite = np.isfinite(array)
+        if not finite.all():
+            holder = array.astype(object)
+            holder[~finite] = None
+            return holder.tolist()
+    elif array.dtype.kind not in "biu":
+        raise AttnError(f"{OPTION}: cannot write {array.dtype} values as JSON")
+    return array.tolist()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, allow_nan=False, separators=(", ", ": "))
+
+
+def _json_value(value: Any) -> str:
+    """A top-level value: arrays of 2+ dimensions put one top-level row per line."""
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return "[\n    " + ",\n    ".join(_dumps(row) for row in value) + "\n  ]"
+    return _dumps(value)
+
+
+def encode_json(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
+    """`{"<name>": nested lists, ..., "meta": {...}}`, strict JSON, ending in a newline."""
+    if "meta" in arrays:
+        raise AttnError(f"{OPTION}: an array named 'meta' clashes with the JSON 'meta' key")
+    doc = {name: _json_array(np.asarray(a)) for name, a in arrays.items()}
+    doc["meta"] = _plain(meta)
+    body = ",\n  ".join(f"{_dumps(k)}: {_json_value(v)}" for k, v in doc.items())
+    return ("{\n  " + body + "\n}\n").encode("utf-8")
+
+
+# ---------------------------------------------------------------- CSV / TSV
+
+
+def _cells(row: np.ndarray) -> list[str]:
+    """Round-trip text for each value: shortest repr for floats (nan, inf, -inf), 1/0 for bools."""
+    if row.dtype.kind == "b":
+        return ["1" if v else "0" for v in row.tolist()]
+    if row.dtype == np.float64:
+        return [repr(v) for v in row.tolist()]
+    if row.dtype.kind == "f":
+        return [str(v) for v in row]  # numpy's shortest repr for float32/float16
+    if row.dtype.kind in "iu":
+        return [str(v) for v in row.tolist()]
+    raise AttnError(f"{OPTION}: cannot write {row.dtype} values as CSV/TSV")
+
+
+def _rows(array: np.ndarray, sep: str) -> list[str]:
+    table = array.reshape(1, -1) if array.ndim < 2 else array  # (rows, columns)
+    return [sep.join(_cells(row)) for row in table]
+
+
+def encode_delimited(arrays: dict[str, np.ndarray], sep: str) -> bytes:
+    """One array of <= 2 dims: plain rows. Otherwise `# name[i,j]` blocks, blank-line separated."""
+    items = [(name, np.asarray(a)) for name, a in arrays.items()]
+    if len(items) == 1 and items[0][1].ndim <= 2:
+        lines = _rows(items[0][1], sep)
+    else:
+        blocks = []
+        for name, array in items:
+            if array.ndim <= 2:
+                blocks.append([f"# {name}", *_rows(array, sep)])
+                continue
+            for index in np.ndindex(*array.shape[:-2]):
+                label = ",".join(map(str, index))
+                blocks.append([f"# {name}[{label}]", *_rows(array[index], sep)])
+        lines = [line for i, block in enumerate(blocks) for line in ([""] if i else []) + block]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+# ---------------------------------------------------------------- binary
+
+
+def encode_npy(arrays: dict[str, np.ndarray]) -> bytes:
+    """A single array as .npy; several arrays are an error that says what to do instead."""
+    if len(arrays) != 1:
+        names = ", ".join(arrays)
+        raise AttnError(
+            f"{OPTION}: npy holds one array but {len(arrays)} were asked for ({names}); use "
+            "--show to pick one, or -o out.npz / out.safetensors"
+        )
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(next(iter(arrays.values()))), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def encode_npz(arrays: dict[str, np.ndarray]) -> bytes:
+    """An uncompressed .npz (the layout of np.savez: one `name.npy` member per array)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, array in arrays.items():
+            with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def encode_safetensors(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
+    """safetensors bytes; metadata holds `attncli` (all of meta as JSON) and each top-level key."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import save
+
+    plain = _plain(meta)
+    metadata = {str(k): json.dumps(v, allow_nan=False) for k, v in plain.items()}
+    metadata["attncli"] = json.dumps(plain, allow_nan=False)
+    tensors = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+    try:
+        return save(tensors, metadata=metadata)
+    except (SafetensorError, ValueError, TypeError, KeyError) as err:
+        raise AttnError(f"{OPTION}: cannot write safetensors: {err}") from None
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def encode(arrays: dict[str, np.ndarray], meta: dict, fmt: str) -> bytes:
+    """The bytes of `arrays` (+ `meta` where the format has room) in format `fmt`."""
+    if fmt == "json":
+        return encode_json(arrays, meta)
+    if fmt in ("csv", "tsv"):
+        return encode_delimited(arrays, "," if fmt == "csv" else "\t")
+    if fmt == "npy":
+        return encode_npy(arrays)
+    if fmt == "npz":
+        return encode_npz(arrays)
+    if fmt == "safetensors":
+        return encode_safetensors(arrays, meta)
+    raise AttnError(f"{OPTION}: unknown output format '{fmt}'; use one of {', '.join(FORMATS)}")
+
+
+def write_arrays(target: str | Path | None, arrays: dict[str, np.ndarray], meta: dict, fmt: str,
+                 *, protect: Iterable[Path] = (), stdout: BinaryIO | None = None) -> None:
+    """Write `arrays` in format `fmt` to the file `target` (atomically), or to stdout if None.
+
+    `protect` lists input files that must never be overwritten. Binary formats are refused on a
+    terminal.
+    """
+    if fmt not in FORMATS:
+        raise AttnError(f"{OPTION}: unknown output format '{fmt}'; use one of {', '.join(FORMATS)}")
+    if target is None:
+        stream = stdout if stdout is not None else sys.stdout.buffer
+        if fmt in BINARY_FORMATS and _is_terminal(stream):
+            raise AttnError(f"refusing to write binary {fmt.upper()} to a terminal; use "
+                            f"-o out.{fmt} or pipe it")
+        data = encode(arrays, meta, fmt)
+        stream.write(data)
+        stream.flush()
+        return
+    atomic_write(target, encode(arrays, meta, fmt), protect=protect)
+
+
+def _is_terminal(stream: BinaryIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False

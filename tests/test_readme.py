@@ -1,0 +1,56 @@
+"""Every `attncli` command the README shows runs as written (sqlite-utils' habit: docs that are tested).
+
+Commands come from ```sh blocks and from `inline code` in tables. A command whose line ends with
+`# exit 2` must fail with exit 2 and one `error:` line; every other must exit 0.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def readme_commands() -> list[str]:
+    cmds: list[str] = []
+    for block in re.findall(r"```sh\n(.*?)```", README, flags=re.S):
+        for line in block.splitlines():
+            line = line.strip()
+            if line.startswith("pip install . && "):
+                line = line[len("pip install . && "):]
+            if line.startswith("attncli "):
+                cmds.append(line)
+    for cell in re.findall(r"`(attncli [^`]+)`", README):
+        if "..." not in cell and "SOURCE" not in cell and "FILE" not in cell and cell not in cmds:
+            cmds.append(cell.replace("\\|", "|"))
+    return cmds
+
+
+COMMANDS = readme_commands()
+
+
+def test_readme_has_commands():
+    assert len(COMMANDS) >= 20
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_readme_command_runs(cmd: str, tmp_path: Path):
+    (tmp_path / "samples").symlink_to(ROOT / "samples")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    expect_fail = cmd.rstrip().endswith("# exit 2")
+    line = cmd.split("   #")[0] if expect_fail else cmd
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", line], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    if expect_fail:
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
+    else:
+        assert proc.returncode == 0, f"{cmd}\nstdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-2000:]}"
