@@ -301,3 +301,45 @@ def test_empty_rows_warning_names_rows():
     proc = run(["compute", "--x", "1 0; 0 1", "--mask", "1 1; 0 0"])
     err = proc.stderr.decode()
     assert err.startswith("warning: ") and "query 1" in err
+
+
+def test_large_tables_show_corners_with_a_notice(tmp_path):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(100, 4)))
+    out = run(["compute", "--x", tmp_path / "x.npy", "--show", "weights"]).stdout.decode()
+    assert "q99" in out and "k99" in out and "q50" not in out
+    assert "showing 39 of 100 rows" in out
+
+
+def test_named_arrays_of_one_piped_container(tmp_path):
+    buf = io.BytesIO()
+    np.savez(buf, q=X, k=X, v=X)
+    w = weights_of(["compute", "--q", "-:q", "--k", "-:k", "--v", "-:v"], stdin=buf.getvalue())
+    np.testing.assert_allclose(w, W_DOT, atol=1e-15)
+
+
+def test_weights_file_with_prefixed_torch_names(tmp_path):
+    # a state_dict saved from a bigger model: names carry a prefix; PyTorch stores Linear weights (out, in)
+    rng = np.random.default_rng(0)
+    wq, wk, wv = rng.normal(size=(3, 3, 2))  # rows layout (d_model=3, d_k=2)
+    np.savez(tmp_path / "sd.npz", **{"enc.attn.q_proj.weight": wq.T, "enc.attn.k_proj.weight": wk.T,
+                                      "enc.attn.v_proj.weight": wv.T})
+    x = "1 0 0; 0 1 0; 0 0 1"
+    via_file = json_out(["compute", "--x", x, "--weights", tmp_path / "sd.npz", "--show", "weights"])
+    np.save(tmp_path / "wq.npy", wq)
+    np.save(tmp_path / "wk.npy", wk)
+    np.save(tmp_path / "wv.npy", wv)
+    direct = json_out(["compute", "--x", x, "--wq", tmp_path / "wq.npy", "--wk", tmp_path / "wk.npy",
+                       "--wv", tmp_path / "wv.npy", "--show", "weights"])
+    np.testing.assert_allclose(via_file["weights"], direct["weights"], atol=1e-15)
+    # --weights-layout torch reads separate files as (out, in) too
+    for name, w in (("wq", wq), ("wk", wk), ("wv", wv)):
+        np.save(tmp_path / f"{name}_t.npy", w.T)
+    torch_layout = json_out(["compute", "--x", x, "--wq", tmp_path / "wq_t.npy", "--wk", tmp_path / "wk_t.npy",
+                             "--wv", tmp_path / "wv_t.npy", "--weights-layout", "torch", "--show", "q"])
+    np.testing.assert_allclose(torch_layout["q"], wq, atol=1e-15)  # X = I, so Q = W_Q
+
+
+def test_weights_file_without_projections_lists_keys(tmp_path):
+    np.savez(tmp_path / "sd.npz", foo=np.ones(2), bar=np.ones(2))
+    err = run_error(["compute", "--x", "1 0; 0 1", "--weights", tmp_path / "sd.npz"])
+    assert "foo" in err and "bar" in err

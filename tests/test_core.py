@@ -209,3 +209,12 @@ def test_user_mistakes_are_attn_errors(kwargs, message):
 def test_transposed_weight_hint():
     with pytest.raises(AttnError, match="weights-layout torch"):
         attention(x=np.ones((3, 4)), wq=np.ones((2, 4)), wk=np.ones((4, 2)), wv=np.ones((4, 2)))
+
+
+def test_layout_hints_in_shape_errors():
+    x_cols = np.ones((4, 3))  # d_model 4 × n 3: tokens are columns
+    w_cols = np.ones((2, 4))  # d_k × d_model
+    with pytest.raises(AttnError, match="--layout cols"):
+        attention(x=x_cols, wq=w_cols, wk=w_cols, wv=w_cols)
+    with pytest.raises(AttnError, match="in cols layout --wq must be d_out × d_model"):
+        attention(x=x_cols, wq=np.ones((2, 3)), wk=w_cols, wv=w_cols, layout="cols")

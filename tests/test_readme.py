@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8") + (ROOT / "samples" / "README.md").read_text(encoding="utf-8")
 
 
 def readme_commands() -> list[str]:

@@ -26,11 +26,6 @@ class Sources:
     def _note(self, loaded: Any, option: str) -> None:
         if loaded.path is not None:
             self.paths.append(loaded.path)
-        if loaded.source.split(":")[0] == "-":
-            if self.stdin_used_by and self.stdin_used_by != option:
-                raise AttnError(f"{option} and {self.stdin_used_by} both read standard input ('-'); "
-                                "only one option can; put the other array in a file")
-            self.stdin_used_by = option
 
     def read(self, source: str | None, option: str):
         """The array at SOURCE (or None), recording where it came from."""
@@ -38,14 +33,21 @@ class Sources:
             return None
         from attncli.io import read_array
 
-        if source.split(":")[0] == "-" and self.stdin_used_by and self.stdin_used_by != option:
-            raise AttnError(f"{option} and {self.stdin_used_by} both read standard input ('-'); "
-                            "only one option can; put the other array in a file")
+        self._claim_stdin(source, option)
         loaded = read_array(source, option=option)
         self._note(loaded, option)
         self.info.setdefault(option, {"source": source, "shape": list(loaded.array.shape),
                                       "dtype": str(loaded.array.dtype)})
         return loaded
+
+    def _claim_stdin(self, source: str, option: str) -> None:
+        """Several options may take named arrays of one piped container (`--wq -:wq --wk -:wk`), but
+        a plain `-` given twice is almost surely a mistake."""
+        if source == "-":
+            if self.stdin_used_by and self.stdin_used_by != option:
+                raise AttnError(f"{option} and {self.stdin_used_by} both read standard input ('-'); only one "
+                                "option can, unless each names an array of a piped container (-:name)")
+            self.stdin_used_by = option
 
     def array(self, source: str | None, option: str):
         loaded = self.read(source, option)
@@ -61,10 +63,14 @@ class Sources:
     def container(self, source: str, option: str) -> dict[str, Any]:
         from attncli.io import read_arrays
 
+        self._claim_stdin(source, option)
         found = read_arrays(source, option=option)
         for loaded in found.values():
             self._note(loaded, option)
             break
+        self.info.setdefault(option, {"source": source, "arrays": {
+            name: {"shape": list(loaded.array.shape), "dtype": str(loaded.array.dtype)}
+            for name, loaded in found.items()}})
         return {name: loaded.array for name, loaded in found.items()}
 
 

@@ -53,8 +53,16 @@ class Format(StrEnum):
     safetensors = "safetensors"
 
 
+SOURCES = ("--x", "--x-kv", "--q", "--k", "--v", "--wq", "--wk", "--wv", "--bq", "--bk", "--bv", "--wo", "--bo",
+           "--weights", "--mask", "--bias")
+METAVARS = {"--key-lens": "N,N…", "--show": "NAMES", "--output": "PATH", "--heads": "N", "--kv-heads": "G",
+            "--scale": "F", "--precision": "N"}
+
+
 def _opt(help: str, panel: str, *names: str, **kw):
-    return typer.Option(*names, help=help, rich_help_panel=panel, show_default=kw.pop("show_default", False), **kw)
+    metavar = "SOURCE" if names[0] in SOURCES else METAVARS.get(names[0])
+    return typer.Option(*names, help=help, rich_help_panel=panel, show_default=kw.pop("show_default", False),
+                        metavar=metavar, **kw)
 
 
 EPILOG = (

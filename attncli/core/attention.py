@@ -135,7 +135,8 @@ def attention(
 
     # ---- canonicalize: Q, K, V as (B, H, n, d) ------------------------------------------------
     if x is not None:
-        qh, kh, vh, batched, n_heads, n_kv = _from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads)
+        qh, kh, vh, batched, n_heads, n_kv = _from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads,
+                                                          layout == "cols")
     else:
         qh, kh, vh, batched, n_heads, n_kv = _from_qkv(q, k, v, heads, kv_heads)
     B, H, n_q, d_k = qh.shape
@@ -215,13 +216,18 @@ def _rows_text(rows: list[tuple[int, int, int]], limit: int = 5) -> str:
     return text + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
+def _user(shape: tuple[int, ...], cols: bool) -> tuple[int, ...]:
+    """A shape as the user wrote it (cols layout transposes the last two axes)."""
+    return shape[:-2] + shape[-2:][::-1] if cols and len(shape) >= 2 else shape
+
+
 def _check_groups(n_heads: int, n_kv: int) -> None:
     if n_heads % n_kv:
         raise AttnError(f"--kv-heads {n_kv} must divide --heads {n_heads} (grouped-query attention shares "
                         "each key/value head between heads/kv-heads query heads)")
 
 
-def _from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads):
+def _from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads, cols):
     """X (n × d_model or B × n × d_model) and projections -> Q, K, V as (B, heads, n, d)."""
     check_ndim(x, "--x", (2, 3), "n × d_model (rows = tokens) or batch × n × d_model")
     batched = x.ndim == 3
@@ -250,11 +256,11 @@ def _from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads):
         wq2, wk2, wv2 = (hd.concat_heads_weight(w, n) for w, n in ((wq, "--wq"), (wk, "--wk"), (wv, "--wv")))
         bq1, bk1, bv1 = (None if b is None else hd.concat_heads_bias(b, n)
                          for b, n in ((bq, "--bq"), (bk, "--bk"), (bv, "--bv")))
-        qf = hd.project(x3, wq2, bq1, ("--x", "--wq", "--bq"), x.shape)  # (B, n_q, H·d_k)
+        qf = hd.project(x3, wq2, bq1, ("--x", "--wq", "--bq"), _user(x.shape, cols), cols)  # (B, n_q, H·d_k)
         kv_src = "--x-kv" if x_kv is not None else "--x"
-        kv_shape = x.shape if x_kv is None else x_kv.shape
-        kf = hd.project(xkv3, wk2, bk1, (kv_src, "--wk", "--bk"), kv_shape)  # (B, n_k, G·d_k)
-        vf = hd.project(xkv3, wv2, bv1, (kv_src, "--wv", "--bv"), kv_shape)  # (B, n_k, G·d_v)
+        kv_shape = _user(x.shape if x_kv is None else x_kv.shape, cols)
+        kf = hd.project(xkv3, wk2, bk1, (kv_src, "--wk", "--bk"), kv_shape, cols)  # (B, n_k, G·d_k)
+        vf = hd.project(xkv3, wv2, bv1, (kv_src, "--wv", "--bv"), kv_shape, cols)  # (B, n_k, G·d_v)
     qh = hd.split_heads(qf, n_heads, "Q (X·W_Q)" if wq is not None else "--x")
     _check_groups(n_heads, n_kv)
     kv_opt = "--kv-heads" if kv_heads else "--heads"

@@ -53,20 +53,29 @@ def concat_heads_bias(b: Weight, option: str) -> np.ndarray:
 
 
 def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str, str, str],
-            x_shape: tuple[int, ...] | None = None) -> np.ndarray:
+            x_shape: tuple[int, ...] | None = None, cols: bool = False) -> np.ndarray:
     """y = x·W + b for x (B, n, d_in), W (d_in, d_out), b (d_out,) -> (B, n, d_out).
 
-    `names` are the options to blame (x, W, b); `x_shape` is x's shape as the user gave it.
+    `names` are the options to blame (x, W, b); `x_shape` is x's shape as the user gave it; `cols`
+    phrases errors in the lecture layout, where the user's X is d_model × n and W is d_out × d_model.
     """
     x_opt, w_opt, b_opt = names
     if x.shape[-1] != w.shape[0]:
-        hint = ""
-        if x.shape[-1] == w.shape[1]:
-            hint = (f"; {w_opt} transposed would fit: if it is stored (out, in) as PyTorch's Linear.weight, "
-                    "add --weights-layout torch")
+        fits_transposed = x.shape[-1] == w.shape[1]
+        hint = (f"; {w_opt} transposed would fit: is it stored (out, in) like PyTorch's Linear.weight? "
+                "--weights-layout torch reads weights that way") if fits_transposed else ""
+        if cols:
+            w_user = w.shape[::-1]
+            raise AttnError(
+                f"{x_opt} has d_model = {x.shape[-1]} rows (shape {x_shape}; cols layout: d_model × n) but "
+                f"{w_opt} has {w.shape[0]} columns (shape {w_user}); in cols layout {w_opt} must be "
+                f"d_out × d_model{hint}"
+            )
         raise AttnError(
             f"{x_opt} has d_model = {x.shape[-1]} columns (shape {x_shape or x.shape}) but {w_opt} has "
             f"{w.shape[0]} rows (shape {w.shape}); {w_opt} must be d_model × d_out{hint}"
+            + ("; or, if tokens are columns, add --layout cols" if x_shape and len(x_shape) == 2
+               and x_shape[0] == w.shape[1] else "")
         )
     y = x @ w  # (B, n, d_in) @ (d_in, d_out) -> (B, n, d_out)
     if b is not None:

@@ -19,6 +19,15 @@ AXES = {
     "heads": ("q", "d"), "output": ("q", "d"),
 }
 MASKED = "·"
+MAX_ROWS, MAX_COLS = 40, 16  # larger matrices show their corners; files hold every value
+
+
+def _cut(n: int, limit: int) -> list[int | None]:
+    """Indices to show of n: all of them, or the first and last halves with None for the gap."""
+    if n <= limit:
+        return list(range(n))
+    head = limit // 2
+    return list(range(head)) + [None] + list(range(n - (limit - head - 1), n))
 
 
 def _leading_names(name: str, ndim: int, batched: bool, multihead: bool) -> list[str]:
@@ -69,20 +78,33 @@ def array_tables(
     tables = []
     for title, m, idx in matrices(name, a, batched=batched, multihead=multihead):
         ok = None if allowed is None else (allowed[idx] if idx else np.atleast_2d(allowed))
+        rows, cols = _cut(m.shape[0], MAX_ROWS), _cut(m.shape[1], MAX_COLS)
+        notes = []
+        if ok is not None and not ok.all():
+            notes.append(f"{MASKED} = masked")
+        if None in rows or None in cols:
+            notes.append(f"showing {len(rows) - (None in rows)} of {m.shape[0]} rows and "
+                         f"{len(cols) - (None in cols)} of {m.shape[1]} columns; "
+                         "--format csv, json or npy writes every value")
         t = Table(title=title + (f"  [dim]{formula}[/dim]" if formula else ""), title_justify="left",
-                  caption=f"{MASKED} = masked" if ok is not None and not ok.all() else None,
-                  caption_justify="left")
+                  caption="; ".join(notes) or None, caption_justify="left")
         t.add_column("", style="bold", no_wrap=True)
-        for c in _labels(cp, m.shape[1], col_labels):
-            t.add_column(c, justify="right", no_wrap=True)
-        for i, r in enumerate(_labels(rp, m.shape[0], row_labels)):
-            cells = []
-            for j in range(m.shape[1]):
-                if ok is not None and not ok[i, j]:
+        row_names, col_names = _labels(rp, m.shape[0], row_labels), _labels(cp, m.shape[1], col_labels)
+        for j in cols:
+            t.add_column("…" if j is None else col_names[j], justify="right", no_wrap=True)
+        for i in rows:
+            if i is None:
+                t.add_row("⋮", *("⋮" for _ in cols))
+                continue
+            cells: list[str | Text] = []
+            for j in cols:
+                if j is None:
+                    cells.append("…")
+                elif ok is not None and not ok[i, j]:
                     cells.append(Text(MASKED, style="dim"))
                 else:
                     cells.append(format_number(m[i, j], precision))
-            t.add_row(r, *cells)
+            t.add_row(row_names[i], *cells)
         tables.append(t)
     return tables
 
