@@ -343,3 +343,15 @@ def test_weights_file_without_projections_lists_keys(tmp_path):
     np.savez(tmp_path / "sd.npz", foo=np.ones(2), bar=np.ones(2))
     err = run_error(["compute", "--x", "1 0; 0 1", "--weights", tmp_path / "sd.npz"])
     assert "foo" in err and "bar" in err
+
+
+def test_cols_layout_with_a_torch_state_dict(tmp_path):
+    from pathlib import Path
+
+    golden = Path(__file__).parent / "golden"
+    with np.load(golden / "mha_selfattn.npz") as z:
+        x, want = z["x"], z["weights"][0]  # (H, n, n)
+    np.save(tmp_path / "xt.npy", x.T)
+    doc = json_out(["compute", "--x", tmp_path / "xt.npy", "--weights", golden / "mha_selfattn.torch.safetensors",
+                    "--heads", str(want.shape[0]), "--layout", "cols", "--show", "weights"])
+    np.testing.assert_allclose(doc["weights"], np.swapaxes(want, -1, -2), atol=1e-6)

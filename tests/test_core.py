@@ -218,3 +218,12 @@ def test_layout_hints_in_shape_errors():
         attention(x=x_cols, wq=w_cols, wk=w_cols, wv=w_cols)
     with pytest.raises(AttnError, match="in cols layout --wq must be d_out × d_model"):
         attention(x=x_cols, wq=np.ones((2, 3)), wk=w_cols, wv=w_cols, layout="cols")
+
+
+def test_key_padding_mask_shape_equals_key_lens():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(2, 5, 4))
+    pad = np.arange(5)[None, :] < np.array([5, 2])[:, None]  # (B, n_k), True = real token
+    by_mask = attention(x=x, mask=pad[:, None, None, :], heads=2)
+    by_lens = attention(x=x, key_lens=[5, 2], heads=2)
+    np.testing.assert_array_equal(by_mask.weights, by_lens.weights)

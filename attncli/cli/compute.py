@@ -27,7 +27,7 @@ class Layout(StrEnum):
 
 
 class WeightsLayout(StrEnum):
-    rows = "rows"
+    auto = "auto"
     torch = "torch"
 
 
@@ -103,10 +103,11 @@ def compute(
                                         "by name, or a PyTorch nn.MultiheadAttention state_dict (in_proj_weight, "
                                         "out_proj.weight, ...). Explicit --wq etc. win. "
                                         "e.g. --weights mha.safetensors --heads 8", PROJ, "--weights")] = None,
-    weights_layout: Annotated[WeightsLayout, _opt("Orientation of weight matrices: rows = (in, out) as in "
-                                                  "X·W; torch = (out, in) as PyTorch's Linear.weight. "
-                                                  "e.g. --weights-layout torch", PROJ, "--weights-layout",
-                                                  show_default=True)] = WeightsLayout.rows,
+    weights_layout: Annotated[WeightsLayout, _opt("Orientation of weight matrices: auto follows --layout (rows: "
+                                                  "d_model × d_k as in X·W; cols: d_k × d_model as in W·X); "
+                                                  "torch = (out, in) as PyTorch's Linear.weight, whatever the "
+                                                  "layout. e.g. --weights-layout torch", PROJ, "--weights-layout",
+                                                  show_default=True)] = WeightsLayout.auto,
     heads: Annotated[int | None, _opt("Number of heads N: the columns of W_Q/W_K/W_V split into N contiguous "
                                       "blocks (PyTorch's order). e.g. --heads 2", PROJ, "--heads")] = None,
     kv_heads: Annotated[int | None, _opt("Grouped-query attention: G key/value heads (G divides N); query head "
@@ -218,8 +219,6 @@ def _read_inputs(src: Sources, *, x, x_kv, q, k, v, wq, wk, wv, bq, bk, bv, wo, 
                 got[role] = arr
                 if role in from_torch:
                     torch_roles.add(role)
-                elif not torch_layout:
-                    torch_roles.discard(role)
 
     def orient(w):
         # (out, in) -> the layout the user computes in: rows wants (in, out); cols already is (out, in).
@@ -231,10 +230,4 @@ def _read_inputs(src: Sources, *, x, x_kv, q, k, v, wq, wk, wv, bq, bk, bv, wo, 
 
     for role in torch_roles:
         got[role] = orient(got[role])
-    if cols:
-        # cols layout wants (out, in); rows-oriented weights from a file flip to it
-        for role in {"wq", "wk", "wv", "wo"} - torch_roles:
-            if weights is not None and role in found and got[role] is found[role]:
-                w = got[role]
-                got[role] = np.swapaxes(w, -1, -2) if w.ndim >= 2 else w
     return got
