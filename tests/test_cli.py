@@ -209,11 +209,18 @@ def test_python_dash_m_works():
     assert proc.returncode == 0 and "--key-lens" in proc.stdout
 
 
-def test_help_has_an_example_for_every_option():
-    out = run(["compute", "--help"], env=dict(os.environ, COLUMNS="300")).stdout.decode()
-    for line in out.splitlines():
-        if line.strip("│ ").startswith("--") and "--help" not in line:
-            assert "e.g." in line, line
+@pytest.mark.parametrize("command", ["compute", "inspect", "pe", "mask"])
+def test_help_has_an_example_for_every_option(command):
+    import typer
+
+    from attncli.cli import app
+
+    cmd = typer.main.get_command(app).commands[command]
+    for param in cmd.params:
+        if param.name != "help" and getattr(param, "help", None) is not None and param.param_type_name == "option":
+            assert "e.g." in param.help, f"{command} {param.opts}: {param.help}"
+    assert "Examples" in (cmd.epilog or ""), f"{command} has no examples"
+    assert run([command, "--help"]).returncode == 0
 
 
 # ---- errors: one line, exit 2, no traceback, no file left -----------------------------------------

@@ -17,7 +17,7 @@ def inspect(
                                           show_default=False)],
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="table (default) or json. e.g. --format json",
                                             show_default=False)] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show a traceback on errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show a traceback on errors. e.g. --debug")] = False,
 ) -> None:
     """List the arrays in SOURCE: name, shape, dtype, min, max, mean, and how many values are not finite."""
     import numpy as np

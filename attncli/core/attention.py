@@ -1,12 +1,15 @@
 """The attention pipeline: validate, canonicalize, compute.
 
-    Q = X·W_Q + b_Q,  K = X_kv·W_K + b_K,  V = X_kv·W_V + b_V      (or Q, K, V given directly)
-    S_h = score(Q_h, K_h) + bias,  masked positions -> -inf          (per head h)
-    A_h = softmax(S_h) over keys                                     (masked weights exactly 0)
+    X ← X + PE                                                       (--pe, optional)
+    Q = X·W_Q + b_Q,  K = X_kv·W_K + b_K,  V = X_kv·W_V + b_V        (or Q, K, V given directly)
+    Q, K ← RoPE(Q), RoPE(K)                                          (--rope, per head)
+    S_h = score(Q_h, K_h) · scale → softcap → + bias + ALiBi → masked = −inf → ÷ temperature
+    A_h = normalize(S_h) over keys                                   (masked weights exactly 0)
     head_h = A_h·V_h,   O = concat(head_1 … head_N)·W_O + b_O
 
-Everything runs in rows layout on canonical 4-D arrays (batch, heads, tokens, features); cols
-layout is translated at the edges (see layout.py), masks are combined in masks.py only.
+Everything runs in rows layout on canonical 4-D arrays (batch, heads, tokens, features); cols layout
+is translated at the edges (layout.py), inputs are canonicalized in inputs.py, masks combine in
+masks.py only.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import numpy as np
 from attncli import __version__
 from attncli.core import heads as hd
 from attncli.core import masks as mk
+from attncli.core import positions as pos
+from attncli.core.inputs import check_groups, from_qkv, from_tokens, image_tokens
 from attncli.core.layout import LAYOUTS, to_rows
-from attncli.core.normalize import masked_softmax
+from attncli.core.normalize import NORMALIZERS, normalize
 from attncli.core.result import AttentionResult
-from attncli.core.scores import SCORES, default_scale
+from attncli.core.scores import SCORES, check_params, default_scale
 from attncli.core.validate import as_real, check_finite, check_ndim, compute_dtype, positive_int
 from attncli.errors import AttnError
 
@@ -37,6 +42,7 @@ def attention(
     *,
     x: np.ndarray | None = None,
     x_kv: np.ndarray | None = None,
+    image: np.ndarray | None = None,
     wq: Weight | None = None,
     wk: Weight | None = None,
     wv: Weight | None = None,
@@ -49,31 +55,70 @@ def attention(
     kv_heads: int | None = None,
     score: str = "scaled",
     scale: float | None = None,
+    w_score: np.ndarray | None = None,
+    wa_q: np.ndarray | None = None,
+    wa_k: np.ndarray | None = None,
+    va: np.ndarray | None = None,
+    normalize_: str | None = None,
+    temperature: float = 1.0,
+    softcap: float | None = None,
     causal: bool = False,
+    window: int | Sequence[int] | str | None = None,
     key_lens: Sequence[int] | None = None,
+    query_lens: Sequence[int] | None = None,
     mask: np.ndarray | None = None,
     mask_invert: bool = False,
     bias: np.ndarray | None = None,
+    adjacency: np.ndarray | None = None,
+    edges: np.ndarray | None = None,
+    undirected: bool = False,
+    self_loops: bool = False,
+    window2d: int | None = None,
+    pe: str | np.ndarray | None = None,
+    pe_base: float = 10000.0,
+    pe_layout: str = "interleaved",
+    rope: bool = False,
+    rope_base: float = 10000.0,
+    rope_layout: str = "half",
+    start_pos: int = 0,
+    alibi: bool = False,
     empty_rows: str = "zero",
     layout: str = "rows",
     dtype: str = "auto",
     allow_nonfinite: bool = False,
+    **kwargs: Any,
 ) -> AttentionResult:
     """Compute attention end to end; see the module docstring for the formulas.
 
-    Give either token vectors `x` (n × d_model, or batch × n × d_model; `x_kv` for cross-attention)
-    with optional projections `wq/wk/wv` (d_model × d_k; a list or a heads × d_model × d_k array for
-    per-head weights), or `q, k, v` directly (n × d, heads × n × d, or batch × heads × n × d).
+    Give token vectors `x` (n × d_model, or batch × n × d_model; `x_kv` for cross-attention) or an
+    `image` (H × W × C) with optional projections `wq/wk/wv` (d_model × d_k; a list or a heads × d_model ×
+    d_k array for per-head weights), or `q, k, v` directly (n × d, heads × n × d, or batch × heads × n × d).
+    `normalize` (softmax, softmax1, sparsemax, relu, sigmoid, none) may be passed by that name.
     """
+    norm_name = kwargs.pop("normalize", normalize_) or "softmax"
+    if kwargs:
+        raise TypeError(f"attention() got unexpected keyword arguments: {', '.join(kwargs)}")
+
     # ---- validate: choices and which inputs go together -------------------------------------
-    if score not in SCORES:
-        raise AttnError(f"--score must be one of {', '.join(SCORES)}; got {score!r}")
-    if layout not in LAYOUTS:
-        raise AttnError(f"--layout must be rows or cols; got {layout!r}")
-    if empty_rows not in EMPTY_ROWS:
-        raise AttnError(f"--empty-rows must be one of {', '.join(EMPTY_ROWS)}; got {empty_rows!r}")
+    for value, choices, option in ((score, SCORES, "--score"), (norm_name, NORMALIZERS, "--normalize"),
+                                   (layout, LAYOUTS, "--layout"), (empty_rows, EMPTY_ROWS, "--empty-rows"),
+                                   (pe_layout, pos.PE_LAYOUTS, "--pe-layout"),
+                                   (rope_layout, pos.ROPE_LAYOUTS, "--rope-layout")):
+        if value not in choices:
+            raise AttnError(f"{option} must be one of {', '.join(choices)}; got {value!r}")
     positive_int(heads, "--heads")
     positive_int(kv_heads, "--kv-heads")
+    if not temperature > 0:
+        raise AttnError(f"--temperature must be positive; got {temperature}")
+    if softcap is not None and not softcap > 0:
+        raise AttnError(f"--softcap must be positive; got {softcap}")
+    grid = None
+    if image is not None:
+        if x is not None:
+            raise AttnError("give either --image or --x, not both (an image is its pixels as tokens)")
+        x, grid = image_tokens(np.asarray(image))
+        if x_kv is not None:
+            raise AttnError("--x-kv does not combine with --image (image attention is self-attention)")
     direct = [n for n, a in (("--q", q), ("--k", k), ("--v", v)) if a is not None]
     if x is not None and direct:
         raise AttnError(f"give either --x (token vectors) or --q/--k/--v, not both (got --x and {direct[0]})")
@@ -89,6 +134,8 @@ def attention(
                            if a is not None]
         if extra:
             raise AttnError(f"{extra[0]} applies to --x; with --q/--k/--v give the projected matrices directly")
+        if pe is not None:
+            raise AttnError("--pe adds positions to token vectors: it needs --x (with --q/--k/--v use --rope)")
     elif given_w and len(given_w) != 3:
         missing = [n for n in projections if n not in given_w]
         raise AttnError(f"{', '.join(given_w)} given without {', '.join(missing)}; give all three projections")
@@ -96,6 +143,8 @@ def attention(
         for name, b in (("--bq", bq), ("--bk", bk), ("--bv", bv)):
             if b is not None:
                 raise AttnError(f"{name} needs the projections --wq/--wk/--wv")
+    if window2d is not None and grid is None:
+        raise AttnError("--window2d needs an image (--image H × W × C) to know the pixel grid")
 
     # ---- canonicalize: dtype, layout, finiteness ---------------------------------------------
     def arrays(w: Weight | None) -> list[np.ndarray]:
@@ -103,13 +152,17 @@ def attention(
             return []
         return [np.asarray(m) for m in w] if isinstance(w, (list, tuple)) else [np.asarray(w)]
 
-    numeric = [a for w in (q, k, v, x, x_kv, wq, wk, wv, wo, bq, bk, bv, bo) for a in arrays(w)]
-    for name, w in (("--q", q), ("--k", k), ("--v", v), ("--x", x), ("--x-kv", x_kv), ("--wq", wq),
-                    ("--wk", wk), ("--wv", wv), ("--wo", wo), ("--bq", bq), ("--bk", bk), ("--bv", bv),
-                    ("--bo", bo), ("--bias", bias)):
+    named = (("--q", q), ("--k", k), ("--v", v), ("--x", x), ("--x-kv", x_kv), ("--wq", wq), ("--wk", wk),
+             ("--wv", wv), ("--wo", wo), ("--bq", bq), ("--bk", bk), ("--bv", bv), ("--bo", bo),
+             ("--w-score", w_score), ("--wa-q", wa_q), ("--wa-k", wa_k), ("--va", va))
+    for name, w in named + (("--bias", bias),):
         for a in arrays(w):
             as_real(a, name)
-    ft = compute_dtype(dtype, numeric)
+    if isinstance(pe, np.ndarray) or isinstance(pe, (list, tuple)):
+        pe = as_real(np.asarray(pe), "--pe")
+    ft = compute_dtype(dtype, [a for _, w in named for a in arrays(w)])
+    cols = layout == "cols"
+    x_is_image = grid is not None
 
     def canon(w: Weight | None, name: str, matrix: bool = True) -> Weight | None:
         if w is None:
@@ -119,55 +172,83 @@ def attention(
             a = a.astype(ft, copy=False)
             if not allow_nonfinite:
                 check_finite(a, name)
-            out.append(to_rows(a) if matrix and layout == "cols" else a)
+            out.append(to_rows(a) if matrix and cols else a)
         return out if isinstance(w, (list, tuple)) else out[0]
 
-    q, k, v, x, x_kv = (canon(a, n) for a, n in ((q, "--q"), (k, "--k"), (v, "--v"), (x, "--x"), (x_kv, "--x-kv")))
+    q, k, v, x_kv = (canon(a, n) for a, n in ((q, "--q"), (k, "--k"), (v, "--v"), (x_kv, "--x-kv")))
+    x = canon(x, "--image" if x_is_image else "--x", matrix=not x_is_image)
     wq, wk, wv, wo = (canon(a, n) for a, n in ((wq, "--wq"), (wk, "--wk"), (wv, "--wv"), (wo, "--wo")))
     bq, bk, bv, bo = (canon(a, n, matrix=False) for a, n in ((bq, "--bq"), (bk, "--bk"), (bv, "--bv"), (bo, "--bo")))
+    w_score, wa_q, wa_k = (canon(a, n) for a, n in ((w_score, "--w-score"), (wa_q, "--wa-q"), (wa_k, "--wa-k")))
+    va = canon(va, "--va", matrix=False)
     if bias is not None:
         bias = np.asarray(bias)
         if not allow_nonfinite:
             check_finite(bias.astype(ft, copy=False), "--bias", allow_neg_inf=True)
-        bias = to_rows(bias) if layout == "cols" else bias
+        bias = to_rows(bias) if cols else bias
     if mask is not None:
-        mask = to_rows(np.asarray(mask)) if layout == "cols" else np.asarray(mask)
+        mask = to_rows(np.asarray(mask)) if cols else np.asarray(mask)
+    if adjacency is not None:
+        adjacency = to_rows(np.asarray(adjacency)) if cols else np.asarray(adjacency)
+
+    # ---- positions added to the tokens ---------------------------------------------------------
+    if pe is not None:
+        x = x + _position_table(pe, x, pe_base, pe_layout, cols, "--x").astype(ft)
+        if x_kv is not None:
+            x_kv = x_kv + _position_table(pe, x_kv, pe_base, pe_layout, cols, "--x-kv").astype(ft)
 
     # ---- canonicalize: Q, K, V as (B, H, n, d) ------------------------------------------------
     if x is not None:
-        qh, kh, vh, batched, n_heads, n_kv = _from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads,
-                                                          layout == "cols")
+        qh, kh, vh, batched, _, _ = from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads,
+                                                cols and not x_is_image)
     else:
-        qh, kh, vh, batched, n_heads, n_kv = _from_qkv(q, k, v, heads, kv_heads)
-    B, H, n_q, d_k = qh.shape
-    G, n_k, d_v = kh.shape[1], kh.shape[2], vh.shape[3]
-    if kh.shape[3] != d_k:
-        raise AttnError(f"queries have d_k = {d_k} but keys have {kh.shape[3]} (--q/--k or --wq/--wk shapes "
-                        f"{qh.shape} and {kh.shape} as batch × heads × n × d); they must match")
+        qh, kh, vh, batched, _, _ = from_qkv(q, k, v, heads, kv_heads)
+    B, H, n_q, d_q = qh.shape
+    G, n_k, d_k, d_v = kh.shape[1], kh.shape[2], kh.shape[3], vh.shape[3]
+    params = {"w_score": w_score, "wa_q": wa_q, "wa_k": wa_k, "va": va}
+    check_params(score, params, d_q, d_k, "--wq/--wk" if wq is not None else ("--x" if x is not None else "--q/--k"))
     if vh.shape[2] != n_k:
         raise AttnError(f"keys and values must have the same number of tokens; got {n_k} keys and "
                         f"{vh.shape[2]} values")
     if kh.shape[0] != B or vh.shape[0] != B:
         raise AttnError(f"batch sizes differ: queries {B}, keys {kh.shape[0]}, values {vh.shape[0]}")
-    _check_groups(H, G)
+    check_groups(H, G)
+    if rope:
+        qh = pos.rope(qh, start_pos + np.arange(n_q), base=rope_base, layout=rope_layout)
+        kh = pos.rope(kh, start_pos + np.arange(n_k), base=rope_base, layout=rope_layout)
 
     # ---- masks: one place ---------------------------------------------------------------------
-    allowed, bias4 = mk.combine((B, H, n_q, n_k), causal=causal, key_lens=key_lens, mask=mask,
-                                mask_invert=mask_invert, bias=bias, dtype=ft)
+    m = mk.combine((B, H, n_q, n_k), causal=causal, window=window, key_lens=key_lens, query_lens=query_lens,
+                   mask=mask, mask_invert=mask_invert, adjacency=adjacency, edges=edges, undirected=undirected,
+                   self_loops=self_loops, window2d=window2d, grid=grid, bias=bias, dtype=ft)
+    bias4 = m.bias
+    if alibi:
+        ab = pos.alibi_bias(H, n_q, n_k, causal=causal).astype(ft)[None]  # (1, H, n_q, n_k)
+        bias4 = ab if bias4 is None else bias4 + ab
 
     # ---- compute --------------------------------------------------------------------------------
     s_scale = default_scale(score, d_k) if scale is None else float(scale)
     r = H // G  # query heads per kv head
-    qg = qh.reshape(B, G, r, n_q, d_k)  # (B, G, r, n_q, d_k)
-    s = SCORES[score](qg, kh[:, :, None], s_scale).reshape(B, H, n_q, n_k)  # (B, H, n_q, n_k)
+    qg = qh.reshape(B, G, r, n_q, d_q)  # (B, G, r, n_q, d_q)
+    per_head = {name: _per_head(a, name, H, G, r) for name, a in params.items() if a is not None}
+    s = SCORES[score][0](qg, kh[:, :, None], per_head).reshape(B, H, n_q, n_k)  # (B, H, n_q, n_k)
+    s = s.astype(ft, copy=False)
+    if s_scale != 1.0:
+        s = s * ft.type(s_scale)
+    if softcap is not None:
+        s = ft.type(softcap) * np.tanh(s / ft.type(softcap))
     if bias4 is not None:
         s = s + bias4
-    if allowed is not None:
-        s = np.where(allowed, s, -np.inf)
-    w, empty = masked_softmax(s, None)  # (B, H, n_q, n_k), (B, H, n_q)
+    if m.allowed is not None:
+        s = np.where(m.allowed, s, -np.inf)
+    if temperature != 1.0:
+        s = s / ft.type(temperature)
+    w, empty = normalize(s, norm_name)  # (B, H, n_q, n_k), (B, H, n_q)
+    if m.query_valid is not None:
+        empty &= m.query_valid[:, None, :]  # padded queries are meant to be empty
     empty_list = [tuple(int(i) for i in idx) for idx in np.argwhere(empty)]
     if empty_list and empty_rows == "error":
-        raise AttnError(f"{len(empty_list)} query row(s) have every key masked ({_rows_text(empty_list)}); "
+        raise AttnError(f"{len(empty_list)} query row(s) have every key masked ({rows_text(empty_list)}); "
                         "loosen the masks, or pass --empty-rows zero|nan")
     if empty_list and empty_rows == "nan":
         w[empty] = np.nan
@@ -182,116 +263,69 @@ def attention(
         if bo is not None:
             raise AttnError("--bo needs --wo (it is the bias of the output projection)")
         out = merged
+    if m.query_valid is not None:
+        out = np.where(m.query_valid[:, :, None], out, 0)  # padded query rows: zero output
 
-    if allowed is None:
-        allowed = np.ones((1, 1, n_q, n_k), dtype=bool)
+    allowed = m.allowed if m.allowed is not None else np.ones((1, 1, n_q, n_k), dtype=bool)
     if bias4 is not None:
-        allowed = allowed & np.isfinite(bias4)
+        allowed = allowed & ~np.isneginf(bias4)
     meta: dict[str, Any] = {
-        "variant": "scaled_dot_product" if score == "scaled" else "dot_product",
+        "variant": SCORES[score][2],
         "score": score,
-        "normalize": "softmax",
+        "normalize": norm_name,
+        "rows_sum_to": NORMALIZERS[norm_name][1],
         "scale": s_scale,
+        "temperature": temperature,
+        "softcap": softcap,
         "heads": H,
         "kv_heads": G,
         "layout": layout,
         "dtype": str(ft),
-        "masks": {
-            "causal": bool(causal),
-            "key_lens": None if key_lens is None else [int(n) for n in key_lens],
-            "mask": mask is not None,
-            "mask_invert": bool(mask_invert) if mask is not None else False,
-            "bias": bias is not None,
-        },
+        "masks": {"causal": False, "window": None, "key_lens": None, "query_lens": None, "mask": False,
+                  "bias": False, "graph": None, "window2d": None, **m.described},
+        "positions": {"pe": None if pe is None else (pe if isinstance(pe, str) else "table"),
+                      "rope": {"base": rope_base, "layout": rope_layout, "start_pos": start_pos} if rope else None,
+                      "alibi": alibi},
         "empty_rows": {"policy": empty_rows, "rows": [list(r_) for r_ in empty_list]},
-        "rows_sum_to_one": True,
         "attncli_version": __version__,
     }
+    if grid is not None:
+        meta["image"] = {"height": grid[0], "width": grid[1]}
     return AttentionResult(q=qh, k=kh, v=vh, scores=s, weights=w, heads=head_out, output=out,
-                           allowed=allowed, batched=batched, layout=layout, empty_rows=empty_list, meta=meta)
+                           allowed=allowed, batched=batched, layout=layout, empty_rows=empty_list, meta=meta,
+                           grid=grid)
 
 
-def _rows_text(rows: list[tuple[int, int, int]], limit: int = 5) -> str:
+def rows_text(rows: list[tuple[int, int, int]], limit: int = 5) -> str:
+    """'batch 0 head 1 query 2, ...' for warnings and errors about empty rows."""
     text = ", ".join(f"batch {b} head {h} query {i}" for b, h, i in rows[:limit])
     return text + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def _user(shape: tuple[int, ...], cols: bool) -> tuple[int, ...]:
-    """A shape as the user wrote it (cols layout transposes the last two axes)."""
-    return shape[:-2] + shape[-2:][::-1] if cols and len(shape) >= 2 else shape
+def _per_head(a: np.ndarray, name: str, H: int, G: int, r: int) -> np.ndarray:
+    """A score parameter shared by all heads passes as is; a per-head stack (H, ...) gets the (1, G, r)
+    leading axes of the grouped queries."""
+    option = "--" + name.replace("_", "-")
+    shared_ndim = 1 if name == "va" else 2
+    if a.ndim == shared_ndim:
+        return a
+    if a.ndim == shared_ndim + 1 and a.shape[0] == H:
+        return a.reshape(1, G, r, *a.shape[1:])
+    raise AttnError(f"{option} must be shared ({'h' if name == 'va' else 'a matrix'}) or one per head "
+                    f"(leading axis {H}); got shape {a.shape}")
 
 
-def _check_groups(n_heads: int, n_kv: int) -> None:
-    if n_heads % n_kv:
-        raise AttnError(f"--kv-heads {n_kv} must divide --heads {n_heads} (grouped-query attention shares "
-                        "each key/value head between heads/kv-heads query heads)")
-
-
-def _from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads, cols):
-    """X (n × d_model or B × n × d_model) and projections -> Q, K, V as (B, heads, n, d)."""
-    check_ndim(x, "--x", (2, 3), "n × d_model (rows = tokens) or batch × n × d_model")
-    batched = x.ndim == 3
-    x3 = x if batched else x[None]  # (B, n, d_model)
-    if x_kv is None:
-        xkv3 = x3
-    else:
-        check_ndim(x_kv, "--x-kv", (x.ndim,), f"{x.ndim}-D like --x (shape {x.shape})")
-        xkv3 = x_kv if batched else x_kv[None]
-        if xkv3.shape[0] != x3.shape[0]:
-            raise AttnError(f"--x has batch {x3.shape[0]} but --x-kv has {xkv3.shape[0]}")
-    per_head = [c for c in (hd.count_heads(wq),) if c is not None]
-    n_heads = heads or (per_head[0] if per_head else 1)
-    if per_head and heads and per_head[0] != heads:
-        raise AttnError(f"--heads {heads} but --wq gives {per_head[0]} per-head weights")
-    kv_count = hd.count_heads(wk)
-    n_kv = kv_heads or kv_count or n_heads
-    if kv_count and kv_heads and kv_count != kv_heads:
-        raise AttnError(f"--kv-heads {kv_heads} but --wk gives {kv_count} per-head weights")
-    if wq is None:
-        if x_kv is not None and x_kv.shape[-1] != x.shape[-1]:
-            raise AttnError(f"without projections Q = X and K = V = X_kv, so --x (shape {x.shape}) and "
-                            f"--x-kv (shape {x_kv.shape}) need the same width; or give --wq/--wk/--wv")
-        qf, kf, vf = x3, xkv3, xkv3
-    else:
-        wq2, wk2, wv2 = (hd.concat_heads_weight(w, n) for w, n in ((wq, "--wq"), (wk, "--wk"), (wv, "--wv")))
-        bq1, bk1, bv1 = (None if b is None else hd.concat_heads_bias(b, n)
-                         for b, n in ((bq, "--bq"), (bk, "--bk"), (bv, "--bv")))
-        qf = hd.project(x3, wq2, bq1, ("--x", "--wq", "--bq"), _user(x.shape, cols), cols)  # (B, n_q, H·d_k)
-        kv_src = "--x-kv" if x_kv is not None else "--x"
-        kv_shape = _user(x.shape if x_kv is None else x_kv.shape, cols)
-        kf = hd.project(xkv3, wk2, bk1, (kv_src, "--wk", "--bk"), kv_shape, cols)  # (B, n_k, G·d_k)
-        vf = hd.project(xkv3, wv2, bv1, (kv_src, "--wv", "--bv"), kv_shape, cols)  # (B, n_k, G·d_v)
-    qh = hd.split_heads(qf, n_heads, "Q (X·W_Q)" if wq is not None else "--x")
-    _check_groups(n_heads, n_kv)
-    kv_opt = "--kv-heads" if kv_heads else "--heads"
-    kh = hd.split_heads(kf, n_kv, "K (X·W_K)" if wq is not None else "--x", kv_opt)
-    vh = hd.split_heads(vf, n_kv, "V (X·W_V)" if wq is not None else "--x", kv_opt)
-    return qh, kh, vh, batched, n_heads, n_kv
-
-
-def _from_qkv(q, k, v, heads, kv_heads):
-    """Q, K, V given directly (n × d, heads × n × d, or batch × heads × n × d) -> (B, H, n, d)."""
-    what = "n × d, heads × n × d, or batch × heads × n × d"
-    for a, n in ((q, "--q"), (k, "--k"), (v, "--v")):
-        check_ndim(a, n, (2, 3, 4), what)
-    if not (q.ndim == k.ndim == v.ndim):
-        raise AttnError(f"--q, --k, --v must have the same number of dimensions; got shapes {q.shape}, "
-                        f"{k.shape}, {v.shape}")
-    batched = q.ndim == 4
-    if q.ndim == 2:  # (n, H·d): --heads splits the columns
-        n_heads = heads or 1
-        n_kv = kv_heads or n_heads
-        _check_groups(n_heads, n_kv)
-        kv_opt = "--kv-heads" if kv_heads else "--heads"
-        qh = hd.split_heads(q[None], n_heads, "--q")
-        kh = hd.split_heads(k[None], n_kv, "--k", kv_opt)
-        vh = hd.split_heads(v[None], n_kv, "--v", kv_opt)
-        return qh, kh, vh, batched, n_heads, n_kv
-    q4, k4, v4 = (a[None] if a.ndim == 3 else a for a in (q, k, v))  # (B, H, n, d)
-    if heads and heads != q4.shape[1]:
-        raise AttnError(f"--heads {heads} but --q has {q4.shape[1]} heads (shape {q.shape})")
-    if kv_heads and kv_heads != k4.shape[1]:
-        raise AttnError(f"--kv-heads {kv_heads} but --k has {k4.shape[1]} heads (shape {k.shape})")
-    if k4.shape[1] != v4.shape[1]:
-        raise AttnError(f"--k has {k4.shape[1]} heads but --v has {v4.shape[1]} (shapes {k.shape}, {v.shape})")
-    return q4, k4, v4, batched, q4.shape[1], k4.shape[1]
+def _position_table(pe: str | np.ndarray, x: np.ndarray, base: float, layout: str, cols: bool,
+                    option: str) -> np.ndarray:
+    """The (n, d_model) table --pe adds to X (X is rows layout here: (..., n, d_model))."""
+    n, d = x.shape[-2], x.shape[-1]
+    if isinstance(pe, str):
+        if pe != "sinusoidal":
+            raise AttnError(f"--pe takes sinusoidal or a SOURCE holding a learned table; got {pe!r}")
+        return pos.sinusoidal(n, d, base=base, layout=layout)
+    table = to_rows(pe) if cols else pe
+    if table.ndim != 2 or table.shape[1] != d or table.shape[0] < n:
+        want = f"{d} × ≥{n}" if cols else f"≥{n} × {d}"
+        raise AttnError(f"--pe table must be (positions × d_model) = {want} for {option} of {n} tokens × d_model "
+                        f"{d}; got shape {pe.shape}")
+    return table[:n]

@@ -1,34 +1,94 @@
 """The one place where masks combine.
 
-Every way of saying "query i may not look at key j" (causal, key padding lengths, a boolean mask
-file, an additive bias holding -inf) is canonicalized here into two arrays, as
-jax.nn.dot_product_attention does before its kernel runs:
+Every way of saying "query i may not look at key j" (causal, local windows, key padding, graph
+adjacency, 2-D image windows, a boolean mask file, an additive bias holding −inf) is canonicalized here
+into arrays the kernel uses, as jax.nn.dot_product_attention does before its kernel runs:
 
-    allowed: bool, broadcastable to (B, H, n_q, n_k); True = may attend. None = everything allowed.
-    bias:    float, broadcastable to (B, H, n_q, n_k); added to the scores. None = no bias.
+    allowed:     bool, broadcastable to (B, H, n_q, n_k); True = may attend. None = everything allowed.
+    bias:        float, broadcastable to (B, H, n_q, n_k); added to the scores. None = no bias.
+    query_valid: bool (B, n_q) from --query-lens: padded query rows give all-zero weights and output.
 
-Masks compose by intersection (logical AND). Shapes of user masks broadcast NumPy-style against
-(B, H, n_q, n_k) in rows layout, so an (n_q, n_k) file applies to every batch item and head.
+Masks compose by intersection (logical AND). User masks broadcast NumPy-style against (B, H, n_q, n_k)
+in rows layout, so an n_q × n_k file applies to every batch item and head.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from attncli.errors import AttnError
 
 
+@dataclass
+class Masks:
+    allowed: np.ndarray | None
+    bias: np.ndarray | None
+    query_valid: np.ndarray | None
+    described: dict
+
+
 def causal_mask(n_q: int, n_k: int) -> np.ndarray:
-    """Causal (autoregressive) mask, top-left aligned as PyTorch's is_causal: allowed[i, j] = j ≤ i."""
+    """Causal (autoregressive), top-left aligned as PyTorch's is_causal: allowed[i, j] = j ≤ i."""
     return np.tril(np.ones((n_q, n_k), dtype=bool))  # (n_q, n_k)
 
 
-def key_length_mask(key_lens: Sequence[int], n_k: int) -> np.ndarray:
-    """Key padding (d2l's valid_lens): for batch item b, keys at index ≥ key_lens[b] are masked."""
-    lens = np.asarray(key_lens, dtype=np.int64)
-    return np.arange(n_k)[None, :] < lens[:, None]  # (B, n_k)
+def window_mask(n_q: int, n_k: int, left: int, right: int) -> np.ndarray:
+    """Local (truncated) attention: allowed[i, j] = i − left ≤ j ≤ i + right (jax's local_window_size)."""
+    d = np.arange(n_k)[None, :] - np.arange(n_q)[:, None]  # j − i, (n_q, n_k)
+    return (d >= -left) & (d <= right)
+
+
+def window2d_mask(height: int, width: int, k: int) -> np.ndarray:
+    """Image windows: pixel (r, c) sees (r′, c′) when |r − r′| ≤ k//2 and |c − c′| ≤ k//2; (H·W, H·W)."""
+    r, c = np.divmod(np.arange(height * width), width)  # row-major pixel coordinates
+    half = k // 2
+    return (np.abs(r[:, None] - r[None, :]) <= half) & (np.abs(c[:, None] - c[None, :]) <= half)
+
+
+def key_length_mask(lens: Sequence[int], n: int) -> np.ndarray:
+    """Padding (d2l's valid_lens): for batch item b, index ≥ lens[b] is padding; (B, n), True = real."""
+    return np.arange(n)[None, :] < np.asarray(lens, dtype=np.int64)[:, None]
+
+
+def graph_mask(n_q: int, n_k: int, adjacency: np.ndarray | None = None, edges: np.ndarray | None = None,
+               undirected: bool = False, self_loops: bool = False) -> np.ndarray:
+    """Graph attention: node i attends to j when adjacency[i, j] ≠ 0 or "i j" is an edge.
+
+    `undirected` adds j → i for every i → j; `self_loops` lets every node attend to itself.
+    """
+    allowed = np.zeros((n_q, n_k), dtype=bool)
+    if adjacency is not None:
+        a = np.asarray(adjacency)
+        if a.shape != (n_q, n_k):
+            raise AttnError(f"--adjacency must be n × n = {n_q} × {n_k} (one row and column per node); got {a.shape}")
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise AttnError("--adjacency holds NaN or Inf; nonzero means 'may attend'")
+        allowed |= a != 0
+    if edges is not None:
+        e = np.asarray(edges)
+        if e.size == 0:
+            e = e.reshape(0, 2)
+        if e.ndim != 2 or e.shape[1] != 2:
+            raise AttnError(f"--edges must be pairs 'i j', one per line (m × 2); got shape {e.shape}")
+        if e.dtype.kind == "f" and not np.all(e == np.round(e)):
+            raise AttnError("--edges must hold integer node indices")
+        e = e.astype(np.int64)
+        bad = (e[:, 0] < 0) | (e[:, 0] >= n_q) | (e[:, 1] < 0) | (e[:, 1] >= n_k)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise AttnError(f"--edges line {i + 1}: edge {e[i, 0]} {e[i, 1]} names a node outside 0..{n_q - 1} "
+                            f"(there are {n_q} nodes)")
+        allowed[e[:, 0], e[:, 1]] = True
+    if undirected:
+        if n_q != n_k:
+            raise AttnError(f"--undirected needs as many queries as keys; got {n_q} and {n_k}")
+        allowed |= allowed.T
+    if self_loops:
+        allowed |= np.eye(n_q, n_k, dtype=bool)
+    return allowed
 
 
 def _broadcast_to_4d(a: np.ndarray, option: str, shape: tuple[int, int, int, int]) -> np.ndarray:
@@ -64,50 +124,104 @@ def _first_odd(mask: np.ndarray) -> str:
     return repr(float(odd[0])) if odd.size else "?"
 
 
+def parse_window(window: int | Sequence[int] | str | None) -> tuple[int, int] | None:
+    """`L` -> (L, L); `L:R` or (L, R) -> (L, R); both ≥ 0."""
+    if window is None:
+        return None
+    try:
+        if isinstance(window, str):
+            parts = window.split(":")
+            if len(parts) > 2:
+                raise ValueError
+            left, right = (int(parts[0]), int(parts[-1]))
+        elif isinstance(window, (int, np.integer)):
+            left = right = int(window)
+        else:
+            left, right = (int(w) for w in window)
+    except (ValueError, TypeError):
+        raise AttnError(f"--window takes L (|i − j| ≤ L) or L:R (i − L ≤ j ≤ i + R), e.g. 2 or 3:0; "
+                        f"got {window!r}") from None
+    if left < 0 or right < 0:
+        raise AttnError(f"--window sizes must be ≥ 0; got {left}:{right}")
+    return left, right
+
+
+def _lengths(lens: Sequence[int], option: str, batch: int, n: int, what: str) -> list[int]:
+    lens = [int(x) for x in lens]
+    if len(lens) != batch:
+        raise AttnError(f"{option} gives {len(lens)} length{'s' if len(lens) != 1 else ''} "
+                        f"({','.join(map(str, lens))}) but the batch has {batch} item{'s' if batch != 1 else ''}; "
+                        "give one length per batch item")
+    bad = [x for x in lens if x < 0 or x > n]
+    if bad:
+        raise AttnError(f"{option} value {bad[0]} is outside 0..{n} (there are {n} {what})")
+    return lens
+
+
 def combine(
     shape: tuple[int, int, int, int],
     *,
     causal: bool = False,
+    window: int | Sequence[int] | str | None = None,
     key_lens: Sequence[int] | None = None,
+    query_lens: Sequence[int] | None = None,
     mask: np.ndarray | None = None,
     mask_invert: bool = False,
+    adjacency: np.ndarray | None = None,
+    edges: np.ndarray | None = None,
+    undirected: bool = False,
+    self_loops: bool = False,
+    window2d: int | None = None,
+    grid: tuple[int, int] | None = None,
     bias: np.ndarray | None = None,
     dtype: np.dtype | type = np.float64,
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Canonicalize every mask and bias into (allowed, bias); see the module docstring.
-
-    shape = (B, H, n_q, n_k), the scores' shape. Returns `allowed` with 4 axes (some may be 1) or None,
-    and `bias` with 4 axes cast to `dtype` or None.
-    """
+) -> Masks:
+    """Canonicalize every mask and bias (see the module docstring). shape = (B, H, n_q, n_k)."""
     B, H, n_q, n_k = shape
     allowed: np.ndarray | None = None
+    described: dict = {}
 
     def both(a: np.ndarray) -> np.ndarray:
         return a if allowed is None else (allowed & a)
 
     if causal:
         allowed = both(causal_mask(n_q, n_k)[None, None])  # (1, 1, n_q, n_k)
+        described["causal"] = True
+    lr = parse_window(window)
+    if lr is not None:
+        allowed = both(window_mask(n_q, n_k, *lr)[None, None])
+        described["window"] = list(lr)
     if key_lens is not None:
-        lens = list(key_lens)
-        if len(lens) != B:
-            raise AttnError(
-                f"--key-lens gives {len(lens)} lengths ({_join(lens)}) but the batch has {B} item"
-                f"{'s' if B != 1 else ''}; give one length per batch item"
-            )
-        bad = [n for n in lens if n < 0 or n > n_k]
-        if bad:
-            raise AttnError(f"--key-lens value {bad[0]} is outside 0..{n_k} (there are {n_k} keys)")
+        lens = _lengths(key_lens, "--key-lens", B, n_k, "keys")
         allowed = both(key_length_mask(lens, n_k)[:, None, None, :])  # (B, 1, 1, n_k)
+        described["key_lens"] = lens
+    query_valid = None
+    if query_lens is not None:
+        lens = _lengths(query_lens, "--query-lens", B, n_q, "queries")
+        query_valid = key_length_mask(lens, n_q)  # (B, n_q)
+        allowed = both(query_valid[:, None, :, None])  # (B, 1, n_q, 1)
+        described["query_lens"] = lens
+    if adjacency is not None or edges is not None or undirected or self_loops:
+        if adjacency is None and edges is None:
+            raise AttnError("--undirected and --self-loops modify a graph: give --adjacency or --edges too")
+        allowed = both(graph_mask(n_q, n_k, adjacency, edges, undirected, self_loops)[None, None])
+        described["graph"] = {"adjacency": adjacency is not None, "edges": edges is not None,
+                              "undirected": bool(undirected), "self_loops": bool(self_loops)}
+    if window2d is not None:
+        if grid is None:
+            raise AttnError("--window2d needs an image (--image H × W × C) to know the pixel grid")
+        if window2d < 1 or window2d % 2 == 0:
+            raise AttnError(f"--window2d must be an odd size ≥ 1 (a K × K neighbourhood); got {window2d}")
+        allowed = both(window2d_mask(*grid, window2d)[None, None])
+        described["window2d"] = int(window2d)
     if mask is not None:
-        m = as_bool_mask(mask, "--mask", invert=mask_invert)
+        m = as_bool_mask(np.asarray(mask), "--mask", invert=mask_invert)
         allowed = both(_broadcast_to_4d(m, "--mask", shape))
+        described["mask"] = "inverted" if mask_invert else True
     if bias is not None:
         b = np.asarray(bias)
         if b.dtype.kind not in "fiub":
             raise AttnError(f"--bias must be real numbers; got dtype {b.dtype}")
         bias = _broadcast_to_4d(b.astype(dtype, copy=False), "--bias", shape)
-    return allowed, bias
-
-
-def _join(values: Sequence[int]) -> str:
-    return ",".join(str(v) for v in values)
+        described["bias"] = True
+    return Masks(allowed, bias, query_valid, described)

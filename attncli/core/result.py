@@ -34,10 +34,14 @@ class AttentionResult:
     layout: str
     empty_rows: list[tuple[int, int, int]]  # (batch, head, query) rows with every key masked
     meta: dict[str, Any] = field(default_factory=dict)
+    grid: tuple[int, int] | None = None  # (H, W) when the tokens are an image's pixels
 
     def export(self, name: str) -> np.ndarray:
         """The array `name` in the user's shape and layout (see the module docstring)."""
         a = getattr(self, name)
+        if name == "output" and self.grid is not None:  # pixels back into the image: (B, H, W, C)
+            a = a.reshape(a.shape[0], *self.grid, a.shape[-1])
+            return a if self.batched else a[0]
         if name != "output" and name != "heads" and a.shape[1] == 1:
             a = a[:, 0]  # drop a single head axis
         if not self.batched:

@@ -35,7 +35,7 @@ def _leading_names(name: str, ndim: int, batched: bool, multihead: bool) -> list
     lead: list[str] = []
     if batched:
         lead.append("batch")
-    if name == "heads" or (name != "output" and multihead):
+    if name == "heads" or (name not in ("output", "mask") and multihead):
         lead.append("head" if name not in ("k", "v") else "kv head")
     return lead[: max(ndim - 2, 0)]
 
@@ -69,9 +69,13 @@ def array_tables(
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
     formula: str | None = None,
+    prefixes: tuple[str, str] | None = None,
 ) -> list[Table]:
-    """One rich Table per matrix of `a`. `allowed` (same shape, bool) marks masked cells with `·`."""
-    rp, cp = AXES.get(name, ("r", "c"))
+    """One rich Table per matrix of `a`. `allowed` (same shape, bool) marks masked cells with `·`.
+
+    Rows and columns are labelled from `row_labels`/`col_labels`, else numbered with the prefixes the
+    array's name implies (q0, k0, d0; `prefixes` overrides)."""
+    rp, cp = prefixes or AXES.get(name, ("r", "c"))
     if layout == "cols":
         rp, cp = cp, rp
         row_labels, col_labels = col_labels, row_labels

@@ -1,0 +1,71 @@
+"""From parsed options to the keyword arguments of attncli.core.attention: read every SOURCE, parse the
+small values (lengths, windows), orient weights. Commands that compute attention all go through here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from attncli.cli.common import Sources, parse_int_list
+from attncli.errors import AttnError
+
+ARRAY_OPTIONS = {  # attention() keyword -> option
+    "x": "--x", "x_kv": "--x-kv", "image": "--image", "q": "--q", "k": "--k", "v": "--v",
+    "wo": "--wo", "bo": "--bo", "mask": "--mask", "bias": "--bias", "w_score": "--w-score",
+    "wa_q": "--wa-q", "wa_k": "--wa-k", "va": "--va", "adjacency": "--adjacency",
+}
+REPEATABLE = {"wq": "--wq", "wk": "--wk", "wv": "--wv", "bq": "--bq", "bk": "--bk", "bv": "--bv"}
+PLAIN = ("heads", "kv_heads", "scale", "temperature", "softcap", "causal", "window", "mask_invert", "undirected",
+         "self_loops", "window2d", "pe_base", "rope", "rope_base", "start_pos", "alibi", "allow_nonfinite")
+CHOICES = ("score", "normalize", "empty_rows", "layout", "dtype", "pe_layout", "rope_layout")
+
+
+def attention_kwargs(src: Sources, o: dict[str, Any]) -> dict[str, Any]:
+    """Turn a command's option values `o` (by parameter name) into attention() keyword arguments."""
+    import numpy as np
+
+    kw: dict[str, Any] = {name: src.array(o.get(name), opt) for name, opt in ARRAY_OPTIONS.items()}
+    kw.update({name: src.arrays(o.get(name), opt) for name, opt in REPEATABLE.items()})
+    kw.update({name: o[name] for name in PLAIN if name in o})
+    kw.update({name: str(o[name]) for name in CHOICES if o.get(name) is not None})
+    kw["key_lens"] = parse_int_list(o.get("key_lens"), "--key-lens")
+    kw["query_lens"] = parse_int_list(o.get("query_lens"), "--query-lens")
+    kw["edges"] = _edges(src, o.get("edges"))
+    pe = o.get("pe")
+    kw["pe"] = pe if pe in (None, "sinusoidal") else src.array(pe, "--pe")
+    cols = str(o.get("layout", "rows")) == "cols"
+    torch_layout = str(o.get("weights_layout", "auto")) == "torch"
+
+    torch_roles = {"wq", "wk", "wv", "wo"} if torch_layout else set()
+    if o.get("weights") is not None:
+        from attncli.cli.weights import weights_from_file
+
+        found, from_torch = weights_from_file(src.container(o["weights"], "--weights"), o["weights"])
+        for role, arr in found.items():
+            if kw[role] is None:
+                kw[role] = arr
+                if role in from_torch:
+                    torch_roles.add(role)
+
+    def orient(w):
+        # (out, in) -> the layout the user computes in: rows wants (in, out); cols already is (out, in).
+        if w is None or cols:
+            return w
+        if isinstance(w, list):
+            return [np.swapaxes(m, -1, -2) if m.ndim >= 2 else m for m in w]
+        return np.swapaxes(w, -1, -2) if w.ndim >= 2 else w
+
+    for role in torch_roles:
+        kw[role] = orient(kw[role])
+    return kw
+
+
+def _edges(src: Sources, source: str | None):
+    """--edges: a text file of "i j" lines (or any SOURCE holding an m × 2 array)."""
+    if source is None:
+        return None
+    e = src.array(source, "--edges")
+    if e.ndim == 1 and e.size == 2:
+        e = e.reshape(1, 2)
+    if e.ndim != 2 or e.shape[1] != 2:
+        raise AttnError(f"--edges must hold pairs \"i j\", one per line (m × 2); got shape {e.shape}")
+    return e
