@@ -28,7 +28,8 @@ def readme_commands() -> list[str]:
             if line.startswith("attncli "):
                 cmds.append(line)
     for cell in re.findall(r"`(attncli [^`]+)`", README):
-        if "..." not in cell and "SOURCE" not in cell and "FILE" not in cell and cell not in cmds:
+        placeholder = any(t in cell for t in ("...", "SOURCE", "FILE", "[mask options]", "[--", "|rope|"))
+        if not placeholder and cell not in cmds:
             cmds.append(cell.replace("\\|", "|"))
     return cmds
 
