@@ -29,7 +29,7 @@ def readme_commands() -> list[str]:
                 cmds.append(line)
     for cell in re.findall(r"`(attncli [^`]+)`", README):
         placeholder = any(t in cell for t in ("...", "SOURCE", "FILE", "[mask options]", "[--", "|rope|"))
-        if not placeholder and cell not in cmds:
+        if not placeholder and " -" in cell and cell not in cmds:
             cmds.append(cell.replace("\\|", "|"))
     return cmds
 

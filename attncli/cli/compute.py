@@ -46,6 +46,9 @@ def compute(
         "npy: output). scores are what the normalizer sees (after scale, softcap, bias, masks, temperature); "
         "heads are per-head outputs before W_O. e.g. --show scores,weights", opt.OUT, "--show")] = None,
     fmt: opt.FORMAT = None, output: opt.OUTPUT = None, precision: opt.PRECISION = 4, debug: opt.DEBUG = False,
+    text: opt.TEXT = None, tokens: opt.TOKENS = None, ids: opt.IDS = None, tokenizer: opt.TOKENIZER = "whitespace",
+    embeddings: opt.EMBEDDINGS = None, vocab: opt.VOCAB = None, oov: opt.OOV = "error", seed: opt.SEED = 0,
+    labels: opt.LABELS = None,
 ) -> None:
     """Compute attention: weights A = softmax(Q·Kᵀ/√d_k) and output A·V, with every score, normalizer,
     mask, position encoding and head layout in the catalogue."""
@@ -60,13 +63,18 @@ def compute(
     from attncli.core.attention import rows_text
 
     src = Sources()
-    res = attention(**attention_kwargs(src, options))
+    kwargs, names_of = attention_kwargs(src, options)
+    res = attention(**kwargs)
     if res.empty_rows:
         warn(f"{len(res.empty_rows)} query row(s) have every key masked ({rows_text(res.empty_rows)}); "
              f"their weights and attention outputs are {'NaN' if empty_rows is opt.EmptyRows.nan else '0'} "
              "(--empty-rows)")
     arrays = {n: res.export(n) for n in names}
     meta = dict(res.meta, inputs=src.info, shapes={n: list(a.shape) for n, a in arrays.items()})
+    if names_of.tokens is not None:
+        meta["tokens"] = names_of.tokens if res.batched else names_of.tokens[0]
+    elif names_of.queries is not None:
+        meta["labels"] = names_of.queries
 
     def renderables():
         from attncli.render.tables import array_tables
@@ -75,9 +83,12 @@ def compute(
         for n, a in arrays.items():
             if n == "output" and res.grid is not None:  # an image: one table per channel would be noise
                 a = a.reshape(*a.shape[:-3], -1, a.shape[-1])
+            rows_are_keys = n in ("k", "v")
             out += array_tables(n, a, allowed=res.export_mask(n), precision=precision, batched=res.batched,
                                 multihead=(res.k.shape[1] if n in ("k", "v") else res.weights.shape[1]) > 1,
-                                layout="rows" if (n == "output" and res.grid is not None) else res.layout)
+                                layout="rows" if (n == "output" and res.grid is not None) else res.layout,
+                                row_labels=names_of.keys if rows_are_keys else names_of.queries,
+                                col_labels=names_of.keys if n in ("scores", "weights") else None)
         return out
 
     emit(arrays, meta, fmt_name, output, src.paths, renderables)

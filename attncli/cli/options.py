@@ -219,3 +219,28 @@ OUTPUT = Annotated[str | None, _opt("Write to PATH instead of stdout, format fro
                                     "e.g. -o maps.safetensors", OUT, "--output", "-o")]
 PRECISION = Annotated[int, _opt("Decimals in tables. e.g. --precision 2", OUT, "--precision", show_default=True)]
 DEBUG = Annotated[bool, _opt("Show a traceback on errors. e.g. --debug", OUT, "--debug")]
+
+# ---- text ---------------------------------------------------------------------------------------
+TEXT_ = "Text"
+TEXT = Annotated[str | None, _opt("A sentence to attend over, instead of --x: tokenized (--tokenizer) and embedded "
+                                  "(--embeddings); tables are labelled with its tokens. e.g. --text \"the cat sat\"",
+                                  TEXT_, "--text")]
+TOKENS = Annotated[str | None, _opt("A file with one sequence per line (several lines are a padded batch, each "
+                                    "line computed as if alone). e.g. --tokens samples/text/sentences.txt",
+                                    TEXT_, "--tokens")]
+IDS = Annotated[str | None, _opt("A file of token ids, one sequence per line, looked up as rows of the "
+                                 "--embeddings matrix. e.g. --ids ids.txt --embeddings emb.npy", TEXT_, "--ids")]
+TOKENIZER = Annotated[str, _opt("whitespace; chars (one token per character, e.g. Chinese); or a tokenizer.json "
+                                "(needs pip install 'attncli[text]'). e.g. --tokenizer chars", TEXT_, "--tokenizer",
+                                show_default=True)]
+EMBEDDINGS = Annotated[str | None, _opt(
+    "A word2vec/GloVe text file (\"token v1 ... vd\" per line); a matrix SOURCE with --vocab or --ids (e.g. a "
+    "model's embedding table); onehot; or random:DIM. e.g. --embeddings samples/text/embeddings.txt",
+    TEXT_, "--embeddings")]
+VOCAB = Annotated[str | None, _opt("Vocabulary file, one token per line, line number = row of --embeddings. "
+                                   "e.g. --vocab vocab.txt --embeddings model.safetensors:embed", TEXT_, "--vocab")]
+OOV = Annotated[str, _opt("Tokens missing from the vocabulary: error (listing them), zero, skip, or unk:TOKEN. "
+                          "e.g. --oov unk:<unk>", TEXT_, "--oov", show_default=True)]
+SEED = Annotated[int, _opt("Seed for --embeddings random:DIM. e.g. --seed 7", TEXT_, "--seed", show_default=True)]
+LABELS = Annotated[str | None, _opt("Labels for the tokens of a matrix input: a file with one per line, or "
+                                    "comma-separated. e.g. --labels \"I,love,fish\"", TEXT_, "--labels")]

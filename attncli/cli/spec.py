@@ -3,6 +3,7 @@ small values (lengths, windows), orient weights. Commands that compute attention
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from attncli.cli.common import Sources, parse_int_list
@@ -19,9 +20,21 @@ PLAIN = ("heads", "kv_heads", "scale", "temperature", "softcap", "causal", "wind
 CHOICES = ("score", "normalize", "empty_rows", "layout", "dtype", "pe_layout", "rope_layout")
 
 
-def attention_kwargs(src: Sources, o: dict[str, Any]) -> dict[str, Any]:
-    """Turn a command's option values `o` (by parameter name) into attention() keyword arguments."""
+@dataclass
+class Labels:
+    """Names for the query rows and key columns of tables (one list, or one per batch item)."""
+
+    queries: list[str] | list[list[str]] | None = None
+    keys: list[str] | list[list[str]] | None = None
+    tokens: list[list[str]] | None = None  # as tokenized, for meta.tokens
+
+
+def attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], Labels]:
+    """Turn a command's option values `o` (by parameter name) into attention() keyword arguments and
+    the labels of the tokens."""
     import numpy as np
+
+    from attncli.cli.text_input import read_labels, table_labels, token_vectors, wants_text
 
     kw: dict[str, Any] = {name: src.array(o.get(name), opt) for name, opt in ARRAY_OPTIONS.items()}
     kw.update({name: src.arrays(o.get(name), opt) for name, opt in REPEATABLE.items()})
@@ -56,7 +69,27 @@ def attention_kwargs(src: Sources, o: dict[str, Any]) -> dict[str, Any]:
 
     for role in torch_roles:
         kw[role] = orient(kw[role])
-    return kw
+
+    labels = Labels()
+    if wants_text(o):
+        tv = token_vectors(src, o)
+        kw["x"] = tv.x.T if cols and not tv.batched else (np.swapaxes(tv.x, -1, -2) if cols else tv.x)
+        n = tv.x.shape[-2]
+        labels = Labels(table_labels(tv.tokens, tv.lens, n), None, tv.tokens)
+        if tv.batched:  # each sequence as if alone: its padding is masked as keys and zeroed as queries
+            for name, option in (("key_lens", "--key-lens"), ("query_lens", "--query-lens")):
+                if kw[name] is not None:
+                    raise AttnError(f"{option} is set from the sequences' lengths ({','.join(map(str, tv.lens))}) "
+                                    f"for a batch of text; drop {option}")
+                kw[name] = tv.lens
+        src.info["--" + next(k for k in ("text", "tokens", "ids") if o.get(k) is not None)] = {
+            "embeddings": tv.embeddings, "shape": list(tv.x.shape)}
+        if kw.get("x_kv") is None:
+            labels.keys = labels.queries
+    elif o.get("labels") is not None:
+        given = read_labels(o["labels"])
+        labels = Labels(given, given if kw.get("x_kv") is None and kw.get("k") is None else None, None)
+    return kw, labels
 
 
 def _edges(src: Sources, source: str | None):

@@ -40,9 +40,12 @@ def _leading_names(name: str, ndim: int, batched: bool, multihead: bool) -> list
     return lead[: max(ndim - 2, 0)]
 
 
-def _labels(prefix: str, n: int, labels: Sequence[str] | None) -> list[str]:
+def _labels(prefix: str, n: int, labels: Sequence | None, idx: tuple, batched: bool) -> list[str]:
+    """The given labels (per batch item when they are a list of lists), else q0, q1, ..."""
+    if labels is not None and len(labels) and not isinstance(labels[0], str):
+        labels = labels[idx[0]] if batched and idx else None
     if labels is not None and len(labels) == n:
-        return list(labels)
+        return [str(t) for t in labels]
     return [f"{prefix}{i}" for i in range(n)]
 
 
@@ -93,7 +96,8 @@ def array_tables(
         t = Table(title=title + (f"  [dim]{formula}[/dim]" if formula else ""), title_justify="left",
                   caption="; ".join(notes) or None, caption_justify="left")
         t.add_column("", style="bold", no_wrap=True)
-        row_names, col_names = _labels(rp, m.shape[0], row_labels), _labels(cp, m.shape[1], col_labels)
+        row_names = _labels(rp, m.shape[0], row_labels, idx, batched)
+        col_names = _labels(cp, m.shape[1], col_labels, idx, batched)
         for j in cols:
             t.add_column("…" if j is None else col_names[j], justify="right", no_wrap=True)
         for i in rows:
