@@ -28,6 +28,7 @@ from attncli.core.layout import LAYOUTS, to_rows
 from attncli.core.normalize import NORMALIZERS, normalize
 from attncli.core.result import AttentionResult
 from attncli.core.scores import SCORES, check_params, default_scale
+from attncli.core.steps import Tracer
 from attncli.core.validate import as_real, check_finite, check_ndim, compute_dtype, positive_int
 from attncli.errors import AttnError
 
@@ -86,6 +87,7 @@ def attention(
     layout: str = "rows",
     dtype: str = "auto",
     allow_nonfinite: bool = False,
+    trace: bool = False,
     **kwargs: Any,
 ) -> AttentionResult:
     """Compute attention end to end; see the module docstring for the formulas.
@@ -94,6 +96,7 @@ def attention(
     `image` (H × W × C) with optional projections `wq/wk/wv` (d_model × d_k; a list or a heads × d_model ×
     d_k array for per-head weights), or `q, k, v` directly (n × d, heads × n × d, or batch × heads × n × d).
     `normalize` (softmax, softmax1, sparsemax, relu, sigmoid, none) may be passed by that name.
+    `trace=True` records every intermediate matrix with its formula in `result.steps` (for explain).
     """
     norm_name = kwargs.pop("normalize", normalize_) or "softmax"
     if kwargs:
@@ -192,8 +195,16 @@ def attention(
         adjacency = to_rows(np.asarray(adjacency)) if cols else np.asarray(adjacency)
 
     # ---- positions added to the tokens ---------------------------------------------------------
+    tr = Tracer(trace)
+    if x is not None:
+        tr.add("x", x if x.ndim == 3 else x[None], "tokens")
+        if x_kv is not None:
+            tr.add("x_kv", x_kv if x_kv.ndim == 3 else x_kv[None], "tokens")
     if pe is not None:
-        x = x + _position_table(pe, x, pe_base, pe_layout, cols, "--x").astype(ft)
+        table = _position_table(pe, x, pe_base, pe_layout, cols, "--x").astype(ft)
+        x = x + table
+        tr.add("pe", table, "table")
+        tr.add("x_pe", x if x.ndim == 3 else x[None], "tokens")
         if x_kv is not None:
             x_kv = x_kv + _position_table(pe, x_kv, pe_base, pe_layout, cols, "--x-kv").astype(ft)
 
@@ -213,9 +224,16 @@ def attention(
     if kh.shape[0] != B or vh.shape[0] != B:
         raise AttnError(f"batch sizes differ: queries {B}, keys {kh.shape[0]}, values {vh.shape[0]}")
     check_groups(H, G)
+    suffix = "_direct" if x is None else ("" if wq is not None else "_x")
+    src, src_cols = ("X_kv", "I_kv") if x_kv is not None else ("X", "I")
+    for name, a, b in (("q", qh, bq), ("k", kh, bk), ("v", vh, bv)):
+        tr.add(name + suffix, hd.merge_heads(a), "tokens", src=src, src_cols=src_cols,
+               b=f" + b_{name.upper()}" if b is not None else "")
     if rope:
         qh = pos.rope(qh, start_pos + np.arange(n_q), base=rope_base, layout=rope_layout)
         kh = pos.rope(kh, start_pos + np.arange(n_k), base=rope_base, layout=rope_layout)
+        tr.add("q_rope", qh, "heads")
+        tr.add("k_rope", kh, "heads")
 
     # ---- masks: one place ---------------------------------------------------------------------
     m = mk.combine((B, H, n_q, n_k), causal=causal, window=window, key_lens=key_lens, query_lens=query_lens,
@@ -233,16 +251,28 @@ def attention(
     per_head = {name: _per_head(a, name, H, G, r) for name, a in params.items() if a is not None}
     s = SCORES[score][0](qg, kh[:, :, None], per_head).reshape(B, H, n_q, n_k)  # (B, H, n_q, n_k)
     s = s.astype(ft, copy=False)
+    tr.add("s_" + score, s, "map")
     if s_scale != 1.0:
         s = s * ft.type(s_scale)
+        if scale is None and score == "scaled":
+            tr.add("scale_sqrt", s, "map", d_k=d_k)
+        else:
+            tr.add("scale", s, "map", scale=s_scale)
     if softcap is not None:
         s = ft.type(softcap) * np.tanh(s / ft.type(softcap))
-    if bias4 is not None:
-        s = s + bias4
+        tr.add("softcap", s, "map", c=softcap)
+    if m.bias is not None:
+        s = s + m.bias
+        tr.add("bias", s, "map")
+    if alibi:
+        s = s + ab
+        tr.add("alibi", s, "map")
     if m.allowed is not None:
         s = np.where(m.allowed, s, -np.inf)
+        tr.add("masked", s, "map", masks=", ".join(k for k in m.described if k != "bias") or "mask")
     if temperature != 1.0:
         s = s / ft.type(temperature)
+        tr.add("temperature", s, "map", t=temperature)
     w, empty = normalize(s, norm_name)  # (B, H, n_q, n_k), (B, H, n_q)
     if m.query_valid is not None:
         empty &= m.query_valid[:, None, :]  # padded queries are meant to be empty
@@ -252,8 +282,12 @@ def attention(
                         "loosen the masks, or pass --empty-rows zero|nan")
     if empty_list and empty_rows == "nan":
         w[empty] = np.nan
+    tr.add("a_" + norm_name, w, "map")
     head_out = (w.reshape(B, G, r, n_q, n_k) @ vh[:, :, None]).reshape(B, H, n_q, d_v)  # (B, H, n_q, d_v)
+    tr.add("head", head_out, "heads")
     merged = hd.merge_heads(head_out)  # (B, n_q, H·d_v)
+    if H > 1 and wo is not None:
+        tr.add("concat", merged, "tokens")
     if wo is not None:
         wo2 = wo.reshape(-1, wo.shape[-1]) if wo.ndim == 3 else wo  # (H, d_v, d_out) -> (H·d_v, d_out)
         check_ndim(wo2, "--wo", (2,), "a matrix (H·d_v × d_out)")
@@ -265,6 +299,7 @@ def attention(
         out = merged
     if m.query_valid is not None:
         out = np.where(m.query_valid[:, :, None], out, 0)  # padded query rows: zero output
+    tr.add("output" if wo is not None else ("output_concat" if H > 1 else "output_plain"), out, "tokens")
 
     allowed = m.allowed if m.allowed is not None else np.ones((1, 1, n_q, n_k), dtype=bool)
     if bias4 is not None:
@@ -293,7 +328,7 @@ def attention(
         meta["image"] = {"height": grid[0], "width": grid[1]}
     return AttentionResult(q=qh, k=kh, v=vh, scores=s, weights=w, heads=head_out, output=out,
                            allowed=allowed, batched=batched, layout=layout, empty_rows=empty_list, meta=meta,
-                           grid=grid)
+                           grid=grid, steps=tr.steps)
 
 
 def rows_text(rows: list[tuple[int, int, int]], limit: int = 5) -> str:

@@ -35,6 +35,7 @@ class AttentionResult:
     empty_rows: list[tuple[int, int, int]]  # (batch, head, query) rows with every key masked
     meta: dict[str, Any] = field(default_factory=dict)
     grid: tuple[int, int] | None = None  # (H, W) when the tokens are an image's pixels
+    steps: list = field(default_factory=list)  # core.steps.Step, when computed with trace=True
 
     def export(self, name: str) -> np.ndarray:
         """The array `name` in the user's shape and layout (see the module docstring)."""

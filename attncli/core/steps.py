@@ -1,0 +1,83 @@
+"""Every intermediate matrix of the pipeline, with its formula, for `attncli explain`.
+
+`attention(..., trace=True)` records a `Step` at each stage, so explain shows exactly the numbers
+compute gives. Formulas come in both notations: rows (papers, S = Q·Kᵀ) and cols (the lecture's tokens
+as columns: Q = W_q·I, A = Kᵀ·Q, A′ = softmax down each column, O = V·A′).
+
+Kinds say how a step's canonical array is laid out:
+    tokens (B, n, d)    heads (B, H, n, d)    map (B, H, n_q, n_k)    table (n, d)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# key -> (title, rows formula, cols formula)
+FORMULAS: dict[str, tuple[str, str, str]] = {
+    "x": ("input tokens", "X (rows = tokens)", "I (columns = tokens)"),
+    "x_kv": ("key/value tokens", "X_kv", "I_kv"),
+    "pe": ("positional encoding", "PE", "PE"),
+    "x_pe": ("input plus positions", "X ← X + PE", "I ← I + PE"),
+    "q": ("queries", "Q = X·W_Q{b}", "Q = W_q·I{b}"),
+    "k": ("keys", "K = {src}·W_K{b}", "K = W_k·{src_cols}{b}"),
+    "v": ("values", "V = {src}·W_V{b}", "V = W_v·{src_cols}{b}"),
+    "q_x": ("queries", "Q = X", "Q = I"),
+    "k_x": ("keys", "K = {src}", "K = {src_cols}"),
+    "v_x": ("values", "V = {src}", "V = {src_cols}"),
+    "q_direct": ("queries", "Q", "Q"),
+    "k_direct": ("keys", "K", "K"),
+    "v_direct": ("values", "V", "V"),
+    "q_rope": ("rotated queries", "Q ← RoPE(Q)", "Q ← RoPE(Q)"),
+    "k_rope": ("rotated keys", "K ← RoPE(K)", "K ← RoPE(K)"),
+    "s_scaled": ("scores", "S = Q·Kᵀ", "A = Kᵀ·Q"),
+    "s_dot": ("scores", "S = Q·Kᵀ", "A = Kᵀ·Q"),
+    "s_general": ("scores", "S = Q·W·Kᵀ", "A = Kᵀ·Wᵀ·Q"),
+    "s_additive": ("scores", "S_ij = vᵀ·tanh(q_i·W_q + k_j·W_k)", "A_ji = vᵀ·tanh(W_qᵀ·q_i + W_kᵀ·k_j)"),
+    "s_cosine": ("scores", "S_ij = q_i·k_j / (‖q_i‖‖k_j‖)", "A_ji = k_j·q_i / (‖k_j‖‖q_i‖)"),
+    "s_location": ("scores", "S = Q·W_a", "A = W_aᵀ·Q"),
+    "scale": ("scaled scores", "S ← S · {scale:.6g}", "A ← A · {scale:.6g}"),
+    "scale_sqrt": ("scaled scores", "S ← S / √d_k = S / √{d_k}", "A ← A / √d_k = A / √{d_k}"),
+    "softcap": ("soft-capped scores", "S ← {c:g}·tanh(S / {c:g})", "A ← {c:g}·tanh(A / {c:g})"),
+    "bias": ("biased scores", "S ← S + bias", "A ← A + bias"),
+    "alibi": ("ALiBi scores", "S ← S − m_h·|i − j|", "A ← A − m_h·|i − j|"),
+    "masked": ("masked scores", "S_ij ← −∞ where masked ({masks})", "A_ji ← −∞ where masked ({masks})"),
+    "temperature": ("tempered scores", "S ← S / {t:g}", "A ← A / {t:g}"),
+    "a_softmax": ("attention weights", "A = softmax(S) over each row", "A′ = softmax(A) down each column"),
+    "a_softmax1": ("attention weights", "A_ij = exp(S_ij) / (1 + Σ_j exp(S_ij))",
+                   "A′_ji = exp(A_ji) / (1 + Σ_j exp(A_ji))"),
+    "a_sparsemax": ("attention weights", "A = sparsemax(S) over each row", "A′ = sparsemax(A) down each column"),
+    "a_relu": ("attention weights", "A = max(S, 0)", "A′ = max(A, 0)"),
+    "a_sigmoid": ("attention weights", "A = σ(S) = 1 / (1 + e^−S)", "A′ = σ(A)"),
+    "a_none": ("attention weights", "A = S", "A′ = A"),
+    "head": ("head output", "head = A·V", "O_h = V·A′"),
+    "concat": ("concatenated heads", "concat(head_1, …, head_N)", "[O_1; …; O_N] (stacked)"),
+    "output": ("output", "O = concat(heads)·W_O + b_O", "O = W_o·[O_1; …; O_N] + b_o"),
+    "output_plain": ("output", "O = A·V", "O = V·A′"),
+    "output_concat": ("output", "O = concat(head_1, …, head_N)", "O = [O_1; …; O_N]"),
+}
+
+
+@dataclass
+class Step:
+    key: str
+    title: str
+    formula: str
+    formula_cols: str
+    array: np.ndarray
+    kind: str  # tokens | heads | map | table
+
+
+class Tracer:
+    """Collects steps when enabled; costs nothing otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.steps: list[Step] = []
+
+    def add(self, key: str, array: np.ndarray, kind: str, **fmt: object) -> None:
+        if not self.enabled:
+            return
+        title, rows, cols = FORMULAS[key]
+        self.steps.append(Step(key, title, rows.format(**fmt), cols.format(**fmt), np.array(array), kind))
