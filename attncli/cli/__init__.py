@@ -27,6 +27,7 @@ app = typer.Typer(
 
 from attncli.cli import compute as _compute  # noqa: E402,F401  (registers the command)
 from attncli.cli import embed as _embed  # noqa: E402,F401
+from attncli.cli import init as _init  # noqa: E402,F401
 from attncli.cli import inspect as _inspect  # noqa: E402,F401
 from attncli.cli import tables as _tables  # noqa: E402,F401
 

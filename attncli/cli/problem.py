@@ -1,0 +1,213 @@
+"""Problem files and the options every attention-computing command shares.
+
+A PROBLEM.toml holds inputs (inline matrices, or paths relative to the file) and any option by its
+name (`key_lens` or `key-lens`), flat or grouped in tables such as [inputs] and [options]. Options given
+on the command line override the file. `attention_command` gives a Typer command all of compute's
+attention options plus the PROBLEM argument, and hands the merged values to the command.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import json
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from attncli.cli import options as opt
+from attncli.errors import AttnError
+
+# (parameter name, option alias, default): the attention options shared by compute, explain and check
+ATTENTION_OPTIONS: list[tuple[str, Any, Any]] = [
+    ("x", opt.X, None), ("x_kv", opt.XKV, None), ("image", opt.IMAGE, None), ("q", opt.Q, None),
+    ("k", opt.K, None), ("v", opt.V, None),
+    ("text", opt.TEXT, None), ("tokens", opt.TOKENS, None), ("ids", opt.IDS, None),
+    ("tokenizer", opt.TOKENIZER, "whitespace"), ("embeddings", opt.EMBEDDINGS, None), ("vocab", opt.VOCAB, None),
+    ("oov", opt.OOV, "error"), ("seed", opt.SEED, 0), ("labels", opt.LABELS, None),
+    ("wq", opt.WQ, None), ("wk", opt.WK, None), ("wv", opt.WV, None), ("bq", opt.BQ, None), ("bk", opt.BK, None),
+    ("bv", opt.BV, None), ("wo", opt.WO, None), ("bo", opt.BO, None), ("weights", opt.WEIGHTS, None),
+    ("weights_layout", opt.WEIGHTS_LAYOUT, opt.WeightsLayout.auto), ("heads", opt.HEADS, None),
+    ("kv_heads", opt.KV_HEADS, None),
+    ("score", opt.SCORE_, opt.Score.scaled), ("scale", opt.SCALE, None), ("w_score", opt.W_SCORE, None),
+    ("wa_q", opt.WA_Q, None), ("wa_k", opt.WA_K, None), ("va", opt.VA, None),
+    ("normalize", opt.NORMALIZE, opt.Normalizer.softmax), ("temperature", opt.TEMPERATURE, 1.0),
+    ("softcap", opt.SOFTCAP, None),
+    ("causal", opt.CAUSAL, False), ("window", opt.WINDOW, None), ("key_lens", opt.KEY_LENS, None),
+    ("query_lens", opt.QUERY_LENS, None), ("mask", opt.MASK_, None), ("mask_invert", opt.MASK_INVERT, False),
+    ("bias", opt.BIAS, None), ("adjacency", opt.ADJACENCY, None), ("edges", opt.EDGES, None),
+    ("undirected", opt.UNDIRECTED, False), ("self_loops", opt.SELF_LOOPS, False), ("window2d", opt.WINDOW2D, None),
+    ("empty_rows", opt.EMPTY_ROWS, opt.EmptyRows.zero),
+    ("pe", opt.PE, None), ("pe_base", opt.PE_BASE, 10000.0), ("pe_layout", opt.PE_LAYOUT, opt.PeLayout.interleaved),
+    ("rope", opt.ROPE, False), ("rope_base", opt.ROPE_BASE, 10000.0),
+    ("rope_layout", opt.ROPE_LAYOUT, opt.RopeLayout.half), ("start_pos", opt.START_POS, 0), ("alibi", opt.ALIBI, False),
+    ("layout", opt.LAYOUT, opt.Layout.rows), ("dtype", opt.DTYPE, opt.DType.auto),
+    ("allow_nonfinite", opt.ALLOW_NONFINITE, False),
+]
+ATTENTION_NAMES = [name for name, _, _ in ATTENTION_OPTIONS]
+# options whose values are SOURCEs (paths are taken relative to the problem file)
+PATH_OPTIONS = {"x", "x_kv", "image", "q", "k", "v", "tokens", "ids", "embeddings", "vocab", "labels", "wq", "wk",
+                "wv", "bq", "bk", "bv", "wo", "bo", "weights", "w_score", "wa_q", "wa_k", "va", "mask", "bias",
+                "adjacency", "edges", "pe", "expected", "tokenizer"}
+LIST_AS_TEXT = {"key_lens", "query_lens", "window"}  # [5, 3] -> "5,3"; [2, 0] -> "2:0" for window
+# keys some computing command takes: a problem file may hold them all, each command uses its own
+COMMAND_KEYS = {"show", "fmt", "output", "precision", "what", "atol", "rtol", "decimals", "expected", "diagnose",
+                "report"}
+INTS = {"heads", "kv_heads", "window2d", "seed", "start_pos", "precision", "decimals", "top_k"}
+FLOATS = {"scale", "softcap", "temperature", "pe_base", "rope_base", "atol", "rtol"}
+PROBLEM_HELP = ("A problem file (TOML): inputs as inline matrices or paths relative to it, and any option by name; "
+                "options on the command line win. `attncli init` writes a template. e.g. samples/problem.toml")
+
+
+def attention_command(fn=None, *, positional_problem: bool = True):
+    """Decorate a command: add PROBLEM and every attention option; call fn(**own, options=merged)."""
+    if fn is None:
+        return functools.partial(attention_command, positional_problem=positional_problem)
+    import typing
+
+    hints = typing.get_type_hints(fn, include_extras=True)  # resolve `from __future__ import annotations`
+    own = [p.replace(annotation=hints.get(p.name, p.annotation))
+           for p in inspect.signature(fn).parameters.values() if p.name != "options"]
+    problem_ann = (Annotated[str | None, typer.Argument(help=PROBLEM_HELP, show_default=False, metavar="[PROBLEM]")]
+                   if positional_problem
+                   else Annotated[str | None, opt._opt(PROBLEM_HELP, opt.IN, "--problem")])
+    KW = inspect.Parameter.KEYWORD_ONLY
+    params = ([inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
+              + ([inspect.Parameter("problem", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                    annotation=problem_ann)] if positional_problem else [])
+              + own
+              + ([] if positional_problem else [inspect.Parameter("problem", KW, default=None, annotation=problem_ann)])
+              + [inspect.Parameter(n, KW, default=d, annotation=a) for n, a, d in ATTENTION_OPTIONS])
+
+    @functools.wraps(fn)
+    def wrapper(ctx: typer.Context, problem: str | None = None, **kw: Any) -> Any:
+        if problem is not None:
+            defaults = {n: ctx.get_parameter_source(n) != _COMMANDLINE() for n in kw}
+            for name, value in load_problem(problem, list(kw)).items():
+                if defaults.get(name, True):
+                    kw[name] = _convert(name, value, _default_of(name, own))
+        own_names = {p.name for p in own}
+        return fn(**{n: v for n, v in kw.items() if n in own_names},
+                  options={n: v for n, v in kw.items() if n not in own_names} | {"problem": problem})
+
+    sig = inspect.Signature(params)
+    wrapper.__signature__ = sig  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
+def _COMMANDLINE():  # noqa: N802 - the enum member, imported lazily from typer's (vendored) click
+    try:
+        from typer._click.core import ParameterSource
+    except ImportError:  # pragma: no cover
+        from click.core import ParameterSource
+    return ParameterSource.COMMANDLINE
+
+
+def _default_of(name: str, own: list[inspect.Parameter]) -> Any:
+    for n, _, d in ATTENTION_OPTIONS:
+        if n == name:
+            return d
+    return next((p.default for p in own if p.name == name), None)
+
+
+def load_problem(path: str, valid: list[str]) -> dict[str, Any]:
+    """Read PROBLEM.toml into {option name: value}, paths made relative to the file."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise AttnError(f"PROBLEM: no such file '{path}' (attncli init {path} writes a template)") from None
+    except IsADirectoryError:
+        raise AttnError(f"PROBLEM: '{path}' is a directory, not a problem file") from None
+    except OSError as err:
+        raise AttnError(f"PROBLEM: cannot read '{path}': {err.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise AttnError(f"PROBLEM: '{path}' is not valid TOML: {err}") from None
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):  # [inputs], [options], [check], ... group keys for the reader
+            for k2, v2 in value.items():
+                flat[k2] = v2
+        else:
+            flat[key] = value
+    base = Path(path).resolve().parent
+    out: dict[str, Any] = {}
+    hidden = {"ctx", "problem", "debug", "options"}
+    choices = sorted(set(ATTENTION_NAMES) | COMMAND_KEYS | {v for v in valid if v not in hidden})
+    for key, value in flat.items():
+        name = {"format": "fmt"}.get(key, key).replace("-", "_")
+        if name not in choices:
+            near = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+            hint = f"; did you mean '{near[0].replace('_', '-')}'?" if near else ""
+            raise AttnError(f"PROBLEM: '{path}' has an unknown key '{key}'{hint} "
+                            "(keys are option names, e.g. x, wq, heads, key-lens, causal)")
+        if name in valid:  # keys for other commands (e.g. check's `what` under compute) are skipped
+            out[name] = _resolve_paths(name, value, base)
+    return out
+
+
+def _resolve_paths(name: str, value: Any, base: Path) -> Any:
+    if name not in PATH_OPTIONS:
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return [_resolve_one(v, base) for v in value]
+    if isinstance(value, str):
+        return _resolve_one(value, base)
+    return value
+
+
+def _resolve_one(value: str, base: Path) -> str:
+    head, sep, tail = value.rpartition(":")
+    for candidate, rest in ((value, ""), (head, sep + tail) if sep else (None, "")):
+        if candidate and (base / candidate).exists() and not os.path.isabs(candidate):
+            return str(base / candidate) + rest
+    return value
+
+
+def _convert(name: str, value: Any, default: Any) -> Any:
+    """A TOML value as the option's type; nested number lists become inline matrices."""
+    where = f"PROBLEM: {name.replace('_', '-')}"
+    if name in LIST_AS_TEXT and isinstance(value, list):
+        return (":" if name == "window" else ",").join(str(v) for v in value)
+    if name in LIST_AS_TEXT and isinstance(value, int):
+        return str(value)
+    if isinstance(default, Enum):
+        try:
+            return type(default)(str(value))
+        except ValueError:
+            raise AttnError(f"{where} must be one of {', '.join(m.value for m in type(default))}; "
+                            f"got {value!r}") from None
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise AttnError(f"{where} is a switch: write true or false; got {value!r}")
+        return value
+    if name in PATH_OPTIONS:
+        if isinstance(value, list) and name in ("wq", "wk", "wv", "bq", "bk", "bv"):
+            if value and all(isinstance(v, str) for v in value):
+                return value  # one SOURCE per head
+            return [json.dumps(value)]
+        if isinstance(value, list):
+            return json.dumps(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return json.dumps(value)
+        if name in ("wq", "wk", "wv", "bq", "bk", "bv"):
+            return [value]
+        return value
+    if name in FLOATS or isinstance(default, float):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise AttnError(f"{where} must be a number; got {value!r}")
+        return float(value)
+    if name in INTS or isinstance(default, int):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise AttnError(f"{where} must be an integer; got {value!r}")
+        return value
+    if isinstance(value, (list, dict)):
+        raise AttnError(f"{where} must be a single value; got {value!r}")
+    return value if isinstance(value, str) or value is None else str(value)
