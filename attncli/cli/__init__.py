@@ -25,8 +25,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
 )
 
+from attncli.cli import check as _check  # noqa: E402,F401
 from attncli.cli import compute as _compute  # noqa: E402,F401  (registers the command)
 from attncli.cli import embed as _embed  # noqa: E402,F401
+from attncli.cli import explain as _explain  # noqa: E402,F401
 from attncli.cli import init as _init  # noqa: E402,F401
 from attncli.cli import inspect as _inspect  # noqa: E402,F401
 from attncli.cli import tables as _tables  # noqa: E402,F401
@@ -41,13 +43,27 @@ def _click_exceptions():
     return exceptions
 
 
+def _usage_message(err: Exception, args: list[str]) -> str:
+    """Click's message on one line (it names the option), and where the help is."""
+    message = " ".join(err.format_message().split())  # type: ignore[attr-defined]
+    ctx = getattr(err, "ctx", None)
+    where = ctx.command_path if ctx is not None else "attncli"
+    commands = {c.name or getattr(c.callback, "__name__", "") for c in app.registered_commands}
+    if where == "attncli" and args and args[0] in commands:
+        where = f"attncli {args[0]}"
+    return f"{message.rstrip('.')}; see '{where} --help'"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; turn user mistakes into `error: ...` + exit 2, Ctrl-C into exit 130."""
+    """Run the CLI. Exit codes: 0 ok; 1 a `check` mismatch; 2 a usage or input error (one line
+    `error: ...`); 70 an internal error (a bug: still one line, --debug shows the traceback); 130 Ctrl-C."""
     cx = _click_exceptions()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("ATTNCLI_DEBUG") == "1"
     try:
-        app(args=args, prog_name="attncli", standalone_mode=False)
+        code = app(args=args, prog_name="attncli", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)  # e.g. check's exit 1 when an answer fails
     except AttnError as err:
         if debug:
             raise
@@ -56,8 +72,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as err:
         sys.exit(err.exit_code)
     except cx.ClickException as err:  # usage mistakes: unknown option, bad choice, missing value
-        err.show()
-        sys.exit(2 if isinstance(err, cx.UsageError) else err.exit_code)
+        if type(err).__name__.startswith("NoArgsIsHelp"):  # bare `attncli`: the help itself
+            err.show()
+        else:
+            print(f"error: {_usage_message(err, args)}", file=sys.stderr)
+        sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
         sys.exit(130)

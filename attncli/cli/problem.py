@@ -85,6 +85,14 @@ def attention_command(fn=None, *, positional_problem: bool = True):
 
     @functools.wraps(fn)
     def wrapper(ctx: typer.Context, problem: str | None = None, **kw: Any) -> Any:
+        answers = kw.get("answers")
+        if problem is None and answers:  # `check answer.csv problem.toml`: the .toml is the problem
+            tomls = [a for a in answers if a.endswith(".toml")]
+            if len(tomls) > 1:
+                raise AttnError(f"several problem files given ({', '.join(tomls)}); give one")
+            if tomls:
+                problem = tomls[0]
+                kw["answers"] = [a for a in answers if a != problem]
         if problem is not None:
             defaults = {n: ctx.get_parameter_source(n) != _COMMANDLINE() for n in kw}
             for name, value in load_problem(problem, list(kw)).items():

@@ -99,6 +99,7 @@ def attention(
     `trace=True` records every intermediate matrix with its formula in `result.steps` (for explain).
     """
     norm_name = kwargs.pop("normalize", normalize_) or "softmax"
+    over_queries = kwargs.pop("_normalize_over_queries", False)  # only to reproduce that mistake (diagnose.py)
     if kwargs:
         raise TypeError(f"attention() got unexpected keyword arguments: {', '.join(kwargs)}")
 
@@ -273,7 +274,11 @@ def attention(
     if temperature != 1.0:
         s = s / ft.type(temperature)
         tr.add("temperature", s, "map", t=temperature)
-    w, empty = normalize(s, norm_name)  # (B, H, n_q, n_k), (B, H, n_q)
+    if over_queries:  # the mistake of normalizing down each column of S instead of along each row
+        w, _ = normalize(np.swapaxes(s, -1, -2), norm_name)
+        w, empty = np.ascontiguousarray(np.swapaxes(w, -1, -2)), np.zeros((B, H, n_q), dtype=bool)
+    else:
+        w, empty = normalize(s, norm_name)  # (B, H, n_q, n_k), (B, H, n_q)
     if m.query_valid is not None:
         empty &= m.query_valid[:, None, :]  # padded queries are meant to be empty
     empty_list = [tuple(int(i) for i in idx) for idx in np.argwhere(empty)]

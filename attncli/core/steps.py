@@ -67,6 +67,7 @@ class Step:
     formula_cols: str
     array: np.ndarray
     kind: str  # tokens | heads | map | table
+    params: dict  # the values filled into the formula (scale, d_k, ...)
 
 
 class Tracer:
@@ -80,4 +81,4 @@ class Tracer:
         if not self.enabled:
             return
         title, rows, cols = FORMULAS[key]
-        self.steps.append(Step(key, title, rows.format(**fmt), cols.format(**fmt), np.array(array), kind))
+        self.steps.append(Step(key, title, rows.format(**fmt), cols.format(**fmt), np.array(array), kind, fmt))

@@ -1,0 +1,85 @@
+"""`attncli explain`: every step of the computation, with its formula, dimensions and matrix."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from attncli.cli import app
+from attncli.cli import options as opt
+from attncli.cli.common import Sources, print_renderables
+from attncli.cli.problem import attention_command
+from attncli.errors import AttnError
+
+FORMATS = ("table", "markdown", "latex", "json")
+EPILOG = (
+    "Examples:\n\n"
+    "  attncli explain samples/self_attention/problem.toml\n\n"
+    "  attncli explain --x \"1 0 1 0; 0 2 0 2; 1 1 1 1\" --score dot --layout cols\n\n"
+    "  attncli explain samples/self_attention/problem.toml --format markdown -o steps.md\n\n"
+    "  attncli explain --text 猫爱吃鱼 --tokenizer chars --embeddings samples/text/embeddings.txt --format latex"
+)
+
+
+@app.command(epilog=EPILOG)
+@attention_command
+def explain(
+    fmt: Annotated[str | None, opt._opt("table (default), markdown (tables for a write-up), latex (bmatrix), or "
+                                        "json (every step's formula and matrix). e.g. --format markdown", opt.OUT,
+                                        "--format", "-f")] = None,
+    output: Annotated[str | None, opt._opt("Write to PATH instead of stdout (atomically, never over an input). "
+                                           "e.g. -o steps.md", opt.OUT, "--output", "-o")] = None,
+    precision: opt.PRECISION = 4, debug: opt.DEBUG = False, *, options: dict[str, Any],
+) -> None:
+    """Print each step in order, with its formula, its dimensions and its matrix: X (+ positions), Q, K, V;
+    per head the scores, scaled, masked, normalized A and the head output; concatenation, W_O, output."""
+    import io
+    import json
+
+    from attncli.cli.spec import attention_kwargs
+    from attncli.core import attention
+    from attncli.render import explain as ex
+
+    fmt_name = fmt or _format_from(output)
+    if fmt_name not in FORMATS:
+        raise AttnError(f"explain --format takes {', '.join(FORMATS)}; got {fmt_name!r}")
+    if precision < 0 or precision > 17:
+        raise AttnError(f"--precision must be between 0 and 17; got {precision}")
+    src = Sources()
+    kwargs, labels = attention_kwargs(src, options)
+    res = attention(**kwargs, trace=True)
+    secs = ex.sections(res.steps, layout=res.layout, batched=res.batched, query_labels=labels.queries,
+                       key_labels=labels.keys)
+    if fmt_name == "table":
+        if output is None:
+            print_renderables(ex.rich_renderables(secs, precision))
+            return
+        buf = io.StringIO()
+        print_renderables(ex.rich_renderables(secs, precision), file=buf)
+        text = buf.getvalue()
+    elif fmt_name == "markdown":
+        text = ex.markdown(secs, precision)
+    elif fmt_name == "latex":
+        text = ex.latex(secs, precision)
+    else:
+        from attncli.io.writers import _plain  # numpy -> strict-JSON Python, non-finite -> null
+
+        text = json.dumps(_plain({"steps": [
+            {"step": s.number, "key": s.key, "title": s.title, "formula": s.formula, "latex": s.latex,
+             "dims": s.dims, "matrices": [{"caption": m.caption, "rows": m.rows, "cols": m.cols,
+                                           "values": m.values} for m in s.matrices]} for s in secs],
+            "meta": res.meta}), allow_nan=False, ensure_ascii=False)
+    if output is None:
+        import sys
+
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        from attncli.io import atomic_write
+
+        atomic_write(output, text.encode("utf-8"), protect=src.paths)
+
+
+def _format_from(output: str | None) -> str:
+    if output is None:
+        return "table"
+    ext = output.rsplit(".", 1)[-1].lower() if "." in output else ""
+    return {"md": "markdown", "markdown": "markdown", "tex": "latex", "json": "json", "txt": "table"}.get(ext, "table")

@@ -1,0 +1,229 @@
+"""Step-by-step explanations: each intermediate matrix with its formula and dimensions, as rich
+renderables, Markdown tables or LaTeX bmatrix. Takes `core.steps.Step`s; prints nothing itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from attncli.render.tables import format_number
+
+# dimension names of a step's displayed matrix in rows layout (cols layout swaps them)
+DIMS = {
+    "x": ("n", "d_model"), "x_kv": ("n_k", "d_model"), "pe": ("n", "d_model"), "x_pe": ("n", "d_model"),
+    "q": ("n_q", "H·d_k"), "k": ("n_k", "H·d_k"), "v": ("n_k", "H·d_v"),
+    "q_x": ("n_q", "d_k"), "k_x": ("n_k", "d_k"), "v_x": ("n_k", "d_v"),
+    "q_direct": ("n_q", "H·d_k"), "k_direct": ("n_k", "H·d_k"), "v_direct": ("n_k", "H·d_v"),
+    "q_rope": ("n_q", "d_k"), "k_rope": ("n_k", "d_k"), "head": ("n_q", "d_v"),
+    "concat": ("n_q", "H·d_v"), "output": ("n_q", "d_out"), "output_plain": ("n_q", "d_v"),
+    "output_concat": ("n_q", "H·d_v"),
+}
+KEY_ROWS = {"x_kv", "k", "v", "k_x", "v_x", "k_direct", "v_direct", "k_rope"}
+
+# LaTeX for each step's formula: (rows layout, cols layout)
+LATEX = {
+    "x": ("X", "I"), "x_kv": ("X_{kv}", "I_{kv}"), "pe": (r"\mathrm{PE}", r"\mathrm{PE}"),
+    "x_pe": (r"X \leftarrow X + \mathrm{PE}", r"I \leftarrow I + \mathrm{PE}"),
+    "q": (r"Q = X W_Q<b>", r"Q = W_q I<b>"), "k": (r"K = <src> W_K<b>", r"K = W_k <src><b>"),
+    "v": (r"V = <src> W_V<b>", r"V = W_v <src><b>"),
+    "q_x": ("Q = X", "Q = I"), "k_x": ("K = X", "K = I"), "v_x": ("V = X", "V = I"),
+    "q_direct": ("Q", "Q"), "k_direct": ("K", "K"), "v_direct": ("V", "V"),
+    "q_rope": (r"Q \leftarrow \mathrm{RoPE}(Q)", r"Q \leftarrow \mathrm{RoPE}(Q)"),
+    "k_rope": (r"K \leftarrow \mathrm{RoPE}(K)", r"K \leftarrow \mathrm{RoPE}(K)"),
+    "s_scaled": (r"S = Q K^\top", r"A = K^\top Q"), "s_dot": (r"S = Q K^\top", r"A = K^\top Q"),
+    "s_general": (r"S = Q W K^\top", r"A = K^\top W^\top Q"),
+    "s_additive": (r"S_{ij} = v^\top \tanh(q_i W_q + k_j W_k)", r"A_{ji} = v^\top \tanh(W_q^\top q_i + W_k^\top k_j)"),
+    "s_cosine": (r"S_{ij} = \frac{q_i \cdot k_j}{\lVert q_i \rVert \lVert k_j \rVert}",
+                 r"A_{ji} = \frac{k_j \cdot q_i}{\lVert k_j \rVert \lVert q_i \rVert}"),
+    "s_location": (r"S = Q W_a", r"A = W_a^\top Q"),
+    "scale": (r"S \leftarrow S \cdot <scale>", r"A \leftarrow A \cdot <scale>"),
+    "scale_sqrt": (r"S \leftarrow S / \sqrt{d_k} = S / \sqrt{<d_k>}",
+                   r"A \leftarrow A / \sqrt{d_k} = A / \sqrt{<d_k>}"),
+    "softcap": (r"S \leftarrow c \tanh(S / c)", r"A \leftarrow c \tanh(A / c)"),
+    "bias": (r"S \leftarrow S + B", r"A \leftarrow A + B"),
+    "alibi": (r"S_{ij} \leftarrow S_{ij} - m_h \lvert i - j \rvert",
+              r"A_{ji} \leftarrow A_{ji} - m_h \lvert i - j \rvert"),
+    "masked": (r"S_{ij} \leftarrow -\infty \text{ where masked}", r"A_{ji} \leftarrow -\infty \text{ where masked}"),
+    "temperature": (r"S \leftarrow S / T", r"A \leftarrow A / T"),
+    "a_softmax": (r"A = \operatorname{softmax}(S) \text{ (each row)}",
+                  r"A' = \operatorname{softmax}(A) \text{ (each column)}"),
+    "a_softmax1": (r"A_{ij} = \frac{e^{S_{ij}}}{1 + \sum_j e^{S_{ij}}}",
+                   r"A'_{ji} = \frac{e^{A_{ji}}}{1 + \sum_j e^{A_{ji}}}"),
+    "a_sparsemax": (r"A = \operatorname{sparsemax}(S)", r"A' = \operatorname{sparsemax}(A)"),
+    "a_relu": (r"A = \max(S, 0)", r"A' = \max(A, 0)"), "a_sigmoid": (r"A = \sigma(S)", r"A' = \sigma(A)"),
+    "a_none": ("A = S", "A' = A"),
+    "head": (r"\mathrm{head}_h = A_h V_h", r"O_h = V_h A'_h"),
+    "concat": (r"[\mathrm{head}_1, \ldots, \mathrm{head}_N]", r"[O_1; \ldots; O_N]"),
+    "output": (r"O = [\mathrm{head}_1, \ldots, \mathrm{head}_N]\, W_O + b_O", r"O = W_o [O_1; \ldots; O_N] + b_o"),
+    "output_plain": (r"O = A V", r"O = V A'"),
+    "output_concat": (r"O = [\mathrm{head}_1, \ldots, \mathrm{head}_N]", r"O = [O_1; \ldots; O_N]"),
+}
+
+
+@dataclass
+class Matrix:
+    caption: str  # "" or "batch 1 · head 0"
+    values: np.ndarray  # 2-D, as displayed
+    rows: list[str]
+    cols: list[str]
+
+
+@dataclass
+class Section:
+    number: int
+    key: str
+    title: str
+    formula: str
+    latex: str
+    dims: str
+    matrices: list[Matrix]
+
+
+def _names(labels: Sequence | None, b: int, n: int, prefix: str) -> list[str]:
+    if labels is not None and len(labels) and not isinstance(labels[0], str):
+        labels = labels[b] if b < len(labels) else None
+    if labels is not None and len(labels) == n:
+        return [str(t) for t in labels]
+    return [f"{prefix}{i}" for i in range(n)]
+
+
+def sections(steps: list, *, layout: str = "rows", batched: bool = False, query_labels: Sequence | None = None,
+             key_labels: Sequence | None = None) -> list[Section]:
+    """Lay out every step as matrices in the user's layout, with dimension names and formulas."""
+    cols = layout == "cols"
+    heads = next((st.array.shape[1] for st in steps if st.kind == "map"), 1)
+    out = []
+    for number, st in enumerate(steps, start=1):
+        mats = list(_matrices(st, cols, batched, query_labels, key_labels))
+        r, c = mats[0].values.shape
+        if st.kind == "map":
+            names = ("n_q", "n_k")
+        else:
+            names = DIMS.get(st.key, ("n", "d"))
+        if heads == 1:
+            names = tuple(n.replace("H·", "") for n in names)
+        if cols:
+            names = names[::-1]
+        tex_rows, tex_cols = LATEX.get(st.key, (st.formula, st.formula_cols))
+        out.append(Section(number, st.key, st.title, st.formula_cols if cols else st.formula,
+                           _fill(tex_cols if cols else tex_rows, _tex_params(st.params, cols)),
+                           f"{names[0]} × {names[1]} = {r} × {c}", mats))
+    return out
+
+
+def _fill(template: str, values: dict) -> str:
+    """Put values into a LaTeX template's <name> slots (braces are LaTeX's own)."""
+    for k, v in values.items():
+        template = template.replace(f"<{k}>", str(v))
+    return template
+
+
+def _tex_params(params: dict, cols: bool) -> dict:
+    """Formula values in LaTeX: X_kv -> X_{kv}, 0.125 -> 0.125, a bias suffix as is."""
+    out = {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in params.items()}
+    if "src" in out:
+        out["src"] = {"X_kv": "X_{kv}", "I_kv": "I_{kv}"}.get(out["src_cols" if cols else "src"],
+                                                             out["src_cols" if cols else "src"])
+    if "b" in out and cols:
+        out["b"] = out["b"].lower()
+    return out
+
+
+def _matrices(st, cols: bool, batched: bool, q_labels, k_labels) -> Iterator[Matrix]:
+    a = st.array
+    if st.kind == "table":
+        m = a.T if cols else a
+        yield Matrix("", m, *_axis_names("table", m.shape, cols, q_labels, k_labels, 0, st.key))
+        return
+    if st.kind == "tokens":
+        a = a[:, None]  # (B, 1, n, d)
+    B, H = a.shape[:2]
+    for b in range(B):
+        for h in range(H):
+            m = a[b, h]
+            m = m.T if cols else m
+            parts = ([f"batch {b}"] if batched else []) + ([f"head {h}"] if st.kind != "tokens" and H > 1 else [])
+            if st.kind == "heads" and H == 1 and st.key == "head":
+                parts.append("head 0")
+            yield Matrix(" · ".join(parts), m, *_axis_names(st.kind, m.shape, cols, q_labels, k_labels, b, st.key))
+
+
+def _axis_names(kind, shape, cols, q_labels, k_labels, b, key):
+    n_rows, n_cols = shape
+    if kind == "map":
+        rows = _names(q_labels, b, shape[1] if cols else n_rows, "q")
+        colsn = _names(k_labels, b, shape[0] if cols else n_cols, "k")
+        return (colsn, rows) if cols else (rows, colsn)
+    tok_labels, prefix = (k_labels, "k") if key in KEY_ROWS else (q_labels, "q" if kind != "table" else "p")
+    if key in ("x", "x_pe", "pe"):
+        prefix = "t" if kind != "table" else "p"
+    n_tok = n_cols if cols else n_rows
+    tokens = _names(tok_labels if kind != "table" else None, b, n_tok, prefix)
+    feats = [f"d{i}" for i in range(n_rows if cols else n_cols)]
+    return (feats, tokens) if cols else (tokens, feats)
+
+
+# ---- three ways to print them -------------------------------------------------------------------
+
+def rich_renderables(secs: list[Section], precision: int) -> list:
+    from rich.table import Table
+    from rich.text import Text
+
+    out: list = []
+    for s in secs:
+        out.append(Text.assemble((f"Step {s.number}. {s.title}: ", "bold"), (s.formula, "bold cyan"),
+                                 (f"   ({s.dims})", "dim")))
+        for m in s.matrices:
+            t = Table(title=m.caption or None, title_justify="left")
+            t.add_column("", style="bold", no_wrap=True)
+            for c in m.cols:
+                t.add_column(c, justify="right", no_wrap=True)
+            for name, row in zip(m.rows, m.values, strict=True):
+                t.add_row(name, *(format_number(v, precision) for v in row))
+            out.append(t)
+    return out
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown(secs: list[Section], precision: int) -> str:
+    lines: list[str] = []
+    for s in secs:
+        lines.append(f"### Step {s.number}. {s.title}")
+        lines.append("")
+        lines.append(f"`{s.formula}` ({s.dims})")
+        lines.append("")
+        for m in s.matrices:
+            if m.caption:
+                lines.append(f"*{m.caption}*")
+                lines.append("")
+            lines.append("| | " + " | ".join(_md_cell(c) for c in m.cols) + " |")
+            lines.append("|---|" + "---:|" * len(m.cols))
+            for name, row in zip(m.rows, m.values, strict=True):
+                cells = [format_number(v, precision).replace("-inf", "−∞") for v in row]
+                lines.append(f"| {_md_cell(name)} | " + " | ".join(cells) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _tex_number(v: float, precision: int) -> str:
+    s = format_number(v, precision)
+    return {"-inf": r"-\infty", "inf": r"\infty", "nan": r"\mathrm{NaN}"}.get(s, s)
+
+
+def latex(secs: list[Section], precision: int) -> str:
+    lines = ["% attncli explain: every step of the attention computation", ""]
+    for s in secs:
+        dims = (s.dims.replace("×", r"\times").replace("d_model", r"d_{\text{model}}")
+                .replace("d_out", r"d_{\text{out}}").replace("·", r" \cdot "))
+        lines.append(rf"\paragraph{{Step {s.number}. {s.title}}} ${s.latex}$ \quad (${dims}$)")
+        for m in s.matrices:
+            caption = rf"\text{{{m.caption}}}:\ " if m.caption else ""
+            body = " \\\\\n  ".join(" & ".join(_tex_number(v, precision) for v in row) for row in m.values)
+            lines.append(rf"\[ {caption}\begin{{bmatrix}}" + "\n  " + body + "\n" + r"\end{bmatrix} \]")
+        lines.append("")
+    return "\n".join(lines)
