@@ -24,8 +24,10 @@ from attncli.core import heads as hd
 from attncli.core import masks as mk
 from attncli.core import positions as pos
 from attncli.core.inputs import check_groups, from_qkv, from_tokens, image_tokens
+from attncli.core.kernel import Kernel
+from attncli.core.kernel import run as run_kernel
 from attncli.core.layout import LAYOUTS, to_rows
-from attncli.core.normalize import NORMALIZERS, normalize
+from attncli.core.normalize import NORMALIZERS
 from attncli.core.result import AttentionResult
 from attncli.core.scores import SCORES, check_params, default_scale
 from attncli.core.steps import Tracer
@@ -88,6 +90,9 @@ def attention(
     dtype: str = "auto",
     allow_nonfinite: bool = False,
     trace: bool = False,
+    need: Sequence[str] | None = None,
+    block_rows: int | None = None,
+    threads: int | None = None,
     **kwargs: Any,
 ) -> AttentionResult:
     """Compute attention end to end; see the module docstring for the formulas.
@@ -97,6 +102,9 @@ def attention(
     d_k array for per-head weights), or `q, k, v` directly (n × d, heads × n × d, or batch × heads × n × d).
     `normalize` (softmax, softmax1, sparsemax, relu, sigmoid, none) may be passed by that name.
     `trace=True` records every intermediate matrix with its formula in `result.steps` (for explain).
+    `need` names the arrays wanted (q, k, v, scores, weights, heads, output); without scores and weights
+    the kernel streams over blocks of `block_rows` query rows (default: about 32 MB of scores each) on
+    `threads` threads (default: every core), in memory that does not grow with n_q × n_k.
     """
     norm_name = kwargs.pop("normalize", normalize_) or "softmax"
     over_queries = kwargs.pop("_normalize_over_queries", False)  # only to reproduce that mistake (diagnose.py)
@@ -112,6 +120,8 @@ def attention(
             raise AttnError(f"{option} must be one of {', '.join(choices)}; got {value!r}")
     positive_int(heads, "--heads")
     positive_int(kv_heads, "--kv-heads")
+    positive_int(threads, "--threads")
+    positive_int(block_rows, "block_rows")
     if not temperature > 0:
         raise AttnError(f"--temperature must be positive; got {temperature}")
     if softcap is not None and not softcap > 0:
@@ -216,7 +226,7 @@ def attention(
     else:
         qh, kh, vh, batched, _, _ = from_qkv(q, k, v, heads, kv_heads)
     B, H, n_q, d_q = qh.shape
-    G, n_k, d_k, d_v = kh.shape[1], kh.shape[2], kh.shape[3], vh.shape[3]
+    G, n_k, d_k = kh.shape[1], kh.shape[2], kh.shape[3]
     params = {"w_score": w_score, "wa_q": wa_q, "wa_k": wa_k, "va": va}
     check_params(score, params, d_q, d_k, "--wq/--wk" if wq is not None else ("--x" if x is not None else "--q/--k"))
     if vh.shape[2] != n_k:
@@ -240,55 +250,26 @@ def attention(
     m = mk.combine((B, H, n_q, n_k), causal=causal, window=window, key_lens=key_lens, query_lens=query_lens,
                    mask=mask, mask_invert=mask_invert, adjacency=adjacency, edges=edges, undirected=undirected,
                    self_loops=self_loops, window2d=window2d, grid=grid, bias=bias, dtype=ft)
-    bias4 = m.bias
-    if alibi:
-        ab = pos.alibi_bias(H, n_q, n_k, causal=causal).astype(ft)[None]  # (1, H, n_q, n_k)
-        bias4 = ab if bias4 is None else bias4 + ab
 
-    # ---- compute --------------------------------------------------------------------------------
+    # ---- compute: one block of every query row (dense), or many (streaming) ----------------------
     s_scale = default_scale(score, d_k) if scale is None else float(scale)
     r = H // G  # query heads per kv head
-    qg = qh.reshape(B, G, r, n_q, d_q)  # (B, G, r, n_q, d_q)
-    per_head = {name: _per_head(a, name, H, G, r) for name, a in params.items() if a is not None}
-    s = SCORES[score][0](qg, kh[:, :, None], per_head).reshape(B, H, n_q, n_k)  # (B, H, n_q, n_k)
-    s = s.astype(ft, copy=False)
-    tr.add("s_" + score, s, "map")
-    if s_scale != 1.0:
-        s = s * ft.type(s_scale)
-        if scale is None and score == "scaled":
-            tr.add("scale_sqrt", s, "map", d_k=d_k)
-        else:
-            tr.add("scale", s, "map", scale=s_scale)
-    if softcap is not None:
-        s = ft.type(softcap) * np.tanh(s / ft.type(softcap))
-        tr.add("softcap", s, "map", c=softcap)
-    if m.bias is not None:
-        s = s + m.bias
-        tr.add("bias", s, "map")
-    if alibi:
-        s = s + ab
-        tr.add("alibi", s, "map")
-    if m.allowed is not None:
-        s = np.where(m.allowed, s, -np.inf)
-        tr.add("masked", s, "map", masks=", ".join(k for k in m.described if k != "bias") or "mask")
-    if temperature != 1.0:
-        s = s / ft.type(temperature)
-        tr.add("temperature", s, "map", t=temperature)
-    if over_queries:  # the mistake of normalizing down each column of S instead of along each row
-        w, _ = normalize(np.swapaxes(s, -1, -2), norm_name)
-        w, empty = np.ascontiguousarray(np.swapaxes(w, -1, -2)), np.zeros((B, H, n_q), dtype=bool)
-    else:
-        w, empty = normalize(s, norm_name)  # (B, H, n_q, n_k), (B, H, n_q)
+    kern = Kernel(qg=qh.reshape(B, G, r, n_q, d_q), kh=kh, vh=vh,  # qg: (B, G, r, n_q, d_q)
+                  params={name: _per_head(a, name, H, G, r) for name, a in params.items() if a is not None},
+                  score=score, scale=s_scale, scale_given=scale is not None, softcap=softcap,
+                  temperature=temperature, alibi=alibi, causal=causal, masks=m, normalize=norm_name,
+                  over_queries=over_queries)
+    keep_maps = need is None or bool({"scores", "weights"} & set(need))
+    got = run_kernel(kern, keep_maps=keep_maps, tr=tr, empty_value=np.nan if empty_rows == "nan" else None,
+                     rows=block_rows, threads=threads)
+    s, w, empty = got["scores"], got["weights"], got["empty"]
     if m.query_valid is not None:
         empty &= m.query_valid[:, None, :]  # padded queries are meant to be empty
     empty_list = [tuple(int(i) for i in idx) for idx in np.argwhere(empty)]
     if empty_list and empty_rows == "error":
         raise AttnError(f"{len(empty_list)} query row(s) have every key masked ({rows_text(empty_list)}); "
                         "loosen the masks, or pass --empty-rows zero|nan")
-    if empty_list and empty_rows == "nan":
-        w[empty] = np.nan
-    tr.add("a_" + norm_name, w, "map")
-    head_out = (w.reshape(B, G, r, n_q, n_k) @ vh[:, :, None]).reshape(B, H, n_q, d_v)  # (B, H, n_q, d_v)
+    head_out = got["heads"]  # (B, H, n_q, d_v)
     tr.add("head", head_out, "heads")
     merged = hd.merge_heads(head_out)  # (B, n_q, H·d_v)
     if H > 1 and wo is not None:
@@ -306,9 +287,10 @@ def attention(
         out = np.where(m.query_valid[:, :, None], out, 0)  # padded query rows: zero output
     tr.add("output" if wo is not None else ("output_concat" if H > 1 else "output_plain"), out, "tokens")
 
-    allowed = m.allowed if m.allowed is not None else np.ones((1, 1, n_q, n_k), dtype=bool)
-    if bias4 is not None:
-        allowed = allowed & ~np.isneginf(bias4)
+    allowed = None
+    if keep_maps:  # where weights may be nonzero, for marking masked cells
+        allowed = got["allowed"] if got["allowed"] is not None else np.ones((1, 1, n_q, n_k), dtype=bool)
+        allowed = allowed & ~np.isneginf(s)  # a −inf bias masks too
     meta: dict[str, Any] = {
         "variant": SCORES[score][2],
         "score": score,

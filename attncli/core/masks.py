@@ -14,38 +14,73 @@ in rows layout, so an n_q × n_k file applies to every batch item and head.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from attncli.errors import AttnError
 
+Rows = Callable[[int, int], np.ndarray]  # (i0, i1) -> mask or bias of query rows i0..i1, 4-D broadcastable
+
 
 @dataclass
 class Masks:
-    allowed: np.ndarray | None
-    bias: np.ndarray | None
+    """Masks as functions of a block of query rows, so a long sequence never needs its whole n_q × n_k map:
+    `block(i0, i1)` gives (allowed, bias) for rows i0..i1; `allowed` and `bias` are the whole thing."""
+
+    n_q: int
+    parts: list[Rows]
+    bias_parts: list[Rows]
     query_valid: np.ndarray | None
     described: dict
 
+    def block(self, i0: int, i1: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        allowed = None
+        for part in self.parts:
+            a = part(i0, i1)
+            allowed = a if allowed is None else (allowed & a)
+        bias = None
+        for part in self.bias_parts:
+            b = part(i0, i1)
+            bias = b if bias is None else bias + b
+        return allowed, bias
 
-def causal_mask(n_q: int, n_k: int) -> np.ndarray:
-    """Causal (autoregressive), top-left aligned as PyTorch's is_causal: allowed[i, j] = j ≤ i."""
-    return np.tril(np.ones((n_q, n_k), dtype=bool))  # (n_q, n_k)
+    @property
+    def allowed(self) -> np.ndarray | None:
+        return self.block(0, self.n_q)[0]
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        return self.block(0, self.n_q)[1]
 
 
-def window_mask(n_q: int, n_k: int, left: int, right: int) -> np.ndarray:
+def _rows_of(a4: np.ndarray) -> Rows:
+    """Rows i0..i1 of a 4-D (batch, heads, n_q or 1, n_k) array."""
+    return lambda i0, i1: a4 if a4.shape[2] == 1 else a4[:, :, i0:i1]
+
+
+def causal_mask(n_q: int, n_k: int, i0: int = 0, i1: int | None = None) -> np.ndarray:
+    """Causal (autoregressive), top-left aligned as PyTorch's is_causal: allowed[i, j] = j ≤ i.
+    Rows i0..i1 only when given: (i1 − i0, n_k)."""
+    i1 = n_q if i1 is None else i1
+    return np.arange(n_k)[None, :] <= np.arange(i0, i1)[:, None]
+
+
+def window_mask(n_q: int, n_k: int, left: int, right: int, i0: int = 0, i1: int | None = None) -> np.ndarray:
     """Local (truncated) attention: allowed[i, j] = i − left ≤ j ≤ i + right (jax's local_window_size)."""
-    d = np.arange(n_k)[None, :] - np.arange(n_q)[:, None]  # j − i, (n_q, n_k)
+    i1 = n_q if i1 is None else i1
+    d = np.arange(n_k)[None, :] - np.arange(i0, i1)[:, None]  # j − i, (rows, n_k)
     return (d >= -left) & (d <= right)
 
 
-def window2d_mask(height: int, width: int, k: int) -> np.ndarray:
+def window2d_mask(height: int, width: int, k: int, i0: int = 0, i1: int | None = None) -> np.ndarray:
     """Image windows: pixel (r, c) sees (r′, c′) when |r − r′| ≤ k//2 and |c − c′| ≤ k//2; (H·W, H·W)."""
-    r, c = np.divmod(np.arange(height * width), width)  # row-major pixel coordinates
+    n = height * width
+    r, c = np.divmod(np.arange(n), width)  # row-major pixel coordinates
+    rq, cq = r[i0:i1], c[i0:i1]
     half = k // 2
-    return (np.abs(r[:, None] - r[None, :]) <= half) & (np.abs(c[:, None] - c[None, :]) <= half)
+    return (np.abs(rq[:, None] - r[None, :]) <= half) & (np.abs(cq[:, None] - c[None, :]) <= half)
 
 
 def key_length_mask(lens: Sequence[int], n: int) -> np.ndarray:
@@ -178,33 +213,33 @@ def combine(
 ) -> Masks:
     """Canonicalize every mask and bias (see the module docstring). shape = (B, H, n_q, n_k)."""
     B, H, n_q, n_k = shape
-    allowed: np.ndarray | None = None
+    parts: list[Rows] = []
+    bias_parts: list[Rows] = []
     described: dict = {}
 
-    def both(a: np.ndarray) -> np.ndarray:
-        return a if allowed is None else (allowed & a)
-
     if causal:
-        allowed = both(causal_mask(n_q, n_k)[None, None])  # (1, 1, n_q, n_k)
+        parts.append(lambda i0, i1: causal_mask(n_q, n_k, i0, i1)[None, None])  # (1, 1, rows, n_k)
         described["causal"] = True
     lr = parse_window(window)
     if lr is not None:
-        allowed = both(window_mask(n_q, n_k, *lr)[None, None])
+        parts.append(lambda i0, i1: window_mask(n_q, n_k, *lr, i0, i1)[None, None])
         described["window"] = list(lr)
     if key_lens is not None:
         lens = _lengths(key_lens, "--key-lens", B, n_k, "keys")
-        allowed = both(key_length_mask(lens, n_k)[:, None, None, :])  # (B, 1, 1, n_k)
+        keys_ok = key_length_mask(lens, n_k)[:, None, None, :]  # (B, 1, 1, n_k)
+        parts.append(lambda i0, i1: keys_ok)
         described["key_lens"] = lens
     query_valid = None
     if query_lens is not None:
         lens = _lengths(query_lens, "--query-lens", B, n_q, "queries")
         query_valid = key_length_mask(lens, n_q)  # (B, n_q)
-        allowed = both(query_valid[:, None, :, None])  # (B, 1, n_q, 1)
+        parts.append(lambda i0, i1: query_valid[:, None, i0:i1, None])  # (B, 1, rows, 1)
         described["query_lens"] = lens
     if adjacency is not None or edges is not None or undirected or self_loops:
         if adjacency is None and edges is None:
             raise AttnError("--undirected and --self-loops modify a graph: give --adjacency or --edges too")
-        allowed = both(graph_mask(n_q, n_k, adjacency, edges, undirected, self_loops)[None, None])
+        graph = graph_mask(n_q, n_k, adjacency, edges, undirected, self_loops)[None, None]
+        parts.append(_rows_of(graph))
         described["graph"] = {"adjacency": adjacency is not None, "edges": edges is not None,
                               "undirected": bool(undirected), "self_loops": bool(self_loops)}
     if window2d is not None:
@@ -212,16 +247,16 @@ def combine(
             raise AttnError("--window2d needs an image (--image H × W × C) to know the pixel grid")
         if window2d < 1 or window2d % 2 == 0:
             raise AttnError(f"--window2d must be an odd size ≥ 1 (a K × K neighbourhood); got {window2d}")
-        allowed = both(window2d_mask(*grid, window2d)[None, None])
+        parts.append(lambda i0, i1: window2d_mask(*grid, window2d, i0, i1)[None, None])
         described["window2d"] = int(window2d)
     if mask is not None:
         m = as_bool_mask(np.asarray(mask), "--mask", invert=mask_invert)
-        allowed = both(_broadcast_to_4d(m, "--mask", shape))
+        parts.append(_rows_of(_broadcast_to_4d(m, "--mask", shape)))
         described["mask"] = "inverted" if mask_invert else True
     if bias is not None:
         b = np.asarray(bias)
         if b.dtype.kind not in "fiub":
             raise AttnError(f"--bias must be real numbers; got dtype {b.dtype}")
-        bias = _broadcast_to_4d(b.astype(dtype, copy=False), "--bias", shape)
+        bias_parts.append(_rows_of(_broadcast_to_4d(b.astype(dtype, copy=False), "--bias", shape)))
         described["bias"] = True
-    return Masks(allowed, bias, query_valid, described)
+    return Masks(n_q, parts, bias_parts, query_valid, described)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from attncli.core.layout import from_rows
+from attncli.errors import AttnError
 
 NAMES = ("q", "k", "v", "scores", "weights", "heads", "output")
 
@@ -25,11 +26,11 @@ class AttentionResult:
     q: np.ndarray
     k: np.ndarray
     v: np.ndarray
-    scores: np.ndarray
-    weights: np.ndarray
+    scores: np.ndarray | None  # None when streamed (the maps were not asked for)
+    weights: np.ndarray | None
     heads: np.ndarray
     output: np.ndarray
-    allowed: np.ndarray  # bool (B, H, n_q, n_k): True where a query may attend to a key
+    allowed: np.ndarray | None  # bool, broadcastable to (B, H, n_q, n_k): True where a query may attend to a key
     batched: bool
     layout: str
     empty_rows: list[tuple[int, int, int]]  # (batch, head, query) rows with every key masked
@@ -40,6 +41,9 @@ class AttentionResult:
     def export(self, name: str) -> np.ndarray:
         """The array `name` in the user's shape and layout (see the module docstring)."""
         a = getattr(self, name)
+        if a is None:
+            raise AttnError(f"{name} was not computed: attention(need=...) streamed without the maps; "
+                            f"add {name!r} to `need`")
         if name == "output" and self.grid is not None:  # pixels back into the image: (B, H, W, C)
             a = a.reshape(a.shape[0], *self.grid, a.shape[-1])
             return a if self.batched else a[0]
@@ -51,7 +55,7 @@ class AttentionResult:
 
     def export_mask(self, name: str) -> np.ndarray | None:
         """For scores/weights: the boolean `allowed` map in the same shape as export(name)."""
-        if name not in ("scores", "weights"):
+        if name not in ("scores", "weights") or self.allowed is None:
             return None
         a = np.broadcast_to(self.allowed, self.weights.shape)
         if a.shape[1] == 1:

@@ -1,0 +1,143 @@
+"""The attention kernel, a block of query rows at a time.
+
+Every normalizer works row by row, so attention over query rows i0..i1 needs only those rows of the
+scores: the kernel computes S, the weights A and A·V for one block, and the driver either runs one
+block holding every row (the dense path, which also keeps the maps) or many small ones (the streaming
+path for output-only requests: memory ∝ block rows × n_k instead of n_q × n_k), on one or more threads.
+Both run the same code, so they agree exactly for every score, mask, normalizer and empty row.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from attncli.core import positions as pos
+from attncli.core.masks import Masks
+from attncli.core.normalize import normalize
+from attncli.core.scores import SCORES
+from attncli.core.steps import Tracer
+
+BLOCK_BYTES = 32 * 2**20  # scores of one streaming block, all batch items and heads
+
+
+@dataclass
+class Kernel:
+    qg: np.ndarray  # (B, G, r, n_q, d_q): queries grouped by their kv head
+    kh: np.ndarray  # (B, G, n_k, d_k)
+    vh: np.ndarray  # (B, G, n_k, d_v)
+    params: dict[str, np.ndarray]  # score parameters, broadcast per head
+    score: str
+    scale: float
+    scale_given: bool
+    softcap: float | None
+    temperature: float
+    alibi: bool
+    causal: bool
+    masks: Masks
+    normalize: str
+    over_queries: bool = False  # only to reproduce that mistake (diagnose.py)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        B, G, r, n_q, _ = self.qg.shape
+        return B, G * r, n_q, self.kh.shape[2]
+
+    def scores(self, i0: int, i1: int, tr: Tracer) -> tuple[np.ndarray, np.ndarray | None]:
+        """S for query rows i0..i1: (B, H, rows, n_k), masked entries −∞; and the allowed block."""
+        B, H, _, n_k = self.shape
+        ft = self.qg.dtype
+        qb = self.qg[..., i0:i1, :]  # (B, G, r, rows, d_q)
+        s = SCORES[self.score][0](qb, self.kh[:, :, None], self.params)
+        s = s.reshape(B, H, i1 - i0, n_k).astype(ft, copy=False)  # (B, H, rows, n_k)
+        tr.add("s_" + self.score, s, "map")
+        if self.scale != 1.0:
+            s *= ft.type(self.scale)
+            if self.score == "scaled" and not self.scale_given:
+                tr.add("scale_sqrt", s, "map", d_k=self.kh.shape[3])
+            else:
+                tr.add("scale", s, "map", scale=self.scale)
+        if self.softcap is not None:
+            s = ft.type(self.softcap) * np.tanh(s / ft.type(self.softcap))
+            tr.add("softcap", s, "map", c=self.softcap)
+        allowed, bias = self.masks.block(i0, i1)
+        if bias is not None:
+            s = s + bias
+            tr.add("bias", s, "map")
+        if self.alibi:
+            s = s + pos.alibi_bias(H, self.shape[2], n_k, causal=self.causal)[:, i0:i1].astype(ft)[None]
+            tr.add("alibi", s, "map")
+        if allowed is not None:
+            s = np.where(allowed, s, ft.type(-np.inf))
+            tr.add("masked", s, "map", masks=", ".join(k for k in self.masks.described if k != "bias") or "mask")
+        if self.temperature != 1.0:
+            s /= ft.type(self.temperature)
+            tr.add("temperature", s, "map", t=self.temperature)
+        return s, allowed
+
+    def weights(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Normalize over keys; (weights, empty rows)."""
+        if self.over_queries:  # normalizing down each column of S instead of along each row
+            w, _ = normalize(np.swapaxes(s, -1, -2), self.normalize)
+            return np.ascontiguousarray(np.swapaxes(w, -1, -2)), np.zeros(s.shape[:3], dtype=bool)
+        return normalize(s, self.normalize)
+
+    def values(self, w: np.ndarray) -> np.ndarray:
+        """A·V for a block of weights (B, H, rows, n_k) -> (B, H, rows, d_v)."""
+        B, G, r = self.qg.shape[:3]
+        rows = w.shape[2]
+        return (w.reshape(B, G, r, rows, -1) @ self.vh[:, :, None]).reshape(B, G * r, rows, -1)
+
+
+def block_rows(shape: tuple[int, int, int, int], itemsize: int, block_bytes: int = BLOCK_BYTES) -> int:
+    """Query rows per streaming block so that one block's scores take about `block_bytes`."""
+    B, H, n_q, n_k = shape
+    return int(max(1, min(n_q, block_bytes // max(1, B * H * n_k * itemsize))))
+
+
+def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | None, rows: int | None = None,
+        threads: int | None = None) -> dict[str, Any]:
+    """Heads for every query (and the maps when `keep_maps`), in one block or many.
+
+    empty_value: NaN to write into empty rows' weights (None leaves them 0).
+    Returns heads (B, H, n_q, d_v), empty (B, H, n_q) and, with keep_maps, scores, weights, allowed.
+    """
+    B, H, n_q, n_k = kernel.shape
+    ft = kernel.qg.dtype
+    if keep_maps or tr.enabled or kernel.over_queries:
+        s, allowed = kernel.scores(0, n_q, tr)
+        w, empty = kernel.weights(s)
+        if empty_value is not None and empty.any():
+            w[empty] = empty_value
+        tr.add("a_" + kernel.normalize, w, "map")
+        return {"scores": s, "weights": w, "allowed": allowed, "empty": empty, "heads": kernel.values(w)}
+
+    step = rows or block_rows(kernel.shape, ft.itemsize)
+    d_v = kernel.vh.shape[3]
+    heads = np.empty((B, H, n_q, d_v), dtype=ft)
+    empty = np.zeros((B, H, n_q), dtype=bool)
+    off = Tracer(False)
+
+    def one(i0: int) -> None:
+        i1 = min(n_q, i0 + step)
+        s, _ = kernel.scores(i0, i1, off)
+        w, e = kernel.weights(s)
+        if empty_value is not None and e.any():
+            w[e] = empty_value
+        heads[:, :, i0:i1] = kernel.values(w)
+        empty[:, :, i0:i1] = e
+
+    starts = range(0, n_q, step)
+    n_threads = threads or os.cpu_count() or 1
+    if n_threads > 1 and len(starts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            list(pool.map(one, starts))  # numpy releases the GIL in matmul and ufuncs
+    else:
+        for i0 in starts:
+            one(i0)
+    return {"scores": None, "weights": None, "allowed": None, "empty": empty, "heads": heads}

@@ -1,0 +1,69 @@
+"""The streaming path (blocks of query rows, several threads) against the dense path: the same numbers
+for every variant, mask, normalizer and empty row; and memory that does not grow with n_q × n_k."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from test_catalogue import VARIANTS
+
+from attncli import attention
+from attncli.errors import AttnError
+
+RNG = np.random.default_rng(21)
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("rows,threads", [(1, 1), (2, 2), (3, 1)])
+def test_streaming_equals_dense(name, rows, threads):
+    x = RNG.normal(size=(2, 5, 4))
+    w = RNG.normal(size=(3, 4, 4))
+    mask = np.ones((5, 5), bool)
+    mask[:, 1] = False
+    mask[3] = False  # an empty row
+    kw = dict(x=x, wq=w[0], wk=w[1], wv=w[2], heads=2, mask=mask, **VARIANTS[name])
+    dense = attention(**kw)
+    streamed = attention(**kw, need=["output", "heads"], block_rows=rows, threads=threads)
+    assert streamed.weights is None and streamed.scores is None
+    np.testing.assert_allclose(streamed.output, dense.output, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(streamed.heads, dense.heads, rtol=1e-12, atol=1e-14)
+    assert streamed.empty_rows == dense.empty_rows
+
+
+def test_streaming_empty_row_policies():
+    q = np.eye(3)
+    mask = np.array([[1, 1, 0], [0, 0, 0], [1, 1, 1]])
+    s = attention(q, q, q, mask=mask, empty_rows="nan", need=["output"], block_rows=1)
+    assert np.isnan(s.export("output")[1]).all() and not np.isnan(s.export("output")[[0, 2]]).any()
+    with pytest.raises(AttnError, match="every key masked"):
+        attention(q, q, q, mask=mask, empty_rows="error", need=["output"], block_rows=1)
+    with pytest.raises(AttnError, match="weights was not computed"):
+        s.export("weights")
+
+
+def test_threads_and_block_size_do_not_change_results():
+    q, k, v = (RNG.normal(size=(2, 3, 64, 8)).astype(np.float32) for _ in range(3))
+    ref = attention(q, k, v, causal=True).output
+    for rows, threads in ((1, 1), (7, 2), (64, 2), (13, 3)):
+        out = attention(q, k, v, causal=True, need=["output"], block_rows=rows, threads=threads).output
+        # float32 matmuls of other shapes round differently: 1e-6 relative to the output's scale
+        assert np.max(np.abs(out - ref)) <= 1e-6 * np.max(np.abs(ref))
+
+
+def test_output_only_memory_stays_bounded(tmp_path):
+    # n = 16384: the dense float32 map of one head would take 1 GiB; streaming needs a few blocks of 32 MB
+    code = (
+        "import numpy as np, resource\n"
+        "from attncli import attention\n"
+        "rng = np.random.default_rng(0)\n"
+        "q, k, v = (rng.standard_normal((16384, 64), dtype=np.float32) for _ in range(3))\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "o = attention(q, k, v, causal=True, need=['output']).output\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print((after - before) // 1024)\n"
+    )
+    grown_mb = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert grown_mb < 400, f"peak RSS grew by {grown_mb} MB"
