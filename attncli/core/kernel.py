@@ -1,10 +1,10 @@
 """The attention kernel, a block of query rows at a time.
 
 Every normalizer works row by row, so attention over query rows i0..i1 needs only those rows of the
-scores: the kernel computes S, the weights A and A·V for one block, and the driver either runs one
-block holding every row (the dense path, which also keeps the maps) or many small ones (the streaming
-path for output-only requests: memory ∝ block rows × n_k instead of n_q × n_k), on one or more threads.
-Both run the same code, so they agree exactly for every score, mask, normalizer and empty row.
+scores: the kernel computes S, the weights A and A·V for one block, and the driver runs the blocks on
+every core. When the maps are asked for, each block's rows are copied into them; when only the output
+is (streaming), memory stays ∝ block rows × n_k instead of n_q × n_k. Tracing runs one block of every
+row. All paths run the same code, so they agree for every score, mask, normalizer and empty row.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from attncli.core.normalize import normalize
 from attncli.core.scores import SCORES
 from attncli.core.steps import Tracer
 
-BLOCK_BYTES = 32 * 2**20  # scores of one streaming block, all batch items and heads
+BLOCK_BYTES = 4 * 2**20  # scores of one block, all batch items and heads: small enough to stay in cache
 
 
 @dataclass
@@ -40,21 +40,47 @@ class Kernel:
     masks: Masks
     normalize: str
     over_queries: bool = False  # only to reproduce that mistake (diagnose.py)
+    fuse_scale: bool = False  # scale Q (n_q × d) instead of S (n_q × n_k): one pass less, ~1 ulp apart
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
         B, G, r, n_q, _ = self.qg.shape
         return B, G * r, n_q, self.kh.shape[2]
 
-    def scores(self, i0: int, i1: int, tr: Tracer) -> tuple[np.ndarray, np.ndarray | None]:
-        """S for query rows i0..i1: (B, H, rows, n_k), masked entries −∞; and the allowed block."""
+    def key_range(self, i0: int, i1: int) -> tuple[int, int]:
+        """Keys that rows i0..i1 can see at all under the causal mask and the local window; the rest are
+        masked for every one of these rows, so the streaming path skips them."""
+        n_k = self.shape[3]
+        j0, j1 = 0, n_k
+        if self.masks.described.get("causal"):
+            j1 = min(j1, i1)  # j ≤ i < i1
+        window = self.masks.described.get("window")
+        if window is not None:
+            left, right = window
+            j0, j1 = max(j0, i0 - left), min(j1, i1 + right)
+        if j1 <= j0:  # no key at all: keep one, which the masks block
+            j0 = min(max(j0, 0), n_k - 1)
+            j1 = j0 + 1
+        return j0, j1
+
+    def scores(self, i0: int, i1: int, tr: Tracer, keys: tuple[int, int] | None = None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        """S for query rows i0..i1 (and keys j0..j1, default all): (B, H, rows, keys), masked entries −∞;
+        and the allowed block."""
         B, H, _, n_k = self.shape
+        j0, j1 = keys or (0, n_k)
         ft = self.qg.dtype
         qb = self.qg[..., i0:i1, :]  # (B, G, r, rows, d_q)
-        s = SCORES[self.score][0](qb, self.kh[:, :, None], self.params)
-        s = s.reshape(B, H, i1 - i0, n_k).astype(ft, copy=False)  # (B, H, rows, n_k)
+        fused = self.fuse_scale and self.score in ("scaled", "dot") and self.scale != 1.0
+        if fused:
+            qb = qb * ft.type(self.scale)
+        params = self.params
+        if self.score == "location" and (j0, j1) != (0, n_k):
+            params = {"w_score": params["w_score"][..., j0:j1]}
+        s = SCORES[self.score][0](qb, self.kh[:, :, None, j0:j1], params)
+        s = s.reshape(B, H, i1 - i0, j1 - j0).astype(ft, copy=False)  # (B, H, rows, keys)
         tr.add("s_" + self.score, s, "map")
-        if self.scale != 1.0:
+        if self.scale != 1.0 and not fused:
             s *= ft.type(self.scale)
             if self.score == "scaled" and not self.scale_given:
                 tr.add("scale_sqrt", s, "map", d_k=self.kh.shape[3])
@@ -64,11 +90,14 @@ class Kernel:
             s = ft.type(self.softcap) * np.tanh(s / ft.type(self.softcap))
             tr.add("softcap", s, "map", c=self.softcap)
         allowed, bias = self.masks.block(i0, i1)
+        if (j0, j1) != (0, n_k):
+            allowed, bias = (None if a is None else (a if a.shape[-1] == 1 else a[..., j0:j1])
+                             for a in (allowed, bias))
         if bias is not None:
             s = s + bias
             tr.add("bias", s, "map")
         if self.alibi:
-            s = s + pos.alibi_bias(H, self.shape[2], n_k, causal=self.causal)[:, i0:i1].astype(ft)[None]
+            s = s + pos.alibi_bias(H, self.shape[2], n_k, causal=self.causal)[:, i0:i1, j0:j1].astype(ft)[None]
             tr.add("alibi", s, "map")
         if allowed is not None:
             s = np.where(allowed, s, ft.type(-np.inf))
@@ -85,11 +114,12 @@ class Kernel:
             return np.ascontiguousarray(np.swapaxes(w, -1, -2)), np.zeros(s.shape[:3], dtype=bool)
         return normalize(s, self.normalize)
 
-    def values(self, w: np.ndarray) -> np.ndarray:
-        """A·V for a block of weights (B, H, rows, n_k) -> (B, H, rows, d_v)."""
+    def values(self, w: np.ndarray, keys: tuple[int, int] | None = None) -> np.ndarray:
+        """A·V for a block of weights (B, H, rows, keys) -> (B, H, rows, d_v)."""
         B, G, r = self.qg.shape[:3]
         rows = w.shape[2]
-        return (w.reshape(B, G, r, rows, -1) @ self.vh[:, :, None]).reshape(B, G * r, rows, -1)
+        j0, j1 = keys or (0, self.vh.shape[2])
+        return (w.reshape(B, G, r, rows, -1) @ self.vh[:, :, None, j0:j1]).reshape(B, G * r, rows, -1)
 
 
 def block_rows(shape: tuple[int, int, int, int], itemsize: int, block_bytes: int = BLOCK_BYTES) -> int:
@@ -100,39 +130,47 @@ def block_rows(shape: tuple[int, int, int, int], itemsize: int, block_bytes: int
 
 def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | None, rows: int | None = None,
         threads: int | None = None) -> dict[str, Any]:
-    """Heads for every query (and the maps when `keep_maps`), in one block or many.
+    """Heads for every query (and the maps when `keep_maps`), over blocks of query rows on `threads` threads.
 
+    Tracing (explain) and the wrong-axis mistake need every row at once: one block.
     empty_value: NaN to write into empty rows' weights (None leaves them 0).
-    Returns heads (B, H, n_q, d_v), empty (B, H, n_q) and, with keep_maps, scores, weights, allowed.
+    Returns heads (B, H, n_q, d_v), empty (B, H, n_q) and scores, weights, allowed (None unless keep_maps).
     """
     B, H, n_q, n_k = kernel.shape
     ft = kernel.qg.dtype
-    if keep_maps or tr.enabled or kernel.over_queries:
+    if tr.enabled or kernel.over_queries:
         s, allowed = kernel.scores(0, n_q, tr)
-        w, empty = kernel.weights(s)
+        w, empty = kernel.weights(s.copy())  # the normalizer may work in place; keep the scores
         if empty_value is not None and empty.any():
             w[empty] = empty_value
         tr.add("a_" + kernel.normalize, w, "map")
         return {"scores": s, "weights": w, "allowed": allowed, "empty": empty, "heads": kernel.values(w)}
 
     step = rows or block_rows(kernel.shape, ft.itemsize)
-    d_v = kernel.vh.shape[3]
-    heads = np.empty((B, H, n_q, d_v), dtype=ft)
+    kernel.fuse_scale = not keep_maps  # the shown scores keep the order of the formula: (Q·Kᵀ)·scale
+    heads = np.empty((B, H, n_q, kernel.vh.shape[3]), dtype=ft)
     empty = np.zeros((B, H, n_q), dtype=bool)
+    scores = np.empty((B, H, n_q, n_k), dtype=ft) if keep_maps else None
+    weights = np.empty((B, H, n_q, n_k), dtype=ft) if keep_maps else None
     off = Tracer(False)
 
     def one(i0: int) -> None:
         i1 = min(n_q, i0 + step)
-        s, _ = kernel.scores(i0, i1, off)
+        keys = None if keep_maps else kernel.key_range(i0, i1)  # maps keep every column
+        s, _ = kernel.scores(i0, i1, off, keys)
+        if scores is not None:
+            scores[:, :, i0:i1] = s
         w, e = kernel.weights(s)
         if empty_value is not None and e.any():
             w[e] = empty_value
-        heads[:, :, i0:i1] = kernel.values(w)
+        if weights is not None:
+            weights[:, :, i0:i1] = w
+        heads[:, :, i0:i1] = kernel.values(w, keys)
         empty[:, :, i0:i1] = e
 
     starts = range(0, n_q, step)
-    n_threads = threads or os.cpu_count() or 1
-    if n_threads > 1 and len(starts) > 1:
+    n_threads = min(threads or os.cpu_count() or 1, len(starts))
+    if n_threads > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
@@ -140,4 +178,5 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
     else:
         for i0 in starts:
             one(i0)
-    return {"scores": None, "weights": None, "allowed": None, "empty": empty, "heads": heads}
+    allowed = kernel.masks.allowed if keep_maps else None
+    return {"scores": scores, "weights": weights, "allowed": allowed, "empty": empty, "heads": heads}

@@ -1,6 +1,6 @@
 """Normalizers: turn masked scores into attention weights.
 
-`masked_softmax` is d2l's masked_softmax made exact: masked positions get weight exactly 0, the
+`softmax_rows` is d2l's masked_softmax made exact: masked positions get weight exactly 0, the
 softmax is shifted by the row maximum so large scores stay finite, and a query row whose every key
 is masked (an "empty row") is reported instead of silently turning into NaN.
 """
@@ -10,33 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def masked_softmax(s: np.ndarray, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax over keys: A[i, j] = exp(S[i, j] - m_i) / Σ_j' exp(S[i, j'] - m_i), m_i = max_j S[i, j].
-
-    s: (..., n_q, n_k) scores, already holding -inf at masked positions (bias -inf counts too).
-    allowed: boolean mask broadcastable to s (True = may attend), or None.
-    Returns (weights, empty) where weights has masked entries exactly 0 and empty rows all 0, and
-    empty is a boolean (..., n_q) array marking rows with no key left to attend to.
-    """
-    if allowed is not None:
-        s = np.where(allowed, s, -np.inf)
-    m = np.max(s, axis=-1, keepdims=True)  # (..., n_q, 1)
-    empty = ~np.isfinite(m[..., 0])  # a row of only -inf has no maximum
-    m = np.where(np.isfinite(m), m, 0)
-    e = np.exp(s - m)  # exp(-inf) = 0 exactly: masked weights are exact zeros
-    total = np.sum(e, axis=-1, keepdims=True)
-    total[total == 0] = 1  # empty rows: 0 / 1 = 0
-    e /= total
-    return e, empty
-
-
 def _masked(s: np.ndarray) -> np.ndarray:
     return np.isneginf(s)
 
 
 def softmax(s: np.ndarray) -> np.ndarray:
     """softmax: A_ij = exp(S_ij) / Σ_j' exp(S_ij'); rows sum to 1."""
-    return masked_softmax(s, None)[0]
+    return softmax_rows(np.array(s, copy=True))[0]
 
 
 def softmax1(s: np.ndarray) -> np.ndarray:
@@ -94,14 +74,32 @@ NORMALIZERS = {
 }
 
 
+def softmax_rows(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax over the last axis, in place on `s` (4 passes: max, exp(s − max), sum, divide).
+    Returns (weights, empty rows); −inf entries become exactly 0, rows of only −inf all 0."""
+    m = np.max(s, axis=-1, keepdims=True)  # (..., n_q, 1)
+    empty = np.isneginf(m[..., 0])
+    if empty.any():
+        m[empty] = 0
+    np.subtract(s, m, out=s)
+    np.exp(s, out=s)
+    total = np.sum(s, axis=-1, keepdims=True)
+    if empty.any():
+        total[empty] = 1
+    np.divide(s, total, out=s)
+    return s, empty
+
+
 def normalize(s: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Apply the normalizer `name` over keys; masked (−inf) entries are exactly 0 under every one.
 
-    Returns (weights, empty) where empty marks query rows with every key masked (their weights are 0).
+    May reuse the memory of `s`. Returns (weights, empty) where empty marks query rows with every key
+    masked (their weights are 0).
     """
-    empty = np.all(_masked(s), axis=-1)  # (..., n_q)
-    w = NORMALIZERS[name][0](s)
-    w = np.where(_masked(s), 0, w)  # exact zeros, whatever the normalizer did with -inf
+    if name == "softmax":
+        return softmax_rows(s)
+    empty = np.isneginf(np.max(s, axis=-1))  # (..., n_q)
+    w = NORMALIZERS[name][0](s)  # every normalizer maps −inf to exactly 0
     if empty.any():
         w[empty] = 0
     return w.astype(s.dtype, copy=False), empty

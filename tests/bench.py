@@ -1,0 +1,149 @@
+"""Benchmarks for attncli (issue targets), printed as a table: case, attncli, reference, ratio, peak memory.
+
+    python tests/bench.py                                  # attncli alone
+    python tests/bench.py --torch /path/to/python          # with PyTorch 2.x in that interpreter as reference
+    python tests/bench.py --quick                          # smaller sizes, for a smoke run
+
+Each attncli time is the whole `attncli compute` process, reading and writing .npy files; the PyTorch
+time is the operation alone (torch already imported, inputs in memory), the best of a few runs each.
+Timings are never asserted in tests: run this on a quiet machine and read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TORCH_CODE = """
+import sys, time, torch
+import numpy as np
+mode, causal, reps = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3])
+q, k, v = (torch.from_numpy(np.load(p)) for p in sys.argv[4:7])
+F = torch.nn.functional
+def sdpa():
+    return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+def math_path():  # weights materialized, as nn.MultiheadAttention with need_weights
+    s = q @ k.transpose(-1, -2) * (q.shape[-1] ** -0.5)
+    if causal:
+        s = s.masked_fill(~torch.ones(s.shape[-2:], dtype=torch.bool).tril(), float("-inf"))
+    w = torch.softmax(s, dim=-1)
+    return w @ v, w
+fn = sdpa if mode == "sdpa" else math_path
+fn()
+best = min(_timed(fn) for _ in range(reps)) if False else None
+times = []
+for _ in range(reps):
+    t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+print(min(times), torch.get_num_threads())
+"""
+
+
+def attncli_cmd() -> list[str]:
+    exe = shutil.which("attncli", path=str(Path(sys.executable).parent)) or shutil.which("attncli")
+    return [exe] if exe else [sys.executable, "-m", "attncli"]
+
+
+def run_timed(cmd: list[str], reps: int = 3) -> tuple[float, float]:
+    """Best wall time of `cmd` over reps, and its peak RSS in MB (largest over the runs)."""
+    best, peak = float("inf"), 0.0
+    for _ in range(reps):
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode()[-500:]}")
+        best, peak = min(best, elapsed), max(peak, usage.ru_maxrss / 1024)
+    return best, peak
+
+
+def torch_time(python: str | None, mode: str, causal: bool, files: list[Path], reps: int = 3) -> float | None:
+    if python is None:
+        return None
+    out = subprocess.run([python, "-c", TORCH_CODE, mode, "1" if causal else "0", str(reps), *map(str, files)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"(PyTorch reference failed: {out.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
+        return None
+    return float(out.stdout.split()[0])
+
+
+def inputs(tmp: Path, name: str, shape: tuple[int, ...]) -> list[Path]:
+    rng = np.random.default_rng(0)
+    paths = []
+    for t in "qkv":
+        p = tmp / f"{name}_{t}.npy"
+        np.save(p, rng.standard_normal(shape, dtype=np.float32))
+        paths.append(p)
+    return paths
+
+
+def row(case: str, ours: float, ref: float | None, peak: float | None, note: str = "") -> None:
+    ratio = f"{ours / ref:.2f}" if ref else "—"
+    print(f"| {case} | {ours:.3f} s | {'—' if ref is None else f'{ref:.3f} s'} | {ratio} | "
+          f"{'' if peak is None else f'{peak:.0f} MB'} | {note} |", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--torch", metavar="PYTHON", help="a Python interpreter with torch, for the reference times")
+    ap.add_argument("--quick", action="store_true", help="smaller sizes")
+    args = ap.parse_args()
+    cli = attncli_cmd()
+    n_big, n_maps, n_mem = (2048, 512, 8192) if args.quick else (8192, 2048, 65536)
+    print(f"machine: {os.cpu_count()} cores, numpy {np.__version__}, python {sys.version.split()[0]}")
+    print("| case | attncli | reference | ratio | peak RSS | note |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        files = inputs(tmp, "big", (1, 8, n_big, 64))
+        for causal in (False, True):
+            cmd = cli + ["compute", "--q", str(files[0]), "--k", str(files[1]), "--v", str(files[2]), "--show",
+                         "output", "-o", str(tmp / "out.npy")] + (["--causal"] if causal else [])
+            ours, peak = run_timed(cmd)
+            ref = torch_time(args.torch, "sdpa", causal, files)
+            row(f"1. output, n={n_big}, 8 heads, d=64, f32{', causal' if causal else ''}", ours, ref, peak,
+                "vs torch SDPA (CPU)")
+        files = inputs(tmp, "maps", (1, 8, n_maps, 64))
+        cmd = cli + ["compute", "--q", str(files[0]), "--k", str(files[1]), "--v", str(files[2]), "--show",
+                     "weights,output", "-o", str(tmp / "out.npz")]
+        ours, peak = run_timed(cmd)
+        row(f"2. weights + output, n={n_maps}, 8 heads", ours, torch_time(args.torch, "math", False, files), peak,
+            "vs torch math path with weights")
+        files = inputs(tmp, "mem", (1, 1, n_mem, 64))
+        cmd = cli + ["compute", "--q", str(files[0]), "--k", str(files[1]), "--v", str(files[2]), "--show",
+                     "output", "-o", str(tmp / "out.npy")]
+        ours, peak = run_timed(cmd, reps=1)
+        io_mb = 4 * n_mem * 64 * 4 / 2**20
+        row(f"3. memory: output, n={n_mem}, 1 head", ours, None, peak,
+            f"budget {io_mb:.0f} MB in+out + 256 MB + interpreter; dense map would be "
+            f"{n_mem * n_mem * 4 / 2**30:.1f} GB")
+        tiny = cli + ["compute", "--x", "1 0 1 0; 0 2 0 2; 1 1 1 1; 0 1 0 1"]
+        numpy_t, _ = run_timed([sys.executable, "-c", "import numpy"], reps=7)
+        ours, peak = run_timed(tiny, reps=7)
+        row("4. start-up: compute on 4 × 4", ours, numpy_t, peak, "vs python -c 'import numpy' (target ≤ 1.5)")
+        ours, peak = run_timed(cli + ["--help"], reps=7)
+        row("4. start-up: attncli --help", ours, numpy_t, peak, "vs python -c 'import numpy'")
+        files = inputs(tmp, "thr", (1, 8, n_maps * 2, 64))
+        base = cli + ["compute", "--q", str(files[0]), "--k", str(files[1]), "--v", str(files[2]), "--show", "output"]
+        one, _ = run_timed(base + ["--threads", "1", "-o", str(tmp / "o1.npy")])
+        two, peak = run_timed(base + ["--threads", str(os.cpu_count() or 1), "-o", str(tmp / "o2.npy")])
+        a, b = np.load(tmp / "o1.npy"), np.load(tmp / "o2.npy")
+        rel = float(np.max(np.abs(a - b)) / np.max(np.abs(a)))
+        row(f"5. threads: {os.cpu_count()} vs 1, n={n_maps * 2}, 8 heads", two, one, peak,
+            f"ratio = speed-up⁻¹; results differ by {rel:.1e} (relative)")
+    _ = resource  # (peak RSS comes from os.wait4)
+
+
+if __name__ == "__main__":
+    main()
