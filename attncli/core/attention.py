@@ -103,8 +103,8 @@ def attention(
     `normalize` (softmax, softmax1, sparsemax, relu, sigmoid, none) may be passed by that name.
     `trace=True` records every intermediate matrix with its formula in `result.steps` (for explain).
     `need` names the arrays wanted (q, k, v, scores, weights, heads, output); without scores and weights
-    the kernel streams over blocks of `block_rows` query rows (default: about 32 MB of scores each) on
-    `threads` threads (default: every core), in memory that does not grow with n_q × n_k.
+    the maps are never held whole, so memory does not grow with n_q × n_k. The kernel runs blocks of
+    `block_rows` query rows (default: about 4 MB of scores each) on `threads` threads (default: every core).
     """
     norm_name = kwargs.pop("normalize", normalize_) or "softmax"
     over_queries = kwargs.pop("_normalize_over_queries", False)  # only to reproduce that mistake (diagnose.py)
