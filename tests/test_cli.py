@@ -209,7 +209,7 @@ def test_python_dash_m_works():
     assert proc.returncode == 0 and "--key-lens" in proc.stdout
 
 
-@pytest.mark.parametrize("command", ["compute", "inspect", "pe", "mask"])
+@pytest.mark.parametrize("command", ["compute", "inspect", "pe", "mask", "show"])
 def test_help_has_an_example_for_every_option(command):
     import typer
 

@@ -256,3 +256,12 @@ def test_explain_latex_and_output_file(problem, tmp_path):
     assert tex.count(r"\begin{bmatrix}") == tex.count(r"\end{bmatrix}") > 5 and r"Q = X W_Q + b_Q" in tex
     run(["explain", problem, "-o", tmp_path / "steps.md"])
     assert (tmp_path / "steps.md").read_text().startswith("### Step 1.")
+
+
+def test_explain_pictures(problem, tmp_path):
+    pytest.importorskip("matplotlib")
+    run(["explain", problem, "-o", tmp_path / "steps.png"])
+    assert (tmp_path / "steps.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = run(["explain", problem, "--format", "heatmap"]).stdout.decode()
+    assert "weights" in out and "scores" in out
+    assert "explain writes" in run_error(["explain", problem, "-o", tmp_path / "steps.xyz"])

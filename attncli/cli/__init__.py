@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
-import typer
+# attncli runs its own threads over blocks of queries (--threads); a multi-threaded BLAS under each of them
+# would oversubscribe the cores. Set before numpy loads; an explicit setting in the environment wins.
+for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from attncli.errors import AttnError
+import typer  # noqa: E402
+
+from attncli.errors import AttnError  # noqa: E402
 
 app = typer.Typer(
     name="attncli",
@@ -31,7 +37,11 @@ from attncli.cli import embed as _embed  # noqa: E402,F401
 from attncli.cli import explain as _explain  # noqa: E402,F401
 from attncli.cli import init as _init  # noqa: E402,F401
 from attncli.cli import inspect as _inspect  # noqa: E402,F401
+from attncli.cli import show as _show  # noqa: E402,F401
 from attncli.cli import tables as _tables  # noqa: E402,F401
+
+INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
+FLOAT_WARNINGS = r"(overflow|underflow|invalid value|divide by zero) encountered"
 
 
 def _click_exceptions():
@@ -60,8 +70,12 @@ def main(argv: list[str] | None = None) -> None:
     cx = _click_exceptions()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("ATTNCLI_DEBUG") == "1"
+    if not debug:  # numpy's floating-point warnings are noise on stderr; wrong numbers are errors in core
+        warnings.filterwarnings("ignore", FLOAT_WARNINGS, RuntimeWarning)
     try:
         code = app(args=args, prog_name="attncli", standalone_mode=False)
+        if code == INTERRUPTED:  # typer turns Ctrl-C into a silent exit code 130
+            raise KeyboardInterrupt
         if isinstance(code, int) and code:
             sys.exit(code)  # e.g. check's exit 1 when an answer fails
     except AttnError as err:
@@ -70,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except typer.Exit as err:
+        if err.exit_code == INTERRUPTED:
+            print("interrupted", file=sys.stderr)
         sys.exit(err.exit_code)
     except cx.ClickException as err:  # usage mistakes: unknown option, bad choice, missing value
         if type(err).__name__.startswith("NoArgsIsHelp"):  # bare `attncli`: the help itself
@@ -79,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except BrokenPipeError:
         # the reader of our stdout went away (e.g. `| head`): nothing more to say
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attncli.errors import AttnError
 
-FORMATS = ("table", "json", "csv", "tsv", "npy", "npz", "safetensors")
+if TYPE_CHECKING:
+    from attncli.render.maps import MapSet
+
+FORMATS = ("table", "json", "csv", "tsv", "npy", "npz", "safetensors", "heatmap", "png", "svg", "pdf", "html")
+PICTURES = ("heatmap", "png", "svg", "pdf", "html")  # formats that draw maps rather than list numbers
+IMAGES = ("png", "svg", "pdf")  # made by matplotlib (the `plot` extra)
 SOURCE_HELP = ("SOURCE: a file (.npy .npz .safetensors .csv .tsv .txt .json; file.npz:name picks an array), "
                "'-' for stdin, or inline \"1 0; 0 1\"")
 
@@ -112,7 +119,7 @@ def resolve_format(fmt: str | None, output: str | None) -> str:
             from attncli.io import format_from_path
 
             implied = format_from_path(output)
-            if implied != fmt:
+            if implied != fmt and not (fmt == "heatmap" and implied == "table"):  # a heatmap may go to .txt
                 raise AttnError(f"--format {fmt} contradicts -o {output} (which means {implied}); "
                                 "drop one of them")
         return fmt
@@ -123,6 +130,26 @@ def resolve_format(fmt: str | None, output: str | None) -> str:
     return "table"
 
 
+@dataclass
+class Look:
+    """How pictures look: decimals in cells and hover text, image resolution, colormap (None = default)."""
+
+    precision: int = 4
+    dpi: int = 100
+    cmap: str | None = None
+
+
+def check_look(precision: int, dpi: int, cmap: str | None) -> Look:
+    """--precision, --dpi and --cmap, checked."""
+    if precision < 0 or precision > 17:
+        raise AttnError(f"--precision must be between 0 and 17; got {precision}")
+    if dpi < 10 or dpi > 1200:
+        raise AttnError(f"--dpi must be between 10 and 1200; got {dpi}")
+    if cmap is not None and not cmap.strip():
+        raise AttnError("--cmap needs a colormap name, e.g. --cmap magma")
+    return Look(precision, dpi, cmap)
+
+
 def emit(
     arrays: dict[str, Any],
     meta: dict[str, Any],
@@ -130,8 +157,18 @@ def emit(
     output: str | None,
     protect: list[Path],
     renderables: Callable[[], list[Any]],
+    maps: Callable[[], MapSet] | None = None,
+    look: Look | None = None,
 ) -> None:
-    """Print tables or write arrays in `fmt` to -o PATH or stdout."""
+    """Print tables or write arrays in `fmt` to -o PATH or stdout.
+
+    `renderables()` makes the tables (format table); `maps()` makes what the picture formats draw
+    (heatmap, png, svg, pdf, html): a render.maps.MapSet. Both are called only when needed."""
+    if fmt in PICTURES:
+        if maps is None:
+            raise AttnError(f"--format {fmt} draws attention maps, and this command has none to draw")
+        emit_picture(maps(), fmt, output, protect, look or Look())
+        return
     if fmt == "table":
         if output is None:
             print_renderables(renderables())
@@ -145,6 +182,46 @@ def emit(
     from attncli.io import write_arrays
 
     write_arrays(output, arrays, meta, fmt, protect=protect)
+
+
+def emit_picture(maps: MapSet, fmt: str, output: str | None, protect: Iterable[Path], look: Look) -> None:
+    """Draw `maps` as a terminal heatmap, an image (png/svg/pdf) or an HTML page, to -o PATH or stdout."""
+    from attncli.io import atomic_write
+
+    if fmt == "heatmap":
+        from attncli.render.heatmap import heatmaps
+
+        tty = output is None and sys.stdout.isatty()
+        width = _terminal_width() if tty else int(os.environ.get("COLUMNS") or 0) or 120
+        items = heatmaps(maps, color=tty, width=width, precision=look.precision, cmap=look.cmap)
+        if output is None:
+            print_renderables(items)
+        else:
+            buf = io.StringIO()
+            print_renderables(items, file=buf)
+            atomic_write(output, buf.getvalue().encode("utf-8"), protect=protect)
+        return
+    if fmt in IMAGES:
+        if output is None and sys.stdout.isatty():
+            raise AttnError(f"refusing to write binary {fmt.upper()} to a terminal; use -o map.{fmt} or pipe it")
+        from attncli.render.figure import figure_bytes
+
+        data = figure_bytes(maps, fmt, dpi=look.dpi, cmap=look.cmap, precision=look.precision, warn=warn)
+    else:
+        from attncli.render.html import html_page
+
+        data = html_page(maps, cmap=look.cmap, precision=look.precision).encode("utf-8")
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        atomic_write(output, data, protect=protect)
+
+
+def _terminal_width() -> int:
+    from rich.console import Console
+
+    return Console().width
 
 
 def print_renderables(items: list[Any], file: Any = None) -> None:

@@ -6,15 +6,15 @@ from typing import Any
 
 from attncli.cli import app
 from attncli.cli import options as opt
-from attncli.cli.common import Sources, emit, parse_show, resolve_format, warn
+from attncli.cli.common import PICTURES, Sources, check_look, emit, parse_show, resolve_format, warn
 from attncli.cli.problem import attention_command
-from attncli.errors import AttnError
 
 SHOWABLE = ("q", "k", "v", "scores", "weights", "heads", "output")
 SHOW = opt.Annotated[str | None, opt._opt(
     "Arrays to show, comma-separated from q,k,v,scores,weights,heads,output, or all (default weights,output; "
-    "npy: output). scores are what the normalizer sees (after scale, softcap, bias, masks, temperature); "
-    "heads are per-head outputs before W_O. e.g. --show scores,weights", opt.OUT, "--show")]
+    "npy: output; heatmap, png, svg, pdf, html: weights). scores are what the normalizer sees (after scale, "
+    "softcap, bias, masks, temperature); heads are per-head outputs before W_O. e.g. --show scores,weights",
+    opt.OUT, "--show")]
 
 EPILOG = (
     "Examples:\n\n"
@@ -23,7 +23,10 @@ EPILOG = (
     "  attncli compute samples/self_attention/problem.toml --show q,k,v,weights\n\n"
     "  attncli compute --x \"1 0 1 0; 0 2 0 2; 1 1 1 1\" --score dot --show scores,weights\n\n"
     "  attncli compute --q q.npy --k k.npy --v v.npy --causal --window 128 --show output -o out.npy\n\n"
-    "  attncli compute --x x.npy --weights mha.safetensors --heads 8 --rope --format json | jq .meta"
+    "  attncli compute --x x.npy --weights mha.safetensors --heads 8 --rope --format json | jq .meta\n\n"
+    "  attncli compute --text \"the cat sat on the mat\" --embeddings samples/text/embeddings.txt --format heatmap\n\n"
+    "  attncli compute --x samples/two_heads/x.csv --weights samples/two_heads/weights.safetensors --heads 2 "
+    "-o map.png"
 )
 
 
@@ -31,14 +34,15 @@ EPILOG = (
 @attention_command
 def compute(
     show: SHOW = None, fmt: opt.FORMAT = None, output: opt.OUTPUT = None, precision: opt.PRECISION = 4,
-    debug: opt.DEBUG = False, *, options: dict[str, Any],
+    debug: opt.DEBUG = False, dpi: opt.DPI = 100, cmap: opt.CMAP = None, threads: opt.THREADS = None, *,
+    options: dict[str, Any],
 ) -> None:
     """Compute attention: weights A = softmax(Q·Kᵀ/√d_k) and output A·V, with every score, normalizer,
     mask, position encoding and head layout in the catalogue."""
     fmt_name = resolve_format(None if fmt is None else str(fmt), output)
-    names = parse_show(show, SHOWABLE, ["output"] if fmt_name == "npy" else ["weights", "output"])
-    if precision < 0 or precision > 17:
-        raise AttnError(f"--precision must be between 0 and 17; got {precision}")
+    default = ["output"] if fmt_name == "npy" else ["weights"] if fmt_name in PICTURES else ["weights", "output"]
+    names = parse_show(show, SHOWABLE, default)
+    look = check_look(precision, dpi, cmap)
 
     from attncli.cli.spec import attention_kwargs
     from attncli.core import attention
@@ -46,7 +50,7 @@ def compute(
 
     src = Sources()
     kwargs, names_of = attention_kwargs(src, options)
-    res = attention(**kwargs)
+    res = attention(**kwargs, need=names, threads=threads)
     if res.empty_rows:
         warn(f"{len(res.empty_rows)} query row(s) have every key masked ({rows_text(res.empty_rows)}); "
              f"their weights and attention outputs are {'NaN' if str(options['empty_rows']) == 'nan' else '0'} "
@@ -58,19 +62,26 @@ def compute(
     elif names_of.queries is not None:
         meta["labels"] = names_of.queries
 
-    def renderables():
-        from attncli.render.tables import array_tables
-
-        out = []
+    def views():
+        """(name, array, how to label it) for each shown array: what tables and pictures both need."""
         for n, a in arrays.items():
             if n == "output" and res.grid is not None:  # an image: one table per channel would be noise
                 a = a.reshape(*a.shape[:-3], -1, a.shape[-1])
             rows_are_keys = n in ("k", "v")
-            out += array_tables(n, a, allowed=res.export_mask(n), precision=precision, batched=res.batched,
-                                multihead=(res.k.shape[1] if n in ("k", "v") else res.weights.shape[1]) > 1,
-                                layout="rows" if (n == "output" and res.grid is not None) else res.layout,
-                                row_labels=names_of.keys if rows_are_keys else names_of.queries,
-                                col_labels=names_of.keys if n in ("scores", "weights") else None)
-        return out
+            yield n, a, dict(allowed=res.export_mask(n), batched=res.batched,
+                             multihead=(res.k.shape[1] if n in ("k", "v") else res.q.shape[1]) > 1,
+                             layout="rows" if (n == "output" and res.grid is not None) else res.layout,
+                             row_labels=names_of.keys if rows_are_keys else names_of.queries,
+                             col_labels=names_of.keys if n in ("scores", "weights") else None)
 
-    emit(arrays, meta, fmt_name, output, src.paths, renderables)
+    def renderables():
+        from attncli.render.tables import array_tables
+
+        return [t for n, a, how in views() for t in array_tables(n, a, precision=precision, **how)]
+
+    def maps():
+        from attncli.render.maps import MapSet, map_group, title_of
+
+        return MapSet(title_of(meta), [map_group(n, a, **how) for n, a, how in views()])
+
+    emit(arrays, meta, fmt_name, output, src.paths, renderables, maps, look)

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from attncli.cli import app
 from attncli.cli import options as opt
-from attncli.cli.common import Sources, print_renderables
+from attncli.cli.common import PICTURES, Sources, check_look, emit_picture, print_renderables
 from attncli.cli.problem import attention_command
 from attncli.errors import AttnError
 
-FORMATS = ("table", "markdown", "latex", "json")
+FORMATS = ("table", "markdown", "latex", "json", "heatmap", "png", "svg", "pdf", "html")
 EPILOG = (
     "Examples:\n\n"
     "  attncli explain samples/self_attention/problem.toml\n\n"
@@ -23,12 +23,14 @@ EPILOG = (
 @app.command(epilog=EPILOG)
 @attention_command
 def explain(
-    fmt: Annotated[str | None, opt._opt("table (default), markdown (tables for a write-up), latex (bmatrix), or "
-                                        "json (every step's formula and matrix). e.g. --format markdown", opt.OUT,
+    fmt: Annotated[str | None, opt._opt("table (default), markdown (tables for a write-up), latex (bmatrix), "
+                                        "json (every step's formula and matrix); or a picture of the scores and "
+                                        "weights: heatmap, png, svg, pdf, html. e.g. --format markdown", opt.OUT,
                                         "--format", "-f")] = None,
     output: Annotated[str | None, opt._opt("Write to PATH instead of stdout (atomically, never over an input). "
                                            "e.g. -o steps.md", opt.OUT, "--output", "-o")] = None,
-    precision: opt.PRECISION = 4, debug: opt.DEBUG = False, *, options: dict[str, Any],
+    precision: opt.PRECISION = 4, debug: opt.DEBUG = False, dpi: opt.DPI = 100, cmap: opt.CMAP = None, *,
+    options: dict[str, Any],
 ) -> None:
     """Print each step in order, with its formula, its dimensions and its matrix: X (+ positions), Q, K, V;
     per head the scores, scaled, masked, normalized A and the head output; concatenation, W_O, output."""
@@ -42,11 +44,16 @@ def explain(
     fmt_name = fmt or _format_from(output)
     if fmt_name not in FORMATS:
         raise AttnError(f"explain --format takes {', '.join(FORMATS)}; got {fmt_name!r}")
-    if precision < 0 or precision > 17:
-        raise AttnError(f"--precision must be between 0 and 17; got {precision}")
+    check_look(precision, dpi, cmap)
     src = Sources()
     kwargs, labels = attention_kwargs(src, options)
     res = attention(**kwargs, trace=True)
+    if fmt_name in PICTURES:  # the maps of the steps: scores and weights
+        from attncli.render.maps import result_maps
+
+        emit_picture(result_maps(res, ("scores", "weights"), queries=labels.queries, keys=labels.keys), fmt_name,
+                     output, src.paths, check_look(precision, dpi, cmap))
+        return
     secs = ex.sections(res.steps, layout=res.layout, batched=res.batched, query_labels=labels.queries,
                        key_labels=labels.keys)
     if fmt_name == "table":
@@ -82,4 +89,9 @@ def _format_from(output: str | None) -> str:
     if output is None:
         return "table"
     ext = output.rsplit(".", 1)[-1].lower() if "." in output else ""
-    return {"md": "markdown", "markdown": "markdown", "tex": "latex", "json": "json", "txt": "table"}.get(ext, "table")
+    known = {"md": "markdown", "markdown": "markdown", "tex": "latex", "json": "json", "txt": "table", "png": "png",
+             "svg": "svg", "pdf": "pdf", "html": "html", "htm": "html"}
+    if ext not in known:
+        raise AttnError(f"-o {output}: explain writes .md, .tex, .json, .txt, .png, .svg, .pdf or .html; "
+                        "or give --format")
+    return known[ext]

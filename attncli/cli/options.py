@@ -87,6 +87,11 @@ class Format(StrEnum):
     npy = "npy"
     npz = "npz"
     safetensors = "safetensors"
+    heatmap = "heatmap"
+    png = "png"
+    svg = "svg"
+    pdf = "pdf"
+    html = "html"
 
 
 Src = str | None
@@ -213,12 +218,16 @@ ALLOW_NONFINITE = Annotated[bool, _opt("Compute even when inputs hold NaN or Inf
 
 # ---- output -------------------------------------------------------------------------------------
 FORMAT = Annotated[Format | None, _opt("table (default), json (strict, for jq), csv, tsv, npy (one array), npz, "
-                                       "safetensors. e.g. --format json", OUT, "--format", "-f")]
+                                       "safetensors; heatmap (shaded in the terminal), png, svg, pdf (need "
+                                       "attncli\\[plot]), html (one offline page). e.g. --format json", OUT,
+                                       "--format", "-f")]
 OUTPUT = Annotated[str | None, _opt("Write to PATH instead of stdout, format from the extension (.json .csv .tsv "
-                                    ".npy .npz .safetensors .txt); written atomically, never over an input. "
-                                    "e.g. -o maps.safetensors", OUT, "--output", "-o")]
+                                    ".npy .npz .safetensors .txt .png .svg .pdf .html); written atomically, never "
+                                    "over an input. e.g. -o maps.safetensors or -o map.png", OUT, "--output", "-o")]
 PRECISION = Annotated[int, _opt("Decimals in tables. e.g. --precision 2", OUT, "--precision", show_default=True)]
 DEBUG = Annotated[bool, _opt("Show a traceback on errors. e.g. --debug", OUT, "--debug")]
+THREADS = Annotated[int | None, _opt("Threads for long sequences (default: every core); results do not depend on "
+                                     "it. e.g. --threads 1", NUM, "--threads")]
 
 # ---- text ---------------------------------------------------------------------------------------
 TEXT_ = "Text"
@@ -231,7 +240,7 @@ TOKENS = Annotated[str | None, _opt("A file with one sequence per line (several 
 IDS = Annotated[str | None, _opt("A file of token ids, one sequence per line, looked up as rows of the "
                                  "--embeddings matrix. e.g. --ids ids.txt --embeddings emb.npy", TEXT_, "--ids")]
 TOKENIZER = Annotated[str, _opt("whitespace; chars (one token per character, e.g. Chinese); or a tokenizer.json "
-                                "(needs pip install 'attncli[text]'). e.g. --tokenizer chars", TEXT_, "--tokenizer",
+                                "(needs pip install 'attncli\\[text]'). e.g. --tokenizer chars", TEXT_, "--tokenizer",
                                 show_default=True)]
 EMBEDDINGS = Annotated[str | None, _opt(
     "A word2vec/GloVe text file (\"token v1 ... vd\" per line); a matrix SOURCE with --vocab or --ids (e.g. a "
@@ -244,3 +253,12 @@ OOV = Annotated[str, _opt("Tokens missing from the vocabulary: error (listing th
 SEED = Annotated[int, _opt("Seed for --embeddings random:DIM. e.g. --seed 7", TEXT_, "--seed", show_default=True)]
 LABELS = Annotated[str | None, _opt("Labels for the tokens of a matrix input: a file with one per line, or "
                                     "comma-separated. e.g. --labels \"I,love,fish\"", TEXT_, "--labels")]
+
+# ---- pictures -----------------------------------------------------------------------------------
+PICTURE = "Pictures"
+DPI = Annotated[int, _opt("Resolution of PNG (and PDF raster) output, dots per inch; a PNG is inches × dpi "
+                          "pixels. e.g. --dpi 200", PICTURE, "--dpi", show_default=True)]
+CMAP = Annotated[str | None, _opt("Colormap of heatmaps and pictures (default viridis; RdBu_r when values are "
+                                  "negative, e.g. scores). Built in: viridis magma inferno plasma cividis Blues "
+                                  "Greys RdBu_r coolwarm (any name + _r reverses); images take any matplotlib "
+                                  "colormap. e.g. --cmap magma", PICTURE, "--cmap")]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from attncli.cli import app
 from attncli.cli import options as opt
-from attncli.cli.common import Sources, emit, parse_int_list, resolve_format
+from attncli.cli.common import Look, Sources, check_look, emit, parse_int_list, resolve_format
 from attncli.errors import AttnError
 
 
@@ -35,6 +35,7 @@ def pe(
     pe_base: opt.PE_BASE = 10000.0, pe_layout: opt.PE_LAYOUT = opt.PeLayout.interleaved,
     rope_base: opt.ROPE_BASE = 10000.0, start_pos: opt.START_POS = 0,
     fmt: opt.FORMAT = None, output: opt.OUTPUT = None, precision: opt.PRECISION = 4, debug: opt.DEBUG = False,
+    dpi: opt.DPI = 100, cmap: opt.CMAP = None,
 ) -> None:
     """Print or export a positional table: sinusoidal encodings, RoPE angles or ALiBi biases."""
     import numpy as np
@@ -62,7 +63,9 @@ def pe(
             "layout": str(pe_layout) if kind is PeKind.sinusoidal else None,
             "heads": heads if kind is PeKind.alibi else None, "causal": causal if kind is PeKind.alibi else None,
             "slopes": pos.alibi_slopes(heads).tolist() if kind is PeKind.alibi else None}
-    _emit_one("pe", table, meta, fmt, output, precision, labels, [], multihead=kind is PeKind.alibi)
+    _emit_one("pe", table, meta, fmt, output, precision, labels, [], multihead=kind is PeKind.alibi,
+              look=check_look(precision, dpi, cmap), title=f"{kind} positions" if kind is not PeKind.alibi
+              else "ALiBi bias" + (" · causal" if causal else ""))
 
 
 @app.command(epilog="Examples:\n\n  attncli mask --length 6 --causal --window 2\n\n"
@@ -80,6 +83,7 @@ def mask(
     adjacency: opt.ADJACENCY = None, edges: opt.EDGES = None, undirected: opt.UNDIRECTED = False,
     self_loops: opt.SELF_LOOPS = False, window2d: opt.WINDOW2D = None, layout: opt.LAYOUT = opt.Layout.rows,
     fmt: opt.FORMAT = None, output: opt.OUTPUT = None, debug: opt.DEBUG = False,
+    dpi: opt.DPI = 100, cmap: opt.CMAP = None,
 ) -> None:
     """Print or export the combined boolean mask (1 = may attend) that these mask options make."""
     import numpy as np
@@ -87,6 +91,7 @@ def mask(
     from attncli.cli.spec import _edges
     from attncli.core import masks as mk
     from attncli.core.layout import from_rows, to_rows
+    from attncli.render.maps import masks_text
 
     src = Sources()
     hw = None
@@ -122,10 +127,12 @@ def mask(
     meta = {"length": length, "length_k": n_k, "layout": str(layout), "masks": m.described,
             "allowed": int(allowed.sum()), "total": int(allowed.size)}
     _emit_one("mask", allowed, meta, fmt, output, 0, ("k", "q") if cols else ("q", "k"), src.paths,
-              batched=allowed.ndim == 3)
+              batched=allowed.ndim == 3, look=check_look(0, dpi, cmap),
+              title="mask · " + (", ".join(masks_text(m.described)) or "no masks"))
 
 
-def _emit_one(name, a, meta, fmt, output, precision, labels, protect, *, batched=False, multihead=False) -> None:
+def _emit_one(name, a, meta, fmt, output, precision, labels, protect, *, batched=False, multihead=False,
+              look: Look | None = None, title: str = "") -> None:
     import numpy as np
 
     fmt_name = resolve_format(None if fmt is None else fmt.value, output)
@@ -142,4 +149,13 @@ def _emit_one(name, a, meta, fmt, output, precision, labels, protect, *, batched
                                 row_labels=None, col_labels=None, prefixes=labels)
         return array_tables(name, a, precision=precision, batched=batched, multihead=multihead, prefixes=labels)
 
-    emit({name: a}, meta, fmt_name, output, protect, renderables)
+    def maps():
+        from attncli.render.maps import MapSet, map_group
+
+        if a.dtype == bool:  # allowed cells drawn at 1, masked ones as masked
+            group = map_group(name, a.astype(np.float64), allowed=a, batched=batched, prefixes=labels)
+        else:
+            group = map_group(name, a, batched=batched, multihead=multihead, prefixes=labels)
+        return MapSet(title, [group])
+
+    emit({name: a}, meta, fmt_name, output, protect, renderables, maps, look)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from attncli.core import heads as hd
-from attncli.core.validate import check_ndim
+from attncli.core.validate import check_ndim, check_tokens
 from attncli.errors import AttnError
 
 
@@ -17,6 +17,7 @@ def image_tokens(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
     """H × W × C (or B × H × W × C) -> tokens (H·W × C, row-major: token r·W + c) and the grid (H, W)."""
     check_ndim(image, "--image", (3, 4), "H × W × C (height × width × channels) or batch × H × W × C")
     *lead, h, w, c = image.shape
+    check_tokens(image.reshape(*lead, h * w, c), "--image", what="pixels", shape=image.shape)
     return image.reshape(*lead, h * w, c), (h, w)
 
 
@@ -34,12 +35,14 @@ def check_groups(n_heads: int, n_kv: int) -> None:
 def from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads, cols):
     """X (n × d_model or B × n × d_model) and projections -> Q, K, V as (B, heads, n, d)."""
     check_ndim(x, "--x", (2, 3), "n × d_model (rows = tokens) or batch × n × d_model")
+    check_tokens(x, "--x", shape=user_shape(x.shape, cols))
     batched = x.ndim == 3
     x3 = x if batched else x[None]  # (B, n, d_model)
     if x_kv is None:
         xkv3 = x3
     else:
         check_ndim(x_kv, "--x-kv", (x.ndim,), f"{x.ndim}-D like --x (shape {x.shape})")
+        check_tokens(x_kv, "--x-kv", shape=user_shape(x_kv.shape, cols))
         xkv3 = x_kv if batched else x_kv[None]
         if xkv3.shape[0] != x3.shape[0]:
             raise AttnError(f"--x has batch {x3.shape[0]} but --x-kv has {xkv3.shape[0]}")
@@ -58,6 +61,9 @@ def from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads, cols):
         qf, kf, vf = x3, xkv3, xkv3
     else:
         wq2, wk2, wv2 = (hd.concat_heads_weight(w, n) for w, n in ((wq, "--wq"), (wk, "--wk"), (wv, "--wv")))
+        for w2, name in ((wq2, "--wq"), (wk2, "--wk"), (wv2, "--wv")):
+            if w2.size == 0:
+                raise AttnError(f"{name} is empty (shape {w2.shape}); a projection needs at least one row and column")
         bq1, bk1, bv1 = (None if b is None else hd.concat_heads_bias(b, n)
                          for b, n in ((bq, "--bq"), (bk, "--bk"), (bv, "--bv")))
         qf = hd.project(x3, wq2, bq1, ("--x", "--wq", "--bq"), user_shape(x.shape, cols), cols)  # (B, n_q, H·d_k)
@@ -78,6 +84,7 @@ def from_qkv(q, k, v, heads, kv_heads):
     what = "n × d, heads × n × d, or batch × heads × n × d"
     for a, n in ((q, "--q"), (k, "--k"), (v, "--v")):
         check_ndim(a, n, (2, 3, 4), what)
+        check_tokens(a, n)
     if not (q.ndim == k.ndim == v.ndim):
         raise AttnError(f"--q, --k, --v must have the same number of dimensions; got shapes {q.shape}, "
                         f"{k.shape}, {v.shape}")

@@ -131,13 +131,15 @@ def _broadcast_to_4d(a: np.ndarray, option: str, shape: tuple[int, int, int, int
         raise AttnError(f"{option} has {a.ndim} dimensions {a.shape}; at most 4 (batch × heads × n_q × n_k)")
     a4 = a.reshape((1,) * (4 - a.ndim) + a.shape)
     try:
-        np.broadcast_shapes(a4.shape, shape)
+        fits = np.broadcast_shapes(a4.shape, shape) == tuple(shape)  # (1, 1, 1, 3) must not widen 1 key to 3
     except ValueError:
+        fits = False
+    if not fits:
         raise AttnError(
             f"{option} of shape {a.shape} does not broadcast to the scores' shape "
             f"(batch {shape[0]}, heads {shape[1]}, n_q {shape[2]}, n_k {shape[3]}); "
             f"give an n_q × n_k = {shape[2]} × {shape[3]} matrix, or one that broadcasts to it"
-        ) from None
+        )
     return a4
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from attncli.errors import AttnError
@@ -50,3 +52,83 @@ def compute_dtype(dtype: str, arrays: list[np.ndarray]) -> np.dtype:
 def positive_int(value: int | None, option: str) -> None:
     if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
         raise AttnError(f"{option} must be a positive integer; got {value!r}")
+
+
+def finite_number(value: float | None, option: str, *, positive: bool = False) -> None:
+    """Refuse NaN and ±inf in a numeric option (`--scale inf` would turn every weight into NaN)."""
+    if value is None:
+        return
+    if not math.isfinite(value) or (positive and not value > 0):
+        want = "a positive finite number" if positive else "a finite number"
+        raise AttnError(f"{option} must be {want}; got {value}")
+
+
+def check_scores(s: np.ndarray, dtype: np.dtype, *, first_query: int = 0) -> None:
+    """Refuse scores that overflowed (+inf, or NaN from inf − inf) although every input was finite.
+
+    `s` is (B, H, rows, n_k), rows counted from `first_query` (a streaming block). −inf is fine: it is how
+    masks and a −inf bias block a key. Call it when inputs were checked finite (not --allow-nonfinite).
+    """
+    bad = np.isnan(s) | np.isposinf(s)
+    if bad.any():
+        b, h, i, j = (int(t) for t in np.argwhere(bad)[0])
+        hint = ", or compute in float64 (--dtype float64)" if np.dtype(dtype).itemsize < 8 else ""
+        raise AttnError(
+            f"the scores overflow {np.dtype(dtype)} (batch {b} head {h} query {first_query + i} key {j} is "
+            f"{s[b, h, i, j]}): the inputs or --scale are too large; rescale them{hint}"
+        )
+
+
+def check_tokens(a: np.ndarray, option: str, *, what: str = "tokens", shape: tuple[int, ...] | None = None) -> None:
+    """Refuse empty inputs: zero tokens (rows of `a`), zero features (columns) or an empty batch/head axis.
+
+    `a` is in rows layout (..., n, d); `shape` is the shape as the user gave it, for the message.
+    """
+    if a.ndim < 2:
+        return
+    shown = a.shape if shape is None else shape
+    if a.shape[-2] == 0:
+        raise AttnError(f"{option} has 0 {what} (shape {shown}); attention needs at least one")
+    if a.shape[-1] == 0:
+        raise AttnError(f"{option} has 0 features (shape {shown}); each token needs at least one value")
+    if a.size == 0:
+        raise AttnError(f"{option} is empty (shape {shown}); every axis needs at least one entry")
+
+
+# ---- memory: refuse a dense map that cannot fit, before allocating it ---------------------------
+
+GB = 1024**3
+
+
+def dense_bytes(B: int, H: int, n_q: int, n_k: int, itemsize: int, copies: int) -> int:
+    """Bytes of `copies` dense (B, H, n_q, n_k) arrays of `itemsize`-byte numbers (Python ints: no overflow)."""
+    return int(B) * int(H) * int(n_q) * int(n_k) * int(itemsize) * int(copies)
+
+
+def gigabytes(n: int) -> str:
+    """A byte count as '12.3 GB' (or '0.004 GB' for small ones)."""
+    g = n / GB
+    return f"{g:.1f} GB" if g >= 0.95 else f"{g:.2g} GB"
+
+
+def check_dense_memory(B: int, H: int, n_q: int, n_k: int, itemsize: int, copies: int, limit: int | None,
+                       *, streaming: bool = False) -> None:
+    """Refuse, before allocating, a computation whose dense maps would not fit in `limit` bytes.
+
+    `limit` is the memory available (None: do not check). The message names the estimate, the limit
+    and what to try: fewer tokens, float32 instead of float64, and `--show output` when a streaming
+    kernel can compute the output without the dense map (`streaming=True`).
+    """
+    if limit is None:
+        return
+    need = dense_bytes(B, H, n_q, n_k, itemsize, copies)
+    if need <= limit:
+        return
+    dims = f"batch {B} × heads {H} × {n_q} queries × {n_k} keys × {itemsize} bytes × {copies} copies"
+    tries = ["fewer tokens (split the sequence or the batch)"]
+    if itemsize > 4:
+        tries.append("--dtype float32 (half the memory)")
+    if streaming:
+        tries.append("--show output alone (computed in blocks, without the dense map)")
+    raise AttnError(f"the dense attention maps would need about {gigabytes(need)} ({dims}) but only "
+                    f"{gigabytes(limit)} of memory is available; try {', or '.join(tries)}")

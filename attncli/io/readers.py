@@ -14,6 +14,7 @@ arrays of one piped container (`--wq -:wq --wk -:wk < weights.npz`).
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import weakref
 from dataclasses import dataclass
@@ -105,8 +106,27 @@ def _delimiter(kind: str, text: str) -> str | None:
     return found
 
 
+def _file_blob(src: Src, path: Path) -> Blob:
+    """A regular file is read by byte ranges; a pipe (`<(cmd)`), a device or a /proc file (size 0) is
+    read whole, once, as standard input is."""
+    try:
+        info = os.stat(path)
+    except OSError as err:
+        raise src.error(f"cannot read '{src.label}': {reason(err)}") from err
+    if stat.S_ISREG(info.st_mode) and info.st_size > 0:
+        return Blob(src, path=path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise src.error(f"cannot read '{src.label}': {reason(err)}") from err
+    return Blob(src, data=data)
+
+
 def _content(kind: str, blob: Blob) -> Content:
     """Hand a blob to the reader for `kind`."""
+    if blob.size == 0 and kind in ("npy", "npz", "safetensors"):
+        raise blob.src.error(f"'{blob.src.label}' is empty (0 bytes); re-create the {kind} file")
     if kind == "npy":
         return npy_content(blob)
     if kind == "npz":
@@ -126,7 +146,7 @@ def _open(where: _Where, option: str, stdin: BinaryIO | None) -> Content:
         return _content(sniff(data), Blob(src, data=data))
     assert where.path is not None
     kind = kind_from_extension(where.path)
-    blob = Blob(src, path=where.path)
+    blob = _file_blob(src, where.path)
     if kind is None:
         blob = Blob(src, data=blob.read_all())
         kind = sniff(blob.data or b"")

@@ -29,11 +29,15 @@ OPTION = "-o/--output"
 
 
 def format_from_path(path: str | Path, *, option: str = OPTION) -> str:
-    """The output format an extension asks for (".txt" is the rendered "table")."""
+    """The output format an extension asks for (".txt" is the rendered "table"; pictures are drawn by
+    attncli.render, not written here)."""
+    pictures = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".html": "html", ".htm": "html"}
     suffix = Path(path).suffix.lower()
     if suffix in _SUFFIX_FORMATS:
         return _SUFFIX_FORMATS[suffix]
-    known = ", ".join(_SUFFIX_FORMATS)
+    if suffix in pictures:
+        return pictures[suffix]
+    known = ", ".join([*_SUFFIX_FORMATS, *pictures])
     raise AttnError(f"{option}: cannot tell the format of '{path}' from its extension; "
                     f"use one of {known}")
 

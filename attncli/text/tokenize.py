@@ -50,13 +50,17 @@ def read_lines(path: str, option: str) -> list[str]:
     import sys
 
     try:
-        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
     except FileNotFoundError:
         raise AttnError(f"{option}: no such file '{path}'") from None
     except IsADirectoryError:
         raise AttnError(f"{option}: '{path}' is a directory, not a file") from None
     except OSError as err:
-        raise AttnError(f"{option}: cannot read '{path}': {err.strerror}") from None
+        raise AttnError(f"{option}: cannot read '{path}': {err.strerror or err}") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:

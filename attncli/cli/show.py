@@ -1,0 +1,233 @@
+"""`attncli show SOURCE`: draw attention maps that came from elsewhere, and say what each head does.
+
+Nothing is recomputed. SOURCE is n_q × n_k, heads × n_q × n_k, or layers (or batch) × heads × n_q × n_k
+(a model's saved attentions); `--layer` and `--head` pick slices. The map goes to any format (a terminal
+heatmap by default) and per-head statistics (render/stats.py) print beside it; `--format json`, csv and
+tsv write the statistics instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from attncli.cli import app
+from attncli.cli import options as opt
+from attncli.cli.common import SOURCE_HELP, Sources, check_look, emit, print_renderables, resolve_format, warn
+from attncli.errors import AttnError
+
+EPILOG = (
+    "Examples:\n\n"
+    "  attncli show attentions.npy --labels \"the,cat,sat,on,the,mat\"\n\n"
+    "  attncli show model_attn.npz:layer3 --head 5 --top-k 2\n\n"
+    "  attncli show attentions.safetensors:attn --layer -1 -o last_layer.png\n\n"
+    "  attncli show attentions.npy --layer 0 -o map.html\n\n"
+    "  attncli show attentions.npy --format json | jq '.stats.heads[] | .entropy'"
+)
+SHAPES = "2-D (n_q × n_k), 3-D (heads × n_q × n_k) or 4-D (layers or batch × heads × n_q × n_k)"
+
+
+def _pick(option: str, index: int | None, size: int, axis: str) -> list[int]:
+    """The indices of an axis to keep: all, or the one chosen (negative counts from the end)."""
+    if index is None:
+        return list(range(size))
+    if not -size <= index < size:
+        raise AttnError(f"{option} {index} is out of range: SOURCE has {size} {axis}s (0 to {size - 1}, or -1 "
+                        "for the last)")
+    return [index % size]
+
+
+@app.command(epilog=EPILOG)
+def show(
+    source: Annotated[str, typer.Argument(help=f"The attention map, {SHAPES}. {SOURCE_HELP}. e.g. attentions.npy "
+                                          "or dump.npz:attn", metavar="SOURCE", show_default=False)],
+    labels: Annotated[str | None, opt._opt("Token labels: a file with one per line, or comma-separated; a square "
+                                           "map uses them for queries and keys. e.g. --labels tokens.txt",
+                                           "Selection", "--labels")] = None,
+    layer: Annotated[int | None, opt._opt("Draw only this layer (or batch item) of a 4-D map; -1 is the last. "
+                                          "e.g. --layer 11", "Selection", "--layer")] = None,
+    head: Annotated[int | None, opt._opt("Draw only this head of a 3-D or 4-D map; -1 is the last. e.g. --head 5",
+                                         "Selection", "--head")] = None,
+    top_k: Annotated[int, opt._opt("Statistics list the k most attended keys of each query. e.g. --top-k 5",
+                                   "Selection", "--top-k", show_default=True)] = 3,
+    fmt: Annotated[opt.Format | None, opt._opt(
+        "heatmap (default), table, png, svg, pdf, html: the map, then the statistics; json, csv, tsv: the "
+        "statistics; npy, npz, safetensors: the selected map. e.g. --format json", opt.OUT, "--format", "-f")] = None,
+    output: opt.OUTPUT = None, precision: opt.PRECISION = 4,
+    dpi: opt.DPI = 100, cmap: opt.CMAP = None, debug: opt.DEBUG = False,
+) -> None:
+    """Draw an attention map from a file (a model's saved attentions, any n × n array) and print per-head
+    statistics: entropy, top-k keys per query, attention on the first token and on the diagonal."""
+    fmt_name = "heatmap" if fmt is None and output is None else resolve_format(None if fmt is None else str(fmt),
+                                                                                output)
+    look = check_look(precision, dpi, cmap)
+    if top_k < 1:
+        raise AttnError(f"--top-k must be ≥ 1; got {top_k}")
+
+    import numpy as np
+
+    from attncli import __version__
+    from attncli.cli.text_input import read_labels
+    from attncli.render.maps import MapGroup, MapSet, Panel, grid_for
+    from attncli.render.stats import head_stats, stats_tables
+
+    src = Sources()
+    raw = np.asarray(src.array(source, "SOURCE"))
+    a = _as_maps(raw, source)  # (L, H, n_q, n_k), with flags for which axes exist
+    arr, has_layer, has_head = a
+    if layer is not None and not has_layer:
+        raise AttnError(f"--layer needs a 4-D map (layers × heads × n_q × n_k); SOURCE is {raw.ndim}-D "
+                        f"{tuple(raw.shape)}" + ("; use --head" if has_head else ""))
+    if head is not None and not has_head:
+        raise AttnError(f"--head needs a 3-D or 4-D map; SOURCE is 2-D {tuple(raw.shape)} (one head)")
+    layers = _pick("--layer", layer, arr.shape[0], "layer")
+    heads = _pick("--head", head, arr.shape[1], "head")
+    n_q, n_k = arr.shape[2:]
+    rows, cols = _labels(read_labels(labels), n_q, n_k)
+
+    nan = int(np.isnan(arr[np.ix_(layers, heads)]).sum())
+    if nan:
+        warn(f"SOURCE has {nan} NaN value(s); they are drawn as masked and left out of the statistics")
+    panels, stats = [], []
+    for li in layers:
+        for hi in heads:
+            title = " · ".join(t for t in (f"layer {li}" if has_layer else "", f"head {hi}" if has_head else "") if t)
+            panels.append(Panel(title, arr[li, hi], rows, cols))
+            stats.append({"layer": li if has_layer else None, "head": hi if has_head else None})
+    values = np.stack([p.values for p in panels])
+    negative = bool((values[np.isfinite(values)] < 0).any())
+    if negative:
+        warn("SOURCE has negative values (scores, not weights?); it is drawn, but entropy and shares need "
+             "weights ≥ 0, so there are no statistics")
+        stats = None
+    else:
+        stats = [dict(s, **head_stats(p, top_k)) for s, p in zip(stats, panels, strict=True)]
+        _warn_row_sums(values)
+
+    selected = {"layer": layers[0] if layer is not None else None, "head": heads[0] if head is not None else None}
+    export = arr[np.ix_(layers, heads)]  # (L', H', n_q, n_k): drop the axes SOURCE lacks or that were picked
+    if not has_layer or layer is not None:
+        export = export[0]
+    if not has_head or head is not None:
+        export = np.take(export, 0, axis=-3)
+    meta: dict[str, Any] = {"source": source, "shape": list(raw.shape), "selected": selected,
+                            "labels": None if labels is None else rows, "entropy_unit": "bits",
+                            "nan_cells": nan, "attncli_version": __version__}
+    if fmt_name in ("json", "csv", "tsv"):
+        _write_stats(stats, meta, top_k, fmt_name, output, src.paths)
+        return
+
+    lead = (len(layers),) if has_layer and len(layers) > 1 else ()
+    grid = grid_for(lead + (len(heads),)) if has_head else grid_for(lead)
+    group = MapGroup("weights", panels, grid)
+    title = "attention map · " + _name(source) + ("" if len(panels) > 1 or not panels[0].title
+                                                   else " · " + panels[0].title)
+
+    def renderables():
+        from attncli.render.tables import array_tables
+
+        return [t for p in panels for t in array_tables("weights" + (f" · {p.title}" if p.title else ""),
+                                                         p.values, precision=precision, row_labels=rows,
+                                                         col_labels=cols)]
+
+    emit({"weights": export}, meta, fmt_name, output, src.paths, renderables, lambda: MapSet(title, [group]), look)
+    if stats is not None and (output is not None or fmt_name in ("heatmap", "table")):
+        if fmt_name in ("heatmap", "table") and output is None:
+            print()
+        print_renderables(stats_tables(stats, precision=precision, per_query=len(stats) <= 4))
+
+
+def _name(source: str) -> str:
+    """A short name for titles: the file's name (with :array), 'stdin', or 'inline'."""
+    import os
+
+    if source == "-" or source.startswith("-:"):
+        return "stdin"
+    path = source if os.path.exists(source) else source.rsplit(":", 1)[0]
+    return os.path.basename(source) if os.path.exists(path) else "inline"
+
+
+def _as_maps(raw, source: str):
+    """(array (L, H, n_q, n_k) as float64, has a layer axis, has a head axis), or a one-line error."""
+    import numpy as np
+
+    if raw.dtype.kind not in "biuf":
+        raise AttnError(f"SOURCE: an attention map holds numbers; got dtype {raw.dtype}")
+    a = raw.astype(np.float64)
+    if a.ndim > 4 and all(s == 1 for s in a.shape[:a.ndim - 4]):
+        a = a.reshape(a.shape[a.ndim - 4:])  # (1, ..., L, H, n_q, n_k): leading axes of size 1 say nothing
+    if a.ndim not in (2, 3, 4) or 0 in a.shape:
+        raise AttnError(f"SOURCE: an attention map is {SHAPES}; got {raw.ndim}-D shape {tuple(raw.shape)}")
+    if np.isinf(a).any():
+        where = tuple(int(i) for i in np.argwhere(np.isinf(a))[0])
+        raise AttnError(f"SOURCE holds an infinite value at {where}; attention weights must be finite")
+    has_layer, has_head = a.ndim == 4, a.ndim >= 3
+    return a.reshape((1,) * (4 - a.ndim) + a.shape), has_layer, has_head
+
+
+def _labels(given: list[str] | None, n_q: int, n_k: int) -> tuple[list[str], list[str]]:
+    """--labels for queries and keys (a square map uses them for both), else q0…, k0…."""
+    rows, cols = [f"q{i}" for i in range(n_q)], [f"k{j}" for j in range(n_k)]
+    if given is None:
+        return rows, cols
+    from attncli.text.tokenize import disambiguate
+
+    if len(given) not in (n_q, n_k):
+        raise AttnError(f"--labels has {len(given)} labels but the map is {n_q} × {n_k} (queries × keys)")
+    named = disambiguate(given)
+    return (named if len(given) == n_q else rows), (named if len(given) == n_k else cols)
+
+
+def _warn_row_sums(values) -> None:
+    import numpy as np
+
+    sums = np.nansum(values, axis=-1)  # (panels, n_q)
+    off = (np.abs(sums - 1) > 1e-3) & (sums > 0)
+    if off.any():
+        p, i = (int(x) for x in np.argwhere(off)[0])
+        warn(f"{int(off.sum())} of {sums.size} query rows do not sum to 1 (e.g. query {i} sums to {sums[p, i]:.4g}); "
+             "the statistics use each row divided by its sum")
+
+
+def _write_stats(stats, meta: dict, top_k: int, fmt: str, output: str | None, protect) -> None:
+    """--format json: {"stats": {...}, "meta": {...}}; csv/tsv: one row per query of each head."""
+    from attncli.io import atomic_write
+    from attncli.io.writers import _plain
+
+    if fmt == "json":
+        doc = {"stats": None if stats is None else {"entropy_unit": "bits", "top_k": top_k, "heads": stats},
+               "meta": meta}
+        data = json.dumps(_plain(doc), allow_nan=False, ensure_ascii=False, indent=1) + "\n"
+    else:
+        if stats is None:
+            raise AttnError(f"--format {fmt} writes the statistics, and SOURCE has negative values so there are "
+                            "none; use --format npy or a picture format")
+        sep = "," if fmt == "csv" else "\t"
+        head = ["layer", "head", "query_index", "query", "entropy_bits", "first_token", "diagonal"]
+        head += [f"{c}{r}" for r in range(1, top_k + 1) for c in ("top", "weight")]
+        lines = [sep.join(head)]
+        for h in stats:
+            for q in h["per_query"]:
+                cells = [h["layer"], h["head"], q["index"], q["query"], q["entropy"], q["first_token"], q["diagonal"]]
+                for r in range(top_k):
+                    t = q["top"][r] if r < len(q["top"]) else None
+                    cells += [None, None] if t is None else [t["key"], t["weight"]]
+                lines.append(sep.join(_cell(c, sep) for c in cells))
+        data = "\n".join(lines) + "\n"
+    if output is None:
+        sys.stdout.write(data)
+        sys.stdout.flush()
+    else:
+        atomic_write(output, data.encode("utf-8"), protect=protect)
+
+
+def _cell(value: Any, sep: str) -> str:
+    if value is None:
+        return ""
+    text = repr(value) if isinstance(value, float) else str(value)
+    if sep in text or '"' in text or "\n" in text:
+        text = '"' + text.replace('"', '""') + '"'
+    return text

@@ -1,0 +1,132 @@
+#!/usr/bin/env python
+"""Fuzz attncli at scale: the strategies of tests/test_fuzz.py, with as many inputs as you like.
+
+    python scripts/fuzz.py --examples 10000            # about 10 000 inputs, half readers, half CLI
+    python scripts/fuzz.py --examples 2000 --target cli --save fuzz-failures
+    python scripts/fuzz.py --examples 500 --overflow   # also values that overflow float32/float64
+
+Two targets (see tests/fuzz_strategies.py for the oracle): `readers` feeds valid files of every format,
+then flipped, cut and random bytes, to read_array/read_arrays; `cli` runs command lines drawn from a
+grammar of valid and invalid option values through attncli.cli.main in this process. Failures are
+grouped by their message, one example each (with its files under --save); the exit status is 1 if a
+crash (traceback, exit 70, a malformed error, a leftover or clobbered file) was found, else 0.
+Silently wrong numbers (NaN/inf in results of finite inputs) are listed separately and also fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import fuzz_strategies as fs  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
+
+
+def _key(message: str) -> str:
+    """A failure's message without its command line, paths and numbers: one group per kind of bug."""
+    first = message.split("\n")[0]
+    first = re.sub(r"^attncli .*?: (?=(error|traceback|exit|Python|not one|stderr|the |temporary|failed|\w+ holds))",
+                   "", first)
+    return re.sub(r"/tmp/\S+|'[^']*'|-?\d[\d.e+-]*", "#", first)[:160]
+
+
+class Run:
+    def __init__(self, save: Path | None) -> None:
+        self.tried: Counter[str] = Counter()
+        self.failures: dict[str, tuple[str, str]] = {}  # key -> (kind, example)
+        self.counts: Counter[str] = Counter()
+        self.save = save
+
+    def record(self, kind: str, message: str, case: fs.Case | None = None) -> None:
+        key = _key(message)
+        self.counts[key] += 1
+        if key in self.failures:
+            return
+        self.failures[key] = (kind, message[:3000])
+        if self.save is not None and case is not None:
+            folder = self.save / f"{len(self.failures):03d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, data in case.files.items():
+                (folder / name).write_bytes(data)
+            (folder / "stdin").write_bytes(case.stdin)
+            argv = [a.replace(fs.DIR, "./") for a in case.argv]
+            env = "".join(f"{k}={shlex.quote(v)} " for k, v in case.env.items())
+            command = f"{env}attncli {shlex.join(argv)} --debug < stdin"
+            (folder / "repro.sh").write_text(f'cd "$(dirname "$0")" && {command}\n')
+            (folder / "message.txt").write_text(message)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--examples", type=int, default=10_000, help="inputs to try in all (default 10000)")
+    parser.add_argument("--target", choices=("all", "readers", "cli"), default="all")
+    parser.add_argument("--seed", type=int, default=None, help="hypothesis seed, for a reproducible run")
+    parser.add_argument("--save", type=Path, default=None, help="write one example of each failure here")
+    parser.add_argument("--overflow", action="store_true",
+                        help="also draw values (1e30, --scale 1e300) whose scores overflow float32/float64")
+    parser.add_argument("--known-open", action="store_true",
+                        help="also draw the inputs of known open bugs (see fuzz_strategies.configure)")
+    args = parser.parse_args()
+    fs.configure(overflow=args.overflow, known_open=args.known_open)
+    run = Run(args.save)
+    targets = ["readers", "cli"] if args.target == "all" else [args.target]
+    per_target = max(1, args.examples // len(targets))
+    profile = settings(max_examples=per_target, deadline=None, database=None, phases=[Phase.generate],
+                       suppress_health_check=list(HealthCheck), derandomize=False)
+
+    @profile
+    @given(data=fs.read_inputs())
+    def readers(data) -> None:
+        run.tried["readers"] += 1
+        try:
+            fs.run_read_case(*data)
+        except AssertionError as err:
+            run.record("crash", f"read {data[0]} ({len(data[1])} bytes, suffix {data[2]!r}, "
+                                f"stdin={data[3]}): {err}")
+        except Exception as err:  # noqa: BLE001 - anything but AttnError is the finding
+            run.record("crash", f"read {data[0]} ({len(data[1])} bytes, suffix {data[2]!r}, stdin={data[3]}): "
+                                f"{type(err).__name__}: {err}")
+
+    @profile
+    @given(case=fs.cli_case())
+    def cli(case: fs.Case) -> None:
+        run.tried["cli"] += 1
+        try:
+            fs.run_case(case)
+        except fs.WrongNumber as err:
+            run.record("wrong number", str(err), case)
+        except AssertionError as err:
+            run.record("crash", str(err), case)
+        except BaseException as err:  # noqa: BLE001 - an exception escaping main() is a traceback
+            if isinstance(err, KeyboardInterrupt):
+                raise
+            run.record("crash", f"attncli {case.shown()}: {type(err).__name__} escaped main(): {err}", case)
+
+    start = time.monotonic()
+    for name in targets:
+        seeded = {"readers": readers, "cli": cli}[name]
+        if args.seed is not None:
+            from hypothesis import seed
+
+            seeded = seed(args.seed)(seeded)
+        seeded()
+    elapsed = time.monotonic() - start
+
+    total = sum(run.tried.values())
+    print(f"attncli fuzz: {total} inputs tried ({', '.join(f'{k} {v}' for k, v in run.tried.items())}) "
+          f"in {elapsed:.0f} s; {len(run.failures)} distinct failures")
+    for key, (kind, example) in run.failures.items():
+        print(f"\n[{kind}] ×{run.counts[key]}: {key}\n  e.g. {example}")
+    return 1 if run.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
