@@ -45,15 +45,27 @@ class Run:
         self.counts: Counter[str] = Counter()
         self.save = save
 
-    def record(self, kind: str, message: str, case: fs.Case | None = None) -> None:
+    def record(self, kind: str, message: str, case: fs.Case | None = None,
+               read: tuple[str, bytes, str, bool] | None = None) -> None:
         key = _key(message)
         self.counts[key] += 1
         if key in self.failures:
             return
         self.failures[key] = (kind, message[:3000])
-        if self.save is not None and case is not None:
-            folder = self.save / f"{len(self.failures):03d}"
-            folder.mkdir(parents=True, exist_ok=True)
+        print(f"[{kind}] {message[:300]}", file=sys.stderr, flush=True)
+        if self.save is None:
+            return
+        folder = self.save / f"{len(self.failures):03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "message.txt").write_text(message)
+        if read is not None:
+            name, data, suffix, via_stdin = read
+            (folder / name).write_bytes(data)
+            source = "-" + suffix if via_stdin else f"./{name}{suffix}"
+            stdin = f" < {name}" if via_stdin else ""
+            (folder / "repro.sh").write_text(f'cd "$(dirname "$0")" && attncli inspect {shlex.quote(source)}'
+                                             f" --debug{stdin}\n")
+        if case is not None:
             for name, data in case.files.items():
                 (folder / name).write_bytes(data)
             (folder / "stdin").write_bytes(case.stdin)
@@ -61,7 +73,6 @@ class Run:
             env = "".join(f"{k}={shlex.quote(v)} " for k, v in case.env.items())
             command = f"{env}attncli {shlex.join(argv)} --debug < stdin"
             (folder / "repro.sh").write_text(f'cd "$(dirname "$0")" && {command}\n')
-            (folder / "message.txt").write_text(message)
 
 
 def main() -> int:
@@ -88,12 +99,10 @@ def main() -> int:
         run.tried["readers"] += 1
         try:
             fs.run_read_case(*data)
-        except AssertionError as err:
-            run.record("crash", f"read {data[0]} ({len(data[1])} bytes, suffix {data[2]!r}, "
-                                f"stdin={data[3]}): {err}")
-        except Exception as err:  # noqa: BLE001 - anything but AttnError is the finding
+        except Exception as err:  # noqa: BLE001 - anything but a Loaded array or an AttnError is the finding
+            what = f"{type(err).__name__}: {err}" if not isinstance(err, AssertionError) else str(err)
             run.record("crash", f"read {data[0]} ({len(data[1])} bytes, suffix {data[2]!r}, stdin={data[3]}): "
-                                f"{type(err).__name__}: {err}")
+                                f"{what}", read=data)
 
     @profile
     @given(case=fs.cli_case())

@@ -89,9 +89,10 @@ def check(
     else:
         from attncli.cli.spec import attention_kwargs
         from attncli.core import attention
+        from attncli.io.memory import available_memory
 
         kwargs, _ = attention_kwargs(src, options)
-        result = attention(**kwargs)
+        result = attention(**kwargs, memory_limit=available_memory())
         want = result.export(what).astype(np.float64)
     cache: list[dg.Candidate] = []
     pending = iter(dg.candidates(kwargs, what, result)) if (kwargs is not None and diagnose) else iter(())

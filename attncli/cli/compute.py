@@ -47,10 +47,11 @@ def compute(
     from attncli.cli.spec import attention_kwargs
     from attncli.core import attention
     from attncli.core.attention import rows_text
+    from attncli.io.memory import available_memory
 
     src = Sources()
     kwargs, names_of = attention_kwargs(src, options)
-    res = attention(**kwargs, need=names, threads=threads)
+    res = attention(**kwargs, need=names, threads=threads, memory_limit=available_memory())
     if res.empty_rows:
         warn(f"{len(res.empty_rows)} query row(s) have every key masked ({rows_text(res.empty_rows)}); "
              f"their weights and attention outputs are {'NaN' if str(options['empty_rows']) == 'nan' else '0'} "

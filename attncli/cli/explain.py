@@ -39,6 +39,7 @@ def explain(
 
     from attncli.cli.spec import attention_kwargs
     from attncli.core import attention
+    from attncli.io.memory import available_memory
     from attncli.render import explain as ex
 
     fmt_name = fmt or _format_from(output)
@@ -47,7 +48,7 @@ def explain(
     check_look(precision, dpi, cmap)
     src = Sources()
     kwargs, labels = attention_kwargs(src, options)
-    res = attention(**kwargs, trace=True)
+    res = attention(**kwargs, trace=True, memory_limit=available_memory())
     if fmt_name in PICTURES:  # the maps of the steps: scores and weights
         from attncli.render.maps import result_maps
 

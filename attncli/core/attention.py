@@ -31,7 +31,14 @@ from attncli.core.normalize import NORMALIZERS
 from attncli.core.result import AttentionResult
 from attncli.core.scores import SCORES, check_params, default_scale
 from attncli.core.steps import Tracer
-from attncli.core.validate import as_real, check_finite, check_ndim, compute_dtype, positive_int
+from attncli.core.validate import (
+    as_real,
+    check_dense_memory,
+    check_finite,
+    check_ndim,
+    compute_dtype,
+    positive_int,
+)
 from attncli.errors import AttnError
 
 Weight = np.ndarray | Sequence[np.ndarray]
@@ -93,6 +100,7 @@ def attention(
     need: Sequence[str] | None = None,
     block_rows: int | None = None,
     threads: int | None = None,
+    memory_limit: int | None = None,
     **kwargs: Any,
 ) -> AttentionResult:
     """Compute attention end to end; see the module docstring for the formulas.
@@ -105,6 +113,7 @@ def attention(
     `need` names the arrays wanted (q, k, v, scores, weights, heads, output); without scores and weights
     the maps are never held whole, so memory does not grow with n_q × n_k. The kernel runs blocks of
     `block_rows` query rows (default: about 4 MB of scores each) on `threads` threads (default: every core).
+    `memory_limit` (bytes): refuse, before allocating, maps that would not fit.
     """
     norm_name = kwargs.pop("normalize", normalize_) or "softmax"
     over_queries = kwargs.pop("_normalize_over_queries", False)  # only to reproduce that mistake (diagnose.py)
@@ -260,6 +269,8 @@ def attention(
                   temperature=temperature, alibi=alibi, causal=causal, masks=m, normalize=norm_name,
                   over_queries=over_queries)
     keep_maps = need is None or bool({"scores", "weights"} & set(need))
+    if keep_maps:  # the scores and the weights, whole: refuse before allocating what cannot fit
+        check_dense_memory(B, H, n_q, n_k, ft.itemsize, 2, memory_limit, streaming=True)
     got = run_kernel(kern, keep_maps=keep_maps, tr=tr, empty_value=np.nan if empty_rows == "nan" else None,
                      rows=block_rows, threads=threads)
     s, w, empty = got["scores"], got["weights"], got["empty"]

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import ast
 import io
+import lzma
 import math
 import struct
+import warnings
 import zipfile
+import zlib
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
@@ -24,7 +27,8 @@ ZIP_MAGIC = b"PK\x03\x04"
 _MAX_HEADER = 1 << 20
 _LOAD_ERRORS = (ValueError, OSError, EOFError, TypeError, struct.error, zipfile.BadZipFile,
                 KeyError, OverflowError, MemoryError, NotImplementedError)
-_ZIP_ERRORS = _LOAD_ERRORS + (zipfile.LargeZipFile, RuntimeError)
+# a damaged compressed member fails inside the decompressor, with the decompressor's own error type
+_ZIP_ERRORS = _LOAD_ERRORS + (zipfile.LargeZipFile, RuntimeError, zlib.error, lzma.LZMAError)
 
 
 class _BadNpy(ValueError):
@@ -66,7 +70,9 @@ def parse_npy_header(head: bytes) -> tuple[np.dtype, tuple[int, ...], int]:
     if not isinstance(info["fortran_order"], bool):
         raise _BadNpy("fortran_order is not True/False")
     try:
-        dtype = np.lib.format.descr_to_dtype(info["descr"])
+        with warnings.catch_warnings():  # old aliases ('a' for 'S') warn before they are refused below
+            warnings.simplefilter("ignore")
+            dtype = np.lib.format.descr_to_dtype(info["descr"])
     except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError):
         raise _BadNpy(f"the dtype {info['descr']!r} is not understood") from None
     return dtype, shape, start + length
