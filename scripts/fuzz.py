@@ -5,9 +5,10 @@
     python scripts/fuzz.py --examples 2000 --target cli --save fuzz-failures
     python scripts/fuzz.py --examples 500 --overflow   # also values that overflow float32/float64
 
-Two targets (see tests/fuzz_strategies.py for the oracle): `readers` feeds valid files of every format,
-then flipped, cut and random bytes, to read_array/read_arrays; `cli` runs command lines drawn from a
-grammar of valid and invalid option values through attncli.cli.main in this process. Failures are
+Two targets: `readers` feeds valid files of every format, then flipped, cut and random bytes, to
+read_array/read_arrays (tests/fuzz_files.py); `cli` runs command lines drawn from a grammar of valid
+and invalid option values through attncli.cli.main in this process (tests/fuzz_cli.py). The oracle
+is tests/fuzz_oracle.py. Failures are
 grouped by their message, one example each (with its files under --save); the exit status is 1 if a
 crash (traceback, exit 70, a malformed error, a leftover or clobbered file) was found, else 0.
 Silently wrong numbers (NaN/inf in results of finite inputs) are listed separately and also fail.
@@ -26,7 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-import fuzz_strategies as fs  # noqa: E402
+import fuzz_cli  # noqa: E402
+import fuzz_files  # noqa: E402
+import fuzz_oracle  # noqa: E402
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 
 
@@ -45,7 +48,7 @@ class Run:
         self.counts: Counter[str] = Counter()
         self.save = save
 
-    def record(self, kind: str, message: str, case: fs.Case | None = None,
+    def record(self, kind: str, message: str, case: fuzz_cli.Case | None = None,
                read: tuple[str, bytes, str, bool] | None = None) -> None:
         key = _key(message)
         self.counts[key] += 1
@@ -69,7 +72,7 @@ class Run:
             for name, data in case.files.items():
                 (folder / name).write_bytes(data)
             (folder / "stdin").write_bytes(case.stdin)
-            argv = [a.replace(fs.DIR, "./") for a in case.argv]
+            argv = [a.replace(fuzz_cli.DIR, "./") for a in case.argv]
             env = "".join(f"{k}={shlex.quote(v)} " for k, v in case.env.items())
             command = f"{env}attncli {shlex.join(argv)} --debug < stdin"
             (folder / "repro.sh").write_text(f'cd "$(dirname "$0")" && {command}\n')
@@ -84,9 +87,9 @@ def main() -> int:
     parser.add_argument("--overflow", action="store_true",
                         help="also draw values (1e30, --scale 1e300) whose scores overflow float32/float64")
     parser.add_argument("--known-open", action="store_true",
-                        help="also draw the inputs of known open bugs (see fuzz_strategies.configure)")
+                        help="also draw the inputs of known open bugs (see tests/fuzz_cli.py, configure)")
     args = parser.parse_args()
-    fs.configure(overflow=args.overflow, known_open=args.known_open)
+    fuzz_cli.configure(overflow=args.overflow, known_open=args.known_open)
     run = Run(args.save)
     targets = ["readers", "cli"] if args.target == "all" else [args.target]
     per_target = max(1, args.examples // len(targets))
@@ -94,23 +97,23 @@ def main() -> int:
                        suppress_health_check=list(HealthCheck), derandomize=False)
 
     @profile
-    @given(data=fs.read_inputs())
+    @given(data=fuzz_files.read_inputs())
     def readers(data) -> None:
         run.tried["readers"] += 1
         try:
-            fs.run_read_case(*data)
+            fuzz_oracle.run_read_case(*data)
         except Exception as err:  # noqa: BLE001 - anything but a Loaded array or an AttnError is the finding
             what = f"{type(err).__name__}: {err}" if not isinstance(err, AssertionError) else str(err)
             run.record("crash", f"read {data[0]} ({len(data[1])} bytes, suffix {data[2]!r}, stdin={data[3]}): "
                                 f"{what}", read=data)
 
     @profile
-    @given(case=fs.cli_case())
-    def cli(case: fs.Case) -> None:
+    @given(case=fuzz_cli.cli_case())
+    def cli(case: fuzz_cli.Case) -> None:
         run.tried["cli"] += 1
         try:
-            fs.run_case(case)
-        except fs.WrongNumber as err:
+            fuzz_oracle.run_case(case)
+        except fuzz_oracle.WrongNumber as err:
             run.record("wrong number", str(err), case)
         except AssertionError as err:
             run.record("crash", str(err), case)

@@ -249,9 +249,21 @@ def test_values_integer_and_bool_arrays_are_cast(tmp_path: Path, dtype: str) -> 
     np.testing.assert_allclose(doc["weights"], [[e / (e + 1), 1 / (e + 1)], [1 / (e + 1), e / (e + 1)]], atol=1e-15)
 
 
-def test_values_complex_is_an_error(tmp_path: Path) -> None:
-    err = error_of(["compute", "--x", npy(tmp_path / "x.npy", np.array([[1, 0], [0, 1j]]))])
-    assert "--x must hold real numbers; got dtype complex128" in err
+@pytest.mark.parametrize("option,message", [
+    ("--x", "--x must hold real numbers; got dtype complex128"),
+    ("--mask", "--mask must hold 0/1 or true/false (1 = may attend); got dtype complex128"),
+    ("--adjacency", "--adjacency must hold real numbers (nonzero = may attend); got dtype complex128"),
+    ("--bias", "--bias must hold real numbers; got dtype complex128"),
+    ("--embeddings", "--embeddings must hold real numbers; got dtype complex128"),
+])
+def test_values_complex_is_an_error(tmp_path: Path, option: str, message: str) -> None:
+    c = npy(tmp_path / "c.npy", np.array([[1, 0], [0, 1j]]))
+    if option == "--embeddings":
+        (tmp_path / "ids.txt").write_text("0 1\n")
+        args = ["--ids", tmp_path / "ids.txt", "--embeddings", c]
+    else:
+        args = ["--x", c] if option == "--x" else ["--x", "1 0; 0 1", option, c]
+    assert message in error_of(["compute", *args])
 
 
 @pytest.mark.parametrize("args,message", [
@@ -444,7 +456,7 @@ def test_output_ctrl_c_exits_130_without_traceback_or_files(tmp_path: Path, dela
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     if proc.returncode == 0:
-        pytest.skip("the computation finished before Ctrl-C arrived")
+        pytest.skip(f"the computation finished before Ctrl-C arrived {err!r} {time.monotonic() - deadline + 60}")
     assert proc.returncode == 130, err
     assert err.decode() == "interrupted\n"
     assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]

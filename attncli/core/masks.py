@@ -97,6 +97,8 @@ def graph_mask(n_q: int, n_k: int, adjacency: np.ndarray | None = None, edges: n
     allowed = np.zeros((n_q, n_k), dtype=bool)
     if adjacency is not None:
         a = np.asarray(adjacency)
+        if a.dtype.kind not in "biuf":
+            raise AttnError(f"--adjacency must hold real numbers (nonzero = may attend); got dtype {a.dtype}")
         if a.shape != (n_q, n_k):
             raise AttnError(f"--adjacency must be n × n = {n_q} × {n_k} (one row and column per node); got {a.shape}")
         if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
@@ -108,6 +110,8 @@ def graph_mask(n_q: int, n_k: int, adjacency: np.ndarray | None = None, edges: n
             e = e.reshape(0, 2)
         if e.ndim != 2 or e.shape[1] != 2:
             raise AttnError(f"--edges must be pairs 'i j', one per line (m × 2); got shape {e.shape}")
+        if e.dtype.kind not in "biuf":
+            raise AttnError(f"--edges must hold integer node indices; got dtype {e.dtype}")
         if e.dtype.kind == "f" and not np.all(e == np.round(e)):
             raise AttnError("--edges must hold integer node indices")
         e = e.astype(np.int64)
@@ -146,7 +150,9 @@ def _broadcast_to_4d(a: np.ndarray, option: str, shape: tuple[int, int, int, int
 def as_bool_mask(mask: np.ndarray, option: str = "--mask", invert: bool = False) -> np.ndarray:
     """Read a user mask as booleans: 1/true = may attend (0/false when `invert`, nn.MultiheadAttention's)."""
     if mask.dtype != bool:
-        if mask.dtype.kind not in "fiu" or not np.all(np.isin(mask, (0, 1))):
+        if mask.dtype.kind not in "fiu":
+            raise AttnError(f"{option} must hold 0/1 or true/false (1 = may attend); got dtype {mask.dtype}")
+        if not np.all(np.isin(mask, (0, 1))):
             raise AttnError(
                 f"{option} holds values other than 0 and 1 (e.g. {_first_odd(mask)}); a boolean mask marks "
                 "who may attend with 1/true; for an additive float mask (0 / -inf) use --bias"

@@ -84,10 +84,19 @@ def _is_float(s: str) -> bool:
     return True
 
 
+def check_matrix(matrix: np.ndarray, what: str) -> None:
+    """An embedding table is a real V × d matrix with at least one row and one column."""
+    if matrix.ndim != 2:
+        raise AttnError(f"--embeddings must be a V × d matrix ({what}); got shape {matrix.shape}")
+    if matrix.dtype.kind not in "biuf":
+        raise AttnError(f"--embeddings must hold real numbers; got dtype {matrix.dtype}")
+    if matrix.size == 0:
+        raise AttnError(f"--embeddings is empty (shape {matrix.shape}); it needs a row per token and d ≥ 1 columns")
+
+
 def vocab_table(vocab: list[str], matrix: np.ndarray, source: str) -> Table:
     """--vocab FILE (line number = id) with --embeddings MATRIX (V × d)."""
-    if matrix.ndim != 2:
-        raise AttnError(f"--embeddings must be a V × d matrix (one row per vocabulary entry); got shape {matrix.shape}")
+    check_matrix(matrix, "one row per vocabulary entry")
     if matrix.shape[0] < len(vocab):
         raise AttnError(f"--vocab has {len(vocab)} tokens but --embeddings has only {matrix.shape[0]} rows")
     index: dict[str, int] = {}
@@ -157,8 +166,7 @@ def embed(sequences: list[list[str]], table: Table, oov: str = "error") -> tuple
 def embed_ids(sequences: list[list[int]], matrix: np.ndarray,
               vocab: list[str] | None) -> tuple[list[np.ndarray], list[list[str]]]:
     """--ids: rows of the embedding matrix by id; labels from --vocab when given, else the ids."""
-    if matrix.ndim != 2:
-        raise AttnError(f"--embeddings must be a V × d matrix for --ids; got shape {matrix.shape}")
+    check_matrix(matrix, "one row per id")
     out, labels = [], []
     for line, seq in enumerate(sequences, start=1):
         bad = [i for i in seq if i < 0 or i >= matrix.shape[0]]
