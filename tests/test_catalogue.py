@@ -267,3 +267,22 @@ def test_pe_and_mask_commands():
 ])
 def test_catalogue_errors(args, needle, tmp_path):
     assert needle in run_error(args, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["compute", "--x", "1 0; 0 1", "--scale", "inf"], "--scale"),
+    (["compute", "--x", "1 0; 0 1", "--softcap", "inf"], "--softcap"),
+    (["compute", "--x", "1 0; 0 1", "--start-pos", "99999999999999999999"], "--start-pos"),
+    (["compute", "--x", "1 0; 0 1", "--score", "location", "--w-score", "1 2"], "--w-score"),
+    (["compute", "--x", "[[1e30, 0], [0, 1]]", "--score", "dot", "--dtype", "float32"], "overflow"),
+    (["compute", "--x", "1 0; 0 1", "--pe", "[[1, NaN], [0, 0]]"], "--pe"),
+    (["embed", "--text", "a", "--embeddings", "onehot", "--precision", "-1"], "--precision"),
+])
+def test_numbers_that_would_go_wrong_are_refused(args, needle, tmp_path):
+    assert needle in run_error(args, cwd=tmp_path)
+
+
+def test_scalar_va_is_one_hidden_unit():
+    r = attention(np.eye(2), np.eye(2), np.eye(2), score="additive", wa_q=np.array([[1.0], [0.0]]),
+                  wa_k=np.array([[1.0], [0.0]]), va=np.array(2.0))
+    np.testing.assert_allclose(r.export("scores")[0], [2 * math.tanh(2.0), 2 * math.tanh(1.0)])

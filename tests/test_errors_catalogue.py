@@ -340,11 +340,6 @@ def test_shapes_even_window2d(size: str) -> None:
 # ==================================================================================================
 
 
-def _wired() -> bool:
-    module = importlib.import_module("attncli.core.attention")
-    return "check_dense_memory" in Path(module.__file__).read_text()
-
-
 def test_size_dense_bytes_is_exact_without_overflow() -> None:
     from attncli.core.validate import dense_bytes
 
@@ -380,7 +375,6 @@ def test_size_memory_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert available_memory() is None or available_memory() > 0
 
 
-@pytest.mark.skipif(not _wired(), reason="attention() does not call check_dense_memory yet (see issue #8 report)")
 def test_size_dense_map_too_big_is_refused_before_allocating(tmp_path: Path) -> None:
     x = npy(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(300, 4)))
     limit = {"ATTNCLI_MEMORY_LIMIT": "1M"}  # the 300 × 300 float64 maps need more
@@ -445,7 +439,8 @@ def _numpy_loaded(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize("delay", [0.0, 0.2])
 def test_output_ctrl_c_exits_130_without_traceback_or_files(tmp_path: Path, delay: float) -> None:
-    x = npy(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(20_000, 16)).astype(np.float32))
+    # about ten seconds of streaming work (memory bounded by the block) unless interrupted
+    x = npy(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(60_000, 16)).astype(np.float32))
     proc = subprocess.Popen([*attncli_command(), "compute", "--x", str(x), "--show", "output", "-o",
                              str(tmp_path / "out.npy")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
@@ -456,7 +451,7 @@ def test_output_ctrl_c_exits_130_without_traceback_or_files(tmp_path: Path, dela
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     if proc.returncode == 0:
-        pytest.skip(f"the computation finished before Ctrl-C arrived {err!r} {time.monotonic() - deadline + 60}")
+        pytest.skip("the computation finished before Ctrl-C arrived (a very fast or very busy machine)")
     assert proc.returncode == 130, err
     assert err.decode() == "interrupted\n"
     assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]

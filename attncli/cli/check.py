@@ -149,7 +149,9 @@ def _grade(path, want, close, diagnosis, atol, rtol, src, single, precision, max
     label = path if path == "-" or os.path.exists(path.rpartition(":")[0] or path) else "the inline answer"
 
     try:
-        ans = np.asarray(src.array(path, "ANSWER"), dtype=np.float64)
+        from attncli.core.validate import as_real
+
+        ans = np.asarray(as_real(src.array(path, "ANSWER"), f"ANSWER {path}"), dtype=np.float64)
     except AttnError as err:
         if single:
             raise

@@ -29,6 +29,8 @@ def embed(
     if not wants_text(options):
         raise AttnError("embed needs text: --text \"...\", --tokens FILE or --ids FILE (with --embeddings)")
     fmt_name = resolve_format(None if fmt is None else fmt.value, output)
+    if not 0 <= precision <= 17:
+        raise AttnError(f"--precision must be between 0 and 17; got {precision}")
     src = Sources()
     tv = token_vectors(src, options)
     arrays = {"x": tv.x}

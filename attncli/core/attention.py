@@ -37,6 +37,7 @@ from attncli.core.validate import (
     check_finite,
     check_ndim,
     compute_dtype,
+    finite_number,
     positive_int,
 )
 from attncli.errors import AttnError
@@ -130,6 +131,12 @@ def attention(
     positive_int(heads, "--heads")
     positive_int(kv_heads, "--kv-heads")
     positive_int(threads, "--threads")
+    finite_number(scale, "--scale")
+    finite_number(softcap, "--softcap", positive=True)
+    finite_number(pe_base, "--pe-base", positive=True)
+    finite_number(rope_base, "--rope-base", positive=True)
+    if not isinstance(start_pos, (int, np.integer)) or abs(start_pos) >= 2**53:
+        raise AttnError(f"--start-pos must be an integer below 2^53 in size; got {start_pos!r}")
     positive_int(block_rows, "block_rows")
     if not temperature > 0:
         raise AttnError(f"--temperature must be positive; got {temperature}")
@@ -183,6 +190,8 @@ def attention(
             as_real(a, name)
     if isinstance(pe, np.ndarray) or isinstance(pe, (list, tuple)):
         pe = as_real(np.asarray(pe), "--pe")
+        if not allow_nonfinite:
+            check_finite(pe, "--pe")
     ft = compute_dtype(dtype, [a for _, w in named for a in arrays(w)])
     cols = layout == "cols"
     x_is_image = grid is not None
@@ -204,6 +213,8 @@ def attention(
     bq, bk, bv, bo = (canon(a, n, matrix=False) for a, n in ((bq, "--bq"), (bk, "--bk"), (bv, "--bv"), (bo, "--bo")))
     w_score, wa_q, wa_k = (canon(a, n) for a, n in ((w_score, "--w-score"), (wa_q, "--wa-q"), (wa_k, "--wa-k")))
     va = canon(va, "--va", matrix=False)
+    if va is not None and va.ndim == 0:
+        va = va.reshape(1)  # h = 1
     if bias is not None:
         bias = np.asarray(bias)
         if not allow_nonfinite:
@@ -221,6 +232,9 @@ def attention(
         if x_kv is not None:
             tr.add("x_kv", x_kv if x_kv.ndim == 3 else x_kv[None], "tokens")
     if pe is not None:
+        check_ndim(x, "--x", (2, 3), "n × d_model (rows = tokens) or batch × n × d_model")
+        if x_kv is not None:
+            check_ndim(x_kv, "--x-kv", (2, 3), "n × d_model (rows = tokens) or batch × n × d_model")
         table = _position_table(pe, x, pe_base, pe_layout, cols, "--x").astype(ft)
         x = x + table
         tr.add("pe", table, "table")
@@ -267,7 +281,7 @@ def attention(
                   params={name: _per_head(a, name, H, G, r) for name, a in params.items() if a is not None},
                   score=score, scale=s_scale, scale_given=scale is not None, softcap=softcap,
                   temperature=temperature, alibi=alibi, causal=causal, masks=m, normalize=norm_name,
-                  over_queries=over_queries)
+                  over_queries=over_queries, check_overflow=not allow_nonfinite)
     keep_maps = need is None or bool({"scores", "weights"} & set(need))
     if keep_maps:  # the scores and the weights, whole: refuse before allocating what cannot fit
         check_dense_memory(B, H, n_q, n_k, ft.itemsize, 2, memory_limit, streaming=True)

@@ -20,6 +20,7 @@ from attncli.core.masks import Masks
 from attncli.core.normalize import normalize
 from attncli.core.scores import SCORES
 from attncli.core.steps import Tracer
+from attncli.core.validate import check_scores
 
 BLOCK_BYTES = 4 * 2**20  # scores of one block, all batch items and heads: small enough to stay in cache
 
@@ -41,6 +42,7 @@ class Kernel:
     normalize: str
     over_queries: bool = False  # only to reproduce that mistake (diagnose.py)
     fuse_scale: bool = False  # scale Q (n_q × d) instead of S (n_q × n_k): one pass less, ~1 ulp apart
+    check_overflow: bool = True  # finite inputs must give finite scores (off with --allow-nonfinite)
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -105,6 +107,8 @@ class Kernel:
         if self.temperature != 1.0:
             s /= ft.type(self.temperature)
             tr.add("temperature", s, "map", t=self.temperature)
+        if self.check_overflow:
+            check_scores(s, ft, first_query=i0)
         return s, allowed
 
     def weights(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,8 +177,11 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
     if n_threads > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        pool = ThreadPoolExecutor(max_workers=n_threads)
+        try:
             list(pool.map(one, starts))  # numpy releases the GIL in matmul and ufuncs
+        finally:  # on Ctrl-C, drop the queued blocks instead of finishing them
+            pool.shutdown(wait=True, cancel_futures=True)
     else:
         for i0 in starts:
             one(i0)

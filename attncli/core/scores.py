@@ -111,9 +111,9 @@ def check_params(score: str, params: dict[str, np.ndarray | None], d_q: int, d_k
                         "handle different widths")
     if score == "general":
         w = params["w_score"]
-        if w.shape[-2:] != (d_q, d_k):
+        if w.ndim < 2 or w.shape[-2:] != (d_q, d_k):
             raise AttnError(f"--w-score must be d_q × d_k = {d_q} × {d_k} for --score general; got {w.shape}")
-    if score == "location" and params["w_score"].shape[-2] != d_q:
+    if score == "location" and (params["w_score"].ndim < 2 or params["w_score"].shape[-2] != d_q):
         raise AttnError(f"--w-score must be d_q × n_k with d_q = {d_q} for --score location; "
                         f"got {params['w_score'].shape}")
     if score == "additive":
