@@ -31,7 +31,7 @@ def configure(*, overflow: bool = False, known_open: bool = False) -> None:
       imaginary part is dropped with a ComplexWarning) and NaN/inf in a learned `--pe` table (not
       checked: NaN output).
 
-    CI leaves both out so that it guards what is fixed; `scripts/fuzz.py --overflow --known-open` lists them.
+    CI leaves both out so that it guards what is fixed; `tests/fuzz.py --overflow --known-open` lists them.
     """
     EXTREME[:] = [v for v in EXTREME if v not in OVERFLOWING] + (OVERFLOWING if overflow else [])
     FLOATS[1][:] = [v for v in FLOATS[1] if v not in ("1e300", "1e-300", *NONFINITE_TEXT)]

@@ -1,6 +1,6 @@
 """Fuzzing attncli, part 1: values, arrays, and the bytes of files of every format, valid or damaged.
 
-Shared by tests/test_fuzz.py (a short run in CI) and scripts/fuzz.py (long runs); the command-line
+Shared by tests/test_fuzz.py (a short run in CI) and tests/fuzz.py (long runs); the command-line
 grammar is tests/fuzz_cli.py, the oracle tests/fuzz_oracle.py.
 """
 

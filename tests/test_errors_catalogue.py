@@ -13,7 +13,7 @@ Shapes     X against W_Q, torch hint ...... tests/test_cli.py::test_user_errors 
            key-lens count ≠ batch ......... tests/test_cli.py::test_user_errors (--key-lens 1,2,3)
 Output     -o onto an input file .......... tests/test_cli.py::test_refuses_to_overwrite_an_input
            -o into a missing directory .... tests/test_cli.py::test_missing_output_directory
-Fuzzing    tests/test_fuzz.py (CI) and scripts/fuzz.py (long runs)
+Fuzzing    tests/test_fuzz.py (CI) and tests/fuzz.py (long runs)
 
 Expected numbers are closed forms: softmax of two scores s, t is (1/(1+e^(t−s)), 1/(1+e^(s−t))).
 """

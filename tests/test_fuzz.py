@@ -5,7 +5,7 @@ traceback, exit 70, a leftover or clobbered file, or NaN/inf in the result of fi
 The strategies live in tests/fuzz_files.py (files of every format, damaged) and tests/fuzz_cli.py (the
 command-line grammar), the oracle in tests/fuzz_oracle.py. CI runs a fixed (derandomized) sample
 of ATTNCLI_FUZZ_EXAMPLES inputs per target (default 250, well under a minute); the long run is
-`python scripts/fuzz.py --examples 10000` (see the README).
+`python tests/fuzz.py --examples 10000` (see the README).
 """
 
 from __future__ import annotations

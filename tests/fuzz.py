@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Fuzz attncli at scale: the strategies of tests/test_fuzz.py, with as many inputs as you like.
 
-    python scripts/fuzz.py --examples 10000            # about 10 000 inputs, half readers, half CLI
-    python scripts/fuzz.py --examples 2000 --target cli --save fuzz-failures
-    python scripts/fuzz.py --examples 500 --overflow   # also values that overflow float32/float64
+    python tests/fuzz.py --examples 10000            # about 10 000 inputs, half readers, half CLI
+    python tests/fuzz.py --examples 2000 --target cli --save fuzz-failures
+    python tests/fuzz.py --examples 500 --overflow   # also values that overflow float32/float64
 
 Two targets: `readers` feeds valid files of every format, then flipped, cut and random bytes, to
 read_array/read_arrays (tests/fuzz_files.py); `cli` runs command lines drawn from a grammar of valid
@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests"))  # this file lives in tests/ beside the strategies it runs
 
 import fuzz_cli  # noqa: E402
 import fuzz_files  # noqa: E402
