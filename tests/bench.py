@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -39,7 +38,6 @@ def math_path():  # weights materialized, as nn.MultiheadAttention with need_wei
     return w @ v, w
 fn = sdpa if mode == "sdpa" else math_path
 fn()
-best = min(_timed(fn) for _ in range(reps)) if False else None
 times = []
 for _ in range(reps):
     t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
@@ -142,7 +140,6 @@ def main() -> None:
         rel = float(np.max(np.abs(a - b)) / np.max(np.abs(a)))
         row(f"5. threads: {os.cpu_count()} vs 1, n={n_maps * 2}, 8 heads", two, one, peak,
             f"ratio = speed-up⁻¹; results differ by {rel:.1e} (relative)")
-    _ = resource  # (peak RSS comes from os.wait4)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 
     python tests/fuzz.py --examples 10000            # about 10 000 inputs, half readers, half CLI
     python tests/fuzz.py --examples 2000 --target cli --save fuzz-failures
-    python tests/fuzz.py --examples 500 --overflow   # also values that overflow float32/float64
 
 Two targets: `readers` feeds valid files of every format, then flipped, cut and random bytes, to
 read_array/read_arrays (tests/fuzz_files.py); `cli` runs command lines drawn from a grammar of valid
@@ -84,12 +83,8 @@ def main() -> int:
     parser.add_argument("--target", choices=("all", "readers", "cli"), default="all")
     parser.add_argument("--seed", type=int, default=None, help="hypothesis seed, for a reproducible run")
     parser.add_argument("--save", type=Path, default=None, help="write one example of each failure here")
-    parser.add_argument("--overflow", action="store_true",
-                        help="also draw values (1e30, --scale 1e300) whose scores overflow float32/float64")
-    parser.add_argument("--known-open", action="store_true",
-                        help="accepted for old command lines; these inputs are always drawn now")
     args = parser.parse_args()
-    fuzz_cli.configure(overflow=True, known_open=True)  # every input class: the bugs they found are fixed
+    fuzz_cli.configure()  # every input class, overflow and formerly open bugs included
     run = Run(args.save)
     targets = ["readers", "cli"] if args.target == "all" else [args.target]
     per_target = max(1, args.examples // len(targets))
