@@ -67,3 +67,25 @@ def test_output_only_memory_stays_bounded(tmp_path):
     )
     grown_mb = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert grown_mb < 400, f"peak RSS grew by {grown_mb} MB"
+
+
+def test_fused_kernel_refuses_overflowing_scores_like_the_dense_path():
+    q = np.full((1, 2, 300, 8), 1e20, dtype=np.float32)
+    for need in (None, ["output"]):
+        with pytest.raises(AttnError, match="scores overflow float32 .batch 0 head 0 query 0 key 0"):
+            attention(q, q, q, need=need)
+
+
+def test_fused_kernel_matches_dense_for_grouped_heads_and_temperature():
+    q = RNG.normal(size=(2, 4, 200, 8)).astype(np.float32)
+    k, v = (RNG.normal(size=(2, 2, 200, 8)).astype(np.float32) for _ in range(2))
+    for kw in ({"temperature": 0.3}, {"score": "dot"}, {"scale": 2.5, "key_lens": [200, 31]}):
+        truth = attention(*(a.astype(np.float64) for a in (q, k, v)), **kw).output
+        dense = attention(q, k, v, **kw).output
+        fused = attention(q, k, v, need=["output"], **kw).output
+
+        def err(a, truth=truth):
+            return np.max(np.abs(a - truth)) / np.max(np.abs(truth))
+
+        # both round float32 scores of size ~10 (in another order): as close to the truth as the dense path
+        assert err(fused) <= max(2 * err(dense), 1e-6), (kw, err(fused), err(dense))

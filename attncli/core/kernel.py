@@ -23,6 +23,7 @@ from attncli.core.steps import Tracer
 from attncli.core.validate import check_scores
 
 BLOCK_BYTES = 4 * 2**20  # scores of one block, all batch items and heads: small enough to stay in cache
+FUSED_BLOCK_BYTES = 16 * 2**20  # scores of one (batch, kv head) block in the fused kernel: big GEMMs run faster
 
 
 @dataclass
@@ -150,9 +151,23 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
         tr.add("a_" + kernel.normalize, w, "map")
         return {"scores": s, "weights": w, "allowed": allowed, "empty": empty, "heads": kernel.values(w)}
 
-    step = rows or block_rows(kernel.shape, ft.itemsize)
+    fused = None
+    if not keep_maps:
+        from attncli.core.fused import Fallback, Fused, eligible
+
+        fused = Fused(kernel, empty_value) if eligible(kernel) else None
+    n_threads = threads or os.cpu_count() or 1
+    if rows:
+        step = rows
+    elif fused is not None:  # one (batch, kv head) at a time: its r query heads' rows fill the block
+        r = kernel.qg.shape[2]
+        step = block_rows((1, r, n_q, n_k), ft.itemsize, FUSED_BLOCK_BYTES)
+        step = max(1, min(step, -(-n_q // (4 * n_threads))))  # a few blocks per thread, for balance
+    else:
+        step = block_rows(kernel.shape, ft.itemsize)
     kernel.fuse_scale = not keep_maps  # the shown scores keep the order of the formula: (Q·Kᵀ)·scale
-    heads = np.empty((B, H, n_q, kernel.vh.shape[3]), dtype=ft)
+    # (B, H, n_q, d_v) viewing (B, n_q, H, d_v) memory: concatenating the heads is then free
+    heads = np.empty((B, n_q, H, kernel.vh.shape[3]), dtype=ft).transpose(0, 2, 1, 3)
     empty = np.zeros((B, H, n_q), dtype=bool)
     scores = np.empty((B, H, n_q, n_k), dtype=ft) if keep_maps else None
     weights = np.empty((B, H, n_q, n_k), dtype=ft) if keep_maps else None
@@ -161,6 +176,11 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
     def one(i0: int) -> None:
         i1 = min(n_q, i0 + step)
         keys = None if keep_maps else kernel.key_range(i0, i1)  # maps keep every column
+        if fused is not None:
+            try:
+                return fused.block(i0, i1, keys, heads, empty)
+            except Fallback:  # scores that may overflow: the general path below reports where
+                pass
         s, _ = kernel.scores(i0, i1, off, keys)
         if scores is not None:
             scores[:, :, i0:i1] = s
@@ -173,7 +193,7 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
         empty[:, :, i0:i1] = e
 
     starts = range(0, n_q, step)
-    n_threads = min(threads or os.cpu_count() or 1, len(starts))
+    n_threads = min(n_threads, len(starts))
     if n_threads > 1:
         from concurrent.futures import ThreadPoolExecutor
 

@@ -37,9 +37,10 @@ def _new_file_mode(target: str) -> int:
         return 0o666 & ~umask
 
 
-def atomic_write(path: str | Path, data: bytes, *, protect: Iterable[Path] = (),
+def atomic_write(path: str | Path, data: bytes | Iterable[bytes | memoryview], *, protect: Iterable[Path] = (),
                  option: str = "-o/--output") -> None:
-    """Write `data` to `path` atomically; refuse to overwrite any path in `protect` (the inputs)."""
+    """Write `data` (bytes, or pieces written one after another) to `path` atomically; refuse to overwrite
+    any path in `protect` (the inputs)."""
     shown = str(path)
     src = Src(option, shown)
     for guarded in protect:
@@ -64,7 +65,8 @@ def atomic_write(path: str | Path, data: bytes, *, protect: Iterable[Path] = (),
         raise src.error(f"cannot write in '{parent}': {reason(err)}") from err
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for piece in [data] if isinstance(data, (bytes, bytearray)) else data:
+                f.write(piece)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)

@@ -143,17 +143,26 @@ def encode_delimited(arrays: dict[str, np.ndarray], sep: str) -> bytes:
 # ---------------------------------------------------------------- binary
 
 
-def encode_npy(arrays: dict[str, np.ndarray]) -> bytes:
-    """A single array as .npy; several arrays are an error that says what to do instead."""
+def encode_npy(arrays: dict[str, np.ndarray]) -> list[bytes | memoryview]:
+    """A single array as .npy (header, then the array's own memory); several arrays are an error that says
+    what to do instead."""
     if len(arrays) != 1:
         names = ", ".join(arrays)
         raise AttnError(
             f"{OPTION}: npy holds one array but {len(arrays)} were asked for ({names}); use "
             "--show to pick one, or -o out.npz / out.safetensors"
         )
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(next(iter(arrays.values()))), allow_pickle=False)
-    return buffer.getvalue()
+    array = np.asarray(next(iter(arrays.values())), order="C")
+    if array.dtype.hasobject:
+        raise AttnError(f"{OPTION}: cannot write an array of Python objects as .npy")
+    fields = np.lib.format.header_data_from_array_1_0(array)
+    header = io.BytesIO()
+    try:
+        np.lib.format.write_array_header_1_0(header, fields)  # what np.save writes
+    except ValueError:  # a header over 64 KiB needs format 2.0
+        header = io.BytesIO()
+        np.lib.format.write_array_header_2_0(header, fields)
+    return [header.getvalue(), memoryview(array.reshape(-1)).cast("B")]  # the data is not copied
 
 
 def encode_npz(arrays: dict[str, np.ndarray]) -> bytes:
@@ -184,8 +193,8 @@ def encode_safetensors(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
 # ---------------------------------------------------------------- entry point
 
 
-def encode(arrays: dict[str, np.ndarray], meta: dict, fmt: str) -> bytes:
-    """The bytes of `arrays` (+ `meta` where the format has room) in format `fmt`."""
+def encode(arrays: dict[str, np.ndarray], meta: dict, fmt: str) -> bytes | list[bytes | memoryview]:
+    """The bytes of `arrays` (+ `meta` where the format has room) in format `fmt`, whole or in pieces."""
     if fmt == "json":
         return encode_json(arrays, meta)
     if fmt in ("csv", "tsv"):
@@ -214,7 +223,8 @@ def write_arrays(target: str | Path | None, arrays: dict[str, np.ndarray], meta:
             raise AttnError(f"refusing to write binary {fmt.upper()} to a terminal; use "
                             f"-o out.{fmt} or pipe it")
         data = encode(arrays, meta, fmt)
-        stream.write(data)
+        for piece in [data] if isinstance(data, bytes) else data:
+            stream.write(piece)
         stream.flush()
         return
     atomic_write(target, encode(arrays, meta, fmt), protect=protect)

@@ -1,0 +1,85 @@
+"""Long sequences against PyTorch (tests/golden/long, made by its generate.py): the output-only request
+runs the fused kernel (core/fused.py), including its two ways back to the exact arithmetic: rows whose
+sums underflow and rows whose bound is too large to skip the row maximum."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import run
+
+from attncli import attention
+from attncli.core import fused
+
+GOLDEN = Path(__file__).parent / "golden" / "long"
+_spec = importlib.util.spec_from_file_location("long_generate", GOLDEN / "generate.py")
+gen = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gen)
+CASES = sorted(p.stem for p in GOLDEN.glob("*.npz"))
+TOL = {"float64": 1e-12, "float32": 1e-6}  # × max |output|
+
+
+def load(name: str):
+    with np.load(GOLDEN / f"{name}.npz") as z:
+        c = json.loads(str(z["options"]))
+        expected, sha = z["output"], str(z["sha256"])
+    q, k, v = gen.draw(c)
+    assert gen.digest((q, k, v)) == sha, "numpy's random stream changed: regenerate tests/golden/long"
+    kw = {key: c[key] for key in ("causal", "window", "key_lens", "query_lens") if key in c}
+    if "window" in kw:
+        kw["window"] = "{}:{}".format(*kw["window"])
+    return c, q, k, v, kw, expected
+
+
+def test_every_case_is_there():
+    assert CASES == sorted(gen.CASES)
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("rows,threads", [(None, None), (7, 2), (64, 1)])
+def test_fused_output_matches_torch(name, rows, threads, monkeypatch):
+    c, q, k, v, kw, expected = load(name)
+    exact_rows = []
+    original = fused.Fused._exact
+
+    def spy(self, qr, *args):
+        exact_rows.append(qr.shape[0])
+        return original(self, qr, *args)
+
+    monkeypatch.setattr(fused.Fused, "_exact", spy)
+    got = attention(q, k, v, need=["heads"], block_rows=rows, threads=threads, **kw).heads
+    assert got.dtype == np.dtype(c["dtype"])
+    err = np.max(np.abs(got - expected)) / np.max(np.abs(expected))
+    # float32: as close to the float64 truth as PyTorch's own float32 kernel is (scores near −60 lose digits);
+    # odd block sizes make OpenBLAS use other float32 kernels, whose sums over 1,000+ keys round differently
+    tol = max(TOL[c["dtype"]], 1.5 * c.get("torch_f32_error", 0.0)) * (1 if rows is None else 3)
+    assert err <= tol, f"{name}: relative error {err:.1e}"
+    if c.get("far"):  # the 50 far rows of each head went back to the exact arithmetic, and only they
+        assert sum(exact_rows) == 50 * c["H"]
+    elif c.get("large"):
+        assert exact_rows
+    elif "query_lens" not in kw:
+        assert not exact_rows, "no row should need the exact path"
+
+
+def test_fused_equals_dense_path():
+    c, q, k, v, kw, _ = load("causal_gqa_f32")
+    dense = attention(q, k, v, **kw)  # maps requested: the general kernel
+    streamed = attention(q, k, v, need=["output"], **kw)
+    assert np.max(np.abs(streamed.output - dense.output)) <= 1e-6 * np.max(np.abs(dense.output))
+
+
+def test_cli_long_output(tmp_path):
+    c, q, k, v, kw, expected = load("padding_f32")
+    for name, a in zip("qkv", (q, k, v), strict=True):
+        np.save(tmp_path / f"{name}.npy", a)
+    run(["compute", "--q", tmp_path / "q.npy", "--k", tmp_path / "k.npy", "--v", tmp_path / "v.npy",
+         "--key-lens", ",".join(map(str, c["key_lens"])), "--query-lens", ",".join(map(str, c["query_lens"])),
+         "--show", "heads", "-o", tmp_path / "heads.npy"])
+    got = np.load(tmp_path / "heads.npy")
+    assert got.shape == expected.shape
+    assert np.max(np.abs(got - expected)) <= TOL["float32"] * np.max(np.abs(expected))
