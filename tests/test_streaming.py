@@ -89,3 +89,22 @@ def test_fused_kernel_matches_dense_for_grouped_heads_and_temperature():
 
         # both round float32 scores of size ~10 (in another order): as close to the truth as the dense path
         assert err(fused) <= max(2 * err(dense), 1e-6), (kw, err(fused), err(dense))
+
+
+@pytest.mark.parametrize("causal,window", [(True, None), (False, "3:5"), (True, "4:0"), (False, "0:2"), (True, "9")])
+def test_partial_keys_cover_every_masked_column(causal, window):
+    """Outside masks.partial_keys every key is allowed for every row of the block (checked cell by cell)."""
+    from attncli.core.masks import combine
+
+    n_q, n_k = 23, 29
+    m = combine((1, 1, n_q, n_k), causal=causal, window=window)
+    full = np.broadcast_to(m.allowed, (1, 1, n_q, n_k))[0, 0]
+    for i0 in range(n_q):
+        for i1 in range(i0 + 1, n_q + 1):
+            for j0, j1 in ((0, n_k), (max(0, i0 - 4), min(n_k, i1 + 6))):
+                p0, p1 = m.partial_keys(i0, i1, j0, j1)
+                assert j0 <= p0 <= p1 <= j1
+                outside = np.ones(n_k, bool)
+                outside[:j0] = outside[j1:] = False
+                outside[p0:p1] = False
+                assert full[i0:i1, outside].all(), (i0, i1, j0, j1, p0, p1)

@@ -315,7 +315,8 @@ def attention(
     allowed = None
     if keep_maps:  # where weights may be nonzero, for marking masked cells
         allowed = got["allowed"] if got["allowed"] is not None else np.ones((1, 1, n_q, n_k), dtype=bool)
-        allowed = allowed & ~np.isneginf(s)  # a −inf bias masks too
+        if m.bias_parts or allow_nonfinite:  # a −inf bias (or a −inf input) masks too
+            allowed = allowed & ~np.isneginf(s)
     meta: dict[str, Any] = {
         "variant": SCORES[score][2],
         "score": score,

@@ -28,6 +28,8 @@ import numpy as np
 from attncli.core.kernel import Kernel
 
 LOG2E = 1.4426950408889634
+FUSED_BLOCK_BYTES = 16 * 2**20  # scores of one work item: big GEMMs run faster than cache-sized ones here
+KEY_CHUNK = 8192  # keys per GEMM; longer rows add up their chunks
 TINY_SUM = 2.0**-60  # below this a row is recomputed with its maximum subtracted
 BOUND_SLACK = 1 + 2**-8  # the norms and the GEMM round; the bound must stay an upper bound
 
@@ -42,30 +44,49 @@ def eligible(k: Kernel) -> bool:
 
 
 class Fused:
-    """Per-run constants (bounds, multiplier) and per-thread scratch for `block`."""
+    """Per-run constants (bounds, multiplier), the plan of work items and per-thread scratch."""
 
     def __init__(self, k: Kernel, empty_value: float | None):
         self.k = k
+        B, G, r, n_q, d = k.qg.shape
+        n_k = k.kh.shape[2]
         self.ft = k.qg.dtype
         self.empty_value = empty_value
         self.mult = self.ft.type(k.scale / k.temperature * LOG2E)
+        # (batch, kv head) pairs flattened to one axis of B·G "groups"
+        self.q = k.qg.reshape(B * G, r, n_q, d)
+        self.kt = np.ascontiguousarray(np.swapaxes(k.kh, -1, -2)).reshape(B * G, d, n_k)  # Q·Kᵀ, no transpose
+        self.v = k.vh.reshape(B * G, n_k, -1)
         with np.errstate(over="ignore", invalid="ignore"):  # a huge key gives an infinite bound: no shortcut
-            self.kmax = np.linalg.norm(k.kh, axis=-1).max(axis=-1).astype(np.float64)  # (B, G)
-            vmax = np.abs(k.vh).max(axis=(-1, -2)).astype(np.float64)  # (B, G)
+            self.kmax = np.linalg.norm(k.kh, axis=-1).max(axis=-1).astype(np.float64).reshape(-1)  # (B·G,)
+            vmax = np.abs(k.vh).max(axis=(-1, -2)).astype(np.float64).reshape(-1)  # (B·G,)
         # 2^S' ≤ 2^c, so Σ_j 2^S'·|v| ≤ n_k·max|v|·2^c must stay below the dtype's largest number
-        n_k = max(1, k.kh.shape[2])
         top = math.log2(float(np.finfo(self.ft).max))
         with np.errstate(divide="ignore"):
-            self.limit = top - 2 - math.log2(n_k) - np.log2(np.maximum(vmax, 1.0))  # (B, G)
-        self.kt = np.ascontiguousarray(np.swapaxes(k.kh, -1, -2))  # (B, G, d, n_k): Q·Kᵀ without a transpose
+            self.limit = top - 2 - math.log2(max(1, n_k)) - np.log2(np.maximum(vmax, 1.0))  # (B·G,)
         self.local = threading.local()
 
-    def scratch(self, m: int, n: int) -> np.ndarray:
-        """A rows × keys buffer reused by this thread (no fresh pages for every block)."""
+    def plan(self, n_threads: int, rows: int | None = None) -> list[tuple[int, int, int, int]]:
+        """Work items (g0, g1, i0, i1): groups g0..g1, query rows i0..i1; each holds about FUSED_BLOCK_BYTES of
+        scores per key chunk, and there are a few per thread when the problem allows."""
+        BG, r, n_q, _ = self.q.shape
+        chunk = min(self.kt.shape[2], KEY_CHUNK) * self.ft.itemsize
+        if rows is None:
+            rows = max(1, min(n_q, FUSED_BLOCK_BYTES // (r * chunk)))
+            rows = max(1, min(rows, -(-n_q // (4 * n_threads))) if BG < 4 * n_threads else rows)
+        groups = 1
+        if rows >= n_q:  # small maps: several groups per item
+            groups = max(1, min(BG, FUSED_BLOCK_BYTES // (r * n_q * chunk), -(-BG // (4 * n_threads))))
+        return [(g0, min(BG, g0 + groups), i0, min(n_q, i0 + rows))
+                for i0 in range(0, n_q, rows) for g0 in range(0, BG, groups)]
+
+    def scratch(self, shape: tuple[int, ...]) -> np.ndarray:
+        """A buffer reused by this thread (no fresh pages for every block)."""
+        size = math.prod(shape)
         buf = getattr(self.local, "buf", None)
-        if buf is None or buf.size < m * n:
-            buf = self.local.buf = np.empty(m * n, dtype=self.ft)
-        return buf[: m * n].reshape(m, n)
+        if buf is None or buf.size < size:
+            buf = self.local.buf = np.empty(size, dtype=self.ft)
+        return buf[:size].reshape(shape)
 
     def ones(self, n: int) -> np.ndarray:
         one = getattr(self.local, "ones", None)
@@ -73,72 +94,100 @@ class Fused:
             one = self.local.ones = np.ones(n, dtype=self.ft)
         return one[:n]
 
-    def block(self, i0: int, i1: int, keys: tuple[int, int], heads: np.ndarray, empty: np.ndarray) -> None:
-        """heads[:, :, i0:i1] and empty[:, :, i0:i1] for query rows i0..i1, seeing keys j0..j1 only."""
+    def block(self, item: tuple[int, int, int, int], heads: np.ndarray, empty: np.ndarray) -> None:
+        """heads and empty (B, H, n_q, ...) for one work item: groups g0..g1, query rows i0..i1."""
         k = self.k
-        B, G, r, _, _ = k.qg.shape
-        n_k = k.kh.shape[2]
-        j0, j1 = keys
-        rows, nk = i1 - i0, j1 - j0
-        allowed, _ = k.masks.block(i0, i1)  # broadcastable to (B, H, rows, n_k), or None
-        if allowed is not None and allowed.shape[-1] != 1 and (j0, j1) != (0, n_k):
-            allowed = allowed[..., j0:j1]
-        for b in range(B):
-            for g in range(G):
-                a = None
-                if allowed is not None:  # (r, rows, nk) for this batch item's heads g·r .. g·r + r
-                    ab = allowed[b if allowed.shape[0] > 1 else 0]
-                    ab = ab[g * r:(g + 1) * r] if ab.shape[0] > 1 else ab
-                    a = np.broadcast_to(ab, (r, rows, nk)) if ab.shape[-1] == nk else np.broadcast_to(ab, (r, rows, 1))
-                q = (k.qg[b, g, :, i0:i1] * self.mult).reshape(r * rows, -1)  # (r·rows, d)
-                kt, vv = self.kt[b, g, :, j0:j1], k.vh[b, g, j0:j1]  # (d, nk), (nk, d_v)
-                o, e = self._heads(q, kt, vv, a, float(self.kmax[b, g]), float(self.limit[b, g]))
-                heads[b, g * r:(g + 1) * r, i0:i1] = o.reshape(r, rows, -1)
-                empty[b, g * r:(g + 1) * r, i0:i1] = e.reshape(r, rows)
+        g0, g1, i0, i1 = item
+        G, r = k.qg.shape[1], k.qg.shape[2]
+        rows, m = i1 - i0, r * (i1 - i0)
+        j0, j1 = k.key_range(i0, i1)  # keys these rows can see at all (causal, window)
+        p0, p1 = k.masks.partial_keys(i0, i1, j0, j1)  # keys where a mask may block: a causal block's diagonal
+        allowed = k.masks.block(i0, i1)[0] if p1 > p0 else None  # broadcastable to (B, H, rows, n_k), or None
+        a = None
+        if allowed is not None:  # (groups, r·rows, p1 − p0 or 1)
+            if allowed.shape[-1] != 1:
+                allowed = allowed[..., p0:p1]
+            a = np.stack([_group_mask(allowed, *divmod(g, G), r, rows) for g in range(g0, g1)])
+        q = (self.q[g0:g1, :, i0:i1] * self.mult).reshape(g1 - g0, m, -1)  # (groups, r·rows, d)
+        with np.errstate(over="ignore", invalid="ignore"):  # rows the bound does not clear may overflow
+            bound = np.linalg.norm(q, axis=-1).astype(np.float64) * (self.kmax[g0:g1, None] * BOUND_SLACK)
+            redo = ~(bound <= self.limit[g0:g1, None])  # (groups, m): needs its row maximum subtracted
+            if redo.mean() > 0.25:  # mostly such rows: skip the shortcut
+                out, total = np.zeros((g1 - g0, m, self.v.shape[2]), dtype=self.ft), np.ones((g1 - g0, m), self.ft)
+                redo[:] = True
+            else:
+                out, total = self._sums(q, (g0, g1), (j0, j1), a, (p0, p1))
+            redo |= ~(total >= TINY_SUM)  # underflowed (or overflowed) rows, and empty ones
+        total[redo] = 1
+        out /= total[..., None]
+        gone = np.zeros(redo.shape, dtype=bool)
+        for t, idx in ((t, np.flatnonzero(redo[t])) for t in range(g1 - g0) if redo[t].any()):
+            sub = None if a is None else a[t][idx]
+            out[t, idx], gone[t, idx] = self._exact(q[t, idx], g0 + t, (j0, j1), sub, (p0, p1))
+        for t in range(g1 - g0):
+            b, g = divmod(g0 + t, G)
+            heads[b, g * r:(g + 1) * r, i0:i1] = out[t].reshape(r, rows, -1)
+            empty[b, g * r:(g + 1) * r, i0:i1] = gone[t].reshape(r, rows)
 
-    def _heads(self, q: np.ndarray, kt: np.ndarray, vv: np.ndarray, a: np.ndarray | None, kmax: float,
-               limit: float) -> tuple[np.ndarray, np.ndarray]:
-        m, nk = q.shape[0], kt.shape[1]
-        with np.errstate(over="ignore", invalid="ignore"):
-            bound = np.linalg.norm(q, axis=-1).astype(np.float64) * (kmax * BOUND_SLACK)  # ≥ max_j S'_ij
-        if not np.all(bound <= limit):  # some row could overflow without its maximum subtracted
-            return self._exact(q, kt, vv, a)
-        s = np.matmul(q, kt, out=self.scratch(m, nk))  # S' (m, nk)
-        np.exp2(s, out=s)
-        if a is not None:
-            s3 = s.reshape(a.shape[0], -1, nk)
-            np.multiply(s3, a, out=s3)  # masked entries: exactly 0
-        total = s @ self.ones(nk)  # (m,)
-        out = s @ vv  # (m, d_v)
-        low = ~(total >= TINY_SUM)  # underflowed or empty rows
-        total[low] = 1
-        out /= total[:, None]
+    def _sums(self, q: np.ndarray, groups: tuple[int, int], keys: tuple[int, int], a: np.ndarray | None,
+              cols: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Σ_j 2^S'_ij·v_j and Σ_j 2^S'_ij over the keys, a chunk of keys at a time (no shift, so the chunks
+        just add up). q: (groups, m, d); `a` says which of the key columns `cols` may be seen."""
+        (g0, g1), (j0, j1), (p0, p1) = groups, keys, cols
+        n, m = g1 - g0, q.shape[1]
+        out = np.zeros((n, m, self.v.shape[2]), dtype=self.ft)
+        total = np.zeros((n, m), dtype=self.ft)
+        part = np.empty_like(out) if j1 - j0 > KEY_CHUNK else None
+        for c0 in range(j0, j1, KEY_CHUNK):
+            c1 = min(j1, c0 + KEY_CHUNK)
+            s = np.matmul(q, self.kt[g0:g1, :, c0:c1], out=self.scratch((n, m, c1 - c0)))  # S' (n, m, c)
+            np.exp2(s, out=s)
+            o0, o1 = max(c0, p0), min(c1, p1)
+            if a is not None and o0 < o1:  # masked entries: exactly 0
+                mask = a if a.shape[-1] == 1 else a[..., o0 - p0:o1 - p0]
+                np.multiply(s[..., o0 - c0:o1 - c0], mask, out=s[..., o0 - c0:o1 - c0])
+            total += s @ self.ones(c1 - c0)
+            if part is None:
+                np.matmul(s, self.v[g0:g1, c0:c1], out=out)
+            else:
+                out += np.matmul(s, self.v[g0:g1, c0:c1], out=part)
+        return out, total
+
+    def _exact(self, q: np.ndarray, group: int, keys: tuple[int, int], a: np.ndarray | None,
+               cols: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The dense path's arithmetic for rows q (m, d) of one group: masked to −inf, shifted by the row
+        maximum; in slices of rows that keep the scores near FUSED_BLOCK_BYTES."""
+        (j0, j1), (p0, p1) = keys, cols
+        m, nk = q.shape[0], j1 - j0
+        step = max(1, FUSED_BLOCK_BYTES // (nk * self.ft.itemsize))
+        out = np.empty((m, self.v.shape[2]), dtype=self.ft)
         empty = np.zeros(m, dtype=bool)
-        if low.any():
-            idx = np.flatnonzero(low)
-            sub = None if a is None else np.broadcast_to(a, (a.shape[0], m // a.shape[0], nk)).reshape(m, nk)[idx]
-            out[idx], empty[idx] = self._exact(q[idx], kt, vv, sub)
-        return out, empty
-
-    def _exact(self, q: np.ndarray, kt: np.ndarray, vv: np.ndarray, a: np.ndarray | None
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """The dense path's arithmetic for rows q: masked to −inf, shifted by the row maximum."""
-        m, nk = q.shape[0], kt.shape[1]
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught below
-            s = np.matmul(q, kt, out=np.empty((m, nk), dtype=self.ft))
-        if a is not None:
-            np.copyto(s, self.ft.type(-np.inf), where=~a.reshape(m, -1) if a.ndim == 3 else ~a)
-        mx = s.max(axis=-1)  # (m,)
-        if not np.all(mx < np.inf):  # +inf or NaN: an overflow; the general kernel says where
-            raise Fallback
-        empty = np.isneginf(mx)
-        mx[empty] = 0
-        s -= mx[:, None]
-        np.exp2(s, out=s)
-        total = s @ np.ones(nk, dtype=self.ft)
-        total[empty] = 1
-        out = s @ vv
-        out /= total[:, None]
+        for s0 in range(0, m, step):
+            s1 = min(m, s0 + step)
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is caught below
+                s = q[s0:s1] @ self.kt[group, :, j0:j1]
+            if a is not None:
+                np.copyto(s[:, p0 - j0:p1 - j0], self.ft.type(-np.inf), where=~a[s0:s1])
+            mx = s.max(axis=-1)
+            if not np.all(mx < np.inf):  # +inf or NaN: an overflow; the general kernel says where
+                raise Fallback
+            e = np.isneginf(mx)
+            mx[e] = 0
+            s -= mx[:, None]
+            np.exp2(s, out=s)
+            total = s @ self.ones(nk)
+            total[e] = 1
+            out[s0:s1] = (s @ self.v[group, j0:j1]) / total[:, None]
+            empty[s0:s1] = e
         if self.empty_value is not None and empty.any():
             out[empty] = self.empty_value
         return out, empty
+
+
+def _group_mask(allowed: np.ndarray, b: int, g: int, r: int, rows: int) -> np.ndarray:
+    """The (r·rows, c) mask of batch item b, kv head g (query heads g·r .. g·r + r) from a 4-D broadcastable one."""
+    ab = allowed[b if allowed.shape[0] > 1 else 0]
+    ab = ab[g * r:(g + 1) * r] if ab.shape[0] > 1 else ab
+    return np.broadcast_to(ab, (r, rows, ab.shape[-1])).reshape(r * rows, -1)
+
+

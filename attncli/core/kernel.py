@@ -23,7 +23,6 @@ from attncli.core.steps import Tracer
 from attncli.core.validate import check_scores
 
 BLOCK_BYTES = 4 * 2**20  # scores of one block, all batch items and heads: small enough to stay in cache
-FUSED_BLOCK_BYTES = 16 * 2**20  # scores of one (batch, kv head) block in the fused kernel: big GEMMs run faster
 
 
 @dataclass
@@ -157,14 +156,11 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
 
         fused = Fused(kernel, empty_value) if eligible(kernel) else None
     n_threads = threads or os.cpu_count() or 1
-    if rows:
-        step = rows
-    elif fused is not None:  # one (batch, kv head) at a time: its r query heads' rows fill the block
-        r = kernel.qg.shape[2]
-        step = block_rows((1, r, n_q, n_k), ft.itemsize, FUSED_BLOCK_BYTES)
-        step = max(1, min(step, -(-n_q // (4 * n_threads))))  # a few blocks per thread, for balance
-    else:
-        step = block_rows(kernel.shape, ft.itemsize)
+    if fused is not None:  # items: (kv groups g0..g1, rows i0..i1)
+        items: list[tuple[int, ...]] = fused.plan(n_threads, rows)
+    else:  # items: rows i0..i1 of every head
+        step = rows or block_rows(kernel.shape, ft.itemsize)
+        items = [(i0, min(n_q, i0 + step)) for i0 in range(0, n_q, step)]
     kernel.fuse_scale = not keep_maps  # the shown scores keep the order of the formula: (Q·Kᵀ)·scale
     # (B, H, n_q, d_v) viewing (B, n_q, H, d_v) memory: concatenating the heads is then free
     heads = np.empty((B, n_q, H, kernel.vh.shape[3]), dtype=ft).transpose(0, 2, 1, 3)
@@ -173,14 +169,14 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
     weights = np.empty((B, H, n_q, n_k), dtype=ft) if keep_maps else None
     off = Tracer(False)
 
-    def one(i0: int) -> None:
-        i1 = min(n_q, i0 + step)
-        keys = None if keep_maps else kernel.key_range(i0, i1)  # maps keep every column
+    def one(item: tuple[int, ...]) -> None:
         if fused is not None:
             try:
-                return fused.block(i0, i1, keys, heads, empty)
+                return fused.block(item, heads, empty)
             except Fallback:  # scores that may overflow: the general path below reports where
-                pass
+                item = item[2:]
+        i0, i1 = item
+        keys = None if keep_maps else kernel.key_range(i0, i1)  # maps keep every column
         s, _ = kernel.scores(i0, i1, off, keys)
         if scores is not None:
             scores[:, :, i0:i1] = s
@@ -192,18 +188,17 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
         heads[:, :, i0:i1] = kernel.values(w, keys)
         empty[:, :, i0:i1] = e
 
-    starts = range(0, n_q, step)
-    n_threads = min(n_threads, len(starts))
+    n_threads = min(n_threads, len(items))
     if n_threads > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(max_workers=n_threads)
         try:
-            list(pool.map(one, starts))  # numpy releases the GIL in matmul and ufuncs
+            list(pool.map(one, items))  # numpy releases the GIL in matmul and ufuncs
         finally:  # on Ctrl-C, drop the queued blocks instead of finishing them
             pool.shutdown(wait=True, cancel_futures=True)
     else:
-        for i0 in starts:
-            one(i0)
+        for item in items:
+            one(item)
     allowed = kernel.masks.allowed if keep_maps else None
     return {"scores": scores, "weights": weights, "allowed": allowed, "empty": empty, "heads": heads}

@@ -46,6 +46,25 @@ class Masks:
             bias = b if bias is None else bias + b
         return allowed, bias
 
+    def partial_keys(self, i0: int, i1: int, j0: int, j1: int) -> tuple[int, int]:
+        """The key columns p0..p1 (within j0..j1) where the masks may block anything for rows i0..i1; every
+        other column is allowed for all of these rows. (j0, j0) when nothing is masked. Causal and window
+        masks are bands, so a block skips the columns it fully sees; any other mask may block anywhere."""
+        if not self.parts:
+            return j0, j0
+        if set(self.described) - {"causal", "window"}:
+            return j0, j1
+        p0, p1 = j1, j0
+        if self.described.get("causal"):  # j > i for some i in i0..i1
+            p0, p1 = min(p0, i0 + 1), j1
+        if self.described.get("window") is not None:
+            left, right = self.described["window"]
+            p0, p1 = j0 if j0 < i1 - 1 - left else p0, max(p1, min(j1, i1 - 1 - left))  # j < i − left
+            if i0 + right + 1 < j1:  # j > i + right
+                p0, p1 = min(p0, i0 + right + 1), j1
+        p0, p1 = max(p0, j0), min(p1, j1)
+        return (p0, p1) if p0 < p1 else (j0, j0)
+
     @property
     def allowed(self) -> np.ndarray | None:
         return self.block(0, self.n_q)[0]

@@ -11,8 +11,9 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from attncli.io._common import Src, reason
 
@@ -37,10 +38,12 @@ def _new_file_mode(target: str) -> int:
         return 0o666 & ~umask
 
 
-def atomic_write(path: str | Path, data: bytes | Iterable[bytes | memoryview], *, protect: Iterable[Path] = (),
-                 option: str = "-o/--output") -> None:
-    """Write `data` (bytes, or pieces written one after another) to `path` atomically; refuse to overwrite
-    any path in `protect` (the inputs)."""
+Data = bytes | Iterable[bytes | memoryview] | Callable[[BinaryIO], None]
+
+
+def atomic_write(path: str | Path, data: Data, *, protect: Iterable[Path] = (), option: str = "-o/--output") -> None:
+    """Write `data` (bytes, pieces written one after another, or a function writing to the file) to `path`
+    atomically; refuse to overwrite any path in `protect` (the inputs)."""
     shown = str(path)
     src = Src(option, shown)
     for guarded in protect:
@@ -65,8 +68,11 @@ def atomic_write(path: str | Path, data: bytes | Iterable[bytes | memoryview], *
         raise src.error(f"cannot write in '{parent}': {reason(err)}") from err
     try:
         with os.fdopen(fd, "wb") as f:
-            for piece in [data] if isinstance(data, (bytes, bytearray)) else data:
-                f.write(piece)
+            if callable(data):
+                data(f)
+            else:
+                for piece in [data] if isinstance(data, (bytes, bytearray)) else data:
+                    f.write(piece)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)

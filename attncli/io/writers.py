@@ -12,7 +12,7 @@ import json
 import math
 import sys
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -165,14 +165,18 @@ def encode_npy(arrays: dict[str, np.ndarray]) -> list[bytes | memoryview]:
     return [header.getvalue(), memoryview(array.reshape(-1)).cast("B")]  # the data is not copied
 
 
-def encode_npz(arrays: dict[str, np.ndarray]) -> bytes:
-    """An uncompressed .npz (the layout of np.savez: one `name.npy` member per array)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for name, array in arrays.items():
-            with zf.open(name + ".npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
-    return buffer.getvalue()
+def encode_npz(arrays: dict[str, np.ndarray]) -> Callable[[BinaryIO], None]:
+    """An uncompressed .npz (the layout of np.savez: one `name.npy` member per array), written straight
+    into the output file by the returned function (maps of hundreds of MB are not copied in memory)."""
+
+    def write(stream: BinaryIO) -> None:
+        with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name, array in arrays.items():
+                with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                    for piece in encode_npy({name: array}):
+                        member.write(piece)
+
+    return write
 
 
 def encode_safetensors(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
@@ -193,8 +197,10 @@ def encode_safetensors(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
 # ---------------------------------------------------------------- entry point
 
 
-def encode(arrays: dict[str, np.ndarray], meta: dict, fmt: str) -> bytes | list[bytes | memoryview]:
-    """The bytes of `arrays` (+ `meta` where the format has room) in format `fmt`, whole or in pieces."""
+def encode(arrays: dict[str, np.ndarray], meta: dict, fmt: str
+           ) -> bytes | list[bytes | memoryview] | Callable[[BinaryIO], None]:
+    """The bytes of `arrays` (+ `meta` where the format has room) in format `fmt`: whole, in pieces, or
+    as a function that writes them to a stream."""
     if fmt == "json":
         return encode_json(arrays, meta)
     if fmt in ("csv", "tsv"):
@@ -223,8 +229,11 @@ def write_arrays(target: str | Path | None, arrays: dict[str, np.ndarray], meta:
             raise AttnError(f"refusing to write binary {fmt.upper()} to a terminal; use "
                             f"-o out.{fmt} or pipe it")
         data = encode(arrays, meta, fmt)
-        for piece in [data] if isinstance(data, bytes) else data:
-            stream.write(piece)
+        if callable(data):
+            data(stream)
+        else:
+            for piece in [data] if isinstance(data, bytes) else data:
+                stream.write(piece)
         stream.flush()
         return
     atomic_write(target, encode(arrays, meta, fmt), protect=protect)
