@@ -40,9 +40,11 @@ def test_every_case_is_there():
 
 
 @pytest.mark.parametrize("name", CASES)
-@pytest.mark.parametrize("rows,threads", [(None, None), (7, 2), (64, 1)])
-def test_fused_output_matches_torch(name, rows, threads, monkeypatch):
+@pytest.mark.parametrize("rows,threads,key_chunk", [(None, None, None), (7, 2, None), (64, 1, 97), (None, 2, 500)])
+def test_fused_output_matches_torch(name, rows, threads, key_chunk, monkeypatch):
     c, q, k, v, kw, expected = load(name)
+    if key_chunk:  # rows longer than a chunk add their chunks up
+        monkeypatch.setattr(fused, "KEY_CHUNK", key_chunk)
     exact_rows = []
     original = fused.Fused._exact
 
@@ -83,3 +85,21 @@ def test_cli_long_output(tmp_path):
     got = np.load(tmp_path / "heads.npy")
     assert got.shape == expected.shape
     assert np.max(np.abs(got - expected)) <= TOL["float32"] * np.max(np.abs(expected))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_groups_many_small_heads_per_item(threads, monkeypatch):
+    """Small maps: one work item holds several (batch, kv head) groups, each with its own masks."""
+    rng = np.random.default_rng(5)
+    q = rng.normal(size=(8, 4, 40, 8)).astype(np.float32)
+    k, v = (rng.normal(size=(8, 2, 40, 8)).astype(np.float32) for _ in range(2))
+    mask = rng.random((4, 40, 40)) < 0.8  # one per head
+    plans = []
+    plan = fused.Fused.plan
+    monkeypatch.setattr(fused.Fused, "plan", lambda self, *a: plans.append(plan(self, *a)) or plans[-1])
+    for kw in ({}, {"causal": True, "key_lens": [40, 3, 17, 40, 1, 40, 40, 9]}, {"mask": mask}):
+        dense = attention(q, k, v, **kw)
+        got = attention(q, k, v, need=["output"], threads=threads, **kw)
+        assert np.max(np.abs(got.output - dense.output)) <= 1e-6 * np.max(np.abs(dense.output)), kw
+        assert got.empty_rows == dense.empty_rows
+        assert max(g1 - g0 for g0, g1, _, _ in plans[-1]) > 1  # groups were batched
