@@ -386,6 +386,15 @@ def test_size_dense_map_too_big_is_refused_before_allocating(tmp_path: Path) -> 
     assert np.load(tmp_path / "o.npy").shape == (300, 4)
 
 
+def test_size_mask_and_alibi_tables_too_big_are_refused_before_allocating(tmp_path: Path) -> None:
+    limit = {"ATTNCLI_MEMORY_LIMIT": "1M"}
+    err = error_of(["pe", "--kind", "alibi", "--length", "2000", "--heads", "4", "-o", tmp_path / "a.npy"], env=limit)
+    assert "the ALiBi biases would need about" in err and "--dtype" not in err
+    err = error_of(["mask", "--length", "3000", "--causal", "-o", tmp_path / "m.npy"], env=limit)
+    assert "the mask would need about" in err
+    assert not (tmp_path / "a.npy").exists() and not (tmp_path / "m.npy").exists()
+
+
 # ==================================================================================================
 # Output
 # ==================================================================================================

@@ -57,6 +57,7 @@ def pe(
         opt_heads = heads
         if opt_heads < 1:
             raise AttnError(f"--heads must be ≥ 1; got {opt_heads}")
+        _check_memory("the ALiBi biases", opt_heads, length, length, 8)  # float64
         table = pos.alibi_bias(opt_heads, length, length, causal=causal)
         labels = ("q", "k")
     meta = {"kind": str(kind), "length": length, "dim": dim, "base": rope_base if kind is PeKind.rope else pe_base,
@@ -117,6 +118,7 @@ def mask(
                    adjacency=None if adj is None else (to_rows(adj) if cols else adj), edges=_edges(src, edges),
                    undirected=undirected, self_loops=self_loops, window2d=window2d,
                    grid=None if hw is None else (hw[0], hw[1]))
+    _check_memory("the mask", batch, length, n_k, 1)  # booleans
     allowed = np.ones((batch, length, n_k), dtype=bool)
     if m.allowed is not None:
         allowed = np.broadcast_to(m.allowed, (batch, 1, length, n_k))[:, 0].copy()
@@ -159,3 +161,11 @@ def _emit_one(name, a, meta, fmt, output, precision, labels, protect, *, batched
         return MapSet(title, [group])
 
     emit({name: a}, meta, fmt_name, output, protect, renderables, maps, look)
+
+
+def _check_memory(what: str, batch_or_heads: int, n_q: int, n_k: int, itemsize: int) -> None:
+    """Refuse, before allocating, an n_q × n_k table that would not fit (the table, a copy and its output)."""
+    from attncli.core.validate import check_dense_memory
+    from attncli.io.memory import available_memory
+
+    check_dense_memory(1, batch_or_heads, n_q, n_k, itemsize, 3, available_memory(), what=what, dtype_hint=False)

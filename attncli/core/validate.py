@@ -112,7 +112,8 @@ def gigabytes(n: int) -> str:
 
 
 def check_dense_memory(B: int, H: int, n_q: int, n_k: int, itemsize: int, copies: int, limit: int | None,
-                       *, streaming: bool = False) -> None:
+                       *, streaming: bool = False, what: str = "the dense attention maps",
+                       dtype_hint: bool = True) -> None:
     """Refuse, before allocating, a computation whose dense maps would not fit in `limit` bytes.
 
     `limit` is the memory available (None: do not check). The message names the estimate, the limit
@@ -126,9 +127,9 @@ def check_dense_memory(B: int, H: int, n_q: int, n_k: int, itemsize: int, copies
         return
     dims = f"batch {B} × heads {H} × {n_q} queries × {n_k} keys × {itemsize} bytes × {copies} copies"
     tries = ["fewer tokens (split the sequence or the batch)"]
-    if itemsize > 4:
+    if itemsize > 4 and dtype_hint:
         tries.append("--dtype float32 (half the memory)")
     if streaming:
         tries.append("--show output alone (computed in blocks, without the dense map)")
-    raise AttnError(f"the dense attention maps would need about {gigabytes(need)} ({dims}) but only "
+    raise AttnError(f"{what} would need about {gigabytes(need)} ({dims}) but only "
                     f"{gigabytes(limit)} of memory is available; try {', or '.join(tries)}")
