@@ -170,3 +170,14 @@ def test_missing_tokenizers_extra_is_named(tmp_path):
             "'--embeddings', 'onehot'])")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 2 and "attncli[text]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_nan_in_an_embedding_row_names_the_token_and_the_table(tmp_path):
+    np.save(tmp_path / "emb.npy", np.array([[1.0, 2.0], [np.nan, 1.0], [3.0, 4.0]]))
+    (tmp_path / "vocab.txt").write_text("a\nb\nc\n")
+    common = ["--vocab", tmp_path / "vocab.txt", "--embeddings", tmp_path / "emb.npy"]
+    err = run_error(["compute", "--text", "a b c", *common])
+    assert "token 'b' (position 1) holds nan" in err and "emb.npy" in err and "--allow-nonfinite" in err
+    # rows that are not looked up do not matter
+    out = json.loads(run(["compute", "--text", "a c", *common, "--show", "output", "--format", "json"]).stdout)
+    assert np.isfinite(np.array(out["output"])).all()

@@ -56,7 +56,7 @@ def token_vectors(src: Sources, o: dict[str, Any]) -> TokenVectors:
                 raise AttnError(f"--ids line {n}: ids must be integers; got {line!r}") from None
         matrix = src.array(emb, "--embeddings")
         arrays, tokens = em.embed_ids(seqs, matrix, vocab)
-        return _batch(arrays, tokens, emb)
+        return _batch(arrays, tokens, emb, o)
 
     tokenizer = load_tokenizer(o.get("tokenizer") or "whitespace")
     lines = [o["text"]] if given[0] == "text" else read_lines(o["tokens"], "--tokens")
@@ -78,14 +78,23 @@ def token_vectors(src: Sources, o: dict[str, Any]) -> TokenVectors:
     elif encoded[0][1] is not None and not _is_word_vectors(emb):
         # a tokenizer.json with a model's embedding table: its ids are the rows
         arrays, _ = em.embed_ids([ids for _, ids in encoded], src.array(emb, "--embeddings"), None)
-        return _batch(arrays, seqs, emb)
+        return _batch(arrays, seqs, emb, o)
     else:
         table = em.read_word_vectors(_read_bytes(emb), emb)
     arrays, kept = em.embed(seqs, table, o.get("oov") or "error")
-    return _batch(arrays, kept, table.source)
+    return _batch(arrays, kept, table.source, o)
 
 
-def _batch(arrays: list[np.ndarray], tokens: list[list[str]], source: str) -> TokenVectors:
+def _batch(arrays: list[np.ndarray], tokens: list[list[str]], source: str, o: dict[str, Any]) -> TokenVectors:
+    if not o.get("allow_nonfinite"):  # name the token and the table, not the --x they become
+        for n, (a, toks) in enumerate(zip(arrays, tokens, strict=True), start=1):
+            bad = np.flatnonzero(~np.isfinite(a).all(axis=-1))
+            if bad.size:
+                i = int(bad[0])
+                value = a[i][~np.isfinite(a[i])][0]
+                where = f"sequence {n}, position {i}" if len(arrays) > 1 else f"position {i}"
+                raise AttnError(f"--embeddings: the vector of token {toks[i]!r} ({where}) holds {value} in "
+                                f"{source}; fix that row of the table, or pass --allow-nonfinite")
     if len(arrays) == 1:
         return TokenVectors(arrays[0], tokens, None, source)
     from attncli.text.embeddings import pad_batch
