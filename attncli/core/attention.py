@@ -113,7 +113,7 @@ def attention(
     `trace=True` records every intermediate matrix with its formula in `result.steps` (for explain).
     `need` names the arrays wanted (q, k, v, scores, weights, heads, output); without scores and weights
     the maps are never held whole, so memory does not grow with n_q × n_k. The kernel runs blocks of
-    `block_rows` query rows (default: about 4 MB of scores each) on `threads` threads (default: every core).
+    `block_rows` query rows (default: about 16 MB of scores each) on `threads` threads (default: every core).
     `memory_limit` (bytes): refuse, before allocating, maps that would not fit.
     """
     norm_name = kwargs.pop("normalize", normalize_) or "softmax"

@@ -25,7 +25,7 @@ import threading
 
 import numpy as np
 
-from attncli.core.kernel import Kernel
+from attncli.core.kernel import SPLIT_BYTES, Kernel
 
 LOG2E = 1.4426950408889634
 FUSED_BLOCK_BYTES = 16 * 2**20  # scores of one work item: big GEMMs run faster than cache-sized ones here
@@ -71,12 +71,16 @@ class Fused:
         scores per key chunk, and there are a few per thread when the problem allows."""
         BG, r, n_q, _ = self.q.shape
         chunk = min(self.kt.shape[2], KEY_CHUNK) * self.ft.itemsize
+        balance = BG * r * n_q * chunk >= SPLIT_BYTES  # else one item: threads would cost more than they save
         if rows is None:
             rows = max(1, min(n_q, FUSED_BLOCK_BYTES // (r * chunk)))
-            rows = max(1, min(rows, -(-n_q // (4 * n_threads))) if BG < 4 * n_threads else rows)
+            if balance and BG < 4 * n_threads:
+                rows = max(1, min(rows, -(-n_q // (4 * n_threads))))
         groups = 1
         if rows >= n_q:  # small maps: several groups per item
-            groups = max(1, min(BG, FUSED_BLOCK_BYTES // (r * n_q * chunk), -(-BG // (4 * n_threads))))
+            groups = max(1, min(BG, FUSED_BLOCK_BYTES // (r * n_q * chunk)))
+            if balance:
+                groups = min(groups, -(-BG // (4 * n_threads)))
         return [(g0, min(BG, g0 + groups), i0, min(n_q, i0 + rows))
                 for i0 in range(0, n_q, rows) for g0 in range(0, BG, groups)]
 

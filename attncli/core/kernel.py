@@ -22,7 +22,8 @@ from attncli.core.scores import SCORES
 from attncli.core.steps import Tracer
 from attncli.core.validate import check_scores
 
-BLOCK_BYTES = 4 * 2**20  # scores of one block, all batch items and heads: small enough to stay in cache
+BLOCK_BYTES = 16 * 2**20  # scores of one block, all batch items and heads: bigger GEMMs run faster here
+SPLIT_BYTES = 2**20  # smaller problems run as one block: starting threads would cost more than they save
 
 
 @dataclass
@@ -160,6 +161,8 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
         items: list[tuple[int, ...]] = fused.plan(n_threads, rows)
     else:  # items: rows i0..i1 of every head
         step = rows or block_rows(kernel.shape, ft.itemsize)
+        if not rows and B * H * n_q * n_k * ft.itemsize >= SPLIT_BYTES:  # a few blocks per thread, for balance
+            step = max(1, min(step, -(-n_q // (4 * n_threads))))
         items = [(i0, min(n_q, i0 + step)) for i0 in range(0, n_q, step)]
     kernel.fuse_scale = not keep_maps  # the shown scores keep the order of the formula: (Q·Kᵀ)·scale
     # (B, H, n_q, d_v) viewing (B, n_q, H, d_v) memory: concatenating the heads is then free
