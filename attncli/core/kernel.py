@@ -134,12 +134,14 @@ def block_rows(shape: tuple[int, int, int, int], itemsize: int, block_bytes: int
 
 
 def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | None, rows: int | None = None,
-        threads: int | None = None) -> dict[str, Any]:
+        threads: int | None = None, maps: dict[str, Any] | None = None) -> dict[str, Any]:
     """Heads for every query (and the maps when `keep_maps`), over blocks of query rows on `threads` threads.
 
     Tracing (explain) and the wrong-axis mistake need every row at once: one block.
     empty_value: NaN to write into empty rows' weights (None leaves them 0).
     Returns heads (B, H, n_q, d_v), empty (B, H, n_q) and scores, weights, allowed (None unless keep_maps).
+    maps: with keep_maps, where the maps go instead of new arrays: {"scores"/"weights": anything taking
+    `m[:, :, i0:i1] = block` of (B, H, rows, n_k), e.g. a file}; a name left out is not kept, nor is `allowed`.
     """
     B, H, n_q, n_k = kernel.shape
     ft = kernel.qg.dtype
@@ -168,8 +170,10 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
     # (B, H, n_q, d_v) viewing (B, n_q, H, d_v) memory: concatenating the heads is then free
     heads = np.empty((B, n_q, H, kernel.vh.shape[3]), dtype=ft).transpose(0, 2, 1, 3)
     empty = np.zeros((B, H, n_q), dtype=bool)
-    scores = np.empty((B, H, n_q, n_k), dtype=ft) if keep_maps else None
-    weights = np.empty((B, H, n_q, n_k), dtype=ft) if keep_maps else None
+    whole = keep_maps and maps is None  # the maps in memory, whole
+    if whole:
+        maps = {name: np.empty((B, H, n_q, n_k), dtype=ft) for name in ("scores", "weights")}
+    scores, weights = (maps or {}).get("scores"), (maps or {}).get("weights")
     off = Tracer(False)
 
     def one(item: tuple[int, ...]) -> None:
@@ -203,5 +207,5 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
     else:
         for item in items:
             one(item)
-    allowed = kernel.masks.allowed if keep_maps else None
+    allowed = kernel.masks.allowed if whole else None
     return {"scores": scores, "weights": weights, "allowed": allowed, "empty": empty, "heads": heads}
