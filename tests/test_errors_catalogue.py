@@ -357,6 +357,9 @@ def test_size_check_names_estimate_limit_and_alternatives() -> None:
     message = str(info.value)
     assert "about 2384.2 GB" in message and "16.0 GB of memory is available" in message
     assert "--dtype float32" in message and "--show output" in message and "fewer tokens" in message
+    assert "-o weights.npy" not in message  # only when the caller can stream a map to disk
+    with pytest.raises(AttnError, match=r"--show scores -o scores.npy \(one map, streamed to disk in blocks\)"):
+        check_dense_memory(1, 8, 100_000, 100_000, 8, 4, 16 * 2**30, streaming=True, to_disk="scores")
     with pytest.raises(AttnError) as info:
         check_dense_memory(1, 1, 1000, 1000, 4, 4, 1000)
     assert "--dtype float32" not in str(info.value) and "--show output" not in str(info.value)
@@ -378,9 +381,12 @@ def test_size_memory_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch)
 def test_size_dense_map_too_big_is_refused_before_allocating(tmp_path: Path) -> None:
     x = npy(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(300, 4)))
     limit = {"ATTNCLI_MEMORY_LIMIT": "1M"}  # the 300 × 300 float64 maps need more
-    err = error_of(["compute", "--x", x, "--show", "weights", "-o", tmp_path / "w.npy"], env=limit)
+    err = error_of(["compute", "--x", x, "--show", "weights,output", "-o", tmp_path / "w.npz"], env=limit)
     assert "the dense attention maps would need about" in err and "GB" in err and "available" in err
-    assert "--show output" in err and not (tmp_path / "w.npy").exists()
+    assert "--show output" in err and "--show weights -o weights.npy" in err and not (tmp_path / "w.npz").exists()
+    # one map to one .npy file goes to disk in blocks instead (tests/test_stream_maps.py)
+    run(["compute", "--x", x, "--show", "weights", "-o", tmp_path / "w.npy"], env={**os.environ, **limit})
+    assert np.load(tmp_path / "w.npy").shape == (300, 300)
     # the output alone streams over blocks of queries, without the dense map: it fits
     run(["compute", "--x", x, "--show", "output", "-o", tmp_path / "o.npy"], env={**os.environ, **limit})
     assert np.load(tmp_path / "o.npy").shape == (300, 4)

@@ -1,7 +1,8 @@
 """Every `attncli` command the README shows runs as written (sqlite-utils' habit: docs that are tested).
 
-Commands come from ```sh blocks and from `inline code` in tables. A command whose line ends with
-`# exit N` must exit N (exit 2 with one `error:` line); every other must exit 0.
+Commands come from ```sh blocks and from `inline code` in tables; a block's command may start with environment
+settings (`ATTNCLI_MEMORY_LIMIT=16M attncli ...`). A command whose line ends with `# exit N` must exit N (exit 2
+with one `error:` line); every other must exit 0.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def readme_commands() -> list[str]:
             line = line.strip()
             if line.startswith("pip install . && "):
                 line = line[len("pip install . && "):]
-            if line.startswith("attncli "):
+            if re.match(r"(?:[A-Z_]+=\S+ )*attncli ", line):
                 cmds.append(line)
     for cell in re.findall(r"`(attncli [^`]+)`", README):
         placeholder = any(t in cell for t in ("...", "SOURCE", "FILE", "[mask options]", "[--", "|rope|"))

@@ -23,6 +23,8 @@ EPILOG = (
     "  attncli compute samples/self_attention/problem.toml --show q,k,v,weights\n\n"
     "  attncli compute --x \"1 0 1 0; 0 2 0 2; 1 1 1 1\" --score dot --show scores,weights\n\n"
     "  attncli compute --q q.npy --k k.npy --v v.npy --causal --window 128 --show output -o out.npy\n\n"
+    "  attncli compute --q q.npy --k k.npy --v v.npy --causal --show weights -o weights.npy  "
+    "(a map too big for memory is written to the file in blocks)\n\n"
     "  attncli compute --x x.npy --weights mha.safetensors --heads 8 --rope --format json | jq .meta\n\n"
     "  attncli compute --text \"the cat sat on the mat\" --embeddings samples/text/embeddings.txt --format heatmap\n\n"
     "  attncli compute --x samples/two_heads/x.csv --weights samples/two_heads/weights.safetensors --heads 2 "
@@ -48,14 +50,22 @@ def compute(
     from attncli.core import attention
     from attncli.core.attention import rows_text
     from attncli.io.memory import available_memory
+    from attncli.io.stream import MapFile
 
     src = Sources()
     kwargs, names_of = attention_kwargs(src, options)
-    res = attention(**kwargs, need=names, threads=threads, memory_limit=available_memory())
-    if res.empty_rows:
-        warn(f"{len(res.empty_rows)} query row(s) have every key masked ({rows_text(res.empty_rows)}); "
-             f"their weights and attention outputs are {'NaN' if str(options['empty_rows']) == 'nan' else '0'} "
-             "(--empty-rows)")
+    limit = available_memory()
+    # a map too big for memory can still go to disk, block by block: one map, to one .npy file
+    to_file = fmt_name == "npy" and output is not None and names in (["weights"], ["scores"])
+    with MapFile(output or "", protect=src.paths, memory_limit=limit) as disk:
+        res = attention(**kwargs, need=names, threads=threads, memory_limit=limit,
+                        stream_maps=lambda name, **how: disk.open(name, **how) if to_file else None)
+        if res.empty_rows:
+            warn(f"{len(res.empty_rows)} query row(s) have every key masked ({rows_text(res.empty_rows)}); "
+                 f"their weights and attention outputs are "
+                 f"{'NaN' if str(options['empty_rows']) == 'nan' else '0'} (--empty-rows)")
+        if res.streamed:
+            return  # leaving the block puts the file in place
     arrays = {n: res.export(n) for n in names}
     meta = dict(res.meta, inputs=src.info, shapes={n: list(a.shape) for n, a in arrays.items()})
     if names_of.tokens is not None:

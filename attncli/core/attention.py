@@ -14,7 +14,7 @@ masks.py only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,7 @@ from attncli.core.kernel import Kernel
 from attncli.core.kernel import run as run_kernel
 from attncli.core.layout import LAYOUTS, to_rows
 from attncli.core.normalize import NORMALIZERS
-from attncli.core.result import AttentionResult
+from attncli.core.result import AttentionResult, user_shape
 from attncli.core.scores import SCORES, check_params, default_scale
 from attncli.core.steps import Tracer
 from attncli.core.validate import (
@@ -37,6 +37,7 @@ from attncli.core.validate import (
     check_finite,
     check_ndim,
     compute_dtype,
+    dense_bytes,
     finite_number,
     positive_int,
 )
@@ -102,6 +103,7 @@ def attention(
     block_rows: int | None = None,
     threads: int | None = None,
     memory_limit: int | None = None,
+    stream_maps: Callable[..., Any] | None = None,
     **kwargs: Any,
 ) -> AttentionResult:
     """Compute attention end to end; see the module docstring for the formulas.
@@ -114,7 +116,11 @@ def attention(
     `need` names the arrays wanted (q, k, v, scores, weights, heads, output); without scores and weights
     the maps are never held whole, so memory does not grow with n_q × n_k. The kernel runs blocks of
     `block_rows` query rows (default: about 16 MB of scores each) on `threads` threads (default: every core).
-    `memory_limit` (bytes): refuse, before allocating, maps that would not fit.
+    `memory_limit` (bytes): refuse, before allocating, maps that would not fit — unless `stream_maps` takes
+    them: called as stream_maps(name, shape=, dtype=, blocks=(B, H, n_q, n_k), layout=) for each map in `need`,
+    it returns where that map goes instead of memory (anything taking `m[:, :, i0:i1] = block`, blocks of query
+    rows in canonical (B, H, rows, n_k); `shape` is the user's, as `export` would give it), or None if it cannot
+    take it. A streamed map is None in the result and named in `result.streamed`.
     """
     norm_name = kwargs.pop("normalize", normalize_) or "softmax"
     over_queries = kwargs.pop("_normalize_over_queries", False)  # only to reproduce that mistake (diagnose.py)
@@ -283,11 +289,21 @@ def attention(
                   temperature=temperature, alibi=alibi, causal=causal, masks=m, normalize=norm_name,
                   over_queries=over_queries, check_overflow=not allow_nonfinite)
     keep_maps = need is None or bool({"scores", "weights"} & set(need))
-    if keep_maps:  # the scores and the weights, whole: refuse before allocating what cannot fit
-        check_dense_memory(B, H, n_q, n_k, ft.itemsize, 2, memory_limit, streaming=True)
+    sinks = None
+    if keep_maps:  # the scores and the weights, whole: refuse before allocating what cannot fit, or stream them
+        wanted = [n for n in ("scores", "weights") if need is not None and n in need]
+        if (memory_limit is not None and dense_bytes(B, H, n_q, n_k, ft.itemsize, 2) > memory_limit
+                and stream_maps is not None and wanted and not trace and not over_queries):
+            sinks = {n: stream_maps(n, shape=user_shape((B, H, n_q, n_k), n, batched=batched, layout=layout),
+                                    dtype=ft, blocks=(B, H, n_q, n_k), layout=layout) for n in wanted}
+            if any(sink is None for sink in sinks.values()):
+                sinks = None
+        if sinks is None:
+            check_dense_memory(B, H, n_q, n_k, ft.itemsize, 2, memory_limit, streaming=True,
+                               to_disk=None if stream_maps is None else "scores" if wanted == ["scores"] else "weights")
     got = run_kernel(kern, keep_maps=keep_maps, tr=tr, empty_value=np.nan if empty_rows == "nan" else None,
-                     rows=block_rows, threads=threads)
-    s, w, empty = got["scores"], got["weights"], got["empty"]
+                     rows=block_rows, threads=threads, maps=sinks)
+    s, w, empty = (None, None, got["empty"]) if sinks else (got["scores"], got["weights"], got["empty"])
     if m.query_valid is not None:
         empty &= m.query_valid[:, None, :]  # padded queries are meant to be empty
     empty_list = [tuple(int(i) for i in idx) for idx in np.argwhere(empty)]
@@ -313,7 +329,7 @@ def attention(
     tr.add("output" if wo is not None else ("output_concat" if H > 1 else "output_plain"), out, "tokens")
 
     allowed = None
-    if keep_maps:  # where weights may be nonzero, for marking masked cells
+    if keep_maps and not sinks:  # where weights may be nonzero, for marking masked cells
         allowed = got["allowed"] if got["allowed"] is not None else np.ones((1, 1, n_q, n_k), dtype=bool)
         if m.bias_parts or allow_nonfinite:  # a −inf bias (or a −inf input) masks too
             allowed = allowed & ~np.isneginf(s)
@@ -341,7 +357,7 @@ def attention(
         meta["image"] = {"height": grid[0], "width": grid[1]}
     return AttentionResult(q=qh, k=kh, v=vh, scores=s, weights=w, heads=head_out, output=out,
                            allowed=allowed, batched=batched, layout=layout, empty_rows=empty_list, meta=meta,
-                           grid=grid, steps=tr.steps)
+                           grid=grid, steps=tr.steps, streamed=tuple(sinks or ()))
 
 
 def rows_text(rows: list[tuple[int, int, int]], limit: int = 5) -> str:

@@ -37,29 +37,39 @@ class AttentionResult:
     meta: dict[str, Any] = field(default_factory=dict)
     grid: tuple[int, int] | None = None  # (H, W) when the tokens are an image's pixels
     steps: list = field(default_factory=list)  # core.steps.Step, when computed with trace=True
+    streamed: tuple[str, ...] = ()  # maps written block by block to attention(stream_maps=...), not kept here
 
     def export(self, name: str) -> np.ndarray:
         """The array `name` in the user's shape and layout (see the module docstring)."""
         a = getattr(self, name)
         if a is None:
+            if name in self.streamed:
+                raise AttnError(f"{name} was streamed to its file in blocks (it does not fit in memory)")
             raise AttnError(f"{name} was not computed: attention(need=...) streamed without the maps; "
                             f"add {name!r} to `need`")
-        if name == "output" and self.grid is not None:  # pixels back into the image: (B, H, W, C)
-            a = a.reshape(a.shape[0], *self.grid, a.shape[-1])
-            return a if self.batched else a[0]
-        if name != "output" and name != "heads" and a.shape[1] == 1:
-            a = a[:, 0]  # drop a single head axis
-        if not self.batched:
-            a = a[0]
-        return from_rows(a) if self.layout == "cols" else a
+        return user_view(a, name, batched=self.batched, layout=self.layout, grid=self.grid)
 
     def export_mask(self, name: str) -> np.ndarray | None:
         """For scores/weights: the boolean `allowed` map in the same shape as export(name)."""
         if name not in ("scores", "weights") or self.allowed is None:
             return None
         a = np.broadcast_to(self.allowed, self.weights.shape)
-        if a.shape[1] == 1:
-            a = a[:, 0]
-        if not self.batched:
-            a = a[0]
-        return from_rows(a) if self.layout == "cols" else a
+        return user_view(a, name, batched=self.batched, layout=self.layout)
+
+
+def user_view(a: np.ndarray, name: str, *, batched: bool, layout: str, grid: tuple[int, int] | None = None
+              ) -> np.ndarray:
+    """The canonical array `a` of `name` as the user sees it (see the module docstring); a view, no copy."""
+    if name == "output" and grid is not None:  # pixels back into the image: (B, H, W, C)
+        a = a.reshape(a.shape[0], *grid, a.shape[-1])
+        return a if batched else a[0]
+    if name != "output" and name != "heads" and a.shape[1] == 1:
+        a = a[:, 0]  # drop a single head axis
+    if not batched:
+        a = a[0]
+    return from_rows(a) if layout == "cols" else a
+
+
+def user_shape(shape: tuple[int, ...], name: str, *, batched: bool, layout: str) -> tuple[int, ...]:
+    """The shape user_view gives an array of canonical `shape`, without the array (for a file written later)."""
+    return user_view(np.broadcast_to(np.empty((), np.int8), shape), name, batched=batched, layout=layout).shape

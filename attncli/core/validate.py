@@ -115,12 +115,13 @@ def gigabytes(n: int) -> str:
 
 def check_dense_memory(B: int, H: int, n_q: int, n_k: int, itemsize: int, copies: int, limit: int | None,
                        *, streaming: bool = False, what: str = "the dense attention maps",
-                       dtype_hint: bool = True) -> None:
+                       dtype_hint: bool = True, to_disk: str | None = None) -> None:
     """Refuse, before allocating, a computation whose dense maps would not fit in `limit` bytes.
 
     `limit` is the memory available (None: do not check). The message names the estimate, the limit
-    and what to try: fewer tokens, float32 instead of float64, and `--show output` when a streaming
-    kernel can compute the output without the dense map (`streaming=True`).
+    and what to try: fewer tokens, float32 instead of float64, `--show output` when a streaming
+    kernel can compute the output without the dense map (`streaming=True`), and `--show MAP -o MAP.npy`
+    when the caller can write that map to disk in blocks (`to_disk="weights"` or "scores").
     """
     if limit is None:
         return
@@ -133,5 +134,7 @@ def check_dense_memory(B: int, H: int, n_q: int, n_k: int, itemsize: int, copies
         tries.append("--dtype float32 (half the memory)")
     if streaming:
         tries.append("--show output alone (computed in blocks, without the dense map)")
+    if to_disk:
+        tries.append(f"--show {to_disk} -o {to_disk}.npy (one map, streamed to disk in blocks)")
     raise AttnError(f"{what} would need about {gigabytes(need)} ({dims}) but only "
                     f"{gigabytes(limit)} of memory is available; try {', or '.join(tries)}")

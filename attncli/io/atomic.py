@@ -3,6 +3,8 @@
 The bytes go to a temporary file in the target's directory, are flushed and fsynced, then
 `os.replace`d over the target. On any failure (Ctrl-C included) the temporary file is removed.
 A target that is one of the inputs (`protect`) is refused before anything is written.
+`atomic_write` writes bytes; `atomic_file` hands out the temporary file for a writer that needs it
+open (a map streamed to disk block by block).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -44,6 +46,20 @@ Data = bytes | Iterable[bytes | memoryview] | Callable[[BinaryIO], None]
 def atomic_write(path: str | Path, data: Data, *, protect: Iterable[Path] = (), option: str = "-o/--output") -> None:
     """Write `data` (bytes, pieces written one after another, or a function writing to the file) to `path`
     atomically; refuse to overwrite any path in `protect` (the inputs)."""
+    with atomic_file(path, protect=protect, option=option) as f:
+        if callable(data):
+            data(f)
+        else:
+            for piece in [data] if isinstance(data, (bytes, bytearray)) else data:
+                f.write(piece)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str = "-o/--output"
+                ) -> Iterator[BinaryIO]:
+    """A temporary file next to `path`, open for writing: renamed over `path` (fsynced) when the block ends,
+    removed if it raises (Ctrl-C included). Inputs (`protect`), directories and missing directories are
+    refused before the file is made."""
     shown = str(path)
     src = Src(option, shown)
     for guarded in protect:
@@ -68,11 +84,7 @@ def atomic_write(path: str | Path, data: Data, *, protect: Iterable[Path] = (), 
         raise src.error(f"cannot write in '{parent}': {reason(err)}") from err
     try:
         with os.fdopen(fd, "wb") as f:
-            if callable(data):
-                data(f)
-            else:
-                for piece in [data] if isinstance(data, (bytes, bytearray)) else data:
-                    f.write(piece)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
