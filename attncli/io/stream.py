@@ -19,7 +19,6 @@ first block, renamed into place when the computation ends, removed if it fails o
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 import os
 import shutil
@@ -32,22 +31,10 @@ import numpy as np
 from attncli.core.validate import gigabytes
 from attncli.errors import AttnError
 from attncli.io.atomic import atomic_file
+from attncli.io.writers import npy_header
 
 OPTION = "-o/--output"
-PANEL_BYTES = (16 * 2**20, 64 * 2**20)  # cols layout: a panel of query columns, min and max
-
-
-def npy_header(shape: tuple[int, ...], dtype: np.dtype) -> bytes:
-    """The header np.save writes for a C-ordered array of `shape` and `dtype` (format 1.0, or 2.0 if long)."""
-    fields = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
-              "shape": tuple(int(n) for n in shape)}
-    buffer = io.BytesIO()
-    try:
-        np.lib.format.write_array_header_1_0(buffer, fields)
-    except ValueError:  # a header over 64 KiB needs format 2.0
-        buffer = io.BytesIO()
-        np.lib.format.write_array_header_2_0(buffer, fields)
-    return buffer.getvalue()
+PANEL_BYTES = (16 * 2**20, 256 * 2**20)  # cols layout: a panel of query columns, min and max
 
 
 class NpyBlocks:

@@ -155,14 +155,20 @@ def encode_npy(arrays: dict[str, np.ndarray]) -> list[bytes | memoryview]:
     array = np.asarray(next(iter(arrays.values())), order="C")
     if array.dtype.hasobject:
         raise AttnError(f"{OPTION}: cannot write an array of Python objects as .npy")
-    fields = np.lib.format.header_data_from_array_1_0(array)
+    return [npy_header(array.shape, array.dtype), memoryview(array.reshape(-1)).cast("B")]  # the data is not copied
+
+
+def npy_header(shape: tuple[int, ...], dtype: np.dtype) -> bytes:
+    """The header np.save writes for a C-ordered array of `shape` and `dtype` (format 1.0, or 2.0 if long)."""
+    fields = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+              "shape": tuple(int(n) for n in shape)}
     header = io.BytesIO()
     try:
         np.lib.format.write_array_header_1_0(header, fields)  # what np.save writes
     except ValueError:  # a header over 64 KiB needs format 2.0
         header = io.BytesIO()
         np.lib.format.write_array_header_2_0(header, fields)
-    return [header.getvalue(), memoryview(array.reshape(-1)).cast("B")]  # the data is not copied
+    return header.getvalue()
 
 
 def encode_npz(arrays: dict[str, np.ndarray]) -> Callable[[BinaryIO], None]:
