@@ -53,7 +53,8 @@ def test_threads_and_block_size_do_not_change_results():
         assert np.max(np.abs(out - ref)) <= 1e-6 * np.max(np.abs(ref))
 
 
-def test_output_only_memory_stays_bounded(tmp_path):
+@pytest.mark.parametrize("extra", ["", ", alibi=True"])  # ALiBi's biases are made per block too
+def test_output_only_memory_stays_bounded(tmp_path, extra):
     # n = 16384: the dense float32 map of one head would take 1 GiB; streaming needs a few blocks of 32 MB
     code = (
         "import numpy as np, resource\n"
@@ -61,7 +62,7 @@ def test_output_only_memory_stays_bounded(tmp_path):
         "rng = np.random.default_rng(0)\n"
         "q, k, v = (rng.standard_normal((16384, 64), dtype=np.float32) for _ in range(3))\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "o = attention(q, k, v, causal=True, need=['output']).output\n"
+        f"o = attention(q, k, v, causal=True, need=['output']{extra}).output\n"
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "print((after - before) // 1024)\n"
     )

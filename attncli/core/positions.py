@@ -72,8 +72,12 @@ def alibi_slopes(heads: int) -> np.ndarray:
     return 2.0 ** (-8.0 * np.arange(1, heads + 1) / heads)
 
 
-def alibi_bias(heads: int, n_q: int, n_k: int, causal: bool = False) -> np.ndarray:
-    """(heads, n_q, n_k): −m_h·|i − j|, or −m_h·(i − j) when causal."""
-    dist = np.arange(n_q)[:, None] - np.arange(n_k)[None, :]  # i − j, (n_q, n_k)
+def alibi_bias(heads: int, n_q: int, n_k: int, causal: bool = False, rows: tuple[int, int] | None = None,
+               keys: tuple[int, int] | None = None) -> np.ndarray:
+    """(heads, n_q, n_k): −m_h·|i − j|, or −m_h·(i − j) when causal; only query rows i0..i1 and keys j0..j1
+    when `rows`/`keys` are given (a block of a long sequence)."""
+    i0, i1 = rows or (0, n_q)
+    j0, j1 = keys or (0, n_k)
+    dist = np.arange(i0, i1)[:, None] - np.arange(j0, j1)[None, :]  # i − j, (rows, keys)
     dist = dist if causal else np.abs(dist)
     return -alibi_slopes(heads)[:, None, None] * dist[None]
