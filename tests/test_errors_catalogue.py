@@ -379,17 +379,17 @@ def test_size_memory_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_size_dense_map_too_big_is_refused_before_allocating(tmp_path: Path) -> None:
-    x = npy(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(300, 4)))
-    limit = {"ATTNCLI_MEMORY_LIMIT": "1M"}  # the 300 × 300 float64 maps need more
+    x = npy(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(400, 4)))
+    limit = {"ATTNCLI_MEMORY_LIMIT": "1M"}  # one 400 × 400 float64 map needs more
     err = error_of(["compute", "--x", x, "--show", "weights,output", "-o", tmp_path / "w.npz"], env=limit)
     assert "the dense attention maps would need about" in err and "GB" in err and "available" in err
     assert "--show output" in err and "--show weights -o weights.npy" in err and not (tmp_path / "w.npz").exists()
     # one map to one .npy file goes to disk in blocks instead (tests/test_stream_maps.py)
     run(["compute", "--x", x, "--show", "weights", "-o", tmp_path / "w.npy"], env={**os.environ, **limit})
-    assert np.load(tmp_path / "w.npy").shape == (300, 300)
+    assert np.load(tmp_path / "w.npy").shape == (400, 400)
     # the output alone streams over blocks of queries, without the dense map: it fits
     run(["compute", "--x", x, "--show", "output", "-o", tmp_path / "o.npy"], env={**os.environ, **limit})
-    assert np.load(tmp_path / "o.npy").shape == (300, 4)
+    assert np.load(tmp_path / "o.npy").shape == (400, 4)
 
 
 def test_size_mask_and_alibi_tables_too_big_are_refused_before_allocating(tmp_path: Path) -> None:

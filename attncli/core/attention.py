@@ -290,19 +290,22 @@ def attention(
                   over_queries=over_queries, check_overflow=not allow_nonfinite)
     keep_maps = need is None or bool({"scores", "weights"} & set(need))
     sinks = None
-    if keep_maps:  # the scores and the weights, whole: refuse before allocating what cannot fit, or stream them
+    # the maps held whole: the weights alone when the scores are not asked for (nor needed to mark −inf cells)
+    keep = ("weights",) if need is not None and "scores" not in need and not (m.bias_parts or allow_nonfinite) \
+        else ("scores", "weights")
+    if keep_maps:  # refuse before allocating what cannot fit, or stream the maps to disk
         wanted = [n for n in ("scores", "weights") if need is not None and n in need]
-        if (memory_limit is not None and dense_bytes(B, H, n_q, n_k, ft.itemsize, 2) > memory_limit
+        if (memory_limit is not None and dense_bytes(B, H, n_q, n_k, ft.itemsize, len(keep)) > memory_limit
                 and stream_maps is not None and wanted and not trace and not over_queries):
             sinks = {n: stream_maps(n, shape=user_shape((B, H, n_q, n_k), n, batched=batched, layout=layout),
                                     dtype=ft, blocks=(B, H, n_q, n_k), layout=layout) for n in wanted}
             if any(sink is None for sink in sinks.values()):
                 sinks = None
         if sinks is None:
-            check_dense_memory(B, H, n_q, n_k, ft.itemsize, 2, memory_limit, streaming=True,
+            check_dense_memory(B, H, n_q, n_k, ft.itemsize, len(keep), memory_limit, streaming=True,
                                to_disk=None if stream_maps is None else "scores" if wanted == ["scores"] else "weights")
     got = run_kernel(kern, keep_maps=keep_maps, tr=tr, empty_value=np.nan if empty_rows == "nan" else None,
-                     rows=block_rows, threads=threads, maps=sinks)
+                     rows=block_rows, threads=threads, maps=sinks, keep=keep)
     s, w, empty = (None, None, got["empty"]) if sinks else (got["scores"], got["weights"], got["empty"])
     if m.query_valid is not None:
         empty &= m.query_valid[:, None, :]  # padded queries are meant to be empty

@@ -135,7 +135,8 @@ def block_rows(shape: tuple[int, int, int, int], itemsize: int, block_bytes: int
 
 
 def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | None, rows: int | None = None,
-        threads: int | None = None, maps: dict[str, Any] | None = None) -> dict[str, Any]:
+        threads: int | None = None, maps: dict[str, Any] | None = None,
+        keep: tuple[str, ...] = ("scores", "weights")) -> dict[str, Any]:
     """Heads for every query (and the maps when `keep_maps`), over blocks of query rows on `threads` threads.
 
     Tracing (explain) and the wrong-axis mistake need every row at once: one block.
@@ -143,6 +144,7 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
     Returns heads (B, H, n_q, d_v), empty (B, H, n_q) and scores, weights, allowed (None unless keep_maps).
     maps: with keep_maps, where the maps go instead of new arrays: {"scores"/"weights": anything taking
     `m[:, :, i0:i1] = block` of (B, H, rows, n_k), e.g. a file}; a name left out is not kept, nor is `allowed`.
+    keep: without `maps`, the maps held in memory (the weights alone when the scores are not asked for).
     """
     B, H, n_q, n_k = kernel.shape
     ft = kernel.qg.dtype
@@ -173,7 +175,7 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
     empty = np.zeros((B, H, n_q), dtype=bool)
     whole = keep_maps and maps is None  # the maps in memory, whole
     if whole:
-        maps = {name: np.empty((B, H, n_q, n_k), dtype=ft) for name in ("scores", "weights")}
+        maps = {name: np.empty((B, H, n_q, n_k), dtype=ft) for name in keep}
     scores, weights = (maps or {}).get("scores"), (maps or {}).get("weights")
     off = Tracer(False)
 
