@@ -45,17 +45,38 @@ print(min(times), torch.get_num_threads())
 """
 
 
+LIBRARY_CODE = """
+import sys, time
+import numpy as np
+from attncli import attention
+need, causal, reps = sys.argv[1].split(","), sys.argv[2] == "1", int(sys.argv[3])
+q, k, v = (np.load(p) for p in sys.argv[4:7])
+attention(q, k, v, causal=causal, need=need)
+times = []
+for _ in range(reps):
+    t = time.perf_counter(); attention(q, k, v, causal=causal, need=need); times.append(time.perf_counter() - t)
+print(min(times))
+"""
+
+
+def library_time(need: str, causal: bool, files: list[Path], reps: int = 3) -> float:
+    """attncli's computation alone (the library call, inputs in memory): comparable to the PyTorch times."""
+    out = subprocess.run([sys.executable, "-c", LIBRARY_CODE, need, "1" if causal else "0", str(reps),
+                          *map(str, files)], capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[0])
+
+
 def attncli_cmd() -> list[str]:
     exe = shutil.which("attncli", path=str(Path(sys.executable).parent)) or shutil.which("attncli")
     return [exe] if exe else [sys.executable, "-m", "attncli"]
 
 
-def run_timed(cmd: list[str], reps: int = 3) -> tuple[float, float]:
+def run_timed(cmd: list[str], reps: int = 3, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Best wall time of `cmd` over reps, and its peak RSS in MB (largest over the runs)."""
     best, peak = float("inf"), 0.0
     for _ in range(reps):
         t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -110,14 +131,20 @@ def main() -> None:
                          "output", "-o", str(tmp / "out.npy")] + (["--causal"] if causal else [])
             ours, peak = run_timed(cmd)
             ref = torch_time(args.torch, "sdpa", causal, files)
-            row(f"1. output, n={n_big}, 8 heads, d=64, f32{', causal' if causal else ''}", ours, ref, peak,
-                "vs torch SDPA (CPU)")
+            case = f"output, n={n_big}, 8 heads, d=64, f32{', causal' if causal else ''}"
+            row(f"1. {case}", ours, ref, peak, "whole process (start, read, compute, write) vs torch SDPA (CPU)")
+            row(f"1. {case}, library", library_time("output", causal, files), ref, None,
+                "attention() alone, inputs in memory, vs torch SDPA")
         files = inputs(tmp, "maps", (1, 8, n_maps, 64))
         cmd = cli + ["compute", "--q", str(files[0]), "--k", str(files[1]), "--v", str(files[2]), "--show",
                      "weights,output", "-o", str(tmp / "out.npz")]
         ours, peak = run_timed(cmd)
-        row(f"2. weights + output, n={n_maps}, 8 heads", ours, torch_time(args.torch, "math", False, files), peak,
-            "vs torch math path with weights")
+        ref = torch_time(args.torch, "math", False, files)
+        row(f"2. weights + output, n={n_maps}, 8 heads", ours, ref, peak,
+            f"whole process, writing a {(8 * n_maps * n_maps + n_maps * 512) * 4 / 1e6:.0f} MB .npz, vs torch math "
+            "path with weights")
+        row(f"2. weights + output, n={n_maps}, 8 heads, library", library_time("weights,output", False, files), ref,
+            None, "attention() alone vs torch math path")
         files = inputs(tmp, "mem", (1, 1, n_mem, 64))
         cmd = cli + ["compute", "--q", str(files[0]), "--k", str(files[1]), "--v", str(files[2]), "--show",
                      "output", "-o", str(tmp / "out.npy")]
@@ -126,6 +153,15 @@ def main() -> None:
         row(f"3. memory: output, n={n_mem}, 1 head", ours, None, peak,
             f"budget {io_mb:.0f} MB in+out + 256 MB + interpreter; dense map would be "
             f"{n_mem * n_mem * 4 / 2**30:.1f} GB")
+        n_disk = n_mem // 4
+        files = inputs(tmp, "disk", (n_disk, 16))
+        cmd = cli + ["compute", "--x", str(files[0]), "--show", "weights", "--dtype", "float32", "-o",
+                     str(tmp / "w.npy")]
+        env = {**os.environ, "ATTNCLI_MEMORY_LIMIT": "256M"}
+        ours, peak = run_timed(cmd, reps=1, env=env)
+        row(f"3. memory: weights to .npy, n={n_disk}, 1 head", ours, None, peak,
+            f"ATTNCLI_MEMORY_LIMIT=256M; the {n_disk * n_disk * 4 / 2**30:.1f} GB map is streamed to disk")
+        (tmp / "w.npy").unlink()
         tiny = cli + ["compute", "--x", "1 0 1 0; 0 2 0 2; 1 1 1 1; 0 1 0 1"]
         numpy_t, _ = run_timed([sys.executable, "-c", "import numpy"], reps=7)
         ours, peak = run_timed(tiny, reps=7)
