@@ -199,7 +199,8 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
         empty[:, :, i0:i1] = e
 
     n_threads = min(n_threads, len(items))
-    if n_threads > 1:
+    if n_threads > 1:  # biggest first (a causal mask's last rows see the most keys): the threads finish together
+        items.sort(key=lambda it: -_cost(kernel, it))
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(max_workers=n_threads)
@@ -212,3 +213,10 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
             one(item)
     allowed = kernel.masks.allowed if whole else None
     return {"scores": scores, "weights": weights, "allowed": allowed, "empty": empty, "heads": heads}
+
+
+def _cost(kernel: Kernel, item: tuple[int, ...]) -> int:
+    """Scores one work item computes: (groups ×) rows × the keys those rows can see."""
+    i0, i1 = item[-2:]
+    j0, j1 = kernel.key_range(i0, i1)
+    return (item[1] - item[0] if len(item) == 4 else 1) * (i1 - i0) * (j1 - j0)
