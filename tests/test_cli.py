@@ -213,9 +213,9 @@ def test_python_dash_m_works():
 def test_help_has_an_example_for_every_option(command):
     import typer
 
-    from attncli.cli import app
+    from attncli.cli import load_commands
 
-    cmd = typer.main.get_command(app).commands[command]
+    cmd = typer.main.get_command(load_commands()).commands[command]
     for param in cmd.params:
         if param.name != "help" and getattr(param, "help", None) is not None and param.param_type_name == "option":
             assert "e.g." in param.help, f"{command} {param.opts}: {param.help}"

@@ -2,14 +2,17 @@
 
 Each command parses options, reads arrays through attncli.io, calls attncli.core, and hands the
 result to attncli.render or attncli.io's writer. User mistakes raise AttnError; `main` prints them as
-one `error: ...` line and exits 2. Heavy modules are imported inside the commands, not here.
+one `error: ...` line and exits 2. Heavy modules are imported inside the commands, not here, and a run
+imports and builds only the command it runs (`load_commands`); help and mistyped commands load them all.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import warnings
+from collections.abc import Iterable
 
 # attncli runs its own threads over blocks of queries (--threads); a multi-threaded BLAS under each of them
 # would oversubscribe the cores. Set before numpy loads; an explicit setting in the environment wins.
@@ -31,14 +34,27 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
 )
 
-from attncli.cli import check as _check  # noqa: E402,F401
-from attncli.cli import compute as _compute  # noqa: E402,F401  (registers the command)
-from attncli.cli import embed as _embed  # noqa: E402,F401
-from attncli.cli import explain as _explain  # noqa: E402,F401
-from attncli.cli import init as _init  # noqa: E402,F401
-from attncli.cli import inspect as _inspect  # noqa: E402,F401
-from attncli.cli import show as _show  # noqa: E402,F401
-from attncli.cli import tables as _tables  # noqa: E402,F401
+
+@app.callback()
+def _group() -> None:
+    """Makes attncli a group of commands even when only one is loaded (the help is Typer's help= above)."""
+
+
+# command -> the module that defines it, in the order `attncli --help` lists them. Typer builds the options of
+# every registered command before it parses anything, which costs more than computing a small map, so
+# main() registers only the command being run.
+COMMANDS = {"check": "check", "compute": "compute", "embed": "embed", "explain": "explain", "init": "init",
+            "inspect": "inspect", "show": "show", "pe": "tables", "mask": "tables"}
+
+
+def load_commands(names: Iterable[str] = COMMANDS) -> typer.Typer:
+    """Register the named commands on `app` (by importing their modules) and return it; all by default."""
+    for module in dict.fromkeys(COMMANDS[name] for name in names):
+        importlib.import_module(f"attncli.cli.{module}")
+    order = list(COMMANDS)  # the same listing whichever command a process loaded first
+    app.registered_commands.sort(key=lambda c: order.index(c.name or c.callback.__name__))  # type: ignore[union-attr]
+    return app
+
 
 INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
 FLOAT_WARNINGS = r"(overflow|underflow|invalid value|divide by zero) encountered"
@@ -58,8 +74,7 @@ def _usage_message(err: Exception, args: list[str]) -> str:
     message = " ".join(err.format_message().split())  # type: ignore[attr-defined]
     ctx = getattr(err, "ctx", None)
     where = ctx.command_path if ctx is not None else "attncli"
-    commands = {c.name or getattr(c.callback, "__name__", "") for c in app.registered_commands}
-    if where == "attncli" and args and args[0] in commands:
+    if where == "attncli" and args and args[0] in COMMANDS:
         where = f"attncli {args[0]}"
     return f"{message.rstrip('.')}; see '{where} --help'"
 
@@ -73,6 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     if not debug:  # numpy's floating-point warnings are noise on stderr; wrong numbers are errors in core
         warnings.filterwarnings("ignore", FLOAT_WARNINGS, RuntimeWarning)
     try:
+        load_commands([args[0]] if args and args[0] in COMMANDS else COMMANDS)
         code = app(args=args, prog_name="attncli", standalone_mode=False)
         if code == INTERRUPTED:  # typer turns Ctrl-C into a silent exit code 130
             raise KeyboardInterrupt
