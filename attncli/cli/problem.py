@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
-import json
 import os
 from enum import Enum
 from pathlib import Path
@@ -182,6 +181,8 @@ def _resolve_one(value: str, base: Path) -> str:
 
 def _convert(name: str, value: Any, default: Any) -> Any:
     """A TOML value as the option's type; nested number lists become inline matrices."""
+    import json  # only problem files need it
+
     where = f"PROBLEM: {name.replace('_', '-')}"
     if name in LIST_AS_TEXT and isinstance(value, list):
         return (":" if name == "window" else ",").join(str(v) for v in value)

@@ -8,7 +8,6 @@ tsv write the statistics instead.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated, Any
 
@@ -194,7 +193,8 @@ def _warn_row_sums(values) -> None:
 
 def _write_stats(stats, meta: dict, top_k: int, fmt: str, output: str | None, protect) -> None:
     """--format json: {"stats": {...}, "meta": {...}}; csv/tsv: one row per query of each head."""
-    from attncli.io import atomic_write
+    import json
+
     from attncli.io.writers import _plain
 
     if fmt == "json":
@@ -221,6 +221,8 @@ def _write_stats(stats, meta: dict, top_k: int, fmt: str, output: str | None, pr
         sys.stdout.write(data)
         sys.stdout.flush()
     else:
+        from attncli.io import atomic_write
+
         atomic_write(output, data.encode("utf-8"), protect=protect)
 
 

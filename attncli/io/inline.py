@@ -12,13 +12,11 @@ Two spellings:
 
 from __future__ import annotations
 
-import json
 import re
 
 import numpy as np
 
 from attncli.io._common import Src
-from attncli.io.jsonfmt import json_to_array
 
 _WORDS = re.compile(r"nan|inf(?:inity)?|true|false|null", re.IGNORECASE)
 _NUMBER_CHARS = re.compile(r"[\d\s+\-.eE,;\[\]]*")
@@ -45,6 +43,10 @@ def parse_inline(source: str, src: Src) -> np.ndarray:
     """Parse an inline literal (JSON lists or MATLAB rows) into float64 (or bool) numbers."""
     text = source.strip()
     if text.startswith("["):
+        import json  # only JSON literals need the parser (and jsonfmt), MATLAB rows do not
+
+        from attncli.io.jsonfmt import json_to_array
+
         fixed = text
         for pattern, word in _JSON_FIXES:
             fixed = pattern.sub(word, fixed)

@@ -21,9 +21,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from attncli.io._common import Blob, Content, Src, did_you_mean, list_names, native
+from attncli.io.sniff import NPY_MAGIC
 
-NPY_MAGIC = b"\x93NUMPY"
-ZIP_MAGIC = b"PK\x03\x04"
 _MAX_HEADER = 1 << 20
 _LOAD_ERRORS = (ValueError, OSError, EOFError, TypeError, struct.error, zipfile.BadZipFile,
                 KeyError, OverflowError, MemoryError, NotImplementedError)

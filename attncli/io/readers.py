@@ -25,9 +25,6 @@ import numpy as np
 
 from attncli.io._common import Blob, Content, Loaded, Src, list_names, reason
 from attncli.io.inline import looks_inline, parse_inline
-from attncli.io.jsonfmt import json_bytes_content
-from attncli.io.npyfmt import npy_content, npz_content
-from attncli.io.safetensors_format import safetensors_content
 from attncli.io.sniff import kind_from_extension, sniff
 from attncli.io.text import decode_text, parse_text, sniff_delimiter
 
@@ -127,13 +124,22 @@ def _content(kind: str, blob: Blob) -> Content:
     """Hand a blob to the reader for `kind`."""
     if blob.size == 0 and kind in ("npy", "npz", "safetensors"):
         raise blob.src.error(f"'{blob.src.label}' is empty (0 bytes); re-create the {kind} file")
+    # each format's reader is imported when a file of that format is read
     if kind == "npy":
+        from attncli.io.npyfmt import npy_content
+
         return npy_content(blob)
     if kind == "npz":
+        from attncli.io.npyfmt import npz_content
+
         return npz_content(blob)
     if kind == "safetensors":
+        from attncli.io.safetensors_format import safetensors_content
+
         return safetensors_content(blob)
     if kind == "json":
+        from attncli.io.jsonfmt import json_bytes_content
+
         return json_bytes_content(blob.read_all(), blob.src)
     text = decode_text(blob.read_all(), blob.src)
     return Content(binary=False, plain=parse_text(text, _delimiter(kind, text), blob.src))

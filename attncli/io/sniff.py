@@ -8,7 +8,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from attncli.io.npyfmt import NPY_MAGIC, ZIP_MAGIC
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
 
 # extension -> reader kind; "txt" means whitespace-separated, or CSV if the text has commas
 EXTENSION_KINDS = {

@@ -11,7 +11,6 @@ import io
 import json
 import math
 import sys
-import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -19,7 +18,6 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from attncli.errors import AttnError
-from attncli.io.atomic import atomic_write
 
 FORMATS = ("json", "csv", "tsv", "npy", "npz", "safetensors")
 BINARY_FORMATS = ("npy", "npz", "safetensors")
@@ -174,6 +172,7 @@ def npy_header(shape: tuple[int, ...], dtype: np.dtype) -> bytes:
 def encode_npz(arrays: dict[str, np.ndarray]) -> Callable[[BinaryIO], None]:
     """An uncompressed .npz (the layout of np.savez: one `name.npy` member per array), written straight
     into the output file by the returned function (maps of hundreds of MB are not copied in memory)."""
+    import zipfile  # only .npz needs it
 
     def write(stream: BinaryIO) -> None:
         with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
@@ -242,6 +241,8 @@ def write_arrays(target: str | Path | None, arrays: dict[str, np.ndarray], meta:
                 stream.write(piece)
         stream.flush()
         return
+    from attncli.io.atomic import atomic_write  # (tempfile) only when writing a file
+
     atomic_write(target, encode(arrays, meta, fmt), protect=protect)
 
 
