@@ -15,13 +15,15 @@ and a head's entropy, first-token and diagonal shares are the means over its non
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rich.table import Table
 
 from attncli.render.maps import Panel
 from attncli.render.tables import _cut, format_number
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 MAX_QUERY_ROWS = 40
 
@@ -79,6 +81,8 @@ def stats_tables(heads: list[dict[str, Any]], *, precision: int = 4, per_query: 
     """A summary table (one row per head), then per-query tables when `per_query`.
 
     Each item of `heads` is head_stats(...) plus "layer" and "head" (None when the axis is absent)."""
+    from rich.table import Table  # rich only when tables are drawn (JSON output uses head_stats alone)
+
     has_layer = any(h.get("layer") is not None for h in heads)
     has_head = any(h.get("head") is not None for h in heads)
     t = Table(title="statistics (entropy in bits, uniform = log2 n; first token, diagonal: mean share of attention)",

@@ -7,10 +7,12 @@ they print. A 3-D or 4-D array becomes one table per leading index ("weights · 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from rich.table import Table
-from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 # What the rows and columns of each array are, in rows layout: (row prefix, column prefix).
 AXES = {
@@ -78,6 +80,9 @@ def array_tables(
 
     Rows and columns are labelled from `row_labels`/`col_labels`, else numbered with the prefixes the
     array's name implies (q0, k0, d0; `prefixes` overrides)."""
+    from rich.table import Table  # rich only when tables are drawn: the helpers above serve JSON output too
+    from rich.text import Text
+
     rp, cp = prefixes or AXES.get(name, ("r", "c"))
     if layout == "cols":
         rp, cp = cp, rp
