@@ -1,0 +1,100 @@
+"""Start-up (issue #7, target 4): nothing heavy is imported before it is needed.
+
+Each case runs `attncli.cli.main` in a fresh interpreter and looks at `sys.modules` afterwards. Timings
+are never asserted here; `python tests/bench.py` measures them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+PROBE = """
+import sys
+from attncli.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+sys.stdout.flush()
+print("\\n".join(sorted(sys.modules)), file=sys.stderr)
+"""
+
+X = "1 0 1 0; 0 2 0 2; 1 1 1 1; 0 1 0 1"
+OTHER_COMMANDS = ["attncli.cli.check", "attncli.cli.explain", "attncli.cli.show", "attncli.cli.tables",
+                  "attncli.cli.embed", "attncli.cli.inspect", "attncli.cli.init"]
+# what no computing run needs unless asked: diagnosis (check), threads, the binary readers and writers,
+# file writing, text, tokenizers, pictures
+NEVER_FOR_A_SMALL_RUN = ["attncli.core.diagnose", "concurrent.futures", "attncli.io.npyfmt",
+                         "attncli.io.safetensors_format", "attncli.io.atomic", "attncli.text", "attncli.render.maps",
+                         "attncli.render.heatmap", "tokenizers", "matplotlib", "safetensors", "tomllib"]
+
+
+def imported(args: list[str]) -> set[str]:
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, timeout=120)
+    assert proc.stdout, proc.stderr  # the command printed its result
+    return set(proc.stderr.decode().split())
+
+
+def rich_modules(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m == "rich" or m.startswith("rich."))
+
+
+def test_compute_json_imports_no_rich_and_no_other_command():
+    modules = imported(["compute", "--x", X, "--format", "json"])
+    assert "numpy" in modules and "attncli.core.attention" in modules  # it did compute
+    assert rich_modules(modules) == []
+    assert "attncli.render" not in modules
+    assert not modules & set(OTHER_COMMANDS + NEVER_FOR_A_SMALL_RUN)
+
+
+def test_compute_table_imports_rich_for_the_table_only():
+    modules = imported(["compute", "--x", X])
+    assert "rich.table" in modules
+    assert not modules & set(OTHER_COMMANDS + NEVER_FOR_A_SMALL_RUN)
+    assert "attncli.io.writers" not in modules  # a table is printed, not encoded
+
+
+@pytest.mark.parametrize("args", [
+    ["explain", "--x", "1 0; 0 1", "--format", "json"],
+    ["pe", "--kind", "sinusoidal", "--length", "4", "--dim", "4", "--format", "json"],
+    ["mask", "--length", "3", "--causal", "--format", "json"],
+    ["show", "0.5 0.5; 0 1", "--format", "json"],
+    ["embed", "--text", "a b", "--embeddings", "random:4", "--format", "json"],
+    ["compute", "--x", X, "--format", "csv"],
+    ["compute", "--x", X, "--format", "npy"],
+])
+def test_json_csv_npy_output_imports_no_rich(args):
+    modules = imported(args)
+    assert "numpy" in modules
+    assert rich_modules(modules) == []
+
+
+def test_help_imports_no_numpy_and_no_core():
+    modules = imported(["--help"])
+    assert set(OTHER_COMMANDS) <= modules  # the listing needs every command
+    assert "numpy" not in modules
+    assert not {m for m in modules if m.startswith(("attncli.core", "attncli.io", "attncli.render"))}
+
+
+def test_command_help_loads_only_that_command():
+    modules = imported(["compute", "--help"])
+    assert "attncli.cli.compute" in modules
+    assert "numpy" not in modules
+    assert not modules & set(OTHER_COMMANDS)
+
+
+def test_help_lists_every_command_in_order_whichever_ran_first():
+    """In one process, a command run before `--help` changes neither the listing nor its order."""
+    code = ("from attncli.cli import main\n"
+            "for args in (['pe', '--kind', 'rope', '--length', '2', '--dim', '2', '--format', 'json'], ['--help']):\n"
+            "    try:\n        main(args)\n    except SystemExit:\n        pass\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, COLUMNS="100"))
+    listing = proc.stdout[proc.stdout.index("Commands"):]
+    positions = [listing.index(f"│ {name} ") for name in
+                 ("check", "compute", "embed", "explain", "init", "inspect", "show", "pe", "mask")]
+    assert positions == sorted(positions)
