@@ -29,8 +29,9 @@ OTHER_COMMANDS = ["attncli.cli.check", "attncli.cli.explain", "attncli.cli.show"
 # what no computing run needs unless asked: diagnosis (check), threads, the binary readers and writers,
 # file writing, text, tokenizers, pictures
 NEVER_FOR_A_SMALL_RUN = ["attncli.core.diagnose", "concurrent.futures", "attncli.io.npyfmt",
-                         "attncli.io.safetensors_format", "attncli.io.atomic", "attncli.text", "attncli.render.maps",
-                         "attncli.render.heatmap", "tokenizers", "matplotlib", "safetensors", "tomllib"]
+                         "attncli.io.safetensors_format", "attncli.io.atomic", "attncli.cli.text_input", "attncli.text",
+                         "attncli.render.maps", "attncli.render.heatmap", "tokenizers", "matplotlib", "safetensors",
+                         "tomllib"]
 
 
 def imported(args: list[str]) -> set[str]:

@@ -20,6 +20,7 @@ PICTURES = ("heatmap", "png", "svg", "pdf", "html")  # formats that draw maps ra
 IMAGES = ("png", "svg", "pdf")  # made by matplotlib (the `plot` extra)
 SOURCE_HELP = ("SOURCE: a file (.npy .npz .safetensors .csv .tsv .txt .json; file.npz:name picks an array), "
                "'-' for stdin, or inline \"1 0; 0 1\"")
+TEXT_OPTIONS = ("text", "tokens", "ids")  # each makes the token vectors X from text (cli/text_input.py)
 
 
 class Sources:
@@ -79,6 +80,11 @@ class Sources:
             name: {"shape": list(loaded.array.shape), "dtype": str(loaded.array.dtype)}
             for name, loaded in found.items()}})
         return {name: loaded.array for name, loaded in found.items()}
+
+
+def wants_text(o: dict[str, Any]) -> bool:
+    """True when one of --text, --tokens, --ids is given (by parameter name in `o`)."""
+    return any(o.get(k) is not None for k in TEXT_OPTIONS)
 
 
 def parse_int_list(text: str | None, option: str) -> list[int] | None:

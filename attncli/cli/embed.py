@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from attncli.cli import app
 from attncli.cli import options as opt
-from attncli.cli.common import Sources, emit, resolve_format
+from attncli.cli.common import Sources, emit, resolve_format, wants_text
 from attncli.errors import AttnError
 
 
@@ -23,7 +23,7 @@ def embed(
     import numpy as np
 
     from attncli import __version__
-    from attncli.cli.text_input import table_labels, token_vectors, wants_text
+    from attncli.cli.text_input import table_labels, token_vectors
 
     options = dict(locals())
     if not wants_text(options):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from attncli.cli.common import Sources, parse_int_list
+from attncli.cli.common import TEXT_OPTIONS, Sources, parse_int_list, wants_text
 from attncli.errors import AttnError
 
 ARRAY_OPTIONS = {  # attention() keyword -> option
@@ -33,8 +33,6 @@ def attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], L
     """Turn a command's option values `o` (by parameter name) into attention() keyword arguments and
     the labels of the tokens."""
     import numpy as np
-
-    from attncli.cli.text_input import read_labels, table_labels, token_vectors, wants_text
 
     kw: dict[str, Any] = {name: src.array(o.get(name), opt) for name, opt in ARRAY_OPTIONS.items()}
     kw.update({name: src.arrays(o.get(name), opt) for name, opt in REPEATABLE.items()})
@@ -72,6 +70,8 @@ def attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], L
 
     labels = Labels()
     if wants_text(o):
+        from attncli.cli.text_input import table_labels, token_vectors  # tokenizing and embedding: text only
+
         tv = token_vectors(src, o)
         kw["x"] = tv.x.T if cols and not tv.batched else (np.swapaxes(tv.x, -1, -2) if cols else tv.x)
         n = tv.x.shape[-2]
@@ -82,11 +82,13 @@ def attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], L
                     raise AttnError(f"{option} is set from the sequences' lengths ({','.join(map(str, tv.lens))}) "
                                     f"for a batch of text; drop {option}")
                 kw[name] = tv.lens
-        src.info["--" + next(k for k in ("text", "tokens", "ids") if o.get(k) is not None)] = {
+        src.info["--" + next(k for k in TEXT_OPTIONS if o.get(k) is not None)] = {
             "embeddings": tv.embeddings, "shape": list(tv.x.shape)}
         if kw.get("x_kv") is None:
             labels.keys = labels.queries
     elif o.get("labels") is not None:
+        from attncli.cli.text_input import read_labels
+
         given = read_labels(o["labels"])
         labels = Labels(given, given if kw.get("x_kv") is None and kw.get("k") is None else None, None)
     return kw, labels

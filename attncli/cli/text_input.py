@@ -8,10 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from attncli.cli.common import Sources
+from attncli.cli.common import TEXT_OPTIONS, Sources
 from attncli.errors import AttnError
-
-TEXT_OPTIONS = ("text", "tokens", "ids")
 
 
 @dataclass
@@ -24,10 +22,6 @@ class TokenVectors:
     @property
     def batched(self) -> bool:
         return self.lens is not None
-
-
-def wants_text(o: dict[str, Any]) -> bool:
-    return any(o.get(k) is not None for k in TEXT_OPTIONS)
 
 
 def token_vectors(src: Sources, o: dict[str, Any]) -> TokenVectors:
