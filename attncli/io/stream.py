@@ -30,8 +30,6 @@ import numpy as np
 
 from attncli.core.validate import gigabytes
 from attncli.errors import AttnError
-from attncli.io.atomic import atomic_file
-from attncli.io.writers import npy_header
 
 OPTION = "-o/--output"
 PANEL_BYTES = (16 * 2**20, 256 * 2**20)  # cols layout: a panel of query columns, min and max
@@ -49,6 +47,8 @@ class NpyBlocks:
         B, H, n_q, n_k = blocks
         if math.prod(shape) != B * H * n_q * n_k:
             raise ValueError(f"a {shape} file cannot hold {blocks} maps")
+        from attncli.io.writers import npy_header  # the writers, like the file, only when a map is streamed
+
         self.fd, self.dtype, self.blocks, self.cols = f.fileno(), np.dtype(dtype), blocks, cols
         header = npy_header(shape, self.dtype)
         self.data = len(header)  # offset of the first number
@@ -149,6 +149,9 @@ class MapFile:
 
     def open(self, name: str, *, shape: tuple[int, ...], dtype: np.dtype, blocks: tuple[int, int, int, int],
              layout: str) -> NpyBlocks:
+        from attncli.io.atomic import atomic_file  # compute enters a MapFile every run; most never open it
+        from attncli.io.writers import npy_header
+
         if self.blocks is not None:
             raise AttnError(f"{self.option}: an .npy file holds one array; stream one map at a time")
         f = self._stack.enter_context(atomic_file(self.path, protect=self.protect, option=self.option))
