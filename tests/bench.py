@@ -61,8 +61,9 @@ print(min(times))
 
 def library_time(need: str, causal: bool, files: list[Path], reps: int = 3) -> float:
     """attncli's computation alone (the library call, inputs in memory): comparable to the PyTorch times."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}  # as the CLI runs: attncli's threads, one BLAS thread each
     out = subprocess.run([sys.executable, "-c", LIBRARY_CODE, need, "1" if causal else "0", str(reps),
-                          *map(str, files)], capture_output=True, text=True, check=True)
+                          *map(str, files)], capture_output=True, text=True, check=True, env=env)
     return float(out.stdout.split()[0])
 
 

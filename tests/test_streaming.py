@@ -3,6 +3,7 @@ for every variant, mask, normalizer and empty row; and memory that does not grow
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -110,3 +111,13 @@ def test_partial_keys_cover_every_masked_column(causal, window):
                 outside[:j0] = outside[j1:] = False
                 outside[p0:p1] = False
                 assert full[i0:i1, outside].all(), (i0, i1, j0, j1, p0, p1)
+
+
+def test_default_threads_leave_the_cores_to_a_multithreaded_blas(monkeypatch):
+    from attncli.core.kernel import default_threads
+
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    assert default_threads() == 1  # BLAS threads share each product; a second pool would oversubscribe
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # what the CLI sets before numpy loads
+    assert default_threads() == (os.cpu_count() or 1)

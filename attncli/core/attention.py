@@ -115,7 +115,9 @@ def attention(
     `trace=True` records every intermediate matrix with its formula in `result.steps` (for explain).
     `need` names the arrays wanted (q, k, v, scores, weights, heads, output); without scores and weights
     the maps are never held whole, so memory does not grow with n_q × n_k. The kernel runs blocks of
-    `block_rows` query rows (default: about 16 MB of scores each) on `threads` threads (default: every core).
+    `block_rows` query rows (default: about 16 MB of scores each) on `threads` threads (default: every core
+    when BLAS is single-threaded, e.g. OPENBLAS_NUM_THREADS=1 set before numpy loads, as the CLI does; else one,
+    and BLAS's own threads share each matrix product).
     `memory_limit` (bytes): refuse, before allocating, maps that would not fit — unless `stream_maps` takes
     them: called as stream_maps(name, shape=, dtype=, blocks=(B, H, n_q, n_k), layout=) for each map in `need`,
     it returns where that map goes instead of memory (anything taking `m[:, :, i0:i1] = block`, blocks of query

@@ -134,6 +134,14 @@ def block_rows(shape: tuple[int, int, int, int], itemsize: int, block_bytes: int
     return int(max(1, min(n_q, block_bytes // max(1, B * H * n_k * itemsize))))
 
 
+def default_threads() -> int:
+    """Every core when BLAS runs one thread per call (the CLI sets OPENBLAS_NUM_THREADS=1 before numpy loads);
+    otherwise 1, and BLAS's own threads share each GEMM: two pools on the same cores slow each other down."""
+    if any(os.environ.get(var) == "1" for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")):
+        return os.cpu_count() or 1
+    return 1
+
+
 def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | None, rows: int | None = None,
         threads: int | None = None, maps: dict[str, Any] | None = None,
         keep: tuple[str, ...] = ("scores", "weights")) -> dict[str, Any]:
@@ -161,7 +169,7 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
         from attncli.core.fused import Fallback, Fused, eligible
 
         fused = Fused(kernel, empty_value) if eligible(kernel) else None
-    n_threads = threads or os.cpu_count() or 1
+    n_threads = threads or default_threads()
     if fused is not None:  # items: (kv groups g0..g1, rows i0..i1)
         items: list[tuple[int, ...]] = fused.plan(n_threads, rows)
     else:  # items: rows i0..i1 of every head
