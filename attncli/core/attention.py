@@ -268,7 +268,7 @@ def attention(
     check_groups(H, G)
     suffix = "_direct" if x is None else ("" if wq is not None else "_x")
     src, src_cols = ("X_kv", "I_kv") if x_kv is not None else ("X", "I")
-    for name, a, b in (("q", qh, bq), ("k", kh, bk), ("v", vh, bv)):
+    for name, a, b in (("q", qh, bq), ("k", kh, bk), ("v", vh, bv)) if tr.enabled else ():  # merging copies
         tr.add(name + suffix, hd.merge_heads(a), "tokens", src=src, src_cols=src_cols,
                b=f" + b_{name.upper()}" if b is not None else "")
     if rope:

@@ -58,8 +58,9 @@ class Fused:
         self.kt = np.ascontiguousarray(np.swapaxes(k.kh, -1, -2)).reshape(B * G, d, n_k)  # Q·Kᵀ, no transpose
         self.v = k.vh.reshape(B * G, n_k, -1)
         with np.errstate(over="ignore", invalid="ignore"):  # a huge key gives an infinite bound: no shortcut
-            self.kmax = np.linalg.norm(k.kh, axis=-1).max(axis=-1).astype(np.float64).reshape(-1)  # (B·G,)
-            vmax = np.abs(k.vh).max(axis=(-1, -2)).astype(np.float64).reshape(-1)  # (B·G,)
+            # |k_j| and max |v| without temporaries the size of K and V
+            self.kmax = np.sqrt(np.einsum("bgnd,bgnd->bgn", k.kh, k.kh).max(axis=-1)).astype(np.float64).reshape(-1)
+            vmax = np.maximum(k.vh.max(axis=(-1, -2)), -k.vh.min(axis=(-1, -2))).astype(np.float64).reshape(-1)
         # 2^S' ≤ 2^c, so Σ_j 2^S'·|v| ≤ n_k·max|v|·2^c must stay below the dtype's largest number
         top = math.log2(float(np.finfo(self.ft).max))
         with np.errstate(divide="ignore"):

@@ -21,7 +21,10 @@ def as_real(a: np.ndarray, option: str) -> np.ndarray:
 
 def check_finite(a: np.ndarray, option: str, *, allow_neg_inf: bool = False) -> None:
     """Refuse NaN and ±Inf, naming the array and the first bad position (--allow-nonfinite skips this)."""
-    if a.dtype.kind != "f":
+    if a.dtype.kind != "f" or a.size == 0:
+        return
+    low, high = np.min(a), np.max(a)  # NaN propagates through both: two passes, no temporary the size of `a`
+    if high < np.inf and (allow_neg_inf or low > -np.inf):
         return
     bad = np.isnan(a) | (np.isposinf(a) if allow_neg_inf else np.isinf(a))
     if bad.any():
