@@ -1,4 +1,5 @@
-"""Shared pieces of the readers: the `Loaded` result, where bytes come from, and what a file holds.
+"""Shared pieces of the readers (the `Loaded` result, where bytes come from, what a file holds) and of
+the writers (`Data`, what an encoder hands over, and `write_data`).
 
 `Src` carries the option name so every message can start with it; `Blob` reads byte ranges from a
 file (opened per read, so a named tensor never loads its neighbours) or from bytes already in
@@ -21,6 +22,18 @@ import numpy as np
 from attncli.errors import AttnError
 
 MAX_LISTED = 20  # names shown in an error before "... and N more"
+
+# What an encoder gives a writer: the bytes, pieces written one after another (an array's own memory,
+# not copied), or a function that writes to the stream itself (a zip archive)
+Data = bytes | list[bytes | memoryview] | Callable[[BinaryIO], None]
+
+
+def write_data(stream: BinaryIO, data: Data) -> None:
+    if callable(data):
+        data(stream)
+    else:
+        for piece in [data] if isinstance(data, (bytes, bytearray)) else data:
+            stream.write(piece)
 
 
 @dataclass(frozen=True)

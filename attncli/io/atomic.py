@@ -13,11 +13,11 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from attncli.io._common import Src, reason
+from attncli.io._common import Data, Src, reason, write_data
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -40,18 +40,11 @@ def _new_file_mode(target: str) -> int:
         return 0o666 & ~umask
 
 
-Data = bytes | Iterable[bytes | memoryview] | Callable[[BinaryIO], None]
-
-
 def atomic_write(path: str | Path, data: Data, *, protect: Iterable[Path] = (), option: str = "-o/--output") -> None:
     """Write `data` (bytes, pieces written one after another, or a function writing to the file) to `path`
     atomically; refuse to overwrite any path in `protect` (the inputs)."""
     with atomic_file(path, protect=protect, option=option) as f:
-        if callable(data):
-            data(f)
-        else:
-            for piece in [data] if isinstance(data, (bytes, bytearray)) else data:
-                f.write(piece)
+        write_data(f, data)
 
 
 @contextlib.contextmanager

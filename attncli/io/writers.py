@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from attncli.errors import AttnError
+from attncli.io._common import Data, write_data
 
 FORMATS = ("json", "csv", "tsv", "npy", "npz", "safetensors")
 BINARY_FORMATS = ("npy", "npz", "safetensors")
@@ -202,8 +203,7 @@ def encode_safetensors(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
 # ---------------------------------------------------------------- entry point
 
 
-def encode(arrays: dict[str, np.ndarray], meta: dict, fmt: str
-           ) -> bytes | list[bytes | memoryview] | Callable[[BinaryIO], None]:
+def encode(arrays: dict[str, np.ndarray], meta: dict, fmt: str) -> Data:
     """The bytes of `arrays` (+ `meta` where the format has room) in format `fmt`: whole, in pieces, or
     as a function that writes them to a stream."""
     if fmt == "json":
@@ -234,11 +234,7 @@ def write_arrays(target: str | Path | None, arrays: dict[str, np.ndarray], meta:
             raise AttnError(f"refusing to write binary {fmt.upper()} to a terminal; use "
                             f"-o out.{fmt} or pipe it")
         data = encode(arrays, meta, fmt)
-        if callable(data):
-            data(stream)
-        else:
-            for piece in [data] if isinstance(data, bytes) else data:
-                stream.write(piece)
+        write_data(stream, data)
         stream.flush()
         return
     from attncli.io.atomic import atomic_write  # (tempfile) only when writing a file
