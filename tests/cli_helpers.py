@@ -31,3 +31,25 @@ def run_error(args: list[str], *, stdin: bytes | None = None, cwd: Path | None =
     assert err.count("\n") == 1, f"more than one line: {err!r}"
     assert "Traceback" not in err
     return err
+
+
+def interrupt(args: list, ready, *, delay: float = 0.0, env: dict | None = None) -> bytes | None:
+    """Run attncli as a terminal would (default SIGINT), press Ctrl-C once `ready(pid)` holds (and `delay`
+    seconds more), and check it exits 130 with the one line "interrupted". Returns None if it finished first."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(attncli_command() + [str(a) for a in args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and not ready(proc.pid):
+        time.sleep(0.005)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        return None
+    assert proc.returncode == 130, err
+    assert err.decode() == "interrupted\n"
+    return err
