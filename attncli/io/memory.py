@@ -12,6 +12,7 @@ import os
 from attncli.errors import AttnError
 
 ENV = "ATTNCLI_MEMORY_LIMIT"
+MAX_SIZE = 1024**5  # 1024 TB: more than any machine has; larger values are typos
 _UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1024, "M": 1024**2, "MB": 1024**2, "G": 1024**3, "GB": 1024**3,
           "T": 1024**4, "TB": 1024**4}
 
@@ -22,13 +23,14 @@ def parse_size(text: str, option: str = ENV) -> int:
     number = raw.rstrip("KMGTB")
     unit = raw[len(number):]
     try:
-        value = float(number)
-    except ValueError:
+        value = float(number) * _UNITS.get(unit, 0)
+    except (ValueError, OverflowError):
         value = -1.0
-    if unit not in _UNITS or not 0 <= value < float("inf"):
-        raise AttnError(f"{option} takes a size in bytes, optionally with a K, M or G suffix (e.g. 512M, 2G); "
-                        f"got {text!r}")
-    return int(value * _UNITS[unit])
+    if unit not in _UNITS or not 0 <= value <= MAX_SIZE:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise AttnError(f"{option} takes a size in bytes up to 1024T, optionally with a K, M, G or T suffix "
+                        f"(e.g. 512M, 2G); got {shown!r}")
+    return int(value)
 
 
 def _meminfo_available(path: str = "/proc/meminfo") -> int | None:
@@ -58,3 +60,22 @@ def available_memory() -> int | None:
     if limit:
         return parse_size(limit, ENV)
     return _meminfo_available() or _sysconf_available()
+
+
+def check_allocation(need: int, what: str, tries: list[str] | tuple[str, ...] = (), *, option: str | None = None,
+                     limit: int | None = None) -> None:
+    """Refuse, before allocating, `need` bytes for `what` when they exceed the memory available.
+
+    The one line names the option (when given), the estimate, the limit and what to try:
+    `check_allocation(n * d * 8, f"a {n} × {d} table", ["a shorter --length"], option="--length")`.
+    `limit` defaults to `available_memory()` (ATTNCLI_MEMORY_LIMIT, else what the machine has free).
+    """
+    limit = available_memory() if limit is None else limit
+    if limit is None or int(need) <= limit:
+        return
+    from attncli.core.validate import gigabytes
+
+    head = f"{option}: " if option else ""
+    hint = f"; try {', or '.join(tries)}" if tries else f"; set {ENV} higher if the machine has the memory"
+    raise AttnError(f"{head}{what} would need about {gigabytes(int(need))} but only {gigabytes(limit)} of memory "
+                    f"is available{hint}")
