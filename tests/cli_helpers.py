@@ -53,3 +53,22 @@ def interrupt(args: list, ready, *, delay: float = 0.0, env: dict | None = None)
     assert proc.returncode == 130, err
     assert err.decode() == "interrupted\n"
     return err
+
+
+def run_capped(args: list, *, limit_mb: int, env: dict | None = None, stdin=None, timeout: float = 120,
+               **kw) -> subprocess.CompletedProcess:
+    """Run attncli with its address space capped at `limit_mb` MiB (RLIMIT_AS in the child): a reader or
+    generator that allocated past the cap would die with MemoryError (exit 2 "out of memory") or be killed,
+    so a test can assert that a refusal came from the estimate, before any allocation. `env` adds to
+    os.environ (e.g. {"ATTNCLI_MEMORY_LIMIT": "64M"}). A bare attncli run fits in 150 MiB of address space.
+    `stdin` may be bytes or an open file."""
+    import os
+    import resource
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_mb * 2**20, limit_mb * 2**20))
+
+    full_env = {**os.environ, **(env or {})}
+    feed = {"input": stdin if stdin is not None else b""} if not hasattr(stdin, "fileno") else {"stdin": stdin}
+    return subprocess.run(attncli_command() + [str(a) for a in args], capture_output=True, env=full_env,
+                          preexec_fn=cap, timeout=timeout, **feed, **kw)
