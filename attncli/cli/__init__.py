@@ -8,6 +8,7 @@ imports and builds only the command it runs (`load_commands`); help and mistyped
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -22,6 +23,12 @@ for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import typer  # noqa: E402
 
 from attncli.errors import AttnError  # noqa: E402
+from attncli.io.files import (  # noqa: E402 - light: no numpy
+    StdoutClosed,
+    forget_inputs,
+    guard_standard_streams,
+    silence_stdout,
+)
 
 app = typer.Typer(
     name="attncli",
@@ -57,7 +64,61 @@ def load_commands(names: Iterable[str] = COMMANDS) -> typer.Typer:
 
 
 INTERRUPTED = 130  # the shell's code for a process ended by Ctrl-C (128 + SIGINT)
+BROKEN_PIPE = 141  # the shell's code for a process ended by SIGPIPE (128 + 13): the reader went away
 FLOAT_WARNINGS = r"(overflow|underflow|invalid value|divide by zero) encountered"
+MESSAGE_LIMIT = 1000  # characters of an error line; longer ones are cut in the middle
+# signals whose default is to end the process: each ends attncli the same way Ctrl-C does (temporary files
+# removed), with exit status 128 + the signal's number
+TERMINATING = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGXCPU")
+
+
+class Terminated(BaseException):
+    """A terminating signal arrived (like KeyboardInterrupt, not an Exception: `except Exception` lets it by)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    import signal
+
+    for name in TERMINATING:  # a second signal during the clean-up does not cut it short
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+def _catch_signals() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for name in TERMINATING:
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            if signal.getsignal(number) == signal.SIG_DFL:  # a signal the parent set to be ignored stays so
+                signal.signal(number, _on_signal)
+
+
+def _one_line(message: str) -> str:
+    """An error message as one printable line: newlines folded, control characters escaped, cut to a length."""
+    text = " ".join(str(message).splitlines())
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(text) > MESSAGE_LIMIT:
+        cut = len(text) - MESSAGE_LIMIT
+        text = f"{text[: MESSAGE_LIMIT * 3 // 4]} ... ({cut:,} characters cut) ... {text[-MESSAGE_LIMIT // 4:]}"
+    return text
+
+
+def _say(line: str) -> None:
+    """One line on stderr, even if stderr itself is broken."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        print(line, file=sys.stderr, flush=True)
 
 
 def _click_exceptions():
@@ -81,50 +142,86 @@ def _usage_message(err: Exception, args: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Exit codes: 0 ok; 1 a `check` mismatch; 2 a usage or input error (one line
-    `error: ...`); 70 an internal error (a bug: still one line, --debug shows the traceback); 130 Ctrl-C."""
+    `error: ...`); 70 an internal error (a bug: still one line, --debug shows the traceback); 130 Ctrl-C;
+    141 standard output closed by its reader (`| head`); 128+N ended by signal N (143 SIGTERM, 129 SIGHUP)."""
     cx = _click_exceptions()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("ATTNCLI_DEBUG") == "1"
     if not debug:  # numpy's floating-point warnings are noise on stderr; wrong numbers are errors in core
         warnings.filterwarnings("ignore", FLOAT_WARNINGS, RuntimeWarning)
     try:
+        forget_inputs()
+        guard_standard_streams()
+        _catch_signals()
         load_commands([args[0]] if args and args[0] in COMMANDS else COMMANDS)
         code = app(args=args, prog_name="attncli", standalone_mode=False)
         if code == INTERRUPTED:  # typer turns Ctrl-C into a silent exit code 130
             raise KeyboardInterrupt
+        _flush_stdout()
         if isinstance(code, int) and code:
             sys.exit(code)  # e.g. check's exit 1 when an answer fails
     except AttnError as err:
         if debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        silence_stdout_if_failed(silence_stdout)
+        _say(f"error: {_one_line(str(err))}")
         sys.exit(2)
     except typer.Exit as err:
+        _flush_stdout_quietly(silence_stdout)
         if err.exit_code == INTERRUPTED:
-            print("interrupted", file=sys.stderr)
+            _say("interrupted")
         sys.exit(err.exit_code)
     except cx.ClickException as err:  # usage mistakes: unknown option, bad choice, missing value
         if type(err).__name__.startswith("NoArgsIsHelp"):  # bare `attncli`: the help itself
             err.show()
         else:
-            print(f"error: {_usage_message(err, args)}", file=sys.stderr)
+            _say(f"error: {_one_line(_usage_message(err, args))}")
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
-        print("interrupted", file=sys.stderr)
+        silence_stdout()
+        _say("interrupted")
         sys.exit(INTERRUPTED)
-    except BrokenPipeError:
-        # the reader of our stdout went away (e.g. `| head`): nothing more to say
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(1)
+    except Terminated as err:
+        silence_stdout()
+        sys.exit(128 + err.signum)
+    except (BrokenPipeError, StdoutClosed):
+        # the reader of our stdout went away (e.g. `| head`): nothing more to say, whatever the format
+        silence_stdout()
+        sys.exit(BROKEN_PIPE)
     except MemoryError:
         if debug:
             raise
-        print("error: out of memory; try smaller inputs, fewer --show arrays, or --dtype float32", file=sys.stderr)
+        _say("error: out of memory; try smaller inputs, fewer --show arrays, or --dtype float32")
+        sys.exit(2)
+    except RecursionError:
+        if debug:
+            raise
+        _say("error: an input is nested too deeply to read (a JSON or TOML array inside thousands of arrays); "
+             "give a flat table or an .npy file")
         sys.exit(2)
     except Exception as err:  # a bug in attncli, not the user's fault: still no traceback unless --debug
         if debug:
             raise
-        print(f"error: internal error ({type(err).__name__}: {err}); this is a bug in attncli, please report it "
-              "with the command line; --debug shows the traceback", file=sys.stderr)
+        _say(_one_line(f"error: internal error ({type(err).__name__}: {err}); this is a bug in attncli, please "
+                       "report it with the command line; --debug shows the traceback"))
         sys.exit(70)
+
+
+def _flush_stdout() -> None:
+    """Make a failure to write the last of standard output happen here, inside main's error handling."""
+    if sys.stdout is not None:
+        sys.stdout.flush()
+
+
+def _flush_stdout_quietly(silence) -> None:
+    try:
+        _flush_stdout()
+    except (OSError, AttnError):
+        silence()
+
+
+def silence_stdout_if_failed(silence) -> None:
+    """After an error that came from writing standard output, stop the exit-time flush from failing again."""
+    raw = getattr(getattr(sys.stdout, "buffer", None), "raw", None)
+    if getattr(raw, "failed", False):
+        silence()

@@ -121,10 +121,13 @@ def resolve_format(fmt: str | None, output: str | None) -> str:
     if fmt is not None:
         if fmt not in FORMATS:
             raise AttnError(f"--format must be one of {', '.join(FORMATS)}; got {fmt!r}")
-        if output is not None:
+        if output is not None and Path(output).suffix:  # -o /dev/null or a FIFO: --format says it all
             from attncli.io import format_from_path
 
-            implied = format_from_path(output)
+            try:
+                implied = format_from_path(output)
+            except AttnError:  # an extension that says nothing (e.g. .out): --format decides
+                implied = fmt
             if implied != fmt and not (fmt == "heatmap" and implied == "table"):  # a heatmap may go to .txt
                 raise AttnError(f"--format {fmt} contradicts -o {output} (which means {implied}); "
                                 "drop one of them")
@@ -198,7 +201,7 @@ def emit_picture(maps: MapSet, fmt: str, output: str | None, protect: Iterable[P
         from attncli.render.heatmap import heatmaps
 
         tty = output is None and sys.stdout.isatty()
-        width = _terminal_width() if tty else int(os.environ.get("COLUMNS") or 0) or 120
+        width = _terminal_width() if tty else _columns()
         items = heatmaps(maps, color=tty, width=width, precision=look.precision, cmap=look.cmap)
         if output is None:
             print_renderables(items)
@@ -222,6 +225,12 @@ def emit_picture(maps: MapSet, fmt: str, output: str | None, protect: Iterable[P
         sys.stdout.flush()
     else:
         atomic_write(output, data, protect=protect)
+
+
+def _columns() -> int:
+    """The width a heatmap written to a file or a pipe gets: $COLUMNS when it is a sane number, else 120."""
+    text = os.environ.get("COLUMNS", "").strip()
+    return int(text) if text.isdigit() and 20 <= int(text) <= 10_000 else 120
 
 
 def _terminal_width() -> int:

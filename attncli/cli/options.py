@@ -250,7 +250,8 @@ VOCAB = Annotated[str | None, _opt("Vocabulary file, one token per line, line nu
                                    "e.g. --vocab vocab.txt --embeddings model.safetensors:embed", TEXT_, "--vocab")]
 OOV = Annotated[str, _opt("Tokens missing from the vocabulary: error (listing them), zero, skip, or unk:TOKEN. "
                           "e.g. --oov unk:<unk>", TEXT_, "--oov", show_default=True)]
-SEED = Annotated[int, _opt("Seed for --embeddings random:DIM. e.g. --seed 7", TEXT_, "--seed", show_default=True)]
+SEED = Annotated[int, _opt("Seed for --embeddings random:DIM, 0 or more. e.g. --seed 7", TEXT_, "--seed",
+                           show_default=True, min=0)]
 LABELS = Annotated[str | None, _opt("Labels for the tokens of a matrix input: a file with one per line, or "
                                     "comma-separated. e.g. --labels \"I,love,fish\"", TEXT_, "--labels")]
 

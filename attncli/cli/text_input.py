@@ -10,6 +10,7 @@ import numpy as np
 
 from attncli.cli.common import TEXT_OPTIONS, Sources
 from attncli.errors import AttnError
+from attncli.io._common import Src, shorten
 
 
 @dataclass
@@ -66,7 +67,10 @@ def token_vectors(src: Sources, o: dict[str, Any]) -> TokenVectors:
             assert dim > 0
         except (ValueError, AssertionError):
             raise AttnError(f"--embeddings random:DIM needs a positive integer DIM; got {emb!r}") from None
-        table = em.random_table([t for s in seqs for t in s], dim, int(o.get("seed", 0)))
+        seed = o.get("seed", 0)
+        if not isinstance(seed, int) or seed < 0:
+            raise AttnError(f"--seed takes a whole number, 0 or more; got {shorten(str(seed))}")
+        table = em.random_table([t for s in seqs for t in s], dim, seed)
     elif vocab is not None:
         table = em.vocab_table(vocab, src.array(emb, "--embeddings"), emb)
     elif encoded[0][1] is not None and not _is_word_vectors(emb):
@@ -112,21 +116,20 @@ def _vocab(path: str) -> list[str]:
 
 
 def _read_bytes(path: str, option: str = "--embeddings") -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise AttnError(f"{option}: no such file '{path}' (or give onehot, or random:DIM)") from None
-    except IsADirectoryError:
-        raise AttnError(f"{option}: '{path}' is a directory, not a file") from None
-    except OSError as err:
-        raise AttnError(f"{option}: cannot read '{path}': {err.strerror}") from None
+    from attncli.io.files import read_input
+
+    if option == "--embeddings" and not os.path.lexists(path):
+        raise AttnError(f"{option}: no such file {shorten(path)} (or give onehot, or random:DIM)")
+    return read_input(path, Src(option, path))
 
 
 def _is_word_vectors(source: str) -> bool:
     """A word-vector text file starts with a token that is not a number (after an optional header)."""
-    if not os.path.isfile(source):
+    if not os.path.isfile(source):  # a pipe is read once, as a matrix SOURCE
         return False
+    from attncli.io.files import note_input_path
+
+    note_input_path(source)
     with open(source, "rb") as f:
         head = f.read(4096)
     if head.startswith((b"\x93NUMPY", b"PK")) or head[8:9] == b"{":

@@ -20,6 +20,7 @@ from typing import BinaryIO
 import numpy as np
 
 from attncli.errors import AttnError
+from attncli.io.files import reason  # noqa: F401 - the readers take it from here
 
 MAX_LISTED = 20  # names shown in an error before "... and N more"
 
@@ -67,6 +68,14 @@ class Src:
 def one_line(text: str) -> str:
     """Collapse newlines so a message stays on one line."""
     return " ".join(text.splitlines()) if "\n" in text or "\r" in text else text
+
+
+def shorten(value: str, limit: int = 60) -> str:
+    """A value echoed in a message: quoted, control characters escaped, cut to `limit` characters."""
+    shown = repr(value) if not value.isprintable() else f"'{value}'"
+    if len(shown) > limit:
+        shown = shown[: limit - 5] + "...' (" + f"{len(value):,} characters)"
+    return shown
 
 
 def show_name(name: str) -> str:
@@ -148,9 +157,6 @@ class Content:
     load: Callable[[str], np.ndarray] | None = None
 
 
-def reason(err: OSError) -> str:
-    """The human part of an OSError ("Permission denied"), without errno noise."""
-    return err.strerror or str(err) or type(err).__name__
 
 
 def native(array: np.ndarray) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Atomic file writes: the whole new file appears at once, or nothing changes.
 
 The bytes go to a temporary file in the target's directory, are flushed and fsynced, then
-`os.replace`d over the target. On any failure (Ctrl-C included) the temporary file is removed.
-A target that is one of the inputs (`protect`) is refused before anything is written.
+`os.replace`d over the target. On any failure (Ctrl-C, SIGTERM, SIGHUP included) the temporary file is
+removed. A target that is one of the inputs (`protect`, and every file this process read: attncli.io.files)
+is refused before anything is written. What is not a regular file (/dev/null, a named pipe, a terminal) is
+written through in place, never replaced.
 `atomic_write` writes bytes; `atomic_file` hands out the temporary file for a writer that needs it
 open (a map streamed to disk block by block).
 """
@@ -10,8 +12,10 @@ open (a map streamed to disk block by block).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -51,19 +55,32 @@ def atomic_write(path: str | Path, data: Data, *, protect: Iterable[Path] = (), 
 def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str = "-o/--output"
                 ) -> Iterator[BinaryIO]:
     """A temporary file next to `path`, open for writing: renamed over `path` (fsynced) when the block ends,
-    removed if it raises (Ctrl-C included). Inputs (`protect`), directories and missing directories are
-    refused before the file is made."""
+    removed if it raises (Ctrl-C, SIGTERM and SIGHUP too). Inputs (every file this process read, and
+    `protect`), directories and missing directories are refused before the file is made. A target that
+    exists and is not a regular file (/dev/null, a terminal, a named pipe) is written through, never
+    replaced."""
     shown = str(path)
     src = Src(option, shown)
-    for guarded in protect:
-        if _same_file(shown, str(guarded)):
-            raise src.error(
-                f"refusing to overwrite the input file {shown}; write the output to another name"
-            )
+    from attncli.io.files import is_input, kind_of
+
+    if is_input(shown) or any(_same_file(shown, str(guarded)) for guarded in protect):
+        raise src.error(
+            f"refusing to overwrite the input file {shown}; write the output to another name"
+        )
     if os.path.isdir(shown):
         raise src.error(f"'{shown}' is a directory; give a file name such as "
                         f"{os.path.join(shown, 'out.json')}")
     target = os.path.realpath(shown)  # write through a symlink, not over it
+    try:
+        info = os.stat(target)
+    except OSError:
+        info = None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        if stat.S_ISSOCK(info.st_mode):
+            raise src.error(f"'{shown}' is {kind_of(info.st_mode)}; give a file name, or - for standard output")
+        with _write_through(target, shown, info, src) as f:
+            yield f
+        return
     parent = os.path.dirname(target)
     if not os.path.isdir(parent):
         missing = os.path.dirname(shown) or parent
@@ -89,6 +106,36 @@ def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str =
             raise src.error(f"cannot write '{shown}': {reason(err)}") from err
         raise
     _fsync_dir(parent)
+
+
+@contextlib.contextmanager
+def _write_through(target: str, shown: str, info: os.stat_result, src: Src) -> Iterator[BinaryIO]:
+    """Write into what is not a regular file (a device, a named pipe) in place: nothing to rename or remove.
+    A named pipe nobody reads yet makes attncli say it is waiting for a reader."""
+    from attncli.io.files import kind_of
+
+    flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+    try:
+        if stat.S_ISFIFO(info.st_mode):
+            try:
+                fd = os.open(target, flags | os.O_NONBLOCK)
+            except OSError as err:
+                if err.errno != errno.ENXIO:  # ENXIO: no reader yet
+                    raise
+                print(f"attncli: waiting for a reader on '{shown}', {kind_of(info.st_mode)} (Ctrl-C stops)",
+                      file=sys.stderr, flush=True)
+                fd = os.open(target, flags)
+            os.set_blocking(fd, True)
+        else:
+            fd = os.open(target, flags)
+    except OSError as err:
+        raise src.error(f"cannot write '{shown}' ({kind_of(info.st_mode)}): {reason(err)}") from err
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+    except OSError as err:
+        raise src.error(f"cannot write '{shown}' ({kind_of(info.st_mode)}): {reason(err)}") from err
 
 
 def _fsync_dir(directory: str) -> None:

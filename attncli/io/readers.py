@@ -26,9 +26,10 @@ import numpy as np
 from attncli.io._common import Blob, Content, Loaded, Src, list_names, reason
 from attncli.io.inline import looks_inline, parse_inline
 from attncli.io.sniff import kind_from_extension, sniff
-from attncli.io.text import decode_text, parse_text, sniff_delimiter
+from attncli.io.text import check_text_size, decode_text, parse_text, sniff_delimiter
 
 STDIN_LABEL = "standard input"
+SNIFF_BYTES = 4096
 _stdin_cache: weakref.WeakKeyDictionary[object, bytes] = weakref.WeakKeyDictionary()
 
 
@@ -71,17 +72,14 @@ def _locate(source: str, option: str) -> _Where:
 
 
 def _read_stdin(stdin: BinaryIO | None, src: Src) -> bytes:
-    """All of standard input as bytes, read once per stream and remembered."""
-    stream = stdin if stdin is not None else sys.stdin.buffer
+    """All of standard input as bytes (capped), read once per stream and remembered."""
+    from attncli.io.files import read_stdin
+
+    stream = stdin if stdin is not None else sys.stdin
     try:
         data = _stdin_cache[stream]
     except (KeyError, TypeError):
-        try:
-            data = stream.read()
-        except OSError as err:
-            raise src.error(f"cannot read standard input: {reason(err)}") from err
-        if isinstance(data, str):
-            data = data.encode("utf-8")
+        data = read_stdin(src, stdin)
         try:
             _stdin_cache[stream] = data
         except TypeError:
@@ -105,19 +103,14 @@ def _delimiter(kind: str, text: str) -> str | None:
 
 def _file_blob(src: Src, path: Path) -> Blob:
     """A regular file is read by byte ranges; a pipe (`<(cmd)`), a device or a /proc file (size 0) is
-    read whole, once, as standard input is."""
-    try:
-        info = os.stat(path)
-    except OSError as err:
-        raise src.error(f"cannot read '{src.label}': {reason(err)}") from err
-    if stat.S_ISREG(info.st_mode) and info.st_size > 0:
-        return Blob(src, path=path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as err:
-        raise src.error(f"cannot read '{src.label}': {reason(err)}") from err
-    return Blob(src, data=data)
+    read whole, once (with the stream cap), as standard input is. Either way it is remembered as an input."""
+    from attncli.io.files import open_input, read_capped
+
+    f, info = open_input(path, src)
+    with f:
+        if stat.S_ISREG(info.st_mode) and info.st_size > 0:
+            return Blob(src, path=path)
+        return Blob(src, data=read_capped(f, src))
 
 
 def _content(kind: str, blob: Blob) -> Content:
@@ -141,6 +134,7 @@ def _content(kind: str, blob: Blob) -> Content:
         from attncli.io.jsonfmt import json_bytes_content
 
         return json_bytes_content(blob.read_all(), blob.src)
+    check_text_size(blob.size, blob.src)
     text = decode_text(blob.read_all(), blob.src)
     return Content(binary=False, plain=parse_text(text, _delimiter(kind, text), blob.src))
 
@@ -153,9 +147,9 @@ def _open(where: _Where, option: str, stdin: BinaryIO | None) -> Content:
     assert where.path is not None
     kind = kind_from_extension(where.path)
     blob = _file_blob(src, where.path)
-    if kind is None:
-        blob = Blob(src, data=blob.read_all())
-        kind = sniff(blob.data or b"")
+    if kind is None:  # the first bytes say which format, without reading a big file whole
+        head = blob.data if blob.data is not None else blob.read_at(0, min(blob.size, SNIFF_BYTES))
+        kind = sniff(head, blob.size)
     return _content(kind, blob)
 
 

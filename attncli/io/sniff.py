@@ -29,11 +29,12 @@ def kind_from_extension(path: Path) -> str | None:
     return EXTENSION_KINDS.get(path.suffix.lower())
 
 
-def sniff(data: bytes) -> str:
+def sniff(data: bytes, size: int | None = None) -> str:
     """The reader kind of raw bytes: npy, npz, safetensors, json, or text (delimiter sniffed later).
 
     - `\\x93NUMPY` -> npy; `PK\\x03\\x04` -> npz;
-    - a little-endian u64 N > 0 with 8 + N <= len and byte 8 == `{` -> safetensors;
+    - a little-endian u64 N > 0 with 8 + N <= size and byte 8 == `{` -> safetensors (`size` is the whole
+      length when `data` is only the first bytes of a file);
     - text whose first non-blank character is `[` or `{` -> json; anything else -> text.
     """
     if data.startswith(NPY_MAGIC):
@@ -42,7 +43,7 @@ def sniff(data: bytes) -> str:
         return "npz"
     if len(data) >= 9:
         (length,) = struct.unpack("<Q", data[:8])
-        if 0 < length <= len(data) - 8 and data[8:9] == b"{":
+        if 0 < length <= (len(data) if size is None else size) - 8 and data[8:9] == b"{":
             return "safetensors"
     start = data.lstrip(b" \t\r\n\xef\xbb\xbf")[:1]
     if start in (b"[", b"{"):

@@ -22,6 +22,7 @@ import contextlib
 import math
 import os
 import shutil
+import stat
 import threading
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -154,6 +155,14 @@ class MapFile:
 
         if self.blocks is not None:
             raise AttnError(f"{self.option}: an .npy file holds one array; stream one map at a time")
+        with contextlib.suppress(OSError):  # pwrite puts each block in its place: a device or a pipe cannot
+            info = os.stat(self.path)
+            if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+                from attncli.io.files import kind_of
+
+                raise AttnError(f"{self.option}: '{self.path}' is {kind_of(info.st_mode)}, and a map streamed to "
+                                f"disk is written in blocks at their places in a regular file; give a file name, "
+                                f"or --show output alone")
         f = self._stack.enter_context(atomic_file(self.path, protect=self.protect, option=self.option))
         need = len(npy_header(shape, dtype)) + math.prod(shape) * np.dtype(dtype).itemsize
         directory = os.path.dirname(os.path.realpath(self.path))

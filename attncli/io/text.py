@@ -9,7 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from attncli.io._common import Src
+from attncli.io._common import Src, shorten
+
+
+# Parsing holds each number as a Python float in a list before the array is made: up to ~24 bytes of
+# memory per byte of text (a one-digit number and its separator are 2 bytes, its float and slot 32)
+TEXT_COST = 24
+
+
+def check_text_size(size: int, src: Src) -> None:
+    """Refuse, before decoding, a text table too big to parse in the memory available."""
+    from attncli.io.memory import check_allocation
+
+    check_allocation(size * TEXT_COST, f"parsing '{src.label}' ({size / 2**20:.3g} MB of text) as numbers",
+                     ["saving the array as .npy (np.save), which reads without parsing"], option=src.option)
 
 
 def decode_text(data: bytes, src: Src) -> str:
@@ -74,7 +87,7 @@ def parse_text(text: str, delimiter: str | None, src: Src) -> np.ndarray:
                 continue
             col = next(i for i, f in enumerate(fields) if not _is_number(f))
             bad = fields[col]
-            what = "is empty" if bad == "" else f"'{bad}' is not a number"
+            what = "is empty" if bad == "" else f"{shorten(bad)} is not a number"
             raise src.error(
                 f"{src.label}, line {lineno}, column {col + 1}: {what}; write numbers only "
                 "(nan and inf are allowed; '#' starts a comment)"
