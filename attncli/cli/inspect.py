@@ -1,13 +1,25 @@
-"""`attncli inspect SOURCE`: what arrays a file holds, with shape, dtype and value statistics."""
+"""`attncli inspect SOURCE`: what arrays a file holds, with shape, dtype and value statistics.
+
+Arrays are read one at a time and in blocks (io/mapped.py), so a file bigger than memory, or with a
+million tensors, is summarised in one pass with bounded memory; the table lists the first MAX_ROWS arrays
+and says how many more there are (JSON lists them all).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from attncli.cli import app
 from attncli.cli.common import SOURCE_HELP, emit, resolve_format
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from attncli.io.mapped import Piecewise
+
+MAX_ROWS = 1000  # arrays listed in a table; --format json lists every one
 
 
 @app.command(epilog="Examples:\n\n  attncli inspect model.safetensors\n\n  attncli inspect maps.npz:weights "
@@ -20,35 +32,18 @@ def inspect(
     debug: Annotated[bool, typer.Option("--debug", help="Show a traceback on errors. e.g. --debug")] = False,
 ) -> None:
     """List the arrays in SOURCE: name, shape, dtype, min, max, mean, and how many values are not finite."""
-    import numpy as np
-
-    from attncli.cli.common import Sources
     from attncli.errors import AttnError
+    from attncli.io.mapped import open_arrays
 
     fmt_name = resolve_format(fmt, None)
     if fmt_name not in ("table", "json"):
         raise AttnError(f"inspect --format takes table or json; got {fmt_name}")
-    found = Sources().container(source, "SOURCE")
-    rows = []
-    for name, a in found.items():
-        a = np.asarray(a)
-        numeric = a.dtype.kind in "fiub"
-        af = a.astype(np.float64) if numeric and a.size else None
-        finite = np.isfinite(af) if af is not None else None
-        vals = af[finite] if af is not None else None
-        rows.append({
-            "name": name, "shape": list(a.shape), "dtype": str(a.dtype),
-            "min": float(vals.min()) if vals is not None and vals.size else None,
-            "max": float(vals.max()) if vals is not None and vals.size else None,
-            "mean": float(vals.mean()) if vals is not None and vals.size else None,
-            "nonfinite": int((~finite).sum()) if finite is not None else 0,
-        })
-    if fmt_name == "json":
-        import json
-        import sys
-
-        sys.stdout.write(json.dumps({"source": source, "arrays": rows}, allow_nan=False) + "\n")
-        return
+    with open_arrays(source, "SOURCE") as found:
+        if fmt_name == "json":
+            _write_json(source, (summary(name, found.get(name)) for name in found.names))
+            return
+        rows = [summary(name, found.get(name)) for name in found.names[:MAX_ROWS]]
+    more = len(found.names) - len(rows)
 
     def renderables():
         from rich.table import Table
@@ -60,6 +55,75 @@ def inspect(
             t.add_row(r["name"], "×".join(map(str, r["shape"])) or "scalar", r["dtype"],
                       *("" if r[c] is None else f"{r[c]:.6g}" for c in ("min", "max", "mean")),
                       str(r["nonfinite"]))
+        if more:
+            t.caption = f"... and {more:,} more arrays ({len(rows) + more:,} in all); --format json lists them all"
+            t.caption_justify = "left"
         return [t]
 
     emit({}, {}, "table", None, [], renderables)
+
+
+def _write_json(source: str, rows: Iterator[dict[str, Any]]) -> None:
+    """{"source": ..., "arrays": [...]}: rows are encoded a thousand at a time (a row is not kept once
+    encoded, so a million arrays hold ~100 bytes each) and written once all were read (an error on the way
+    writes nothing)."""
+    import itertools
+    import json
+    import sys
+
+    parts = [json.dumps({"source": source})[:-1] + ', "arrays": [']
+    while batch := list(itertools.islice(rows, 1000)):
+        parts.append(("" if len(parts) == 1 else ", ") + ", ".join(json.dumps(r, allow_nan=False) for r in batch))
+    parts.append("]}\n")
+    for part in parts:
+        sys.stdout.write(part)
+
+
+def summary(name: str, a: Piecewise) -> dict[str, Any]:
+    """Shape, dtype, and min, max, mean of the finite values and the count of the others, accumulated over
+    the array's blocks (the same numbers as over the whole array, up to the rounding of the mean's sum)."""
+    import math
+
+
+    lo = hi = mean = None
+    total, finite_count, nonfinite = 0.0, 0, 0
+    if a.dtype.kind in "fiub" and math.prod(a.shape):
+        for values, bad in _finite_blocks(a):
+            nonfinite += bad
+            if values.size:
+                low, high = float(values.min()), float(values.max())
+                lo, hi = (low, high) if lo is None else (min(lo, low), max(hi, high))
+                total += float(values.sum())
+                finite_count += values.size
+    if finite_count:
+        mean = total / finite_count
+        if not math.isfinite(mean):  # the finite values' sum overflowed: sum them scaled down, in a second pass
+            small = sum(float((values * 2.0**-1000).sum()) for values, _ in _finite_blocks(a))
+            mean = min(max(small / finite_count * 2.0**1000, lo), hi)
+    return {"name": name, "shape": list(a.shape), "dtype": _dtype_name(a.dtype), "min": lo, "max": hi,
+            "mean": mean, "nonfinite": nonfinite}
+
+
+def _finite_blocks(a: Piecewise) -> Iterator[tuple[Any, int]]:
+    """(the finite values of a block as float64, how many of its values were not finite), block by block."""
+    import numpy as np
+
+    for block in a.blocks():
+        values = block.astype(np.float64)
+        bad = 0
+        if block.dtype.kind == "f":
+            finite = np.isfinite(values)
+            bad = values.size - int(np.count_nonzero(finite))
+            if bad:
+                values = values[finite]
+        yield values, bad
+
+
+_names: dict[Any, str] = {}
+
+
+def _dtype_name(dtype: Any) -> str:
+    """str(dtype), remembered (numpy takes microseconds to spell it, which a million tensors notice)."""
+    if dtype not in _names:
+        _names[dtype] = str(dtype)
+    return _names[dtype]

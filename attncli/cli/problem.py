@@ -2,7 +2,9 @@
 
 A PROBLEM.toml holds inputs (inline matrices, or paths relative to the file) and any option by its
 name (`key_lens` or `key-lens`), flat or grouped in tables such as [inputs] and [options]. Options given
-on the command line override the file. `attention_command` gives a Typer command all of compute's
+on the command line override the file. Whatever the file holds, reading it is a one-line error at worst:
+integers are TOML's (64-bit), nesting is bounded, and keys and values echoed in messages are repr'd and
+cut to 60 characters. `attention_command` gives a Typer command all of compute's
 attention options plus the PROBLEM argument, and hands the merged values to the command.
 """
 
@@ -125,19 +127,7 @@ def _default_of(name: str, own: list[inspect.Parameter]) -> Any:
 
 def load_problem(path: str, valid: list[str]) -> dict[str, Any]:
     """Read PROBLEM.toml into {option name: value}, paths made relative to the file."""
-    import tomllib
-
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise AttnError(f"PROBLEM: no such file '{path}' (attncli init {path} writes a template)") from None
-    except IsADirectoryError:
-        raise AttnError(f"PROBLEM: '{path}' is a directory, not a problem file") from None
-    except OSError as err:
-        raise AttnError(f"PROBLEM: cannot read '{path}': {err.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise AttnError(f"PROBLEM: '{path}' is not valid TOML: {err}") from None
+    data = _read_toml(path)
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict):  # [inputs], [options], [check], ... group keys for the reader
@@ -154,11 +144,73 @@ def load_problem(path: str, valid: list[str]) -> dict[str, Any]:
         if name not in choices:
             near = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
             hint = f"; did you mean '{near[0].replace('_', '-')}'?" if near else ""
-            raise AttnError(f"PROBLEM: '{path}' has an unknown key '{key}'{hint} "
+            raise AttnError(f"PROBLEM: '{path}' has an unknown key {_shown(key)}{hint} "
                             "(keys are option names, e.g. x, wq, heads, key-lens, causal)")
         if name in valid:  # keys for other commands (e.g. check's `what` under compute) are skipped
             out[name] = _resolve_paths(name, value, base)
     return out
+
+
+TOML_COST = 24  # bytes of memory per byte of TOML while it is parsed into Python objects (at most)
+INT64 = 2**63
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    """The parsed file; anything wrong with it (including what tomllib raises on hostile input) is one line."""
+    import tomllib
+
+    from attncli.io.limits import check_read
+
+    try:
+        with open(path, "rb") as f:
+            check_read(os.fstat(f.fileno()).st_size * TOML_COST, f"parsing the problem file '{path}'", "PROBLEM",
+                       ["a smaller problem file, with big inputs in .npy files it names"])
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise AttnError(f"PROBLEM: no such file '{path}' (attncli init {path} writes a template)") from None
+    except IsADirectoryError:
+        raise AttnError(f"PROBLEM: '{path}' is a directory, not a problem file") from None
+    except OSError as err:
+        raise AttnError(f"PROBLEM: cannot read '{path}': {err.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise AttnError(f"PROBLEM: '{path}' is not valid TOML: {err}") from None
+    except RecursionError:
+        raise AttnError(f"PROBLEM: '{path}' nests arrays or tables too deeply to read; write big inputs in "
+                        ".npy files the problem names") from None
+    except ValueError as err:
+        if "digits" in str(err):  # Python's limit on the digits of an int
+            raise AttnError(f"PROBLEM: '{path}' holds an integer of more than 4300 digits; TOML integers are "
+                            "64-bit") from None
+        raise AttnError(f"PROBLEM: '{path}' is not valid TOML: {_cut(str(err))}") from None
+    except (MemoryError, OverflowError, TypeError, IndexError, KeyError) as err:  # tomllib on odd input
+        raise AttnError(f"PROBLEM: '{path}' cannot be read as TOML ({type(err).__name__}: "
+                        f"{_cut(str(err))})") from None
+    _check_ints(data, path)
+    return data
+
+
+def _check_ints(data: dict[str, Any], path: str) -> None:
+    """Refuse integers outside TOML's 64-bit range (tomllib reads any size), naming the key."""
+    stack: list[tuple[str, Any]] = [(k, v) for k, v in data.items()]
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((k, v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((key, v) for v in value)
+        elif type(value) is int and not -INT64 <= value < INT64:
+            raise AttnError(f"PROBLEM: '{path}' key {_shown(key)} holds an integer outside the 64-bit range TOML "
+                            f"allows ({_cut(str(value), 30)})")
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _shown(value: Any) -> str:
+    """A key or value echoed in a message: on one line (repr), cut to about 60 characters."""
+    shown = repr(value)
+    return shown if len(shown) <= 60 else f"{shown[:56]}..."
 
 
 def _resolve_paths(name: str, value: Any, base: Path) -> Any:
@@ -193,10 +245,10 @@ def _convert(name: str, value: Any, default: Any) -> Any:
             return type(default)(str(value))
         except ValueError:
             raise AttnError(f"{where} must be one of {', '.join(m.value for m in type(default))}; "
-                            f"got {value!r}") from None
+                            f"got {_shown(value)}") from None
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise AttnError(f"{where} is a switch: write true or false; got {value!r}")
+            raise AttnError(f"{where} is a switch: write true or false; got {_shown(value)}")
         return value
     if name in PATH_OPTIONS:
         if isinstance(value, list) and name in ("wq", "wk", "wv", "bq", "bk", "bv"):
@@ -212,12 +264,12 @@ def _convert(name: str, value: Any, default: Any) -> Any:
         return value
     if name in FLOATS or isinstance(default, float):
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise AttnError(f"{where} must be a number; got {value!r}")
+            raise AttnError(f"{where} must be a number; got {_shown(value)}")
         return float(value)
     if name in INTS or isinstance(default, int):
         if not isinstance(value, int) or isinstance(value, bool):
-            raise AttnError(f"{where} must be an integer; got {value!r}")
+            raise AttnError(f"{where} must be an integer; got {_shown(value)}")
         return value
     if isinstance(value, (list, dict)):
-        raise AttnError(f"{where} must be a single value; got {value!r}")
+        raise AttnError(f"{where} must be a single value; got {_shown(value)}")
     return value if isinstance(value, str) or value is None else str(value)

@@ -4,12 +4,16 @@ Nothing is recomputed. SOURCE is n_q × n_k, heads × n_q × n_k, or layers (or 
 (a model's saved attentions); `--layer` and `--head` pick slices. The map goes to any format (a terminal
 heatmap by default) and per-head statistics (render/stats.py) print beside it; `--format json`, csv and
 tsv write the statistics instead.
+
+Only the selected maps are read (io/mapped.py reads a .npy, .safetensors or uncompressed .npz map in
+place, by byte ranges), after checking that they fit in memory, so `--layer 0 --head 0` of a map bigger
+than memory draws one n_q × n_k map.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +21,9 @@ from attncli.cli import app
 from attncli.cli import options as opt
 from attncli.cli.common import SOURCE_HELP, Sources, check_look, emit, print_renderables, resolve_format, warn
 from attncli.errors import AttnError
+
+if TYPE_CHECKING:
+    from attncli.io.mapped import Piecewise
 
 EPILOG = (
     "Examples:\n\n"
@@ -27,6 +34,7 @@ EPILOG = (
     "  attncli show attentions.npy --format json | jq '.stats.heads[] | .entropy'"
 )
 SHAPES = "2-D (n_q × n_k), 3-D (heads × n_q × n_k) or 4-D (layers or batch × heads × n_q × n_k)"
+STATS_COPIES = 6  # n_q × n_k float64 arrays the statistics of one map hold at once (render/stats.head_stats)
 
 
 def _pick(option: str, index: int | None, size: int, axis: str) -> list[int]:
@@ -70,34 +78,37 @@ def show(
 
     from attncli import __version__
     from attncli.cli.text_input import read_labels
+    from attncli.io.mapped import open_arrays
     from attncli.render.maps import MapGroup, MapSet, Panel, grid_for
     from attncli.render.stats import head_stats, stats_tables
 
     src = Sources()
-    raw = np.asarray(src.array(source, "SOURCE"))
-    a = _as_maps(raw, source)  # (L, H, n_q, n_k), with flags for which axes exist
-    arr, has_layer, has_head = a
-    if layer is not None and not has_layer:
-        raise AttnError(f"--layer needs a 4-D map (layers × heads × n_q × n_k); SOURCE is {raw.ndim}-D "
-                        f"{tuple(raw.shape)}" + ("; use --head" if has_head else ""))
-    if head is not None and not has_head:
-        raise AttnError(f"--head needs a 3-D or 4-D map; SOURCE is 2-D {tuple(raw.shape)} (one head)")
-    layers = _pick("--layer", layer, arr.shape[0], "layer")
-    heads = _pick("--head", head, arr.shape[1], "head")
-    n_q, n_k = arr.shape[2:]
-    rows, cols = _labels(read_labels(labels), n_q, n_k)
+    with open_arrays(source, "SOURCE", single=True) as found:
+        if found.path is not None:
+            src.paths.append(found.path)
+        raw = found.get(found.names[0])
+        lead, (n_layers, n_heads, n_q, n_k), has_layer, has_head = _map_axes(raw)
+        if layer is not None and not has_layer:
+            raise AttnError(f"--layer needs a 4-D map (layers × heads × n_q × n_k); SOURCE is {len(raw.shape)}-D "
+                            f"{tuple(raw.shape)}" + ("; use --head" if has_head else ""))
+        if head is not None and not has_head:
+            raise AttnError(f"--head needs a 3-D or 4-D map; SOURCE is 2-D {tuple(raw.shape)} (one head)")
+        layers = _pick("--layer", layer, n_layers, "layer")
+        heads = _pick("--head", head, n_heads, "head")
+        rows, cols = _labels(read_labels(labels), n_q, n_k)
+        arr = _selected(raw, lead, layers, heads, has_layer, has_head, (layer, head))  # (L', H', n_q, n_k)
 
-    nan = int(np.isnan(arr[np.ix_(layers, heads)]).sum())
+    nan = int(np.isnan(arr).sum())
     if nan:
         warn(f"SOURCE has {nan} NaN value(s); they are drawn as masked and left out of the statistics")
     panels, stats = [], []
-    for li in layers:
-        for hi in heads:
+    for i, li in enumerate(layers):
+        for j, hi in enumerate(heads):
             title = " · ".join(t for t in (f"layer {li}" if has_layer else "", f"head {hi}" if has_head else "") if t)
-            panels.append(Panel(title, arr[li, hi], rows, cols))
+            panels.append(Panel(title, arr[i, j], rows, cols))
             stats.append({"layer": li if has_layer else None, "head": hi if has_head else None})
-    values = np.stack([p.values for p in panels])
-    negative = bool((values[np.isfinite(values)] < 0).any())
+    values = arr.reshape(-1, *arr.shape[2:])  # (panels, n_q, n_k), a view
+    negative = bool((values < 0).any())  # NaN is not negative, and there is no infinity
     if negative:
         warn("SOURCE has negative values (scores, not weights?); it is drawn, but entropy and shares need "
              "weights ≥ 0, so there are no statistics")
@@ -107,7 +118,7 @@ def show(
         _warn_row_sums(values)
 
     selected = {"layer": layers[0] if layer is not None else None, "head": heads[0] if head is not None else None}
-    export = arr[np.ix_(layers, heads)]  # (L', H', n_q, n_k): drop the axes SOURCE lacks or that were picked
+    export = arr  # (L', H', n_q, n_k): drop the axes SOURCE lacks or that were picked
     if not has_layer or layer is not None:
         export = export[0]
     if not has_head or head is not None:
@@ -149,22 +160,45 @@ def _name(source: str) -> str:
     return os.path.basename(source) if os.path.exists(path) else "inline"
 
 
-def _as_maps(raw, source: str):
-    """(array (L, H, n_q, n_k) as float64, has a layer axis, has a head axis), or a one-line error."""
-    import numpy as np
-
+def _map_axes(raw: Piecewise) -> tuple[tuple[int, ...], tuple[int, int, int, int], bool, bool]:
+    """(leading indices of size-1 axes to skip, (L, H, n_q, n_k), has a layer axis, has a head axis), from the
+    shape alone, or a one-line error."""
+    shape = tuple(raw.shape)
     if raw.dtype.kind not in "biuf":
         raise AttnError(f"SOURCE: an attention map holds numbers; got dtype {raw.dtype}")
-    a = raw.astype(np.float64)
-    if a.ndim > 4 and all(s == 1 for s in a.shape[:a.ndim - 4]):
-        a = a.reshape(a.shape[a.ndim - 4:])  # (1, ..., L, H, n_q, n_k): leading axes of size 1 say nothing
-    if a.ndim not in (2, 3, 4) or 0 in a.shape:
-        raise AttnError(f"SOURCE: an attention map is {SHAPES}; got {raw.ndim}-D shape {tuple(raw.shape)}")
-    if np.isinf(a).any():
-        where = tuple(int(i) for i in np.argwhere(np.isinf(a))[0])
+    lead: tuple[int, ...] = ()
+    if len(shape) > 4 and all(s == 1 for s in shape[: len(shape) - 4]):
+        lead = (0,) * (len(shape) - 4)  # (1, ..., L, H, n_q, n_k): leading axes of size 1 say nothing
+    core = shape[len(lead) :]
+    if len(core) not in (2, 3, 4) or 0 in core:
+        raise AttnError(f"SOURCE: an attention map is {SHAPES}; got {len(shape)}-D shape {shape}")
+    full = (1,) * (4 - len(core)) + core
+    return lead, full, len(core) == 4, len(core) >= 3  # type: ignore[return-value]
+
+
+def _selected(raw: Piecewise, lead: tuple[int, ...], layers: list[int], heads: list[int], has_layer: bool,
+              has_head: bool, picked: tuple[int | None, int | None]):
+    """The chosen maps as float64 (len(layers), len(heads), n_q, n_k), read one map at a time, after checking
+    that what show holds fits in memory; an infinite value is a one-line error."""
+    import numpy as np
+
+    from attncli.io.limits import check_read
+
+    n_q, n_k = raw.shape[-2:]
+    count = len(layers) * len(heads)
+    tries = [t for t, given in (("--layer to pick one layer", picked[0] is not None or len(layers) == 1),
+                                ("--head to pick one head", picked[1] is not None or len(heads) == 1)) if not given]
+    check_read((count + STATS_COPIES) * n_q * n_k * 8, f"showing {count} map(s) of {n_q} × {n_k}", "SOURCE",
+               tries + ["a map of fewer tokens"])
+    arr = np.empty((len(layers), len(heads), n_q, n_k))  # (L', H', n_q, n_k)
+    for i, li in enumerate(layers):
+        for j, hi in enumerate(heads):
+            arr[i, j] = raw.take(lead + ((li,) if has_layer else ()) + ((hi,) if has_head else ()))
+    if np.isinf(arr).any():
+        i, j, q, k = (int(x) for x in np.argwhere(np.isinf(arr))[0])
+        where = ((layers[i],) if has_layer else ()) + ((heads[j],) if has_head else ()) + (q, k)
         raise AttnError(f"SOURCE holds an infinite value at {where}; attention weights must be finite")
-    has_layer, has_head = a.ndim == 4, a.ndim >= 3
-    return a.reshape((1,) * (4 - a.ndim) + a.shape), has_layer, has_head
+    return arr
 
 
 def _labels(given: list[str] | None, n_q: int, n_k: int) -> tuple[list[str], list[str]]:

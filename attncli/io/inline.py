@@ -52,17 +52,24 @@ def parse_inline(source: str, src: Src) -> np.ndarray:
             fixed = pattern.sub(word, fixed)
         try:
             obj = json.loads(fixed)
-        except (json.JSONDecodeError, RecursionError) as err:
+        except (ValueError, RecursionError) as err:
             inner = text[1:-1] if text.endswith("]") else None
             if inner is not None and "[" not in inner and "]" not in inner:
                 return _parse_rows(inner, src, bracketed=True)
-            detail = err.msg if isinstance(err, json.JSONDecodeError) else "nested too deeply"
+            detail = (err.msg if isinstance(err, json.JSONDecodeError) else "nested too deeply"
+                      if isinstance(err, RecursionError) else "an integer has more than 4300 digits")
             raise src.error(
-                f"cannot read the inline matrix {text!r}: {detail}; write JSON lists like "
+                f"cannot read the inline matrix {shown(text)}: {detail}; write JSON lists like "
                 '"[[1, 0], [0, 1]]" or MATLAB rows like "1 0; 0 1"'
             ) from None
-        return json_to_array(obj, src, f"the inline matrix {text!r}")
+        return json_to_array(obj, src, f"the inline matrix {shown(text)}")
     return _parse_rows(text, src, bracketed=False)
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """A literal echoed in a message: repr'd, cut to `limit` characters with "..." and its length."""
+    quoted = repr(text)
+    return quoted if len(quoted) <= limit else f"{quoted[: limit - 4]}...' ({len(text):,} characters)"
 
 
 def _token(token: str, row: int, item: int, text: str, src: Src) -> float:
@@ -73,7 +80,7 @@ def _token(token: str, row: int, item: int, text: str, src: Src) -> float:
         return float(token)
     except ValueError:
         raise src.error(
-            f"cannot read the inline matrix {text!r}: '{token}' (row {row}, item {item}) is not "
+            f"cannot read the inline matrix {shown(text)}: {shown(token, 30)} (row {row}, item {item}) is not "
             'a number; write rows like "1 0; 0 1"'
         ) from None
 
@@ -90,14 +97,14 @@ def _parse_rows(text: str, src: Src, *, bracketed: bool) -> np.ndarray:
         tokens = [t for t in _SEPARATORS.split(piece.strip()) if t]
         if not tokens:
             raise src.error(
-                f"cannot read the inline matrix {text!r}: row {r} is empty; "
+                f"cannot read the inline matrix {shown(text)}: row {r} is empty; "
                 'write rows like "1 0; 0 1"'
             )
         all_bool = all_bool and all(t.lower() in _BOOLS for t in tokens)
         rows.append([_token(t, r, i, text, src) for i, t in enumerate(tokens, 1)])
         if len(rows[-1]) != len(rows[0]):
             raise src.error(
-                f"cannot read the inline matrix {text!r}: row {r} has {_count(len(rows[-1]))} but "
+                f"cannot read the inline matrix {shown(text)}: row {r} has {_count(len(rows[-1]))} but "
                 f"row 1 has {_count(len(rows[0]))}; every row needs the same number of values"
             )
     dtype = bool if all_bool else np.float64

@@ -4,6 +4,10 @@ Nested lists must be rectangular and hold numbers, booleans or null (null reads 
 is float64, or bool when every value is true/false (masks). An object maps names to arrays; a key
 "meta" whose value is not an array is ignored, so attncli's own JSON output reads back as
 `out.json:weights`.
+
+Hostile documents are one-line errors: an integer of more than 4300 digits (Python refuses to convert
+it), nesting deeper than Python's recursion allows, and a document too big to hold as Python objects
+in the memory available (checked before parsing, at JSON_COST bytes per byte of text).
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from attncli.io._common import Content, Src, did_you_mean, list_names
 from attncli.io.text import decode_text
 
 _LEAF_TYPES = frozenset({int, float, bool, type(None)})
+# Parsing holds every number as a Python object in a list: up to ~24 bytes of memory per byte of text
+# (`0,` is 2 bytes, its list slot 8; `[],` is 3 bytes and an empty list 64)
+JSON_COST = 24
 
 
 def load_json(text: str, src: Src) -> Any:
@@ -30,6 +37,9 @@ def load_json(text: str, src: Src) -> Any:
         ) from None
     except RecursionError:
         raise src.error(f"'{src.label}' is nested too deeply to be an array") from None
+    except ValueError:  # Python's limit on the digits of an int
+        raise src.error(f"'{src.label}' holds an integer of more than 4300 digits; write numbers as "
+                        "floats (1e5000 reads as inf)") from None
 
 
 def _where(path: tuple[int, ...]) -> str:
@@ -123,12 +133,13 @@ def json_content(text: str, src: Src) -> Content:
     if not isinstance(obj, dict):
         return Content(binary=False, plain=json_to_array(obj, src, src.label))
     names = [k for k, v in obj.items() if not (k == "meta" and not _is_array(v, src))]
+    known = set(names)
 
     def load(name: str) -> np.ndarray:
-        if name not in names:
+        if name not in known:
             raise src.error(
                 f"no array '{name}' in {src.label}; it holds: {list_names(names)}"
-                f"{did_you_mean(name, names)}"
+                f"{did_you_mean(name, names) if len(names) <= 10_000 else ''}"
             )
         return json_to_array(obj[name], src, f"{src.label}:{name}")
 
@@ -136,5 +147,9 @@ def json_content(text: str, src: Src) -> Content:
 
 
 def json_bytes_content(data: bytes, src: Src) -> Content:
-    """`json_content` for raw bytes (UTF-8, with or without a byte-order mark)."""
+    """`json_content` for raw bytes (UTF-8, with or without a byte-order mark), after a memory check."""
+    from attncli.io.limits import check_read
+
+    check_read(len(data) * JSON_COST, f"parsing '{src.label}' ({len(data) / 2**20:.3g} MB of JSON)", src.option,
+               ["saving the array as .npy (np.save), which reads without parsing"])
     return json_content(decode_text(data, src), src)

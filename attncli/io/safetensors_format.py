@@ -3,7 +3,9 @@
 Layout: an 8-byte little-endian header length N, N bytes of UTF-8 JSON
 `{name: {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}}`,
 then the data buffer; offsets count from the start of the data buffer (byte 8 + N). The whole
-header is validated up front; a tensor's bytes are read (seek + read) only when it is asked for.
+header is validated up front (sizes are Python ints, shapes have at most 32 dimensions, and anything
+odd is a one-line error naming the tensor); a tensor's bytes are read (seek + read) only when it is
+asked for, after a memory check.
 BF16, F16 and the two F8 formats are upcast to float32; everything else keeps its dtype. Names are
 listed sorted, as `safetensors.safe_open(...).keys()` does (the file orders them by dtype size).
 """
@@ -18,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from attncli.io._common import Blob, Content, Src, did_you_mean, list_names
+from attncli.io._common import Blob, Content, Src, did_you_mean, list_names, show_name
+from attncli.io.limits import check_read, cut, read_into, shape_problem
 
 _MAX_HEADER = 100 << 20  # the safetensors package refuses headers above 100 MB too
+HEADER_COST = 12  # bytes of memory per header byte while it is parsed (measured: ~10 for a million tensors)
 
 # safetensors dtype -> (bytes per element, numpy little-endian dtype of the stored bits)
 DTYPES: dict[str, tuple[int, str]] = {
@@ -41,7 +45,7 @@ def _e4m3_table() -> np.ndarray:
     return (sign * value).astype(np.float32)
 
 
-def _decode(raw: np.ndarray, dtype: str) -> np.ndarray:
+def decode(raw: np.ndarray, dtype: str) -> np.ndarray:
     """Stored bits -> the numpy array a user expects (16/8-bit floats become float32)."""
     if dtype == "BF16":
         return (raw.astype(np.uint32) << 16).view(np.float32)
@@ -56,6 +60,21 @@ def _decode(raw: np.ndarray, dtype: str) -> np.ndarray:
     return raw.astype(raw.dtype.newbyteorder("="), copy=False)
 
 
+def decoded_dtype(dtype: str) -> np.dtype:
+    """The dtype a user gets for a safetensors dtype (BF16, F16, F8 -> float32, BOOL -> bool)."""
+    return decode(np.empty(0, DTYPES[dtype][1]), dtype).dtype
+
+
+def quoted(name: str) -> str:
+    """A tensor name in a message: in quotes (repr if it has odd characters), cut to 60 characters."""
+    shown = show_name(name)
+    return cut(f"'{name}'" if shown == name else shown)
+
+
+def _json(value: Any) -> str:
+    return cut(json.dumps(value))
+
+
 def _valid_entry(name: str, entry: Any, data_size: int) -> str | None:
     """Why a header entry is unusable, or None if it is fine."""
     if not isinstance(entry, dict):
@@ -64,21 +83,24 @@ def _valid_entry(name: str, entry: Any, data_size: int) -> str | None:
     if missing:
         return f"its header entry lacks {', '.join(missing)}"
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         known = ", ".join(DTYPES)
-        return f"its dtype {dtype!r} is unsupported (attncli reads {known})"
+        return f"its dtype {cut(repr(dtype))} is unsupported (attncli reads {known})"
     if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
-        return f"its shape {json.dumps(shape)} is not a list of sizes"
+        return f"its shape {_json(shape)} is not a list of sizes"
+    problem = shape_problem(shape, DTYPES[dtype][0])
+    if problem:
+        return problem
     if not (isinstance(offsets, list) and len(offsets) == 2
             and all(type(o) is int for o in offsets)):
-        return f"its data_offsets {json.dumps(offsets)} are not [begin, end]"
+        return f"its data_offsets {_json(offsets)} are not [begin, end]"
     begin, end = offsets
     if not 0 <= begin <= end <= data_size:
-        return (f"its data_offsets [{begin}, {end}] fall outside the data buffer "
+        return (f"its data_offsets {_json(offsets)} fall outside the data buffer "
                 f"({data_size} bytes)")
     need = math.prod(shape) * DTYPES[dtype][0]
     if end - begin != need:
-        return (f"its data_offsets span {end - begin} bytes but shape {shape} of {dtype} "
+        return (f"its data_offsets span {end - begin} bytes but shape {_json(shape)} of {dtype} "
                 f"needs {need}")
     return None
 
@@ -96,13 +118,19 @@ def read_header(blob: Blob) -> tuple[dict[str, Any], int]:
         )
     if length > _MAX_HEADER:
         raise src.error(f"'{src.label}' has a {length}-byte header, over the 100 MB limit")
+    check_read(length * HEADER_COST, f"parsing the {length}-byte header of '{src.label}'", src.option)
     raw = blob.read_at(8, length, "the header")
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise src.error(
-            f"'{src.label}' is not a valid safetensors file: its header is not UTF-8 JSON"
+            f"'{src.label}' is not a valid safetensors file: its header is not UTF-8 JSON ({err})"
         ) from None
+    except RecursionError:
+        raise src.error(f"'{src.label}' is not a valid safetensors file: its header is nested too deeply") from None
+    except ValueError:  # Python's limit on the digits of an int
+        raise src.error(f"'{src.label}' is not a valid safetensors file: its header holds an integer of more "
+                        "than 4300 digits") from None
     if not isinstance(header, dict):
         raise src.error(
             f"'{src.label}' is not a valid safetensors file: its header is not a JSON object"
@@ -113,8 +141,7 @@ def read_header(blob: Blob) -> tuple[dict[str, Any], int]:
             continue
         problem = _valid_entry(name, entry, data_size)
         if problem:
-            raise src.error(f"'{src.label}' is not a valid safetensors file: tensor '{name}': "
-                            f"{problem}")
+            raise src.error(f"'{src.label}' is not a valid safetensors file: tensor {quoted(name)}: {problem}")
     return header, 8 + length
 
 
@@ -122,22 +149,38 @@ def safetensors_content(blob: Blob) -> Content:
     """The named tensors of a safetensors file, each read from disk only when asked for."""
     src = blob.src
     header, data_start = read_header(blob)
-    names = sorted(n for n in header if n != "__metadata__")  # file order is by dtype size
+    names = tensor_names(header)
 
     def load(name: str) -> np.ndarray:
-        if name not in names:
-            raise src.error(
-                f"no array '{name}' in {src.label}; it holds: {list_names(names) or 'nothing'}"
-                f"{did_you_mean(name, names)}"
-            )
-        entry = header[name]
+        entry = tensor_entry(header, names, name, src)
         dtype, shape = entry["dtype"], entry["shape"]
         begin, end = entry["data_offsets"]
-        data = bytearray(blob.read_at(data_start + begin, end - begin, f"tensor '{name}'"))
+        label = f"'{src.label}:{cut(name)}'"
+        count = math.prod(shape)
+        extra = 0 if decoded_dtype(dtype).itemsize == DTYPES[dtype][0] else count * decoded_dtype(dtype).itemsize
+        check_read(end - begin + extra, f"reading {label} (shape {_json(shape)} of {dtype})", src.option)
+        with blob.open() as stream:
+            stream.seek(data_start + begin)
+            data = read_into(stream, end - begin, src, label)
         raw = np.frombuffer(data, dtype=DTYPES[dtype][1]).reshape(shape)
-        return _decode(raw, dtype)
+        return decode(raw, dtype)
 
     return Content(binary=True, names=names, load=load)
+
+
+def tensor_names(header: dict[str, Any]) -> list[str]:
+    """The tensor names of a validated header, sorted (the file orders them by dtype size)."""
+    return sorted(n for n in header if n != "__metadata__")
+
+
+def tensor_entry(header: dict[str, Any], names: list[str], name: str, src: Src) -> dict[str, Any]:
+    """The header entry of tensor `name`, or an error listing the names there are."""
+    if name == "__metadata__" or name not in header:
+        raise src.error(
+            f"no array '{name}' in {src.label}; it holds: {list_names(names) or 'nothing'}"
+            f"{did_you_mean(name, names) if len(names) <= 10_000 else ''}"
+        )
+    return header[name]
 
 
 def safetensors_metadata(path: str | Path, *, option: str = "SOURCE") -> dict[str, str]:
