@@ -3,12 +3,54 @@ without spaces), or a Hugging Face tokenizer.json through the optional `tokenize
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from attncli.errors import AttnError
 
 BUILTIN = ("whitespace", "chars")
+
+
+_sink: list = []  # one temporary file that catches the library's writes to descriptor 2, made on first use
+
+
+@contextlib.contextmanager
+def _library_call(what: str) -> Iterator[None]:
+    """Around a call into the `tokenizers` library: any failure becomes one `--tokenizer: {what} (reason)`
+    line. A malformed file can make its Rust code panic: pyo3 raises PanicException, a BaseException, after
+    Rust's panic hook has written to file descriptor 2; so that goes to a temporary file, and is dropped
+    when the call fails (the error line says it) or passed on when it succeeds. Ctrl-C, exit and running
+    out of memory pass through."""
+    import tempfile
+
+    if not _sink:
+        _sink.append(tempfile.TemporaryFile())
+    sink = _sink[0].fileno()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(sink, 2)
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit, MemoryError, GeneratorExit, AttnError):
+        raise
+    except BaseException as err:  # the library's own exception types, and pyo3's PanicException
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        reason = reason if len(reason) <= 200 else reason[:197] + "..."
+        raise AttnError(f"--tokenizer: {what} ({reason})") from None
+    else:
+        if os.fstat(sink).st_size:  # the call succeeded: what the library printed is the user's to see
+            os.lseek(sink, 0, os.SEEK_SET)
+            while chunk := os.read(sink, 1 << 16):
+                os.write(saved, chunk)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        if os.fstat(sink).st_size:
+            os.ftruncate(sink, 0)
+            os.lseek(sink, 0, os.SEEK_SET)
 
 
 @dataclass
@@ -23,8 +65,9 @@ class Tokenizer:
             return text.split(), None
         if self.name == "chars":
             return [c for c in text if not c.isspace()], None
-        enc = self._hf.encode(text, add_special_tokens=False)
-        return list(enc.tokens), list(enc.ids)
+        with _library_call(f"'{self.name}' failed on the text; the tokenizer.json is inconsistent"):
+            enc = self._hf.encode(text, add_special_tokens=False)
+            return list(enc.tokens), list(enc.ids)
 
 
 def load_tokenizer(spec: str = "whitespace") -> Tokenizer:
@@ -39,28 +82,17 @@ def load_tokenizer(spec: str = "whitespace") -> Tokenizer:
     except ImportError:
         raise AttnError("--tokenizer with a tokenizer.json needs the Hugging Face tokenizers package: "
                         "pip install 'attncli[text]'") from None
-    try:
+    with _library_call(f"cannot read '{spec}' as a tokenizer.json"):
         return Tokenizer(spec, HFTokenizer.from_file(spec))
-    except Exception as err:  # the library raises its own exception types for a bad file
-        raise AttnError(f"--tokenizer: cannot read '{spec}' as a tokenizer.json ({str(err).splitlines()[0]})") from None
 
 
 def read_lines(path: str, option: str) -> list[str]:
     """Non-empty lines of a UTF-8 text file (one sequence per line); '-' is standard input."""
-    import sys
+    from attncli.io._common import Src
+    from attncli.io.files import read_input, read_stdin
 
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as f:
-                data = f.read()
-    except FileNotFoundError:
-        raise AttnError(f"{option}: no such file '{path}'") from None
-    except IsADirectoryError:
-        raise AttnError(f"{option}: '{path}' is a directory, not a file") from None
-    except OSError as err:
-        raise AttnError(f"{option}: cannot read '{path}': {err.strerror or err}") from None
+    # the one input opener: capped, remembered (never overwritten by -o), a silent FIFO announced
+    data = read_stdin(Src(option, "standard input")) if path == "-" else read_input(path, Src(option, path))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
