@@ -85,7 +85,9 @@ def check(
     src = Sources()
     result, kwargs = None, None
     if expected is not None:
-        want = np.asarray(src.array(expected, "--expected"), dtype=np.float64)
+        from attncli.core.validate import as_real
+
+        want = np.asarray(as_real(src.array(expected, "--expected"), "--expected"), dtype=np.float64)
     else:
         from attncli.cli.spec import attention_kwargs
         from attncli.core import attention
@@ -146,7 +148,9 @@ def _grade(path, want, close, diagnosis, atol, rtol, src, single, precision, max
 
     import numpy as np
 
-    label = path if path == "-" or os.path.exists(path.rpartition(":")[0] or path) else "the inline answer"
+    from attncli.render.safe import printable
+
+    label = printable(path) if path == "-" or os.path.exists(path.rpartition(":")[0] or path) else "the inline answer"
 
     try:
         from attncli.core.validate import as_real
@@ -208,13 +212,16 @@ def _print_failure(path, ans, want, ok, max_err, count, diagnosis, precision, ma
     from rich.table import Table
 
     from attncli.cli.common import print_renderables
+    from attncli.render.safe import text
     from attncli.render.tables import format_number
 
-    t = Table(title=f"FAIL {path}: {count} of {want.size} cells differ (max |error| {max_err:.4g})",
+    t = Table(title=text(f"FAIL {path}: {count} of {want.size} cells differ (max |error| {max_err:.4g})"),
               title_justify="left")
     for col in ("cell", "answer", "expected", "difference"):
         t.add_column(col, justify="left" if col == "cell" else "right")
     import numpy as np
+
+    from attncli.render.safe import printable
 
     bad = np.argwhere(~ok)
     for idx in bad[:max_cells]:
@@ -225,7 +232,7 @@ def _print_failure(path, ans, want, ok, max_err, count, diagnosis, precision, ma
         t.caption = f"{len(bad) - max_cells} more differing cells not shown (--max-cells)"
     print_renderables([t])
     if diagnosis is not None:
-        print(f"diagnosis: {diagnosis}" if diagnosis else "diagnosis: no common mistake matches this answer")
+        print(printable(f"diagnosis: {diagnosis}") if diagnosis else "diagnosis: no common mistake matches this answer")
 
 
 def _progress(total: int):
@@ -240,14 +247,15 @@ def _summary(verdicts: list[Verdict], precision: int) -> None:
     from rich.table import Table
 
     from attncli.cli.common import print_renderables
+    from attncli.render.safe import text
 
     passed = sum(v.passed for v in verdicts)
     t = Table(title=f"{passed} of {len(verdicts)} answers pass", title_justify="left")
     for col in ("answer", "result", "max error", "cells wrong", "diagnosis"):
         t.add_column(col, justify="right" if col in ("max error", "cells wrong") else "left")
     for v in verdicts:
-        t.add_row(v.answer, "PASS" if v.passed else "FAIL", "" if v.max_error is None else f"{v.max_error:.3g}",
-                  "" if v.passed or v.detail else f"{v.count}/{v.total}", v.diagnosis or v.detail)
+        t.add_row(text(v.answer), "PASS" if v.passed else "FAIL", "" if v.max_error is None else f"{v.max_error:.3g}",
+                  "" if v.passed or v.detail else f"{v.count}/{v.total}", text(v.diagnosis or v.detail))
     print_renderables([t])
 
 

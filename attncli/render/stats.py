@@ -10,7 +10,7 @@ left out). Then, in bits:
     top-k      = the k keys with the largest a_ij > 0 (ties: the earlier key)
 
 and a head's entropy, first-token and diagonal shares are the means over its non-empty rows.
-`stats_tables` renders them; nothing here reads files.
+`stats_tables` renders them (labels through render/safe.py); nothing here reads files.
 """
 
 from __future__ import annotations
@@ -83,6 +83,8 @@ def stats_tables(heads: list[dict[str, Any]], *, precision: int = 4, per_query: 
     Each item of `heads` is head_stats(...) plus "layer" and "head" (None when the axis is absent)."""
     from rich.table import Table  # rich only when tables are drawn (JSON output uses head_stats alone)
 
+    from attncli.render.safe import text
+
     has_layer = any(h.get("layer") is not None for h in heads)
     has_head = any(h.get("head") is not None for h in heads)
     t = Table(title="statistics (entropy in bits, uniform = log2 n; first token, diagonal: mean share of attention)",
@@ -99,7 +101,7 @@ def stats_tables(heads: list[dict[str, Any]], *, precision: int = 4, per_query: 
         most = h["most_attended"]
         t.add_row(*lead, _num(h["entropy"], precision), _num(h["max_entropy"], precision),
                   _num(h["first_token"], precision), _num(h["diagonal"], precision),
-                  "—" if most is None else f"{most['key']} ({format_number(most['share'], precision)})")
+                  "—" if most is None else text(f"{most['key']} ({format_number(most['share'], precision)})"))
     tables = [t]
     if not per_query:
         return tables
@@ -115,8 +117,8 @@ def stats_tables(heads: list[dict[str, Any]], *, precision: int = 4, per_query: 
                 q.add_row("⋮", "⋮", "⋮", "⋮", "⋮")
                 continue
             r = rows[i]
-            top = "  ".join(f"{k['key']} {format_number(k['weight'], precision)}" for k in r["top"]) or "(empty row)"
-            q.add_row(r["query"], _num(r["entropy"], precision), _num(r["first_token"], precision),
-                      _num(r["diagonal"], precision), top)
+            top = "  ".join(f"{k['key']} {format_number(k['weight'], precision)}" for k in r["top"])
+            q.add_row(text(r["query"]), _num(r["entropy"], precision), _num(r["first_token"], precision),
+                      _num(r["diagonal"], precision), text(top or "(empty row)"))
         tables.append(q)
     return tables

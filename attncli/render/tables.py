@@ -2,6 +2,7 @@
 
 Takes arrays in the user's shape (see core/result.py) and returns renderables; the CLI decides where
 they print. A 3-D or 4-D array becomes one table per leading index ("weights · batch 1 · head 0").
+Labels and titles pass through render/safe.py: shown literally, never as markup or control characters.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def array_tables(
     from rich.table import Table  # rich only when tables are drawn: the helpers above serve JSON output too
     from rich.text import Text
 
+    from attncli.render.safe import text
+
     rp, cp = prefixes or AXES.get(name, ("r", "c"))
     if layout == "cols":
         rp, cp = cp, rp
@@ -98,13 +101,15 @@ def array_tables(
             notes.append(f"showing {len(rows) - (None in rows)} of {m.shape[0]} rows and "
                          f"{len(cols) - (None in cols)} of {m.shape[1]} columns; "
                          "--format csv, json or npy writes every value")
-        t = Table(title=title + (f"  [dim]{formula}[/dim]" if formula else ""), title_justify="left",
-                  caption="; ".join(notes) or None, caption_justify="left")
+        heading = text(title)
+        if formula:
+            heading.append("  ").append_text(text(formula, "dim"))
+        t = Table(title=heading, title_justify="left", caption="; ".join(notes) or None, caption_justify="left")
         t.add_column("", style="bold", no_wrap=True)
         row_names = _labels(rp, m.shape[0], row_labels, idx, batched)
         col_names = _labels(cp, m.shape[1], col_labels, idx, batched)
         for j in cols:
-            t.add_column("…" if j is None else col_names[j], justify="right", no_wrap=True)
+            t.add_column("…" if j is None else text(col_names[j]), justify="right", no_wrap=True)
         for i in rows:
             if i is None:
                 t.add_row("⋮", *("⋮" for _ in cols))
@@ -117,7 +122,7 @@ def array_tables(
                     cells.append(Text(MASKED, style="dim"))
                 else:
                     cells.append(format_number(m[i, j], precision))
-            t.add_row(row_names[i], *cells)
+            t.add_row(text(row_names[i]), *cells)
         tables.append(t)
     return tables
 
