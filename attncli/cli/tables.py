@@ -42,29 +42,36 @@ def pe(
 
     from attncli.core import positions as pos
 
+    fmt_name = resolve_format(None if fmt is None else fmt.value, output)
     if length < 1:
         raise AttnError(f"--length must be ≥ 1; got {length}")
     if kind is not PeKind.alibi and dim is None:
         raise AttnError(f"--kind {kind} needs --dim D (the {'model' if kind is PeKind.sinusoidal else 'head'} "
                         "dimension)")
+    if kind is not PeKind.alibi and (dim < 2 or dim % 2):
+        raise AttnError(f"--dim must be even and ≥ 2 for --kind {kind}; got {dim}")
     if kind is PeKind.sinusoidal:
+        check_table_memory(f"--length {length} --dim {dim}", "the sinusoidal table", (length, dim), 8, fmt_name,
+                           ["a shorter --length or a smaller --dim"])
         table = pos.sinusoidal(length, dim, base=pe_base, layout=str(pe_layout))
         labels = ("p", "d")
     elif kind is PeKind.rope:
+        check_table_memory(f"--length {length} --dim {dim}", "the RoPE angles", (length, dim // 2), 8, fmt_name,
+                           ["a shorter --length or a smaller --dim"])
         table = pos.rope_angles(start_pos + np.arange(length), dim, rope_base)
         labels = ("p", "θ")
     else:
-        opt_heads = heads
-        if opt_heads < 1:
-            raise AttnError(f"--heads must be ≥ 1; got {opt_heads}")
-        _check_memory("the ALiBi biases", opt_heads, length, length, 8)  # float64
-        table = pos.alibi_bias(opt_heads, length, length, causal=causal)
+        if heads < 1:
+            raise AttnError(f"--heads must be ≥ 1; got {heads}")
+        check_table_memory(f"--length {length} --heads {heads}", "the ALiBi biases", (heads, length, length), 8,
+                           fmt_name, ["a shorter --length", "fewer --heads"])
+        table = pos.alibi_bias(heads, length, length, causal=causal)
         labels = ("q", "k")
     meta = {"kind": str(kind), "length": length, "dim": dim, "base": rope_base if kind is PeKind.rope else pe_base,
             "layout": str(pe_layout) if kind is PeKind.sinusoidal else None,
             "heads": heads if kind is PeKind.alibi else None, "causal": causal if kind is PeKind.alibi else None,
             "slopes": pos.alibi_slopes(heads).tolist() if kind is PeKind.alibi else None}
-    _emit_one("pe", table, meta, fmt, output, precision, labels, [], multihead=kind is PeKind.alibi,
+    _emit_one("pe", table, meta, fmt_name, output, precision, labels, [], multihead=kind is PeKind.alibi,
               look=check_look(precision, dpi, cmap), title=f"{kind} positions" if kind is not PeKind.alibi
               else "ALiBi bias" + (" · causal" if causal else ""))
 
@@ -94,6 +101,7 @@ def mask(
     from attncli.core.layout import from_rows, to_rows
     from attncli.render.maps import masks_text
 
+    fmt_name = resolve_format(None if fmt is None else fmt.value, output)
     src = Sources()
     hw = None
     if grid is not None:
@@ -112,13 +120,15 @@ def mask(
     n_k = length_k or length
     k_lens, q_lens = parse_int_list(key_lens, "--key-lens"), parse_int_list(query_lens, "--query-lens")
     batch = len(k_lens or q_lens or [0])
+    sizes = (f"--grid {grid}" if hw else f"--length {length}") + (f" --length-k {n_k}" if n_k != length else "")
+    check_table_memory(sizes, "the mask", (batch, length, n_k), 1, fmt_name,  # booleans
+                       ["a smaller " + " or ".join(s for s in sizes.split() if s.startswith("--"))])
     cols = layout is opt.Layout.cols
     m = mk.combine((batch, 1, length, n_k), causal=causal, window=window, key_lens=k_lens, query_lens=q_lens,
                    mask=None if m_arr is None else (to_rows(m_arr) if cols else m_arr), mask_invert=mask_invert,
                    adjacency=None if adj is None else (to_rows(adj) if cols else adj), edges=_edges(src, edges),
                    undirected=undirected, self_loops=self_loops, window2d=window2d,
                    grid=None if hw is None else (hw[0], hw[1]))
-    _check_memory("the mask", batch, length, n_k, 1)  # booleans
     allowed = np.ones((batch, length, n_k), dtype=bool)
     if m.allowed is not None:
         allowed = np.broadcast_to(m.allowed, (batch, 1, length, n_k))[:, 0].copy()
@@ -128,16 +138,15 @@ def mask(
         allowed = from_rows(allowed)
     meta = {"length": length, "length_k": n_k, "layout": str(layout), "masks": m.described,
             "allowed": int(allowed.sum()), "total": int(allowed.size)}
-    _emit_one("mask", allowed, meta, fmt, output, 0, ("k", "q") if cols else ("q", "k"), src.paths,
+    _emit_one("mask", allowed, meta, fmt_name, output, 0, ("k", "q") if cols else ("q", "k"), src.paths,
               batched=allowed.ndim == 3, look=check_look(0, dpi, cmap),
               title="mask · " + (", ".join(masks_text(m.described)) or "no masks"))
 
 
-def _emit_one(name, a, meta, fmt, output, precision, labels, protect, *, batched=False, multihead=False,
+def _emit_one(name, a, meta, fmt_name, output, precision, labels, protect, *, batched=False, multihead=False,
               look: Look | None = None, title: str = "") -> None:
     import numpy as np
 
-    fmt_name = resolve_format(None if fmt is None else fmt.value, output)
     meta = dict(meta, shape=list(a.shape))
     from attncli import __version__
 
@@ -163,9 +172,28 @@ def _emit_one(name, a, meta, fmt, output, precision, labels, protect, *, batched
     emit({name: a}, meta, fmt_name, output, protect, renderables, maps, look)
 
 
-def _check_memory(what: str, batch_or_heads: int, n_q: int, n_k: int, itemsize: int) -> None:
-    """Refuse, before allocating, an n_q × n_k table that would not fit (the table, a copy and its output)."""
-    from attncli.core.validate import check_dense_memory
-    from attncli.io.memory import available_memory
+# Bytes per cell that writing a table costs beyond the array itself (measured peaks, rounded up): JSON and
+# CSV hold a Python number and its text per cell; pictures a float64 copy, masks and block means.
+# Tables show corners only; npy, npz and safetensors write the array's own bytes.
+OUTPUT_BYTES = {"json": 128, "csv": 80, "tsv": 80, "heatmap": 24, "html": 24, "png": 24, "svg": 24, "pdf": 24}
+COPIES = 3  # the table, the temporaries that build it (angles, sin, cos; distances), and one copy on output
 
-    check_dense_memory(1, batch_or_heads, n_q, n_k, itemsize, 3, available_memory(), what=what, dtype_hint=False)
+
+def check_table_memory(option: str, what: str, shape: tuple[int, ...], itemsize: int, fmt: str,
+                       tries: list[str]) -> None:
+    """Refuse, before anything is allocated, a generated table whose making and writing would not fit in
+    memory: cells × (3 copies × itemsize + what the output format costs per cell). `option` names the options
+    that set the size, with their values ("--length 100000"); the message names them, the estimate, the limit
+    and `tries` (the first one followed by the table's shape)."""
+    import math
+
+    from attncli.io.memory import check_allocation
+
+    cells = math.prod(shape)
+    need = cells * (COPIES * itemsize + OUTPUT_BYTES.get(fmt, 0))
+    dims = " × ".join(str(s) for s in shape if s != 1) or "1"
+    as_fmt = f" written as {fmt}" if fmt in OUTPUT_BYTES else ""
+    tries = [f"{tries[0]} ({dims} cells{as_fmt})", *tries[1:]]
+    if fmt in ("json", "csv", "tsv"):
+        tries.append("-o table.npy (binary output costs least)")
+    check_allocation(need, what, tries, option=option)

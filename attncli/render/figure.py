@@ -8,6 +8,12 @@ function, never when attncli starts; its Agg canvas is used directly (no pyplot,
 Size: each panel is a square of side min(12, max(4, 0.3·n)) inches for an n-token map, plus 1.2
 inches for the colour bar and 0.6 for the title (0.4 more per array when several are drawn); a PNG
 is that many inches × --dpi pixels.
+
+Memory: matplotlib's canvas and the images it resamples cost about 10 bytes a pixel (PNG ~5, PDF ~9,
+measured) and each drawn cell about 24 bytes; `check_figure_memory` refuses, before matplotlib is
+imported, a picture that would not fit, saying which --dpi would. Masked cells are hatched one by one
+only up to MAX_HATCHED of them in a panel; beyond that they are grey alone (hatching is per-cell work).
+Labels are drawn as plain text: a `$` in a token never starts matplotlib's mathtext.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from attncli.render.colors import default_cmap
 from attncli.render.maps import MapGroup, MapSet
 
 MASK_GREY = "#d9d9d9"
+BYTES_PER_PIXEL, BYTES_PER_CELL = 10, 24
+MAX_SIDE_PX = 2**23 - 1  # Agg's limit on each side of a canvas
+MAX_HATCHED = 4096  # masked cells hatched one by one in a panel; beyond that, grey only
 COLORBAR_IN, TITLE_IN, GROUP_TITLE_IN = 1.2, 0.6, 0.4
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "WenQuanYi Zen Hei", "Source Han Sans",
              "Droid Sans Fallback", "AR PL UMing CN", "Arial Unicode MS")
@@ -41,6 +50,36 @@ def figure_size(maps: MapSet) -> tuple[float, float]:
     if len(maps.groups) > 1:
         height += GROUP_TITLE_IN * len(maps.groups)
     return width, height
+
+
+def check_figure_memory(maps: MapSet, fmt: str, dpi: int) -> None:
+    """Refuse, before matplotlib allocates anything, a picture too big to draw: a side past Agg's limit,
+    or pixels × 10 bytes + cells × 24 bytes beyond the memory available (see the module docstring)."""
+    import math
+
+    from attncli.io.memory import available_memory, check_allocation
+
+    w_in, h_in = figure_size(maps)
+    w_px, h_px = math.ceil(w_in * dpi), math.ceil(h_in * dpi)
+    cells = sum(p.values.size for g in maps.groups for p in g.panels)
+    what = f"a {w_px} × {h_px}-pixel {fmt.upper()} of {maps.panel_count} map(s)"
+    if max(w_px, h_px) > MAX_SIDE_PX:
+        fit = max(1, math.floor(MAX_SIDE_PX / max(w_in, h_in)))
+        raise AttnError(f"--dpi {dpi}: {what} is more than matplotlib can draw ({MAX_SIDE_PX + 1} pixels a side); "
+                        f"try --dpi {fit} or lower" + (", or fewer maps" if maps.panel_count > 1 else ""))
+    limit = available_memory()
+    need = w_px * h_px * BYTES_PER_PIXEL + cells * BYTES_PER_CELL
+    if limit is None or need <= limit:
+        return
+    spare = limit - cells * BYTES_PER_CELL
+    fit = math.floor(math.sqrt(spare / (BYTES_PER_PIXEL * w_in * h_in))) if spare > 0 else 0
+    while fit >= 10 and math.ceil(w_in * fit) * math.ceil(h_in * fit) * BYTES_PER_PIXEL > spare:
+        fit -= 1  # the pixel counts round up
+    tries = [f"--dpi {fit} or lower"] if fit >= 10 else []
+    tries += ["--format html (an interactive page, maps beyond 512 × 512 averaged in blocks)"]
+    if maps.panel_count > 1:
+        tries.append("fewer maps (one head or batch item)")
+    check_allocation(need, what, tries, option=f"--dpi {dpi}", limit=limit)
 
 
 def _matplotlib():
@@ -72,11 +111,12 @@ def figure_bytes(maps: MapSet, fmt: str, *, dpi: int = 100, cmap: str | None = N
                  warn: Callable[[str], None] | None = None) -> bytes:
     """The heatmaps of `maps` as a `fmt` (png, svg or pdf) file's bytes; `warn` hears about labels no
     installed font can draw."""
+    check_figure_memory(maps, fmt, dpi)
     matplotlib, Figure = _matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     rc = {"font.family": _fonts(matplotlib), "svg.hashsalt": "attncli", "font.size": 9,
-          "axes.titlesize": 10, "figure.titlesize": 12}
+          "axes.titlesize": 10, "figure.titlesize": 12, "text.parse_math": False}
     with matplotlib.rc_context(rc), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fig = Figure(figsize=figure_size(maps), dpi=dpi, layout="constrained")
@@ -115,7 +155,7 @@ def _draw_group(matplotlib, sub, group: MapGroup, cmap_name: str, decimals: int)
         ok = p.drawn()
         n_r, n_c = p.values.shape
         image = ax.imshow(np.ma.masked_array(p.values, ~ok), cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
-        if (~ok).any():
+        if 0 < (~ok).sum() <= MAX_HATCHED:
             boxes = [Rectangle((j - 0.5, i - 0.5), 1, 1) for i, j in zip(*np.nonzero(~ok), strict=True)]
             ax.add_collection(PatchCollection(boxes, facecolor="none", edgecolor="#9a9a9a", hatch="///",
                                               linewidth=0))

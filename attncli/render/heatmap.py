@@ -4,11 +4,16 @@
 background (the colormap) and a black or white number chosen for contrast, so the map reads the same
 on dark and light terminals. Without colour (a pipe or a file) cells are shaded with the glyphs
 " ░▒▓█" instead. Maps wider than the terminal first drop decimals, then the numbers, then are
-downsampled (block means) with a notice saying so.
+downsampled (block means) with a notice saying so. Labels and titles pass through render/safe.py, so
+nothing in them can drive the terminal. Work is bounded by what is drawn: at most MAX_ROWS rows of at
+most MAX_WIDTH columns a panel, whatever the size of the map (downsampling works a band of rows at a time).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 from rich.cells import cell_len, set_cell_size
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -16,10 +21,12 @@ from rich.text import Text
 
 from attncli.render.colors import default_cmap, hex_of, palette, text_on
 from attncli.render.maps import MapGroup, MapSet, Panel, pool
+from attncli.render.safe import printable, printable_all
 from attncli.render.tables import MASKED, format_number
 
 SHADES = " ░▒▓█"
 MAX_ROWS = 64  # rows of cells per panel before downsampling
+MAX_WIDTH = 4096  # terminal columns used at most, whatever COLUMNS says
 MAX_LABEL = 16  # row label width
 MAX_HEADER_LINES = 8  # vertical column labels are cut after this many characters
 
@@ -27,10 +34,12 @@ MAX_HEADER_LINES = 8  # vertical column labels are cut after this many character
 def heatmaps(maps: MapSet, *, color: bool, width: int, precision: int = 4, cmap: str | None = None
              ) -> list[RenderableType]:
     """One titled heatmap per panel (side by side when they fit), a colour key per array."""
+    width = min(width, MAX_WIDTH)
     out: list[RenderableType] = []
     if maps.title:
-        out.append(Text(maps.title, style="dim"))
+        out.append(Text(printable(maps.title), style="dim"))
     for group in maps.groups:
+        group = _printable(group)
         laid = [_layout(p, width - _label_width(p) - 1, precision, 0 if color else 1) for p in group.panels]
         drawn = MapGroup(group.name, [p for p, _, _ in laid], group.grid, group.row_axis, group.col_axis)
         colors = palette(cmap or default_cmap(drawn.signed))
@@ -40,6 +49,13 @@ def heatmaps(maps: MapSet, *, color: bool, width: int, precision: int = 4, cmap:
         out.append(_key(group.name, lo, hi, colors, color=color, masked=any(
             (~p.drawn()).any() for p in group.panels)))
     return out
+
+
+def _printable(group: MapGroup) -> MapGroup:
+    """The group with its name, panel titles and labels made safe to print (render/safe.py)."""
+    panels = [replace(p, title=printable(p.title), rows=printable_all(p.rows), cols=printable_all(p.cols))
+              for p in group.panels]
+    return MapGroup(printable(group.name), panels, group.grid, group.row_axis, group.col_axis)
 
 
 def _side_by_side(blocks: list[Text], width: int) -> RenderableType:
@@ -62,17 +78,20 @@ def _side_by_side(blocks: list[Text], width: int) -> RenderableType:
 def _layout(panel: Panel, avail: int, precision: int, glyph: int) -> tuple[Panel, int, int | None]:
     """(panel, cell width, decimals or None for no numbers): the most detail that fits in `avail`.
     `glyph` is 1 when plain cells put a shade glyph before the number."""
-    n_cols = panel.values.shape[1]
-    drawn = panel.drawn()
-    label = min(max(cell_len(c) for c in panel.cols), MAX_LABEL)
-    for d in sorted({precision, min(precision, 2), min(precision, 1)}, reverse=True):
-        w = max((len(format_number(v, d)) for v in panel.values[drawn]), default=1) + glyph
-        if n_cols * (w + 1) <= avail and panel.values.shape[0] <= MAX_ROWS:
-            wide = max(w, label)  # room for the column labels too, when there is
-            return panel, (wide if n_cols * (wide + 1) <= avail else w), d
-    for w in (2, 1):
-        if n_cols * (w + 1) <= avail and panel.values.shape[0] <= MAX_ROWS:
-            return panel, w, None
+    n_rows, n_cols = panel.values.shape
+    if n_rows <= MAX_ROWS and n_cols * 2 <= avail:  # small enough to draw cell by cell
+        drawn = panel.drawn()
+        extremes = (panel.values.min(where=drawn, initial=np.inf), panel.values.max(where=drawn, initial=-np.inf))
+        extremes = [v for v in extremes if np.isfinite(v)]  # the longest numbers are the extremes
+        label = min(max(cell_len(c) for c in panel.cols), MAX_LABEL)
+        for d in sorted({precision, min(precision, 2), min(precision, 1)}, reverse=True):
+            w = max((len(format_number(v, d)) for v in extremes), default=1) + glyph
+            if n_cols * (w + 1) <= avail:
+                wide = max(w, label)  # room for the column labels too, when there is
+                return panel, (wide if n_cols * (wide + 1) <= avail else w), d
+        for w in (2, 1):
+            if n_cols * (w + 1) <= avail:
+                return panel, w, None
     pooled = pool(panel, MAX_ROWS, max(avail // 3, 1))
     return pooled, (2 if pooled.values.shape[1] * 3 <= avail else 1), None
 

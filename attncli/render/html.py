@@ -17,8 +17,10 @@ import numpy as np
 from attncli.render.colors import default_cmap, hex_of, palette
 from attncli.render.html_assets import CSS, JS
 from attncli.render.maps import MapSet, Panel, pool
+from attncli.render.safe import json_safe, printable
 
 MAX_CELLS = 512  # per axis; larger panels are downsampled (block means) with a notice on the page
+BYTES_PER_SHOWN = 64  # the page's text and its copies, per drawn cell (measured, rounded up)
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
@@ -48,13 +50,27 @@ def page_data(maps: MapSet, *, cmap: str | None, precision: int) -> str:
         groups.append(json.dumps(head, ensure_ascii=False)[:-1] + ', "panels": [' + panels + "]}")
     top = json.dumps({"title": maps.title, "precision": precision}, ensure_ascii=False)[:-1]
     data = top + ', "groups": [' + ",".join(groups) + "]}"
-    # inside <script>: no "<" may appear raw (a label "</script>" would end the element)
-    return data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    # inside <script>: no "<" may appear raw (a label "</script>" would end the element); control and bidi
+    # characters of labels as \uXXXX escapes too (the page may be printed to a terminal)
+    return json_safe(data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def check_page_memory(maps: MapSet) -> None:
+    """Refuse, before building it, a page whose text (64 bytes a drawn cell, at most 512 × 512 a panel)
+    would not fit in memory (block means take a band of rows at a time: render/maps.py's pool)."""
+    from attncli.io.memory import check_allocation
+
+    panels = [p for g in maps.groups for p in g.panels]
+    shown = sum(min(p.values.shape[0], MAX_CELLS) * min(p.values.shape[1], MAX_CELLS) for p in panels)
+    check_allocation(shown * BYTES_PER_SHOWN, f"an HTML page of {len(panels)} map(s) ({shown} cells drawn)",
+                     ["fewer maps (one head or batch item)"],
+                     option="--format html")
 
 
 def html_page(maps: MapSet, *, cmap: str | None = None, precision: int = 4) -> str:
     """The whole page as a string."""
-    title = html.escape(maps.title or "attention")
+    check_page_memory(maps)
+    title = html.escape(printable(maps.title or "attention"))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>

@@ -55,11 +55,14 @@ class MapGroup:
     @property
     def scale(self) -> tuple[float, float]:
         """(lo, hi) of the colour scale; see the module docstring."""
-        finite = [p.values[p.drawn()] for p in self.panels]
-        vals = np.concatenate([f.ravel() for f in finite]) if finite else np.zeros(0)
-        if vals.size == 0:
+        lows, highs = [], []
+        for p in self.panels:  # panel by panel: no copy of all the values
+            ok = p.drawn()
+            lows.append(p.values.min(where=ok, initial=np.inf))
+            highs.append(p.values.max(where=ok, initial=-np.inf))
+        lo, hi = float(min(lows, default=np.inf)), float(max(highs, default=-np.inf))
+        if lo > hi:  # nothing drawn
             return 0.0, 1.0
-        lo, hi = float(vals.min()), float(vals.max())
         if lo < 0:
             m = max(-lo, hi)
             return -m, m
@@ -119,7 +122,8 @@ def map_group(
         m = a[idx]
         title = " · ".join(f"{ax} {i}" for ax, i in zip(names, idx, strict=False))
         labels_batched = batched and bool(names) and names[0] == "batch"
-        panels.append(Panel(title, m.astype(np.float64), _labels(rp, m.shape[0], row_labels, idx, labels_batched),
+        panels.append(Panel(title, np.asarray(m, dtype=np.float64),  # no copy when already float64
+                            _labels(rp, m.shape[0], row_labels, idx, labels_batched),
                             _labels(cp, m.shape[1], col_labels, idx, labels_batched),
                             None if ok is None else np.asarray(ok[idx], dtype=bool)))
     return MapGroup(name, panels, grid_for(lead), AXIS_NAMES.get(rp, rp), AXIS_NAMES.get(cp, cp))
@@ -165,17 +169,21 @@ def masks_text(described: dict[str, Any]) -> list[str]:
 
 def pool(panel: Panel, max_rows: int, max_cols: int) -> Panel:
     """The panel shrunk to at most max_rows × max_cols by averaging blocks (masked cells left out);
-    labels become index ranges and `note` says what happened. Small panels come back unchanged."""
+    labels become index ranges and `note` says what happened. Small panels come back unchanged. Memory
+    beyond the result is one band of rows, so any map that was read can be pooled."""
     n_r, n_c = panel.values.shape
     fr, fc = math.ceil(n_r / max(max_rows, 1)), math.ceil(n_c / max(max_cols, 1))
     if fr == 1 and fc == 1:
         return panel
     r_out, c_out = math.ceil(n_r / fr), math.ceil(n_c / fc)
-    ok = panel.drawn()
-    vals = np.where(ok, panel.values, 0.0)
-    pad = ((0, r_out * fr - n_r), (0, c_out * fc - n_c))
-    sums = np.pad(vals, pad).reshape(r_out, fr, c_out, fc).sum(axis=(1, 3))  # (r_out, c_out)
-    counts = np.pad(ok, pad).reshape(r_out, fr, c_out, fc).sum(axis=(1, 3))
+    starts = np.arange(0, n_c, fc)  # first column of each block
+    sums, counts = np.zeros((r_out, c_out)), np.zeros((r_out, c_out), dtype=np.int64)
+    for b in range(r_out):  # a band of fr rows at a time: temporaries of fr × n_c cells, not of the panel
+        band = slice(b * fr, min((b + 1) * fr, n_r))
+        v = panel.values[band]
+        ok = np.isfinite(v) if panel.allowed is None else np.isfinite(v) & panel.allowed[band]
+        sums[b] = np.add.reduceat(np.where(ok, v, 0.0).sum(axis=0), starts)  # (c_out,)
+        counts[b] = np.add.reduceat(ok.sum(axis=0), starts)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 

@@ -105,9 +105,21 @@ def vocab_table(vocab: list[str], matrix: np.ndarray, source: str) -> Table:
     return Table(matrix, index, source)
 
 
+def check_table_memory(option: str, vocab: int, tokens: int, dim: int, tries: list[str]) -> None:
+    """Refuse, before allocating, a generated table (V × d) and the vectors it gives the input's tokens
+    (n × d, and a padded copy) when they would not fit in memory: (V + 2n) × d × 8 bytes."""
+    from attncli.io.memory import check_allocation
+
+    check_allocation((vocab + 2 * tokens) * dim * 8, f"a {vocab} × {dim} table and the vectors of {tokens} tokens",
+                     tries, option=option)
+
+
 def onehot_table(tokens: list[str]) -> Table:
     """The lecture's one-hot encoding: vocabulary = the sorted set of the input's tokens."""
     vocab = sorted(set(tokens))
+    check_table_memory("--embeddings onehot", len(vocab), len(tokens), len(vocab),
+                       ["--embeddings random:DIM (DIM numbers per token instead of one per distinct token)",
+                        "fewer distinct tokens"])
     return Table(np.eye(len(vocab)), {t: i for i, t in enumerate(vocab)}, "onehot")
 
 
@@ -120,6 +132,8 @@ def random_vector(token: str, dim: int, seed: int) -> np.ndarray:
 
 def random_table(tokens: list[str], dim: int, seed: int) -> Table:
     vocab = sorted(set(tokens))
+    check_table_memory(f"--embeddings random:{dim}", len(vocab), len(tokens), dim,
+                       ["a smaller DIM", "fewer distinct tokens"])
     vectors = np.array([random_vector(t, dim, seed) for t in vocab]).reshape(len(vocab), dim)
     return Table(vectors, {t: i for i, t in enumerate(vocab)}, f"random:{dim}")
 
