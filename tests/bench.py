@@ -177,6 +177,13 @@ def main() -> None:
         rel = float(np.max(np.abs(a - b)) / np.max(np.abs(a)))
         row(f"5. threads: {os.cpu_count()} vs 1, n={n_maps * 2}, 8 heads", two, one, peak,
             f"ratio = speed-up⁻¹; results differ by {rel:.1e} (relative)")
+        for n in (1000,) if args.quick else (1000, 3000):
+            x = tmp / f"explain_{n}.npy"
+            np.save(x, np.random.default_rng(0).standard_normal((n, 16)))
+            for fmt in ("table", "json"):
+                ours, peak = run_timed(cli + ["explain", "--x", str(x), "--format", fmt], reps=1)
+                row(f"6. explain, {n} tokens, {fmt}", ours, None, peak,
+                    "corners of each matrix and a notice" if fmt == "table" else "every value, written row by row")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ def explain(
     """Print each step in order, with its formula, its dimensions and its matrix: X (+ positions), Q, K, V;
     per head the scores, scaled, masked, normalized A and the head output; concatenation, W_O, output."""
     import io
-    import json
 
     from attncli.cli.spec import attention_kwargs
     from attncli.core import attention
@@ -48,7 +47,11 @@ def explain(
     check_look(precision, dpi, cmap)
     src = Sources()
     kwargs, labels = attention_kwargs(src, options)
-    res = attention(**kwargs, trace=True, memory_limit=available_memory())
+    from attncli.core.steps import trace_budget
+
+    limit = available_memory()
+    with trace_budget(limit):  # the steps' copies count against the memory available too
+        res = attention(**kwargs, trace=True, memory_limit=limit)
     if fmt_name in PICTURES:  # the maps of the steps: scores and weights
         from attncli.render.maps import result_maps
 
@@ -68,14 +71,21 @@ def explain(
         text = ex.markdown(secs, precision)
     elif fmt_name == "latex":
         text = ex.latex(secs, precision)
-    else:
+    else:  # every value, written row by row as it is made: memory of one row, not of the document
         from attncli.io.writers import _plain  # numpy -> strict-JSON Python, non-finite -> null
 
-        text = json.dumps(_plain({"steps": [
-            {"step": s.number, "key": s.key, "title": s.title, "formula": s.formula, "latex": s.latex,
-             "dims": s.dims, "matrices": [{"caption": m.caption, "rows": m.rows, "cols": m.cols,
-                                           "values": m.values} for m in s.matrices]} for s in secs],
-            "meta": res.meta}), allow_nan=False, ensure_ascii=False)
+        pieces = (piece.encode("utf-8") for piece in ex.json_pieces(secs, _plain(res.meta)))
+        if output is None:
+            import sys
+
+            for piece in pieces:
+                sys.stdout.buffer.write(piece)
+            sys.stdout.flush()
+        else:
+            from attncli.io import atomic_write
+
+            atomic_write(output, pieces, protect=src.paths)
+        return
     if output is None:
         import sys
 

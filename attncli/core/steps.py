@@ -6,13 +6,24 @@ as columns: Q = W_q·I, A = Kᵀ·Q, A′ = softmax down each column, O = V·A�
 
 Kinds say how a step's canonical array is laid out:
     tokens (B, n, d)    heads (B, H, n, d)    map (B, H, n_q, n_k)    table (n, d)
+
+Every step is a copy, so a long sequence's trace holds many n_q × n_k maps. Inside `trace_budget(limit)`
+a Tracer refuses, before copying, a step that would take the steps and the maps the kernel keeps (scores
+and weights, and the weights step still to come) past `limit` bytes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
+from attncli.errors import AttnError
+
+_BUDGET: contextvars.ContextVar[int | None] = contextvars.ContextVar("trace_budget", default=None)
 
 # key -> (title, rows formula, cols formula)
 FORMULAS: dict[str, tuple[str, str, str]] = {
@@ -70,15 +81,46 @@ class Step:
     params: dict  # the values filled into the formula (scale, d_k, ...)
 
 
+@contextlib.contextmanager
+def trace_budget(limit: int | None) -> Iterator[None]:
+    """Tracers made inside this block keep at most `limit` bytes of steps (see the module docstring)."""
+    token = _BUDGET.set(limit)
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
 class Tracer:
     """Collects steps when enabled; costs nothing otherwise."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.steps: list[Step] = []
+        self.budget = _BUDGET.get()
+        self.nbytes = 0
 
     def add(self, key: str, array: np.ndarray, kind: str, **fmt: object) -> None:
         if not self.enabled:
             return
+        self._check(key, array, kind)
         title, rows, cols = FORMULAS[key]
         self.steps.append(Step(key, title, rows.format(**fmt), cols.format(**fmt), np.array(array), kind, fmt))
+        self.nbytes += array.nbytes
+
+    def _check(self, key: str, array: np.ndarray, kind: str) -> None:
+        """Refuse a copy that would take the trace past its budget, before making it."""
+        if self.budget is None:
+            return
+        # a map step: the kernel also holds the scores and the weights, and the weights step is still to come
+        reserve = array.nbytes * (2 + (not key.startswith("a_"))) if kind == "map" else 0
+        need = self.nbytes + array.nbytes + reserve
+        if need <= self.budget:
+            return
+        from attncli.core.validate import gigabytes
+
+        shape = " × ".join(map(str, array.shape[-2:]))
+        raise AttnError(f"explain keeps every step: with step {len(self.steps) + 1} ({FORMULAS[key][0]}, "
+                        f"{shape} per map) they would need about {gigabytes(need)} but only "
+                        f"{gigabytes(self.budget)} of memory is available; try fewer tokens, or attncli compute "
+                        "with the same options (it keeps no steps) --show weights -o weights.npy")

@@ -1,14 +1,25 @@
 """Step-by-step explanations: each intermediate matrix with its formula and dimensions, as rich
-renderables, Markdown tables or LaTeX bmatrix. Takes `core.steps.Step`s; prints nothing itself."""
+renderables, Markdown tables, LaTeX bmatrix or JSON. Takes `core.steps.Step`s; prints nothing itself.
+
+Large problems are summarised, not drawn whole: a matrix beyond MAX_ROWS × MAX_COLS shows its corners
+(the first and last rows and columns, with … and ⋮ where the cut is) and a notice saying how much was
+left out and how to get every value. Only the cells shown are formatted, so a 3,000-token explanation
+costs what a 40 × 16 one does per matrix. JSON is the exception: it holds every value, written row by
+row as it is made (`json_pieces`), so its memory stays one row and its time is linear in the cells.
+Labels pass through render/safe.py (no control characters, no rich markup) in every format but JSON.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from attncli.render.tables import format_number
+from attncli.render.safe import json_safe, printable, text
+from attncli.render.tables import MAX_COLS, MAX_ROWS, _cut, format_number
 
 # dimension names of a step's displayed matrix in rows layout (cols layout swaps them)
 DIMS = {
@@ -79,6 +90,18 @@ class Section:
     latex: str
     dims: str
     matrices: list[Matrix]
+    array: str | None = None  # the name `attncli compute --show` gives this step's array, when it has one
+
+
+def _compute_name(steps: list, i: int) -> str | None:
+    """Which array of `attncli compute --show` step i is: the scores the normalizer sees (the step before
+    it), the weights, the per-head outputs or the output; None for the steps in between."""
+    key = steps[i].key
+    if key.startswith("a_"):
+        return "weights"
+    if i + 1 < len(steps) and steps[i + 1].key.startswith("a_"):
+        return "scores"
+    return {"head": "heads", "output": "output", "output_plain": "output", "output_concat": "output"}.get(key)
 
 
 def _names(labels: Sequence | None, b: int, n: int, prefix: str) -> list[str]:
@@ -109,7 +132,7 @@ def sections(steps: list, *, layout: str = "rows", batched: bool = False, query_
         tex_rows, tex_cols = LATEX.get(st.key, (st.formula, st.formula_cols))
         out.append(Section(number, st.key, st.title, st.formula_cols if cols else st.formula,
                            _fill(tex_cols if cols else tex_rows, _tex_params(st.params, cols)),
-                           f"{names[0]} × {names[1]} = {r} × {c}", mats))
+                           f"{names[0]} × {names[1]} = {r} × {c}", mats, _compute_name(steps, number - 1)))
     return out
 
 
@@ -165,7 +188,25 @@ def _axis_names(kind, shape, cols, q_labels, k_labels, b, key):
     return (feats, tokens) if cols else (tokens, feats)
 
 
-# ---- three ways to print them -------------------------------------------------------------------
+# ---- four ways to print them ---------------------------------------------------------------------
+
+def _shown(m: Matrix) -> tuple[list[int | None], list[int | None]]:
+    """Row and column indices drawn (None where the cut is): all of them up to MAX_ROWS × MAX_COLS."""
+    return _cut(m.values.shape[0], MAX_ROWS), _cut(m.values.shape[1], MAX_COLS)
+
+
+def cut_notice(m: Matrix, s: Section) -> str | None:
+    """What a summarised matrix leaves out and how to get every value; None when it is shown whole."""
+    rows, cols = _shown(m)
+    if None not in rows and None not in cols:
+        return None
+    n_r, n_c = m.values.shape
+    where = "; every value: --format json"
+    if s.array is not None:
+        where += f", or attncli compute with the same options --show {s.array} -o {s.array}.npy"
+    return (f"showing {len(rows) - (None in rows)} of {n_r} rows and {len(cols) - (None in cols)} of {n_c} "
+            f"columns{where}")
+
 
 def rich_renderables(secs: list[Section], precision: int) -> list:
     from rich.table import Table
@@ -176,18 +217,24 @@ def rich_renderables(secs: list[Section], precision: int) -> list:
         out.append(Text.assemble((f"Step {s.number}. {s.title}: ", "bold"), (s.formula, "bold cyan"),
                                  (f"   ({s.dims})", "dim")))
         for m in s.matrices:
-            t = Table(title=m.caption or None, title_justify="left")
+            rows, cols = _shown(m)
+            t = Table(title=text(m.caption) if m.caption else None, title_justify="left",
+                      caption=cut_notice(m, s), caption_justify="left")
             t.add_column("", style="bold", no_wrap=True)
-            for c in m.cols:
-                t.add_column(c, justify="right", no_wrap=True)
-            for name, row in zip(m.rows, m.values, strict=True):
-                t.add_row(name, *(format_number(v, precision) for v in row))
+            for j in cols:
+                t.add_column("…" if j is None else text(m.cols[j]), justify="right", no_wrap=True)
+            for i in rows:
+                if i is None:
+                    t.add_row("⋮", *("⋮" for _ in cols))
+                    continue
+                row = m.values[i]
+                t.add_row(text(m.rows[i]), *("…" if j is None else format_number(row[j], precision) for j in cols))
             out.append(t)
     return out
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|")
+def _md_cell(label: str) -> str:
+    return printable(label).replace("|", "\\|")
 
 
 def markdown(secs: list[Section], precision: int) -> str:
@@ -201,11 +248,20 @@ def markdown(secs: list[Section], precision: int) -> str:
             if m.caption:
                 lines.append(f"*{m.caption}*")
                 lines.append("")
-            lines.append("| | " + " | ".join(_md_cell(c) for c in m.cols) + " |")
-            lines.append("|---|" + "---:|" * len(m.cols))
-            for name, row in zip(m.rows, m.values, strict=True):
-                cells = [format_number(v, precision).replace("-inf", "−∞") for v in row]
-                lines.append(f"| {_md_cell(name)} | " + " | ".join(cells) + " |")
+            rows, cols = _shown(m)
+            lines.append("| | " + " | ".join("…" if j is None else _md_cell(m.cols[j]) for j in cols) + " |")
+            lines.append("|---|" + "---:|" * len(cols))
+            for i in rows:
+                if i is None:
+                    lines.append("| ⋮ | " + " | ".join("⋮" for _ in cols) + " |")
+                    continue
+                row = m.values[i]
+                cells = ["…" if j is None else format_number(row[j], precision).replace("-inf", "−∞") for j in cols]
+                lines.append(f"| {_md_cell(m.rows[i])} | " + " | ".join(cells) + " |")
+            notice = cut_notice(m, s)
+            if notice:
+                lines.append("")
+                lines.append(f"*{notice}*")
             lines.append("")
     return "\n".join(lines)
 
@@ -213,6 +269,15 @@ def markdown(secs: list[Section], precision: int) -> str:
 def _tex_number(v: float, precision: int) -> str:
     s = format_number(v, precision)
     return {"-inf": r"-\infty", "inf": r"\infty", "nan": r"\mathrm{NaN}"}.get(s, s)
+
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+                "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "-": "-{}"}
+
+
+def _tex_text(s: str) -> str:
+    """Plain text in LaTeX: its special characters escaped ("--" stays two hyphens)."""
+    return re.sub(r"[\\{}$&#%_^~-]", lambda m: _TEX_SPECIAL[m.group()], printable(s))
 
 
 def latex(secs: list[Section], precision: int) -> str:
@@ -223,7 +288,50 @@ def latex(secs: list[Section], precision: int) -> str:
         lines.append(rf"\paragraph{{Step {s.number}. {s.title}}} ${s.latex}$ \quad (${dims}$)")
         for m in s.matrices:
             caption = rf"\text{{{m.caption}}}:\ " if m.caption else ""
-            body = " \\\\\n  ".join(" & ".join(_tex_number(v, precision) for v in row) for row in m.values)
-            lines.append(rf"\[ {caption}\begin{{bmatrix}}" + "\n  " + body + "\n" + r"\end{bmatrix} \]")
+            rows, cols = _shown(m)
+            body = []
+            for i in rows:
+                if i is None:
+                    body.append(" & ".join(r"\vdots" if j is not None else r"\ddots" for j in cols))
+                    continue
+                row = m.values[i]
+                body.append(" & ".join(r"\cdots" if j is None else _tex_number(row[j], precision) for j in cols))
+            lines.append(rf"\[ {caption}\begin{{bmatrix}}" + "\n  " + " \\\\\n  ".join(body) + "\n"
+                         + r"\end{bmatrix} \]")
+            notice = cut_notice(m, s)
+            if notice:
+                lines.append(rf"\noindent\emph{{{_tex_text(notice)}}}\par")
         lines.append("")
     return "\n".join(lines)
+
+
+_NON_FINITE = re.compile(r"-?Infinity|NaN")
+
+
+def _json_row(row: np.ndarray) -> str:
+    """One matrix row as a JSON array (json.dumps runs in C); NaN and ±Inf become null."""
+    if row.dtype.kind == "f":
+        return _NON_FINITE.sub("null", json.dumps(row.tolist()))
+    return json.dumps(row.tolist())
+
+
+def json_pieces(secs: list[Section], meta: dict) -> Iterator[str]:
+    """The whole explanation as one JSON document, in pieces of about a row each: every step's formula,
+    dimensions and complete matrices, then `meta` (already plain JSON-able). Strings keep their characters
+    exactly; control and bidi characters are written as \\uXXXX escapes."""
+    def dumps(value: object) -> str:
+        return json_safe(json.dumps(value, ensure_ascii=False, allow_nan=False))
+
+    yield '{"steps": ['
+    for k, s in enumerate(secs):
+        head = {"step": s.number, "key": s.key, "title": s.title, "formula": s.formula, "latex": s.latex,
+                "dims": s.dims}
+        yield (", " if k else "") + dumps(head)[:-1] + ', "matrices": ['
+        for t, m in enumerate(s.matrices):
+            yield (", " if t else "") + dumps({"caption": m.caption, "rows": m.rows, "cols": m.cols})[:-1]
+            yield ', "values": ['
+            for i, row in enumerate(m.values):
+                yield ("," if i else "") + _json_row(row)
+            yield "]}"
+        yield "]}"
+    yield '], "meta": ' + dumps(meta) + "}\n"
