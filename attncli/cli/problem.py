@@ -161,17 +161,19 @@ def _read_toml(path: str) -> dict[str, Any]:
 
     from attncli.io.limits import check_read
 
+    from attncli.io._common import Src
+    from attncli.io.files import read_input
+
+    if not os.path.lexists(path):
+        raise AttnError(f"PROBLEM: no such file '{path}' (attncli init {path} writes a template)")
+    if os.path.isdir(path):
+        raise AttnError(f"PROBLEM: '{path}' is a directory, not a problem file")
     try:
-        with open(path, "rb") as f:
-            check_read(os.fstat(f.fileno()).st_size * TOML_COST, f"parsing the problem file '{path}'", "PROBLEM",
-                       ["a smaller problem file, with big inputs in .npy files it names"])
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        raise AttnError(f"PROBLEM: no such file '{path}' (attncli init {path} writes a template)") from None
-    except IsADirectoryError:
-        raise AttnError(f"PROBLEM: '{path}' is a directory, not a problem file") from None
-    except OSError as err:
-        raise AttnError(f"PROBLEM: cannot read '{path}': {err.strerror}") from None
+        # the one input opener: remembered (never overwritten by -o), a FIFO without a writer announced
+        raw = read_input(path, Src("PROBLEM", path))
+        check_read(len(raw) * TOML_COST, f"parsing the problem file '{path}'", "PROBLEM",
+                   ["a smaller problem file, with big inputs in .npy files it names"])
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise AttnError(f"PROBLEM: '{path}' is not valid TOML: {err}") from None
     except RecursionError:

@@ -1,0 +1,393 @@
+"""Issue #12, the promise against real file systems: nothing overwritten, standard streams that fail, signals,
+pipes and devices, streams without a size. Through the installed CLI, as a user or an attacker would.
+
+Devices are made in the test's own directory (mknod, as root) and full disks in a private mount namespace
+(unshare -m + a 1 MB tmpfs), so the machine's /dev/null and disks are never at risk; those tests skip where
+the machine cannot make them. Expected numbers are closed forms (softmax of an identity's rows).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import attncli_command, run, run_capped
+
+E = math.e
+ROW = [E / (E + 2), 1 / (E + 2), 1 / (E + 2)]  # softmax of a row of the 3×3 identity, scale 1/√3 aside
+
+
+def error_of(args: list, *, stdin=None, cwd: Path | None = None, env: dict | None = None,
+             code: int = 2) -> str:
+    """The one `error:` line of a command that must fail as a user error (exit 2, no traceback)."""
+    proc = run(args, stdin=stdin, cwd=cwd, check=False, env=None if env is None else {**os.environ, **env})
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode == code, f"exit {proc.returncode}, stderr: {err}"
+    assert err.startswith("error: ") and err.count("\n") == 1, repr(err)
+    assert "Traceback" not in err
+    return err
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.fixture()
+def x(tmp_path: Path) -> Path:
+    path = tmp_path / "x.npy"
+    np.save(path, np.eye(3))
+    return path
+
+
+# ==================================================================================================
+# Data loss: every file any option reads is protected from -o, through links and standard input
+# ==================================================================================================
+
+TEXT_INPUTS = {  # option -> (file name, content, the rest of a command that reads it)
+    "--tokens": ("toks.txt", "a b c\n", ["compute", "--tokens", "{f}", "--embeddings", "random:4"]),
+    "--ids": ("ids.txt", "0 1 2\n", ["compute", "--ids", "{f}", "--embeddings", "{x}"]),
+    "--embeddings": ("emb.txt", "a 1 0 0\nb 0 1 0\nc 0 0 1\n",
+                     ["compute", "--text", "a b c", "--embeddings", "{f}"]),
+    "--vocab": ("vocab.txt", "a\nb\nc\n", ["compute", "--text", "a b c", "--embeddings", "{x}", "--vocab", "{f}"]),
+    "--labels": ("labels.txt", "a\nb\nc\n", ["compute", "--x", "{x}", "--labels", "{f}"]),
+    "show --labels": ("labels.txt", "a\nb\nc\n", ["show", "{x}", "--labels", "{f}"]),
+    "embed --tokens": ("toks.txt", "a b c\n", ["embed", "--tokens", "{f}", "--embeddings", "random:4"]),
+}
+
+
+@pytest.mark.parametrize("how", ["same name", "symlink", "hard link"])
+@pytest.mark.parametrize("option", list(TEXT_INPUTS))
+def test_text_side_inputs_are_never_overwritten(tmp_path: Path, x: Path, option: str, how: str) -> None:
+    name, content, args = TEXT_INPUTS[option]
+    f = tmp_path / name
+    f.write_text(content)
+    target = f
+    if how == "symlink":
+        target = tmp_path / ("link" + f.suffix)
+        target.symlink_to(f)
+    elif how == "hard link":
+        target = tmp_path / ("hard" + f.suffix)
+        os.link(f, target)
+    before = listing(tmp_path)
+    err = error_of([a.format(f=f, x=x) for a in args] + ["-o", target])
+    assert "refusing to overwrite the input file" in err
+    assert f.read_text() == content and listing(tmp_path) == before
+
+
+def test_tokenizer_json_is_never_overwritten(tmp_path: Path, x: Path) -> None:
+    pytest.importorskip("tokenizers")
+    tok = tmp_path / "tokenizer.json"
+    vocab = {"[UNK]": 0, "a": 1, "b": 2, "c": 3}
+    tok.write_text(json.dumps({"version": "1.0", "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"},
+                               "pre_tokenizer": {"type": "Whitespace"}}))
+    content = tok.read_bytes()
+    emb = tmp_path / "emb.npy"
+    np.save(emb, np.eye(4))
+    err = error_of(["compute", "--text", "a b c", "--tokenizer", tok, "--embeddings", emb, "--format", "json",
+                    "-o", tok])
+    assert "refusing to overwrite the input file" in err and tok.read_bytes() == content
+
+
+def test_standard_input_that_is_the_output_file(tmp_path: Path, x: Path) -> None:
+    content = x.read_bytes()
+    with open(x, "rb") as f:
+        proc = subprocess.run([*attncli_command(), "compute", "--x", "-", "-o", str(x)], stdin=f,
+                              capture_output=True, timeout=120)
+    assert proc.returncode == 2 and b"refusing to overwrite the input file" in proc.stderr
+    assert x.read_bytes() == content and listing(tmp_path) == ["x.npy"]
+
+
+def test_the_problem_file_is_never_overwritten(tmp_path: Path, x: Path) -> None:
+    problem = tmp_path / "p.txt"
+    problem.write_text(f'x = "{x}"\n')
+    os.link(problem, tmp_path / "hard.txt")  # a table written to a hard link of the problem file
+    err = error_of(["compute", problem, "-o", tmp_path / "hard.txt"])
+    assert "refusing to overwrite" in err and problem.read_text() == f'x = "{x}"\n'
+
+
+def test_embed_onto_its_own_input(tmp_path: Path) -> None:
+    emb = tmp_path / "emb.txt"
+    emb.write_text("a 1 0\nb 0 1\n")
+    err = error_of(["embed", "--text", "a b", "--embeddings", emb, "-o", emb])
+    assert "refusing to overwrite" in err and emb.read_text() == "a 1 0\nb 0 1\n"
+
+
+# ---- devices and named pipes are written through, never replaced --------------------------------
+
+
+def _null_device(path: Path) -> Path:
+    """A character device like /dev/null (major 1, minor 3), made in the test's directory."""
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except (PermissionError, OSError) as err:
+        pytest.skip(f"cannot make a device node here: {err}")
+    try:
+        with open(path, "wb") as f:
+            f.write(b"probe")
+    except OSError as err:
+        pytest.skip(f"device nodes do not work on this file system: {err}")
+    return path
+
+
+@pytest.mark.parametrize("via_symlink", [False, True])
+def test_output_to_a_device_writes_through(tmp_path: Path, x: Path, via_symlink: bool) -> None:
+    null = _null_device(tmp_path / "null")
+    target = null
+    if via_symlink:
+        target = tmp_path / "out"
+        target.symlink_to(null)
+    run(["compute", "--x", x, "--format", "json", "-o", target])
+    assert stat.S_ISCHR(os.stat(null).st_mode), "the device was replaced by a regular file"
+    assert not [n for n in listing(tmp_path) if n.startswith(".")]
+
+
+def test_output_to_a_named_pipe_writes_through(tmp_path: Path, x: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    run(["compute", "--x", x, "--format", "json", "--show", "weights", "-o", fifo])
+    reader.join(30)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    weights = np.array(json.loads(got[0])["weights"])
+    scaled = np.exp(np.eye(3) / math.sqrt(3))
+    np.testing.assert_allclose(weights, scaled / scaled.sum(axis=1, keepdims=True), atol=1e-12)
+
+
+def test_a_named_pipe_without_a_reader_says_what_it_waits_for(tmp_path: Path, x: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([*attncli_command(), "compute", "--x", str(x), "--format", "json", "-o", str(fifo)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = proc.stderr.readline().decode()
+        assert "waiting for a reader on" in line and "pipe" in line
+        assert json.loads(fifo.read_bytes())["meta"]  # a reader arrives: the output goes through
+        assert proc.wait(60) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_streamed_map_refuses_a_device(tmp_path: Path, x: Path) -> None:
+    null = _null_device(tmp_path / "null")
+    np.save(x, np.random.default_rng(3).normal(size=(40, 4)))  # 40 × 40 maps: more than 1K of memory
+    err = error_of(["compute", "--x", x, "--show", "weights", "--format", "npy", "-o", null],
+                   env={"ATTNCLI_MEMORY_LIMIT": "1K"})
+    assert "a character device" in err and stat.S_ISCHR(os.stat(null).st_mode)
+
+
+# ---- reading a FIFO nobody writes to ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["--x", "--tokens"])
+def test_an_input_fifo_without_a_writer_is_announced_then_read(tmp_path: Path, option: str) -> None:
+    fifo = tmp_path / "in"
+    os.mkfifo(fifo)
+    extra = ["--embeddings", "random:2"] if option == "--tokens" else []
+    proc = subprocess.Popen([*attncli_command(), "compute", option, str(fifo), *extra, "--format", "json",
+                             "--show", "weights"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = proc.stderr.readline().decode()
+        assert "waiting for data on" in line and str(fifo.name) in line
+        fifo.write_text("1 0\n0 1\n" if option == "--x" else "a b\n")
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0
+        assert np.array(json.loads(out)["weights"]).shape == (2, 2)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# ---- standard output that fails ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unbuffered", [False, True])
+def test_standard_output_on_dev_full_is_an_error(x: Path, unbuffered: bool) -> None:
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    env = {**os.environ, **({"PYTHONUNBUFFERED": "1"} if unbuffered else {})}
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([*attncli_command(), "compute", "--x", str(x), "--format", "json"], stdout=full,
+                              stderr=subprocess.PIPE, env=env, timeout=120)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.startswith("error: cannot write to standard output") and err.count("\n") == 1
+
+
+def _unshare_works() -> bool:
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        return False
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="needs root and mount namespaces (unshare -m) for a full disk")
+@pytest.mark.parametrize("unbuffered", ["", "PYTHONUNBUFFERED=1"])
+@pytest.mark.parametrize("how", ["stdout", "file"])
+def test_a_full_disk_is_an_error_and_leaves_no_file(tmp_path: Path, unbuffered: str, how: str) -> None:
+    # 52 MB of JSON into a 1 MB file system, in a private mount namespace
+    big = tmp_path / "big.npy"
+    np.save(big, np.random.default_rng(0).normal(size=(2500, 8)))
+    cmd = " ".join(attncli_command())
+    write = f"> {tmp_path}/disk/out.json" if how == "stdout" else f"-o {tmp_path}/disk/out.json"
+    script = (f"mkdir -p {tmp_path}/disk && mount -t tmpfs -o size=1m tmpfs {tmp_path}/disk && "
+              f"env {unbuffered} {cmd} compute --x {big} --format json {write}; echo \"rc=$?\" >&2; "
+              f"ls -a {tmp_path}/disk >&2")
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, timeout=120)
+    lines = proc.stderr.decode().splitlines()
+    assert lines[0].startswith("error: ") and "cannot write" in lines[0] and "No space left on device" in lines[0], lines
+    assert lines[1] == "rc=2", lines
+    left = lines[2:]
+    assert sorted(left) == ([".", "..", "out.json"] if how == "stdout" else [".", ".."]), left
+
+
+def test_standard_output_closed_is_an_error(x: Path) -> None:
+    proc = subprocess.run([*attncli_command(), "compute", "--x", str(x), "--format", "json"], stdout=None,
+                          stderr=subprocess.PIPE, timeout=120, close_fds=True,
+                          preexec_fn=lambda: os.close(1))
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.startswith("error: standard output is closed") and err.count("\n") == 1
+
+
+def test_standard_input_closed_is_an_error() -> None:
+    proc = subprocess.run([*attncli_command(), "compute", "--x", "-"], stdin=None, capture_output=False,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, preexec_fn=lambda: os.close(0))
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "standard input is closed" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "tsv", "npy", "npz", "safetensors", "table"])
+def test_a_closed_pipe_is_exit_141_for_every_format(tmp_path: Path, fmt: str) -> None:
+    big = tmp_path / "big.npy"
+    np.save(big, np.random.default_rng(1).normal(size=(600, 8)))
+    show = "weights" if fmt == "npy" else "all"
+    proc = subprocess.Popen([*attncli_command(), "compute", "--x", str(big), "--show", show, "--format", fmt,
+                             "--precision" if fmt == "table" else "--dtype", "4" if fmt == "table" else "float64"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(10)
+    proc.stdout.close()  # the reader goes away, as `| head -c 10` does
+    err = proc.stderr.read()
+    assert proc.wait(120) == 141, err
+    assert err == b""
+
+
+# ---- signals while writing ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_terminating_signal_while_writing_leaves_no_temporary_file(tmp_path: Path, sig: int, code: int) -> None:
+    big = tmp_path / "big.npy"
+    np.save(big, np.random.default_rng(2).normal(size=(8000, 8)).astype(np.float32))
+    before = listing(tmp_path)
+    proc = subprocess.Popen([*attncli_command(), "compute", "--x", str(big), "--show", "weights",
+                             "-o", str(tmp_path / "w.npy")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if any(n.startswith(".w.npy") for n in listing(tmp_path)):
+            break
+        time.sleep(0.002)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the map was written before the signal arrived")
+    assert proc.returncode == code, err
+    assert b"Traceback" not in err
+    assert listing(tmp_path) == before
+
+
+# ==================================================================================================
+# Memory and time bounded: streams without a size are read with a cap
+# ==================================================================================================
+
+
+def test_dev_zero_is_refused_with_the_cap() -> None:
+    proc = run_capped(["compute", "--x", "/dev/zero"], limit_mb=400, env={"ATTNCLI_MEMORY_LIMIT": "64M"})
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.count("\n") == 1, err
+    assert "--x" in err and "/dev/zero" in err and "without ending" in err and "0.031 GB" in err
+
+
+def test_a_huge_line_through_a_pipe_is_refused_with_the_cap() -> None:
+    # 2 GB of digits without a newline, from another process: attncli stops at its 32 MB cap
+    feeder = subprocess.Popen([sys.executable, "-c", "import sys\nfor _ in range(2048): "
+                               "sys.stdout.buffer.write(b'1' * 2**20)"], stdout=subprocess.PIPE)
+    try:
+        proc = run_capped(["compute", "--x", "-"], limit_mb=400, env={"ATTNCLI_MEMORY_LIMIT": "64M"},
+                          stdin=feeder.stdout)
+    finally:
+        feeder.kill()
+        feeder.wait()
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "standard input" in err and "without ending" in err, err
+
+
+def test_a_text_table_too_big_to_parse_is_refused_before_reading(tmp_path: Path) -> None:
+    big = tmp_path / "x.csv"
+    with open(big, "wb") as f:  # 100 MB of "1," (sparse beyond the first line: nothing is read to refuse it)
+        f.write(b"1,1\n")
+        f.truncate(100 * 2**20)
+    proc = run_capped(["compute", "--x", big], limit_mb=400, env={"ATTNCLI_MEMORY_LIMIT": "512M"})
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "--x" in err and "parsing" in err and ".npy" in err, err
+
+
+# ==================================================================================================
+# Every bad input is exit 2 and one line
+# ==================================================================================================
+
+
+def test_seed_below_zero(x: Path) -> None:
+    err = error_of(["compute", "--text", "a b", "--embeddings", "random:2", "--seed", "-1"])
+    assert "--seed" in err
+
+
+@pytest.mark.parametrize("value", ["1e308T", "wide", "-5G", "nan"])
+def test_memory_limit_nonsense(x: Path, value: str) -> None:
+    err = error_of(["compute", "--x", x], env={"ATTNCLI_MEMORY_LIMIT": value})
+    assert "ATTNCLI_MEMORY_LIMIT" in err
+
+
+def test_columns_not_a_number(x: Path) -> None:
+    for fmt in ("heatmap", "table"):
+        proc = run(["compute", "--x", x, "--format", fmt], env={**os.environ, "COLUMNS": "wide"})
+        assert proc.returncode == 0 and proc.stdout
+
+
+def test_an_ascii_terminal_shows_cjk_labels_as_escapes(x: Path) -> None:
+    proc = run(["compute", "--x", x, "--labels", "猫,鱼,水", "--show", "weights"],
+               env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    out = proc.stdout.decode("ascii")
+    assert "\\u732b" in out and proc.stderr == b""
+    doc = json.loads(run(["compute", "--x", x, "--labels", "猫,鱼,水", "--format", "json"],
+                         env={**os.environ, "PYTHONIOENCODING": "ascii"}).stdout)
+    assert doc["meta"]["labels"] == ["猫", "鱼", "水"] if "labels" in doc["meta"] else True
+
+
+def test_a_huge_bad_csv_cell_is_cut_in_the_message(tmp_path: Path) -> None:
+    bad = tmp_path / "x.csv"
+    bad.write_text("1,2\n3," + "z" * 2**20 + "\n")
+    err = error_of(["compute", "--x", bad])
+    assert len(err) < 400 and "line 2, column 2" in err and "1,048,576 characters" in err
+
+
+def test_a_huge_inline_literal_is_cut_in_the_message() -> None:
+    err = error_of(["compute", "--x", "1 0; 0 " + "q" * 100_000])
+    assert len(err) <= 1100
+
+
+def test_control_characters_in_a_message_are_escaped(tmp_path: Path) -> None:
+    err = error_of(["compute", "--x", str(tmp_path / "a\x1b[2Jb\nc.csv")])
+    assert "\x1b" not in err and "\\x1b" in err
