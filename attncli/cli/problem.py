@@ -159,10 +159,9 @@ def _read_toml(path: str) -> dict[str, Any]:
     """The parsed file; anything wrong with it (including what tomllib raises on hostile input) is one line."""
     import tomllib
 
-    from attncli.io.limits import check_read
-
     from attncli.io._common import Src
     from attncli.io.files import read_input
+    from attncli.io.limits import check_read
 
     if not os.path.lexists(path):
         raise AttnError(f"PROBLEM: no such file '{path}' (attncli init {path} writes a template)")

@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from attncli.io._common import Blob, Content, Loaded, Src, list_names, reason
+from attncli.io._common import Blob, Content, Loaded, Src, list_names
 from attncli.io.inline import looks_inline, parse_inline
 from attncli.io.sniff import kind_from_extension, sniff
 from attncli.io.text import check_text_size, decode_text, parse_text, sniff_delimiter
