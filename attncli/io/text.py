@@ -11,7 +11,6 @@ import numpy as np
 
 from attncli.io._common import Src, shorten
 
-
 # Parsing holds each number as a Python float in a list before the array is made: up to ~24 bytes of
 # memory per byte of text (a one-digit number and its separator are 2 bytes, its float and slot 32)
 TEXT_COST = 24
