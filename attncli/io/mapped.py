@@ -105,7 +105,7 @@ def open_arrays(source: str, option: str = "SOURCE", *, single: bool = False) ->
     picked as `read_array` picks it (a `file:name`, or a container's only array) and named first."""
     from attncli.io import readers
 
-    where = readers._locate(source, option)
+    where = readers.locate(source, option)
     lazy = _lazy(where, option) if where.kind == "file" else None
     if lazy is None:  # in memory anyway: read as usual
         if single:
@@ -119,13 +119,13 @@ def open_arrays(source: str, option: str = "SOURCE", *, single: bool = False) ->
     names, get, file, path = lazy
     try:
         if names is None:  # a plain array
-            readers._no_name_here(where, option)
+            readers.no_name_here(where, option)
             key = where.path.stem if where.path is not None else "value"
             yield Arrays([key], lambda _: get(None), path)
         elif where.name is not None:
             yield Arrays([where.name], get, path)
         elif single:
-            yield Arrays([readers._pick_name(Content(binary=True, names=names), where, option)], get, path)
+            yield Arrays([readers.pick_name(Content(binary=True, names=names), where, option)], get, path)
         else:
             yield Arrays(names, get, path)
     finally:
@@ -146,7 +146,7 @@ def _lazy(where: Any, option: str) -> tuple[list[str] | None, Callable, BinaryIO
     if kind not in ("npy", "npz", "safetensors") or not stat.S_ISREG(info.st_mode) or info.st_size == 0:
         return None
     src = Src(option, where.label)
-    blob = readers._file_blob(src, path)  # remembered as an input
+    blob = readers.file_blob(src, path)  # remembered as an input
     if blob.path is None:
         return None
     file = blob.open()

@@ -50,7 +50,7 @@ def _directory(folder: str, option: str) -> Exception:
     )
 
 
-def _locate(source: str, option: str) -> _Where:
+def locate(source: str, option: str) -> _Where:
     """Split a SOURCE into stdin / file (+ optional array name) / inline literal."""
     if source == "-" or source.startswith("-:"):
         return _Where("stdin", name=source[2:] or None, label=STDIN_LABEL)
@@ -101,7 +101,7 @@ def _delimiter(kind: str, text: str) -> str | None:
     return found
 
 
-def _file_blob(src: Src, path: Path) -> Blob:
+def file_blob(src: Src, path: Path) -> Blob:
     """A regular file is read by byte ranges; a pipe (`<(cmd)`), a device or a /proc file (size 0) is
     read whole, once (with the stream cap), as standard input is. Either way it is remembered as an input."""
     from attncli.io.files import open_input, read_capped
@@ -146,7 +146,7 @@ def _open(where: _Where, option: str, stdin: BinaryIO | None) -> Content:
         return _content(sniff(data), Blob(src, data=data))
     assert where.path is not None
     kind = kind_from_extension(where.path)
-    blob = _file_blob(src, where.path)
+    blob = file_blob(src, where.path)
     if kind is None:  # the first bytes say which format, without reading a big file whole
         head = blob.data if blob.data is not None else blob.read_at(0, min(blob.size, SNIFF_BYTES))
         kind = sniff(head, blob.size)
@@ -157,7 +157,7 @@ def _with_name(where: _Where, name: str) -> str:
     return "-:" + name if where.kind == "stdin" else f"{where.label}:{name}"
 
 
-def _pick_name(content: Content, where: _Where, option: str) -> str:
+def pick_name(content: Content, where: _Where, option: str) -> str:
     """The array name to load from a container: the one asked for, or the only one."""
     if where.name is not None:
         return where.name
@@ -172,7 +172,7 @@ def _pick_name(content: Content, where: _Where, option: str) -> str:
     return content.names[0]
 
 
-def _no_name_here(where: _Where, option: str) -> None:
+def no_name_here(where: _Where, option: str) -> None:
     if where.name is not None:
         raise Src(option, where.label).error(
             f"'{where.label}' holds a single unnamed array, so ':{where.name}' does not apply; "
@@ -192,15 +192,15 @@ def read_array(source: str, *, option: str = "SOURCE", stdin: BinaryIO | None = 
     `option` names the command-line option in error messages (e.g. "--wq"); `stdin` defaults
     to `sys.stdin.buffer`. Every user mistake raises `AttnError` with a one-line message.
     """
-    where = _locate(source, option)
+    where = locate(source, option)
     if where.kind == "inline":
         array = parse_inline(source, Src(option, where.label))
         return Loaded(array=array, source=source, path=None, binary=False, name=None)
     content = _open(where, option, stdin)
     if content.plain is not None:
-        _no_name_here(where, option)
+        no_name_here(where, option)
         return _loaded(content.plain, source, where, content.binary, None)
-    name = _pick_name(content, where, option)
+    name = pick_name(content, where, option)
     assert content.load is not None
     return _loaded(content.load(name), source, where, content.binary, name)
 
@@ -213,12 +213,12 @@ def read_arrays(source: str, *, option: str = "SOURCE",
     one; a single-array file is keyed by its stem (`x.csv` -> "x"); inline literals and plain
     arrays on standard input are keyed "value".
     """
-    where = _locate(source, option)
+    where = locate(source, option)
     if where.kind == "inline":
         return {"value": read_array(source, option=option, stdin=stdin)}
     content = _open(where, option, stdin)
     if content.plain is not None:
-        _no_name_here(where, option)
+        no_name_here(where, option)
         key = where.path.stem if where.path is not None else "value"
         return {key: _loaded(content.plain, source, where, content.binary, None)}
     assert content.load is not None
