@@ -392,3 +392,14 @@ def test_a_huge_inline_literal_is_cut_in_the_message() -> None:
 def test_control_characters_in_a_message_are_escaped(tmp_path: Path) -> None:
     err = error_of(["compute", "--x", str(tmp_path / "a\x1b[2Jb\nc.csv")])
     assert "\x1b" not in err and "\\x1b" in err
+
+
+def test_inspect_shows_hostile_array_names_inertly(tmp_path: Path) -> None:
+    name = "a\x1b[2J[red]x\x7f\x9b"
+    archive = tmp_path / "x.npz"
+    np.savez(archive, **{name: np.eye(2)})
+    out = run(["inspect", archive]).stdout.decode()
+    assert "\x1b" not in out and "\x7f" not in out and "\x9b" not in out and "[red]x" in out
+    doc = json.loads(run(["inspect", archive, "--format", "json"]).stdout)
+    raw = run(["inspect", archive, "--format", "json"]).stdout
+    assert doc["arrays"][0]["name"] == name and b"\x1b" not in raw and b"\x7f" not in raw

@@ -48,11 +48,13 @@ def inspect(
     def renderables():
         from rich.table import Table
 
-        t = Table(title=source, title_justify="left")
+        from attncli.render.safe import text  # names from the file: no control characters, no rich markup
+
+        t = Table(title=text(source), title_justify="left")
         for col in ("name", "shape", "dtype", "min", "max", "mean", "non-finite"):
             t.add_column(col, justify="left" if col in ("name", "dtype") else "right")
         for r in rows:
-            t.add_row(r["name"], "×".join(map(str, r["shape"])) or "scalar", r["dtype"],
+            t.add_row(text(r["name"]), "×".join(map(str, r["shape"])) or "scalar", text(r["dtype"]),
                       *("" if r[c] is None else f"{r[c]:.6g}" for c in ("min", "max", "mean")),
                       str(r["nonfinite"]))
         if more:
@@ -76,7 +78,7 @@ def _write_json(source: str, rows: Iterator[dict[str, Any]]) -> None:
         parts.append(("" if len(parts) == 1 else ", ") + ", ".join(json.dumps(r, allow_nan=False) for r in batch))
     parts.append("]}\n")
     for part in parts:
-        sys.stdout.write(part)
+        sys.stdout.write(part.replace("\x7f", "\\u007f"))  # json escapes the rest of what drives a terminal
 
 
 def summary(name: str, a: Piecewise) -> dict[str, Any]:

@@ -234,7 +234,9 @@ def _write_stats(stats, meta: dict, top_k: int, fmt: str, output: str | None, pr
     if fmt == "json":
         doc = {"stats": None if stats is None else {"entropy_unit": "bits", "top_k": top_k, "heads": stats},
                "meta": meta}
-        data = json.dumps(_plain(doc), allow_nan=False, ensure_ascii=False, indent=1) + "\n"
+        from attncli.render.safe import json_safe  # DEL, C1 and bidi characters as \uXXXX: same strings
+
+        data = json_safe(json.dumps(_plain(doc), allow_nan=False, ensure_ascii=False, indent=1)) + "\n"
     else:
         if stats is None:
             raise AttnError(f"--format {fmt} writes the statistics, and SOURCE has negative values so there are "

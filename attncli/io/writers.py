@@ -80,7 +80,8 @@ def _json_array(array: np.ndarray) -> Any:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, allow_nan=False, separators=(", ", ": "))
+    # ASCII only (json escapes the rest), and DEL too: nothing in a label can drive a terminal showing the JSON
+    return json.dumps(value, allow_nan=False, separators=(", ", ": ")).replace("\x7f", "\\u007f")
 
 
 def _json_value(value: Any) -> str:

@@ -37,6 +37,8 @@ def _library_call(what: str) -> Iterator[None]:
     except (KeyboardInterrupt, SystemExit, MemoryError, GeneratorExit, AttnError):
         raise
     except BaseException as err:  # the library's own exception types, and pyo3's PanicException
+        if not isinstance(err, Exception) and type(err).__name__ != "PanicException":
+            raise  # a terminating signal (attncli.cli.Terminated) and the like
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         reason = reason if len(reason) <= 200 else reason[:197] + "..."
         raise AttnError(f"--tokenizer: {what} ({reason})") from None
@@ -74,7 +76,7 @@ def load_tokenizer(spec: str = "whitespace") -> Tokenizer:
     """`whitespace`, `chars`, or the path of a tokenizer.json (needs the `text` extra)."""
     if spec in BUILTIN:
         return Tokenizer(spec)
-    if not os.path.isfile(spec):
+    if not os.path.exists(spec) or os.path.isdir(spec):
         raise AttnError(f"--tokenizer takes whitespace, chars, or the path of a tokenizer.json; "
                         f"'{spec}' is neither (no such file)")
     try:
@@ -82,8 +84,17 @@ def load_tokenizer(spec: str = "whitespace") -> Tokenizer:
     except ImportError:
         raise AttnError("--tokenizer with a tokenizer.json needs the Hugging Face tokenizers package: "
                         "pip install 'attncli[text]'") from None
+    from attncli.io._common import Src
+    from attncli.io.files import read_input
+
+    # read through the one input opener (remembered, so -o never replaces it; capped; a FIFO announced)
+    data = read_input(spec, Src("--tokenizer", spec))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise AttnError(f"--tokenizer: '{spec}' is not UTF-8 text, so not a tokenizer.json") from None
     with _library_call(f"cannot read '{spec}' as a tokenizer.json"):
-        return Tokenizer(spec, HFTokenizer.from_file(spec))
+        return Tokenizer(spec, HFTokenizer.from_str(text))
 
 
 def read_lines(path: str, option: str) -> list[str]:
