@@ -403,3 +403,15 @@ def test_inspect_shows_hostile_array_names_inertly(tmp_path: Path) -> None:
     doc = json.loads(run(["inspect", archive, "--format", "json"]).stdout)
     raw = run(["inspect", archive, "--format", "json"]).stdout
     assert doc["arrays"][0]["name"] == name and b"\x1b" not in raw and b"\x7f" not in raw
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_text_document_too_big_for_memory_is_refused_before_encoding(tmp_path: Path, fmt: str) -> None:
+    # 2000 × 2000 weights: 32 MB as numbers, ~370 MB as JSON text and its Python objects
+    x = tmp_path / "x.npy"
+    np.save(x, np.random.default_rng(4).normal(size=(2000, 8)))
+    proc = run_capped(["compute", "--x", x, "--show", "weights", "--format", fmt], limit_mb=500,
+                      env={"ATTNCLI_MEMORY_LIMIT": "160M"})
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.count("\n") == 1 and proc.stdout == b"", err
+    assert f"writing 4,000,000 values as {fmt.upper()}" in err and "out.npy" in err
