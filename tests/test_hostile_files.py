@@ -415,3 +415,10 @@ def test_a_text_document_too_big_for_memory_is_refused_before_encoding(tmp_path:
     err = proc.stderr.decode()
     assert proc.returncode == 2 and err.count("\n") == 1 and proc.stdout == b"", err
     assert f"writing 4,000,000 values as {fmt.upper()}" in err and "out.npy" in err
+
+
+def test_an_escape_sequence_in_a_csv_cell_never_reaches_stderr_raw(tmp_path: Path) -> None:
+    bad = tmp_path / "x.csv"
+    bad.write_text("1,2\n3,\x1b]0;owned\x07\x1b[2J\n")
+    err = error_of(["compute", "--x", bad])
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b" in err and "line 2, column 2" in err
