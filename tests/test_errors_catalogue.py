@@ -15,34 +15,35 @@ Output     -o onto an input file .......... tests/test_cli.py::test_refuses_to_o
            -o into a missing directory .... tests/test_cli.py::test_missing_output_directory
 Fuzzing    tests/test_fuzz.py (CI) and tests/fuzz.py (long runs)
 
-Issue #12, "nothing overwritten, nothing blown up" (F = tests/test_hostile_files.py, R = tests/test_hostile_readers.py,
-O = tests/test_hostile_output.py):
-Data loss  text-side inputs, links ......... F::test_text_side_inputs_are_never_overwritten (+ tokenizer, problem, embed)
-           stdin is the output file ........ F::test_standard_input_that_is_the_output_file
-           -o a device / symlink / FIFO .... F::test_output_to_a_device_writes_through, ..._named_pipe_writes_through
-           stdout on a full disk ........... F::test_a_full_disk_is_an_error_and_leaves_no_file (mount namespace),
-                                             F::test_standard_output_on_dev_full_is_an_error
-           SIGTERM / SIGHUP while writing .. F::test_a_terminating_signal_while_writing_leaves_no_temporary_file
-Memory     npz zip bomb, lying members ..... R::test_npz_zip_bomb_is_refused_before_decompressing (+ 2 more)
-           /dev/zero, a 2 GB line .......... F::test_dev_zero_is_refused_with_the_cap, ..._huge_line_through_a_pipe...
-           show / inspect of huge maps ..... R::test_show_one_head_of_a_map_bigger_than_the_cap, R::test_inspect_of_an_npy...
-           pe, random:N, onehot, pictures .. O::test_pe_table_too_big..., ..._random_embeddings..., ..._onehot..., ..._picture...
-           text documents too big .......... F::test_a_text_document_too_big_for_memory_is_refused_before_encoding
-Time       1.4 M tensors, explain 1000 ..... R::test_inspect_many_tensors_parses_once..., O::test_explain_of_1000_tokens...
-           (timings: tests/bench.py rows 6 and 7)
-           FIFO without a writer ........... F::test_an_input_fifo_without_a_writer_is_announced_then_read,
-                                             F::test_a_named_pipe_without_a_reader_says_what_it_waits_for
-One line   5000 digits, deep nesting ....... R::test_json_huge_integers..., R::test_safetensors_hostile_headers...,
-                                             R::test_problem_file_hostile_values_are_one_line, R::test_npy_hostile_headers...
-           --seed -1, memory limit, COLUMNS  F::test_seed_below_zero, F::test_memory_limit_nonsense, F::test_columns...
-           ascii encoding, closed streams .. F::test_an_ascii_terminal..., F::test_standard_output_closed..., ..._input_closed...
-           tokenizer.json panic ............ O::test_malformed_tokenizer_json_is_one_line
-           long echoes, control characters . F::test_a_huge_bad_csv_cell..., F::test_a_huge_inline_literal...,
-                                             F::test_control_characters_in_a_message_are_escaped
-           check --expected complex ........ O::test_check_complex_expected_says_so
-           broken pipe: one code (141) ..... F::test_a_closed_pipe_is_exit_141_for_every_format
-Terminal   control characters from data .... O::test_text_labels_never_reach_the_terminal_raw (+ tokens, show, check),
-                                             F::test_inspect_shows_hostile_array_names_inertly
+Issue #12, "nothing overwritten, nothing blown up" (F = tests/test_hostile_files.py,
+R = tests/test_hostile_readers.py, O = tests/test_hostile_output.py):
+Data loss  text-side inputs, links ...... F::test_text_side_inputs_are_never_overwritten (+ tokenizer, problem)
+           stdin is the output file ..... F::test_standard_input_that_is_the_output_file
+           -o a device / symlink / FIFO . F::test_output_to_a_device_writes_through, F::..._named_pipe_writes_through
+           stdout on a full disk ........ F::test_a_full_disk_is_an_error_and_leaves_no_file (mount namespace),
+                                          F::test_standard_output_on_dev_full_is_an_error
+           SIGTERM / SIGHUP ............. F::test_a_terminating_signal_while_writing_leaves_no_temporary_file
+Memory     npz zip bomb, lying members .. R::test_npz_zip_bomb_is_refused_before_decompressing (+ 2 more)
+           /dev/zero, a 2 GB line ....... F::test_dev_zero_is_refused_with_the_cap, F::test_a_huge_line_through...
+           show / inspect of huge maps .. R::test_show_one_head_of_a_map_bigger..., R::test_inspect_of_an_npy...
+           pe, random:N, onehot ......... O::test_pe_table_too_big..., O::test_random_embeddings..., O::test_onehot...
+           pictures ..................... O::test_picture_too_big..., O::test_html_page_too_big...
+           text documents too big ....... F::test_a_text_document_too_big_for_memory_is_refused_before_encoding
+Time       1.4 M tensors ................ R::test_inspect_many_tensors_parses_once... (timing: tests/bench.py row 7)
+           explain of 1000 tokens ....... O::test_explain_of_1000_tokens... (timing: tests/bench.py row 6)
+           FIFO without a writer ........ F::test_an_input_fifo_without_a_writer_is_announced_then_read,
+                                          F::test_a_named_pipe_without_a_reader_says_what_it_waits_for
+One line   5000 digits, deep nesting .... R::test_json_huge_integers..., R::test_safetensors_hostile_headers...,
+                                          R::test_problem_file_hostile_values..., R::test_npy_hostile_headers...
+           --seed, memory limit, COLUMNS  F::test_seed_below_zero, F::test_memory_limit_nonsense, F::test_columns...
+           encoding, closed streams ..... F::test_an_ascii_terminal..., F::test_standard_output_closed..., F::..._input
+           tokenizer.json panic ......... O::test_malformed_tokenizer_json_is_one_line
+           long echoes, control chars ... F::test_a_huge_bad_csv_cell..., F::test_a_huge_inline_literal...,
+                                          F::test_control_characters..., F::test_an_escape_sequence_in_a_csv_cell...
+           check --expected complex ..... O::test_check_complex_expected_says_so
+           broken pipe: one code (141) .. F::test_a_closed_pipe_is_exit_141_for_every_format
+Terminal   control characters in data ... O::test_text_labels_never_reach_the_terminal_raw (+ tokens, show, check),
+                                          F::test_inspect_shows_hostile_array_names_inertly
 
 Expected numbers are closed forms: softmax of two scores s, t is (1/(1+e^(t−s)), 1/(1+e^(s−t))).
 """
