@@ -422,3 +422,17 @@ def test_an_escape_sequence_in_a_csv_cell_never_reaches_stderr_raw(tmp_path: Pat
     bad.write_text("1,2\n3,\x1b]0;owned\x07\x1b[2J\n")
     err = error_of(["compute", "--x", bad])
     assert "\x1b" not in err and "\x07" not in err and "\\x1b" in err and "line 2, column 2" in err
+
+
+def test_output_to_dev_stdout_and_dev_fd_writes_where_the_shell_points(tmp_path: Path, x: Path) -> None:
+    cmd = " ".join(attncli_command())
+    script = (f"{cmd} compute --x {x} --format json -o /dev/stdout | head -c 1 > {tmp_path}/piped; "
+              f"echo first > {tmp_path}/log; {cmd} compute --x {x} --format json -o /dev/fd/3 3>> {tmp_path}/log; "
+              f"{cmd} compute --x {x} --format npy -o /dev/stdout >> {x}; echo \"rc=$?\"")
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, timeout=120)
+    assert (tmp_path / "piped").read_text() == "{"
+    log = (tmp_path / "log").read_text()
+    assert log.startswith("first\n{") and json.loads(log[len("first\n"):])["weights"]  # appended, not replaced
+    err = proc.stderr.decode()
+    assert "refusing to overwrite the input file /dev/stdout" in err and proc.stdout.decode().strip() == "rc=2"
+    np.testing.assert_array_equal(np.load(x), np.eye(3))

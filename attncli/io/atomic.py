@@ -70,6 +70,11 @@ def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str =
     if os.path.isdir(shown):
         raise src.error(f"'{shown}' is a directory; give a file name such as "
                         f"{os.path.join(shown, 'out.json')}")
+    descriptor = _descriptor(shown)
+    if descriptor is not None:  # -o /dev/stdout, /dev/fd/3: write to what the shell opened, where it is
+        with _write_descriptor(descriptor, shown, src) as f:
+            yield f
+        return
     target = os.path.realpath(shown)  # write through a symlink, not over it
     try:
         info = os.stat(target)
@@ -106,6 +111,51 @@ def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str =
             raise src.error(f"cannot write '{shown}': {reason(err)}") from err
         raise
     _fsync_dir(parent)
+
+
+def _descriptor(path: str) -> int | None:
+    """N when `path` names this process's open file descriptor N (/dev/stdout, /dev/fd/N, /proc/self/fd/N,
+    through any symlinks): such a target is written through that descriptor, at its offset and in its
+    append mode, never replaced or reopened from the start."""
+    pid = str(os.getpid())
+    for _ in range(40):
+        parts = path.split("/")
+        if len(parts) == 4 and parts[0] == "" and parts[3].isdigit() and (
+                parts[1:3] == ["dev", "fd"]):
+            return int(parts[3])
+        if len(parts) == 5 and parts[0] == "" and parts[1] == "proc" and parts[2] in ("self", pid) \
+                and parts[3] == "fd" and parts[4].isdigit():
+            return int(parts[4])
+        if not os.path.islink(path):
+            return None
+        try:
+            link = os.readlink(path)
+        except OSError:
+            return None
+        path = os.path.normpath(os.path.join(os.path.dirname(path), link))
+    return None
+
+
+@contextlib.contextmanager
+def _write_descriptor(fd: int, shown: str, src: Src) -> Iterator[BinaryIO]:
+    if fd == 1:  # standard output: the same stream and its failure handling (full disk, closed pipe)
+        out = sys.stdout
+        if out is None:
+            raise src.error("standard output is closed; give a file name")
+        out.flush()
+        yield out.buffer
+        out.buffer.flush()
+        return
+    try:
+        f = os.fdopen(os.dup(fd), "wb")
+    except OSError as err:
+        raise src.error(f"cannot write '{shown}': {reason(err)}") from err
+    try:
+        with f:
+            yield f
+            f.flush()
+    except OSError as err:
+        raise src.error(f"cannot write '{shown}': {reason(err)}") from err
 
 
 @contextlib.contextmanager
