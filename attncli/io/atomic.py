@@ -70,7 +70,7 @@ def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str =
     if os.path.isdir(shown):
         raise src.error(f"'{shown}' is a directory; give a file name such as "
                         f"{os.path.join(shown, 'out.json')}")
-    descriptor = _descriptor(shown)
+    descriptor = descriptor_of(shown)
     if descriptor is not None:  # -o /dev/stdout, /dev/fd/3: write to what the shell opened, where it is
         with _write_descriptor(descriptor, shown, src) as f:
             yield f
@@ -113,7 +113,7 @@ def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str =
     _fsync_dir(parent)
 
 
-def _descriptor(path: str) -> int | None:
+def descriptor_of(path: str) -> int | None:
     """N when `path` names this process's open file descriptor N (/dev/stdout, /dev/fd/N, /proc/self/fd/N,
     through any symlinks): such a target is written through that descriptor, at its offset and in its
     append mode, never replaced or reopened from the start."""

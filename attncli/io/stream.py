@@ -155,6 +155,11 @@ class MapFile:
 
         if self.blocks is not None:
             raise AttnError(f"{self.option}: an .npy file holds one array; stream one map at a time")
+        from attncli.io.atomic import descriptor_of
+
+        if descriptor_of(self.path) is not None:
+            raise AttnError(f"{self.option}: a map streamed to disk is written in blocks at their places in a file "
+                            f"of its own; give a file name rather than '{self.path}', or --show output alone")
         with contextlib.suppress(OSError):  # pwrite puts each block in its place: a device or a pipe cannot
             info = os.stat(self.path)
             if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
