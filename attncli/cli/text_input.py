@@ -78,7 +78,9 @@ def token_vectors(src: Sources, o: dict[str, Any]) -> TokenVectors:
         arrays, _ = em.embed_ids([ids for _, ids in encoded], src.array(emb, "--embeddings"), None)
         return _batch(arrays, seqs, emb, o)
     else:
-        table = em.read_word_vectors(_read_bytes(emb), emb)
+        wanted = {t for s in seqs for t in s}  # only these vectors are kept (and the --oov unk:TOKEN one)
+        unk = em.parse_oov(o.get("oov") or "error")[1]
+        table = em.read_word_vectors(_read_bytes(emb), emb, wanted | ({unk} if unk is not None else set()))
     arrays, kept = em.embed(seqs, table, o.get("oov") or "error")
     return _batch(arrays, kept, table.source, o)
 

@@ -10,11 +10,13 @@ Sources:
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from attncli.errors import AttnError
+from attncli.io._common import shorten
 
 OOV_POLICIES = ("error", "zero", "skip")  # and "unk:TOKEN"
 
@@ -32,48 +34,66 @@ class Table:
         return self.vectors.shape[1]
 
 
-def read_word_vectors(data: bytes, source: str) -> Table:
-    """Parse a GloVe or word2vec text file (UTF-8): 'token v1 ... vd' per line."""
+# bytes of memory per byte of a word-vector file while it is scanned: the bytes, the decoded text and its lines
+WORD_VECTORS_COST = 4
+
+
+def read_word_vectors(data: bytes, source: str, wanted: set[str] | None = None) -> Table:
+    """Parse a GloVe or word2vec text file (UTF-8): 'token v1 ... vd' per line.
+
+    Every line is checked (numbers, one dimension, each token once), but only the vectors of `wanted`
+    tokens (None: all) are kept, so a 1 GB GloVe file costs its text, not 10 GB of Python floats."""
+    from attncli.io.memory import check_allocation
+
+    check_allocation(len(data) * WORD_VECTORS_COST, f"scanning the word vectors of '{source}' "
+                     f"({len(data) / 2**20:.3g} MB)", ["a smaller vector file (only the tokens you need)"],
+                     option="--embeddings")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         raise AttnError(f"--embeddings: '{source}' line {line} is not UTF-8; word-vector files must be UTF-8 "
                         "text") from None
+    del data
+    seen: set[str] = set()
     tokens: list[str] = []
     rows: list[list[float]] = []
     index: dict[str, int] = {}
     dim = None
     for lineno, line in enumerate(text.splitlines(), start=1):
-        parts = line.rstrip("\n\r").split()
+        parts = line.split()
         if not parts:
             continue
         if lineno == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
             continue  # word2vec header: "count dim"
         token, values = parts[0], parts[1:]
         if not values:
-            raise AttnError(f"--embeddings: '{source}' line {lineno}: token {token!r} has no vector")
+            raise AttnError(f"--embeddings: '{source}' line {lineno}: token {shorten(token)} has no vector")
+        if dim is None:
+            dim = len(values)
+        elif len(values) != dim:
+            raise AttnError(f"--embeddings: '{source}' line {lineno}: token {shorten(token)} has {len(values)} "
+                            f"numbers but earlier lines have {dim}; every vector needs the same dimension")
+        if token in seen:
+            raise AttnError(f"--embeddings: '{source}' line {lineno}: token {shorten(token)} appears twice")
+        seen.add(token)
         try:
             vec = [float(v) for v in values]
         except ValueError:
             bad = next(v for v in values if not _is_float(v))
-            raise AttnError(f"--embeddings: '{source}' line {lineno}: {bad!r} is not a number "
-                            f"(token {token!r})") from None
-        if dim is None:
-            dim = len(vec)
-        elif len(vec) != dim:
-            raise AttnError(f"--embeddings: '{source}' line {lineno}: token {token!r} has {len(vec)} numbers but "
-                            f"earlier lines have {dim}; every vector needs the same dimension")
-        if not all(np.isfinite(vec)):
-            raise AttnError(f"--embeddings: '{source}' line {lineno}: token {token!r} has a NaN or Inf value")
-        if token in index:
-            raise AttnError(f"--embeddings: '{source}' line {lineno}: token {token!r} appears twice")
+            raise AttnError(f"--embeddings: '{source}' line {lineno}: {shorten(bad)} is not a number "
+                            f"(token {shorten(token)})") from None
+        if not all(math.isfinite(v) for v in vec):
+            raise AttnError(f"--embeddings: '{source}' line {lineno}: token {shorten(token)} has a NaN or Inf "
+                            "value")
+        if wanted is not None and token not in wanted:
+            continue  # checked, not kept
         index[token] = len(tokens)
         tokens.append(token)
         rows.append(vec)
-    if not rows:
+    if dim is None:
         raise AttnError(f"--embeddings: '{source}' holds no vectors ('token v1 ... vd' per line)")
-    return Table(np.array(rows, dtype=np.float64), index, source)
+    return Table(np.array(rows, dtype=np.float64).reshape(len(rows), dim), index, source)
 
 
 def _is_float(s: str) -> bool:
