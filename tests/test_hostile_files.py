@@ -436,3 +436,20 @@ def test_output_to_dev_stdout_and_dev_fd_writes_where_the_shell_points(tmp_path:
     err = proc.stderr.decode()
     assert "refusing to overwrite the input file /dev/stdout" in err and proc.stdout.decode().strip() == "rc=2"
     np.testing.assert_array_equal(np.load(x), np.eye(3))
+
+
+@pytest.mark.parametrize("option", ["--tokens", "--vocab", "--labels", "--tokenizer"])
+def test_text_side_files_too_big_to_parse_are_refused_before_reading(tmp_path: Path, x: Path, option: str) -> None:
+    big = tmp_path / "big.txt"
+    with open(big, "wb") as f:  # 20 MB, sparse: refused from its size, nothing read
+        f.truncate(20 * 2**20)
+    args = {"--tokens": ["compute", "--tokens", big, "--embeddings", "random:2"],
+            "--vocab": ["compute", "--text", "a", "--embeddings", x, "--vocab", big],
+            "--labels": ["compute", "--x", x, "--labels", big],
+            "--tokenizer": ["compute", "--text", "a", "--tokenizer", big, "--embeddings", x]}[option]
+    if option == "--tokenizer":
+        pytest.importorskip("tokenizers")
+    proc = run_capped(args, limit_mb=300, env={"ATTNCLI_MEMORY_LIMIT": "64M"})
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error: {option}: reading") and "would need about" in err

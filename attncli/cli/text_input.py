@@ -104,7 +104,7 @@ def _batch(arrays: list[np.ndarray], tokens: list[list[str]], source: str, o: di
 
 
 def _vocab(path: str) -> list[str]:
-    data = _read_bytes(path, "--vocab")
+    data = _read_bytes(path, "--vocab", cost=8)  # the text and its lines
     try:
         lines = data.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError:
@@ -117,12 +117,12 @@ def _vocab(path: str) -> list[str]:
     return vocab
 
 
-def _read_bytes(path: str, option: str = "--embeddings") -> bytes:
+def _read_bytes(path: str, option: str = "--embeddings", cost: int = 1) -> bytes:
     from attncli.io.files import read_input
 
     if option == "--embeddings" and not os.path.lexists(path):
         raise AttnError(f"{option}: no such file {shorten(path)} (or give onehot, or random:DIM)")
-    return read_input(path, Src(option, path))
+    return read_input(path, Src(option, path), cost=cost)
 
 
 def _is_word_vectors(source: str) -> bool:
@@ -151,7 +151,7 @@ def read_labels(spec: str | None) -> list[str] | None:
     if spec is None:
         return None
     if os.path.isfile(spec):
-        data = _read_bytes(spec, "--labels")
+        data = _read_bytes(spec, "--labels", cost=8)
         try:
             labels = [ln.strip() for ln in data.decode("utf-8-sig").splitlines() if ln.strip()]
         except UnicodeDecodeError:

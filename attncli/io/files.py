@@ -170,9 +170,10 @@ def read_capped(stream: BinaryIO, src: Src, limit: int | None = None) -> bytes:
     return b"".join(pieces)
 
 
-def read_input(path: str | os.PathLike, src: Src, *, limit: int | None = None) -> bytes:
-    """All the bytes of a file (regular, pipe or device), remembered as an input; refused before reading
-    when a regular file is larger than `limit` (default: the stream cap)."""
+def read_input(path: str | os.PathLike, src: Src, *, limit: int | None = None, cost: int = 1) -> bytes:
+    """All the bytes of a file (regular, pipe or device), remembered as an input. A regular file is refused
+    before reading when it is larger than `limit` (default: the stream cap), or when `cost` bytes of memory per
+    byte (what parsing it takes) would not fit; a stream is checked once read."""
     f, info = open_input(path, src)
     with f:
         if stat.S_ISREG(info.st_mode) and info.st_size > 0:
@@ -182,7 +183,18 @@ def read_input(path: str | os.PathLike, src: Src, *, limit: int | None = None) -
 
                 raise src.error(f"'{src.label}' is {gigabytes(info.st_size)}, more than the {gigabytes(cap)} "
                                 "attncli reads of a file like this; give a smaller file")
-        return read_capped(f, src, limit)
+            _check_cost(info.st_size, cost, src)
+        data = read_capped(f, src, limit)
+    _check_cost(len(data), cost, src)
+    return data
+
+
+def _check_cost(size: int, cost: int, src: Src) -> None:
+    if cost > 1:
+        from attncli.io.memory import check_allocation
+
+        check_allocation(size * cost, f"reading '{src.label}' ({size / 2**20:.3g} MB)", ["a smaller file"],
+                         option=src.option)
 
 
 def read_stdin(src: Src, stream: BinaryIO | None = None) -> bytes:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from attncli.errors import AttnError
 
 BUILTIN = ("whitespace", "chars")
+LINES_COST = 8  # bytes of memory per byte of a --tokens/--ids file: its text, lines and tokens
+TOKENIZER_COST = 16  # per byte of tokenizer.json: its text and the library's vocabulary and merges
 
 
 _sink: list = []  # one temporary file that catches the library's writes to descriptor 2, made on first use
@@ -88,7 +90,7 @@ def load_tokenizer(spec: str = "whitespace") -> Tokenizer:
     from attncli.io.files import read_input
 
     # read through the one input opener (remembered, so -o never replaces it; capped; a FIFO announced)
-    data = read_input(spec, Src("--tokenizer", spec))
+    data = read_input(spec, Src("--tokenizer", spec), cost=TOKENIZER_COST)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -103,7 +105,8 @@ def read_lines(path: str, option: str) -> list[str]:
     from attncli.io.files import read_input, read_stdin
 
     # the one input opener: capped, remembered (never overwritten by -o), a silent FIFO announced
-    data = read_stdin(Src(option, "standard input")) if path == "-" else read_input(path, Src(option, path))
+    data = read_stdin(Src(option, "standard input")) if path == "-" else read_input(path, Src(option, path),
+                                                                                       cost=LINES_COST)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
