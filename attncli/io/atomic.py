@@ -147,15 +147,11 @@ def _write_descriptor(fd: int, shown: str, src: Src) -> Iterator[BinaryIO]:
         out.buffer.flush()
         return
     try:
-        f = os.fdopen(os.dup(fd), "wb")
+        copy = os.dup(fd)
     except OSError as err:
         raise src.error(f"cannot write '{shown}': {reason(err)}") from err
-    try:
-        with f:
-            yield f
-            f.flush()
-    except OSError as err:
-        raise src.error(f"cannot write '{shown}': {reason(err)}") from err
+    with _in_place(copy, f"'{shown}'", src) as f:
+        yield f
 
 
 @contextlib.contextmanager
@@ -180,12 +176,19 @@ def _write_through(target: str, shown: str, info: os.stat_result, src: Src) -> I
             fd = os.open(target, flags)
     except OSError as err:
         raise src.error(f"cannot write '{shown}' ({kind_of(info.st_mode)}): {reason(err)}") from err
+    with _in_place(fd, f"'{shown}' ({kind_of(info.st_mode)})", src) as f:
+        yield f
+
+
+@contextlib.contextmanager
+def _in_place(fd: int, what: str, src: Src) -> Iterator[BinaryIO]:
+    """The open descriptor `fd` as a file to write (closed at the end); a failed write names `what`."""
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
     except OSError as err:
-        raise src.error(f"cannot write '{shown}' ({kind_of(info.st_mode)}): {reason(err)}") from err
+        raise src.error(f"cannot write {what}: {reason(err)}") from err
 
 
 def _fsync_dir(directory: str) -> None:
