@@ -41,15 +41,25 @@ def configure(*, overflow: bool = True, known_open: bool = True) -> None:
 
 @dataclass
 class Case:
-    """A command line over files in a temporary directory (argv names them as @/name)."""
+    """A command line over files in a temporary directory (argv names them as @/name). The hostile classes
+    (tests/fuzz_hostile.py) add links, a file as standard input, and what the oracle must also check."""
 
     argv: list[str]
     files: dict[str, bytes] = field(default_factory=dict)
     stdin: bytes = b""
     env: dict[str, str] = field(default_factory=dict)
+    kind: str = "grammar"  # the input class, counted in tests/fuzz.py's summary
+    links: dict[str, str] = field(default_factory=dict)  # name -> "symlink:NAME" or "hardlink:NAME" ("." the dir)
+    stdin_file: str | None = None  # a file of the case opened as standard input (`< x.npy`)
+    refuse: str | None = None  # an input that -o/--report names: exit 2 "refusing to overwrite", input unchanged
+    strings: dict[str, list] = field(default_factory=dict)  # JSON key path -> the original strings it must hold
+    bounded: bool = False  # under ATTNCLI_MEMORY_LIMIT: "out of memory" or a peak past the limit is a bug
 
     def shown(self) -> str:
-        return " ".join(repr(a) if (" " in a or not a) else a for a in self.argv)
+        from fuzz_oracle import printable
+
+        args = [a if len(a) <= 200 else f"{a[:100]}...({len(a):,} chars)" for a in self.argv]
+        return printable(" ".join(repr(a) if (" " in a or not a) else a for a in args))
 
 
 class _Builder:
