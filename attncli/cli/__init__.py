@@ -89,19 +89,31 @@ def _on_signal(signum: int, frame: object) -> None:
     raise Terminated(signum)
 
 
-def _catch_signals() -> None:
+def _catch_signals() -> dict[int, object]:
+    """Install `_on_signal` for the TERMINATING signals left at their default; returns what to restore."""
     import signal
     import threading
 
+    previous: dict[int, object] = {}
     if threading.current_thread() is not threading.main_thread():
-        return
+        return previous
     for name in TERMINATING:
         number = getattr(signal, name, None)
         if number is None:
             continue
         with contextlib.suppress(ValueError, OSError):
             if signal.getsignal(number) == signal.SIG_DFL:  # a signal the parent set to be ignored stays so
-                signal.signal(number, _on_signal)
+                previous[number] = signal.signal(number, _on_signal)
+    return previous
+
+
+def _restore_signals(previous: dict[int, object]) -> None:
+    """Put back the handlers main() replaced (a process that calls main() again, or a test runner, keeps its own)."""
+    import signal
+
+    for number, handler in previous.items():
+        with contextlib.suppress(ValueError, OSError, TypeError):
+            signal.signal(number, handler)  # type: ignore[arg-type]
 
 
 def _one_line(message: str) -> str:
@@ -149,10 +161,11 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args or os.environ.get("ATTNCLI_DEBUG") == "1"
     if not debug:  # numpy's floating-point warnings are noise on stderr; wrong numbers are errors in core
         warnings.filterwarnings("ignore", FLOAT_WARNINGS, RuntimeWarning)
+    previous: dict[int, object] = {}
     try:
         forget_inputs()
         guard_standard_streams()
-        _catch_signals()
+        previous = _catch_signals()
         load_commands([args[0]] if args and args[0] in COMMANDS else COMMANDS)
         code = app(args=args, prog_name="attncli", standalone_mode=False)
         if code == INTERRUPTED:  # typer turns Ctrl-C into a silent exit code 130
@@ -205,6 +218,8 @@ def main(argv: list[str] | None = None) -> None:
         _say(_one_line(f"error: internal error ({type(err).__name__}: {err}); this is a bug in attncli, please "
                        "report it with the command line; --debug shows the traceback"))
         sys.exit(70)
+    finally:
+        _restore_signals(previous)
 
 
 def _flush_stdout() -> None:

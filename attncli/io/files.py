@@ -313,7 +313,10 @@ def guard_standard_streams() -> None:
 
 
 def silence_stdout() -> None:
-    """After standard output failed: point it at /dev/null so the exit-time flush cannot fail again."""
+    """After standard output failed: point it at /dev/null so the exit-time flush cannot fail again (only when
+    guard_standard_streams owns standard output: a test runner's captured stream is left alone)."""
+    if not isinstance(getattr(getattr(sys.stdout, "buffer", None), "raw", None), _StdoutRaw):
+        return
     with contextlib.suppress(OSError):
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1)
