@@ -295,7 +295,10 @@ def test_alibi_slopes_match_press(functions):
     assert_matches(alibi_slopes(8), functions["alibi_slopes_8"], "alibi_slopes(8) vs get_slopes(8)")
     assert_matches(alibi_slopes(4), functions["alibi_slopes_4"], "alibi_slopes(4) vs get_slopes(4)")
     assert_matches(alibi_slopes(8), np.array([1 / 2 ** h for h in range(1, 9)]), "alibi_slopes(8) = 1/2 .. 1/256")
-    assert_matches(alibi_slopes(6), 2.0 ** (-8.0 * np.arange(1, 7) / 6), "alibi_slopes(6) = 2^(-8h/6)")
+    # not a power of two (the paper's get_slopes and BLOOM's build_alibi_tensor): the 4 slopes of 4 heads,
+    # 2^(-2h), then every other slope of 8 heads, 2^(-h) for h = 1, 3
+    assert_matches(alibi_slopes(6), np.array([1 / 4, 1 / 16, 1 / 64, 1 / 256, 1 / 2, 1 / 8]),
+                   "alibi_slopes(6) as get_slopes(6)")
 
 
 @pytest.mark.parametrize("causal", [False, True])

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from attncli.errors import AttnError
@@ -68,8 +70,15 @@ def rope(x: np.ndarray, positions: np.ndarray, *, base: float = 10000.0, layout:
 
 
 def alibi_slopes(heads: int) -> np.ndarray:
-    """m_h = 2^(−8h/N), h = 1..N (Press et al.'s geometric sequence)."""
-    return 2.0 ** (-8.0 * np.arange(1, heads + 1) / heads)
+    """m_h = 2^(−8h/N), h = 1..N (Press et al.'s geometric sequence) when N is a power of two. Otherwise, as the
+    ALiBi paper's code and BLOOM do: the N′ = 2^⌊log₂ N⌋ slopes 2^(−8h/N′), then every other slope of 2N′ heads,
+    2^(−4h/N′) for h = 1, 3, 5, ..., for the N − N′ heads left."""
+    closest = 2 ** int(math.floor(math.log2(heads)))
+    slopes = 2.0 ** (-8.0 * np.arange(1, closest + 1) / closest)
+    if closest == heads:
+        return slopes
+    extra = 2.0 ** (-4.0 * np.arange(1, 2 * (heads - closest), 2) / closest)
+    return np.concatenate([slopes, extra])
 
 
 def alibi_bias(heads: int, n_q: int, n_k: int, causal: bool = False, rows: tuple[int, int] | None = None,
