@@ -205,7 +205,8 @@ ROPE_LAYOUT = Annotated[RopeLayout, _opt("half = rotate x_i with x_{i+d/2} (GPT-
 START_POS = Annotated[int, _opt("Position of the first token for RoPE (e.g. a KV-cache offset). "
                                 "e.g. --start-pos 128", POS, "--start-pos", show_default=True)]
 ALIBI = Annotated[bool, _opt("ALiBi: add −m_h·|i − j| to head h's scores (−m_h·(i − j) with --causal), "
-                             "m_h = 2^(−8h/N) (for N not a power of two, the ALiBi paper's and BLOOM's slopes). e.g. --alibi --heads 8", POS, "--alibi")]
+                             "m_h = 2^(−8h/N) (for N not a power of two, the ALiBi paper's and BLOOM's slopes). "
+                             "e.g. --alibi --heads 8", POS, "--alibi")]
 
 # ---- layout and numbers -------------------------------------------------------------------------
 LAYOUT = Annotated[Layout, _opt("rows: tokens are rows (papers, PyTorch). cols: tokens are columns, the lecture "
