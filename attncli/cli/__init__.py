@@ -51,7 +51,7 @@ def _group() -> None:
 # every registered command before it parses anything, which costs more than computing a small map, so
 # main() registers only the command being run.
 COMMANDS = {"check": "check", "compute": "compute", "embed": "embed", "explain": "explain", "init": "init",
-            "inspect": "inspect", "show": "show", "pe": "tables", "mask": "tables"}
+            "inspect": "inspect", "model": "model", "show": "show", "pe": "tables", "mask": "tables"}
 
 
 def load_commands(names: Iterable[str] = COMMANDS) -> typer.Typer:

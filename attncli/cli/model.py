@@ -1,0 +1,129 @@
+"""`attncli model`: every layer's and head's attention from a Hugging Face checkpoint, in numpy."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from attncli.cli import app
+from attncli.cli import options as opt
+from attncli.cli.common import check_look, emit, parse_show, resolve_format
+from attncli.errors import AttnError
+
+SHOWABLE = ("attentions", "hidden")
+PANEL = "Model"
+EPILOG = (
+    "Examples:\n\n"
+    "  attncli model tests/golden/models/gpt2 --text \"the cat sat on the mat\" --format heatmap --layers 0\n\n"
+    "  attncli model tests/golden/models/bert --text \"hello world\" --show attentions -o attn.npy\n\n"
+    "  attncli model tests/golden/models/llama_gqa --ids \"1 5 9 12\" --show attentions,hidden -o out.npz\n\n"
+    "  attncli model tests/golden/models/bert --text \"a b\" --text \"a b c d\" --format json | jq .meta.tokens"
+)
+
+
+def _ranges(text: str | None, count: int, option: str) -> list[int]:
+    """'0,3-5' -> [0, 3, 4, 5]; −1 is the last; all when not given."""
+    import re
+
+    if text is None:
+        return list(range(count))
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        m = re.fullmatch(r"(-?\d+)(?:\s*-\s*(-?\d+))?", part)
+        if m is None:
+            raise AttnError(f"{option} takes indices and ranges like 0,3-5 (−1 is the last); got {text!r}")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        lo, hi = (v + count if v < 0 else v for v in (lo, hi))
+        if not (0 <= lo < count and 0 <= hi < count) or hi < lo:
+            raise AttnError(f"{option}: {part!r} is outside 0..{count - 1} (the model has {count})")
+        out.extend(range(lo, hi + 1))
+    if not out:
+        raise AttnError(f"{option} takes indices and ranges like 0,3-5; got {text!r}")
+    return list(dict.fromkeys(out))
+
+
+@app.command(epilog=EPILOG)
+def model(
+    folder: Annotated[str, typer.Argument(metavar="MODEL", help="A model folder in the Hugging Face layout: "
+                                          "config.json, model.safetensors (or its index and shards), tokenizer.json "
+                                          "(for --text). e.g. tests/golden/models/gpt2")],
+    text: Annotated[list[str] | None, opt._opt("Text to tokenize with the model's tokenizer.json (special tokens "
+                                               "added as the model expects); repeat for a batch, padded and masked. "
+                                               "e.g. --text \"the cat sat\"", PANEL, "--text")] = None,
+    ids: Annotated[list[str] | None, opt._opt("Token ids, space- or comma-separated; repeat for a batch. "
+                                              "e.g. --ids \"101 7592 102\"", PANEL, "--ids")] = None,
+    no_special_tokens: Annotated[bool, opt._opt("Leave out the special tokens the tokenizer adds ([CLS] ... [SEP], "
+                                                "<s>). e.g. --no-special-tokens", PANEL,
+                                                "--no-special-tokens")] = False,
+    show: Annotated[str | None, opt._opt("Arrays to show: attentions (default; layers × heads × n × n, batch first "
+                                         "for several texts), hidden (layers+1 × n × d), or both. e.g. --show "
+                                         "attentions,hidden", opt.OUT, "--show")] = None,
+    layers: Annotated[str | None, opt._opt("Layers whose maps to keep: indices and ranges, −1 the last. "
+                                           "e.g. --layers 0,3-5", PANEL, "--layers")] = None,
+    heads: Annotated[str | None, opt._opt("Heads to keep. e.g. --heads 0,2", PANEL, "--heads")] = None,
+    dtype: Annotated[str, opt._opt("float32 (as transformers runs) or float64. e.g. --dtype float64", PANEL,
+                                   "--dtype", show_default=True)] = "float32",
+    fmt: opt.FORMAT = None, output: opt.OUTPUT = None, precision: opt.PRECISION = 4,
+    dpi: opt.DPI = 100, cmap: opt.CMAP = None, threads: opt.THREADS = None, debug: opt.DEBUG = False,
+) -> None:
+    """Run a checkpoint's forward pass in numpy (attncli's own attention for every layer) and show every
+    layer's and head's attention map, labelled with the tokens; no PyTorch."""
+    import numpy as np
+
+    from attncli import __version__
+    from attncli.models.checkpoint import open_checkpoint
+    from attncli.models.forward import forward, shapes
+    from attncli.models.tokens import encode_ids, encode_texts
+
+    if dtype not in ("float32", "float64"):
+        raise AttnError(f"--dtype takes float32 or float64; got {dtype!r}")
+    fmt_name = resolve_format(None if fmt is None else str(fmt), output)
+    look = check_look(precision, dpi, cmap)
+    wanted = parse_show(show, SHOWABLE, ["attentions"])
+    if text and ids:
+        raise AttnError("give --text or --ids, not both")
+    if not text and not ids:
+        raise AttnError("give the tokens: --text \"...\" (with the model's tokenizer.json) or --ids \"1 2 3\"")
+    ckpt = open_checkpoint(folder)
+    s = shapes(ckpt)
+    seqs = encode_texts(ckpt, text, special=not no_special_tokens) if text else encode_ids(ckpt, ids)
+    pick_layers = _ranges(layers, s.layers, "--layers")
+    pick_heads = _ranges(heads, s.heads, "--heads")
+    lens = [len(t) for t in seqs.ids]
+    n = max(lens)
+    batch = np.full((len(lens), n), seqs.pad_id, dtype=np.int64)
+    for b, row in enumerate(seqs.ids):
+        batch[b, : len(row)] = row
+    result = forward(ckpt, batch, lens if len(lens) > 1 else None, layers=pick_layers if "attentions" in wanted else [],
+                     hidden="hidden" in wanted, dtype=dtype, threads=threads)
+    several = len(lens) > 1
+    arrays: dict[str, Any] = {}
+    if "attentions" in wanted:
+        att = np.stack([result.attentions[i][:, pick_heads] for i in pick_layers], axis=1)  # (B, L, H, n, n)
+        arrays["attentions"] = att if several else att[0]
+    if "hidden" in wanted:
+        hid = np.stack(result.hidden, axis=1)  # (B, L+1, n, d)
+        arrays["hidden"] = hid if several else hid[0]
+    arrays["ids"] = batch if several else batch[0]
+    meta: dict[str, Any] = {
+        "model": ckpt.config.get("_name_or_path") or ckpt.folder.name, "model_type": ckpt.family.name,
+        "source": ckpt.family.source, "tokens": seqs.tokens if several else seqs.tokens[0],
+        "lengths": lens, "layers": pick_layers, "heads": pick_heads, "dtype": dtype,
+        "shapes": {k: list(v.shape) for k, v in arrays.items()}, "attncli_version": __version__,
+    }
+    if fmt_name == "npy":  # one array: the first asked for
+        arrays = {wanted[0]: arrays[wanted[0]]}
+    from attncli.render.model_maps import maps_of, tables_of
+
+    masks = None
+    if "attentions" in wanted:  # where each text's queries may look (causal, window, padding): drawn as masked
+        masks = np.stack([np.broadcast_to(result.allowed[i], result.attentions[i].shape)[:, pick_heads]
+                          if result.allowed[i] is not None else np.ones_like(result.attentions[i][:, pick_heads],
+                                                                              dtype=bool)
+                          for i in pick_layers], axis=1)  # (B, L, H, n, n)
+
+    emit(arrays, meta, fmt_name, output, [],
+         lambda: tables_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, precision),
+         lambda: maps_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, meta["model"], masks), look)

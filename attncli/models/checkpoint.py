@@ -1,0 +1,149 @@
+"""A checkpoint folder in the Hugging Face layout: config.json, model.safetensors (or
+model.safetensors.index.json and its shards), tokenizer.json (for --text).
+
+Tensors are read lazily, one at a time, when the forward pass asks for them (a layer at a time), through
+attncli's own safetensors reader (BF16 and F16 are upcast to float32). Every tensor is checked against the
+shape config.json implies before it is used: a missing tensor or a disagreeing shape is one line naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attncli.errors import AttnError
+from attncli.models.families import COMMON_KEYS, Family, family_of
+
+OPTION = "MODEL"
+
+
+def _read_json(path: Path, what: str) -> Any:
+    from attncli.io._common import Src
+    from attncli.io.files import read_input
+
+    data = read_input(path, Src(OPTION, str(path)), cost=16)
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise AttnError(f"{OPTION}: '{path}' is not valid JSON ({what}): {str(err).splitlines()[0][:120]}") from None
+
+
+@dataclass
+class Checkpoint:
+    """config.json, the family it names, and a lazy view of the tensors."""
+
+    folder: Path
+    config: dict[str, Any]
+    family: Family
+    names: list[str]
+    _load: Callable[[str], np.ndarray]
+    prefix: str = ""
+    dtypes: dict[str, str] = field(default_factory=dict)
+
+    # ---- settings from config.json
+    def setting(self, key: str, default: Any = None) -> Any:
+        for name in self.family.keys.get(key, ()) + COMMON_KEYS.get(key, ()):
+            if self.config.get(name) is not None:
+                return self.config[name]
+        return default
+
+    def need(self, key: str) -> Any:
+        value = self.setting(key)
+        if value is None:
+            names = " or ".join(self.family.keys.get(key, ()) + COMMON_KEYS.get(key, ()))
+            raise AttnError(f"{OPTION}: config.json has no {names}, which a {self.family.name} model needs")
+        return value
+
+    def flag(self, spec: bool | str) -> bool:
+        """A family setting that is fixed (True/False) or read from a config key."""
+        return bool(self.config.get(spec, False)) if isinstance(spec, str) else spec
+
+    # ---- tensors
+    def has(self, name: str) -> bool:
+        return self.prefix + name in self._names
+
+    def tensor(self, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+        """The tensor `name` (without the checkpoint's prefix), checked against `shape` when given."""
+        full = self.prefix + name
+        if full not in self._names:
+            raise AttnError(f"{OPTION}: the checkpoint has no tensor '{full}', which a {self.family.name} model "
+                            f"needs; is the file complete (all shards present) and config.json the one saved with it?")
+        a = self._load(full)
+        if shape is not None and tuple(a.shape) != tuple(shape):
+            raise AttnError(f"{OPTION}: tensor '{full}' has shape {tuple(a.shape)} but config.json implies "
+                            f"{tuple(shape)} (hidden size, heads, head_dim, vocabulary); the config and the weights "
+                            "disagree")
+        if a.dtype.kind != "f":
+            raise AttnError(f"{OPTION}: tensor '{full}' holds {a.dtype} values, not floating point")
+        return a
+
+    def __post_init__(self) -> None:
+        self._names = set(self.names)
+
+
+def open_checkpoint(folder: str) -> Checkpoint:
+    """Read config.json and the safetensors headers of `folder` (no tensor yet)."""
+    path = Path(folder)
+    if not path.is_dir():
+        what = "no such folder" if not path.exists() else "not a folder"
+        raise AttnError(f"{OPTION}: '{folder}' is {what}; give a model folder holding config.json and "
+                        "model.safetensors (the Hugging Face layout)")
+    if not (path / "config.json").is_file():
+        raise AttnError(f"{OPTION}: '{folder}' has no config.json; give a Hugging Face model folder")
+    config = _read_json(path / "config.json", "config.json")
+    if not isinstance(config, dict):
+        raise AttnError(f"{OPTION}: '{path / 'config.json'}' is not a JSON object")
+    family = family_of(config)
+    names, load, dtypes = _tensors(path)
+    ckpt = Checkpoint(path, config, family, names, load, dtypes=dtypes)
+    ckpt.prefix = _prefix(ckpt)
+    return ckpt
+
+
+def _tensors(folder: Path) -> tuple[list[str], Callable[[str], np.ndarray], dict[str, str]]:
+    """Names, a loader and stored dtypes over model.safetensors or the shards an index lists."""
+    from attncli.io._common import Src
+    from attncli.io.readers import file_blob
+    from attncli.io.safetensors_format import read_header, safetensors_content
+
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        doc = _read_json(index, "the shard index")
+        weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise AttnError(f"{OPTION}: '{index}' has no weight_map of tensor names to shard files")
+        files = sorted(set(weight_map.values()))
+    elif (folder / "model.safetensors").is_file():
+        files = ["model.safetensors"]
+    else:
+        raise AttnError(f"{OPTION}: '{folder}' has neither model.safetensors nor model.safetensors.index.json "
+                        "(PyTorch .bin checkpoints are pickles, which attncli never runs: convert to safetensors)")
+    loaders: dict[str, Callable[[str], np.ndarray]] = {}
+    dtypes: dict[str, str] = {}
+    for name in files:
+        shard = folder / name
+        if os.path.basename(name) != name or not shard.is_file():
+            raise AttnError(f"{OPTION}: the shard '{name}' named in the index is not in '{folder}'")
+        blob = file_blob(Src(OPTION, str(shard)), shard)
+        header, _ = read_header(blob)
+        content = safetensors_content(blob)
+        for tensor in content.names:
+            loaders[tensor] = content.load  # type: ignore[assignment]
+            dtypes[tensor] = header[tensor]["dtype"]
+    return sorted(loaders), (lambda t: loaders[t](t)), dtypes
+
+
+def _prefix(ckpt: Checkpoint) -> str:
+    """The prefix the checkpoint's names carry (`bert.`, `model.`, ... or none), found from the word embeddings."""
+    for prefix in ckpt.family.prefixes:
+        if prefix + ckpt.family.word in ckpt._names:
+            return prefix
+    tried = ", ".join(repr(p + ckpt.family.word) for p in ckpt.family.prefixes)
+    raise AttnError(f"{OPTION}: the checkpoint has no word embeddings ({tried}); is it a {ckpt.family.name} "
+                    f"checkpoint, as config.json says?")

@@ -1,0 +1,68 @@
+"""What `attncli model` draws and prints: one panel per (text, layer, head), labelled with the tokens.
+
+The panel grid is the model view: layers as rows, heads as columns (bertviz's layout); padded positions of a
+batch are cut off each text's panels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from attncli.render.maps import MapGroup, MapSet, Panel
+
+
+def _per_text(arrays: dict[str, Any], lens: list[int]) -> np.ndarray:
+    """(B, L, H, n, n) whatever the batch size."""
+    att = arrays["attentions"]
+    return att if len(lens) > 1 else att[None]
+
+
+def _labels(tokens: list[str]) -> list[str]:
+    from attncli.text.tokenize import disambiguate
+
+    return disambiguate(tokens)
+
+
+def maps_of(arrays: dict[str, Any], tokens: list[list[str]], layers: list[int], heads: list[int],
+            lens: list[int], model: str, allowed: np.ndarray | None = None) -> MapSet:
+    """The model view: for each text, a grid of layers × heads; `allowed` (B, L, H, n, n) marks where a query
+    may attend (the rest is drawn as masked)."""
+    from attncli.errors import AttnError
+
+    if "attentions" not in arrays:
+        raise AttnError("pictures draw the attentions; add --show attentions")
+    att = _per_text(arrays, lens)
+    groups = []
+    for b, n in enumerate(lens):
+        labels = _labels(tokens[b])
+        panels = [Panel(f"layer {li} · head {hi}", att[b, i, j, :n, :n], labels, labels,
+                        None if allowed is None else allowed[b, i, j, :n, :n])
+                  for i, li in enumerate(layers) for j, hi in enumerate(heads)]
+        name = "attentions" if len(lens) == 1 else f"attentions · text {b}"
+        groups.append(MapGroup(name, panels, (len(layers), len(heads))))
+    return MapSet(f"attention · {model}", groups)
+
+
+def tables_of(arrays: dict[str, Any], tokens: list[list[str]], layers: list[int], heads: list[int],
+              lens: list[int], precision: int) -> list[Any]:
+    """One table per (text, layer, head) map, then the hidden states' shape (tables of them are not useful)."""
+    from attncli.render.tables import array_tables
+
+    out: list[Any] = []
+    if "attentions" in arrays:
+        att = _per_text(arrays, lens)
+        for b, n in enumerate(lens):
+            labels = _labels(tokens[b])
+            for i, li in enumerate(layers):
+                for j, hi in enumerate(heads):
+                    title = ("" if len(lens) == 1 else f"text {b} · ") + f"layer {li} · head {hi}"
+                    out += array_tables(title, att[b, i, j, :n, :n], precision=precision, row_labels=labels,
+                                        col_labels=labels)
+    if "hidden" in arrays:
+        from rich.text import Text
+
+        shape = " × ".join(map(str, arrays["hidden"].shape))
+        out.append(Text(f"hidden states: {shape} (write them with -o hidden.npy or --format json)"))
+    return out
