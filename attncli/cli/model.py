@@ -8,10 +8,10 @@ import typer
 
 from attncli.cli import app
 from attncli.cli import options as opt
-from attncli.cli.common import check_look, emit, parse_show, resolve_format
+from attncli.cli.common import PICTURES, check_look, emit, parse_show, resolve_format
 from attncli.errors import AttnError
 
-SHOWABLE = ("attentions", "hidden")
+SHOWABLE = ("attentions", "hidden", "stats")
 PANEL = "Model"
 EPILOG = (
     "Examples:\n\n"
@@ -57,9 +57,11 @@ def model(
     no_special_tokens: Annotated[bool, opt._opt("Leave out the special tokens the tokenizer adds ([CLS] ... [SEP], "
                                                 "<s>). e.g. --no-special-tokens", PANEL,
                                                 "--no-special-tokens")] = False,
-    show: Annotated[str | None, opt._opt("Arrays to show: attentions (default; layers × heads × n × n, batch first "
-                                         "for several texts), hidden (layers+1 × n × d), or both. e.g. --show "
-                                         "attentions,hidden", opt.OUT, "--show")] = None,
+    show: Annotated[str | None, opt._opt("What to show: attentions (default; layers × heads × n × n, batch first "
+                                         "for several texts), hidden (layers+1 × n × d), stats (per layer and head: "
+                                         "entropy, shares on the first, special, previous and same token, induction, "
+                                         "mean distance; the heads that stand out). e.g. --show attentions,stats",
+                                         opt.OUT, "--show")] = None,
     layers: Annotated[str | None, opt._opt("Layers whose maps to keep: indices and ranges, −1 the last. "
                                            "e.g. --layers 0,3-5", PANEL, "--layers")] = None,
     heads: Annotated[str | None, opt._opt("Heads to keep. e.g. --heads 0,2", PANEL, "--heads")] = None,
@@ -96,25 +98,40 @@ def model(
     batch = np.full((len(lens), n), seqs.pad_id, dtype=np.int64)
     for b, row in enumerate(seqs.ids):
         batch[b, : len(row)] = row
-    result = forward(ckpt, batch, lens if len(lens) > 1 else None, layers=pick_layers if "attentions" in wanted else [],
+    maps_needed = "attentions" in wanted or "stats" in wanted
+    result = forward(ckpt, batch, lens if len(lens) > 1 else None, layers=pick_layers if maps_needed else [],
                      hidden="hidden" in wanted, dtype=dtype, threads=threads)
     several = len(lens) > 1
     arrays: dict[str, Any] = {}
-    if "attentions" in wanted:
-        att = np.stack([result.attentions[i][:, pick_heads] for i in pick_layers], axis=1)  # (B, L, H, n, n)
+    att = np.stack([result.attentions[i][:, pick_heads] for i in pick_layers], axis=1) if maps_needed else None
+    if "attentions" in wanted:  # (B, L, H, n, n), or (L, H, n, n) for one text
         arrays["attentions"] = att if several else att[0]
     if "hidden" in wanted:
         hid = np.stack(result.hidden, axis=1)  # (B, L+1, n, d)
         arrays["hidden"] = hid if several else hid[0]
     arrays["ids"] = batch if several else batch[0]
+    found: list[dict] = []
+    if "stats" in wanted:
+        from attncli.models.stats import head_table, standouts
+
+        arrays["stats"] = head_table(att, seqs.ids, lens, pick_layers, pick_heads, seqs.special)
+        found = standouts(arrays["stats"])
+        arrays["standouts"] = found
     meta: dict[str, Any] = {
         "model": ckpt.config.get("_name_or_path") or ckpt.folder.name, "model_type": ckpt.family.name,
         "source": ckpt.family.source, "tokens": seqs.tokens if several else seqs.tokens[0],
         "lengths": lens, "layers": pick_layers, "heads": pick_heads, "dtype": dtype,
-        "shapes": {k: list(v.shape) for k, v in arrays.items()}, "attncli_version": __version__,
+        "shapes": {k: list(v.shape) for k, v in arrays.items() if isinstance(v, np.ndarray)},
+        "attncli_version": __version__,
     }
-    if fmt_name == "npy":  # one array: the first asked for
-        arrays = {wanted[0]: arrays[wanted[0]]}
+    if fmt_name in ("csv", "tsv") and "stats" in wanted:
+        _write_stats_table(arrays["stats"], fmt_name, output)
+        return
+    if fmt_name in ("npy", "npz", "safetensors", "csv", "tsv"):  # arrays only; statistics are in the text formats
+        arrays = {k: v for k, v in arrays.items() if k not in ("stats", "standouts")}
+        if fmt_name == "npy":  # one array: the first asked for
+            first = next(w for w in wanted if w in arrays)
+            arrays = {first: arrays[first]}
     from attncli.render.model_maps import maps_of, tables_of
 
     masks = None
@@ -127,3 +144,28 @@ def model(
     emit(arrays, meta, fmt_name, output, [],
          lambda: tables_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, precision),
          lambda: maps_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, meta["model"], masks), look)
+    if "stats" in wanted and fmt_name in PICTURES and "attentions" in wanted:  # the statistics after the pictures
+        from attncli.cli.common import print_renderables
+        from attncli.render.model_maps import stats_renderables
+
+        print_renderables(stats_renderables(arrays["stats"], found, precision))
+
+
+STATS_COLUMNS = ("layer", "head", "entropy", "first", "special", "previous", "self", "distance", "induction")
+
+
+def _write_stats_table(rows: list[dict], fmt: str, output: str | None) -> None:
+    """--show stats as CSV/TSV: a header, then one row per layer and head (empty where a share has no query)."""
+    import sys
+
+    sep = "," if fmt == "csv" else "\t"
+    lines = [sep.join(STATS_COLUMNS)]
+    lines += [sep.join("" if r[c] is None else (str(r[c]) if c in ("layer", "head") else repr(float(r[c])))
+                       for c in STATS_COLUMNS) for r in rows]
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    if output is None:
+        sys.stdout.buffer.write(data)
+    else:
+        from attncli.io import atomic_write
+
+        atomic_write(output, data)

@@ -95,7 +95,9 @@ def encode_json(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
     """`{"<name>": nested lists, ..., "meta": {...}}`, strict JSON, ending in a newline."""
     if "meta" in arrays:
         raise AttnError(f"{OPTION}: an array named 'meta' clashes with the JSON 'meta' key")
-    doc = {name: _json_array(np.asarray(a)) for name, a in arrays.items()}
+    # arrays as nested lists; a value that is not an array (a table of statistics) as plain JSON
+    doc = {name: _json_array(np.asarray(a)) if not isinstance(a, dict | list) else _plain(a)
+           for name, a in arrays.items()}
     doc["meta"] = _plain(meta)
     body = ",\n  ".join(f"{_dumps(k)}: {_json_value(v)}" for k, v in doc.items())
     return ("{\n  " + body + "\n}\n").encode("utf-8")

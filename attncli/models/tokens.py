@@ -14,6 +14,14 @@ class Sequences:
     ids: list[list[int]]
     tokens: list[list[str]]
     pad_id: int
+    special: list[list[bool]] | None = None  # which tokens are special ([CLS], <s>, ...), when a tokenizer says
+
+
+def _special_ids(tok) -> set[int]:
+    try:
+        return {int(i) for i, t in tok.get_added_tokens_decoder().items() if getattr(t, "special", False)}
+    except (AttributeError, TypeError, ValueError):
+        return set()
 
 
 def _tokenizer(ckpt: Checkpoint, needed: bool):
@@ -59,7 +67,8 @@ def encode_texts(ckpt: Checkpoint, texts: list[str], *, special: bool = True) ->
             raise AttnError(f"--text {text[:40]!r} has no tokens")
         ids.append(list(enc.ids))
         tokens.append(list(enc.tokens))
-    return Sequences(ids, tokens, _pad_id(ckpt))
+    specials = _special_ids(tok)
+    return Sequences(ids, tokens, _pad_id(ckpt), [[i in specials for i in row] for row in ids])
 
 
 def encode_ids(ckpt: Checkpoint, given: list[str]) -> Sequences:
@@ -75,4 +84,6 @@ def encode_ids(ckpt: Checkpoint, given: list[str]) -> Sequences:
         ids.append(row)
         names = [tok.id_to_token(i) if tok is not None and 0 <= i < 2**32 else None for i in row]
         tokens.append([t if t is not None else str(i) for t, i in zip(names, row, strict=True)])
-    return Sequences(ids, tokens, _pad_id(ckpt))
+    specials = _special_ids(tok) if tok is not None else None
+    return Sequences(ids, tokens, _pad_id(ckpt),
+                     None if specials is None else [[i in specials for i in row] for row in ids])

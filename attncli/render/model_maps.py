@@ -60,9 +60,29 @@ def tables_of(arrays: dict[str, Any], tokens: list[list[str]], layers: list[int]
                     title = ("" if len(lens) == 1 else f"text {b} · ") + f"layer {li} · head {hi}"
                     out += array_tables(title, att[b, i, j, :n, :n], precision=precision, row_labels=labels,
                                         col_labels=labels)
+    if "stats" in arrays:
+        out += stats_renderables(arrays["stats"], arrays.get("standouts", []), precision)
     if "hidden" in arrays:
         from rich.text import Text
 
         shape = " × ".join(map(str, arrays["hidden"].shape))
         out.append(Text(f"hidden states: {shape} (write them with -o hidden.npy or --format json)"))
     return out
+
+
+def stats_renderables(rows: list[dict], found: list[dict], precision: int) -> list[Any]:
+    """The per-head statistics as one table, then the heads that stand out, one line each."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from attncli.models.stats import describe
+
+    table = Table(title="heads (entropy in bits; shares of attention; distance in tokens)", title_justify="left")
+    columns = ("layer", "head", "entropy", "first", "special", "previous", "self", "induction", "distance")
+    for c in columns:
+        table.add_column(c, justify="right")
+    for r in rows:
+        table.add_row(*(str(r[c]) if c in ("layer", "head") else "" if r[c] is None else f"{r[c]:.{precision}f}"
+                        for c in columns))
+    lines = [describe(f) for f in found] or ["none (no share ≥ 0.5, no induction ≥ 0.4)"]
+    return [table, Text("\n".join(["heads that stand out:", *("  " + line for line in lines)]))]
