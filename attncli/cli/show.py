@@ -33,7 +33,8 @@ EPILOG = (
     "  attncli show attentions.npy --layer 0 -o map.html\n\n"
     "  attncli show attentions.npy --format json | jq '.stats.heads[] | .entropy'"
 )
-SHAPES = "2-D (n_q × n_k), 3-D (heads × n_q × n_k) or 4-D (layers or batch × heads × n_q × n_k)"
+SHAPES = ("2-D (n_q × n_k), 3-D (heads × n_q × n_k), 4-D (layers or batch × heads × n_q × n_k) or 5-D "
+          "(layers × 1 × heads × n_q × n_k, as torch.stack(outputs.attentions))")
 STATS_COPIES = 6  # n_q × n_k float64 arrays the statistics of one map hold at once (render/stats.head_stats)
 
 
@@ -160,23 +161,30 @@ def _name(source: str) -> str:
     return os.path.basename(source) if os.path.exists(path) else "inline"
 
 
-def _map_axes(raw: Piecewise) -> tuple[tuple[int, ...], tuple[int, int, int, int], bool, bool]:
-    """(leading indices of size-1 axes to skip, (L, H, n_q, n_k), has a layer axis, has a head axis), from the
-    shape alone, or a one-line error."""
+def _map_axes(raw: Piecewise) -> tuple[tuple, tuple[int, int, int, int], bool, bool]:
+    """(where the layer and head indices go, (L, H, n_q, n_k), has a layer axis, has a head axis), from the
+    shape alone, or a one-line error. The first is a template of the leading indices: 0 for an axis of size
+    1 that says nothing, "L" and "H" for the layer and head axes."""
     shape = tuple(raw.shape)
     if raw.dtype.kind not in "biuf":
         raise AttnError(f"SOURCE: an attention map holds numbers; got dtype {raw.dtype}")
-    lead: tuple[int, ...] = ()
+    skip = 0
     if len(shape) > 4 and all(s == 1 for s in shape[: len(shape) - 4]):
-        lead = (0,) * (len(shape) - 4)  # (1, ..., L, H, n_q, n_k): leading axes of size 1 say nothing
-    core = shape[len(lead) :]
+        skip = len(shape) - 4  # (1, ..., L, H, n_q, n_k): leading axes of size 1 say nothing
+    elif len(shape) == 5 and shape[1] == 1:  # torch.stack(outputs.attentions): (layers, batch 1, heads, n_q, n_k)
+        return ("L", 0, "H"), (shape[0], shape[2], shape[3], shape[4]), True, True
+    elif len(shape) == 5:
+        raise AttnError(f"SOURCE: a 5-D map {shape} holds several texts (layers × batch × heads or batch × layers × "
+                        "heads); save one text's maps, e.g. attentions[:, 0] or attentions[0]")
+    core = shape[skip:]
     if len(core) not in (2, 3, 4) or 0 in core:
         raise AttnError(f"SOURCE: an attention map is {SHAPES}; got {len(shape)}-D shape {shape}")
     full = (1,) * (4 - len(core)) + core
-    return lead, full, len(core) == 4, len(core) >= 3  # type: ignore[return-value]
+    template = (0,) * skip + (("L",) if len(core) == 4 else ()) + (("H",) if len(core) >= 3 else ())
+    return template, full, len(core) == 4, len(core) >= 3  # type: ignore[return-value]
 
 
-def _selected(raw: Piecewise, lead: tuple[int, ...], layers: list[int], heads: list[int], has_layer: bool,
+def _selected(raw: Piecewise, lead: tuple, layers: list[int], heads: list[int], has_layer: bool,
               has_head: bool, picked: tuple[int | None, int | None]):
     """The chosen maps as float64 (len(layers), len(heads), n_q, n_k), read one map at a time, after checking
     that what show holds fits in memory; an infinite value is a one-line error."""
@@ -193,7 +201,7 @@ def _selected(raw: Piecewise, lead: tuple[int, ...], layers: list[int], heads: l
     arr = np.empty((len(layers), len(heads), n_q, n_k))  # (L', H', n_q, n_k)
     for i, li in enumerate(layers):
         for j, hi in enumerate(heads):
-            arr[i, j] = raw.take(lead + ((li,) if has_layer else ()) + ((hi,) if has_head else ()))
+            arr[i, j] = raw.take(tuple(li if t == "L" else hi if t == "H" else t for t in lead))
     if np.isinf(arr).any():
         i, j, q, k = (int(x) for x in np.argwhere(np.isinf(arr))[0])
         where = ((layers[i],) if has_layer else ()) + ((heads[j],) if has_head else ()) + (q, k)
