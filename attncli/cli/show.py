@@ -174,8 +174,8 @@ def _map_axes(raw: Piecewise) -> tuple[tuple, tuple[int, int, int, int], bool, b
     elif len(shape) == 5 and shape[1] == 1:  # torch.stack(outputs.attentions): (layers, batch 1, heads, n_q, n_k)
         return ("L", 0, "H"), (shape[0], shape[2], shape[3], shape[4]), True, True
     elif len(shape) == 5:
-        raise AttnError(f"SOURCE: a 5-D map {shape} holds several texts (layers × batch × heads or batch × layers × "
-                        "heads); save one text's maps, e.g. attentions[:, 0] or attentions[0]")
+        raise AttnError(f"SOURCE: an attention map is {SHAPES}; got 5-D shape {shape}, several texts: save one "
+                        "text's maps, attentions[:, b] (layers × batch × ...) or attentions[b] (batch first)")
     core = shape[skip:]
     if len(core) not in (2, 3, 4) or 0 in core:
         raise AttnError(f"SOURCE: an attention map is {SHAPES}; got {len(shape)}-D shape {shape}")
