@@ -72,6 +72,11 @@ def from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads, cols):
         kf = hd.project(xkv3, wk2, bk1, (kv_src, "--wk", "--bk"), kv_shape, cols)  # (B, n_k, G·d_k)
         vf = hd.project(xkv3, wv2, bv1, (kv_src, "--wv", "--bv"), kv_shape, cols)  # (B, n_k, G·d_v)
     qh = hd.split_heads(qf, n_heads, "Q (X·W_Q)" if wq is not None else "--x")
+    if not kv_heads and kf.shape[-1] % n_heads and kf.shape[-1] and qf.shape[-1] % kf.shape[-1] == 0 \
+            and n_heads % (qf.shape[-1] // kf.shape[-1]) == 0:  # K cannot be split into --heads: grouped?
+        groups = n_heads // (qf.shape[-1] // kf.shape[-1])
+        raise AttnError(f"--wk gives K {kf.shape[-1]} columns but --wq gives Q {qf.shape[-1]}: grouped key/value "
+                        f"heads? add --kv-heads {groups} (each K/V head shared by {n_heads // groups} query heads)")
     check_groups(n_heads, n_kv)
     kv_opt = "--kv-heads" if kv_heads else "--heads"
     kh = hd.split_heads(kf, n_kv, "K (X·W_K)" if wq is not None else "--x", kv_opt)

@@ -106,9 +106,11 @@ def check_params(score: str, params: dict[str, np.ndarray | None], d_q: int, d_k
         raise AttnError(f"--{extra[0].replace('_', '-')} is a parameter of another score; --score {score} "
                         f"does not use it")
     if d_q != d_k and score in ("scaled", "dot", "cosine"):
+        grouped = ("; if keys and values have fewer heads than queries (grouped-query attention), give "
+                   "--kv-heads" if d_k and d_q > d_k and d_q % d_k == 0 else "")
         raise AttnError(f"--score {score} needs queries and keys of the same width per head, but {origin} give "
                         f"d_q = {d_q} and d_k = {d_k}; fix the shapes, or use --score general or additive, which "
-                        "handle different widths")
+                        f"handle different widths{grouped}")
     if score == "general":
         w = params["w_score"]
         if w.ndim < 2 or w.shape[-2:] != (d_q, d_k):
