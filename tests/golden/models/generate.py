@@ -1,0 +1,544 @@
+"""Golden checkpoints for `attncli model` (issue 13): tiny random Hugging Face models and what transformers says.
+
+How to run (from the repository root; PyTorch and transformers are NOT attncli dependencies and CI never
+installs them, so they live in a separate virtual environment):
+
+    python -m venv /path/to/torchenv
+    /path/to/torchenv/bin/pip install torch==2.13.0 transformers==5.24.0 tokenizers==0.23.3 safetensors numpy
+    /path/to/torchenv/bin/python tests/golden/models/generate.py
+
+Made with torch 2.13.0 (CPU), transformers 5.24.0, tokenizers 0.23.3, safetensors 0.8.0, numpy 2.4.6; the
+script refuses other torch/transformers versions (mask conventions, where hidden_states[-1] is taken and the
+config.json layout are version facts). Output is deterministic: each case has its own seed.
+
+For each case in CASES it writes tests/golden/models/<case>/:
+
+  config.json, model.safetensors  by `model.save_pretrained(folder)` (transformers 5 always writes
+                                  safetensors) from the class named in case.json. Every parameter is re-drawn
+                                  from a seeded normal first (transformers' init gives zero biases, unit norms
+                                  and near-uniform attention, which would hide mistakes): linear weights
+                                  N(0, g²/fan_in) (g = 1.5 for query/key projections, else 1), biases
+                                  N(0, 0.2²), embeddings N(0, 1), norm weights 1 + N(0, 0.2²), norm biases
+                                  N(0, 0.2²).
+                                  The exceptions, each said in case.json's notes: `qwen2`'s config.json is
+                                  rewritten in the layout checkpoints on the Hub have (written by transformers 4:
+                                  top-level rope_theta, torch_dtype, sliding_window set while
+                                  use_sliding_window is false); `gpt2` gets the causal-mask buffers
+                                  h.N.attn.bias / h.N.attn.masked_bias that older GPT-2 checkpoints hold
+                                  (transformers ignores them); `llama_bf16` is saved in bfloat16.
+  tokenizer.json                  a small tokenizer made with the `tokenizers` library, in the style of the
+                                  family (WordPiece + "[CLS] $A [SEP]"; byte-level BPE; Metaspace BPE + "<s>").
+  case.json                       what `attncli model` is given and what to expect:
+                                    family, class (the transformers class saved), prefix (of the tensor
+                                    names), texts (list, or null for an ids case), ids (the unpadded ids of
+                                    each sequence), special_tokens (true: ids = tokenizer.encode(text,
+                                    add_special_tokens=True), the attncli default; false for ids cases),
+                                    added_tokens (the special tokens among the ids of the first sequence:
+                                    those the post-processor adds, and a [MASK] typed in the text), lengths,
+                                    n_layers, n_heads, n_kv_heads, head_dim,
+                                    hidden_size, dtype (of the safetensors), padded (what transformers gives
+                                    on padded rows, batches only), notes, tensors (every name -> shape).
+  expected.npz                    input_ids (B, n) int64 (right-padded with the tokenizer's pad id for
+                                  batches), attention_mask (B, n) int64, attentions (L, B, H, n, n) and
+                                  hidden (L+1, B, n, d): np.stack of outputs.attentions / .hidden_states of
+                                  the saved folder reloaded with AutoModel.from_pretrained(folder,
+                                  dtype=float32, attn_implementation="eager") and run in eval mode in float32
+                                  with output_attentions=True, output_hidden_states=True; stored as float64
+                                  holding exactly those float32 values. hidden[0] is the embedding output
+                                  (after the embedding LayerNorm for bert/roberta/distilbert/bloom),
+                                  hidden[l] the output of layer l, and hidden[L] is after the final norm
+                                  for the families that have one (gpt2 ln_f, llama/mistral/qwen2 norm,
+                                  bloom ln_f): transformers replaces the last layer's output by
+                                  last_hidden_state (checked below).
+  tests/golden/models/SHA256SUMS  sha256sum-style lines for every file written.
+
+Checks made here before anything is kept: the reload equals the in-memory model (1e-6); transformers'
+tokenizer (PreTrainedTokenizerFast(tokenizer_file=...)) gives the same ids as tokenizers'
+Tokenizer.encode(text, add_special_tokens=True); every attention row sums to 1; masked entries (future keys,
+keys outside the sliding window, padded keys) are exactly 0; hidden[L] == last_hidden_state.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import transformers
+from safetensors import safe_open
+from safetensors.numpy import save_file
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+TORCH_VERSION, TRANSFORMERS_VERSION = "2.13.0", "5.24.0"
+HERE = Path(__file__).resolve().parent
+
+if torch.__version__.split("+")[0] != TORCH_VERSION or transformers.__version__ != TRANSFORMERS_VERSION:
+    sys.exit(f"needs torch=={TORCH_VERSION} and transformers=={TRANSFORMERS_VERSION}; "
+             f"found {torch.__version__}, {transformers.__version__}")
+torch.use_deterministic_algorithms(True)
+transformers.logging.set_verbosity_error()
+transformers.logging.disable_progress_bar()
+
+# --------------------------------------------------------------------------------------------------------------
+# tokenizers
+# --------------------------------------------------------------------------------------------------------------
+
+CORPUS = [
+    "the cat sat on the mat.",
+    "a dog ran in the park and the cat sat still.",
+    "attention is all you need, said the model.",
+    "every head looks at every token in the text.",
+    "the quick brown fox jumps over the lazy dog!",
+    "tokens attend to tokens; heads attend to heads.",
+    "small models make small files, and tests stay fast.",
+]
+
+
+def wordpiece() -> Tokenizer:
+    """BERT style: lower-casing, [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, "[CLS] $A [SEP]"."""
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    words = sorted({w for line in CORPUS for w in line.replace(",", " , ").replace(".", " . ")
+                   .replace("!", " ! ").replace(";", " ; ").split()})
+    words = [w for w in words if w not in {"still", "stay", "sitting"}]  # left to word pieces
+    chars = sorted({c for line in CORPUS for c in line if c.isalpha()})
+    vocab = specials + chars + [f"##{c}" for c in chars] + ["##s", "##ing", "##ill", "##ay"]
+    vocab += [w for w in words if w not in vocab]
+    vocab = list(dict.fromkeys(vocab))
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    tok.decoder = decoders.WordPiece()
+    tok.add_special_tokens(specials)
+    return tok
+
+
+def byte_bpe(vocab_size: int, specials: list[str], post: str | None) -> Tokenizer:
+    """Byte-level BPE (GPT-2 style) trained on CORPUS over the byte alphabet of CORPUS only (to stay small).
+
+    post: None (gpt2, bloom, qwen2: nothing added) or "roberta" (<s> $A </s>)."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    alphabet = sorted({ch for line in CORPUS for piece, _ in level.pre_tokenize_str(line) for ch in piece})
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, initial_alphabet=alphabet,
+                                  show_progress=False)
+    tok.train_from_iterator(CORPUS, trainer)
+    if post == "roberta":
+        tok.post_processor = processors.RobertaProcessing(("</s>", tok.token_to_id("</s>")),
+                                                          ("<s>", tok.token_to_id("<s>")),
+                                                          add_prefix_space=False)
+    else:
+        tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    return tok
+
+
+def metaspace_bpe(vocab_size: int) -> Tokenizer:
+    """Llama/Mistral style: <unk>=0 <s>=1 </s>=2, "▁" for spaces, "<s> $A"."""
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<unk>", "<s>", "</s>"],
+                                  show_progress=False)
+    tok.train_from_iterator(CORPUS, trainer)
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B:1",
+                                                       special_tokens=[("<s>", 1)])
+    return tok
+
+
+TOKENIZERS = {
+    "wordpiece": (wordpiece, {"pad_token": "[PAD]"}),
+    "gpt2": (lambda: byte_bpe(120, ["<|endoftext|>"], None), {"pad_token": "<|endoftext|>"}),
+    "roberta": (lambda: byte_bpe(120, ["<s>", "<pad>", "</s>", "<unk>", "<mask>"], "roberta"),
+                {"pad_token": "<pad>"}),
+    "bloom": (lambda: byte_bpe(110, ["<unk>", "<s>", "</s>", "<pad>"], None), {"pad_token": "<pad>"}),
+    "qwen2": (lambda: byte_bpe(130, ["<|endoftext|>"], None), {"pad_token": "<|endoftext|>"}),
+    "llama": (lambda: metaspace_bpe(120), {"pad_token": "</s>"}),
+}
+
+# --------------------------------------------------------------------------------------------------------------
+# cases
+# --------------------------------------------------------------------------------------------------------------
+
+T = transformers
+CASES: list[dict] = [
+    dict(name="bert", family="bert", cls=T.BertModel, seed=1301, tokenizer="wordpiece",
+         texts=["The cat sat on the [MASK], sitting still."],
+         config=T.BertConfig(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                             intermediate_size=64, max_position_embeddings=40),
+         notes="BertModel (no name prefix). token_type_ids all 0 (the row token_type_embeddings[0] is "
+               "added; it is not zero). '[MASK]' in the text is the special token; 'sitting' and 'still' "
+               "are split into word pieces."),
+    dict(name="bert_batch", family="bert", cls=T.BertForMaskedLM, seed=1302, tokenizer="wordpiece",
+         texts=["the quick brown fox jumps over the lazy dog!", "a cat ran."],
+         config=T.BertConfig(vocab_size=110, hidden_size=48, num_hidden_layers=3, num_attention_heads=3,
+                             intermediate_size=96, max_position_embeddings=40),
+         notes="BertForMaskedLM: tensors prefixed 'bert.', plus cls.predictions.* (the MLM head; its decoder "
+               "weight is tied to the word embeddings and is not in the file). Two texts of different "
+               "lengths, right-padded with [PAD]=0; attention_mask as the tokenizer gives; token_type_ids 0. "
+               "3 heads."),
+    dict(name="roberta", family="roberta", cls=T.RobertaForMaskedLM, seed=1303, tokenizer="roberta",
+         texts=["attention is all you need, said the model."],
+         config=T.RobertaConfig(vocab_size=130, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                intermediate_size=64, max_position_embeddings=40, type_vocab_size=1,
+                                pad_token_id=1, bos_token_id=0, eos_token_id=2),
+         notes="RobertaForMaskedLM: tensors prefixed 'roberta.', plus lm_head.* (lm_head.decoder.weight tied, "
+               "absent). Position ids start after padding_idx=1: token i (0-based) uses "
+               "position_embeddings row i + 2 (transformers: cumsum of ids != pad, times the mask, + 1). "
+               "type_vocab_size 1 (token_type_embeddings row 0 is added). <s> $A </s>."),
+    dict(name="distilbert", family="distilbert", cls=T.DistilBertModel, seed=1304, tokenizer="wordpiece",
+         texts=["every head looks at every token!"],
+         config=T.DistilBertConfig(vocab_size=110, dim=32, n_layers=3, n_heads=4, hidden_dim=64,
+                                   max_position_embeddings=40),
+         notes="DistilBertModel (no prefix): q_lin/k_lin/v_lin/out_lin, sa_layer_norm, ffn.lin1/lin2, "
+               "output_layer_norm; no token type embeddings; LayerNorm eps is 1e-12 (hard-coded in "
+               "transformers, not in config.json); activation gelu (erf)."),
+    dict(name="gpt2", family="gpt2", cls=T.GPT2Model, seed=1305, tokenizer="gpt2",
+         texts=["the cat sat on the mat and the dog ran."],
+         config=T.GPT2Config(vocab_size=130, n_embd=32, n_layer=2, n_head=4, n_positions=32, n_inner=64,
+                             bos_token_id=None, eos_token_id=None),
+         legacy_gpt2_buffers=True,
+         notes="GPT2Model (no prefix, as the Hub's gpt2 checkpoint). Conv1D weights are (in, out): "
+               "c_attn.weight is (d, 3d) = [W_q | W_k | W_v] columns. The file also holds h.N.attn.bias "
+               "(1, 1, n_positions, n_positions) float32 lower-triangular ones and h.N.attn.masked_bias "
+               "(scalar -1e4), as the original GPT-2 checkpoints do: buffers, not weights (transformers "
+               "ignores them); a loader must skip them. No special tokens are added. gelu_new (tanh) MLP; "
+               "hidden[L] is after ln_f."),
+    dict(name="gpt2_6heads", family="gpt2", cls=T.GPT2LMHeadModel, seed=1306, tokenizer="gpt2",
+         ids=[[17, 3, 88, 41, 5, 60, 23, 99, 42, 7]],
+         config=T.GPT2Config(vocab_size=128, n_embd=48, n_layer=3, n_head=6, n_positions=32, n_inner=96,
+                             bos_token_id=None, eos_token_id=None),
+         notes="GPT2LMHeadModel: tensors prefixed 'transformer.'; lm_head.weight is tied to transformer.wte "
+               "and absent from the file. 6 heads of 8 (not a power of two). ids case."),
+    dict(name="llama_gqa", family="llama", cls=T.LlamaForCausalLM, seed=1307, tokenizer="llama",
+         texts=["every head looks at every token in the text."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=80, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=12, rope_theta=5000.0,
+                              rms_norm_eps=1e-5, max_position_embeddings=64, tie_word_embeddings=False,
+                              pad_token_id=2),
+         notes="LlamaForCausalLM: tensors prefixed 'model.', plus lm_head.weight (untied). Grouped kv "
+               "heads: 4 query heads, 2 kv heads (query head h uses kv head h // 2). head_dim 12 is given "
+               "explicitly and differs from hidden_size / heads = 8: q_proj is (48, 32), o_proj (32, 48). "
+               "config.json holds rope_parameters {rope_theta: 5000, rope_type: default} (transformers 5 "
+               "layout; no top-level rope_theta). RoPE is rotate_half (first half / second half of each "
+               "head), inv_freq = theta^(-2i/head_dim), not stored in the file. <s> is prepended."),
+    dict(name="llama_batch", family="llama", cls=T.LlamaForCausalLM, seed=1308, tokenizer="llama",
+         ids=[[1, 40, 7, 33, 81, 12, 9, 60, 5], [1, 22, 95, 3, 47]],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=1, rope_theta=10000.0,
+                              rms_norm_eps=1e-6, max_position_embeddings=64, tie_word_embeddings=True,
+                              pad_token_id=2),
+         notes="LlamaForCausalLM with tie_word_embeddings=true: prefix 'model.', no lm_head.weight in the "
+               "file. One kv head for 4 query heads (multi-query). A batch of two id sequences (9 and 5), "
+               "right-padded with id 2; position ids are 0..n-1 in both rows (transformers does not derive "
+               "them from the mask), so valid rows equal a run of each sequence alone."),
+    dict(name="mistral_window", family="mistral", cls=T.MistralModel, seed=1309, tokenizer="llama",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.MistralConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                num_attention_heads=4, num_key_value_heads=2, sliding_window=4,
+                                rope_theta=10000.0, max_position_embeddings=64, tie_word_embeddings=False),
+         notes="MistralModel (no prefix: embed_tokens.weight, layers.N.*, norm.weight). sliding_window 4, "
+               "shorter than the text: query i attends key j iff i - 4 < j <= i (itself and the 3 before), "
+               "in every layer; transformers 5's sliding_window_overlay is kv_idx > q_idx - sliding_window."),
+    dict(name="qwen2", family="qwen2", cls=T.Qwen2ForCausalLM, seed=1310, tokenizer="qwen2",
+         texts=["tokens attend to tokens; heads attend to heads."],
+         config=T.Qwen2Config(vocab_size=140, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, rope_theta=1000000.0,
+                              max_position_embeddings=64, tie_word_embeddings=True),
+         legacy_config={"rope_theta": 1000000.0, "sliding_window": 4, "use_sliding_window": False,
+                        "max_window_layers": 28},
+         notes="Qwen2ForCausalLM, tie_word_embeddings=true: prefix 'model.', no lm_head.weight. q_proj, "
+               "k_proj, v_proj have biases (o_proj has none). config.json is in the Hub's (transformers 4) "
+               "layout: top-level rope_theta (1e6), torch_dtype, no rope_parameters, no layer_types, and "
+               "sliding_window 4 with use_sliding_window false: the window is NOT applied (full causal "
+               "attention), as transformers does. No special tokens added (no BOS)."),
+    dict(name="bloom", family="bloom", cls=T.BloomForCausalLM, seed=1311, tokenizer="bloom",
+         texts=["small models make small files, and tests stay fast."],
+         config=T.BloomConfig(vocab_size=120, hidden_size=48, n_layer=2, n_head=6, bos_token_id=1,
+                              eos_token_id=2, pad_token_id=3),
+         notes="BloomForCausalLM: tensors prefixed 'transformer.' (word_embeddings, "
+               "word_embeddings_layernorm, h.N.input_layernorm, h.N.self_attention.query_key_value, "
+               "h.N.self_attention.dense, h.N.post_attention_layernorm, h.N.mlp.dense_h_to_4h / "
+               "dense_4h_to_h, ln_f); lm_head tied, absent. query_key_value.weight (3d, d) is fused per "
+               "head: its output viewed as (n_head, 3, head_dim) -> q, k, v of each head. ALiBi with 6 "
+               "heads (not a power of two: 4 slopes 2^(-2(i+1)) plus 2 from the 8-head sequence at odd "
+               "steps, transformers' _get_alibi_slopes), bias slope * key position (0-based), added to "
+               "q.k / sqrt(head_dim). No position embeddings. MLP is bloom_gelu (tanh approximation), "
+               "4 * hidden wide. hidden[L] is after ln_f."),
+    dict(name="llama_bf16", family="llama", cls=T.LlamaModel, seed=1312, tokenizer="llama",
+         ids=[[1, 5, 61, 18, 77, 30, 2, 99, 14]], dtype=torch.bfloat16,
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=4, rope_theta=10000.0,
+                              max_position_embeddings=64, tie_word_embeddings=False),
+         notes="LlamaModel saved in bfloat16 (every tensor BF16; config.json dtype 'bfloat16'); no prefix. "
+               "The reference loads that checkpoint back with dtype=float32 (each weight upcast exactly) "
+               "and computes in float32: what is compared is a float32 forward pass over the bf16 weight "
+               "values, not a bf16 computation."),
+]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------------------
+
+
+QK_NAMES = {"query", "key", "q_lin", "k_lin", "q_proj", "k_proj", "c_attn", "query_key_value"}
+
+
+def redraw(model: torch.nn.Module, seed: int) -> None:
+    """Every parameter from a seeded normal (see the module docstring); fails on a parameter it does not know."""
+    from transformers.pytorch_utils import Conv1D
+
+    g = torch.Generator().manual_seed(seed)
+
+    def normal(p: torch.Tensor, mean: float, std: float) -> None:
+        with torch.no_grad():
+            p.copy_(mean + std * torch.randn(p.shape, generator=g, dtype=torch.float64).to(p.dtype))
+
+    done: set[int] = set()
+    # embeddings first, so that a tied lm_head keeps the embedding's draw
+    order = sorted(model.named_modules(), key=lambda kv: (not isinstance(kv[1], torch.nn.Embedding), kv[0]))
+    for mname, m in order:
+        own = dict(m.named_parameters(recurse=False))
+        if not own:
+            continue
+        kind = type(m).__name__
+        # query/key projections (and the fused ones) 1.5x wider: attention rows far from uniform
+        gain = 1.5 if mname.rsplit(".", 1)[-1] in QK_NAMES else 1.0
+        for pname, p in sorted(own.items()):
+            if id(p) in done:  # tied (lm_head.weight is the embedding)
+                continue
+            if isinstance(m, torch.nn.Embedding):
+                normal(p, 0.0, 1.0)
+            elif isinstance(m, torch.nn.Linear):
+                normal(p, 0.0, 0.2) if pname == "bias" else normal(p, 0.0, gain / math.sqrt(m.in_features))
+            elif isinstance(m, Conv1D):  # weight (in, out)
+                normal(p, 0.0, 0.2) if pname == "bias" else normal(p, 0.0, gain / math.sqrt(p.shape[0]))
+            elif isinstance(m, torch.nn.LayerNorm) or kind.endswith("RMSNorm"):
+                normal(p, 0.0, 0.2) if pname == "bias" else normal(p, 1.0, 0.2)
+            elif pname == "bias" and p.ndim == 1:  # e.g. the MLM head's output bias
+                normal(p, 0.0, 0.2)
+            else:
+                raise AssertionError(f"redraw: unknown parameter {kind}.{pname}")
+            done.add(id(p))
+    assert done == {id(p) for p in model.parameters()}
+
+
+def tensor_names(path: Path) -> dict[str, tuple[list[int], str]]:
+    with safe_open(str(path), "np") as f:
+        return {k: (f.get_slice(k).get_shape(), f.get_slice(k).get_dtype()) for k in f.keys()}
+
+
+def encode(c: dict, folder: Path) -> tuple[np.ndarray, np.ndarray, list[list[int]], list[str]]:
+    """input_ids, attention_mask (B, n) from transformers' tokenizer, checked against tokenizers' encode."""
+    path = folder / "tokenizer.json"
+    backend = Tokenizer.from_file(str(path))
+    hf = transformers.PreTrainedTokenizerFast(tokenizer_file=str(path), **TOKENIZERS[c["tokenizer"]][1])
+    if c.get("texts"):
+        seqs = [backend.encode(t, add_special_tokens=True).ids for t in c["texts"]]
+        for t, s in zip(c["texts"], seqs, strict=True):
+            assert hf(t)["input_ids"] == s, (c["name"], t, hf(t)["input_ids"], s)
+        batch = hf(c["texts"], padding=True, return_tensors="np")
+        ids, mask = batch["input_ids"].astype(np.int64), batch["attention_mask"].astype(np.int64)
+        added = [backend.id_to_token(i) for i in seqs[0] if backend.id_to_token(i) in
+                 {t.content for t in backend.get_added_tokens_decoder().values() if t.special}]
+    else:
+        seqs = c["ids"]
+        n = max(map(len, seqs))
+        pad = hf.pad_token_id
+        ids = np.array([s + [pad] * (n - len(s)) for s in seqs], dtype=np.int64)
+        mask = np.array([[1] * len(s) + [0] * (n - len(s)) for s in seqs], dtype=np.int64)
+        added = []
+    assert all(max(s) < backend.get_vocab_size() for s in seqs)
+    return ids, mask, [list(map(int, s)) for s in seqs], added
+
+
+def run(model, family: str, ids: np.ndarray, mask: np.ndarray):
+    kw = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask),
+          "output_attentions": True, "output_hidden_states": True}
+    if family == "bert":
+        kw["token_type_ids"] = torch.zeros_like(kw["input_ids"])
+    with torch.no_grad():
+        out = model(**kw)
+    att = torch.stack(out.attentions).to(torch.float64).numpy()  # (L, B, H, n, n)
+    hid = torch.stack(out.hidden_states).to(torch.float64).numpy()  # (L+1, B, n, d)
+    last = getattr(out, "last_hidden_state", None)
+    return att, hid, last
+
+
+def legacy_gpt2_buffers(path: Path, n_layer: int, n_positions: int) -> None:
+    with safe_open(str(path), "np") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        meta = f.metadata()
+    tril = np.tril(np.ones((n_positions, n_positions), dtype=np.float32))[None, None]
+    for i in range(n_layer):
+        tensors[f"h.{i}.attn.bias"] = tril.copy()
+        tensors[f"h.{i}.attn.masked_bias"] = np.array(-1e4, dtype=np.float32)
+    save_file(dict(sorted(tensors.items())), str(path), metadata=meta)
+
+
+def legacy_config(path: Path, extra: dict) -> None:
+    """Rewrite config.json in the layout transformers 4 wrote (as most Hub checkpoints are)."""
+    cfg = json.loads(path.read_text())
+    cfg.pop("rope_parameters", None)
+    cfg.pop("layer_types", None)
+    cfg["torch_dtype"] = cfg.pop("dtype")
+    cfg.update(extra)
+    cfg["transformers_version"] = "4.43.1"
+    path.write_text(json.dumps(dict(sorted(cfg.items())), indent=2) + "\n")
+
+
+def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, window: int | None) -> None:
+    L, B, H, n, _ = att.shape
+    assert np.allclose(att.sum(-1), 1.0, atol=1e-5), name
+    i, j = np.arange(n)[:, None], np.arange(n)[None, :]
+    blocked = np.zeros((B, n, n), dtype=bool)
+    blocked |= (mask[:, None, :] == 0)  # padded keys
+    if causal:
+        blocked |= (j > i)[None]
+    if window is not None:
+        blocked |= (j <= i - window)[None]
+    for b in range(B):
+        assert np.all(att[:, b][:, :, blocked[b]] == 0.0), f"{name}: a masked entry is not exactly 0"
+        assert np.all(att[:, b][:, :, ~blocked[b]] > 0.0), f"{name}: an allowed entry is 0 (masked?)"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# one case
+# --------------------------------------------------------------------------------------------------------------
+
+
+def make(c: dict) -> list[Path]:
+    name, family = c["name"], c["family"]
+    folder = HERE / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir()
+    config = c["config"]
+    config._attn_implementation = "eager"
+    torch.manual_seed(c["seed"])
+    model = c["cls"](config).eval()
+    redraw(model, c["seed"])
+    dtype = c.get("dtype", torch.float32)
+    if dtype != torch.float32:
+        with torch.no_grad():  # the in-memory model keeps the bf16 values, in float32
+            for p in model.parameters():
+                p.copy_(p.to(dtype).to(torch.float32))
+        copy.deepcopy(model).to(dtype).save_pretrained(folder)  # (model.to() would round its RoPE buffers too)
+    else:
+        model.save_pretrained(folder)
+    # (generation_config.json too for the *ForCausalLM / *LMHeadModel classes: attncli has no use for it)
+    assert {p.name for p in folder.iterdir()} - {"generation_config.json"} == {"config.json", "model.safetensors"}
+    if c.get("legacy_gpt2_buffers"):
+        legacy_gpt2_buffers(folder / "model.safetensors", config.n_layer, config.n_positions)
+    if c.get("legacy_config"):
+        legacy_config(folder / "config.json", c["legacy_config"])
+
+    tok = TOKENIZERS[c["tokenizer"]][0]()
+    assert tok.get_vocab_size() <= config.vocab_size, (name, tok.get_vocab_size(), config.vocab_size)
+    tok.save(str(folder / "tokenizer.json"))
+    ids, mask, seqs, added = encode(c, folder)
+
+    # the reference: the folder as transformers loads it
+    loaded = transformers.AutoModel.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
+    att, hid, last = run(loaded, family, ids, mask)
+    att0, hid0, _ = run(model, family, ids, mask)  # the model in memory (its class, before saving)
+    assert np.max(np.abs(att - att0)) <= 1e-6 and np.max(np.abs(hid - hid0)) <= 1e-6 * max(1, np.abs(hid).max()), \
+        f"{name}: reloaded folder differs from the model in memory"
+    assert np.array_equal(hid[-1], last.to(torch.float64).numpy()), f"{name}: hidden[L] is not last_hidden_state"
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+
+    causal = family not in {"bert", "roberta", "distilbert"}
+    window = config.sliding_window if family == "mistral" else None
+    if family == "qwen2":
+        assert loaded.config.sliding_window is None  # use_sliding_window false: no window
+    check_maps(name, att, mask, causal, window)
+    L, B, H, n, _ = att.shape
+
+    # what transformers gives on padded query rows (batches)
+    padded = None
+    if B > 1:
+        rows = []
+        for b in range(B):
+            lb = int(mask[b].sum())
+            if lb < n:
+                pr = att[:, b, :, lb:, :]  # (L, H, n - lb, n)
+                assert np.allclose(pr.sum(-1), 1.0, atol=1e-5)
+                assert np.all(pr[..., lb:] == 0.0)
+                rows.append(f"sequence {b + 1}: rows {lb}..{n - 1}")
+        padded = ("Padded query rows (" + "; ".join(rows) + ") are ordinary softmax rows over the valid keys"
+                  f"{' up to the row' if causal else ''} (they sum to 1; padded key columns are exactly 0 in "
+                  "every row), and the hidden states at padded positions are computed but meaningless. "
+                  "Compare only valid rows and columns: attentions[l, b, h, :len_b, :len_b] and "
+                  "hidden[l, b, :len_b].")
+
+    # single runs of each sequence agree with its valid block of the batch
+    if B > 1:
+        for b, s in enumerate(seqs):
+            a1, h1, _ = run(loaded, family, np.array([s]), np.ones((1, len(s)), dtype=np.int64))
+            lb = len(s)
+            assert np.max(np.abs(a1[:, 0] - att[:, b, :, :lb, :lb])) <= 1e-6, name
+            assert np.max(np.abs(h1[:, 0] - hid[:, b, :lb])) <= 1e-5 * max(1, np.abs(h1).max()), name
+
+    np.savez_compressed(folder / "expected.npz", input_ids=ids, attention_mask=mask,
+                        attentions=att, hidden=hid)
+    names = tensor_names(folder / "model.safetensors")
+    base = c["cls"].base_model_prefix  # "bert", "transformer", "model", ...
+    prefix = f"{base}." if any(k.startswith(f"{base}.") for k in names) else ""
+    assert prefix == ("" if c["cls"].__name__.endswith("Model") and "LMHead" not in c["cls"].__name__
+                      else f"{base}."), (name, prefix)
+    cfg = loaded.config
+    d = hid.shape[-1]
+    case = {
+        "family": family,
+        "class": c["cls"].__name__,
+        "prefix": prefix,
+        "texts": c.get("texts"),
+        "ids": seqs,
+        "lengths": [len(s) for s in seqs],
+        "special_tokens": bool(c.get("texts")),
+        "added_tokens": added,
+        "n_layers": L,
+        "n_heads": H,
+        "n_kv_heads": getattr(cfg, "num_key_value_heads", H),
+        "head_dim": getattr(cfg, "head_dim", None) or d // H,
+        "hidden_size": d,
+        "dtype": sorted({dt for _, dt in names.values()}),
+        "padded": padded,
+        "notes": c["notes"],
+        "tensors": {k: v[0] for k, v in sorted(names.items())},
+    }
+    (folder / "case.json").write_text(json.dumps(case, indent=1, ensure_ascii=False) + "\n")
+    print(f"{name}: {c['cls'].__name__}, prefix {prefix!r}, {len(names)} tensors, L={L} H={H} n={n} B={B} d={d}, "
+          f"{sum(p.stat().st_size for p in folder.iterdir()) / 1024:.0f} KiB")
+    return sorted(folder.iterdir())
+
+
+def main() -> None:
+    for old in HERE.iterdir():
+        if old.is_dir() and (old / "case.json").exists():
+            shutil.rmtree(old)
+    written: list[Path] = []
+    for c in CASES:
+        written += make(c)
+    lines = [f"{sha256(p)}  {p.relative_to(HERE).as_posix()}" for p in written]
+    (HERE / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    total = sum(p.stat().st_size for p in written)
+    print(f"wrote {len(written)} files, {total / 1024:.0f} KiB")
+
+
+if __name__ == "__main__":
+    main()
