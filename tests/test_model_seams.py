@@ -31,3 +31,40 @@ def test_alibi_slopes_for_six_heads_follow_the_paper() -> None:
 
     # 2^⌊log₂ 6⌋ = 4 heads: 2^(−2h), h = 1..4; then 2^(−h) for h = 1, 3 (every other slope of 8 heads)
     np.testing.assert_array_equal(alibi_slopes(6), [1 / 4, 1 / 16, 1 / 64, 1 / 256, 1 / 2, 1 / 8])
+
+
+def _linear_file(tmp_path, names):
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(0)
+    weights = {n: rng.normal(size=(4, 4)).astype(np.float32) for n in names}
+    save_file(weights, str(tmp_path / "lin.safetensors"))
+    x = rng.normal(size=(3, 4)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    return weights, x.astype(np.float64)
+
+
+def test_a_square_torch_named_weight_is_read_out_by_in(tmp_path) -> None:
+    import json
+
+    from cli_helpers import run
+
+    w, x = _linear_file(tmp_path, ["q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight"])
+    # PyTorch's Linear: y = x·Wᵀ; one head of width 4: scale 1/2
+    q, k, v = (x @ w[f"{n}_proj.weight"].T.astype(np.float64) for n in "qkv")
+    s = q @ k.T / 2
+    a = np.exp(s - s.max(axis=1, keepdims=True))
+    a /= a.sum(axis=1, keepdims=True)
+    want = (a @ v) @ w["o_proj.weight"].T.astype(np.float64)
+    f = tmp_path / "lin.safetensors"
+    for args in (["--weights", f], ["--wq", f"{f}:q_proj.weight", "--wk", f"{f}:k_proj.weight",
+                                    "--wv", f"{f}:v_proj.weight", "--wo", f"{f}:o_proj.weight"]):
+        got = json.loads(run(["compute", "--x", tmp_path / "x.npy", *args, "--show", "output", "--format",
+                              "json"]).stdout)["output"]
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_weights_without_a_recognised_output_projection_say_so(tmp_path) -> None:
+    _linear_file(tmp_path, ["q_proj.weight", "k_proj.weight", "v_proj.weight", "dense.weight"])
+    err = run_error(["compute", "--x", tmp_path / "x.npy", "--weights", tmp_path / "lin.safetensors"])
+    assert "no output projection" in err and "dense.weight (4, 4)" in err and "--wo" in err

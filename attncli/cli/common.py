@@ -30,10 +30,12 @@ class Sources:
         self.paths: list[Path] = []
         self.stdin_used_by: str | None = None
         self.info: dict[str, dict[str, Any]] = {}
+        self.names: dict[str, list[str | None]] = {}  # option -> the array names read for it (file:name)
 
     def _note(self, loaded: Any, option: str) -> None:
         if loaded.path is not None:
             self.paths.append(loaded.path)
+        self.names.setdefault(option, []).append(loaded.name)
 
     def read(self, source: str | None, option: str):
         """The array at SOURCE (or None), recording where it came from."""

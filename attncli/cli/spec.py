@@ -46,7 +46,7 @@ def attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], L
     cols = str(o.get("layout", "rows")) == "cols"
     torch_layout = str(o.get("weights_layout", "auto")) == "torch"
 
-    torch_roles = {"wq", "wk", "wv", "wo"} if torch_layout else set()
+    torch_roles = {"wq", "wk", "wv", "wo"} if torch_layout else _torch_named(src)
     if o.get("weights") is not None:
         from attncli.cli.weights import weights_from_file
 
@@ -92,6 +92,24 @@ def attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], L
         given = read_labels(o["labels"])
         labels = Labels(given, given if kw.get("x_kv") is None and kw.get("k") is None else None, None)
     return kw, labels
+
+
+TORCH_SUFFIXES = (".weight", "_weight")  # nn.Linear's weight and nn.MultiheadAttention's q_proj_weight: (out, in)
+
+
+def _torch_named(src: Sources) -> set[str]:
+    """Weights whose names in their file say PyTorch's (out, in) orientation (`layers.0.q_proj.weight`), read
+    that way whatever their shape: a square one is never used transposed by accident."""
+    roles = set()
+    for role, option in (("wq", "--wq"), ("wk", "--wk"), ("wv", "--wv"), ("wo", "--wo")):
+        names = src.names.get(option) or []
+        torch = [bool(n) and n.endswith(TORCH_SUFFIXES) for n in names]
+        if any(torch) and not all(torch):
+            raise AttnError(f"{option} mixes PyTorch-named weights (*.weight, stored out × in) with others; give them "
+                            "all one way, or set --weights-layout")
+        if names and all(torch):
+            roles.add(role)
+    return roles
 
 
 def _edges(src: Sources, source: str | None):

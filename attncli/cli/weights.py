@@ -73,6 +73,16 @@ def weights_from_file(arrays: dict[str, np.ndarray], source: str) -> tuple[dict[
         name = _find(keys, role, source, plain=True)
         if name is not None:
             found[role] = arrays[name]
+    used = {id(a) for a in found.values()}
+    unused = [k for k in keys if id(arrays[k]) not in used and getattr(arrays[k], "ndim", 0) == 2]
+    if in_proj is not None:
+        unused = [k for k in unused if k != in_proj]
+    if "wo" not in found and unused and any(r in found for r in ("wq", "wk", "wv")):
+        shown = ", ".join(f"{k} {tuple(arrays[k].shape)}" for k in unused[:4])
+        raise AttnError(f"--weights: {source} has W_Q/W_K/W_V but no output projection attncli recognizes "
+                        f"(o_proj, out_proj, wo), and it also holds {shown}{' ...' if len(unused) > 4 else ''}; "
+                        f"if one is W_O, give it with --wo {source}:NAME (a *.weight is read as out × in); if the "
+                        "file has none, give the projections with --wq/--wk/--wv instead of --weights")
     if not any(r in found for r in ("wq", "wk", "wv", "wo")):
         raise AttnError(f"--weights: found no projection weights in {source}; it holds "
                         f"{', '.join(keys[:12])}{' ...' if len(keys) > 12 else ''}; expected wq, wk, wv "
