@@ -68,3 +68,15 @@ def test_weights_without_a_recognised_output_projection_say_so(tmp_path) -> None
     _linear_file(tmp_path, ["q_proj.weight", "k_proj.weight", "v_proj.weight", "dense.weight"])
     err = run_error(["compute", "--x", tmp_path / "x.npy", "--weights", tmp_path / "lin.safetensors"])
     assert "no output projection" in err and "dense.weight (4, 4)" in err and "--wo" in err
+
+
+def test_erf_matches_the_standard_library() -> None:
+    import math
+
+    from attncli.models.forward import erf
+
+    x = np.linspace(-9, 9, 20001)
+    want = np.array([math.erf(v) for v in x])
+    assert np.max(np.abs(erf(x) - want)) < 1e-15
+    x32 = x.astype(np.float32)
+    assert np.max(np.abs(erf(x32) - np.array([math.erf(float(v)) for v in x32]))) < 1.5e-7
