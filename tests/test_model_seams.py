@@ -80,3 +80,29 @@ def test_erf_matches_the_standard_library() -> None:
     assert np.max(np.abs(erf(x) - want)) < 1e-15
     x32 = x.astype(np.float32)
     assert np.max(np.abs(erf(x32) - np.array([math.erf(float(v)) for v in x32]))) < 1.5e-7
+
+
+def test_inspect_lists_stored_types_metadata_natural_order_and_filters(tmp_path) -> None:
+    import json
+    import struct
+
+    from cli_helpers import run
+
+    # a hand-written safetensors file: BF16 and F32 tensors, layers 2 and 10, and metadata
+    entries, blob = {}, b""
+    for name, dtype, raw in (("model.layers.10.w", "BF16", struct.pack("<2H", 0x3F80, 0x4000)),  # 1.0, 2.0
+                             ("model.layers.2.w", "F32", struct.pack("<2f", 3.0, 4.0))):
+        entries[name] = {"dtype": dtype, "shape": [2], "data_offsets": [len(blob), len(blob) + len(raw)]}
+        blob += raw
+    entries["__metadata__"] = {"format": "pt", "note": "made by hand"}
+    header = json.dumps(entries).encode()
+    (tmp_path / "m.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + blob)
+    doc = json.loads(run(["inspect", tmp_path / "m.safetensors", "--format", "json"]).stdout)
+    assert [a["name"] for a in doc["arrays"]] == ["model.layers.2.w", "model.layers.10.w"]
+    assert [(a["stored"], a["dtype"], a["mean"]) for a in doc["arrays"]] == [("F32", "float32", 3.5),
+                                                                              ("BF16", "float32", 1.5)]
+    assert doc["metadata"] == {"format": "pt", "note": "made by hand"}
+    table = run(["inspect", tmp_path / "m.safetensors", "--filter", "model.layers.1*"]).stdout.decode()
+    assert "BF16 (read as float32)" in table and "layers.2." not in table and "note = made by hand" in table
+    err = run_error(["inspect", tmp_path / "m.safetensors", "--filter", "nothing.*"])
+    assert "--filter 'nothing.*' matches none of the 2 arrays" in err

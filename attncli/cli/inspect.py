@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from attncli.io.mapped import Piecewise
 
 MAX_ROWS = 1000  # arrays listed in a table; --format json lists every one
+# safetensors' type names that numpy reads as they are (the others, BF16, F16, F8, are upcast: listed as stored)
+SAME_TYPE = {"F64": "float64", "F32": "float32", "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8",
+             "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8", "BOOL": "bool"}
 
 
 @app.command(epilog="Examples:\n\n  attncli inspect model.safetensors\n\n  attncli inspect maps.npz:weights "
@@ -29,6 +32,9 @@ def inspect(
                                           show_default=False)],
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="table (default) or json. e.g. --format json",
                                             show_default=False)] = None,
+    filter_: Annotated[str | None, typer.Option("--filter", help="Only the arrays whose names match a shell-style "
+                                                "pattern (* ? [..]). e.g. --filter 'model.layers.0.*'",
+                                                show_default=False)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show a traceback on errors. e.g. --debug")] = False,
 ) -> None:
     """List the arrays in SOURCE: name, shape, dtype, min, max, mean, and how many values are not finite."""
@@ -39,11 +45,20 @@ def inspect(
     if fmt_name not in ("table", "json"):
         raise AttnError(f"inspect --format takes table or json; got {fmt_name}")
     with open_arrays(source, "SOURCE") as found:
+        metadata = found.metadata
+        names = sorted(found.names, key=natural)  # layers in their order: 2 before 10
+        if filter_ is not None:
+            import fnmatch
+
+            names = [n for n in names if fnmatch.fnmatchcase(n, filter_)]
+            if not names:
+                raise AttnError(f"--filter {filter_!r} matches none of the {len(found.names):,} arrays in {source}; "
+                                f"e.g. {', '.join(repr(n) for n in sorted(found.names, key=natural)[:3])}")
         if fmt_name == "json":
-            _write_json(source, (summary(name, found.get(name)) for name in found.names))
+            _write_json(source, (summary(name, found.get(name)) for name in names), metadata)
             return
-        rows = [summary(name, found.get(name)) for name in found.names[:MAX_ROWS]]
-    more = len(found.names) - len(rows)
+        rows = [summary(name, found.get(name)) for name in names[:MAX_ROWS]]
+    more = len(names) - len(rows)
 
     def renderables():
         from rich.table import Table
@@ -54,18 +69,36 @@ def inspect(
         for col in ("name", "shape", "dtype", "min", "max", "mean", "non-finite"):
             t.add_column(col, justify="left" if col in ("name", "dtype") else "right")
         for r in rows:
-            t.add_row(text(r["name"]), "×".join(map(str, r["shape"])) or "scalar", text(r["dtype"]),
+            same = SAME_TYPE.get(r["stored"], r["stored"]) == r["dtype"]
+            stored = r["dtype"] if same else f"{r['stored']} (read as {r['dtype']})"
+            t.add_row(text(r["name"]), "×".join(map(str, r["shape"])) or "scalar", text(stored),
                       *("" if r[c] is None else f"{r[c]:.6g}" for c in ("min", "max", "mean")),
                       str(r["nonfinite"]))
+        notes = []
         if more:
-            t.caption = f"... and {more:,} more arrays ({len(rows) + more:,} in all); --format json lists them all"
+            notes.append(f"... and {more:,} more arrays ({len(rows) + more:,} in all); --format json lists them all")
+        if metadata:
+            notes.append("metadata: " + ", ".join(f"{k} = {_short(v)}" for k, v in metadata.items()))
+        if notes:
+            t.caption = text("\n".join(notes))
             t.caption_justify = "left"
         return [t]
 
     emit({}, {}, "table", None, [], renderables)
 
 
-def _write_json(source: str, rows: Iterator[dict[str, Any]]) -> None:
+def natural(name: str) -> list:
+    """A sort key that orders the numbers in names by value: layers.2 before layers.10."""
+    import re
+
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
+
+
+def _short(value: str, limit: int = 80) -> str:
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def _write_json(source: str, rows: Iterator[dict[str, Any]], metadata: dict[str, str] | None = None) -> None:
     """{"source": ..., "arrays": [...]}: rows are encoded a thousand at a time (a row is not kept once
     encoded, so a million arrays hold ~100 bytes each) and written once all were read (an error on the way
     writes nothing)."""
@@ -73,7 +106,7 @@ def _write_json(source: str, rows: Iterator[dict[str, Any]]) -> None:
     import json
     import sys
 
-    parts = [json.dumps({"source": source})[:-1] + ', "arrays": [']
+    parts = [json.dumps({"source": source, "metadata": metadata or {}})[:-1] + ', "arrays": [']
     while batch := list(itertools.islice(rows, 1000)):
         parts.append(("" if len(parts) == 1 else ", ") + ", ".join(json.dumps(r, allow_nan=False) for r in batch))
     parts.append("]}\n")
@@ -102,7 +135,8 @@ def summary(name: str, a: Piecewise) -> dict[str, Any]:
         if not math.isfinite(mean):  # the finite values' sum overflowed: sum them scaled down, in a second pass
             small = sum(float((values * 2.0**-1000).sum()) for values, _ in _finite_blocks(a))
             mean = min(max(small / finite_count * 2.0**1000, lo), hi)
-    return {"name": name, "shape": list(a.shape), "dtype": _dtype_name(a.dtype), "min": lo, "max": hi,
+    return {"name": name, "shape": list(a.shape), "dtype": _dtype_name(a.dtype),
+            "stored": getattr(a, "stored_name", None) or _dtype_name(a.dtype), "min": lo, "max": hi,
             "mean": mean, "nonfinite": nonfinite}
 
 

@@ -16,7 +16,7 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -66,6 +66,7 @@ class OnDisk:
     dtype: np.dtype
     src: Src
     label: str
+    stored_name: str | None = None  # the file's own name for the stored type (safetensors' "BF16")
 
     def _read(self, start: int, count: int) -> np.ndarray:
         """Values start .. start + count of the flat storage (read in one call, decoded)."""
@@ -97,6 +98,7 @@ class Arrays:
     names: list[str]
     get: Callable[[str], Piecewise]
     path: Path | None
+    metadata: dict[str, str] = field(default_factory=dict)  # a safetensors file's __metadata__
 
 
 @contextmanager
@@ -117,17 +119,18 @@ def open_arrays(source: str, option: str = "SOURCE", *, single: bool = False) ->
         yield Arrays(list(found), lambda n: InMemory(found[n].array), path)
         return
     names, get, file, path = lazy
+    meta = getattr(get, "metadata", {})
     try:
         if names is None:  # a plain array
             readers.no_name_here(where, option)
             key = where.path.stem if where.path is not None else "value"
-            yield Arrays([key], lambda _: get(None), path)
+            yield Arrays([key], lambda _: get(None), path, meta)
         elif where.name is not None:
-            yield Arrays([where.name], get, path)
+            yield Arrays([where.name], get, path, meta)
         elif single:
-            yield Arrays([readers.pick_name(Content(binary=True, names=names), where, option)], get, path)
+            yield Arrays([readers.pick_name(Content(binary=True, names=names), where, option)], get, path, meta)
         else:
-            yield Arrays(names, get, path)
+            yield Arrays(names, get, path, meta)
     finally:
         file.close()
 
@@ -195,6 +198,9 @@ def _safetensors(blob: Blob, file: BinaryIO) -> tuple[list[str], Callable]:
         entry = tensor_entry(header, names, name, blob.src)
         stored, dtype, decode = decoders[entry["dtype"]]
         return OnDisk(file, data_start + entry["data_offsets"][0], stored, tuple(entry["shape"]), False, decode,
-                      dtype, blob.src, f"'{blob.src.label}:{name}'")
+                      dtype, blob.src, f"'{blob.src.label}:{name}'", entry["dtype"])
 
+    meta = header.get("__metadata__")
+    get.metadata = {str(k): v if isinstance(v, str) else str(v) for k, v in meta.items()} \
+        if isinstance(meta, dict) else {}  # type: ignore[attr-defined]
     return names, get
