@@ -63,16 +63,24 @@ class Run:
         print(f"[{kind}] {message[:300]}", file=sys.stderr, flush=True)
         if self.save is None:
             return
+        try:
+            self._save(message, case, read)
+        except (OSError, UnicodeError) as err:  # saving an example must never stop the run
+            print(f"  (could not save this example: {err})", file=sys.stderr, flush=True)
+
+    def _save(self, message: str, case: fuzz_cli.Case | None, read: tuple[str, bytes, str, bool] | None) -> None:
+        """The example's files, its message and repro.sh (argv's undecodable bytes written back as they came)."""
+        assert self.save is not None
         folder = self.save / f"{len(self.failures):03d}"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "message.txt").write_text(message)
+        (folder / "message.txt").write_text(message, errors="surrogateescape")
         if read is not None:
             name, data, suffix, via_stdin = read
             (folder / name).write_bytes(data)
             source = "-" + suffix if via_stdin else f"./{name}{suffix}"
             stdin = f" < {name}" if via_stdin else ""
             (folder / "repro.sh").write_text(f'cd "$(dirname "$0")" && attncli inspect {shlex.quote(source)}'
-                                             f" --debug{stdin}\n")
+                                             f" --debug{stdin}\n", errors="surrogateescape")
         if case is not None:
             for name, data in case.files.items():
                 (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +90,7 @@ class Run:
             argv = [a.replace(fuzz_cli.DIR, "./") for a in case.argv]
             env = "".join(f"{k}={shlex.quote(v)} " for k, v in case.env.items())
             command = f"{env}attncli {shlex.join(argv)} --debug < {shlex.quote(case.stdin_file or 'stdin')}"
-            (folder / "repro.sh").write_text(f'cd "$(dirname "$0")" && {command}\n')
+            (folder / "repro.sh").write_text(f'cd "$(dirname "$0")" && {command}\n', errors="surrogateescape")
 
 
 def main() -> int:
