@@ -125,6 +125,13 @@ BO = Annotated[Src, _opt("Bias b_O of the output projection. e.g. --bo bo.csv", 
 WEIGHTS = Annotated[Src, _opt("One .safetensors/.npz/.json holding wq, wk, wv, wo, bq, bk, bv, bo by name, or a "
                               "PyTorch nn.MultiheadAttention state_dict (in_proj_weight, out_proj.weight, ...). "
                               "Explicit --wq etc. win. e.g. --weights mha.safetensors --heads 8", PROJ, "--weights")]
+CONFIG = Annotated[Src, _opt("A model's config.json (Hugging Face layout): with --layer L, layer L's W_Q, W_K, W_V, "
+                             "W_O, biases, heads, kv heads, RoPE θ, window, ALiBi and scale all come from the model "
+                             "(its model.safetensors beside config.json, or --weights); --x is the hidden state "
+                             "entering the layer (pre-norm models apply the layer's input norm). e.g. --config "
+                             "samples/tiny_gpt/config.json --layer 1", PROJ, "--config")]
+LAYER = Annotated[int | None, _opt("The layer of --config to compute (0 is the first, −1 the last). e.g. --layer 1",
+                                   PROJ, "--layer")]
 WEIGHTS_LAYOUT = Annotated[WeightsLayout, _opt(
     "Orientation of weight matrices: auto follows --layout (rows: d_model × d_k as in X·W; cols: d_k × d_model "
     "as in W·X); torch = (out, in) as PyTorch's Linear.weight, whatever the layout. e.g. --weights-layout torch",

@@ -32,6 +32,7 @@ ATTENTION_OPTIONS: list[tuple[str, Any, Any]] = [
     ("oov", opt.OOV, "error"), ("seed", opt.SEED, 0), ("labels", opt.LABELS, None),
     ("wq", opt.WQ, None), ("wk", opt.WK, None), ("wv", opt.WV, None), ("bq", opt.BQ, None), ("bk", opt.BK, None),
     ("bv", opt.BV, None), ("wo", opt.WO, None), ("bo", opt.BO, None), ("weights", opt.WEIGHTS, None),
+    ("config", opt.CONFIG, None), ("layer", opt.LAYER, None),
     ("weights_layout", opt.WEIGHTS_LAYOUT, opt.WeightsLayout.auto), ("heads", opt.HEADS, None),
     ("kv_heads", opt.KV_HEADS, None),
     ("score", opt.SCORE_, opt.Score.scaled), ("scale", opt.SCALE, None), ("w_score", opt.W_SCORE, None),
@@ -53,13 +54,13 @@ ATTENTION_NAMES = [name for name, _, _ in ATTENTION_OPTIONS]
 # options whose values are SOURCEs (paths are taken relative to the problem file)
 PATH_OPTIONS = {"x", "x_kv", "image", "q", "k", "v", "tokens", "ids", "embeddings", "vocab", "labels", "wq", "wk",
                 "wv", "bq", "bk", "bv", "wo", "bo", "weights", "w_score", "wa_q", "wa_k", "va", "mask", "bias",
-                "adjacency", "edges", "pe", "expected", "tokenizer"}
+                "adjacency", "edges", "pe", "expected", "tokenizer", "config"}
 LIST_AS_TEXT = {"key_lens", "query_lens", "window"}  # [5, 3] -> "5,3"; [2, 0] -> "2:0" for window
 # keys some computing command takes: a problem file may hold them all, each command uses its own
 COMMAND_KEYS = {"show", "fmt", "output", "precision", "what", "atol", "rtol", "decimals", "expected", "diagnose",
                 "report", "dpi", "cmap", "threads", "max_cells"}
-INTS = {"heads", "kv_heads", "window2d", "seed", "start_pos", "precision", "decimals", "top_k", "dpi", "threads",
-        "max_cells"}
+INTS = {"layer", "heads", "kv_heads", "window2d", "seed", "start_pos", "precision", "decimals", "top_k", "dpi",
+        "threads", "max_cells"}
 FLOATS = {"scale", "softcap", "temperature", "pe_base", "rope_base", "atol", "rtol"}
 PROBLEM_HELP = ("A problem file (TOML): inputs as inline matrices or paths relative to it, and any option by name; "
                 "options on the command line win. `attncli init` writes a template. e.g. samples/problem.toml")

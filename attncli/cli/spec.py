@@ -45,6 +45,11 @@ def attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], L
     kw["pe"] = pe if pe in (None, "sinusoidal") else src.array(pe, "--pe")
     cols = str(o.get("layout", "rows")) == "cols"
     torch_layout = str(o.get("weights_layout", "auto")) == "torch"
+    if o.get("config") is not None or o.get("layer") is not None:
+        from attncli.cli.model_layer import layer_kwargs
+
+        kw.update(layer_kwargs(src, o, kw))
+        return kw, _labels(src, o, kw)
 
     torch_roles = {"wq", "wk", "wv", "wo"} if torch_layout else _torch_named(src)
     if o.get("weights") is not None:
@@ -68,6 +73,14 @@ def attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], L
     for role in torch_roles:
         kw[role] = orient(kw[role])
 
+    return kw, _labels(src, o, kw)
+
+
+def _labels(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> Labels:
+    """The token vectors from --text/--tokens/--ids (into kw["x"]) and the labels of the tokens."""
+    import numpy as np
+
+    cols = str(o.get("layout", "rows")) == "cols"
     labels = Labels()
     if wants_text(o):
         from attncli.cli.text_input import table_labels, token_vectors  # tokenizing and embedding: text only
@@ -91,7 +104,7 @@ def attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], L
 
         given = read_labels(o["labels"])
         labels = Labels(given, given if kw.get("x_kv") is None and kw.get("k") is None else None, None)
-    return kw, labels
+    return labels
 
 
 TORCH_SUFFIXES = (".weight", "_weight")  # nn.Linear's weight and nn.MultiheadAttention's q_proj_weight: (out, in)

@@ -87,8 +87,9 @@ class Checkpoint:
         self._names = set(self.names)
 
 
-def open_checkpoint(folder: str) -> Checkpoint:
-    """Read config.json and the safetensors headers of `folder` (no tensor yet)."""
+def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
+    """Read config.json and the safetensors headers of `folder` (no tensor yet); `weights` names the
+    model.safetensors (or its index) when it is not beside config.json."""
     path = Path(folder)
     if not path.is_dir():
         what = "no such folder" if not path.exists() else "not a folder"
@@ -100,27 +101,36 @@ def open_checkpoint(folder: str) -> Checkpoint:
     if not isinstance(config, dict):
         raise AttnError(f"{OPTION}: '{path / 'config.json'}' is not a JSON object")
     family = family_of(config)
-    names, load, dtypes = _tensors(path)
+    names, load, dtypes = _tensors(path, weights)
     ckpt = Checkpoint(path, config, family, names, load, dtypes=dtypes)
     ckpt.prefix = _prefix(ckpt)
     return ckpt
 
 
-def _tensors(folder: Path) -> tuple[list[str], Callable[[str], np.ndarray], dict[str, str]]:
-    """Names, a loader and stored dtypes over model.safetensors or the shards an index lists."""
+def _tensors(folder: Path, weights: str | None = None
+             ) -> tuple[list[str], Callable[[str], np.ndarray], dict[str, str]]:
+    """Names, a loader and stored dtypes over model.safetensors or the shards an index lists (`weights`: one of
+    those named directly, when it is not beside config.json)."""
     from attncli.io._common import Src
     from attncli.io.readers import file_blob
     from attncli.io.safetensors_format import read_header, safetensors_content
 
     index = folder / "model.safetensors.index.json"
+    single = folder / "model.safetensors"
+    if weights is not None:
+        given = Path(weights)
+        if not given.is_file():
+            raise AttnError(f"--weights: no such file '{weights}'")
+        folder = given.parent
+        index, single = (given, folder / "-") if given.name.endswith(".index.json") else (folder / "-", given)
     if index.is_file():
         doc = _read_json(index, "the shard index")
         weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
         if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
             raise AttnError(f"{OPTION}: '{index}' has no weight_map of tensor names to shard files")
         files = sorted(set(weight_map.values()))
-    elif (folder / "model.safetensors").is_file():
-        files = ["model.safetensors"]
+    elif single.is_file():
+        files = [single.name]
     else:
         raise AttnError(f"{OPTION}: '{folder}' has neither model.safetensors nor model.safetensors.index.json "
                         "(PyTorch .bin checkpoints are pickles, which attncli never runs: convert to safetensors)")

@@ -237,6 +237,14 @@ def attend(layer: Layer, x: np.ndarray, key_lens: list[int] | None, dtype: str, 
     query may attend (bool, broadcastable to the weights; None when nothing is masked)."""
     from attncli.core.attention import attention
 
+    res = attention(x=x, key_lens=key_lens, dtype=dtype, need=["weights", "output"], threads=threads,
+                    **layer_attention(layer))
+    return res.output, res.weights, res.allowed  # (B, n, d), (B, H, n, n), bool
+
+
+def layer_attention(layer: Layer) -> dict:
+    """Everything attncli.core.attention needs for layer i's self-attention besides its input: W_Q, W_K, W_V,
+    W_O and biases (in × out), heads, kv heads, and the family's settings (causal, window, RoPE, ALiBi, scale)."""
     fam, s = layer.ckpt.family, layer.s
     H, G, hd, d = s.heads, s.kv_heads, s.head_dim, s.hidden
     qkv_bias = layer.ckpt.flag(fam.attn_bias)
@@ -259,10 +267,8 @@ def attend(layer: Layer, x: np.ndarray, key_lens: list[int] | None, dtype: str, 
         wk, bk = layer.linear(fam.k, d, G * hd, qkv_bias)  # type: ignore[arg-type]
         wv, bv = layer.linear(fam.v, d, G * hd, qkv_bias)  # type: ignore[arg-type]
     wo, bo = layer.linear(fam.o, H * hd, d, layer.ckpt.flag(fam.o_bias))
-    res = attention(x=x, wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=H, kv_heads=G,
-                    key_lens=key_lens, dtype=dtype, need=["weights", "output"], threads=threads,
-                    **attention_settings(layer.ckpt, layer.i, s))
-    return res.output, res.weights, res.allowed  # (B, n, d), (B, H, n, n), bool
+    return dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=H, kv_heads=G,
+                **attention_settings(layer.ckpt, layer.i, s))
 
 
 def mlp(layer: Layer, x: np.ndarray, act, threads: int | None = None) -> np.ndarray:

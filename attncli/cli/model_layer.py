@@ -1,0 +1,57 @@
+"""`--config MODEL/config.json --layer L`: one layer of a checkpoint in compute, explain and check, with every
+setting from the model (no hand-copied head counts, RoPE θ or window)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from attncli.cli.common import Sources
+from attncli.errors import AttnError
+
+# options the model decides: giving one as well is a contradiction, not an override
+FROM_MODEL = ("wq", "wk", "wv", "wo", "bq", "bk", "bv", "bo", "heads", "kv_heads", "rope", "alibi", "causal",
+              "window", "scale", "pe")
+
+
+def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:
+    """attention() keywords for layer --layer of --config: weights, heads and settings, and --x through the
+    layer's input norm for pre-norm families."""
+    import numpy as np
+
+    from attncli.models.checkpoint import open_checkpoint
+    from attncli.models.forward import Layer, layer_attention, shapes
+
+    if o.get("config") is None or o.get("layer") is None:
+        raise AttnError("--config and --layer go together: --config MODEL/config.json --layer L")
+    given = [name for name in FROM_MODEL if o.get(name) not in (None, False, 0.0) and name != "scale"
+             or (name == "scale" and o.get(name) is not None)]
+    if given:
+        flags = ", ".join("--" + g.replace("_", "-") for g in given)
+        raise AttnError(f"{flags}: --config decides these from the model; drop them (or drop --config)")
+    if kw.get("x") is None or any(kw.get(k) is not None for k in ("q", "k", "v", "image", "x_kv")):
+        raise AttnError("--config --layer computes self-attention from --x, the hidden state entering the layer "
+                        "(e.g. transformers' hidden_states[L], n × d or batch × n × d)")
+    config = o["config"]
+    folder = os.path.dirname(os.path.abspath(config))
+    if os.path.basename(config) != "config.json":
+        raise AttnError(f"--config takes a model's config.json; got {config!r}")
+    ckpt = open_checkpoint(folder, weights=o.get("weights"))
+    src.paths.append(ckpt.folder / "config.json")
+    s = shapes(ckpt)
+    layer = o["layer"] + s.layers if o["layer"] < 0 else o["layer"]
+    if not 0 <= layer < s.layers:
+        raise AttnError(f"--layer {o['layer']}: the model has {s.layers} layers (0..{s.layers - 1}, or −1 the last)")
+    x = kw["x"]
+    if x.shape[-1] != s.hidden:
+        raise AttnError(f"--x has {x.shape[-1]} columns but the model's hidden size is {s.hidden} "
+                        f"(shape {x.shape}); give the hidden state entering layer {layer}")
+    dtype = np.float64 if str(o.get("dtype", "auto")) == "float64" else np.float32
+    weights = Layer(ckpt, layer, s, np.dtype(dtype))
+    out = layer_attention(weights)
+    fam = ckpt.family
+    if fam.decoder:  # pre-norm: attention sees N₁(h)
+        out["x"] = weights.norm(fam.norm1, np.asarray(x, dtype=dtype))
+    src.info["--config"] = {"source": config, "model_type": fam.name, "layer": layer,
+                            "pre_norm": fam.decoder}
+    return out
