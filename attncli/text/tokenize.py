@@ -29,7 +29,10 @@ def _library_call(what: str) -> Iterator[None]:
     import tempfile
 
     if not _sink:
+        import atexit
+
         _sink.append(tempfile.TemporaryFile())
+        atexit.register(_sink[0].close)
     sink = _sink[0].fileno()
     sys.stderr.flush()
     saved = os.dup(2)
