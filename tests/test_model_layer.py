@@ -41,3 +41,36 @@ def test_settings_the_model_decides_cannot_be_given_too(tmp_path: Path) -> None:
     err = run_error(["compute", "--config", GOLDEN / "llama_gqa" / "config.json", "--layer", "0", "--x",
                      tmp_path / "h.npy"])
     assert "hidden size is 32" in err
+
+
+def test_a_model_bigger_than_the_memory_cap_runs_a_layer_at_a_time(tmp_path: Path) -> None:
+    """8 GPT-2 layers 1024 wide (400 MB of float32) under a 330 MiB address-space cap: the weights are read a
+    layer at a time, never all at once."""
+    import json
+
+    from cli_helpers import run_capped
+    from safetensors.numpy import save_file
+
+    d, layers, vocab = 1024, 8, 64
+    rng = np.random.default_rng(0)
+    tensors = {"wte.weight": rng.normal(0, 0.02, (vocab, d)), "wpe.weight": rng.normal(0, 0.02, (32, d)),
+               "ln_f.weight": np.ones(d), "ln_f.bias": np.zeros(d)}
+    for i in range(layers):
+        for name, shape in (("attn.c_attn", (d, 3 * d)), ("attn.c_proj", (d, d)), ("mlp.c_fc", (d, 4 * d)),
+                            ("mlp.c_proj", (4 * d, d))):
+            tensors[f"h.{i}.{name}.weight"] = rng.normal(0, 0.02, shape)
+            tensors[f"h.{i}.{name}.bias"] = np.zeros(shape[1])
+        for ln in ("ln_1", "ln_2"):
+            tensors[f"h.{i}.{ln}.weight"], tensors[f"h.{i}.{ln}.bias"] = np.ones(d), np.zeros(d)
+    save_file({k: v.astype(np.float32) for k, v in tensors.items()}, str(tmp_path / "model.safetensors"))
+    del tensors
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_embd": d, "n_layer": layers,
+                                                      "n_head": 16, "vocab_size": vocab, "n_positions": 32}))
+    assert (tmp_path / "model.safetensors").stat().st_size > 380 * 2**20  # more than the cap
+    proc = run_capped(["model", tmp_path, "--ids", "1 2 3 4 5", "--layers", "-1", "--format", "npz", "-o",
+                       tmp_path / "out.npz"], limit_mb=330)
+    assert proc.returncode == 0, proc.stderr.decode()
+    att = np.load(tmp_path / "out.npz")["attentions"]
+    assert att.shape == (1, 16, 5, 5)
+    np.testing.assert_allclose(att.sum(axis=-1), 1, atol=1e-5)  # rows of a causal softmax
+    assert np.all(np.triu(att[0, 0], 1) == 0)
