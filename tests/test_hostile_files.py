@@ -453,3 +453,15 @@ def test_text_side_files_too_big_to_parse_are_refused_before_reading(tmp_path: P
     err = proc.stderr.decode()
     assert proc.returncode == 2 and err.count("\n") == 1, err
     assert err.startswith(f"error: {option}: reading") and "would need about" in err
+
+
+def test_a_path_too_long_for_the_file_system_is_just_not_found(tmp_path: Path) -> None:
+    long = "A" * 300  # longer than NAME_MAX: stat raises ENAMETOOLONG, not ENOENT
+    (tmp_path / "p.toml").write_text(f'x = "{long}.npy"\n')
+    assert "no such file" in error_of(["compute", tmp_path / "p.toml"])
+    assert "no such folder" in error_of(["model", tmp_path / long, "--ids", "1"])
+
+
+def test_a_dimension_of_hundreds_of_digits_is_one_short_line() -> None:
+    err = error_of(["compute", "--text", "a b", "--embeddings", "random:" + "9" * 400])
+    assert "random:DIM needs a positive integer" in err and len(err) < 300

@@ -228,7 +228,7 @@ def _resolve_paths(name: str, value: Any, base: Path) -> Any:
 def _resolve_one(value: str, base: Path) -> str:
     head, sep, tail = value.rpartition(":")
     for candidate, rest in ((value, ""), (head, sep + tail) if sep else (None, "")):
-        if candidate and (base / candidate).exists() and not os.path.isabs(candidate):
+        if candidate and os.path.exists(base / candidate) and not os.path.isabs(candidate):
             return str(base / candidate) + rest
     return value
 

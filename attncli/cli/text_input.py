@@ -63,10 +63,11 @@ def token_vectors(src: Sources, o: dict[str, Any]) -> TokenVectors:
         table = em.onehot_table([t for s in seqs for t in s])
     elif emb.startswith("random:"):
         try:
-            dim = int(emb[len("random:"):])
+            text = emb[len("random:"):]
+            dim = int(text) if len(text) <= 18 else -1  # more digits than any table could have
             assert dim > 0
         except (ValueError, AssertionError):
-            raise AttnError(f"--embeddings random:DIM needs a positive integer DIM; got {emb!r}") from None
+            raise AttnError(f"--embeddings random:DIM needs a positive integer DIM; got {shorten(emb)}") from None
         seed = o.get("seed", 0)
         if not isinstance(seed, int) or seed < 0:
             raise AttnError(f"--seed takes a whole number, 0 or more; got {shorten(str(seed))}")

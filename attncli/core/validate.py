@@ -111,7 +111,9 @@ def dense_bytes(B: int, H: int, n_q: int, n_k: int, itemsize: int, copies: int) 
 
 
 def gigabytes(n: int) -> str:
-    """A byte count as '12.3 GB' (or '0.004 GB' for small ones)."""
+    """A byte count as '12.3 GB' (or '0.004 GB' for small ones; '10^400 bytes' past what a float holds)."""
+    if n >= 10**300:
+        return f"10^{len(str(int(n))) - 1} bytes"
     g = n / GB
     return f"{g:.1f} GB" if g >= 0.95 else f"{g:.2g} GB"
 

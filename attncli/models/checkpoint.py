@@ -91,11 +91,11 @@ def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
     """Read config.json and the safetensors headers of `folder` (no tensor yet); `weights` names the
     model.safetensors (or its index) when it is not beside config.json."""
     path = Path(folder)
-    if not path.is_dir():
-        what = "no such folder" if not path.exists() else "not a folder"
+    if not os.path.isdir(path):
+        what = "no such folder" if not os.path.exists(path) else "not a folder"
         raise AttnError(f"{OPTION}: '{folder}' is {what}; give a model folder holding config.json and "
                         "model.safetensors (the Hugging Face layout)")
-    if not (path / "config.json").is_file():
+    if not os.path.isfile(path / "config.json"):
         raise AttnError(f"{OPTION}: '{folder}' has no config.json; give a Hugging Face model folder")
     config = _read_json(path / "config.json", "config.json")
     if not isinstance(config, dict):
@@ -119,17 +119,17 @@ def _tensors(folder: Path, weights: str | None = None
     single = folder / "model.safetensors"
     if weights is not None:
         given = Path(weights)
-        if not given.is_file():
+        if not os.path.isfile(given):
             raise AttnError(f"--weights: no such file '{weights}'")
         folder = given.parent
         index, single = (given, folder / "-") if given.name.endswith(".index.json") else (folder / "-", given)
-    if index.is_file():
+    if os.path.isfile(index):
         doc = _read_json(index, "the shard index")
         weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
         if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
             raise AttnError(f"{OPTION}: '{index}' has no weight_map of tensor names to shard files")
         files = sorted(set(weight_map.values()))
-    elif single.is_file():
+    elif os.path.isfile(single):
         files = [single.name]
     else:
         raise AttnError(f"{OPTION}: '{folder}' has neither model.safetensors nor model.safetensors.index.json "
@@ -138,7 +138,7 @@ def _tensors(folder: Path, weights: str | None = None
     dtypes: dict[str, str] = {}
     for name in files:
         shard = folder / name
-        if os.path.basename(name) != name or not shard.is_file():
+        if os.path.basename(name) != name or not os.path.isfile(shard):
             raise AttnError(f"{OPTION}: the shard '{name}' named in the index is not in '{folder}'")
         blob = file_blob(Src(OPTION, str(shard)), shard)
         header, _ = read_header(blob)

@@ -3,6 +3,7 @@ them), or ids given directly (labelled with the tokenizer's tokens when there is
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from attncli.errors import AttnError
@@ -27,7 +28,7 @@ def _special_ids(tok) -> set[int]:
 def _tokenizer(ckpt: Checkpoint, needed: bool):
     """The checkpoint's tokenizer.json through the `tokenizers` library, or None (when not needed)."""
     path = ckpt.folder / "tokenizer.json"
-    if not path.is_file():
+    if not os.path.isfile(path):
         if needed:
             raise AttnError(f"{OPTION}: --text needs the model's tokenizer.json, and '{ckpt.folder}' has none; give "
                             "--ids instead")
