@@ -141,14 +141,33 @@ def model(
                                                                               dtype=bool)
                           for i in pick_layers], axis=1)  # (B, L, H, n, n)
 
-    emit(arrays, meta, fmt_name, output, [],
-         lambda: tables_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, precision),
-         lambda: maps_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, meta["model"], masks), look)
+    if fmt_name == "html" and "attentions" in wanted:  # the model view and the head view (render/model_html.py)
+        _write_page(att, masks, seqs.tokens, pick_layers, pick_heads, meta["model"], look, output)
+    else:
+        emit(arrays, meta, fmt_name, output, [],
+             lambda: tables_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, precision),
+             lambda: maps_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, meta["model"], masks), look)
     if "stats" in wanted and fmt_name in PICTURES and "attentions" in wanted:  # the statistics after the pictures
         from attncli.cli.common import print_renderables
         from attncli.render.model_maps import stats_renderables
 
         print_renderables(stats_renderables(arrays["stats"], found, precision))
+
+
+def _write_page(att: Any, masks: Any, tokens: list[list[str]], layers: list[int], heads: list[int], name: str,
+                look: Any, output: str | None) -> None:
+    import sys
+
+    from attncli.render.model_html import model_page
+
+    data = model_page(att, masks, tokens, layers, heads, f"attention · {name}", look.precision, look.cmap).encode()
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        from attncli.io import atomic_write
+
+        atomic_write(output, data)
 
 
 STATS_COLUMNS = ("layer", "head", "entropy", "first", "special", "previous", "self", "distance", "induction")
