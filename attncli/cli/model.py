@@ -147,7 +147,8 @@ def model(
         emit(arrays, meta, fmt_name, output, [],
              lambda: tables_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, precision),
              lambda: maps_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, meta["model"], masks), look)
-    if "stats" in wanted and fmt_name in PICTURES and "attentions" in wanted:  # the statistics after the pictures
+    if "stats" in wanted and fmt_name in PICTURES and "attentions" in wanted and (fmt_name == "heatmap" or output):
+        # the statistics after the pictures: on the terminal, never into a picture written to standard output
         from attncli.cli.common import print_renderables
         from attncli.render.model_maps import stats_renderables
 
