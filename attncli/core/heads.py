@@ -77,12 +77,37 @@ def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str
             + ("; or, if tokens are columns, add --layout cols" if x_shape and len(x_shape) == 2
                and x_shape[0] == w.shape[1] else "")
         )
-    y = x @ w  # (B, n, d_in) @ (d_in, d_out) -> (B, n, d_out)
+    y = matmul_rows(x, w)  # (B, n, d_in) @ (d_in, d_out) -> (B, n, d_out)
     if b is not None:
         if b.shape != (w.shape[1],):
             raise AttnError(f"{b_opt} has {b.size} values (shape {b.shape}) but {w_opt} gives {w.shape[1]} columns")
         y = y + b
     return y
+
+
+PARALLEL_FLOPS = 1 << 24  # below this a product is not worth splitting over threads
+
+
+def matmul_rows(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x @ w with the rows of x split over the cores when BLAS itself runs one thread (as the CLI arranges) and
+    the product is big: each row's result is the same dot products, so the numbers do not change."""
+    from attncli.core.kernel import default_threads
+
+    rows = x.reshape(-1, x.shape[-1])  # (m, d_in)
+    count = min(default_threads(), rows.shape[0] // 64)
+    if count <= 1 or rows.shape[0] * w.shape[0] * w.shape[1] < PARALLEL_FLOPS:
+        return x @ w
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = np.empty((rows.shape[0], w.shape[1]), dtype=np.result_type(x, w))
+    bounds = np.linspace(0, rows.shape[0], count + 1).astype(int)
+
+    def part(i: int) -> None:
+        np.matmul(rows[bounds[i]:bounds[i + 1]], w, out=out[bounds[i]:bounds[i + 1]])
+
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(part, range(count)))
+    return out.reshape(*x.shape[:-1], w.shape[1])
 
 
 def split_heads(y: np.ndarray, heads: int, option: str, heads_option: str = "--heads") -> np.ndarray:
