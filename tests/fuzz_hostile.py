@@ -34,16 +34,17 @@ OPEN = {"on": True}
 
 
 def configure(*, open_bugs: bool = True) -> None:
-    """Include (default: tests/fuzz.py) or leave out (tests/test_fuzz.py, until they are fixed) the inputs of the
-    issue #12 bugs this fuzzing found and reported (fixed since, so drawn everywhere: sizes of 400 digits, whose
-    estimates overflowed a float, and PROBLEM.toml values longer than a file name, ENAMETOOLONG):
+    """Include (default) or leave out the inputs of the issue #12 bugs this fuzzing found and reported, all
+    fixed since and drawn everywhere (sizes of 400 digits, whose estimates overflowed a float; PROBLEM.toml
+    values longer than a file name, ENAMETOOLONG; and these three):
 
     - a PROBLEM.toml with a dotted key 20,000 deep (`a.a.a... = 1`): tomllib's time and memory grow as the
-      depth squared (2.4 GB, 5 s for a 40 KB file) under any ATTNCLI_MEMORY_LIMIT;
+      depth squared (2.4 GB, 5 s for a 40 KB file) under any ATTNCLI_MEMORY_LIMIT: now refused before parsing;
     - undecodable bytes in argv (lone surrogates, `--text $'w\\xff'`) with --embeddings random:DIM:
-      UnicodeEncodeError in embeddings.random_vector (exit 70);
+      UnicodeEncodeError in embeddings.random_vector (exit 70): now hashed as given;
     - `pe --kind alibi --length 4 --heads 100000` as a table (the default): 100,000 tables, 73 MB, printed at
-      about 0.5 MB/s (minutes; past the oracle's SLOW_SECONDS), where JSON takes 1.5 s.
+      about 0.5 MB/s (minutes; past the oracle's SLOW_SECONDS), where JSON takes 1.5 s: now the first 64 tables
+      and a notice.
     """
     OPEN["on"] = open_bugs
 

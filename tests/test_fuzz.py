@@ -29,7 +29,7 @@ CI = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=N
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 
 configure(overflow=True, known_open=True)  # the bugs these inputs found are fixed
-configure_hostile(open_bugs=False)  # the issue #12 bugs the fuzzer found and reported: left out until fixed
+configure_hostile(open_bugs=True)  # the issue #12 bugs the fuzzer found and reported are fixed: drawn in CI too
 
 
 @CI

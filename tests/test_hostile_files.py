@@ -465,3 +465,23 @@ def test_a_path_too_long_for_the_file_system_is_just_not_found(tmp_path: Path) -
 def test_a_dimension_of_hundreds_of_digits_is_one_short_line() -> None:
     err = error_of(["compute", "--text", "a b", "--embeddings", "random:" + "9" * 400])
     assert "random:DIM needs a positive integer" in err and len(err) < 300
+
+
+def test_a_dotted_key_thousands_deep_is_refused_before_parsing(tmp_path: Path) -> None:
+    problem = tmp_path / "p.toml"
+    problem.write_text("[options]\n" + ".".join(["a"] * 20_000) + " = 1\n")  # 40 KB; tomllib: 2.4 GB
+    proc = run_capped(["compute", problem], limit_mb=400, env={"ATTNCLI_MEMORY_LIMIT": "256M"})
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "line 2 has a key nested 20000 levels deep" in err, err
+
+
+def test_undecodable_text_gets_random_vectors(tmp_path: Path) -> None:
+    proc = subprocess.run([*attncli_command(), "compute", "--text", b"w\xff", "--embeddings", "random:3", "--format",
+                           "json"], capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert np.array(json.loads(proc.stdout)["output"]).shape == (1, 3)
+
+
+def test_a_hundred_thousand_tables_print_the_first_and_count_the_rest() -> None:
+    out = run(["pe", "--kind", "alibi", "--length", "4", "--heads", "100000"]).stdout.decode()
+    assert out.count("pe[") <= 64 and "99,936 more pe matrices (100,000 in all)" in out

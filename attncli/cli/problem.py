@@ -156,6 +156,21 @@ TOML_COST = 24  # bytes of memory per byte of TOML while it is parsed into Pytho
 INT64 = 2**63
 
 
+MAX_KEY_DEPTH = 16  # problem files use two levels ([inputs] x = ...); tomllib's cost grows as depth²
+
+
+def _check_key_depth(raw: bytes, path: str) -> None:
+    """Refuse, before tomllib sees it, a dotted key or [table.header] nested deeper than MAX_KEY_DEPTH: parsing
+    `a.a.a...a = 1` 20,000 deep takes 2.4 GB and seconds (quadratic), for a file of 40 KB."""
+    for lineno, line in enumerate(raw.splitlines(), start=1):
+        text = line.strip()
+        key = text.strip(b"[]") if text.startswith(b"[") else text.split(b"=", 1)[0] if b"=" in text else b""
+        depth = key.count(b".") + 1  # a dot inside a quoted key counts too: a stricter bound, never a looser one
+        if depth > MAX_KEY_DEPTH and not text.startswith(b"#"):
+            raise AttnError(f"PROBLEM: '{path}' line {lineno} has a key nested {depth} levels deep; problem files "
+                            f"use at most {MAX_KEY_DEPTH} ([inputs] x = ..., [options] heads = 2)")
+
+
 def _read_toml(path: str) -> dict[str, Any]:
     """The parsed file; anything wrong with it (including what tomllib raises on hostile input) is one line."""
     import tomllib
@@ -173,6 +188,7 @@ def _read_toml(path: str) -> dict[str, Any]:
         raw = read_input(path, Src("PROBLEM", path))
         check_read(len(raw) * TOML_COST, f"parsing the problem file '{path}'", "PROBLEM",
                    ["a smaller problem file, with big inputs in .npy files it names"])
+        _check_key_depth(raw, path)
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise AttnError(f"PROBLEM: '{path}' is not valid TOML: {err}") from None

@@ -14,6 +14,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from rich.table import Table
+    from rich.text import Text
 
 # What the rows and columns of each array are, in rows layout: (row prefix, column prefix).
 AXES = {
@@ -63,6 +64,9 @@ def matrices(name: str, a: np.ndarray, *, batched: bool, multihead: bool) -> Ite
         yield f"{name} · {parts}", a[idx], idx
 
 
+MAX_TABLES = 64  # matrices drawn as tables; the rest are counted in a notice
+
+
 def array_tables(
     name: str,
     a: np.ndarray,
@@ -76,8 +80,9 @@ def array_tables(
     col_labels: Sequence[str] | None = None,
     formula: str | None = None,
     prefixes: tuple[str, str] | None = None,
-) -> list[Table]:
-    """One rich Table per matrix of `a`. `allowed` (same shape, bool) marks masked cells with `·`.
+) -> list[Table | Text]:
+    """One rich Table per matrix of `a` (the first MAX_TABLES, then a notice of how many more). `allowed` (same
+    shape, bool) marks masked cells with `·`.
 
     Rows and columns are labelled from `row_labels`/`col_labels`, else numbered with the prefixes the
     array's name implies (q0, k0, d0; `prefixes` overrides)."""
@@ -90,8 +95,13 @@ def array_tables(
     if layout == "cols":
         rp, cp = cp, rp
         row_labels, col_labels = col_labels, row_labels
-    tables = []
+    tables: list = []
+    total = int(np.prod(a.shape[:-2])) if a.ndim > 2 else 1
     for title, m, idx in matrices(name, a, batched=batched, multihead=multihead):
+        if len(tables) == MAX_TABLES:  # 100,000 heads are not read as tables: say where every value is
+            tables.append(Text(f"... and {total - MAX_TABLES:,} more {text(name).plain} matrices ({total:,} in all); "
+                               "--format json, csv or npy writes every one"))
+            break
         ok = None if allowed is None else (allowed[idx] if idx else np.atleast_2d(allowed))
         rows, cols = _cut(m.shape[0], MAX_ROWS), _cut(m.shape[1], MAX_COLS)
         notes = []

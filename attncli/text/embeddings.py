@@ -145,7 +145,7 @@ def onehot_table(tokens: list[str]) -> Table:
 
 def random_vector(token: str, dim: int, seed: int) -> np.ndarray:
     """A fixed random vector for `token`: the same token, dim and seed always give the same vector."""
-    digest = hashlib.sha256(token.encode("utf-8")).digest()
+    digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()  # undecodable argv bytes too
     rng = np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
     return rng.normal(size=dim)
 
