@@ -485,3 +485,9 @@ def test_undecodable_text_gets_random_vectors(tmp_path: Path) -> None:
 def test_a_hundred_thousand_tables_print_the_first_and_count_the_rest() -> None:
     out = run(["pe", "--kind", "alibi", "--length", "4", "--heads", "100000"]).stdout.decode()
     assert out.count("pe[") <= 64 and "99,936 more pe matrices (100,000 in all)" in out
+
+
+def test_outputs_that_overflow_are_refused_not_printed_as_inf() -> None:
+    # relu weights do not sum to 1: a weight of 2 on a value of 1e308 overflows float64 (2e308 > 1.8e308)
+    err = error_of(["compute", "--q", "1", "--k", "2", "--v", "1e308", "--score", "dot", "--normalize", "relu"])
+    assert "the attention outputs overflow float64" in err

@@ -36,6 +36,7 @@ from attncli.core.validate import (
     check_dense_memory,
     check_finite,
     check_ndim,
+    check_output,
     compute_dtype,
     dense_bytes,
     finite_number,
@@ -331,6 +332,9 @@ def attention(
         out = merged
     if m.query_valid is not None:
         out = np.where(m.query_valid[:, :, None], out, 0)  # padded query rows: zero output
+    if not allow_nonfinite and empty_rows != "nan":  # inputs were checked finite: inf here is an overflow
+        check_output(head_out, "attention outputs", ft)
+        check_output(out, "outputs", ft)
     tr.add("output" if wo is not None else ("output_concat" if H > 1 else "output_plain"), out, "tokens")
 
     allowed = None

@@ -84,6 +84,17 @@ def check_scores(s: np.ndarray, dtype: np.dtype, *, first_query: int = 0) -> Non
         )
 
 
+def check_output(a: np.ndarray, what: str, dtype: np.dtype) -> None:
+    """Refuse per-head or final outputs that overflowed (inf or NaN) although every input was finite: the
+    weights times the values (or the output projection) passed what `dtype` holds."""
+    if np.max(np.abs(a), initial=0.0) < np.inf:  # one pass; NaN propagates and fails the test
+        return
+    where = tuple(int(t) for t in np.argwhere(~np.isfinite(a))[0])
+    hint = ", or compute in float64 (--dtype float64)" if np.dtype(dtype).itemsize < 8 else ""
+    raise AttnError(f"the {what} overflow {np.dtype(dtype)} at {where}: the weights times the values are too large "
+                    f"(a normalizer that does not sum to 1, or huge --v/--x); rescale the inputs{hint}")
+
+
 def check_tokens(a: np.ndarray, option: str, *, what: str = "tokens", shape: tuple[int, ...] | None = None) -> None:
     """Refuse empty inputs: zero tokens (rows of `a`), zero features (columns) or an empty batch/head axis.
 
