@@ -489,5 +489,6 @@ def test_a_hundred_thousand_tables_print_the_first_and_count_the_rest() -> None:
 
 def test_outputs_that_overflow_are_refused_not_printed_as_inf() -> None:
     # relu weights do not sum to 1: a weight of 2 on a value of 1e308 overflows float64 (2e308 > 1.8e308)
-    err = error_of(["compute", "--q", "1", "--k", "2", "--v", "1e308", "--score", "dot", "--normalize", "relu"])
+    err = error_of(["compute", "--q", "[[1]]", "--k", "[[2]]", "--v", "[[1e308]]", "--score", "dot", "--normalize",
+                    "relu"])
     assert "the attention outputs overflow float64" in err
