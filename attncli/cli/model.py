@@ -15,10 +15,12 @@ SHOWABLE = ("attentions", "hidden", "stats")
 PANEL = "Model"
 EPILOG = (
     "Examples:\n\n"
-    "  attncli model tests/golden/models/gpt2 --text \"the cat sat on the mat\" --format heatmap --layers 0\n\n"
-    "  attncli model tests/golden/models/bert --text \"hello world\" --show attentions -o attn.npy\n\n"
-    "  attncli model tests/golden/models/llama_gqa --ids \"1 5 9 12\" --show attentions,hidden -o out.npz\n\n"
-    "  attncli model tests/golden/models/bert --text \"a b\" --text \"a b c d\" --format json | jq .meta.tokens"
+    "  attncli model samples/tiny_gpt --text \"sand key drum kite hen dog sand key drum kite hen dog\" --show stats\n\n"
+    "  attncli model samples/tiny_gpt --text \"ring bell star lake hat map ring bell star\" --layers 1 --heads 0 "
+    "--format heatmap\n\n"
+    "  attncli model samples/tiny_gpt --text \"elk tree bee elk tree bee\" -o view.html\n\n"
+    "  attncli model samples/tiny_gpt --ids \"5 9 12 5 9 12\" --show attentions,hidden -o out.npz\n\n"
+    "  attncli model samples/tiny_gpt --text \"sand key\" --text \"elk tree bee\" --format json | jq .meta.tokens"
 )
 
 
@@ -48,7 +50,7 @@ def _ranges(text: str | None, count: int, option: str) -> list[int]:
 def model(
     folder: Annotated[str, typer.Argument(metavar="MODEL", help="A model folder in the Hugging Face layout: "
                                           "config.json, model.safetensors (or its index and shards), tokenizer.json "
-                                          "(for --text). e.g. tests/golden/models/gpt2")],
+                                          "(for --text). e.g. samples/tiny_gpt")],
     text: Annotated[list[str] | None, opt._opt("Text to tokenize with the model's tokenizer.json (special tokens "
                                                "added as the model expects); repeat for a batch, padded and masked. "
                                                "e.g. --text \"the cat sat\"", PANEL, "--text")] = None,
