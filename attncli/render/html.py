@@ -50,9 +50,39 @@ def page_data(maps: MapSet, *, cmap: str | None, precision: int) -> str:
         groups.append(json.dumps(head, ensure_ascii=False)[:-1] + ', "panels": [' + panels + "]}")
     top = json.dumps({"title": maps.title, "precision": precision}, ensure_ascii=False)[:-1]
     data = top + ', "groups": [' + ",".join(groups) + "]}"
-    # inside <script>: no "<" may appear raw (a label "</script>" would end the element); control and bidi
-    # characters of labels as \uXXXX escapes too (the page may be printed to a terminal)
-    return json_safe(data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    return script_json(data)
+
+
+def script_json(doc: str) -> str:
+    """A JSON document as it may stand inside <script>: no "<" raw (a label "</script>" would end the element),
+    and the control and bidi characters of labels as \\uXXXX escapes (the page may be printed to a terminal)."""
+    return json_safe(doc.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def page(title: str, css: str, body: str, data: str, js: str, csp: str) -> str:
+    """A self-contained page: the strict Content-Security-Policy, the title (data: escaped here), the style, the
+    body, the data (already script_json) and the script."""
+    shown = html.escape(printable(title))
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="attncli">
+<title>{shown}</title>
+<style>
+{css}</style>
+</head>
+<body>
+<header><h1>{shown}</h1></header>
+{body}
+<script id="data" type="application/json">{data}</script>
+<script>
+{js}</script>
+</body>
+</html>
+"""
 
 
 def check_page_memory(maps: MapSet) -> None:
@@ -70,21 +100,10 @@ def check_page_memory(maps: MapSet) -> None:
 def html_page(maps: MapSet, *, cmap: str | None = None, precision: int = 4) -> str:
     """The whole page as a string."""
     check_page_memory(maps)
-    title = html.escape(printable(maps.title or "attention"))
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="attncli">
-<title>{title}</title>
-<style>
-{CSS}</style>
-</head>
-<body>
-<header><h1>{title}</h1></header>
-<nav><label>map <select id="panel" aria-label="choose a head"></select></label>
+    return page(maps.title or "attention", CSS, BODY, page_data(maps, cmap=cmap, precision=precision), JS, CSP)
+
+
+BODY = """<nav><label>map <select id="panel" aria-label="choose a head"></select></label>
 <span class="hint">hover a cell for its value · ← → switch heads</span></nav>
 <div id="thumbs" role="list"></div>
 <main>
@@ -93,10 +112,4 @@ def html_page(maps: MapSet, *, cmap: str | None = None, precision: int = 4) -> s
 <span id="masked"><i class="swatch"></i> masked</span><span id="axes"></span></div>
 <p id="note"></p>
 <output id="selftest"></output>
-</main>
-<script id="data" type="application/json">{page_data(maps, cmap=cmap, precision=precision)}</script>
-<script>
-{JS}</script>
-</body>
-</html>
-"""
+</main>"""

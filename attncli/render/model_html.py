@@ -23,17 +23,16 @@ Opening `view.html#selftest` hovers a cell and a token by script and writes what
 from __future__ import annotations
 
 import base64
-import html
 import json
 import math
 
 import numpy as np
 
 from attncli.render.colors import hex_of, palette
-from attncli.render.html import CSP
+from attncli.render.html import CSP, page, script_json
 from attncli.render.model_html_assets import BODY, CSS
 from attncli.render.model_html_script import JS
-from attncli.render.safe import json_safe, printable
+from attncli.render.safe import printable
 
 THUMB = 96  # thumbnails at most THUMB × THUMB cells (max-pooled blocks)
 TOP_K = 32  # keys kept per query row once the dense maps would be too big
@@ -173,26 +172,4 @@ def model_page(att: np.ndarray, allowed: np.ndarray | None, tokens: list[list[st
             "palette": [hex_of(c) for c in palette(cmap or "viridis")], "note": _note(texts)}
     doc = json.dumps(head, ensure_ascii=False)[:-1] + ', "texts": ['
     doc += ",".join(json.dumps(t, ensure_ascii=False) for t in texts) + "]}"
-    # inside <script>: no "<" may appear raw (a token "</script>" would end the element)
-    data = json_safe(doc.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
-    shown = html.escape(printable(title))
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="attncli">
-<title>{shown}</title>
-<style>
-{CSS}</style>
-</head>
-<body>
-<header><h1>{shown}</h1></header>
-{BODY}
-<script id="data" type="application/json">{data}</script>
-<script>
-{JS}</script>
-</body>
-</html>
-"""
+    return page(title, CSS, BODY, script_json(doc), JS, CSP)
