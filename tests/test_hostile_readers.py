@@ -126,8 +126,8 @@ def test_npz_member_that_lies_is_never_decompressed_past_its_header(tmp_path: Pa
     proc = run_capped(["inspect", tmp_path / "lie.npz", "--format", "json"], limit_mb=CAP_MB, env=LIMIT)
     assert proc.returncode == 0, proc.stderr
     [row] = json.loads(proc.stdout)["arrays"]
-    assert row == {"name": "a", "shape": [4], "dtype": "float64", "min": 0.0, "max": 0.0, "mean": 0.0,
-                   "nonfinite": 0}
+    assert row == {"name": "a", "shape": [4], "dtype": "float64", "stored": "float64", "min": 0.0, "max": 0.0,
+                   "mean": 0.0, "nonfinite": 0}
 
 
 def test_npz_members_still_read(tmp_path: Path):
@@ -137,8 +137,8 @@ def test_npz_members_still_read(tmp_path: Path):
     for name in ("c.npz", "s.npz"):
         doc = json.loads(run(["inspect", tmp_path / name, "--format", "json"]).stdout)
         rows = {r["name"]: r for r in doc["arrays"]}
-        assert rows["a"] == {"name": "a", "shape": [2, 3], "dtype": "float64", "min": 0.0, "max": 5.0, "mean": 2.5,
-                             "nonfinite": 0}
+        assert rows["a"] == {"name": "a", "shape": [2, 3], "dtype": "float64", "stored": "float64", "min": 0.0,
+                             "max": 5.0, "mean": 2.5, "nonfinite": 0}
         assert rows["b"]["dtype"] == "int32" and rows["b"]["mean"] == 2.0
     assert "no array 'c'" in error_of(["inspect", f"{tmp_path / 's.npz'}:c"])
 
