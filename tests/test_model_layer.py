@@ -74,3 +74,14 @@ def test_a_model_bigger_than_the_memory_cap_runs_a_layer_at_a_time(tmp_path: Pat
     assert att.shape == (1, 16, 5, 5)
     np.testing.assert_allclose(att.sum(axis=-1), 1, atol=1e-5)  # rows of a causal softmax
     assert np.all(np.triu(att[0, 0], 1) == 0)
+
+
+def test_tokens_are_looked_up_in_the_vocabulary_as_given(tmp_path: Path) -> None:
+    import json
+
+    sample = Path(__file__).parent.parent / "samples" / "tiny_gpt"
+    vocab = json.loads((sample / "tokenizer.json").read_text())["model"]["vocab"]
+    run(["model", sample, "--tokens", "sand key drum sand key", "--format", "npz", "-o", tmp_path / "out.npz"])
+    assert np.load(tmp_path / "out.npz")["ids"].tolist() == [vocab[w] for w in "sand key drum sand key".split()]
+    err = run_error(["model", sample, "--tokens", "sand keyz"])
+    assert "'keyz' not in the tokenizer's vocabulary" in err

@@ -54,6 +54,10 @@ def model(
     text: Annotated[list[str] | None, opt._opt("Text to tokenize with the model's tokenizer.json (special tokens "
                                                "added as the model expects); repeat for a batch, padded and masked. "
                                                "e.g. --text \"the cat sat\"", PANEL, "--text")] = None,
+    tokens: Annotated[list[str] | None, opt._opt("Tokens already split, separated by blanks, looked up in the "
+                                                 "tokenizer's vocabulary as they are (no special tokens added); "
+                                                 "repeat for a batch. e.g. --tokens \"sand key drum\"", PANEL,
+                                                 "--tokens")] = None,
     ids: Annotated[list[str] | None, opt._opt("Token ids, space- or comma-separated; repeat for a batch. "
                                               "e.g. --ids \"101 7592 102\"", PANEL, "--ids")] = None,
     no_special_tokens: Annotated[bool, opt._opt("Leave out the special tokens the tokenizer adds ([CLS] ... [SEP], "
@@ -79,20 +83,23 @@ def model(
     from attncli import __version__
     from attncli.models.checkpoint import open_checkpoint
     from attncli.models.forward import forward, shapes
-    from attncli.models.tokens import encode_ids, encode_texts
+    from attncli.models.tokens import encode_ids, encode_texts, encode_tokens
 
     if dtype not in ("float32", "float64"):
         raise AttnError(f"--dtype takes float32 or float64; got {dtype!r}")
     fmt_name = resolve_format(None if fmt is None else str(fmt), output)
     look = check_look(precision, dpi, cmap)
     wanted = parse_show(show, SHOWABLE, ["attentions"])
-    if text and ids:
-        raise AttnError("give --text or --ids, not both")
-    if not text and not ids:
-        raise AttnError("give the tokens: --text \"...\" (with the model's tokenizer.json) or --ids \"1 2 3\"")
+    given = [name for name, value in (("--text", text), ("--tokens", tokens), ("--ids", ids)) if value]
+    if len(given) > 1:
+        raise AttnError(f"give one of --text, --tokens, --ids; got {given[0]} and {given[1]}")
+    if not given:
+        raise AttnError("give the tokens: --text \"...\" (with the model's tokenizer.json), --tokens \"a b c\" or "
+                        "--ids \"1 2 3\"")
     ckpt = open_checkpoint(folder)
     s = shapes(ckpt)
-    seqs = encode_texts(ckpt, text, special=not no_special_tokens) if text else encode_ids(ckpt, ids)
+    seqs = (encode_texts(ckpt, text, special=not no_special_tokens) if text
+            else encode_tokens(ckpt, tokens) if tokens else encode_ids(ckpt, ids))  # type: ignore[arg-type]
     pick_layers = _ranges(layers, s.layers, "--layers")
     pick_heads = _ranges(heads, s.heads, "--heads")
     lens = [len(t) for t in seqs.ids]

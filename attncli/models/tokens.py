@@ -88,3 +88,25 @@ def encode_ids(ckpt: Checkpoint, given: list[str]) -> Sequences:
     specials = _special_ids(tok) if tok is not None else None
     return Sequences(ids, tokens, _pad_id(ckpt),
                      None if specials is None else [[i in specials for i in row] for row in ids])
+
+
+def encode_tokens(ckpt: Checkpoint, given: list[str]) -> Sequences:
+    """--tokens "the cat sat": tokens already split (on blanks), looked up in the tokenizer's vocabulary as
+    they are (no special tokens added: write them, e.g. "[CLS] the cat [SEP]")."""
+    tok = _tokenizer(ckpt, needed=True)
+    ids, tokens = [], []
+    for line in given:
+        words = line.split()
+        if not words:
+            raise AttnError("--tokens is empty; give tokens separated by blanks, e.g. --tokens \"the cat sat\"")
+        row = [tok.token_to_id(w) for w in words]
+        missing = [w for w, i in zip(words, row, strict=True) if i is None]
+        if missing:
+            shown = ", ".join(repr(w[:30]) for w in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5
+                                                                    else "")
+            raise AttnError(f"--tokens: {shown} not in the tokenizer's vocabulary; use --text to let the tokenizer "
+                            "split words into its tokens")
+        ids.append([int(i) for i in row])
+        tokens.append(words)
+    specials = _special_ids(tok)
+    return Sequences(ids, tokens, _pad_id(ckpt), [[i in specials for i in row] for row in ids])
