@@ -106,3 +106,11 @@ def test_inspect_lists_stored_types_metadata_natural_order_and_filters(tmp_path)
     assert "BF16 (read as float32)" in table and "layers.2." not in table and "note = made by hand" in table
     err = run_error(["inspect", tmp_path / "m.safetensors", "--filter", "nothing.*"])
     assert "--filter 'nothing.*' matches none of the 2 arrays" in err
+
+
+def test_weights_layout_torch_is_not_suggested_when_already_set() -> None:
+    args = ["compute", "--x", "1 0 1; 0 1 0", "--wk", "1 0; 0 1; 1 1", "--wv", "1 0; 0 1; 1 1"]
+    err = run_error([*args, "--wq", "1 0 1; 0 1 1"])  # 2 × 3: transposed it would fit
+    assert "--weights-layout torch reads weights that way" in err
+    err = run_error([*args, "--wq", "1 0; 0 1; 1 1", "--weights-layout", "torch"])
+    assert "drop --weights-layout torch" in err and "reads weights that way" not in err

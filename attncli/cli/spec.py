@@ -52,6 +52,7 @@ def attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], L
         return kw, _labels(src, o, kw)
 
     torch_roles = {"wq", "wk", "wv", "wo"} if torch_layout else _torch_named(src)
+    kw["torch_weights"] = torch_layout
     if o.get("weights") is not None:
         from attncli.cli.weights import weights_from_file
 

@@ -105,6 +105,7 @@ def attention(
     threads: int | None = None,
     memory_limit: int | None = None,
     stream_maps: Callable[..., Any] | None = None,
+    torch_weights: bool = False,
     **kwargs: Any,
 ) -> AttentionResult:
     """Compute attention end to end; see the module docstring for the formulas.
@@ -123,7 +124,8 @@ def attention(
     them: called as stream_maps(name, shape=, dtype=, blocks=(B, H, n_q, n_k), layout=) for each map in `need`,
     it returns where that map goes instead of memory (anything taking `m[:, :, i0:i1] = block`, blocks of query
     rows in canonical (B, H, rows, n_k); `shape` is the user's, as `export` would give it), or None if it cannot
-    take it. A streamed map is None in the result and named in `result.streamed`.
+    take it. A streamed map is None in the result and named in `result.streamed`. `torch_weights`: the caller
+    transposed W from PyTorch's (out, in), so a shape error does not suggest --weights-layout torch again.
     """
     norm_name = kwargs.pop("normalize", normalize_) or "softmax"
     over_queries = kwargs.pop("_normalize_over_queries", False)  # only to reproduce that mistake (diagnose.py)
@@ -253,7 +255,7 @@ def attention(
 
     # ---- canonicalize: Q, K, V as (B, H, n, d) ------------------------------------------------
     if x is not None:
-        qh, kh, vh, batched, _, _ = from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads,
+        qh, kh, vh, batched, _, _ = from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads, torch_weights,
                                                 cols and not x_is_image)
     else:
         qh, kh, vh, batched, _, _ = from_qkv(q, k, v, heads, kv_heads)

@@ -53,7 +53,7 @@ def concat_heads_bias(b: Weight, option: str) -> np.ndarray:
 
 
 def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str, str, str],
-            x_shape: tuple[int, ...] | None = None, cols: bool = False) -> np.ndarray:
+            x_shape: tuple[int, ...] | None = None, cols: bool = False, torch_weights: bool = False) -> np.ndarray:
     """y = x·W + b for x (B, n, d_in), W (d_in, d_out), b (d_out,) -> (B, n, d_out).
 
     `names` are the options to blame (x, W, b); `x_shape` is x's shape as the user gave it; `cols`
@@ -62,8 +62,13 @@ def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str
     x_opt, w_opt, b_opt = names
     if x.shape[-1] != w.shape[0]:
         fits_transposed = x.shape[-1] == w.shape[1]
-        hint = (f"; {w_opt} transposed would fit: is it stored (out, in) like PyTorch's Linear.weight? "
-                "--weights-layout torch reads weights that way") if fits_transposed else ""
+        if not fits_transposed:
+            hint = ""
+        elif torch_weights:  # read as (out, in) already: the file holds (in, out)
+            hint = f"; {w_opt} as stored would fit: it is (in, out) already, so drop --weights-layout torch"
+        else:
+            hint = (f"; {w_opt} transposed would fit: is it stored (out, in) like PyTorch's Linear.weight? "
+                    "--weights-layout torch reads weights that way")
         if cols:
             w_user = w.shape[::-1]
             raise AttnError(

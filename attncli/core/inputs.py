@@ -32,8 +32,9 @@ def check_groups(n_heads: int, n_kv: int) -> None:
                         "each key/value head between heads/kv-heads query heads)")
 
 
-def from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads, cols):
-    """X (n × d_model or B × n × d_model) and projections -> Q, K, V as (B, heads, n, d)."""
+def from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads, torch_weights, cols):
+    """X (n × d_model or B × n × d_model) and projections -> Q, K, V as (B, heads, n, d). `torch_weights`: the
+    caller already read the weights as PyTorch's (out, in), so a hint never suggests that again."""
     check_ndim(x, "--x", (2, 3), "n × d_model (rows = tokens) or batch × n × d_model")
     check_tokens(x, "--x", shape=user_shape(x.shape, cols))
     batched = x.ndim == 3
@@ -66,11 +67,12 @@ def from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads, cols):
                 raise AttnError(f"{name} is empty (shape {w2.shape}); a projection needs at least one row and column")
         bq1, bk1, bv1 = (None if b is None else hd.concat_heads_bias(b, n)
                          for b, n in ((bq, "--bq"), (bk, "--bk"), (bv, "--bv")))
-        qf = hd.project(x3, wq2, bq1, ("--x", "--wq", "--bq"), user_shape(x.shape, cols), cols)  # (B, n_q, H·d_k)
+        qf = hd.project(x3, wq2, bq1, ("--x", "--wq", "--bq"), user_shape(x.shape, cols), cols,
+                        torch_weights)  # (B, n_q, H·d_k)
         kv_src = "--x-kv" if x_kv is not None else "--x"
         kv_shape = user_shape(x.shape if x_kv is None else x_kv.shape, cols)
-        kf = hd.project(xkv3, wk2, bk1, (kv_src, "--wk", "--bk"), kv_shape, cols)  # (B, n_k, G·d_k)
-        vf = hd.project(xkv3, wv2, bv1, (kv_src, "--wv", "--bv"), kv_shape, cols)  # (B, n_k, G·d_v)
+        kf = hd.project(xkv3, wk2, bk1, (kv_src, "--wk", "--bk"), kv_shape, cols, torch_weights)  # (B, n_k, G·d_k)
+        vf = hd.project(xkv3, wv2, bv1, (kv_src, "--wv", "--bv"), kv_shape, cols, torch_weights)  # (B, n_k, G·d_v)
     qh = hd.split_heads(qf, n_heads, "Q (X·W_Q)" if wq is not None else "--x")
     if not kv_heads and kf.shape[-1] % n_heads and kf.shape[-1] and qf.shape[-1] % kf.shape[-1] == 0 \
             and n_heads % (qf.shape[-1] // kf.shape[-1]) == 0:  # K cannot be split into --heads: grouped?
