@@ -147,6 +147,9 @@ def _draw_group(matplotlib, sub, group: MapGroup, cmap_name: str, decimals: int)
     axes = np.atleast_2d(sub.subplots(rows, cols, squeeze=False))
     side = panel_side(group)
     image = None
+    first = group.panels[0] if group.panels else None
+    # a grid of many panels with the same tokens (a model's layers × heads): labels on the outer panels only
+    outer_only = len(group.panels) > 4 and all(p.rows == first.rows and p.cols == first.cols for p in group.panels)
     for k, ax in enumerate(axes.ravel()):
         if k >= len(group.panels):
             ax.set_axis_off()
@@ -161,9 +164,12 @@ def _draw_group(matplotlib, sub, group: MapGroup, cmap_name: str, decimals: int)
                                               linewidth=0))
         cell_pt = side / max(n_r, n_c) * 72
         label_pt = float(np.clip(cell_pt * 0.55, 5, 10))
-        _ticks(ax, p.rows, p.cols, label_pt)
-        ax.set_xlabel(group.col_axis, fontsize=8, color="#555555")
-        ax.set_ylabel(group.row_axis, fontsize=8, color="#555555")
+        top, left = k < cols, k % cols == 0
+        _ticks(ax, p.rows if left or not outer_only else [], p.cols if top or not outer_only else [], label_pt)
+        if top or not outer_only:
+            ax.set_xlabel(group.col_axis, fontsize=8, color="#555555")
+        if left or not outer_only:
+            ax.set_ylabel(group.row_axis, fontsize=8, color="#555555")
         if p.title:
             ax.set_title(p.title, pad=6)
         if cell_pt >= 22 and max(n_r, n_c) <= 24:
