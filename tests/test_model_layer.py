@@ -85,3 +85,9 @@ def test_tokens_are_looked_up_in_the_vocabulary_as_given(tmp_path: Path) -> None
     assert np.load(tmp_path / "out.npz")["ids"].tolist() == [vocab[w] for w in "sand key drum sand key".split()]
     err = run_error(["model", sample, "--tokens", "sand keyz"])
     assert "'keyz' not in the tokenizer's vocabulary" in err
+
+
+def test_hidden_states_print_as_tables_labelled_with_the_tokens() -> None:
+    sample = Path(__file__).parent.parent / "samples" / "tiny_gpt"
+    out = run(["model", sample, "--tokens", "sand key", "--show", "hidden"]).stdout.decode()
+    assert "hidden state 0 (embeddings)" in out and "hidden state 2 (after layer 1)" in out and "│ sand" in out

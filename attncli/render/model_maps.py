@@ -62,11 +62,15 @@ def tables_of(arrays: dict[str, Any], tokens: list[list[str]], layers: list[int]
                                         col_labels=labels)
     if "stats" in arrays:
         out += stats_renderables(arrays["stats"], arrays.get("standouts", []), precision)
-    if "hidden" in arrays:
-        from rich.text import Text
-
-        shape = " × ".join(map(str, arrays["hidden"].shape))
-        out.append(Text(f"hidden states: {shape} (write them with -o hidden.npy or --format json)"))
+    if "hidden" in arrays:  # one table per text and state: the embeddings (state 0), then each layer's output
+        hid = arrays["hidden"] if len(lens) > 1 else arrays["hidden"][None]  # (B, L+1, n, d)
+        for b, n in enumerate(lens):
+            labels = _labels(tokens[b])
+            for state in range(hid.shape[1]):
+                name = "embeddings" if state == 0 else f"after layer {state - 1}"
+                title = ("" if len(lens) == 1 else f"text {b} · ") + f"hidden state {state} ({name})"
+                out += array_tables(title, hid[b, state, :n], precision=precision, row_labels=labels,
+                                    prefixes=("t", "d"))
     return out
 
 
