@@ -28,6 +28,7 @@ from attncli.io.files import (  # noqa: E402 - light: no numpy
     forget_inputs,
     guard_standard_streams,
     silence_stdout,
+    stdout_failed,
 )
 
 app = typer.Typer(
@@ -176,11 +177,12 @@ def main(argv: list[str] | None = None) -> None:
     except AttnError as err:
         if debug:
             raise
-        silence_stdout_if_failed(silence_stdout)
+        if stdout_failed():  # the error came from writing standard output: the exit-time flush must not retry
+            silence_stdout()
         _say(f"error: {_one_line(str(err))}")
         sys.exit(2)
     except typer.Exit as err:
-        _flush_stdout_quietly(silence_stdout)
+        _flush_stdout_quietly()
         if err.exit_code == INTERRUPTED:
             _say("interrupted")
         sys.exit(err.exit_code)
@@ -228,15 +230,8 @@ def _flush_stdout() -> None:
         sys.stdout.flush()
 
 
-def _flush_stdout_quietly(silence) -> None:
+def _flush_stdout_quietly() -> None:
     try:
         _flush_stdout()
     except (OSError, AttnError):
-        silence()
-
-
-def silence_stdout_if_failed(silence) -> None:
-    """After an error that came from writing standard output, stop the exit-time flush from failing again."""
-    raw = getattr(getattr(sys.stdout, "buffer", None), "raw", None)
-    if getattr(raw, "failed", False):
-        silence()
+        silence_stdout()

@@ -152,7 +152,6 @@ def load_problem(path: str, valid: list[str]) -> dict[str, Any]:
     return out
 
 
-TOML_COST = 24  # bytes of memory per byte of TOML while it is parsed into Python objects (at most)
 INT64 = 2**63
 
 
@@ -177,7 +176,7 @@ def _read_toml(path: str) -> dict[str, Any]:
 
     from attncli.io._common import Src
     from attncli.io.files import read_input
-    from attncli.io.limits import check_read
+    from attncli.io.limits import check_parse
 
     if not os.path.lexists(path):
         raise AttnError(f"PROBLEM: no such file '{path}' (attncli init {path} writes a template)")
@@ -186,8 +185,8 @@ def _read_toml(path: str) -> dict[str, Any]:
     try:
         # the one input opener: remembered (never overwritten by -o), a FIFO without a writer announced
         raw = read_input(path, Src("PROBLEM", path))
-        check_read(len(raw) * TOML_COST, f"parsing the problem file '{path}'", "PROBLEM",
-                   ["a smaller problem file, with big inputs in .npy files it names"])
+        check_parse(len(raw), Src("PROBLEM", path), "TOML",
+                    tries=["a smaller problem file, with big inputs in .npy files it names"])
         _check_key_depth(raw, path)
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
@@ -222,13 +221,14 @@ def _check_ints(data: dict[str, Any], path: str) -> None:
 
 
 def _cut(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    from attncli.io._common import cut  # (numpy) only when a message needs it
+
+    return cut(text, limit)
 
 
 def _shown(value: Any) -> str:
     """A key or value echoed in a message: on one line (repr), cut to about 60 characters."""
-    shown = repr(value)
-    return shown if len(shown) <= 60 else f"{shown[:56]}..."
+    return _cut(repr(value))
 
 
 def _resolve_paths(name: str, value: Any, base: Path) -> Any:

@@ -70,6 +70,11 @@ def one_line(text: str) -> str:
     return " ".join(text.splitlines()) if "\n" in text or "\r" in text else text
 
 
+def cut(text: str, limit: int = 60) -> str:
+    """`text` cut to `limit` characters with "..." (for shapes and values echoed in a message)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def shorten(value: str, limit: int = 60) -> str:
     """A value echoed in a message: quoted, control characters escaped, cut to `limit` characters."""
     shown = repr(value) if not value.isprintable() else f"'{value}'"

@@ -191,10 +191,9 @@ def read_input(path: str | os.PathLike, src: Src, *, limit: int | None = None, c
 
 def _check_cost(size: int, cost: int, src: Src) -> None:
     if cost > 1:
-        from attncli.io.memory import check_allocation
+        from attncli.io.limits import check_parse
 
-        check_allocation(size * cost, f"reading '{src.label}' ({size / 2**20:.3g} MB)", ["a smaller file"],
-                         option=src.option)
+        check_parse(size, src, "text", cost=cost, verb="reading", tries=["a smaller file"])
 
 
 def read_stdin(src: Src, stream: BinaryIO | None = None) -> bytes:
@@ -310,6 +309,11 @@ def guard_standard_streams() -> None:
     if err is not None and err is sys.__stderr__ and hasattr(err, "reconfigure"):
         with contextlib.suppress(ValueError, OSError):
             err.reconfigure(errors="backslashreplace")
+
+
+def stdout_failed() -> bool:
+    """True once a write to the guarded standard output has failed (full disk, closed pipe)."""
+    return bool(getattr(getattr(getattr(sys.stdout, "buffer", None), "raw", None), "failed", False))
 
 
 def silence_stdout() -> None:

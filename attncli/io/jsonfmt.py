@@ -7,7 +7,7 @@ is float64, or bool when every value is true/false (masks). An object maps names
 
 Hostile documents are one-line errors: an integer of more than 4300 digits (Python refuses to convert
 it), nesting deeper than Python's recursion allows, and a document too big to hold as Python objects
-in the memory available (checked before parsing, at JSON_COST bytes per byte of text).
+in the memory available (checked before parsing, at io.limits.PARSE_COST bytes per byte of text).
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ from attncli.io._common import Content, Src, did_you_mean, list_names
 from attncli.io.text import decode_text
 
 _LEAF_TYPES = frozenset({int, float, bool, type(None)})
-# Parsing holds every number as a Python object in a list: up to ~24 bytes of memory per byte of text
-# (`0,` is 2 bytes, its list slot 8; `[],` is 3 bytes and an empty list 64)
-JSON_COST = 24
 
 
 def load_json(text: str, src: Src) -> Any:
@@ -148,8 +145,7 @@ def json_content(text: str, src: Src) -> Content:
 
 def json_bytes_content(data: bytes, src: Src) -> Content:
     """`json_content` for raw bytes (UTF-8, with or without a byte-order mark), after a memory check."""
-    from attncli.io.limits import check_read
+    from attncli.io.limits import check_parse
 
-    check_read(len(data) * JSON_COST, f"parsing '{src.label}' ({len(data) / 2**20:.3g} MB of JSON)", src.option,
-               ["saving the array as .npy (np.save), which reads without parsing"])
+    check_parse(len(data), src, "JSON")
     return json_content(decode_text(data, src), src)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, BinaryIO
 
-from attncli.io._common import Src
+from attncli.io._common import Src, cut
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,9 +34,18 @@ def shape_problem(shape: tuple[int, ...] | list[int], itemsize: int) -> str | No
     return None
 
 
-def cut(text: str, limit: int = 60) -> str:
-    """`text` cut to `limit` characters with "..." (for shapes and values echoed in a message)."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+# Parsing text holds every value as a Python object (a float and its list slot: 32 bytes for "0,"): up to
+# ~24 bytes of memory per byte of CSV, JSON or TOML
+PARSE_COST = 24
+NPY_HINT = "saving the array as .npy (np.save), which reads without parsing"
+
+
+def check_parse(size: int, src: Src, kind: str, *, cost: int = PARSE_COST, verb: str = "parsing",
+                tries: list[str] | None = None) -> None:
+    """Refuse, before it is decoded, text of `size` bytes whose parsing takes `cost` bytes of memory per byte
+    (CSV and JSON tables, TOML problems, token and label files, tokenizer.json) when that would not fit."""
+    check_read(size * cost, f"{verb} '{src.label}' ({size / 2**20:.3g} MB of {kind})", src.option,
+               tries if tries is not None else [NPY_HINT])
 
 
 def load_bytes(dtype: np.dtype, count: int) -> int:

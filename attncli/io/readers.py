@@ -25,8 +25,9 @@ import numpy as np
 
 from attncli.io._common import Blob, Content, Loaded, Src, list_names
 from attncli.io.inline import looks_inline, parse_inline
+from attncli.io.limits import check_parse
 from attncli.io.sniff import kind_from_extension, sniff
-from attncli.io.text import check_text_size, decode_text, parse_text, sniff_delimiter
+from attncli.io.text import decode_text, parse_text, sniff_delimiter
 
 STDIN_LABEL = "standard input"
 SNIFF_BYTES = 4096
@@ -134,7 +135,7 @@ def _content(kind: str, blob: Blob) -> Content:
         from attncli.io.jsonfmt import json_bytes_content
 
         return json_bytes_content(blob.read_all(), blob.src)
-    check_text_size(blob.size, blob.src)
+    check_parse(blob.size, blob.src, "text")
     text = decode_text(blob.read_all(), blob.src)
     return Content(binary=False, plain=parse_text(text, _delimiter(kind, text), blob.src))
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from attncli.io._common import Blob, Content, Src, did_you_mean, list_names, show_name
-from attncli.io.limits import check_read, cut, read_into, shape_problem
+from attncli.io._common import Blob, Content, Src, cut, did_you_mean, list_names, show_name
+from attncli.io.limits import check_read, read_into, shape_problem
 
 _MAX_HEADER = 100 << 20  # the safetensors package refuses headers above 100 MB too
 HEADER_COST = 12  # bytes of memory per header byte while it is parsed (measured: ~10 for a million tensors)

@@ -11,18 +11,6 @@ import numpy as np
 
 from attncli.io._common import Src, shorten
 
-# Parsing holds each number as a Python float in a list before the array is made: up to ~24 bytes of
-# memory per byte of text (a one-digit number and its separator are 2 bytes, its float and slot 32)
-TEXT_COST = 24
-
-
-def check_text_size(size: int, src: Src) -> None:
-    """Refuse, before decoding, a text table too big to parse in the memory available."""
-    from attncli.io.memory import check_allocation
-
-    check_allocation(size * TEXT_COST, f"parsing '{src.label}' ({size / 2**20:.3g} MB of text) as numbers",
-                     ["saving the array as .npy (np.save), which reads without parsing"], option=src.option)
-
 
 def decode_text(data: bytes, src: Src) -> str:
     """UTF-8 (with or without a byte-order mark), or an error pointing at the first bad byte."""

@@ -208,7 +208,7 @@ def encode_safetensors(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
 
 # Text formats hold every number as a Python object and its digits while the document is made: bytes of
 # memory per value, measured with tracemalloc on a 1000 × 1000 float64 map (JSON 93, CSV 58), rounded up
-TEXT_COST = {"json": 100, "csv": 64, "tsv": 64}
+ENCODE_COST = {"json": 100, "csv": 64, "tsv": 64}
 
 
 def check_text_memory(arrays: dict[str, np.ndarray], fmt: str) -> None:
@@ -216,7 +216,7 @@ def check_text_memory(arrays: dict[str, np.ndarray], fmt: str) -> None:
     from attncli.io.memory import check_allocation
 
     values = sum(int(np.asarray(a).size) for a in arrays.values())
-    check_allocation(values * TEXT_COST[fmt], f"writing {values:,} values as {fmt.upper()}",
+    check_allocation(values * ENCODE_COST[fmt], f"writing {values:,} values as {fmt.upper()}",
                      ["a binary format (-o out.npy, .npz or .safetensors: written without a copy)",
                       "fewer arrays (--show)"], option=OPTION)
 
@@ -224,7 +224,7 @@ def check_text_memory(arrays: dict[str, np.ndarray], fmt: str) -> None:
 def encode(arrays: dict[str, np.ndarray], meta: dict, fmt: str) -> Data:
     """The bytes of `arrays` (+ `meta` where the format has room) in format `fmt`: whole, in pieces, or
     as a function that writes them to a stream."""
-    if fmt in TEXT_COST:
+    if fmt in ENCODE_COST:
         check_text_memory(arrays, fmt)
     if fmt == "json":
         return encode_json(arrays, meta)

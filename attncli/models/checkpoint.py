@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,6 @@ class Checkpoint:
     names: list[str]
     _load: Callable[[str], np.ndarray]
     prefix: str = ""
-    dtypes: dict[str, str] = field(default_factory=dict)
 
     # ---- settings from config.json
     def setting(self, key: str, default: Any = None) -> Any:
@@ -101,19 +100,19 @@ def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
     if not isinstance(config, dict):
         raise AttnError(f"{OPTION}: '{path / 'config.json'}' is not a JSON object")
     family = family_of(config)
-    names, load, dtypes = _tensors(path, weights)
-    ckpt = Checkpoint(path, config, family, names, load, dtypes=dtypes)
+    names, load = _tensors(path, weights)
+    ckpt = Checkpoint(path, config, family, names, load)
     ckpt.prefix = _prefix(ckpt)
     return ckpt
 
 
 def _tensors(folder: Path, weights: str | None = None
-             ) -> tuple[list[str], Callable[[str], np.ndarray], dict[str, str]]:
-    """Names, a loader and stored dtypes over model.safetensors or the shards an index lists (`weights`: one of
+             ) -> tuple[list[str], Callable[[str], np.ndarray]]:
+    """Names and a loader over model.safetensors or the shards an index lists (`weights`: one of
     those named directly, when it is not beside config.json)."""
     from attncli.io._common import Src
     from attncli.io.readers import file_blob
-    from attncli.io.safetensors_format import read_header, safetensors_content
+    from attncli.io.safetensors_format import safetensors_content
 
     index = folder / "model.safetensors.index.json"
     single = folder / "model.safetensors"
@@ -135,18 +134,15 @@ def _tensors(folder: Path, weights: str | None = None
         raise AttnError(f"{OPTION}: '{folder}' has neither model.safetensors nor model.safetensors.index.json "
                         "(PyTorch .bin checkpoints are pickles, which attncli never runs: convert to safetensors)")
     loaders: dict[str, Callable[[str], np.ndarray]] = {}
-    dtypes: dict[str, str] = {}
     for name in files:
         shard = folder / name
         if os.path.basename(name) != name or not os.path.isfile(shard):
             raise AttnError(f"{OPTION}: the shard '{name}' named in the index is not in '{folder}'")
         blob = file_blob(Src(OPTION, str(shard)), shard)
-        header, _ = read_header(blob)
-        content = safetensors_content(blob)
+        content = safetensors_content(blob)  # the header, read and checked once; tensors on demand
         for tensor in content.names:
             loaders[tensor] = content.load  # type: ignore[assignment]
-            dtypes[tensor] = header[tensor]["dtype"]
-    return sorted(loaders), (lambda t: loaders[t](t)), dtypes
+    return sorted(loaders), (lambda t: loaders[t](t))
 
 
 def _prefix(ckpt: Checkpoint) -> str:

@@ -129,9 +129,9 @@ def activation(ckpt: Checkpoint):
 class Layer:
     """The tensors of layer i, read and checked on demand, as the forward pass uses them (in × out)."""
 
-    def __init__(self, ckpt: Checkpoint, i: int, s: Shapes, dtype: np.dtype) -> None:
+    def __init__(self, ckpt: Checkpoint, i: int, s: Shapes, dtype: np.dtype, at: str | None = None) -> None:
         self.ckpt, self.i, self.s, self.dtype = ckpt, i, s, dtype
-        self.at = ckpt.family.layer.format(i=i)
+        self.at = ckpt.family.layer.format(i=i) if at is None else at  # "" for the model's own tensors
 
     def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         return self.ckpt.tensor(self.at + name, shape).astype(self.dtype, copy=False)
@@ -342,12 +342,6 @@ def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers
             maps[i], allowed[i] = w, ok
         if states is not None:
             states.append(h)
-    if states is not None and fam.final_norm is not None:
-        w_name, b_name = fam.final_norm
-        final = ckpt.tensor(w_name, (s.hidden,)).astype(np_dtype)
-        if fam.norm_kind == "rms":
-            states[-1] = rms_norm(h, final, s.eps)
-        else:
-            states[-1] = layer_norm(h, final, ckpt.tensor(b_name, (s.hidden,)).astype(np_dtype) if b_name else None,
-                                    s.eps)
+    if states is not None and fam.final_norm is not None:  # the model's final norm (no layer prefix)
+        states[-1] = Layer(ckpt, s.layers, s, np_dtype, at="").norm(fam.final_norm, h)
     return Pass(maps, allowed, states)
