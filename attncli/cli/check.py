@@ -96,25 +96,21 @@ def check(
         kwargs, _ = attention_kwargs(src, options)
         result = attention(**kwargs, memory_limit=available_memory())
         want = result.export(what).astype(np.float64)
-    cache: list[dg.Candidate] = []
-    pending = iter(dg.candidates(kwargs, what, result)) if (kwargs is not None and diagnose) else iter(())
-    if expected is not None and diagnose and want.ndim >= 2:
-        cache.append(dg.Candidate("layout", "matches the expected array transposed: tokens as rows vs columns "
-                                  "mixed up (K used where Kᵀ belongs, or the other --layout)",
-                                  np.swapaxes(want, -1, -2)))
+    cands: list[dg.Candidate] | object = []
+    if kwargs is not None and diagnose:
+        cands = dg.candidates(kwargs, what, result)
+    elif expected is not None and diagnose and want.ndim >= 2:
+        cands = [dg.Candidate("layout", "matches the expected array transposed: tokens as rows vs columns "
+                              "mixed up (K used where Kᵀ belongs, or the other --layout)", np.swapaxes(want, -1, -2))]
 
     def close(a: np.ndarray, b: np.ndarray) -> bool:
         return a.shape == b.shape and bool(np.all(_close(a, b, a_tol, r_tol)))
 
+    doctor = dg.Diagnoser(want, cands, close)
+
     def diagnosis(ans: np.ndarray) -> str:
-        for c in cache:
-            if close(ans, np.asarray(c.array, dtype=np.float64)):
-                return c.message
-        for c in pending:  # computed once, on first need, then reused for every answer
-            cache.append(c)
-            if close(ans, np.asarray(c.array, dtype=np.float64)):
-                return c.message
-        return ""
+        found = doctor.diagnose(ans)
+        return found.message if found is not None else ""
 
     verdicts: list[Verdict] = []
     single = len(answers) == 1
@@ -165,6 +161,13 @@ def _grade(path, want, close, diagnosis, atol, rtol, src, single, precision, max
     if ans.shape != want.shape and ans.size == want.size and np.squeeze(ans).shape == np.squeeze(want).shape:
         ans = ans.reshape(want.shape)  # (1, n, d) vs (n, d): the same numbers
     if ans.shape != want.shape:
+        found = diagnosis(ans) if diagnosis is not None else ""
+        if found:
+            if single:
+                print(f"FAIL {label}: shape {ans.shape} but the expected {want.shape}")
+                print(printable(f"diagnosis: {found}"))
+            return Verdict(path, False, None, 0, int(want.size), found, f"shape {ans.shape} but the expected "
+                           f"{want.shape}")
         hint = ""
         if ans.ndim >= 2 and ans.shape == want.shape[:-2] + want.shape[-2:][::-1]:
             transposed = close(np.swapaxes(ans, -1, -2), want)

@@ -113,6 +113,45 @@ class Candidate:
     array: np.ndarray
 
 
+@dataclass
+class Finding:
+    """What a wrong answer matches: the mistakes' names (ids such as "no-scaling"; two or more when the
+    problem's numbers make several mistakes give the same array, or when a pair of mistakes was made) and one
+    message in plain words for the student."""
+
+    names: list[str]
+    message: str
+
+
+class Diagnoser:
+    """Match answers against the expected array's common mistakes, computing each candidate once, on first
+    need, and reusing it for every later answer (a class of 1,000 answers costs one set of candidates).
+
+    `close(a, b)` says whether two arrays of the same shape agree within the check's tolerance. Answers of any
+    shape are accepted: an answer whose shape differs from `want` is still matched (reshaped, transposed, ...).
+    """
+
+    def __init__(self, want: np.ndarray, candidates: Iterator[Candidate] | list[Candidate],
+                 close: Callable[[np.ndarray, np.ndarray], bool]) -> None:
+        self.want = want
+        self.close = close
+        self._pending = iter(candidates)
+        self._cache: list[Candidate] = []
+
+    def _all(self) -> Iterator[Candidate]:
+        yield from self._cache
+        for c in self._pending:
+            self._cache.append(c)
+            yield c
+
+    def diagnose(self, answer: np.ndarray) -> Finding | None:
+        for c in self._all():
+            arr = np.asarray(c.array, dtype=np.float64)
+            if arr.shape == answer.shape and self.close(answer, arr):
+                return Finding([c.name], c.message)
+        return None
+
+
 def candidates(kwargs: Kwargs, what: str, result: Any) -> Iterator[Candidate]:
     """Arrays a student would have written for `what` after each mistake (computed lazily, in order)."""
     if what == "output" and result is not None:
