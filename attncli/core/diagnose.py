@@ -174,3 +174,11 @@ def candidates(kwargs: Kwargs, what: str, result: Any) -> Iterator[Candidate]:
         if exp.ndim >= 2:
             yield Candidate("layout", "matches the expected array transposed: tokens as rows vs columns mixed up "
                             "(K used where Kᵀ belongs, or the other --layout)", np.swapaxes(exp, -1, -2))
+
+
+def expected_candidates(want: np.ndarray) -> list[Candidate]:
+    """The mistakes an answer can show against a given expected array (check --expected): no problem to recompute."""
+    if want.ndim < 2:
+        return []
+    return [Candidate("layout", "matches the expected array transposed: tokens as rows vs columns mixed up (K used "
+                      "where Kᵀ belongs, or the other --layout)", np.swapaxes(want, -1, -2))]
