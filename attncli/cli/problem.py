@@ -58,10 +58,10 @@ PATH_OPTIONS = {"x", "x_kv", "image", "q", "k", "v", "tokens", "ids", "embedding
 LIST_AS_TEXT = {"key_lens", "query_lens", "window"}  # [5, 3] -> "5,3"; [2, 0] -> "2:0" for window
 # keys some computing command takes: a problem file may hold them all, each command uses its own
 COMMAND_KEYS = {"show", "fmt", "output", "precision", "what", "atol", "rtol", "decimals", "expected", "diagnose",
-                "report", "dpi", "cmap", "threads", "max_cells"}
+                "report", "dpi", "cmap", "threads", "max_cells", "points", "credit", "report_format", "visibility"}
 INTS = {"layer", "heads", "kv_heads", "window2d", "seed", "start_pos", "precision", "decimals", "top_k", "dpi",
         "threads", "max_cells"}
-FLOATS = {"scale", "softcap", "temperature", "pe_base", "rope_base", "atol", "rtol"}
+FLOATS = {"scale", "softcap", "temperature", "pe_base", "rope_base", "atol", "rtol", "points"}
 PROBLEM_HELP = ("A problem file (TOML): inputs as inline matrices or paths relative to it, and any option by name; "
                 "options on the command line win. `attncli init` writes a template. e.g. samples/problem.toml")
 
