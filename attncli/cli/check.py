@@ -1,10 +1,10 @@
-"""`attncli check`: compare answers with the expected array, say which cells differ and which mistake
-the answer matches; grade many answer files in one run."""
+"""`attncli check`: compare answers with the expected array, say which cells differ and which mistake the
+answer matches; grade a whole class in one run (each student against their own problem with --problems), with
+partial credit and the reports courses load (Gradescope, PrairieLearn, CSV, JSON)."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -16,26 +16,24 @@ from attncli.cli.problem import attention_command
 from attncli.errors import AttnError
 
 WHAT = ("weights", "output", "scores", "q", "k", "v", "heads")
+CREDIT = ("all", "cells")
 CHECK = "Checking"
+GRADES = "Grades and reports"
 EPILOG = (
     "Examples:\n\n"
-    "  attncli check answer.csv samples/self_attention/problem.toml\n\n"
-    "  attncli check \"0.08 0.24 0.24 0.43; ...\" --x x.csv --wq wq.csv --wk wk.csv --wv wv.csv --what weights "
-    "--decimals 2\n\n"
-    "  attncli check submissions/*.csv samples/self_attention/problem.toml --report grades.csv\n\n"
-    "  attncli check mine.npy --expected reference.npy --atol 1e-5"
+    "  attncli check samples/self_attention/answer.csv samples/self_attention/problem.toml\n\n"
+    "  attncli check \"0.08 0.24 0.24 0.43; 0.02 0.49 0.49 0.01; 0.05 0.27 0.27 0.41; 0.1 0.08 0.08 0.74\" "
+    "samples/self_attention/problem.toml  # exit 1\n\n"
+    "  attncli check samples/self_attention/answer*.csv samples/self_attention/problem.toml --report grades.csv"
+    "  # exit 1\n\n"
+    "  attncli check samples/self_attention/answer_wrong.csv samples/self_attention/problem.toml --format json"
+    "  # exit 1\n\n"
+    "  attncli check samples/self_attention/answer.csv samples/self_attention/problem.toml --points 10 "
+    "--credit cells --report results.json --report-format gradescope\n\n"
+    "  attncli check samples/homework/answers/*.csv --problems samples/homework/problems --report grades.csv"
+    "  # exit 1\n\n"
+    "  attncli check samples/self_attention/answer.csv --expected samples/self_attention/answer.csv --atol 1e-5"
 )
-
-
-@dataclass
-class Verdict:
-    answer: str
-    passed: bool
-    max_error: float | None
-    count: int  # differing cells
-    total: int
-    diagnosis: str
-    detail: str  # shape or read problems
 
 
 @app.command(epilog=EPILOG)
@@ -46,6 +44,10 @@ def check(
                                                 metavar="ANSWER... [PROBLEM.toml]", show_default=False)],
     expected: Annotated[str | None, opt._opt("The expected array (instead of computing it from the problem). "
                                              "e.g. --expected reference.npy", CHECK, "--expected")] = None,
+    problems: Annotated[str | None, opt._opt(
+        "A folder of per-student problems (DIR/<student id>.toml, as `attncli init --roster` writes): each ANSWER "
+        "is graded against the problem of the student its file name (ada.csv, ada_weights.csv) or folder "
+        "(ada/answer.csv) names. e.g. --problems problems/", CHECK, "--problems")] = None,
     what: Annotated[str, opt._opt("Which array the answers are: weights, output, scores, q, k, v or heads. "
                                   "e.g. --what weights", CHECK, "--what", show_default=True)] = "output",
     atol: Annotated[float | None, opt._opt("Absolute tolerance (default 1e-6). e.g. --atol 1e-4", CHECK,
@@ -58,36 +60,123 @@ def check(
     diagnose: Annotated[bool, opt._opt("When an answer fails, find the common mistake it matches. "
                                        "e.g. --no-diagnose", CHECK, "--diagnose/--no-diagnose",
                                        show_default=True)] = True,
-    report: Annotated[str | None, opt._opt("Write the summary (file, pass/fail, max error, diagnosis) to "
-                                           "PATH.csv or PATH.json. e.g. --report grades.csv", CHECK,
-                                           "--report")] = None,
+    fmt: Annotated[str, opt._opt("table (default): PASS/FAIL lines and tables; json: one strict JSON object on "
+                                 "stdout (per answer: file, pass, score, max error, cells wrong, diagnosis, "
+                                 "feedback) and nothing else. e.g. --format json", GRADES, "--format", "-f",
+                                 show_default=True)] = "table",
+    points: Annotated[float | None, opt._opt("Points for each answer (default 1). e.g. --points 10", GRADES,
+                                             "--points")] = None,
+    credit: Annotated[str | None, opt._opt("all: full points when every cell is right, else 0 (default); cells: "
+                                           "points × the share of cells within tolerance. e.g. --credit cells",
+                                           GRADES, "--credit")] = None,
+    report: Annotated[str | None, opt._opt("Write the grades to PATH (.csv or .json, or any name with "
+                                           "--report-format). e.g. --report grades.csv", GRADES, "--report")] = None,
+    report_format: Annotated[str | None, opt._opt(
+        "csv, json (the --format json object), gradescope (Gradescope's results.json) or prairielearn "
+        "(PrairieLearn's external-grader results.json). e.g. --report-format gradescope", GRADES,
+        "--report-format")] = None,
+    visibility: Annotated[str, opt._opt("Gradescope: when students see each result: visible, hidden, "
+                                        "after_due_date or after_published. e.g. --visibility after_due_date",
+                                        GRADES, "--visibility", show_default=True)] = "visible",
     max_cells: Annotated[int, opt._opt("Show at most N differing cells per failed answer. e.g. --max-cells 50",
                                        CHECK, "--max-cells", show_default=True)] = 20,
     precision: opt.PRECISION = 4, debug: opt.DEBUG = False, *, options: dict[str, Any],
 ) -> None:
     """Compare each ANSWER with the expected array. Pass: one line, exit 0. Fail: the differing cells, the max
     error and the mistake the answer matches; exit 1. Many answers: a summary table (and --report)."""
-    import numpy as np
+    from attncli.cli.grader import ProblemIndex
+    from attncli.render import grades as gr
 
-    from attncli.core import diagnose as dg
-
-    if what not in WHAT:
-        raise AttnError(f"--what must be one of {', '.join(WHAT)}; got {what!r}")
     if not answers:
         raise AttnError("check needs at least one ANSWER (a file, or an inline matrix)")
-    if decimals is not None and (atol is not None or rtol is not None):
-        raise AttnError("--decimals sets the tolerance; give it or --atol/--rtol, not both")
-    if decimals is not None and not 0 <= decimals <= 15:
-        raise AttnError(f"--decimals must be between 0 and 15; got {decimals}")
-    a_tol = 0.5 * 10.0 ** -decimals * (1 + 1e-9) if decimals is not None else (1e-6 if atol is None else atol)
-    r_tol = 0.0 if decimals is not None else (1e-6 if rtol is None else rtol)
-
+    if fmt not in ("table", "json"):
+        raise AttnError(f"check --format is table or json; got {fmt!r}")
+    if visibility not in gr.VISIBILITY:
+        raise AttnError(f"--visibility must be one of {', '.join(gr.VISIBILITY)}; got {visibility!r}")
+    rep_fmt = gr.report_format(report, report_format) if report is not None else None
+    if report is None and report_format is not None:
+        raise AttnError("--report-format needs --report PATH (e.g. --report results.json --report-format "
+                        f"{report_format})")
+    own = {"what": what, "atol": atol, "rtol": rtol, "decimals": decimals, "points": points, "credit": credit}
     src = Sources()
-    result, kwargs = None, None
+    single = len(answers) == 1
+    strict = single and fmt == "table" and report is None  # one answer that cannot be read: an error (exit 2)
+    if problems is not None:
+        if options.get("problem") is not None or expected is not None:
+            raise AttnError("--problems grades each answer against its student's own problem: drop the PROBLEM "
+                            f"file{' and --expected' if expected is not None else ''}")
+        index = ProblemIndex(problems)
+        given = _given_on_command_line()
+        graders: dict[str, Any] = {}
+        verdicts = []
+        for path in _progress(answers, single):
+            found = index.find(path)
+            if found is None:
+                detail = (f"no problem in {problems} for this answer: its file name (or folder) must name a "
+                          "student (e.g. ada.csv or ada_weights.csv for ada.toml)")
+                if single:
+                    raise AttnError(f"ANSWER {path}: {detail}")
+                verdicts.append(gr.Verdict(path, "", False, None, 0, 0, detail=detail, readable=False,
+                                           max_score=_points(points)))
+                continue
+            sid, ppath = found
+            if ppath not in graders:
+                o, mine = _merge_problem(ppath, options, own, given)
+                graders[ppath] = _grader(src, o, mine, None, diagnose)
+            v = _grade(graders[ppath], path, src, single, precision, max_cells, fmt, strict)
+            v.student, v.problem = sid, ppath
+            verdicts.append(v)
+    else:
+        grader = _grader(src, options, own, expected, diagnose)
+        verdicts = [_grade(grader, path, src, single, precision, max_cells, fmt, strict)
+                    for path in _progress(answers, single)]
+    scored = points is not None or any(v.max_score != 1 for v in verdicts) or (credit or "all") != "all"
+    if fmt == "json":
+        import json
+
+        sys.stdout.write(json.dumps(gr.grades_object(verdicts), ensure_ascii=False, allow_nan=False) + "\n")
+    elif not single:
+        from attncli.cli.common import print_renderables
+
+        print_renderables([gr.summary_table(verdicts, scored)])
+    if report is not None:
+        from attncli.io import atomic_write
+
+        atomic_write(report, gr.report_bytes(verdicts, rep_fmt, visibility), protect=src.paths, option="--report")
+    if not all(v.passed for v in verdicts):
+        raise typer.Exit(1)
+
+
+def _points(points: float | None) -> float:
+    import math
+
+    if points is None:
+        return 1.0
+    if not (math.isfinite(points) and points >= 0):
+        raise AttnError(f"--points must be a number ≥ 0; got {points}")
+    return float(points)
+
+
+def _grader(src: Sources, options: dict[str, Any], own: dict[str, Any], expected: str | None, diagnose: bool):
+    """The Grader of one problem (or of --expected): the expected array, tolerance and diagnoser."""
+    import numpy as np
+
+    from attncli.cli.grader import Grader, Tolerance
+    from attncli.core import diagnose as dg
+
+    what = own["what"]
+    if what not in WHAT:
+        raise AttnError(f"--what must be one of {', '.join(WHAT)}; got {what!r}")
+    credit = own["credit"] or "all"
+    if credit not in CREDIT:
+        raise AttnError(f"--credit must be all or cells; got {credit!r}")
+    tol = Tolerance.of(own["atol"], own["rtol"], own["decimals"])
     if expected is not None:
         from attncli.core.validate import as_real
 
         want = np.asarray(as_real(src.array(expected, "--expected"), "--expected"), dtype=np.float64)
+        cands: Any = dg.expected_candidates(want)
+        what = ""
     else:
         from attncli.cli.spec import attention_kwargs
         from attncli.core import attention
@@ -96,190 +185,121 @@ def check(
         kwargs, _ = attention_kwargs(src, options)
         result = attention(**kwargs, memory_limit=available_memory())
         want = result.export(what).astype(np.float64)
-    cands: list[dg.Candidate] | object = []
-    if kwargs is not None and diagnose:
         cands = dg.candidates(kwargs, what, result)
-    elif expected is not None and diagnose:
-        cands = dg.expected_candidates(want)
-
-    def close(a: np.ndarray, b: np.ndarray) -> bool:
-        return a.shape == b.shape and bool(np.all(_close(a, b, a_tol, r_tol)))
-
-    doctor = dg.Diagnoser(want, cands, close)
-
-    def diagnosis(ans: np.ndarray) -> str:
-        found = doctor.diagnose(ans)
-        return found.message if found is not None else ""
-
-    verdicts: list[Verdict] = []
-    single = len(answers) == 1
-    progress = _progress(len(answers)) if not single and sys.stderr.isatty() else None
-    for path in answers:
-        verdicts.append(_grade(path, want, close, diagnosis if diagnose else None, a_tol, r_tol, src, single,
-                               precision, max_cells, decimals))
-        if progress is not None:
-            progress[0].advance(progress[1])
-    if progress is not None:
-        progress[0].stop()
-    if not single:
-        _summary(verdicts, precision)
-    if report is not None:
-        _write_report(report, verdicts, src.paths)
-    if not all(v.passed for v in verdicts):
-        raise typer.Exit(1)
+    doctor = dg.Diagnoser(want, cands, tol.close) if diagnose else None
+    return Grader(want, what, tol, doctor, _points(own["points"]), credit)
 
 
-def _close(a, b, atol: float, rtol: float):
+def _grade(grader, path: str, src: Sources, single: bool, precision: int, max_cells: int, fmt: str,
+           strict: bool):
     import numpy as np
 
-    both_nan = np.isnan(a) & np.isnan(b)
-    same_inf = np.isinf(a) & (a == b)
-    with np.errstate(invalid="ignore"):
-        return both_nan | same_inf | (np.abs(a - b) <= atol + rtol * np.abs(b))
-
-
-def _grade(path, want, close, diagnosis, atol, rtol, src, single, precision, max_cells, decimals) -> Verdict:
-    import os
-
-    import numpy as np
-
+    from attncli.io.inline import looks_inline
+    from attncli.render.grades import Verdict
     from attncli.render.safe import printable
 
-    label = printable(path) if path == "-" or os.path.exists(path.rpartition(":")[0] or path) else "the inline answer"
-
+    label = "the inline answer" if path != "-" and looks_inline(path) else printable(path)
     try:
         from attncli.core.validate import as_real
 
         ans = np.asarray(as_real(src.array(path, "ANSWER"), f"ANSWER {path}"), dtype=np.float64)
     except AttnError as err:
-        if single:
+        if strict:
             raise
-        return Verdict(path, False, None, 0, 0, "", f"cannot read: {err}")
+        if single and fmt == "table":
+            print(printable(f"FAIL {label}: cannot read: {err}"))
+        return Verdict(path, grader.what, False, None, 0, int(grader.want.size), detail=f"cannot read: {err}",
+                       readable=False, max_score=grader.points)
     except (TypeError, ValueError):
         raise AttnError(f"ANSWER {path}: must hold real numbers") from None
-    if ans.shape != want.shape and ans.size == want.size and np.squeeze(ans).shape == np.squeeze(want).shape:
-        ans = ans.reshape(want.shape)  # (1, n, d) vs (n, d): the same numbers
-    if ans.shape != want.shape:
-        found = diagnosis(ans) if diagnosis is not None else ""
-        if found:
-            if single:
-                print(f"FAIL {label}: shape {ans.shape} but the expected {want.shape}")
-                print(printable(f"diagnosis: {found}"))
-            return Verdict(path, False, None, 0, int(want.size), found, f"shape {ans.shape} but the expected "
-                           f"{want.shape}")
-        hint = ""
-        if ans.ndim >= 2 and ans.shape == want.shape[:-2] + want.shape[-2:][::-1]:
-            transposed = close(np.swapaxes(ans, -1, -2), want)
-            hint = ("; its transpose matches: tokens as rows vs columns mixed up, see --layout" if transposed
-                    else "; it has the transposed shape: check the layout (--layout rows|cols)")
-        detail = f"shape {ans.shape} but the expected {want.shape}{hint}"
-        if single:
-            print(f"FAIL {label}: {detail}")
-        return Verdict(path, False, None, 0, int(want.size), "", detail)
-    ok = _close(ans, want, atol, rtol)
-    diff = np.abs(ans - want)
-    finite = np.isfinite(diff)
-    max_err = float(diff[finite].max()) if finite.any() else 0.0
-    count = int((~ok).sum())
-    if count == 0:
-        if single:
-            tol = f"±{atol:g}" if rtol == 0 else f"atol {atol:g}, rtol {rtol:g}"
-            print(f"PASS {label}: matches the expected {_what_of(want)} (max |error| {max_err:.3g}, within {tol})")
-        return Verdict(path, True, max_err, 0, int(want.size), "", "")
-    found = diagnosis(ans) if diagnosis is not None else None
-    if not found and decimals is None:
-        found = _rounding_hint(path, ans, want, src) or found
-    if single:
-        _print_failure(label, ans, want, ok, max_err, count, found, precision, max_cells)
-    return Verdict(path, False, max_err, count, int(want.size), found or "", "")
+    v = grader.grade(ans, path)
+    if single and fmt == "table":
+        if v.passed:
+            print(f"PASS {label}: matches the expected {_what_of(grader.want)} (max |error| {v.max_error:.3g}, "
+                  f"within {grader.tol.text()})")
+        elif v.detail:
+            print(printable(f"FAIL {label}: {v.detail}"))
+            if v.diagnosis:
+                print(printable(f"diagnosis: {v.diagnosis}"))
+        else:
+            _print_failure(label, ans, grader, v, precision, max_cells)
+    return v
 
 
 def _what_of(want) -> str:
     return f"{'×'.join(map(str, want.shape))} array"
 
 
-def _rounding_hint(path, ans, want, src) -> str:
-    """An answer written with few decimals that matches at that precision: say so."""
+def _print_failure(label: str, ans, grader, v, precision: int, max_cells: int) -> None:
     import numpy as np
-
-    for d in range(0, 7):
-        if np.allclose(np.round(ans, d), ans, rtol=0, atol=1e-12):
-            if np.all(np.abs(ans - want) <= 0.5 * 10.0 ** -d * (1 + 1e-9)):
-                return f"matches when rounded to {d} decimals: pass --decimals {d} (or decimals = {d} in the problem)"
-            return ""
-    return ""
-
-
-def _print_failure(path, ans, want, ok, max_err, count, diagnosis, precision, max_cells) -> None:
     from rich.table import Table
 
     from attncli.cli.common import print_renderables
-    from attncli.render.safe import text
+    from attncli.render.safe import printable, text
     from attncli.render.tables import format_number
 
-    t = Table(title=text(f"FAIL {path}: {count} of {want.size} cells differ (max |error| {max_err:.4g})"),
+    want = grader.want
+    t = Table(title=text(f"FAIL {label}: {v.count} of {want.size} cells differ (max |error| {v.max_error:.4g})"),
               title_justify="left")
     for col in ("cell", "answer", "expected", "difference"):
         t.add_column(col, justify="left" if col == "cell" else "right")
-    import numpy as np
-
-    from attncli.render.safe import printable
-
-    bad = np.argwhere(~ok)
+    bad = np.argwhere(~grader.tol.within(ans, want))
     for idx in bad[:max_cells]:
-        i = tuple(int(v) for v in idx)
+        i = tuple(int(x) for x in idx)
         t.add_row(str(list(i)), format_number(ans[i], precision), format_number(want[i], precision),
                   format_number(ans[i] - want[i], precision))
     if len(bad) > max_cells:
         t.caption = f"{len(bad) - max_cells} more differing cells not shown (--max-cells)"
     print_renderables([t])
-    if diagnosis is not None:
-        print(printable(f"diagnosis: {diagnosis}") if diagnosis else "diagnosis: no common mistake matches this answer")
+    if grader.doctor is not None or v.diagnosis:
+        print(printable(f"diagnosis: {v.diagnosis}") if v.diagnosis else
+              "diagnosis: no common mistake matches this answer")
 
 
-def _progress(total: int):
+def _progress(answers: list[str], single: bool):
+    """The answers, with a progress bar on a terminal when there are many."""
+    if single or not sys.stderr.isatty():
+        yield from answers
+        return
     from rich.progress import Progress
 
-    p = Progress(transient=True)
-    p.start()
-    return p, p.add_task("grading", total=total)
+    with Progress(transient=True) as p:
+        task = p.add_task("grading", total=len(answers))
+        for a in answers:
+            yield a
+            p.advance(task)
 
 
-def _summary(verdicts: list[Verdict], precision: int) -> None:
-    from rich.table import Table
+def _given_on_command_line() -> set[str]:
+    from attncli.cli.problem import _COMMANDLINE
 
-    from attncli.cli.common import print_renderables
-    from attncli.render.safe import text
-
-    passed = sum(v.passed for v in verdicts)
-    t = Table(title=f"{passed} of {len(verdicts)} answers pass", title_justify="left")
-    for col in ("answer", "result", "max error", "cells wrong", "diagnosis"):
-        t.add_column(col, justify="right" if col in ("max error", "cells wrong") else "left")
-    for v in verdicts:
-        t.add_row(text(v.answer), "PASS" if v.passed else "FAIL", "" if v.max_error is None else f"{v.max_error:.3g}",
-                  "" if v.passed or v.detail else f"{v.count}/{v.total}", text(v.diagnosis or v.detail))
-    print_renderables([t])
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - typer without its vendored click
+        from click import get_current_context
+    ctx = get_current_context()
+    return {name for name in ctx.params if ctx.get_parameter_source(name) == _COMMANDLINE()}
 
 
-def _write_report(path: str, verdicts: list[Verdict], protect) -> None:
-    import csv
-    import io
-    import json
+OWN_TYPES = {"what": str, "credit": str, "atol": float, "rtol": float, "points": float, "decimals": int}
 
-    from attncli.io import atomic_write
 
-    rows = [{"answer": v.answer, "result": "pass" if v.passed else "fail", "max_error": v.max_error,
-             "cells_wrong": v.count, "cells": v.total, "diagnosis": v.diagnosis, "detail": v.detail}
-            for v in verdicts]
-    if path.lower().endswith(".json"):
-        data = json.dumps({"answers": rows, "passed": sum(v.passed for v in verdicts), "total": len(rows)},
-                          indent=2, ensure_ascii=False) + "\n"
-    elif path.lower().endswith(".csv"):
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-        data = buf.getvalue()
-    else:
-        raise AttnError(f"--report writes .csv or .json; got {path!r}")
-    atomic_write(path, data.encode("utf-8"), protect=protect, option="--report")
+def _merge_problem(path: str, options: dict[str, Any], own: dict[str, Any], given: set[str]):
+    """A student's problem file under the command line's options (options given on the command line win)."""
+    from attncli.cli.problem import ATTENTION_NAMES, _convert, _default_of, load_problem
+
+    values = load_problem(path, [*ATTENTION_NAMES, *OWN_TYPES])
+    merged, mine = {**options, "problem": path}, dict(own)
+    for name, value in values.items():
+        if name in given:
+            continue
+        if name in OWN_TYPES:
+            kind = OWN_TYPES[name]
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else \
+                isinstance(value, kind) and not isinstance(value, bool)
+            if not ok:
+                raise AttnError(f"PROBLEM: '{path}' key {name!r} must be {kind.__name__}; got {value!r}"[:300])
+            mine[name] = kind(value)
+        else:
+            merged[name] = _convert(name, value, _default_of(name, []))
+    return merged, mine
