@@ -250,3 +250,66 @@ def test_problems_options_on_the_command_line_win(class_dir, tmp_path):
     answer = write_csv(tmp_path / "ada.csv", np.round(weights(STUDENTS["ada"]), 2))
     assert run(["check", answer, "--problems", class_dir], check=False).returncode == 1  # decimals = 3 in the file
     assert run(["check", answer, "--problems", class_dir, "--decimals", "2"]).returncode == 0
+
+
+# ---- the grader scripts a course drops into its autograder (samples/homework/, shown in the README) ---------------
+
+HOMEWORK = ROOT / "samples" / "homework"
+
+
+def _script_env(**extra: str) -> dict:
+    import os
+    import sys
+
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}", **extra}
+
+
+def test_gradescope_run_autograder(tmp_path):
+    import subprocess
+
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "source" / "problems").mkdir(parents=True)
+    email = "ada@uni.edu"
+    write_problem(root / "source" / "problems" / f"{email}.toml", x=STUDENTS["bob"], extra="decimals = 2\n")
+    (root / "submission_metadata.json").write_text(json.dumps({"id": 1, "users": [{"email": email, "id": 7,
+                                                                                   "name": "Ada"}]}))
+    answer = np.round(weights(STUDENTS["bob"]), 2)
+    answer[2, 0] += 0.3
+    write_csv(root / "submission" / "weights.csv", answer)
+    proc = subprocess.run(["bash", HOMEWORK / "gradescope" / "run_autograder"], capture_output=True,
+                          env=_script_env(AUTOGRADER_ROOT=str(root)), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    obj = json.loads((root / "results" / "results.json").read_text())
+    validate_gradescope(obj)
+    assert obj["score"] == pytest.approx(10 * 8 / 9, abs=1e-4) and "(2, 0)" in obj["tests"][0]["output"]
+    (root / "submission" / "weights.csv").unlink()  # nothing uploaded: a zero with the reason, still valid
+    subprocess.run(["bash", HOMEWORK / "gradescope" / "run_autograder"], env=_script_env(AUTOGRADER_ROOT=str(root)),
+                   capture_output=True, timeout=120, check=True)
+    obj = json.loads((root / "results" / "results.json").read_text())
+    validate_gradescope(obj)
+    assert obj["score"] == 0 and "could not be read" in obj["tests"][0]["output"]
+
+
+def test_prairielearn_run_sh(tmp_path):
+    import subprocess
+
+    root = tmp_path / "grade"
+    for d in ("student", "tests"):
+        (root / d).mkdir(parents=True)
+    write_problem(root / "tests" / "problem.toml", extra="decimals = 2\n")
+    write_csv(root / "student" / "weights.csv", np.round(weights(), 2))
+    subprocess.run(["bash", HOMEWORK / "prairielearn" / "run.sh"], env=_script_env(GRADE_ROOT=str(root)),
+                   capture_output=True, timeout=120, check=True)
+    raw = (root / "results" / "results.json").read_bytes()
+    obj = json.loads(raw)
+    validate_prairielearn(obj, raw)
+    assert obj["gradable"] and obj["score"] == 1.0
+
+
+def test_student_option(class_dir, tmp_path):
+    answer = write_csv(tmp_path / "weights.csv", np.round(weights(STUDENTS["bob"]), 3))
+    assert run(["check", answer, "--problems", class_dir, "--student", "bob"]).returncode == 0
+    assert run(["check", answer, "--problems", class_dir, "--student", "ada"], check=False).returncode == 1
+    assert "no problem for 'zed'" in run_error(["check", answer, "--problems", class_dir, "--student", "zed"])
+    assert "--problems" in run_error(["check", answer, "--student", "bob", "--expected", "1"])

@@ -48,6 +48,9 @@ def check(
         "A folder of per-student problems (DIR/<student id>.toml, as `attncli init --roster` writes): each ANSWER "
         "is graded against the problem of the student its file name (ada.csv, ada_weights.csv) or folder "
         "(ada/answer.csv) names. e.g. --problems problems/", CHECK, "--problems")] = None,
+    student: Annotated[str | None, opt._opt(
+        "With --problems: grade every ANSWER against this student's problem (DIR/<ID>.toml), whatever the answer "
+        "files are called (an autograder's weights.csv). e.g. --student ada@uni.edu", CHECK, "--student")] = None,
     what: Annotated[str, opt._opt("Which array the answers are: weights, output, scores, q, k, v or heads. "
                                   "e.g. --what weights", CHECK, "--what", show_default=True)] = "output",
     atol: Annotated[float | None, opt._opt("Absolute tolerance (default 1e-6). e.g. --atol 1e-4", CHECK,
@@ -106,11 +109,14 @@ def check(
             raise AttnError("--problems grades each answer against its student's own problem: drop the PROBLEM "
                             f"file{' and --expected' if expected is not None else ''}")
         index = ProblemIndex(problems)
+        if student is not None and student not in index.by_id:
+            raise AttnError(f"--student: no problem for {student!r} in {problems} (it holds "
+                            f"{_some(list(index.by_id))}); the roster's ids name the files")
         given = _given_on_command_line()
         graders: dict[str, Any] = {}
         verdicts = []
         for path in _progress(answers, single):
-            found = index.find(path)
+            found = (student, index.by_id[student]) if student is not None else index.find(path)
             if found is None:
                 detail = (f"no problem in {problems} for this answer: its file name (or folder) must name a "
                           "student (e.g. ada.csv or ada_weights.csv for ada.toml)")
@@ -127,6 +133,8 @@ def check(
             v.student, v.problem = sid, ppath
             verdicts.append(v)
     else:
+        if student is not None:
+            raise AttnError("--student picks a student's problem from --problems DIR; give --problems too")
         grader = _grader(src, options, own, expected, diagnose)
         verdicts = [_grade(grader, path, src, single, precision, max_cells, fmt, strict)
                     for path in _progress(answers, single)]
@@ -145,6 +153,11 @@ def check(
         atomic_write(report, gr.report_bytes(verdicts, rep_fmt, visibility), protect=src.paths, option="--report")
     if not all(v.passed for v in verdicts):
         raise typer.Exit(1)
+
+
+def _some(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def _points(points: float | None) -> float:
