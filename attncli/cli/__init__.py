@@ -43,8 +43,19 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from attncli import __version__
+
+        print(f"attncli {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _group() -> None:
+def _group(
+    version: bool = typer.Option(False, "--version", help="Print attncli's version and exit.", is_eager=True,
+                                 callback=_version),
+) -> None:
     """Makes attncli a group of commands even when only one is loaded (the help is Typer's help= above)."""
 
 
@@ -154,7 +165,8 @@ def _usage_message(err: Exception, args: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI. Exit codes: 0 ok; 1 a `check` mismatch; 2 a usage or input error (one line
+    """Run the CLI. Exit codes: 0 ok (also `attncli` alone, which prints the help, and --version); 1 a `check`
+    mismatch; 2 a usage or input error (one line
     `error: ...`); 70 an internal error (a bug: still one line, --debug shows the traceback); 130 Ctrl-C;
     141 standard output closed by its reader (`| head`); 128+N ended by signal N (143 SIGTERM, 129 SIGHUP)."""
     cx = _click_exceptions()
@@ -187,10 +199,10 @@ def main(argv: list[str] | None = None) -> None:
             _say("interrupted")
         sys.exit(err.exit_code)
     except cx.ClickException as err:  # usage mistakes: unknown option, bad choice, missing value
-        if type(err).__name__.startswith("NoArgsIsHelp"):  # bare `attncli`: the help itself
+        if type(err).__name__.startswith("NoArgsIsHelp"):  # bare `attncli`: the help itself, not a mistake
             err.show()
-        else:
-            _say(f"error: {_one_line(_usage_message(err, args))}")
+            sys.exit(0 if not args else 2)  # exit 1 means a failed check; 2 a usage error
+        _say(f"error: {_one_line(_usage_message(err, args))}")
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
         silence_stdout()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,10 @@ SOURCE_HELP = ("SOURCE: a file (.npy .npz .safetensors .csv .tsv .txt .json; fil
 TEXT_OPTIONS = ("text", "tokens", "ids")  # each makes the token vectors X from text (cli/text_input.py)
 
 
+# options that take a vector: a typed row ("0.1 0 0", read as MATLAB does, 1 × d) is that vector
+VECTOR_OPTIONS = ("--bq", "--bk", "--bv", "--bo", "--va")
+
+
 class Sources:
     """Reads every array option through attncli.io, remembering input files (never overwritten)."""
 
@@ -31,6 +36,7 @@ class Sources:
         self.stdin_used_by: str | None = None
         self.info: dict[str, dict[str, Any]] = {}
         self.names: dict[str, list[str | None]] = {}  # option -> the array names read for it (file:name)
+        self.typed: dict[str, tuple[str, tuple[int, ...]]] = {}  # option -> (text, shape) of a typed row or vector
 
     def _note(self, loaded: Any, option: str) -> None:
         if loaded.path is not None:
@@ -45,6 +51,13 @@ class Sources:
 
         self._claim_stdin(source, option)
         loaded = read_array(source, option=option)
+        shape = loaded.array.shape
+        if loaded.path is None and not loaded.binary and (len(shape) == 1 or len(shape) == 2 and shape[0] == 1):
+            self.typed.setdefault(option, (source, shape))
+        if option in VECTOR_OPTIONS and len(shape) == 2 and shape[0] == 1:
+            from dataclasses import replace
+
+            loaded = replace(loaded, array=loaded.array.reshape(-1))  # (1, d) -> (d,)
         self._note(loaded, option)
         self.info.setdefault(option, {"source": source, "shape": list(loaded.array.shape),
                                       "dtype": str(loaded.array.dtype)})
@@ -58,6 +71,25 @@ class Sources:
                 raise AttnError(f"{option} and {self.stdin_used_by} both read standard input ('-'); only one "
                                 "option can, unless each names an array of a piped container (-:name)")
             self.stdin_used_by = option
+
+    def read_as(self, message: str) -> str | None:
+        """What a typed single row, number or JSON vector that `message` blames was read as, or None."""
+        import re
+
+        notes = []
+        for option, (source, shape) in self.typed.items():
+            if option in VECTOR_OPTIONS or not re.search(rf"{re.escape(option)}(?![\w-])", message):
+                continue
+            text = "standard input" if source.startswith("-") else f"{option} {_quoted(source)}"
+            if len(shape) == 1:
+                notes.append(f"{text} is a JSON list, read as a vector of {shape[0]}; one row (one token) is "
+                             f"[[...]] or \"1 0 1\"")
+            elif shape == (1, 1):
+                notes.append(f"{text} was read as a 1 × 1 matrix (one row of one value)")
+            else:
+                notes.append(f"{text} was read as one row, 1 × {shape[1]} (one token); rows are separated by "
+                             "';' or new lines")
+        return "; ".join(notes) or None
 
     def array(self, source: str | None, option: str):
         loaded = self.read(source, option)
@@ -82,6 +114,46 @@ class Sources:
             name: {"shape": list(loaded.array.shape), "dtype": str(loaded.array.dtype)}
             for name, loaded in found.items()}})
         return {name: loaded.array for name, loaded in found.items()}
+
+
+def _quoted(source: str) -> str:
+    """A typed literal echoed in a message, on one line and cut to 40 characters."""
+    text = " ".join(source.split())
+    return f'"{text}"' if len(text) <= 40 else f'"{text[:37]}..."'
+
+
+@contextmanager
+def saying_what_was_read(src: Sources) -> Iterator[None]:
+    """An AttnError raised inside names, after its message, what a typed single row or number it blames was
+    read as (`--x "3"` is a 1 × 1 matrix): a shape error about a literal then says how the literal was read."""
+    try:
+        yield
+    except AttnError as err:
+        note = src.read_as(str(err))
+        if note is None:
+            raise
+        raise AttnError(f"{err}; {note}") from None
+
+
+def check_label_count(labels: Any, kw: dict[str, Any], layout: str) -> None:
+    """--labels names the tokens, one per query (and per key in self-attention): another count is an error, as in
+    `show`. `kw` holds the arrays read (attention's keyword arguments); checked before computing."""
+    if labels is None or not labels or not isinstance(labels[0], str):
+        return
+    n_q, n_k = (_tokens(kw[a] if kw.get(a) is not None else kw.get(b), layout) for a, b in (("x", "q"), ("x_kv", "k")))
+    if n_q is None:
+        return
+    if len(labels) != n_q:
+        keys = "" if n_k in (None, n_q) else f" and {n_k} keys"
+        raise AttnError(f"--labels has {len(labels)} label{'s' if len(labels) != 1 else ''} but the input has {n_q} "
+                        f"tokens (queries){keys}; give one label per token")
+
+
+def _tokens(a: Any, layout: str) -> int | None:
+    """How many tokens a matrix input holds (rows; columns in cols layout), or None if it is not one."""
+    if a is None or getattr(a, "ndim", 0) < 2 or isinstance(a, list):
+        return None
+    return int(a.shape[-1] if layout == "cols" else a.shape[-2])
 
 
 def wants_text(o: dict[str, Any]) -> bool:

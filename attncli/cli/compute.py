@@ -6,7 +6,17 @@ from typing import Any
 
 from attncli.cli import app
 from attncli.cli import options as opt
-from attncli.cli.common import PICTURES, Sources, check_look, emit, parse_show, resolve_format, warn
+from attncli.cli.common import (
+    PICTURES,
+    Sources,
+    check_label_count,
+    check_look,
+    emit,
+    parse_show,
+    resolve_format,
+    saying_what_was_read,
+    warn,
+)
 from attncli.cli.problem import attention_command
 
 SHOWABLE = ("q", "k", "v", "scores", "weights", "heads", "output")
@@ -22,10 +32,13 @@ EPILOG = (
     "--wk samples/self_attention/wk.csv --wv samples/self_attention/wv.csv\n\n"
     "  attncli compute samples/self_attention/problem.toml --show q,k,v,weights\n\n"
     "  attncli compute --x \"1 0 1 0; 0 2 0 2; 1 1 1 1\" --score dot --show scores,weights\n\n"
-    "  attncli compute --q q.npy --k k.npy --v v.npy --causal --window 128 --show output -o out.npy\n\n"
-    "  attncli compute --q q.npy --k k.npy --v v.npy --causal --show weights -o weights.npy  "
-    "(a map too big for memory is written to the file in blocks)\n\n"
-    "  attncli compute --x x.npy --weights mha.safetensors --heads 8 --rope --format json | jq .meta\n\n"
+    "  echo \"1 0 1 0; 0 2 0 2; 1 1 1 1\" | attncli compute --x - --causal  # stdin reads as the inline text\n\n"
+    "  attncli compute --q samples/self_attention/x.csv --k samples/self_attention/x.csv "
+    "--v samples/self_attention/x.csv --causal --window 1 --show output -o out.npy\n\n"
+    "  attncli compute --x samples/self_attention/x.csv --causal --show weights -o weights.npy  "
+    "# a map too big for memory is written to the file in blocks\n\n"
+    "  attncli compute --x samples/two_heads/x.csv --weights samples/two_heads/weights.safetensors --heads 2 "
+    "--rope --format json | jq .meta.shapes\n\n"
     "  attncli compute --text \"the cat sat on the mat\" --embeddings samples/text/embeddings.txt --format heatmap\n\n"
     "  attncli compute --x samples/two_heads/x.csv --weights samples/two_heads/weights.safetensors --heads 2 "
     "-o map.png"
@@ -53,11 +66,14 @@ def compute(
     from attncli.io.stream import MapFile
 
     src = Sources()
-    kwargs, names_of = attention_kwargs(src, options)
+    with saying_what_was_read(src):
+        kwargs, names_of = attention_kwargs(src, options)
+    if options.get("labels") is not None:
+        check_label_count(names_of.queries, kwargs, str(options.get("layout", "rows")))
     limit = available_memory()
     # a map too big for memory can still go to disk, block by block: one map, to one .npy file
     to_file = fmt_name == "npy" and output is not None and names in (["weights"], ["scores"])
-    with MapFile(output or "", protect=src.paths, memory_limit=limit) as disk:
+    with MapFile(output or "", protect=src.paths, memory_limit=limit) as disk, saying_what_was_read(src):
         res = attention(**kwargs, need=names, threads=threads, memory_limit=limit,
                         stream_maps=lambda name, **how: disk.open(name, **how) if to_file else None)
         if res.empty_rows:

@@ -99,13 +99,14 @@ Srcs = list[str] | None
 
 # ---- inputs -------------------------------------------------------------------------------------
 X = Annotated[Src, _opt("Token vectors X, rows = tokens: n × d_model, or batch × n × d_model. SOURCE: a file "
-                        "(.npy .npz .safetensors .csv .tsv .txt .json, file.npz:name), '-' for stdin, or inline. "
+                        "(.npy .npz .safetensors .csv .tsv .txt .json, file.npz:name), '-' for stdin, or inline: "
+                        "rows split on ';' or new lines, so \"1 0 1\" is one token (1 × 3), as in MATLAB. "
                         "e.g. --x samples/self_attention/x.csv or --x \"1 0 1 0; 0 2 0 2\"", IN, "--x")]
 XKV = Annotated[Src, _opt("Cross-attention: token vectors for keys and values (queries come from --x). "
                           "e.g. --x-kv encoder.npy", IN, "--x-kv")]
 IMAGE = Annotated[Src, _opt("Image self-attention: H × W × C (or batch × H × W × C); the H·W pixels are the "
                             "tokens (row-major) and the output is written back as H × W × C. "
-                            "e.g. --image samples/image/image.npy", IN, "--image")]
+                            "e.g. --image samples/image/image.json", IN, "--image")]
 Q = Annotated[Src, _opt("Queries given directly: n × d, heads × n × d, or batch × heads × n × d (PyTorch SDPA's "
                         "layout). e.g. --q q.npy", IN, "--q")]
 K = Annotated[Src, _opt("Keys, shaped like --q. e.g. --k k.npy", IN, "--k")]
@@ -218,7 +219,8 @@ ALIBI = Annotated[bool, _opt("ALiBi: add −m_h·|i − j| to head h's scores (�
 # ---- layout and numbers -------------------------------------------------------------------------
 LAYOUT = Annotated[Layout, _opt("rows: tokens are rows (papers, PyTorch). cols: tokens are columns, the lecture "
                                 "convention Q = W_q·I, A = Kᵀ·Q, O = V·A′; inputs are read and outputs written "
-                                "that way. e.g. --layout cols", NUM, "--layout", show_default=True)]
+                                "that way. A PROBLEM file's matrices are in the file's layout: a --layout that "
+                                "contradicts it is an error. e.g. --layout cols", NUM, "--layout", show_default=True)]
 DTYPE = Annotated[DType, _opt("auto keeps float32 binary inputs in float32; text and inline inputs compute in "
                               "float64. e.g. --dtype float64", NUM, "--dtype", show_default=True)]
 ALLOW_NONFINITE = Annotated[bool, _opt("Compute even when inputs hold NaN or Inf (default: refuse, naming the "

@@ -6,6 +6,10 @@ on the command line override the file. Whatever the file holds, reading it is a 
 integers are TOML's (64-bit), nesting is bounded, and keys and values echoed in messages are repr'd and
 cut to 60 characters. `attention_command` gives a Typer command all of compute's
 attention options plus the PROBLEM argument, and hands the merged values to the command.
+
+A file that holds matrices is written in one layout, `layout = "rows"` unless it says `layout = "cols"`; a
+--layout on the command line that contradicts it is an error (it would read X transposed), never a silent
+reinterpretation.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ ATTENTION_NAMES = [name for name, _, _ in ATTENTION_OPTIONS]
 PATH_OPTIONS = {"x", "x_kv", "image", "q", "k", "v", "tokens", "ids", "embeddings", "vocab", "labels", "wq", "wk",
                 "wv", "bq", "bk", "bv", "wo", "bo", "weights", "w_score", "wa_q", "wa_k", "va", "mask", "bias",
                 "adjacency", "edges", "pe", "expected", "tokenizer", "config"}
+# inputs whose orientation the layout decides: a problem file holding any of them is written in one layout
+MATRIX_KEYS = {"x", "x_kv", "q", "k", "v", "wq", "wk", "wv", "wo", "weights", "w_score", "wa_q", "wa_k", "mask",
+               "bias", "adjacency", "pe", "expected"}
 LIST_AS_TEXT = {"key_lens", "query_lens", "window"}  # [5, 3] -> "5,3"; [2, 0] -> "2:0" for window
 # keys some computing command takes: a problem file may hold them all, each command uses its own
 COMMAND_KEYS = {"show", "fmt", "output", "precision", "what", "atol", "rtol", "decimals", "expected", "diagnose",
@@ -63,7 +70,8 @@ INTS = {"layer", "heads", "kv_heads", "window2d", "seed", "start_pos", "precisio
         "threads", "max_cells"}
 FLOATS = {"scale", "softcap", "temperature", "pe_base", "rope_base", "atol", "rtol", "points"}
 PROBLEM_HELP = ("A problem file (TOML): inputs as inline matrices or paths relative to it, and any option by name; "
-                "options on the command line win. `attncli init` writes a template. e.g. samples/problem.toml")
+                "options on the command line win; its matrices are written in its layout (layout = \"rows\" unless it "
+                "says \"cols\"). `attncli init` writes a template. e.g. samples/self_attention/problem.toml")
 
 
 def attention_command(fn=None, *, positional_problem: bool = True):
@@ -98,7 +106,10 @@ def attention_command(fn=None, *, positional_problem: bool = True):
                 kw["answers"] = [a for a in answers if a != problem]
         if problem is not None:
             defaults = {n: ctx.get_parameter_source(n) != _COMMANDLINE() for n in kw}
-            for name, value in load_problem(problem, list(kw)).items():
+            loaded = load_problem(problem, list(kw))
+            if not defaults.get("layout", True):
+                check_layout(problem, loaded, str(kw["layout"]))
+            for name, value in loaded.items():
                 if defaults.get(name, True):
                     kw[name] = _convert(name, value, _default_of(name, own))
         own_names = {p.name for p in own}
@@ -109,6 +120,20 @@ def attention_command(fn=None, *, positional_problem: bool = True):
     wrapper.__signature__ = sig  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
     return wrapper
+
+
+def check_layout(problem: str, loaded: dict[str, Any], flag: str) -> None:
+    """A problem file's matrices are written in one layout: `layout = "rows"` unless it says otherwise. A --layout
+    flag that contradicts it would read X (and every weight) transposed, so it is an error saying what to change."""
+    if not MATRIX_KEYS & loaded.keys():
+        return  # only options and text: --layout just says how to show the results
+    written = str(loaded.get("layout", "rows"))
+    if written == flag:
+        return
+    said = "" if "layout" in loaded else " (the default)"
+    raise AttnError(f"--layout {flag} conflicts with PROBLEM '{problem}', whose matrices are written with "
+                    f"layout = \"{written}\"{said}; drop --layout, or set layout = \"{flag}\" in the file and write "
+                    f"its matrices with tokens as {'columns' if flag == 'cols' else 'rows'}")
 
 
 def _COMMANDLINE():  # noqa: N802 - the enum member, imported lazily from typer's (vendored) click

@@ -2,12 +2,16 @@
 
 Two spellings:
 
-- JSON nested lists, `"[[1, 0], [0, 1]]"` (also with `nan`, `inf`, `-inf`);
-- MATLAB rows, `"1 0; 0 1"`: rows split on `;`, values on blanks and/or commas. Without `;` the
-  literal is 1-D (`"1 2 3"` has shape (3,)); with `;` it is 2-D (`"1 2 3;"` has shape (1, 3));
-  a single number (`"0.5"`) is 0-d. `"[1 0; 0 1]"` (brackets around MATLAB rows) works too.
+- MATLAB rows, `"1 0; 0 1"`: rows are split on `;` and on newlines (a matrix pasted over several lines
+  is that matrix), values on blanks and/or commas (`"1,0,1"`, `"1, 0, 1"`). As in MATLAB every such
+  literal is a matrix: a single row `"1 0 1"` is one token, 1 × 3; a single number `"0.5"` is 1 × 1;
+  `"1; 2; 3"` is a column, 3 × 1. A `;` at the end of a row is allowed; an empty row or an empty value
+  between two commas is an error. `"[1 0; 0 1]"` (brackets around MATLAB rows) works too.
+- JSON nested lists, `"[[1, 0], [0, 1]]"` (also with `nan`, `inf`, `-inf`): the shape is the nesting,
+  so `"[1, 2, 3]"` is a vector (3,) and `"[[1, 2, 3]]"` is 1 × 3.
 
-`true`/`false` count as 1/0; when every value is one of them the array is bool (a mask).
+`true`/`false` count as 1/0; when every value is one of them the array is bool (a mask). Standard input
+(`-`) holding such text reads exactly as the same literal would (io.readers).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from attncli.io._common import Src
 _WORDS = re.compile(r"nan|inf(?:inity)?|true|false|null", re.IGNORECASE)
 _NUMBER_CHARS = re.compile(r"[\d\s+\-.eE,;\[\]]*")
 _HAS_DIGIT = re.compile(r"\d")
-_SEPARATORS = re.compile(r"[\s,]+")
+_VALUE_SEPARATORS = re.compile(r"\s*,\s*|\s+")
 _JSON_FIXES = (
     (re.compile(r"\bnan\b", re.IGNORECASE), "NaN"),
     (re.compile(r"\binf(?:inity)?\b", re.IGNORECASE), "Infinity"),
@@ -39,9 +43,12 @@ def looks_inline(source: str) -> bool:
     return _NUMBER_CHARS.fullmatch(_WORDS.sub(" ", source)) is not None
 
 
-def parse_inline(source: str, src: Src) -> np.ndarray:
-    """Parse an inline literal (JSON lists or MATLAB rows) into float64 (or bool) numbers."""
+def parse_inline(source: str, src: Src, *, what: str | None = None) -> np.ndarray:
+    """Parse an inline literal (JSON lists or MATLAB rows) into float64 (or bool) numbers.
+
+    `what` names the text in messages (default: "the inline matrix '...'"; standard input passes its own)."""
     text = source.strip()
+    what = what or f"the inline matrix {shown(text)}"
     if text.startswith("["):
         import json  # only JSON literals need the parser (and jsonfmt), MATLAB rows do not
 
@@ -55,15 +62,15 @@ def parse_inline(source: str, src: Src) -> np.ndarray:
         except (ValueError, RecursionError) as err:
             inner = text[1:-1] if text.endswith("]") else None
             if inner is not None and "[" not in inner and "]" not in inner:
-                return _parse_rows(inner, src, bracketed=True)
+                return parse_rows(inner, src, what=what)
             detail = (err.msg if isinstance(err, json.JSONDecodeError) else "nested too deeply"
                       if isinstance(err, RecursionError) else "an integer has more than 4300 digits")
             raise src.error(
-                f"cannot read the inline matrix {shown(text)}: {detail}; write JSON lists like "
+                f"cannot read {what}: {detail}; write JSON lists like "
                 '"[[1, 0], [0, 1]]" or MATLAB rows like "1 0; 0 1"'
             ) from None
-        return json_to_array(obj, src, f"the inline matrix {shown(text)}")
-    return _parse_rows(text, src, bracketed=False)
+        return json_to_array(obj, src, what)
+    return parse_rows(text, src, what=what)
 
 
 def shown(text: str, limit: int = 60) -> str:
@@ -72,7 +79,7 @@ def shown(text: str, limit: int = 60) -> str:
     return quoted if len(quoted) <= limit else f"{quoted[: limit - 4]}...' ({len(text):,} characters)"
 
 
-def _token(token: str, row: int, item: int, text: str, src: Src) -> float:
+def _token(token: str, row: int, item: int, what: str, src: Src) -> float:
     low = token.lower()
     if low in _BOOLS:
         return _BOOLS[low]
@@ -80,40 +87,61 @@ def _token(token: str, row: int, item: int, text: str, src: Src) -> float:
         return float(token)
     except ValueError:
         raise src.error(
-            f"cannot read the inline matrix {shown(text)}: {shown(token, 30)} (row {row}, item {item}) is not "
+            f"cannot read {what}: {shown(token, 30)} (row {row}, item {item}) is not "
             'a number; write rows like "1 0; 0 1"'
         ) from None
 
 
-def _parse_rows(text: str, src: Src, *, bracketed: bool) -> np.ndarray:
-    """MATLAB rows: `;` between rows, blanks/commas between values."""
-    two_d = ";" in text
-    pieces = text.split(";")
-    if two_d and not pieces[-1].strip():
-        pieces.pop()  # a trailing ';' is allowed
+def _pieces(text: str) -> list[str]:
+    """The rows of MATLAB text: split on newlines and `;`; blank lines and a `;` ending a line are skipped,
+    an empty row between two `;` is kept (and refused by the caller)."""
+    rows: list[str] = []
+    for line in text.splitlines():
+        parts = line.split(";")
+        if not parts[-1].strip():
+            parts.pop()  # a blank line, or a trailing ';'
+        rows.extend(parts)
+    return rows
+
+
+def _values(piece: str) -> list[str]:
+    """The values of one row: separated by blanks and/or one comma; a comma may end the row."""
+    tokens = _VALUE_SEPARATORS.split(piece.strip())
+    if len(tokens) > 1 and tokens[-1] == "" and piece.rstrip().endswith(","):
+        tokens.pop()
+    return tokens
+
+
+def parse_rows(text: str, src: Src, *, what: str | None = None) -> np.ndarray:
+    """MATLAB rows: `;` or a newline between rows, blanks/commas between values. Always 2-D
+    (rows, columns), as MATLAB reads it: `"1 0 1"` is 1 × 3 and `"0.5"` is 1 × 1."""
+    what = what or f"the inline matrix {shown(text.strip())}"
+    pieces = _pieces(text)
+    if not pieces:
+        raise src.error(f"cannot read {what}: it holds no numbers; write rows like \"1 0; 0 1\"")
     rows: list[list[float]] = []
     all_bool = True
     for r, piece in enumerate(pieces, 1):
-        tokens = [t for t in _SEPARATORS.split(piece.strip()) if t]
-        if not tokens:
+        tokens = _values(piece)
+        if tokens == [""]:
+            raise src.error(f"cannot read {what}: row {r} is empty; write rows like \"1 0; 0 1\"")
+        if "" in tokens:
+            item = tokens.index("") + 1
+            raise src.error(f"cannot read {what}: row {r}, item {item} is empty (two commas in a row?); "
+                            'write rows like "1, 0; 0, 1"')
+        try:
+            values = [float(t) for t in tokens]  # the common case: plain numbers
+            all_bool = False
+        except ValueError:
+            all_bool = all_bool and all(t.lower() in _BOOLS for t in tokens)
+            values = [_token(t, r, i, what, src) for i, t in enumerate(tokens, 1)]
+        rows.append(values)
+        if len(values) != len(rows[0]):
             raise src.error(
-                f"cannot read the inline matrix {shown(text)}: row {r} is empty; "
-                'write rows like "1 0; 0 1"'
-            )
-        all_bool = all_bool and all(t.lower() in _BOOLS for t in tokens)
-        rows.append([_token(t, r, i, text, src) for i, t in enumerate(tokens, 1)])
-        if len(rows[-1]) != len(rows[0]):
-            raise src.error(
-                f"cannot read the inline matrix {shown(text)}: row {r} has {_count(len(rows[-1]))} but "
+                f"cannot read {what}: row {r} has {_count(len(values))} but "
                 f"row 1 has {_count(len(rows[0]))}; every row needs the same number of values"
             )
-    dtype = bool if all_bool else np.float64
-    array = np.array(rows, dtype=dtype)  # (rows, columns)
-    if two_d:
-        return array
-    if not bracketed and len(rows[0]) == 1 and _SEPARATORS.search(text) is None:
-        return array.reshape(())  # a scalar such as "0.5"
-    return array.reshape(-1)  # "1 2 3" -> (3,)
+    return np.array(rows, dtype=bool if all_bool else np.float64)  # (rows, columns)
 
 
 def _count(n: int) -> str:

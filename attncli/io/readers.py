@@ -5,7 +5,11 @@ A SOURCE is, in order of precedence:
 1. `-` or `-:name`: standard input, format sniffed from its bytes;
 2. an existing file: `weights.npy`, `x.csv`, ... (format from the extension, else sniffed);
 3. `file:name` where `file` exists: one array of an .npz, .safetensors or JSON object;
-4. an inline literal: `"[[1, 0], [0, 1]]"` or `"1 0; 0 1"` or `"0.5"`.
+4. an inline literal: `"[[1, 0], [0, 1]]"` or `"1 0; 0 1"` or `"0.5"` (io.inline: MATLAB rows are always
+   2-D, `"1 0 1"` is 1 × 3 and `"0.5"` is 1 × 1; JSON lists have the shape of their nesting).
+
+Standard input holding what could be typed inline reads exactly as that literal (`echo "1 0; 0 1" | attncli
+compute --x -`); other text is a table (io.text: comments, a header row), else the sniffed binary format.
 
 Standard input is read once per stream and remembered, so several options can take different
 arrays of one piped container (`--wq -:wq --wk -:wk < weights.npz`).
@@ -23,8 +27,9 @@ from typing import BinaryIO
 
 import numpy as np
 
+from attncli.errors import AttnError
 from attncli.io._common import Blob, Content, Loaded, Src, list_names
-from attncli.io.inline import looks_inline, parse_inline
+from attncli.io.inline import looks_inline, parse_inline, parse_rows
 from attncli.io.limits import check_parse
 from attncli.io.sniff import kind_from_extension, sniff
 from attncli.io.text import decode_text, parse_text, sniff_delimiter
@@ -140,11 +145,35 @@ def _content(kind: str, blob: Blob) -> Content:
     return Content(binary=False, plain=parse_text(text, _delimiter(kind, text), blob.src))
 
 
+def _stdin_text(data: bytes, kind: str, src: Src) -> Content | None:
+    """Standard input holding what could be typed inline ("1 0; 0 1", rows on lines, "[1 2; 3 4]") reads as
+    that inline literal would, semicolons included; None for anything else (a table with a header or
+    comments, a JSON object, binary data), which the format's own reader takes."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    if not looks_inline(text):
+        return None
+    check_parse(len(data), src, "text")
+    if kind == "text":
+        return Content(binary=False, plain=parse_rows(text, src, what=STDIN_LABEL))
+    try:  # JSON first (its messages name the line and column); then MATLAB rows in brackets, or nan/inf
+        return _content(kind, Blob(src, data=data))
+    except AttnError as err:
+        try:
+            return Content(binary=False, plain=parse_inline(text, src, what=STDIN_LABEL))
+        except AttnError:
+            raise err from None
+
+
 def _open(where: _Where, option: str, stdin: BinaryIO | None) -> Content:
     src = Src(option, where.label)
     if where.kind == "stdin":
         data = _read_stdin(stdin, src)
-        return _content(sniff(data), Blob(src, data=data))
+        kind = sniff(data)
+        typed = _stdin_text(data, kind, src) if kind in ("text", "json") else None
+        return typed if typed is not None else _content(kind, Blob(src, data=data))
     assert where.path is not None
     kind = kind_from_extension(where.path)
     blob = file_blob(src, where.path)

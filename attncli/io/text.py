@@ -3,6 +3,10 @@
 Rules: `#` starts a comment (whole line or trailing), blank lines are skipped, a first row whose
 every field is non-numeric is a header and skipped, `nan`/`inf`/`-inf` are numbers, every row has
 the same number of fields. The result is always 2-D float64: (rows, columns).
+
+Files are read by these rules; standard input holding only what could be typed inline (numbers, blanks,
+commas, `;` between rows) is read as that inline literal instead (io.inline), so `echo "1 0; 0 1" | attncli
+compute --x -` works, and a file with `;` gets a message saying to put rows on lines.
 """
 
 from __future__ import annotations
@@ -75,9 +79,11 @@ def parse_text(text: str, delimiter: str | None, src: Src) -> np.ndarray:
             col = next(i for i, f in enumerate(fields) if not _is_number(f))
             bad = fields[col]
             what = "is empty" if bad == "" else f"{shorten(bad)} is not a number"
+            hint = ("; ';' separates rows only in inline matrices and on standard input: in a file, write one row "
+                    "per line" if ";" in bad else "")
             raise src.error(
                 f"{src.label}, line {lineno}, column {col + 1}: {what}; write numbers only "
-                "(nan and inf are allowed; '#' starts a comment)"
+                f"(nan and inf are allowed; '#' starts a comment){hint}"
             ) from None
         first_row_seen = True
         if not rows:

@@ -150,9 +150,10 @@ def encode_npy(arrays: dict[str, np.ndarray]) -> list[bytes | memoryview]:
     what to do instead."""
     if len(arrays) != 1:
         names = ", ".join(arrays)
+        first = next(iter(arrays), "output")
         raise AttnError(
-            f"{OPTION}: npy holds one array but {len(arrays)} were asked for ({names}); use "
-            "--show to pick one, or -o out.npz / out.safetensors"
+            f"--show: npy holds one array but {len(arrays)} were asked for ({names}); pick one with --show "
+            f"(e.g. --show {first}), or write them all as npz or safetensors (--format npz, -o out.npz)"
         )
     array = np.asarray(next(iter(arrays.values())), order="C")
     if array.dtype.hasobject:
