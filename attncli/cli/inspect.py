@@ -25,8 +25,9 @@ SAME_TYPE = {"F64": "float64", "F32": "float32", "I64": "int64", "I32": "int32",
              "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8", "BOOL": "bool"}
 
 
-@app.command(epilog="Examples:\n\n  attncli inspect model.safetensors\n\n  attncli inspect maps.npz:weights "
-             "--format json | jq '.arrays[0].shape'")
+@app.command(epilog="Examples:\n\n  attncli inspect samples/two_heads/weights.safetensors\n\n"
+             "  attncli inspect samples/tiny_gpt/model.safetensors --filter 'transformer.h.0.attn.*'\n\n"
+             "  attncli inspect samples/attention_maps/maps.npy --format json | jq '.arrays[0].shape'")
 def inspect(
     source: Annotated[str, typer.Argument(help=f"The file to look into. {SOURCE_HELP}. e.g. weights.npz",
                                           show_default=False)],

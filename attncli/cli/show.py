@@ -27,11 +27,12 @@ if TYPE_CHECKING:
 
 EPILOG = (
     "Examples:\n\n"
-    "  attncli show attentions.npy --labels \"the,cat,sat,on,the,mat\"\n\n"
-    "  attncli show model_attn.npz:layer3 --head 5 --top-k 2\n\n"
-    "  attncli show attentions.safetensors:attn --layer -1 -o last_layer.png\n\n"
-    "  attncli show attentions.npy --layer 0 -o map.html\n\n"
-    "  attncli show attentions.npy --format json | jq '.stats.heads[] | .entropy'"
+    "  attncli show samples/attention_maps/maps.npy --layer 0 --head 1 --labels samples/attention_maps/tokens.txt\n\n"
+    "  attncli show samples/attention_maps/maps.npy --layer 1 --top-k 2\n\n"
+    "  attncli show samples/attention_maps/maps.npy --layer -1 -o last_layer.png\n\n"
+    "  attncli show samples/attention_maps/maps.npy --layer 0 -o map.html\n\n"
+    "  attncli show samples/attention_maps/maps.npy --format json | jq '.stats.heads[] | .entropy'\n\n"
+    "  attncli compute --x samples/two_heads/x.csv --show weights -o maps.npz && attncli show maps.npz:weights"
 )
 SHAPES = ("2-D (n_q × n_k), 3-D (heads × n_q × n_k), 4-D (layers or batch × heads × n_q × n_k) or 5-D "
           "(layers × 1 × heads × n_q × n_k, as torch.stack(outputs.attentions))")
