@@ -1,116 +1,52 @@
 """Diagnosing a wrong answer: recompute with the common mistakes and see which one the answer matches.
 
-Each mistake changes the computation the way a student might have (left out 1/√d_k, normalized the
-wrong axis, forgot the causal mask, ...) and gives the array that student would have written. Pure:
-takes attention() keyword arguments (the problem) and returns candidate arrays in the user's shape.
+Each mistake (core/mistakes.py) changes the computation the way a student might have and gives the array
+that student would have written. An answer is matched, in this order, against:
+
+    singles  the expected array in another shape (transposed, flattened into one line), another array given
+             for the one asked (the weights for the output, Q·Kᵀ, per-head outputs, ...), each single mistake,
+             and the weights rounded to the answer's own decimals; every single that matches is named, so
+             mistakes that coincide for this problem's numbers are named together;
+    pairs    two mistakes at once (a mistake's array transposed or given for another, two mistakes together),
+             tried only when no single matches, computed one at a time until one matches.
+
+Pure: takes attention() keyword arguments (the problem) and its result; candidates are computed on first need
+and kept, so one Diagnoser serves a whole class.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from attncli.core.attention import attention
+from attncli.core.heads import merge_heads
+from attncli.core.mistakes import MISTAKES, STAGES, TAIL_KEYS, Kwargs, Mistake, plain, rounded, tail
+from attncli.core.result import user_view
 
-Kwargs = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Mistake:
-    name: str
-    message: str | Callable[[Kwargs], str]
-    change: Callable[[Kwargs, Any], Kwargs | None]  # new kwargs, or None when the mistake is impossible here
-
-
-def _set(**changes: Any) -> Callable[[Kwargs, Any], Kwargs]:
-    return lambda kw, res: {**kw, **changes}
-
-
-def _no_scale(kw: Kwargs, res: Any) -> Kwargs | None:
-    if kw.get("score", "scaled") != "scaled" or kw.get("scale") is not None:
-        return None
-    return {**kw, "scale": 1.0}
-
-
-def _sqrt_n(kw: Kwargs, res: Any) -> Kwargs | None:
-    if kw.get("score", "scaled") != "scaled" or kw.get("scale") is not None:
-        return None
-    n_k, d_k = res.k.shape[2], res.k.shape[3]
-    return None if n_k == d_k else {**kw, "scale": 1 / math.sqrt(n_k)}
-
-
-def _transposed_weights(kw: Kwargs, res: Any) -> Kwargs | None:
-    ws = [kw.get(n) for n in ("wq", "wk", "wv")]
-    if any(w is None or isinstance(w, list) for w in ws) or any(np.ndim(w) != 2 or w.shape[0] != w.shape[1]
-                                                               for w in ws):
-        return None
-    return {**kw, **{n: np.asarray(w).T for n, w in zip(("wq", "wk", "wv"), ws, strict=True)}}
-
-
-def _no_biases(kw: Kwargs, res: Any) -> Kwargs | None:
-    names = [n for n in ("bq", "bk", "bv", "bo") if kw.get(n) is not None]
-    return {**kw, **dict.fromkeys(names)} if names else None
-
-
-def _toggle_causal(kw: Kwargs, res: Any) -> Kwargs:
-    return {**kw, "causal": not kw.get("causal", False)}
-
-
-def _no_padding(kw: Kwargs, res: Any) -> Kwargs | None:
-    names = [n for n in ("key_lens", "query_lens", "mask") if kw.get(n) is not None]
-    return {**kw, **dict.fromkeys(names)} if names else None
-
-
-def _no_wo(kw: Kwargs, res: Any) -> Kwargs | None:
-    return {**kw, "wo": None, "bo": None} if kw.get("wo") is not None else None
-
-
-def _heads_reversed(kw: Kwargs, res: Any) -> Kwargs | None:
-    """concat(head_N, …, head_1)·W_O equals concat(head_1, …, head_N)·W_O′ with W_O′'s row blocks reversed."""
-    wo, H = kw.get("wo"), res.weights.shape[1]
-    if wo is None or H < 2 or np.ndim(wo) != 2:
-        return None
-    cols = kw.get("layout", "rows") == "cols"
-    w = np.asarray(wo).T if cols else np.asarray(wo)  # (H·d_v, d_out)
-    if w.shape[0] % H:
-        return None
-    w = w.reshape(H, -1, w.shape[1])[::-1].reshape(w.shape)
-    return {**kw, "wo": w.T if cols else w}
-
-
-def _other_normalization_axis(kw: Kwargs, res: Any) -> Kwargs:
-    return {**kw, "_normalize_over_queries": True}
-
-
-MISTAKES: list[Mistake] = [
-    Mistake("no-scaling", "matches the unscaled scores: 1/√d_k was left out", _no_scale),
-    Mistake("sqrt-n", "matches scaling by 1/√n (the sequence length) instead of 1/√d_k", _sqrt_n),
-    Mistake("softmax-axis", "matches softmax over the wrong axis (down each column of S instead of along each row)",
-            _other_normalization_axis),
-    Mistake("no-softmax", "matches the raw scores: the softmax was left out", _set(normalize="none")),
-    Mistake("no-softmax-no-scaling", "matches Q·Kᵀ itself: both the scaling and the softmax were left out",
-            lambda kw, res: None if _no_scale(kw, res) is None else {**_no_scale(kw, res), "normalize": "none"}),
-    Mistake("transposed-weights", "matches X·Wᵀ: the weight matrices were applied transposed", _transposed_weights),
-    Mistake("no-biases", "matches the computation without the biases b_Q, b_K, b_V, b_O", _no_biases),
-    Mistake("causal", lambda kw: ("matches the computation without the causal mask: it is missing"
-                                  if kw.get("causal") else
-                                  "matches a causal mask (j ≤ i) that the problem does not ask for"), _toggle_causal),
-    Mistake("no-padding", "matches the computation without the padding mask (--key-lens/--query-lens/--mask)",
-            _no_padding),
-    Mistake("heads-order", "matches the heads concatenated in the wrong (reversed) order before W_O", _heads_reversed),
-    Mistake("no-wo", "matches the concatenated heads: the output projection W_O was left out", _no_wo),
-]
+Close = Callable[[np.ndarray, np.ndarray], bool]
+LAYOUT = ("matches the expected array transposed: tokens as rows vs columns mixed up (K used where Kᵀ belongs, "
+          "or the other --layout)")
+LAYOUT_SHORT = "the array transposed (tokens as rows vs columns)"
 
 
 @dataclass
 class Candidate:
-    name: str
+    """An array a student might have written: `names` are the mistakes' ids (() for the expected array itself,
+    which only counts in another shape), `message` what the student reads, `short` how it is named next to
+    other matches."""
+
+    names: tuple[str, ...]
     message: str
     array: np.ndarray
+    short: str = ""
+
+    @property
+    def name(self) -> str:
+        return "+".join(self.names)
 
 
 @dataclass
@@ -123,62 +59,316 @@ class Finding:
     message: str
 
 
+class _Hit(NamedTuple):
+    names: tuple[str, ...]
+    message: str
+    short: str
+    reshaped: tuple[int, ...] | None  # the shape a one-line answer was read as
+
+
+class _Cached:
+    """An iterator computed once, on demand, and replayed from its start for every later loop."""
+
+    def __init__(self, source: Iterable[Candidate]) -> None:
+        self._source: Iterator[Candidate] = iter(source)
+        self.items: list[Candidate] = []
+
+    def __iter__(self) -> Iterator[Candidate]:
+        i = 0
+        while True:
+            if i == len(self.items):
+                try:
+                    self.items.append(next(self._source))
+                except StopIteration:
+                    return
+            yield self.items[i]
+            i += 1
+
+
+def _swap(a: np.ndarray) -> np.ndarray:
+    return np.swapaxes(a, -1, -2)
+
+
+def _flat(shape: tuple[int, ...]) -> bool:
+    """One line of numbers: at most one axis longer than 1."""
+    return sum(s > 1 for s in shape) <= 1
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return " × ".join(map(str, shape))
+
+
+def _transposed(message: str) -> str:
+    """"matches X" -> "matches, once transposed, X" (messages follow "Your answer ...")."""
+    return "matches, once transposed, " + message.removeprefix("matches ")
+
+
+class Suspects:
+    """Every array a student might have written for one problem, computed on first need and kept: the singles,
+    the pairs (see the module docstring) and, per number of decimals, the weights rounded before ·V."""
+
+    def __init__(self, kwargs: Kwargs | None, what: str, result: Any, want: np.ndarray | None = None,
+                 extra: Iterable[Candidate] = ()) -> None:
+        self.kw, self.what, self.res = kwargs or {}, what, result
+        self.want = np.asarray(result.export(what) if want is None else want, dtype=np.float64)
+        self._extra = extra
+        self._mistaken: list[tuple[Mistake, Any, np.ndarray]] = []  # single mistakes computed: (mistake, result, array)
+        self._rounded: dict[int, list[Candidate]] = {}
+        self._kwargs: dict[Mistake, Kwargs | None] = {}
+        self._results: dict[Mistake, Any] = {}  # each single mistake's result, before its `post`
+        self.singles = _Cached(self._singles())
+        self.pairs = _Cached(self._pairs())
+
+    # ---- computing ------------------------------------------------------------------------------------
+    def _changed(self, m: Mistake) -> Kwargs | None:
+        """The problem's kwargs with mistake `m` made (once per mistake, so pairs share its arrays)."""
+        if m not in self._kwargs:
+            try:
+                self._kwargs[m] = m.change(self.kw, self.res)
+            except Exception:  # noqa: BLE001 - a mistake that cannot be made for this problem is no candidate
+                self._kwargs[m] = None
+        return self._kwargs[m]
+
+    def _run(self, *ms: Mistake) -> Any:
+        """The result with mistakes `ms` made, or None when they cannot be made here (or together). A mistake
+        made after the projections reuses Q, K, V of a result already computed (mistakes.tail)."""
+        ms = tuple(sorted(ms, key=lambda m: STAGES[m.stage]))  # the projections' mistake first: its Q, K, V serve
+        try:
+            kw = self._changed(ms[0])
+            bases = [(self.kw, self.res)]
+            for m in ms[1:]:
+                if kw is None:
+                    return None
+                bases.append((kw, self._results.get(ms[0])))
+                kw = m.change(kw, self.res)
+            if kw is None:
+                return None
+            r = None
+            for base_kw, base in reversed(bases) if plain(kw) else ():
+                differ = {n for n in base_kw.keys() | kw.keys() if base_kw.get(n) is not kw.get(n)}
+                if base is not None and differ <= TAIL_KEYS:
+                    r = tail(base, kw) if differ else base
+                    break
+            if r is None:
+                r = attention(**kw)
+            for m in ms:
+                if m.post is not None:
+                    r = m.post(r, kw)
+            if len(ms) == 1:
+                self._results[ms[0]] = r
+            return r
+        except Exception:  # noqa: BLE001 - a mistake that cannot be computed for this problem is no candidate
+            return None
+
+    def _views(self, r: Any) -> Iterator[tuple[str, str, str, np.ndarray]]:
+        """Other arrays of result `r` a student may give for `what`: (id, message, short, array)."""
+        H, wo = r.q.shape[1], self.kw.get("wo") is not None
+        if self.what == "output":
+            yield ("weights-for-output", "matches the attention weights: ·V was left out (weights given where the "
+                   "output was asked)", "the weights given for the output", r.export("weights"))
+            if H > 1 or wo:
+                yield ("heads-for-output", "matches the per-head outputs before W_O" if wo else "matches the per-head "
+                       "outputs (H × n × d_v) not concatenated into one n × H·d_v matrix",
+                       "the per-head outputs given for the output", r.export("heads"))
+            yield ("scores-for-output", "matches the scores Q·Kᵀ/√d_k: the softmax and ·V were left out (scores "
+                   "given where the output was asked)", "the scores given for the output", r.export("scores"))
+            if self.kw.get("score", "scaled") in ("scaled", "dot") and r.meta.get("scale") != 1:
+                k = np.repeat(r.k, H // r.k.shape[1], axis=1)  # (B, H, n_k, d_k)
+                qk = r.q @ _swap(k)  # (B, H, n_q, d_k) @ (B, H, d_k, n_k) -> (B, H, n_q, n_k)
+                yield ("qk-for-output", "matches Q·Kᵀ: the scaling, the softmax and ·V were left out (Q·Kᵀ given "
+                       "where the output was asked)", "Q·Kᵀ given for the output",
+                       user_view(qk, "scores", batched=r.batched, layout=r.layout))
+        elif self.what == "weights":  # the scores for the weights: the mistake no-softmax
+            yield ("output-for-weights", "matches the output: the output was given where the weights were asked",
+                   "the output given for the weights", r.export("output"))
+        elif self.what == "scores":
+            yield ("weights-for-scores", "matches the weights: the softmax was applied where the scores were asked",
+                   "the weights given for the scores", r.export("weights"))
+        if self.what in ("q", "k", "v", "heads") and getattr(r, self.what).shape[1] > 1:
+            of = {"heads": "the per-head outputs", "q": "Q", "k": "K", "v": "V"}[self.what]
+            yield ("concat-for-heads", f"matches {of} as one matrix with the heads side by side (n × H·d) where one "
+                   "n × d matrix per head (H × n × d) was asked", f"{of} with the heads side by side",
+                   user_view(merge_heads(getattr(r, self.what)), "output", batched=r.batched, layout=r.layout))
+
+    def _singles(self) -> Iterator[Candidate]:
+        yield Candidate((), "", self.want)  # the expected array itself: right values in another shape
+        if self.want.ndim >= 2:
+            yield Candidate(("layout",), LAYOUT, _swap(self.want), LAYOUT_SHORT)
+        yield from self._extra
+        if self.res is None:
+            return
+        try:
+            views = list(self._views(self.res))
+        except Exception:  # noqa: BLE001 - e.g. maps not kept
+            views = []
+        for name, message, short, a in views:
+            a = np.asarray(a, dtype=np.float64)
+            yield Candidate((name,), message, a, short)
+            if a.ndim >= 2:
+                yield Candidate((name, "layout"), _transposed(message), _swap(a), f"{short}, transposed")
+        for m in MISTAKES:
+            if not m.changes(self.what):
+                continue
+            r = self._run(m)
+            if r is None:
+                continue
+            try:
+                a = np.asarray(r.export(self.what), dtype=np.float64)
+            except Exception:  # noqa: BLE001
+                continue
+            self._mistaken.append((m, r, a))
+            yield Candidate((m.name,), m.text(self.kw, self.what), a, m.phrase(self.kw))
+
+    def rounded(self, decimals: int) -> list[Candidate]:
+        """The output with the weights rounded to `decimals` before ·V (computed once per `decimals`)."""
+        if decimals not in self._rounded:
+            self._rounded[decimals] = []
+            if self.res is not None and self.what in ("heads", "output") and self.res.weights is not None:
+                m = rounded(decimals)
+                try:
+                    a = np.asarray(m.post(self.res, self.kw).export(self.what), dtype=np.float64)
+                    self._rounded[decimals].append(Candidate((m.name,), m.text(self.kw, self.what), a,
+                                                             m.phrase(self.kw)))
+                except Exception:  # noqa: BLE001
+                    pass
+        return self._rounded[decimals]
+
+    def _pairs(self) -> Iterator[Candidate]:
+        for _ in self.singles:  # every single mistake computed first
+            pass
+        done = list(self._mistaken)
+
+        def two(first: str, second: str) -> str:
+            return f"matches two mistakes together: {first}, and {second}"
+
+        for m, _, a in done:  # a mistake's array, transposed
+            if a.ndim >= 2:
+                yield Candidate((m.name, "layout"), _transposed(m.text(self.kw, self.what)), _swap(a),
+                                f"{m.phrase(self.kw)}, transposed")
+        for m, r, _ in done:  # another of its arrays given for the one asked
+            try:
+                views = list(self._views(r))
+            except Exception:  # noqa: BLE001
+                continue
+            for name, _, short, a in views:
+                yield Candidate((name, m.name), two(short, m.phrase(self.kw)), np.asarray(a, dtype=np.float64),
+                                f"{short} and {m.phrase(self.kw)}")
+        for i, (m1, _, _) in enumerate(done):  # two mistakes made together
+            for m2, _, _ in done[i + 1:]:
+                if m1.name == m2.name or m1.groups & m2.groups or (m1.post and m2.post):
+                    continue
+                r = self._run(m1, m2)
+                if r is None:
+                    continue
+                try:
+                    a = np.asarray(r.export(self.what), dtype=np.float64)
+                except Exception:  # noqa: BLE001
+                    continue
+                s1, s2 = m1.phrase(self.kw), m2.phrase(self.kw)
+                yield Candidate((m1.name, m2.name), two(s1, s2), a, f"{s1} and {s2}")
+
+
+def decimals_of(a: np.ndarray, most: int = 6) -> int | None:
+    """The fewest decimals the answer's finite values are written with (0.25, 0.5, 1.75 → 2), None if over `most`."""
+    finite = a[np.isfinite(a)]
+    if finite.size == 0:
+        return None
+    for d in range(most + 1):
+        if np.allclose(np.round(finite, d), finite, rtol=0, atol=1e-9):
+            return d
+    return None
+
+
 class Diagnoser:
     """Match answers against the expected array's common mistakes, computing each candidate once, on first
     need, and reusing it for every later answer (a class of 1,000 answers costs one set of candidates).
 
-    `close(a, b)` says whether two arrays of the same shape agree within the check's tolerance. Answers of any
-    shape are accepted: an answer whose shape differs from `want` is still matched (reshaped, transposed, ...).
+    `close(a, b)` says whether two arrays of the same shape agree within the check's tolerance; an answer
+    written with 1 to 4 decimals also agrees with an array it equals at that precision. Answers of any shape
+    are accepted: one whose shape differs from `want` is still matched (transposed, flattened, another array).
     """
 
-    def __init__(self, want: np.ndarray, candidates: Iterator[Candidate] | list[Candidate],
-                 close: Callable[[np.ndarray, np.ndarray], bool]) -> None:
-        self.want = want
+    def __init__(self, want: np.ndarray, candidates: Suspects | Iterable[Candidate], close: Close) -> None:
+        self.want = np.asarray(want, dtype=np.float64)
         self.close = close
-        self._pending = iter(candidates)
-        self._cache: list[Candidate] = []
+        self.suspects = candidates if isinstance(candidates, Suspects) else \
+            Suspects(None, "", None, want=self.want, extra=candidates)
+        self._same_as_want: dict[int, bool] = {}
 
-    def _all(self) -> Iterator[Candidate]:
-        yield from self._cache
-        for c in self._pending:
-            self._cache.append(c)
-            yield c
+    def _comparer(self, answer: np.ndarray) -> tuple[Close, int | None]:
+        d = decimals_of(answer)
+        if d is None or not 1 <= d <= 4:
+            return self.close, d
+        tol = 0.5 * 10.0 ** -d * (1 + 1e-9)
+
+        def same(a: np.ndarray, b: np.ndarray) -> bool:
+            if self.close(a, b):
+                return True
+            with np.errstate(invalid="ignore"):
+                return a.shape == b.shape and bool(np.all(np.abs(a - b) <= tol))
+
+        right = answer.reshape(self.want.shape) if answer.size == self.want.size and (
+            answer.shape == self.want.shape or _flat(answer.shape)) else None
+        if right is not None and same(right, self.want):
+            return self.close, None  # right at its own precision: no mistake (check says how to pass)
+        return same, d
+
+    def _useless(self, c: Candidate) -> bool:
+        """A mistake that gives the expected array itself for this problem (e.g. no biases when they are 0)."""
+        key = id(c)
+        if key not in self._same_as_want:
+            self._same_as_want[key] = c.array.shape == self.want.shape and self.close(c.array, self.want)
+        return self._same_as_want[key]
+
+    def _hit(self, c: Candidate, answer: np.ndarray, same: Close) -> _Hit | None:
+        a = c.array
+        if a.shape == answer.shape:
+            if c.names and not self._useless(c) and same(answer, a):
+                return _Hit(c.names, c.message, c.short or c.message, None)
+        elif a.size == answer.size and _flat(answer.shape) and not _flat(a.shape):
+            if same(answer.reshape(a.shape), a) and (not c.names or not self._useless(c)):
+                if not c.names:
+                    return _Hit(("flattened",), f"has the right values, given as one line of {a.size} numbers instead "
+                                f"of the {_dims(a.shape)} array asked", "the right values", a.shape)
+                return _Hit(c.names + ("flattened",), c.message, c.short or c.message, a.shape)
+        return None
 
     def diagnose(self, answer: np.ndarray) -> Finding | None:
-        for c in self._all():
-            arr = np.asarray(c.array, dtype=np.float64)
-            if arr.shape == answer.shape and self.close(answer, arr):
-                return Finding([c.name], c.message)
+        """The mistake(s) the answer matches, or None."""
+        answer = np.asarray(answer, dtype=np.float64)
+        same, decimals = self._comparer(answer)
+        hits = [h for c in self.suspects.singles if (h := self._hit(c, answer, same))]
+        if decimals is not None:
+            hits += [h for c in self.suspects.rounded(decimals) if (h := self._hit(c, answer, same))]
+        if hits:
+            return _finding(hits, answer)
+        pairs = self.suspects.pairs
+        for i, c in enumerate(pairs):
+            h = self._hit(c, answer, same)
+            if h:  # others already computed that give the same numbers
+                return _finding([h] + [h2 for c2 in pairs.items[i + 1:] if (h2 := self._hit(c2, answer, same))],
+                                answer)
         return None
 
 
-def candidates(kwargs: Kwargs, what: str, result: Any) -> Iterator[Candidate]:
-    """Arrays a student would have written for `what` after each mistake (computed lazily, in order)."""
-    if what == "output" and result is not None:
-        yield Candidate("weights-for-output", "matches the attention weights: ·V was left out (weights given where "
-                        "the output was asked)", result.export("weights"))
-        yield Candidate("heads-for-output", "matches the per-head outputs before W_O", result.export("heads"))
-    if what == "weights" and result is not None:
-        yield Candidate("scores-for-weights", "matches the scores: the softmax was left out", result.export("scores"))
-    for m in MISTAKES:
-        try:
-            changed = m.change(kwargs, result)
-            if changed is None:
-                continue
-            message = m.message(kwargs) if callable(m.message) else m.message
-            yield Candidate(m.name, message, attention(**changed).export(what))
-        except Exception:  # noqa: BLE001 - a mistake that cannot be computed for this problem is no candidate
-            continue
-    if result is not None:
-        exp = result.export(what)
-        if exp.ndim >= 2:
-            yield Candidate("layout", "matches the expected array transposed: tokens as rows vs columns mixed up "
-                            "(K used where Kᵀ belongs, or the other --layout)", np.swapaxes(exp, -1, -2))
+def _finding(hits: list[_Hit], answer: np.ndarray) -> Finding:
+    hits = list({h.names: h for h in hits}.values())
+    shape = next((h.reshaped for h in hits if h.reshaped is not None), None)
+    once = "" if shape is None or hits[0].names == ("flattened",) else \
+        f" (once its {answer.size} numbers, given in one line, are reshaped to {_dims(shape)})"
+    if len(hits) == 1:
+        return Finding(list(hits[0].names), hits[0].message + once)
+    names = list(dict.fromkeys(n for h in hits for n in h.names))
+    return Finding(names, f"matches {len(hits)} mistakes that coincide for this problem (its numbers make them give "
+                   f"the same array): " + "; or ".join(h.short for h in hits) + once)
 
 
-def expected_candidates(want: np.ndarray) -> list[Candidate]:
-    """The mistakes an answer can show against a given expected array (check --expected): no problem to recompute."""
-    if want.ndim < 2:
-        return []
-    return [Candidate("layout", "matches the expected array transposed: tokens as rows vs columns mixed up (K used "
-                      "where Kᵀ belongs, or the other --layout)", np.swapaxes(want, -1, -2))]
+def candidates(kwargs: Kwargs, what: str, result: Any) -> Suspects:
+    """Arrays a student would have written for `what` after each mistake (computed lazily, once)."""
+    return Suspects(kwargs, what, result)
+
+
+def expected_candidates(want: np.ndarray) -> Suspects:
+    """The mistakes an answer can show against a given expected array (check --expected): no problem to
+    recompute, so only its other shapes (transposed, flattened into one line)."""
+    return Suspects(None, "", None, want=want)

@@ -1,0 +1,347 @@
+"""The common mistakes in computing attention, each as the change a student made to the computation.
+
+A mistake either changes attention()'s keyword arguments (left out 1/√d_k: scale = 1; forgot the causal
+mask: causal = False; split the heads from interleaved columns: W's columns permuted) or, for what
+attention() has no option for, recomputes the tail from the weights on (one softmax over the whole
+matrix; the weights rounded before ·V):
+
+    A′ = f(A or S),   head_h = A′_h·V_h,   O = concat(head_1 … head_N)·W_O + b_O
+
+Pure numpy: takes attention() keyword arguments and the correct AttentionResult, returns new ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from attncli.core import masks as mk
+from attncli.core.heads import merge_heads
+from attncli.core.layout import from_rows, to_rows
+from attncli.core.normalize import normalize
+
+Kwargs = dict[str, Any]
+Change = Callable[[Kwargs, Any], "Kwargs | None"]  # (kwargs, correct result) -> new kwargs, None: impossible here
+Post = Callable[[Any, Kwargs], Any]  # (result, kwargs) -> result with new weights, heads and output
+STAGES = {"q": 0, "k": 0, "v": 0, "scores": 1, "weights": 2, "heads": 3, "output": 4}
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One mistake: `name` (the id in reports), `message` (what a student reads when it is the only match),
+    `short` (how it is named next to another mistake), and how it changes the computation."""
+
+    name: str
+    message: str | Callable[[Kwargs, str], str]  # (kwargs, what) -> text
+    short: str | Callable[[Kwargs], str]
+    change: Change
+    stage: str  # the first array it changes ("q" = the projections, then scores, weights, heads, output)
+    post: Post | None = None  # recompute from the weights on, after `change`
+    groups: frozenset[str] = frozenset()  # two mistakes of one group never pair (both set the scale, ...)
+
+    def changes(self, what: str) -> bool:
+        return STAGES.get(what, 4) >= STAGES[self.stage]
+
+    def text(self, kw: Kwargs, what: str) -> str:
+        return self.message(kw, what) if callable(self.message) else self.message
+
+    def phrase(self, kw: Kwargs) -> str:
+        return self.short(kw) if callable(self.short) else self.short
+
+
+def _cols(kw: Kwargs) -> bool:
+    return kw.get("layout", "rows") == "cols"
+
+
+def _scaled(kw: Kwargs) -> bool:
+    return kw.get("score", "scaled") == "scaled" and kw.get("scale") is None
+
+
+def _softmax(kw: Kwargs) -> bool:
+    return (kw.get("normalize") or kw.get("normalize_") or "softmax") == "softmax"
+
+
+def _keep(kw: Kwargs, res: Any) -> Kwargs:
+    return kw
+
+
+def _set(**changes: Any) -> Change:
+    return lambda kw, res: {**kw, **changes}
+
+
+def _scale_by(size: Callable[[Kwargs, Any], int | None]) -> Change:
+    """1/√size instead of 1/√d_k, when the problem uses the default scale and size differs from d_k."""
+    def change(kw: Kwargs, res: Any) -> Kwargs | None:
+        if not _scaled(kw):
+            return None
+        n = size(kw, res)
+        return None if not n or n == res.k.shape[3] else {**kw, "scale": 1 / math.sqrt(n)}
+    return change
+
+
+def _d_model(kw: Kwargs, res: Any) -> int | None:
+    x = kw.get("x")
+    if x is None or kw.get("wq") is None or np.ndim(x) < 2:
+        return None
+    return int(np.shape(x)[-2] if _cols(kw) else np.shape(x)[-1])
+
+
+def _no_scale_no_softmax(kw: Kwargs, res: Any) -> Kwargs | None:
+    return {**kw, "scale": 1.0, "normalize": "none"} if _scaled(kw) else None
+
+
+def _transposed_weights(kw: Kwargs, res: Any) -> Kwargs | None:
+    ws = [kw.get(n) for n in ("wq", "wk", "wv")]
+    if any(w is None or isinstance(w, list) or np.ndim(w) != 2 or np.shape(w)[0] != np.shape(w)[1] for w in ws):
+        return None
+    return {**kw, **{n: np.asarray(w).T for n, w in zip(("wq", "wk", "wv"), ws, strict=True)}}
+
+
+def _no_biases(kw: Kwargs, res: Any) -> Kwargs | None:
+    names = [n for n in ("bq", "bk", "bv", "bo") if kw.get(n) is not None]
+    return {**kw, **dict.fromkeys(names)} if names else None
+
+
+def _toggle_causal(kw: Kwargs, res: Any) -> Kwargs:
+    return {**kw, "causal": not kw.get("causal", False)}
+
+
+def _causal_text(kw: Kwargs, what: str) -> str:
+    return ("matches the computation without the causal mask: it is missing" if kw.get("causal") else
+            "matches a causal mask (j ≤ i) that the problem does not ask for")
+
+
+def _shifted_causal(offset: int) -> Change:
+    """The causal mask moved by `offset`: query i sees keys j ≤ i + offset (−1: the diagonal masked too)."""
+    def change(kw: Kwargs, res: Any) -> Kwargs | None:
+        if not kw.get("causal") or kw.get("mask") is not None:
+            return None
+        n_q, n_k = res.q.shape[2], res.k.shape[2]
+        allowed = np.arange(n_k)[None, :] <= np.arange(n_q)[:, None] + offset  # (n_q, n_k)
+        return {**kw, "causal": False, "mask": from_rows(allowed) if _cols(kw) else allowed}
+    return change
+
+
+def _no_padding(kw: Kwargs, res: Any) -> Kwargs | None:
+    names = [n for n in ("key_lens", "query_lens", "mask") if kw.get(n) is not None]
+    return {**kw, **dict.fromkeys(names)} if names else None
+
+
+def _padding_on_queries(kw: Kwargs, res: Any) -> Kwargs | None:
+    if kw.get("key_lens") is None or kw.get("query_lens") is not None:
+        return None
+    return {**kw, "key_lens": None, "query_lens": kw["key_lens"]}
+
+
+def _no_wo(kw: Kwargs, res: Any) -> Kwargs | None:
+    return {**kw, "wo": None, "bo": None} if kw.get("wo") is not None else None
+
+
+def _wo_rows(kw: Kwargs) -> np.ndarray | None:
+    """W_O as (H·d_v, d_out) in rows layout, or None."""
+    wo = kw.get("wo")
+    if wo is None:
+        return None
+    w = np.asarray(wo)
+    w = to_rows(w) if _cols(kw) else w
+    return w.reshape(-1, w.shape[-1]) if w.ndim == 3 else w
+
+
+def _with_wo(kw: Kwargs, w: np.ndarray) -> Kwargs:
+    return {**kw, "wo": from_rows(w) if _cols(kw) else w}
+
+
+def _heads_reversed(kw: Kwargs, res: Any) -> Kwargs | None:
+    """concat(head_N, …, head_1)·W_O equals concat(head_1, …, head_N)·W_O′ with W_O′'s row blocks reversed."""
+    w, H = _wo_rows(kw), res.q.shape[1]
+    if w is None or H < 2 or w.shape[0] % H:
+        return None
+    return _with_wo(kw, w.reshape(H, -1, w.shape[1])[::-1].reshape(w.shape))
+
+
+def interleaved(width: int, heads: int) -> np.ndarray:
+    """Column order that makes contiguous blocks of heads out of interleaved ones: new column h·d + j is
+    old column h + H·j (head h taking columns h, h+H, h+2H, … of a width-H·d matrix)."""
+    d = width // heads
+    return np.array([h + heads * j for h in range(heads) for j in range(d)])
+
+
+def _heads_interleaved(merge_too: bool) -> Change:
+    """Heads split from the wrong axis: Q, K, V's columns h, h+H, h+2H, … go to head h. `merge_too`: the
+    heads are merged back the same way (interleaved) before W_O, which is W_O's rows permuted alike."""
+    def change(kw: Kwargs, res: Any) -> Kwargs | None:
+        H, G = res.q.shape[1], res.k.shape[1]
+        if H < 2 or (merge_too and kw.get("wo") is None):
+            return None
+        new = dict(kw)
+
+        def permute(name: str, heads: int, matrix: bool = True) -> bool:
+            a = kw.get(name)
+            if a is None or isinstance(a, list) or np.ndim(a) != (2 if matrix else 1):
+                return False
+            a = np.asarray(a)
+            rows = to_rows(a) if matrix and _cols(kw) else a
+            if rows.shape[-1] % heads:
+                return False
+            rows = rows[..., interleaved(rows.shape[-1], heads)]
+            new[name] = from_rows(rows) if matrix and _cols(kw) else rows
+            return True
+
+        if kw.get("wq") is not None:
+            if not all(permute(n, h) for n, h in (("wq", H), ("wk", G), ("wv", G))):
+                return None  # per-head weights: the split is given, not made
+            for name, h in (("bq", H), ("bk", G), ("bv", G)):
+                if kw.get(name) is not None and not permute(name, h, matrix=False):
+                    return None
+        elif kw.get("x") is not None:
+            if G != H or kw.get("x_kv") is not None or not permute("x", H):
+                return None
+        elif not all(permute(n, h) for n, h in (("q", H), ("k", G), ("v", G))):
+            return None
+        if merge_too:
+            w = _wo_rows(kw)
+            if w is None or w.shape[0] % H:
+                return None
+            new.update(_with_wo(new, w[interleaved(w.shape[0], H)]))
+        return new
+    return change
+
+
+def rebuild(res: Any, kw: Kwargs, weights: np.ndarray) -> Any:
+    """The result with other weights: head_h = A_h·V_h, O = concat(heads)·W_O + b_O (padded queries zero)."""
+    B, H = weights.shape[:2]
+    v = np.repeat(res.v, H // res.v.shape[1], axis=1)  # (B, H, n_k, d_v): each kv head shared by H/G heads
+    heads = weights @ v  # (B, H, n_q, n_k) @ (B, H, n_k, d_v) -> (B, H, n_q, d_v)
+    out = merge_heads(heads)  # (B, n_q, H·d_v)
+    w = _wo_rows(kw)
+    if w is not None:
+        bo = kw.get("bo")
+        out = out @ w + (0 if bo is None else np.asarray(bo).reshape(-1))  # (B, n_q, d_out)
+    if kw.get("query_lens") is not None:
+        lens = np.broadcast_to(np.asarray(kw["query_lens"]).reshape(-1), (B,))
+        out = np.where(np.arange(out.shape[1])[None, :, None] < lens[:, None, None], out, 0)
+    return replace(res, weights=weights, heads=heads, output=out)
+
+
+TAIL_KEYS = frozenset({"scale", "normalize", "_normalize_over_queries", "causal", "window", "mask", "key_lens",
+                       "query_lens", "wo", "bo"})  # what `tail` recomputes from a result's Q, K, V
+
+
+def plain(kw: Kwargs) -> bool:
+    """A problem `tail` can recompute: S = Q·Kᵀ·scale, boolean masks, a normalizer; nothing added to S."""
+    return (kw.get("score", "scaled") in ("scaled", "dot") and kw.get("softcap") is None
+            and kw.get("temperature", 1.0) == 1.0 and not kw.get("alibi") and kw.get("bias") is None
+            and all(kw.get(n) is None for n in ("adjacency", "edges", "window2d", "image"))
+            and not kw.get("undirected") and not kw.get("self_loops") and not kw.get("allow_nonfinite")
+            and kw.get("empty_rows", "zero") == "zero")
+
+
+def tail(res: Any, kw: Kwargs) -> Any:
+    """The result of a plain problem recomputed from `res`'s Q, K, V with `kw`'s scale, masks, normalizer and
+    W_O (the keys in TAIL_KEYS): a mistake made after the projections costs a few products, not attention()."""
+    B, H, n_q, d_k = res.q.shape
+    k = np.repeat(res.k, H // res.k.shape[1], axis=1)  # (B, H, n_k, d_k)
+    scale = kw.get("scale")
+    if scale is None:
+        scale = 1 / math.sqrt(d_k) if kw.get("score", "scaled") == "scaled" else 1.0
+    s = (res.q @ np.swapaxes(k, -1, -2)) * scale  # (B, H, n_q, d_k) @ (B, H, d_k, n_k) -> (B, H, n_q, n_k)
+    mask = kw.get("mask")
+    if mask is not None and _cols(kw):
+        mask = to_rows(np.asarray(mask))
+    m = mk.combine(s.shape, causal=kw.get("causal", False), window=kw.get("window"), key_lens=kw.get("key_lens"),
+                   query_lens=kw.get("query_lens"), mask=mask, mask_invert=kw.get("mask_invert", False))
+    allowed = m.allowed
+    if allowed is not None:
+        s = np.where(allowed, s, -np.inf)
+    name = kw.get("normalize") or kw.get("normalize_") or "softmax"
+    if kw.get("_normalize_over_queries"):
+        w = np.swapaxes(normalize(np.swapaxes(s, -1, -2).copy(), name)[0], -1, -2)
+    else:
+        w = normalize(s.copy(), name)[0]  # normalize works in place
+    return rebuild(replace(res, scores=s, allowed=allowed), kw, w)
+
+
+def _softmax_whole(res: Any, kw: Kwargs) -> Any:
+    """One softmax over each whole n_q × n_k map instead of one per row."""
+    s = res.scores  # (B, H, n_q, n_k), −inf where masked
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        e = np.exp(s - s.max(axis=(-2, -1), keepdims=True))
+        return rebuild(res, kw, e / e.sum(axis=(-2, -1), keepdims=True))
+
+
+def rounded(decimals: int) -> Mistake:
+    """The weights rounded to `decimals` before ·V (the answer's own precision)."""
+    def post(res: Any, kw: Kwargs) -> Any:
+        return rebuild(res, kw, np.round(res.weights, decimals))
+
+    return Mistake("rounded-weights", f"matches the weights rounded to {decimals} decimals before multiplying by V: "
+                   "round only the final answer", f"the weights rounded to {decimals} decimals before ·V",
+                   _keep, "heads", post)
+
+
+def _axis_text(kw: Kwargs, what: str) -> str:
+    if _cols(kw):
+        return "matches softmax over the wrong axis (along each row of A instead of down each column)"
+    return "matches softmax over the wrong axis (down each column of S instead of along each row)"
+
+
+def _raw_text(kw: Kwargs, what: str) -> str:
+    if what == "output":
+        return "matches Q·Kᵀ·V: both the scaling and the softmax were left out"
+    return "matches Q·Kᵀ itself: both the scaling and the softmax were left out"
+
+
+SCALE, NORM, CAUSAL, PAD, OUT, PROJ = (frozenset({g}) for g in ("scale", "norm", "causal", "pad", "out", "proj"))
+
+MISTAKES: list[Mistake] = [
+    Mistake("no-scaling", "matches the unscaled scores: 1/√d_k was left out", "1/√d_k left out",
+            lambda kw, res: {**kw, "scale": 1.0} if _scaled(kw) else None, "scores", groups=SCALE),
+    Mistake("sqrt-n", "matches scaling by 1/√n (the sequence length) instead of 1/√d_k", "1/√n used for 1/√d_k",
+            _scale_by(lambda kw, res: res.k.shape[2]), "scores", groups=SCALE),
+    Mistake("sqrt-d-model", "matches scaling by 1/√d_model instead of 1/√d_k (d_k is one head's width)",
+            "1/√d_model used for 1/√d_k", _scale_by(_d_model), "scores", groups=SCALE),
+    Mistake("sqrt-d-v", "matches scaling by 1/√d_v instead of 1/√d_k", "1/√d_v used for 1/√d_k",
+            _scale_by(lambda kw, res: res.v.shape[3]), "scores", groups=SCALE),
+    Mistake("softmax-axis", _axis_text, "the softmax over the wrong axis",
+            lambda kw, res: {**kw, "_normalize_over_queries": True} if _softmax(kw) else None, "weights",
+            groups=NORM),
+    Mistake("softmax-whole", "matches one softmax over the whole score matrix instead of a softmax of each row",
+            "one softmax over the whole matrix", lambda kw, res: kw if _softmax(kw) else None, "weights",
+            _softmax_whole, groups=NORM),
+    Mistake("no-softmax", "matches the raw scores: the softmax was left out", "the softmax left out",
+            _set(normalize="none"), "weights", groups=NORM),
+    Mistake("no-softmax-no-scaling", _raw_text, "the scaling and the softmax left out", _no_scale_no_softmax,
+            "scores", groups=SCALE | NORM),
+    Mistake("transposed-weights", "matches X·Wᵀ: the weight matrices were applied transposed", "X·Wᵀ used for X·W",
+            _transposed_weights, "q", groups=PROJ),
+    Mistake("no-biases", "matches the computation without the biases b_Q, b_K, b_V, b_O", "the biases left out",
+            _no_biases, "q"),
+    Mistake("no-padding", "matches the computation without the padding mask (--key-lens/--query-lens/--mask)",
+            "the padding mask left out", _no_padding, "scores", groups=PAD),
+    Mistake("padding-queries", "matches the padding applied to the queries instead of the keys (the key lengths "
+            "used as query lengths)", "the padding applied to queries instead of keys", _padding_on_queries,
+            "weights", groups=PAD),
+    Mistake("causal", _causal_text, lambda kw: "the causal mask left out" if kw.get("causal") else
+            "a causal mask added", _toggle_causal, "scores", groups=CAUSAL),
+    Mistake("causal-diagonal", "matches the causal mask shifted by one: the diagonal was masked too (j < i "
+            "instead of j ≤ i)", "the causal mask shifted (diagonal masked)", _shifted_causal(-1), "scores",
+            groups=CAUSAL),
+    Mistake("causal-plus-one", "matches the causal mask shifted by one: one future key was let in (j ≤ i+1 "
+            "instead of j ≤ i)", "the causal mask shifted (one future key let in)", _shifted_causal(1), "scores",
+            groups=CAUSAL),
+    Mistake("heads-interleaved", "matches heads split from the wrong axis: head h took the interleaved columns h, "
+            "h+H, h+2H, … of Q, K and V instead of a block of d_k neighbouring columns",
+            "the heads split from interleaved columns", _heads_interleaved(False), "q", groups=PROJ),
+    Mistake("heads-interleaved", "matches heads split from the wrong axis: head h took the interleaved columns h, "
+            "h+H, h+2H, … of Q, K and V (and went back to them before W_O) instead of a block of neighbouring "
+            "columns", "the heads split from interleaved columns", _heads_interleaved(True), "q",
+            groups=PROJ | OUT),
+    Mistake("heads-order", "matches the heads concatenated in the wrong (reversed) order before W_O",
+            "the heads concatenated in reversed order", _heads_reversed, "output", groups=OUT),
+    Mistake("no-wo", "matches the concatenated heads: the output projection W_O was left out", "W_O left out",
+            _no_wo, "output", groups=OUT),
+]
