@@ -378,6 +378,34 @@ def test_expected_mode_shapes():
     assert doctor.diagnose(want + 1) is None
 
 
+def test_fast_tail_equals_attention():
+    """Mistakes made after the projections are recomputed from Q, K, V (mistakes.tail), not by attention():
+    the two agree on batched, grouped-query, cols-layout and masked problems."""
+    from attncli.core import attention
+    from attncli.core import mistakes as mm
+
+    problems = [
+        dict(x=_m(2, 4, 4), wq=_m(4, 4), wk=_m(4, 2), wv=_m(4, 2), wo=_m(4, 3), bo=_m(3), heads=2, kv_heads=1,
+             causal=True, key_lens=[3, 4], query_lens=[4, 3]),
+        dict(x=_m(4, 3), wq=_m(4, 4), wk=_m(4, 4), wv=_m(4, 4), wo=_m(5, 4), heads=2, layout="cols", window=1,
+             mask=np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]]), causal=True),
+        dict(x=_m(3, 4), heads=2, score="dot", normalize="sparsemax", key_lens=[2]),
+    ]
+    checked = 0
+    for kw in problems:
+        res = attention(**kw)
+        for m in mm.MISTAKES:
+            changed = m.change(kw, res)
+            if changed is None or {n for n in changed.keys() | kw.keys() if changed.get(n) is not kw.get(n)} - \
+                    mm.TAIL_KEYS:
+                continue
+            fast, slow = mm.tail(res, changed), attention(**changed)
+            for what in ("weights", "output"):
+                np.testing.assert_allclose(fast.export(what), slow.export(what), atol=1e-12, err_msg=m.name)
+            checked += 1
+    assert checked >= 20
+
+
 # ---- timing: python tests/test_diagnosis.py -----------------------------------------------------------------------
 
 def _class_of(count: int, seed: int = 0) -> list[tuple[dict, list[np.ndarray]]]:

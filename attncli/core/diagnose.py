@@ -79,7 +79,8 @@ class _Cached:
             if i == len(self.items):
                 try:
                     self.items.append(next(self._source))
-                except StopIteration:
+                except Exception:  # noqa: BLE001 - StopIteration, or a candidate that failed: no more candidates
+                    self._source = iter(())
                     return
             yield self.items[i]
             i += 1
@@ -115,7 +116,7 @@ class Suspects:
         self._mistaken: list[tuple[Mistake, Any, np.ndarray]] = []  # single mistakes computed: (mistake, result, array)
         self._rounded: dict[int, list[Candidate]] = {}
         self._kwargs: dict[Mistake, Kwargs | None] = {}
-        self._results: dict[Mistake, Any] = {}  # each single mistake's result, before its `post`
+        self._results: dict[Mistake, Any] = {}  # each single mistake's result: its Q, K, V serve its pairs
         self.singles = _Cached(self._singles())
         self.pairs = _Cached(self._pairs())
 
@@ -270,13 +271,13 @@ class Suspects:
 
 def decimals_of(a: np.ndarray, most: int = 6) -> int | None:
     """The fewest decimals the answer's finite values are written with (0.25, 0.5, 1.75 → 2), None if over `most`."""
-    finite = a[np.isfinite(a)]
+    finite = a[np.isfinite(a)].reshape(1, -1)[:, :4096]  # a sample is enough
     if finite.size == 0:
         return None
-    for d in range(most + 1):
-        if np.allclose(np.round(finite, d), finite, rtol=0, atol=1e-9):
-            return d
-    return None
+    scale = 10.0 ** np.arange(most + 1)[:, None]  # (most + 1, 1)
+    off = np.max(np.abs(np.round(finite * scale) - finite * scale) / scale, axis=1)  # (most + 1,)
+    fits = np.flatnonzero(off <= 1e-9)
+    return int(fits[0]) if fits.size else None
 
 
 class Diagnoser:
@@ -323,7 +324,7 @@ class Diagnoser:
     def _hit(self, c: Candidate, answer: np.ndarray, same: Close) -> _Hit | None:
         a = c.array
         if a.shape == answer.shape:
-            if c.names and not self._useless(c) and same(answer, a):
+            if c.names and same(answer, a) and not self._useless(c):
                 return _Hit(c.names, c.message, c.short or c.message, None)
         elif a.size == answer.size and _flat(answer.shape) and not _flat(a.shape):
             if same(answer.reshape(a.shape), a) and (not c.names or not self._useless(c)):

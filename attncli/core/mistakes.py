@@ -211,7 +211,7 @@ def _heads_interleaved(merge_too: bool) -> Change:
     return change
 
 
-def rebuild(res: Any, kw: Kwargs, weights: np.ndarray) -> Any:
+def rebuild(res: Any, kw: Kwargs, weights: np.ndarray, **more: Any) -> Any:
     """The result with other weights: head_h = A_h·V_h, O = concat(heads)·W_O + b_O (padded queries zero)."""
     B, H = weights.shape[:2]
     v = np.repeat(res.v, H // res.v.shape[1], axis=1)  # (B, H, n_k, d_v): each kv head shared by H/G heads
@@ -224,7 +224,7 @@ def rebuild(res: Any, kw: Kwargs, weights: np.ndarray) -> Any:
     if kw.get("query_lens") is not None:
         lens = np.broadcast_to(np.asarray(kw["query_lens"]).reshape(-1), (B,))
         out = np.where(np.arange(out.shape[1])[None, :, None] < lens[:, None, None], out, 0)
-    return replace(res, weights=weights, heads=heads, output=out)
+    return replace(res, weights=weights, heads=heads, output=out, **more)
 
 
 TAIL_KEYS = frozenset({"scale", "normalize", "_normalize_over_queries", "causal", "window", "mask", "key_lens",
@@ -252,9 +252,10 @@ def tail(res: Any, kw: Kwargs) -> Any:
     mask = kw.get("mask")
     if mask is not None and _cols(kw):
         mask = to_rows(np.asarray(mask))
-    m = mk.combine(s.shape, causal=kw.get("causal", False), window=kw.get("window"), key_lens=kw.get("key_lens"),
-                   query_lens=kw.get("query_lens"), mask=mask, mask_invert=kw.get("mask_invert", False))
-    allowed = m.allowed
+    masks = dict(causal=kw.get("causal", False), window=kw.get("window"), key_lens=kw.get("key_lens"),
+                 query_lens=kw.get("query_lens"), mask=mask)
+    allowed = mk.combine(s.shape, **masks, mask_invert=kw.get("mask_invert", False)).allowed if any(
+        v is not None and v is not False for v in masks.values()) else None
     if allowed is not None:
         s = np.where(allowed, s, -np.inf)
     name = kw.get("normalize") or kw.get("normalize_") or "softmax"
@@ -262,7 +263,7 @@ def tail(res: Any, kw: Kwargs) -> Any:
         w = np.swapaxes(normalize(np.swapaxes(s, -1, -2).copy(), name)[0], -1, -2)
     else:
         w = normalize(s.copy(), name)[0]  # normalize works in place
-    return rebuild(replace(res, scores=s, allowed=allowed), kw, w)
+    return rebuild(res, kw, w, scores=s, allowed=allowed)
 
 
 def _softmax_whole(res: Any, kw: Kwargs) -> Any:
@@ -298,7 +299,9 @@ def _raw_text(kw: Kwargs, what: str) -> str:
 SCALE, NORM, CAUSAL, PAD, OUT, PROJ = (frozenset({g}) for g in ("scale", "norm", "causal", "pad", "out", "proj"))
 
 MISTAKES: list[Mistake] = [
-    Mistake("no-scaling", "matches the unscaled scores: 1/√d_k was left out", "1/√d_k left out",
+    Mistake("no-scaling", lambda kw, what: ("matches the unscaled scores: 1/√d_k was left out" if what in
+                                          ("scores", "weights") else "matches the computation without the "
+                                          "scaling: 1/√d_k was left out"), "1/√d_k left out",
             lambda kw, res: {**kw, "scale": 1.0} if _scaled(kw) else None, "scores", groups=SCALE),
     Mistake("sqrt-n", "matches scaling by 1/√n (the sequence length) instead of 1/√d_k", "1/√n used for 1/√d_k",
             _scale_by(lambda kw, res: res.k.shape[2]), "scores", groups=SCALE),
