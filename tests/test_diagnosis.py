@@ -259,9 +259,10 @@ def test_weights_rounded_before_v(tmp_path, name, decimals):
     mistaken = np.round(reference(p, "output", round_w=decimals), decimals)
     assert np.abs(mistaken - right).max() > 0.5 * 10.0 ** -decimals  # the premise: it fails at that precision
     answers = [write_csv(tmp_path / "rounded.csv", mistaken, decimals),
-               write_csv(tmp_path / "right.csv", np.round(right, decimals), decimals)]
+               write_csv(tmp_path / "right.csv", np.round(right, decimals), decimals),
+               write_csv(tmp_path / "rounded_line.csv", mistaken.reshape(-1), decimals)]
     rows = check_report(tmp_path, write_problem(tmp_path, name), answers)
-    assert rows[0]["diagnosis"] == ["rounded-weights"]
+    assert rows[0]["diagnosis"] == ["rounded-weights"] and rows[2]["diagnosis"] == ["rounded-weights", "flattened"]
     assert f"rounded to {decimals} decimals before multiplying by V" in rows[0]["diagnosis_text"]
     assert rows[1]["diagnosis_text"] == f"matches when rounded to {decimals} decimals: pass --decimals {decimals} " \
         f"(or decimals = {decimals} in the problem)"  # the right values, rounded: no mistake

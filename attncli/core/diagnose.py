@@ -354,14 +354,15 @@ class Diagnoser:
 
 def _finding(hits: list[_Hit], answer: np.ndarray) -> Finding:
     hits = list({h.names: h for h in hits}.values())
+    hits = [h for h in hits if not any(set(o.names) < set(h.names) for o in hits)]  # the simpler explanation
     shape = next((h.reshaped for h in hits if h.reshaped is not None), None)
     once = "" if shape is None or hits[0].names == ("flattened",) else \
         f" (once its {answer.size} numbers, given in one line, are reshaped to {_dims(shape)})"
     if len(hits) == 1:
         return Finding(list(hits[0].names), hits[0].message + once)
     names = list(dict.fromkeys(n for h in hits for n in h.names))
-    return Finding(names, f"matches {len(hits)} mistakes that coincide for this problem (its numbers make them give "
-                   f"the same array): " + "; or ".join(h.short for h in hits) + once)
+    return Finding(names, "matches mistakes that coincide for this problem (its numbers make them give the same "
+                   "array): " + "; or ".join(h.short for h in hits) + once)
 
 
 def candidates(kwargs: Kwargs, what: str, result: Any) -> Suspects:
