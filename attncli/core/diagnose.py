@@ -296,7 +296,8 @@ class Diagnoser:
             Suspects(None, "", None, want=self.want, extra=candidates)
         self._same_as_want: dict[int, bool] = {}
 
-    def _comparer(self, answer: np.ndarray) -> tuple[Close, int | None]:
+    def _comparer(self, answer: np.ndarray) -> tuple[Close | None, int | None]:
+        """How to compare this answer (None: it is right at its own decimals) and its decimals."""
         d = decimals_of(answer)
         if d is None or not 1 <= d <= 4:
             return self.close, d
@@ -311,7 +312,7 @@ class Diagnoser:
         right = answer.reshape(self.want.shape) if answer.size == self.want.size and (
             answer.shape == self.want.shape or _flat(answer.shape)) else None
         if right is not None and same(right, self.want):
-            return self.close, None  # right at its own precision: no mistake (check says how to pass)
+            return None, d  # right at its own precision: no mistake (check says how to pass)
         return same, d
 
     def _useless(self, c: Candidate) -> bool:
@@ -338,6 +339,8 @@ class Diagnoser:
         """The mistake(s) the answer matches, or None."""
         answer = np.asarray(answer, dtype=np.float64)
         same, decimals = self._comparer(answer)
+        if same is None:
+            return None
         hits = [h for c in self.suspects.singles if (h := self._hit(c, answer, same))]
         if decimals is not None:
             hits += [h for c in self.suspects.rounded(decimals) if (h := self._hit(c, answer, same))]
