@@ -16,7 +16,8 @@ EPILOG = (
     "  attncli explain samples/self_attention/problem.toml\n\n"
     "  attncli explain --x \"1 0 1 0; 0 2 0 2; 1 1 1 1\" --score dot --layout cols\n\n"
     "  attncli explain samples/self_attention/problem.toml --format markdown -o steps.md\n\n"
-    "  attncli explain --text 猫爱吃鱼 --tokenizer chars --embeddings samples/text/embeddings.txt --format latex"
+    "  attncli explain --text 猫爱吃鱼 --tokenizer chars --embeddings samples/text/embeddings.txt --format latex\n\n"
+    "  attncli explain samples/self_attention/problem.toml --standalone -o solution.tex"
 )
 
 
@@ -29,12 +30,17 @@ def explain(
                                         "--format", "-f")] = None,
     output: Annotated[str | None, opt._opt("Write to PATH instead of stdout (atomically, never over an input). "
                                            "e.g. -o steps.md", opt.OUT, "--output", "-o")] = None,
+    standalone: Annotated[bool, opt._opt("With --format latex: a whole document (article, amsmath) that compiles "
+                                         "with pdflatex, titled with the problem file: the worked solution to hand "
+                                         "back. e.g. --format latex --standalone -o solution.tex", opt.OUT,
+                                         "--standalone")] = False,
     precision: opt.PRECISION = 4, debug: opt.DEBUG = False, dpi: opt.DPI = 100, cmap: opt.CMAP = None, *,
     options: dict[str, Any],
 ) -> None:
     """Print each step in order, with its formula, its dimensions and its matrix: X (+ positions), Q, K, V;
     per head the scores, scaled, masked, normalized A and the head output; concatenation, W_O, output."""
     import io
+    import os
 
     from attncli.cli.spec import attention_kwargs
     from attncli.core import attention
@@ -45,6 +51,9 @@ def explain(
     if fmt_name not in FORMATS:
         raise AttnError(f"explain --format takes {', '.join(FORMATS)}; got {fmt_name!r}")
     check_look(precision, dpi, cmap)
+    if standalone and fmt_name != "latex":
+        raise AttnError(f"explain --standalone makes a LaTeX document; add --format latex (or -o solution.tex), "
+                        f"or drop --standalone for --format {fmt_name}")
     src = Sources()
     kwargs, labels = attention_kwargs(src, options)
     from attncli.core.steps import trace_budget
@@ -70,7 +79,11 @@ def explain(
     elif fmt_name == "markdown":
         text = ex.markdown(secs, precision)
     elif fmt_name == "latex":
-        text = ex.latex(secs, precision)
+        from attncli.render.explain_latex import latex
+
+        problem = options.get("problem")
+        title = f"Worked solution: {os.path.basename(problem)}" if problem else None
+        text = latex(secs, precision, standalone=standalone, title=title)
     else:  # every value, written row by row as it is made: memory of one row, not of the document
         from attncli.io.writers import _plain  # numpy -> strict-JSON Python, non-finite -> null
 

@@ -1,4 +1,5 @@
-"""`attncli init [PATH]`: write a commented problem-file template."""
+"""`attncli init [PATH]`: write a commented problem-file template; with --random a generated homework problem with
+small, hand-computable numbers; with --roster one such problem per student of a class."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import typer
 
 from attncli.cli import app
 from attncli.cli import options as opt
+from attncli.errors import AttnError
 
 TEMPLATE = '''\
 # attncli problem file. Use it with any computing command:
@@ -58,19 +60,93 @@ what = "weights"              # weights | output | scores | q | k | v | heads
 '''
 
 
-@app.command(epilog="Examples:\n\n  attncli init\n\n  attncli init hw3/problem1.toml\n\n"
-             "  attncli init - > problem.toml")
+GEN = "Generated problems"
+EPILOG = (
+    "Examples:\n\n"
+    "  attncli init\n\n"
+    "  attncli init - > template.toml\n\n"
+    "  attncli init hw3.toml --force\n\n"
+    "  attncli init --random --seed 7 hw1.toml\n\n"
+    "  attncli init --random --seed 7 --tokens 4 --d-model 6 --heads 2 --causal --what output --decimals 1 hw2.toml\n\n"
+    "  attncli init --random --seed 3 --d-k 3 --d-v 1 -\n\n"
+    "  attncli init --roster samples/homework/roster.csv --out problems/ --seed 2026\n\n"
+    "  attncli init --roster samples/homework/roster.csv --id-column Email --out problems_by_email/ --tokens 4"
+)
+
+
+def _gen(help: str, *names: str, **kw):
+    return typer.Option(*names, help=help, rich_help_panel=GEN, show_default=False, **kw)
+
+
+@app.command(epilog=EPILOG)
 def init(
-    path: Annotated[str, typer.Argument(help="Where to write the template ('-' for stdout). e.g. problem.toml",
-                                        show_default=True)] = "problem.toml",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists. e.g. --force")] = False,
+    path: Annotated[str | None, typer.Argument(help="Where to write the template or the --random problem ('-' for "
+                                               "stdout; default problem.toml). e.g. problem.toml",
+                                               show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite PATH (or the problems in --out) if it exists. "
+                                        "e.g. --force")] = False,
+    random: Annotated[bool, _gen("Write a generated problem instead of the template: small integers and one-decimal "
+                                 "numbers, softmax inputs where the weights are neither 0 nor 1. e.g. --random",
+                                 "--random")] = False,
+    seed: Annotated[int | None, _gen("Seed of --random (default 0), or the course seed mixed with each student id "
+                                     "for --roster: the same seed and options write the same bytes. e.g. --seed 7",
+                                     "--seed", min=0)] = None,
+    tokens: Annotated[int | None, _gen("Tokens n, 2 to 16 (default 3). e.g. --tokens 4", "--tokens")] = None,
+    d_model: Annotated[int | None, _gen("Width of each token d_model, 1 to 16 (default 4). e.g. --d-model 6",
+                                        "--d-model")] = None,
+    d_k: Annotated[int | None, _gen("Width of each head's queries and keys d_k (default 2 with one head, d_model / "
+                                    "heads with several); heads × d_k ≤ 16. e.g. --d-k 3", "--d-k")] = None,
+    d_v: Annotated[int | None, _gen("Width of each head's values d_v (default d_k). e.g. --d-v 1", "--d-v")] = None,
+    heads: Annotated[int | None, _gen("Heads (default 1); with several, the problem has W_O too. e.g. --heads 2",
+                                      "--heads")] = None,
+    causal: Annotated[bool, _gen("A causal problem: token i attends to tokens j ≤ i. e.g. --causal",
+                                 "--causal")] = False,
+    what: Annotated[str | None, _gen("What the student gives, for attncli check: weights (default) or output. "
+                                     "e.g. --what output", "--what")] = None,
+    decimals: Annotated[int | None, _gen("Decimals the answer is rounded to, 0 to 6 (default 2). e.g. --decimals 1",
+                                         "--decimals")] = None,
+    roster: Annotated[str | None, _gen("A class roster (CSV with a header): write one generated problem per student "
+                                       "to --out, seeded from the student's id. e.g. --roster "
+                                       "samples/homework/roster.csv", "--roster")] = None,
+    out: Annotated[str | None, _gen("Folder for --roster's problems, <id>.toml each, and roster.csv (id, file, "
+                                    "seed); made if missing (default problems). e.g. --out problems/",
+                                    "--out")] = None,
+    id_column: Annotated[str | None, _gen("The roster's id column (default: found by name: SID, UID, ID, "
+                                          "student_id, login, email, ...). e.g. --id-column Email",
+                                          "--id-column")] = None,
     debug: opt.DEBUG = False,
 ) -> None:
-    """Write a commented problem-file template: inputs, projections, options and what to check."""
+    """Write a commented problem-file template: inputs, projections, options and what to check. With --random, a
+    generated problem to compute by hand; with --roster, one for each student of a class."""
+    sizes = {"--seed": seed, "--tokens": tokens, "--d-model": d_model, "--d-k": d_k, "--d-v": d_v,
+             "--heads": heads, "--what": what, "--decimals": decimals, "--causal": causal or None}
+    if roster is None:
+        for name, given in (("--out", out), ("--id-column", id_column)):
+            if given is not None:
+                raise AttnError(f"init: {name} goes with --roster (e.g. --roster students.csv {name} ...)")
+        if not random:
+            given = [name for name, v in sizes.items() if v is not None]
+            if given:
+                raise AttnError(f"init: {given[0]} describes a generated problem; add --random (or --roster "
+                                "students.csv), or drop it to write the template")
+            _template(path or "problem.toml", force)
+            return
+    size = _size(tokens, d_model, d_k, d_v, heads, causal, what, decimals)
+    if roster is not None:
+        if path is not None:
+            raise AttnError(f"init --roster writes one file per student to --out; drop '{path}' (or give "
+                            f"--out {path})")
+        from attncli.cli.roster import write_class
+
+        write_class(roster, out or "problems", id_column, seed or 0, size, force)
+        return
+    _write_random(path or "problem.toml", seed or 0, size, force)
+
+
+def _template(path: str, force: bool) -> None:
     import os
     import sys
 
-    from attncli.errors import AttnError
     from attncli.io import atomic_write
 
     text = TEMPLATE.format(name="problem.toml" if path == "-" else path)
@@ -81,3 +157,91 @@ def init(
         raise AttnError(f"init: '{path}' exists; pass --force to overwrite it, or name another file")
     atomic_write(path, text.encode("utf-8"), option="PATH")
     print(f"wrote {path}: edit it, then run attncli explain {path}", file=sys.stderr)
+
+
+def _size(tokens, d_model, d_k, d_v, heads, causal, what, decimals):
+    """The ProblemSize of the options, defaults filled in, validated (an AttnError names the option)."""
+    from attncli.core.generate import MAX_DIM, ProblemSize, default_head_dim, validate
+
+    base = ProblemSize()
+    d_model = base.d_model if d_model is None else d_model
+    heads = base.heads if heads is None else heads
+    if d_k is None:  # from d_model and heads, once those are sensible (validate names them otherwise)
+        d_k = default_head_dim(d_model, heads) if 1 <= d_model <= MAX_DIM and 1 <= heads <= MAX_DIM else 1
+    return validate(ProblemSize(tokens=base.tokens if tokens is None else tokens, d_model=d_model, d_k=d_k,
+                                d_v=d_k if d_v is None else d_v, heads=heads, causal=causal,
+                                what=base.what if what is None else what,
+                                decimals=base.decimals if decimals is None else decimals))
+
+
+def command(size, seed: int, target: str) -> str:
+    """The `attncli init --random` command that writes this problem, every option spelled out."""
+    import shlex
+
+    return (f"attncli init --random --seed {seed} --tokens {size.tokens} --d-model {size.d_model} --d-k {size.d_k} "
+            f"--d-v {size.d_v} --heads {size.heads}{' --causal' if size.causal else ''} --what {size.what} "
+            f"--decimals {size.decimals} {shlex.quote(target)}")
+
+
+def task(size) -> list[str]:
+    """What the student computes, in the README's symbols, as comment lines."""
+    h = size.heads
+    lines = ["Task: with the tokens X (one per row) and the projections below, compute",
+             "  Q = X·W_Q,  K = X·W_K,  V = X·W_V" + ("" if h == 1 else
+                                                      f"  (head h uses the h-th block of {size.d_k} columns of Q "
+                                                      f"and K, and of {size.d_v} columns of V)"),
+             f"  S = Q·Kᵀ / √d_k  (d_k = {size.d_k})" + (", per head" if h > 1 else "")]
+    if size.causal:
+        lines.append("  S_ij = −∞ for j > i  (causal: token i attends to itself and earlier tokens)")
+    lines.append("  A = softmax(S), each row" + (", per head" if h > 1 else ""))
+    if size.what == "output":
+        lines.append("  O = A·V" if h == 1 else "  head_h = A_h·V_h,  O = concat(head_1, …, head_H)·W_O")
+    asked = ("the attention weights A" + (" of each head" if h > 1 else "") if size.what == "weights"
+             else "the output O")
+    lines.append(f"and give {asked}, rounded to {size.decimals} decimal{'s' if size.decimals != 1 else ''}.")
+    return lines
+
+
+def problem_text(seed: int, size, shown: str, origin: list[str]) -> str:
+    """The problem file: `origin` (how it was made), the task and how to use the file, then the matrices."""
+    from attncli.core.generate import generate
+    from attncli.io.problem_toml import problem_text as toml_text
+
+    arrays = generate(seed, size)
+    n, dm, h, dk, dv = size.tokens, size.d_model, size.heads, size.d_k, size.d_v
+    header = ["attncli homework problem (hand-computable: integers and one-decimal numbers).", *origin, "",
+              *task(size), "",
+              f"Worked solution:  attncli explain {shown}",
+              f"  as a document:  attncli explain {shown} --format latex --standalone -o solution.tex",
+              f"Check an answer:  attncli check answer.csv {shown}"]
+    hd = "" if h == 1 else "H·"
+    comments = {"x": f"X: {n} tokens × d_model {dm}, one token per row",
+                "wq": f"W_Q: d_model × {hd}d_k = {dm} × {h * dk}",
+                "wk": f"W_K: d_model × {hd}d_k = {dm} × {h * dk}",
+                "wv": f"W_V: d_model × {hd}d_v = {dm} × {h * dv}",
+                "wo": f"W_O: H·d_v × d_model = {h * dv} × {dm}",
+                "score": "S = Q·Kᵀ / √d_k", "layout": "tokens are rows",
+                "what": "the answer: " + ("A" if size.what == "weights" else "O"),
+                "decimals": f"answers rounded to {size.decimals} decimals pass"}
+    projections = {k: arrays[k] for k in ("wq", "wk", "wv", "wo") if k in arrays}
+    tables = {"inputs": {"x": arrays["x"]}, "projections": projections,
+              "options": {"heads": h, "causal": size.causal, "score": "scaled", "layout": "rows"},
+              "check": {"what": size.what, "decimals": size.decimals}}
+    return toml_text(header, tables, comments)
+
+
+def _write_random(path: str, seed: int, size, force: bool) -> None:
+    import os
+    import sys
+
+    from attncli.io import atomic_write
+
+    shown = "problem.toml" if path == "-" else path
+    text = problem_text(seed, size, shown, [f"Made by:  {command(size, seed, path)}"])
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    if os.path.exists(path) and not force:
+        raise AttnError(f"init: '{path}' exists; pass --force to overwrite it, or name another file")
+    atomic_write(path, text.encode("utf-8"), option="PATH")
+    print(f"wrote {path} (seed {seed}); worked solution: attncli explain {path}", file=sys.stderr)

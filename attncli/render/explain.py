@@ -117,6 +117,7 @@ def sections(steps: list, *, layout: str = "rows", batched: bool = False, query_
     """Lay out every step as matrices in the user's layout, with dimension names and formulas."""
     cols = layout == "cols"
     heads = next((st.array.shape[1] for st in steps if st.kind == "map"), 1)
+    steps = _without_repeats(steps, heads)
     out = []
     for number, st in enumerate(steps, start=1):
         mats = list(_matrices(st, cols, batched, query_labels, key_labels))
@@ -134,6 +135,15 @@ def sections(steps: list, *, layout: str = "rows", batched: bool = False, query_
                            _fill(tex_cols if cols else tex_rows, _tex_params(st.params, cols)),
                            f"{names[0]} × {names[1]} = {r} × {c}", mats, _compute_name(steps, number - 1)))
     return out
+
+
+def _without_repeats(steps: list, heads: int) -> list:
+    """The steps less those that repeat the next one: with one head and no W_O the head's output is the output
+    (O = A·V), shown once, as the output."""
+    keys = [st.key for st in steps]
+    if heads == 1 and "head" in keys and "output_plain" in keys:
+        return [st for st in steps if st.key != "head"]
+    return steps
 
 
 def _fill(template: str, values: dict) -> str:
@@ -263,45 +273,6 @@ def markdown(secs: list[Section], precision: int) -> str:
                 lines.append("")
                 lines.append(f"*{notice}*")
             lines.append("")
-    return "\n".join(lines)
-
-
-def _tex_number(v: float, precision: int) -> str:
-    s = format_number(v, precision)
-    return {"-inf": r"-\infty", "inf": r"\infty", "nan": r"\mathrm{NaN}"}.get(s, s)
-
-
-_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-                "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "-": "-{}"}
-
-
-def _tex_text(s: str) -> str:
-    """Plain text in LaTeX: its special characters escaped ("--" stays two hyphens)."""
-    return re.sub(r"[\\{}$&#%_^~-]", lambda m: _TEX_SPECIAL[m.group()], printable(s))
-
-
-def latex(secs: list[Section], precision: int) -> str:
-    lines = ["% attncli explain: every step of the attention computation", ""]
-    for s in secs:
-        dims = (s.dims.replace("×", r"\times").replace("d_model", r"d_{\text{model}}")
-                .replace("d_out", r"d_{\text{out}}").replace("·", r" \cdot "))
-        lines.append(rf"\paragraph{{Step {s.number}. {s.title}}} ${s.latex}$ \quad (${dims}$)")
-        for m in s.matrices:
-            caption = rf"\text{{{m.caption}}}:\ " if m.caption else ""
-            rows, cols = _shown(m)
-            body = []
-            for i in rows:
-                if i is None:
-                    body.append(" & ".join(r"\vdots" if j is not None else r"\ddots" for j in cols))
-                    continue
-                row = m.values[i]
-                body.append(" & ".join(r"\cdots" if j is None else _tex_number(row[j], precision) for j in cols))
-            lines.append(rf"\[ {caption}\begin{{bmatrix}}" + "\n  " + " \\\\\n  ".join(body) + "\n"
-                         + r"\end{bmatrix} \]")
-            notice = cut_notice(m, s)
-            if notice:
-                lines.append(rf"\noindent\emph{{{_tex_text(notice)}}}\par")
-        lines.append("")
     return "\n".join(lines)
 
 
