@@ -149,6 +149,11 @@ def write_problem(tmp_path: Path, name: str, what: str = "output") -> Path:
     return path
 
 
+def save(path: Path, a: np.ndarray) -> Path:
+    np.save(path, a)
+    return path
+
+
 def write_csv(path: Path, a: np.ndarray, decimals: int | None = None) -> Path:
     rows = a.reshape(1, -1) if a.ndim == 1 else a.reshape(-1, a.shape[-1])
     fmt = (lambda v: f"{v:.{decimals}f}") if decimals is not None else repr
@@ -183,8 +188,7 @@ def test_each_mistake_through_check(tmp_path, name, what):
     answers = []
     for m in todo:
         a = reference(p, what, **args_of(m, p))
-        answers.append(write_csv(tmp_path / f"{m}.csv", a) if a.ndim == 2 else np.save(tmp_path / f"{m}.npy", a)
-                       or tmp_path / f"{m}.npy")
+        answers.append(write_csv(tmp_path / f"{m}.csv", a) if a.ndim == 2 else save(tmp_path / f"{m}.npy", a))
         answers.append(write_csv(tmp_path / f"{m}_line.csv", a.reshape(-1)))  # typed as one line
     rows = check_report(tmp_path, write_problem(tmp_path, name, what), answers)
     for m, row_equal, row_line in zip(todo, rows[::2], rows[1::2], strict=True):
@@ -219,7 +223,7 @@ def test_other_arrays_given_for_the_output(tmp_path, name):
     }
     if p.get("wo") is not None:
         given["heads"] = (reference(p, "heads"), "per-head outputs before W_O")
-    paths = [np.save(tmp_path / f"{k}.npy", a) or tmp_path / f"{k}.npy" for k, (a, _) in given.items()]
+    paths = [save(tmp_path / f"{k}.npy", a) for k, (a, _) in given.items()]
     rows = check_report(tmp_path, write_problem(tmp_path, name), paths)
     for (k, (_, phrase)), row in zip(given.items(), rows, strict=True):
         assert phrase in row["diagnosis_text"], (k, row)

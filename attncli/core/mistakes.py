@@ -7,6 +7,10 @@ matrix; the weights rounded before ·V):
 
     A′ = f(A or S),   head_h = A′_h·V_h,   O = concat(head_1 … head_N)·W_O + b_O
 
+A mistake made after the projections (scale, masks, normalizer, W_O) need not run attention() again:
+`tail` recomputes S = Q·Kᵀ·scale → masks → normalize → ·V → W_O from a result's Q, K, V, for the plain
+problems a class is given (tested against attention() in tests/test_diagnosis.py).
+
 Pure numpy: takes attention() keyword arguments and the correct AttentionResult, returns new ones.
 """
 
@@ -305,14 +309,17 @@ MISTAKES: list[Mistake] = [
             lambda kw, res: {**kw, "scale": 1.0} if _scaled(kw) else None, "scores", groups=SCALE),
     Mistake("sqrt-n", "matches scaling by 1/√n (the sequence length) instead of 1/√d_k", "1/√n used for 1/√d_k",
             _scale_by(lambda kw, res: res.k.shape[2]), "scores", groups=SCALE),
-    Mistake("sqrt-d-model", "matches scaling by 1/√d_model instead of 1/√d_k (d_k is one head's width)",
+    Mistake("sqrt-d-model", "matches scaling by 1/√d_model (the width of X) instead of 1/√d_k (the width of each "
+            "head's queries and keys)",
             "1/√d_model used for 1/√d_k", _scale_by(_d_model), "scores", groups=SCALE),
-    Mistake("sqrt-d-v", "matches scaling by 1/√d_v instead of 1/√d_k", "1/√d_v used for 1/√d_k",
+    Mistake("sqrt-d-v", "matches scaling by 1/√d_v (the width of the values) instead of 1/√d_k (the width of the "
+            "queries and keys)", "1/√d_v used for 1/√d_k",
             _scale_by(lambda kw, res: res.v.shape[3]), "scores", groups=SCALE),
     Mistake("softmax-axis", _axis_text, "the softmax over the wrong axis",
             lambda kw, res: {**kw, "_normalize_over_queries": True} if _softmax(kw) else None, "weights",
             groups=NORM),
-    Mistake("softmax-whole", "matches one softmax over the whole score matrix instead of a softmax of each row",
+    Mistake("softmax-whole", lambda kw, what: "matches one softmax over the whole score matrix instead of a softmax "
+            f"of each {'column' if _cols(kw) else 'row'}",
             "one softmax over the whole matrix", lambda kw, res: kw if _softmax(kw) else None, "weights",
             _softmax_whole, groups=NORM),
     Mistake("no-softmax", "matches the raw scores: the softmax was left out", "the softmax left out",
