@@ -31,6 +31,7 @@ Close = Callable[[np.ndarray, np.ndarray], bool]
 LAYOUT = ("matches the expected array transposed: tokens as rows vs columns mixed up (K used where Kᵀ belongs, "
           "or the other --layout)")
 LAYOUT_SHORT = "the array transposed (tokens as rows vs columns)"
+SMALL_MAPS = 1 << 18  # cells of the weights (all heads) up to which pairs of mistakes are tried
 
 
 @dataclass
@@ -117,6 +118,9 @@ class Suspects:
         self._rounded: dict[int, list[Candidate]] = {}
         self._kwargs: dict[Mistake, Kwargs | None] = {}
         self._results: dict[Mistake, Any] = {}  # each single mistake's result: its Q, K, V serve its pairs
+        # pairs, and the results they start from, only for problems of homework size (a 4k-token problem would
+        # keep maps of hundreds of MB for each mistake and take minutes)
+        self._small = result is not None and result.weights is not None and result.weights.size <= SMALL_MAPS
         self.singles = _Cached(self._singles())
         self.pairs = _Cached(self._pairs())
 
@@ -155,7 +159,7 @@ class Suspects:
             for m in ms:
                 if m.post is not None:
                     r = m.post(r, kw)
-            if len(ms) == 1:
+            if len(ms) == 1 and self._small:
                 self._results[ms[0]] = r
             return r
         except Exception:  # noqa: BLE001 - a mistake that cannot be computed for this problem is no candidate
@@ -217,7 +221,7 @@ class Suspects:
                 a = np.asarray(r.export(self.what), dtype=np.float64)
             except Exception:  # noqa: BLE001
                 continue
-            self._mistaken.append((m, r, a))
+            self._mistaken.append((m, r if self._small else None, a))
             yield Candidate((m.name,), m.text(self.kw, self.what), a, m.phrase(self.kw))
 
     def rounded(self, decimals: int) -> list[Candidate]:
@@ -237,6 +241,8 @@ class Suspects:
     def _pairs(self) -> Iterator[Candidate]:
         for _ in self.singles:  # every single mistake computed first
             pass
+        if not self._small:
+            return
         done = list(self._mistaken)
 
         def two(first: str, second: str) -> str:
