@@ -56,7 +56,7 @@ def id_column(header: list[str], wanted: str | None, label: str) -> int:
         if len(hits) > 1:
             both = " and ".join(repr(header[i]) for i in hits)
             raise AttnError(f"--roster: {label} has several id columns ({both}); choose one with --id-column, "
-                            f"e.g. --id-column {header[hits[0]]!r}")
+                            f"e.g. --id-column {header[hits[0]]!r} (its columns: {shown})")
     raise AttnError(f"--roster: {label} has no id column (looked for SID, UID, ID, student_id, login, email, ...); "
                     f"its columns: {shown}; name one with --id-column")
 

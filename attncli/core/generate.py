@@ -14,7 +14,9 @@ Draws are rejected, and drawn again from the same generator, until the softmax i
 (`acceptable`): in every head, every query row that sees two keys or more has all its scaled scores within
 ±SCORE_LIMIT, its largest weight at most MAX_WEIGHT and its smallest at least MIN_WEIGHT (so no weight rounds
 to 0 or 1), and at least half of those rows are not flat (their scores span SPREAD or more). Everything is
-drawn from `numpy.random.default_rng(seed)`, so a seed and the sizes give the same numbers on every machine.
+drawn from the raw 64-bit stream of numpy's PCG64 seeded with `seed` (the bit generator of
+`numpy.random.default_rng(seed)`; each entry is one raw draw modulo the number of values), whose output NumPy
+keeps the same across versions: a seed and the sizes give the same numbers on every machine.
 `student_seed(course_seed, student_id)` turns a roster's ids into seeds with SHA-256 (never Python's hash()).
 """
 
@@ -110,7 +112,7 @@ def generate(seed: int, size: ProblemSize) -> dict[str, np.ndarray]:
     """The matrices of one problem: x, wq, wk, wv (and wo for several heads), drawn until `acceptable`.
     For each magnitude a (largest first), up to X_TRIES inputs X are drawn; for each X, every head's W_Q and
     W_K columns get up to TRIES_PER_HEAD draws to be acceptable on their own."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.PCG64(seed)
     n, dm, h = size.tokens, size.d_model, size.heads
     one_head = replace(size, heads=1)
     found = None
@@ -121,8 +123,8 @@ def generate(seed: int, size: ProblemSize) -> dict[str, np.ndarray]:
             blocks = []
             for _head in range(h):
                 for _ in range(TRIES_PER_HEAD):
-                    wq = rng.choice(qk_values, size=(dm, size.d_k))  # (d_model, d_k)
-                    wk = rng.choice(qk_values, size=(dm, size.d_k))  # (d_model, d_k)
+                    wq = _pick(rng, qk_values, size=(dm, size.d_k))  # (d_model, d_k)
+                    wk = _pick(rng, qk_values, size=(dm, size.d_k))  # (d_model, d_k)
                     if acceptable(x, wq, wk, one_head):
                         blocks.append((wq, wk))
                         break
@@ -138,18 +140,24 @@ def generate(seed: int, size: ProblemSize) -> dict[str, np.ndarray]:
                         "try other sizes or another --seed")
     x, wq, wk = found  # wq, wk: (d_model, H·d_k), heads in contiguous column blocks
     arrays = {"x": x, "wq": wq, "wk": wk,
-              "wv": rng.choice(W_VALUES, size=(dm, h * size.d_v)).astype(float)}  # (d_model, H·d_v)
+              "wv": _pick(rng, W_VALUES, size=(dm, h * size.d_v))}  # (d_model, H·d_v)
     if h > 1:
-        arrays["wo"] = rng.choice(W_VALUES, size=(h * size.d_v, dm)).astype(float)  # (H·d_v, d_model)
+        arrays["wo"] = _pick(rng, W_VALUES, size=(h * size.d_v, dm))  # (H·d_v, d_model)
     return arrays
 
 
-def _tokens(rng: np.random.Generator, n: int, d_model: int) -> np.ndarray:
+def _pick(rng: np.random.PCG64, values: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    """Entries drawn from `values`: one raw 64-bit draw each, modulo len(values) (a bias below 1e-18)."""
+    raw = rng.random_raw(int(np.prod(size)))  # (prod(size),) uint64
+    return np.asarray(values, dtype=float)[raw % np.uint64(len(values))].reshape(size)
+
+
+def _tokens(rng: np.random.PCG64, n: int, d_model: int) -> np.ndarray:
     """X (n × d_model) with entries in X_VALUES and no all-zero token (its scores would all be 0): zero rows
     are drawn again."""
-    x = rng.choice(X_VALUES, size=(n, d_model)).astype(float)  # (n, d_model)
+    x = _pick(rng, X_VALUES, size=(n, d_model))  # (n, d_model)
     while not (nonzero := np.any(x, axis=1)).all():
-        x[~nonzero] = rng.choice(X_VALUES, size=(int((~nonzero).sum()), d_model))
+        x[~nonzero] = _pick(rng, X_VALUES, size=(int((~nonzero).sum()), d_model))
     return x
 
 
