@@ -137,6 +137,20 @@ def test_a_mask_row_broadcasts_like_the_json_vector():
         np.testing.assert_allclose(as_json([*args, "--mask", mask])["weights"], expected, rtol=1e-12)
 
 
+def test_a_typed_mask_row_is_one_value_per_key_in_cols_layout_too():
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])  # 3 tokens; in cols layout their transpose is typed
+    s = x @ x.T
+    s[:, 2] = -np.inf  # key 2 masked for every query
+    expected = softmax_rows(s)
+    for mask in ("1 1 0", "[1, 1, 0]"):
+        got = as_json(["compute", "--x", "1 0 1; 0 1 1", "--layout", "cols", "--score", "dot", "--show", "weights",
+                       "--mask", mask])
+        np.testing.assert_allclose(np.array(got["weights"]).T, expected, rtol=1e-12)  # cols: A is n_k × n_q
+    bias = np.array([0.5, 0.0, -1.0])  # one value per key
+    got = as_json(["compute", "--x", "1 0; 0 1; 1 1", "--score", "dot", "--show", "weights", "--bias", "0.5 0 -1"])
+    np.testing.assert_allclose(got["weights"], softmax_rows(x @ x.T + bias), rtol=1e-12)
+
+
 def test_a_scalar_is_one_by_one_where_that_fits():
     got = as_json(["compute", "--x", "3"])
     assert got["weights"] == [[1.0]] and got["output"] == [[3.0]]
@@ -146,7 +160,7 @@ def test_a_scalar_or_row_that_does_not_fit_says_how_it_was_read():
     err = run_error(["compute", "--x", "3", "--wq", "1 0; 0 1", "--wk", "1 0; 0 1", "--wv", "1 0; 0 1"])
     assert '--x "3" was read as a 1 × 1 matrix' in err
     err = run_error(["compute", "--x", "1 0 1", "--wq", "1 0; 0 1", "--wk", "1 0; 0 1", "--wv", "1 0; 0 1"])
-    assert '--x "1 0 1" was read as one row, 1 × 3 (one token)' in err
+    assert '--x "1 0 1" was read as one row, 1 × 3' in err
     err = run_error(["compute", "--x", "[1, 0, 1]"])
     assert "is a JSON list, read as a vector of 3" in err
 

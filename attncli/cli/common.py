@@ -26,6 +26,9 @@ TEXT_OPTIONS = ("text", "tokens", "ids")  # each makes the token vectors X from 
 
 # options that take a vector: a typed row ("0.1 0 0", read as MATLAB does, 1 × d) is that vector
 VECTOR_OPTIONS = ("--bq", "--bk", "--bv", "--bo", "--va")
+# options broadcast over the scores: a typed row ("1 1 0") keeps the meaning it always had, one value per key
+# (a vector), in cols layout too, where a 1 × n matrix would be one value per query
+KEY_VECTOR_OPTIONS = ("--mask", "--bias")
 
 
 class Sources:
@@ -52,9 +55,11 @@ class Sources:
         self._claim_stdin(source, option)
         loaded = read_array(source, option=option)
         shape = loaded.array.shape
-        if loaded.path is None and not loaded.binary and (len(shape) == 1 or len(shape) == 2 and shape[0] == 1):
+        typed = loaded.path is None and not loaded.binary and loaded.name is None  # inline, or text on stdin
+        if typed and (len(shape) == 1 or len(shape) == 2 and shape[0] == 1):
             self.typed.setdefault(option, (source, shape))
-        if option in VECTOR_OPTIONS and len(shape) == 2 and shape[0] == 1:
+        if len(shape) == 2 and shape[0] == 1 and (option in VECTOR_OPTIONS or option in KEY_VECTOR_OPTIONS and typed
+                                                  and not source.lstrip().startswith("[[")):
             from dataclasses import replace
 
             loaded = replace(loaded, array=loaded.array.reshape(-1))  # (1, d) -> (d,)
@@ -78,7 +83,8 @@ class Sources:
 
         notes = []
         for option, (source, shape) in self.typed.items():
-            if option in VECTOR_OPTIONS or not re.search(rf"{re.escape(option)}(?![\w-])", message):
+            named = re.search(rf"{re.escape(option)}(?![\w-])", message)
+            if not named or option in VECTOR_OPTIONS + KEY_VECTOR_OPTIONS:
                 continue
             text = "standard input" if source.startswith("-") else f"{option} {_quoted(source)}"
             if len(shape) == 1:
@@ -87,8 +93,8 @@ class Sources:
             elif shape == (1, 1):
                 notes.append(f"{text} was read as a 1 × 1 matrix (one row of one value)")
             else:
-                notes.append(f"{text} was read as one row, 1 × {shape[1]} (one token); rows are separated by "
-                             "';' or new lines")
+                notes.append(f"{text} was read as one row, 1 × {shape[1]} (as MATLAB reads it); rows are separated "
+                             "by ';' or new lines")
         return "; ".join(notes) or None
 
     def array(self, source: str | None, option: str):
