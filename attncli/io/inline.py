@@ -34,12 +34,15 @@ _JSON_FIXES = (
     (re.compile(r"\bnull\b", re.IGNORECASE), "null"),
 )
 _BOOLS = {"true": 1.0, "false": 0.0}
+_NUMBER_TABLE = str.maketrans("", "", "0123456789+-.eE,;[] \t\r\n")
 
 
 def looks_inline(source: str) -> bool:
     """True if `source` is made only of numbers, signs, separators, brackets and nan/inf/true/false."""
     if not (_HAS_DIGIT.search(source) or _WORDS.search(source)):
         return False
+    if not source.translate(_NUMBER_TABLE).strip():  # plain numbers (most text piped in): no regex over it all
+        return True
     return _NUMBER_CHARS.fullmatch(_WORDS.sub(" ", source)) is not None
 
 
@@ -106,6 +109,8 @@ def _pieces(text: str) -> list[str]:
 
 def _values(piece: str) -> list[str]:
     """The values of one row: separated by blanks and/or one comma; a comma may end the row."""
+    if "," not in piece:
+        return piece.split() or [""]
     tokens = _VALUE_SEPARATORS.split(piece.strip())
     if len(tokens) > 1 and tokens[-1] == "" and piece.rstrip().endswith(","):
         tokens.pop()
