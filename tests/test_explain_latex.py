@@ -80,6 +80,7 @@ def test_standalone_by_file_extension_and_refused_without_latex(tmp_path):
     assert (tmp_path / "solution.tex").read_text().startswith("\\documentclass{article}")
     err = run_error(["explain", problem, "--standalone", "--format", "markdown"])
     assert "--standalone makes a LaTeX document" in err
+    assert run(["explain", problem, "--standalone"]).stdout.startswith(b"\\documentclass{article}")  # implied
 
 
 # ---- every kind of step, layout and symbol compiles -----------------------------------------------------
@@ -212,3 +213,34 @@ def test_several_heads_keep_each_heads_output():
     one_head_wo = steps_of(["--x", X, "--wo", "1 0 0 1; 0 1 1 0; 1 1 0 0; 0 0 1 1"])
     assert [s["key"] for s in one_head_wo][-2:] == ["head", "output"]  # A·V, then ·W_O: two different steps
     assert_no_repeats(one_head_wo)
+
+
+# ---- the answer at the end of the worked solution ----------------------------------------------------------
+
+def bmatrices(tex: str) -> list[np.ndarray]:
+    import re
+
+    found = re.findall(r"\\begin\{bmatrix\}\n(.*?)\n\\end\{bmatrix\}", tex, re.S)
+    return [np.array([[float(c) for c in row.split("&")] for row in m.split("\\\\")]) for m in found]
+
+
+def test_standalone_ends_with_the_answer_the_problem_asks_for(tmp_path):
+    problem = generated(tmp_path, "p.toml", "--heads", "2", "--decimals", "1")
+    doc = tomllib.loads(problem.read_text())
+    x = np.array(doc["inputs"]["x"], float)
+    wq, wk = (np.array(doc["projections"][k], float) for k in ("wq", "wk"))
+    tex = latex([problem, "--standalone"])
+    answer = tex.split(r"\paragraph{Answer.}", 1)[1]
+    assert answer.startswith(" The attention weights (step 7), rounded to 1 decimal:")
+    for h, got in enumerate(bmatrices(answer)):  # [check] what = "weights", decimals = 1: each head's A, to 0.1
+        q, k = x @ wq[:, 2 * h:2 * h + 2], x @ wk[:, 2 * h:2 * h + 2]
+        s = q @ k.T / np.sqrt(2)
+        a = np.exp(s - s.max(1, keepdims=True))
+        np.testing.assert_array_equal(got, np.round(a / a.sum(1, keepdims=True), 1))
+    assert len(bmatrices(answer)) == 2
+    out = latex([problem, "--standalone", "--what", "output", "--decimals", "3"])
+    assert "The output (step 10), rounded to 3 decimals:" in out
+    assert r"\paragraph{Answer.}" not in latex([problem])  # a fragment is the steps alone
+    assert "explain --what takes weights, output" in run_error(["explain", problem, "--standalone", "--what", "A"])
+    if PDFLATEX:
+        compile_tex(tmp_path, tex)

@@ -17,7 +17,8 @@ EPILOG = (
     "  attncli explain --x \"1 0 1 0; 0 2 0 2; 1 1 1 1\" --score dot --layout cols\n\n"
     "  attncli explain samples/self_attention/problem.toml --format markdown -o steps.md\n\n"
     "  attncli explain --text 猫爱吃鱼 --tokenizer chars --embeddings samples/text/embeddings.txt --format latex\n\n"
-    "  attncli explain samples/self_attention/problem.toml --standalone -o solution.tex"
+    "  attncli explain samples/self_attention/problem.toml --standalone -o solution.tex\n\n"
+    "  attncli explain samples/self_attention/problem.toml --format latex --standalone --what output --decimals 3"
 )
 
 
@@ -30,10 +31,16 @@ def explain(
                                         "--format", "-f")] = None,
     output: Annotated[str | None, opt._opt("Write to PATH instead of stdout (atomically, never over an input). "
                                            "e.g. -o steps.md", opt.OUT, "--output", "-o")] = None,
-    standalone: Annotated[bool, opt._opt("With --format latex: a whole document (article, amsmath) that compiles "
-                                         "with pdflatex, titled with the problem file: the worked solution to hand "
-                                         "back. e.g. --format latex --standalone -o solution.tex", opt.OUT,
+    standalone: Annotated[bool, opt._opt("LaTeX as a whole document (article, amsmath) that compiles with pdflatex, "
+                                         "titled with the problem file: the worked solution to hand back (implies "
+                                         "--format latex). e.g. --standalone -o solution.tex", opt.OUT,
                                          "--standalone")] = False,
+    what: Annotated[str | None, opt._opt("With --standalone: end with the answer a student gives, this array "
+                                         "(weights, output, scores, q, k, v or heads) rounded to --decimals; a "
+                                         "problem file's [check] what and decimals count too. e.g. --standalone "
+                                         "--what weights", opt.OUT, "--what")] = None,
+    decimals: Annotated[int | None, opt._opt("With --standalone: the answer's decimals (--what). e.g. --decimals 2",
+                                             opt.OUT, "--decimals")] = None,
     precision: opt.PRECISION = 4, debug: opt.DEBUG = False, dpi: opt.DPI = 100, cmap: opt.CMAP = None, *,
     options: dict[str, Any],
 ) -> None:
@@ -47,7 +54,7 @@ def explain(
     from attncli.io.memory import available_memory
     from attncli.render import explain as ex
 
-    fmt_name = fmt or _format_from(output)
+    fmt_name = fmt or ("latex" if standalone and output is None else _format_from(output))
     if fmt_name not in FORMATS:
         raise AttnError(f"explain --format takes {', '.join(FORMATS)}; got {fmt_name!r}")
     check_look(precision, dpi, cmap)
@@ -83,7 +90,7 @@ def explain(
 
         problem = options.get("problem")
         title = f"Worked solution: {os.path.basename(problem)}" if problem else None
-        text = latex(secs, precision, standalone=standalone, title=title)
+        text = latex(secs, precision, standalone=standalone, title=title, answer=_answer(what, decimals))
     else:  # every value, written row by row as it is made: memory of one row, not of the document
         from attncli.io.writers import _plain  # numpy -> strict-JSON Python, non-finite -> null
 
@@ -107,6 +114,19 @@ def explain(
         from attncli.io import atomic_write
 
         atomic_write(output, text.encode("utf-8"), protect=src.paths)
+
+
+def _answer(what: str | None, decimals: int | None) -> tuple[str, int | None] | None:
+    """(what, decimals) of the standalone document's answer, checked like check's --what and --decimals."""
+    from attncli.render.explain_latex import ANSWERS
+
+    if what is None:
+        return None
+    if what not in ANSWERS:
+        raise AttnError(f"explain --what takes {', '.join(ANSWERS)}; got {what!r}")
+    if decimals is not None and not 0 <= decimals <= 15:
+        raise AttnError(f"explain --decimals must be 0 to 15; got {decimals}")
+    return what, decimals
 
 
 def _format_from(output: str | None) -> str:

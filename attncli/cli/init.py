@@ -82,7 +82,7 @@ def _gen(help: str, *names: str, **kw):
 def init(
     path: Annotated[str | None, typer.Argument(help="Where to write the template or the --random problem ('-' for "
                                                "stdout; default problem.toml). e.g. problem.toml",
-                                               show_default=False)] = None,
+                                               show_default=False, metavar="[PATH]")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite PATH (or the problems in --out) if it exists. "
                                         "e.g. --force")] = False,
     random: Annotated[bool, _gen("Write a generated problem instead of the template: small integers and one-decimal "
@@ -90,30 +90,33 @@ def init(
                                  "--random")] = False,
     seed: Annotated[int | None, _gen("Seed of --random (default 0), or the course seed mixed with each student id "
                                      "for --roster: the same seed and options write the same bytes. e.g. --seed 7",
-                                     "--seed", min=0)] = None,
-    tokens: Annotated[int | None, _gen("Tokens n, 2 to 16 (default 3). e.g. --tokens 4", "--tokens")] = None,
+                                     "--seed", min=0, metavar="SEED")] = None,
+    tokens: Annotated[int | None, _gen("Tokens n, 2 to 16 (default 3). e.g. --tokens 4", "--tokens",
+                                       metavar="N")] = None,
     d_model: Annotated[int | None, _gen("Width of each token d_model, 1 to 16 (default 4). e.g. --d-model 6",
-                                        "--d-model")] = None,
+                                        "--d-model", metavar="D")] = None,
     d_k: Annotated[int | None, _gen("Width of each head's queries and keys d_k (default 2 with one head, d_model / "
-                                    "heads with several); heads × d_k ≤ 16. e.g. --d-k 3", "--d-k")] = None,
-    d_v: Annotated[int | None, _gen("Width of each head's values d_v (default d_k). e.g. --d-v 1", "--d-v")] = None,
+                                    "heads with several); heads × d_k ≤ 16. e.g. --d-k 3", "--d-k",
+                                    metavar="K")] = None,
+    d_v: Annotated[int | None, _gen("Width of each head's values d_v (default d_k). e.g. --d-v 1", "--d-v",
+                                    metavar="V")] = None,
     heads: Annotated[int | None, _gen("Heads (default 1); with several, the problem has W_O too. e.g. --heads 2",
-                                      "--heads")] = None,
+                                      "--heads", metavar="H")] = None,
     causal: Annotated[bool, _gen("A causal problem: token i attends to tokens j ≤ i. e.g. --causal",
                                  "--causal")] = False,
     what: Annotated[str | None, _gen("What the student gives, for attncli check: weights (default) or output. "
-                                     "e.g. --what output", "--what")] = None,
+                                     "e.g. --what output", "--what", metavar="weights|output")] = None,
     decimals: Annotated[int | None, _gen("Decimals the answer is rounded to, 0 to 6 (default 2). e.g. --decimals 1",
-                                         "--decimals")] = None,
+                                         "--decimals", metavar="N")] = None,
     roster: Annotated[str | None, _gen("A class roster (CSV with a header): write one generated problem per student "
                                        "to --out, seeded from the student's id. e.g. --roster "
-                                       "samples/homework/roster.csv", "--roster")] = None,
+                                       "samples/homework/roster.csv", "--roster", metavar="CSV")] = None,
     out: Annotated[str | None, _gen("Folder for --roster's problems, <id>.toml each, and roster.csv (id, file, "
                                     "seed); made if missing (default problems). e.g. --out problems/",
-                                    "--out")] = None,
+                                    "--out", metavar="DIR")] = None,
     id_column: Annotated[str | None, _gen("The roster's id column (default: found by name: SID, UID, ID, "
                                           "student_id, login, email, ...). e.g. --id-column Email",
-                                          "--id-column")] = None,
+                                          "--id-column", metavar="NAME")] = None,
     debug: opt.DEBUG = False,
 ) -> None:
     """Write a commented problem-file template: inputs, projections, options and what to check. With --random, a

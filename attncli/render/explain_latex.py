@@ -70,9 +70,42 @@ def _caption(caption: str) -> str:
     return r"\text{" + tex_text(caption) + r"}:\ "
 
 
-def latex(secs: list[Section], precision: int, *, standalone: bool = False, title: str | None = None) -> str:
+ANSWERS = {"weights": "the attention weights", "output": "the output", "scores": "the scores", "q": "the queries Q",
+           "k": "the keys K", "v": "the values V", "heads": "the output of each head"}
+
+
+def answer_section(secs: list[Section], what: str) -> Section | None:
+    """The step whose matrices are the array `attncli check --what` grades, or None."""
+    keys = {"q": ("q", "q_x", "q_direct", "q_rope"), "k": ("k", "k_x", "k_direct", "k_rope"),
+            "v": ("v", "v_x", "v_direct")}.get(what, ())
+    found = [s for s in secs if s.array == what or s.key in keys]
+    if not found and what == "heads":  # one head: its output is the output, shown once
+        found = [s for s in secs if s.key == "output_plain"]
+    return found[-1] if found else None
+
+
+def _bmatrix(m, s: Section, precision: int) -> list[str]:
+    rows, cols = _shown(m)
+    body = []
+    for i in rows:
+        if i is None:
+            body.append(" & ".join(r"\vdots" if j is not None else r"\ddots" for j in cols))
+            continue
+        row = m.values[i]
+        body.append(" & ".join(r"\cdots" if j is None else tex_number(row[j], precision) for j in cols))
+    lines = [rf"\[ {_caption(m.caption)}\begin{{bmatrix}}" + "\n  " + " \\\\\n  ".join(body) + "\n"
+             + r"\end{bmatrix} \]"]
+    notice = cut_notice(m, s)
+    if notice:
+        lines.append(rf"\noindent\emph{{{tex_text(notice)}}}\par")
+    return lines
+
+
+def latex(secs: list[Section], precision: int, *, standalone: bool = False, title: str | None = None,
+          answer: tuple[str, int | None] | None = None) -> str:
     """Every step as a \\paragraph with its formula and dimensions and a bmatrix per matrix. A fragment for a
-    document that loads amsmath, or with `standalone` a complete article (titled `title`)."""
+    document that loads amsmath, or with `standalone` a complete article (titled `title`) that ends, given
+    `answer` = (what, decimals), with that array as the student gives it: rounded to `decimals`."""
     widest = max((len(_shown(m)[1]) for s in secs for m in s.matrices), default=0)
     lines = []
     if standalone:
@@ -88,20 +121,17 @@ def latex(secs: list[Section], precision: int, *, standalone: bool = False, titl
         lines.append(rf"\paragraph{{Step {s.number}. {tex_text(s.title)}}} ${tex_math(s.latex)}$ "
                      rf"\quad (${_dims(s.dims)}$)")
         for m in s.matrices:
-            rows, cols = _shown(m)
-            body = []
-            for i in rows:
-                if i is None:
-                    body.append(" & ".join(r"\vdots" if j is not None else r"\ddots" for j in cols))
-                    continue
-                row = m.values[i]
-                body.append(" & ".join(r"\cdots" if j is None else tex_number(row[j], precision) for j in cols))
-            lines.append(rf"\[ {_caption(m.caption)}\begin{{bmatrix}}" + "\n  " + " \\\\\n  ".join(body) + "\n"
-                         + r"\end{bmatrix} \]")
-            notice = cut_notice(m, s)
-            if notice:
-                lines.append(rf"\noindent\emph{{{tex_text(notice)}}}\par")
+            lines += _bmatrix(m, s, precision)
         lines.append("")
     if standalone:
+        what, decimals = answer or (None, None)
+        s = answer_section(secs, what) if what else None
+        if s is not None:
+            rounded = f", rounded to {decimals} decimal{'' if decimals == 1 else 's'}" if decimals is not None else ""
+            lines.append(rf"\paragraph{{Answer.}} {tex_text(ANSWERS.get(what, what).capitalize())} "
+                         rf"(step {s.number}){tex_text(rounded)}:")
+            for m in s.matrices:
+                lines += _bmatrix(m, s, precision if decimals is None else decimals)
+            lines.append("")
         lines.append(r"\end{document}")
     return "\n".join(lines) + ("\n" if standalone else "")
