@@ -146,6 +146,8 @@ def write_class(roster: str, out: str, wanted: str | None, course_seed: int, siz
     from attncli.io._common import Src
     from attncli.io.files import read_input
 
+    if out in ("", "-"):
+        raise AttnError(f"--out: give a folder for the problems (made if missing), e.g. --out problems/; got {out!r}")
     column, students = parse(read_input(roster, Src("--roster", roster)), roster, wanted)
     if os.path.exists(out) and not os.path.isdir(out):
         raise AttnError(f"--out: '{out}' is a file; give a folder for the problems (made if missing)")
