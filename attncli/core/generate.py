@@ -5,8 +5,8 @@ several heads, W_O (H·d_v × d_model). Every entry is an integer or has one dec
 
     X    in {-1, 0, 1, 2}           (an all-zero token is drawn again)
     W_V  in {-1, 0, 1}              W_O in {-1, 0, 1}
-    W_Q, W_K in {-a, 0, a}          a from QK_STEPS (1, 0.5, 0.3, 0.2, 0.1): first the largest with
-                                    d_model·a² ≤ 1.5, so that the scaled scores S / √d_k stay near ±1;
+    W_Q, W_K in {-a, 0, a}          a from QK_STEPS (1, 0.5, 0.3, 0.2, 0.1): first the largest that keeps
+                                    the scaled scores S / √d_k of n tokens within ±3 (`qk_steps`);
                                     the next smaller one when X_TRIES inputs found no
                                     readable heads
 
@@ -35,8 +35,8 @@ MAX_WEIGHT = 0.9
 MIN_WEIGHT = 0.01
 SCORE_LIMIT = 3.0
 SPREAD = 0.25
-X_TRIES = 20  # inputs X drawn for each magnitude a
-TRIES_PER_HEAD = 50  # draws of one head's W_Q, W_K for one X
+X_TRIES = 10  # inputs X drawn for each magnitude a
+TRIES_PER_HEAD = 30  # draws of one head's W_Q, W_K for one X
 X_VALUES = np.array([-1, 0, 1, 2])
 W_VALUES = np.array([-1, 0, 1])
 QK_STEPS = (1.0, 0.5, 0.3, 0.2, 0.1)  # the entries of W_Q and W_K are {-a, 0, a}
@@ -101,10 +101,12 @@ def student_seed(course_seed: int, student_id: str) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def qk_steps(d_model: int) -> tuple[float, ...]:
+def qk_steps(d_model: int, tokens: int) -> tuple[float, ...]:
     """The magnitudes a to try for W_Q and W_K's entries {-a, 0, a}, largest first: from the largest of QK_STEPS
-    with d_model·a² ≤ 1.5 down to the smallest."""
-    first = next((i for i, a in enumerate(QK_STEPS) if d_model * a * a <= 1.5), len(QK_STEPS) - 1)
+    whose scaled scores stay within ±SCORE_LIMIT for all tokens² of them (their spread is about d_model·a², the
+    largest of N about √(2 ln N) spreads) down to the smallest."""
+    reach = d_model * np.sqrt(2 * np.log(tokens * tokens))
+    first = next((i for i, a in enumerate(QK_STEPS) if reach * a * a <= SCORE_LIMIT), len(QK_STEPS) - 1)
     return QK_STEPS[first:]
 
 
@@ -116,7 +118,7 @@ def generate(seed: int, size: ProblemSize) -> dict[str, np.ndarray]:
     n, dm, h = size.tokens, size.d_model, size.heads
     one_head = replace(size, heads=1)
     found = None
-    for a in qk_steps(dm):
+    for a in qk_steps(dm, n):
         qk_values = np.array([-a, 0.0, a])
         for _ in range(X_TRIES):
             x = _tokens(rng, n, dm)  # (n, d_model)
