@@ -313,3 +313,31 @@ def test_student_option(class_dir, tmp_path):
     assert run(["check", answer, "--problems", class_dir, "--student", "ada"], check=False).returncode == 1
     assert "no problem for 'zed'" in run_error(["check", answer, "--problems", class_dir, "--student", "zed"])
     assert "--problems" in run_error(["check", answer, "--student", "bob", "--expected", "1"])
+
+
+def test_stacked_csv_of_heads_and_coarse_answers(tmp_path):
+    # two heads (d_k = 1) of the identity tokens: head h scores x_ih·x_jh, so S_0 = [[1, 0], [0, 0]] and
+    # S_1 = [[0, 0], [0, 1]]; each row's softmax by hand
+    e = math.e
+    h0 = np.array([[e / (e + 1), 1 / (e + 1)], [0.5, 0.5]])
+    h1 = np.array([[0.5, 0.5], [1 / (e + 1), e / (e + 1)]])
+    stacked = write_csv(tmp_path / "w.csv", np.vstack([h0, h1]))  # the layout compute --format csv writes
+    assert run(["check", stacked, "--x", "1 0; 0 1", "--heads", "2", "--what", "weights"]).returncode == 0
+    proc = run(["check", stacked, "--x", "1 0; 0 1", "--heads", "2", "--what", "weights", "--causal"], check=False)
+    assert proc.returncode == 1 and "causal mask" in proc.stdout.decode()
+    head = np.array([[e / (e + 1), 1 / (e + 1)], [1 / (e + 1), e / (e + 1)]])  # one head, S = X·Xᵀ = I
+    coarse = write_csv(tmp_path / "c.csv", np.round(head, 1))
+    out = run(["check", coarse, "--x", "1 0; 0 1", "--score", "dot", "--what", "weights", "--decimals", "2"],
+              check=False).stdout.decode()
+    assert "right to 1 decimal, but 2 are asked" in out
+
+
+def test_sample_class_grades(tmp_path):
+    proc = run(["check", *sorted((HOMEWORK / "answers").glob("*.csv")), "--problems", HOMEWORK / "problems",
+                "--format", "json"], check=False)
+    got = {e["student"]: e for e in json.loads(proc.stdout)["answers"]}
+    assert [s for s, e in got.items() if e["pass"]] == ["s001", "s006", "s009"]
+    assert got["s002"]["diagnosis"] == ["no-scaling"] and got["s003"]["diagnosis"] == ["softmax-axis"]
+    assert "one line of 9 numbers" in got["s004"]["feedback"] and "layout" in got["s005"]["diagnosis"]
+    assert set(got["s007"]["diagnosis"]) == {"no-scaling", "softmax-axis"} and got["s008"]["diagnosis"] == []
+    assert "right to 1 decimal" in got["s010"]["feedback"]

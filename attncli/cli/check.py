@@ -225,6 +225,7 @@ def _grade(grader, path: str, src: Sources, single: bool, precision: int, max_ce
                        readable=False, max_score=grader.points)
     except (TypeError, ValueError):
         raise AttnError(f"ANSWER {path}: must hold real numbers") from None
+    ans = grader.shaped(ans)
     v = grader.grade(ans, path)
     if single and fmt == "table":
         if v.passed:

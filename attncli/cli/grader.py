@@ -66,8 +66,7 @@ class Grader:
         want = self.want
         v = Verdict(answer, self.what, False, None, 0, int(want.size), max_score=self.points,
                     tolerance=self.tol.text(), shape=tuple(want.shape))
-        if ans.shape != want.shape and ans.size == want.size and np.squeeze(ans).shape == np.squeeze(want).shape:
-            ans = ans.reshape(want.shape)  # (1, n, d) vs (n, d): the same numbers
+        ans = self.shaped(ans)
         if ans.shape != want.shape:
             v.detail = f"your answer is {_dims(ans.shape)} but {_the(self.what)} should be {_dims(want.shape)}"
             self._diagnose(v, ans)
@@ -84,10 +83,21 @@ class Grader:
         if not v.passed:
             v.cells = [tuple(int(i) for i in idx) for idx in np.argwhere(~ok)[:8]]
             self._diagnose(v, ans)
-            if not v.diagnosis and self.tol.decimals is None:
-                v.diagnosis = rounding_hint(ans, want)
+            if not v.diagnosis:
+                v.diagnosis = rounding_hint(ans, want, self.tol.decimals)
         v.score = credit(v, self.points, self.credit_mode)
         return v
+
+    def shaped(self, ans):
+        """The answer in the expected shape when it holds the same numbers laid out as files hold them."""
+        import numpy as np
+
+        want = self.want
+        if ans.shape != want.shape and ans.size == want.size and np.squeeze(ans).shape == np.squeeze(want).shape:
+            return ans.reshape(want.shape)  # (1, n, d) vs (n, d): the same numbers
+        if ans.ndim == 2 and want.ndim >= 3 and ans.shape == (want.size // want.shape[-1], want.shape[-1]):
+            return ans.reshape(want.shape)  # a CSV holds heads (or batches) stacked, as compute --format csv writes
+        return ans
 
     def _diagnose(self, v: Verdict, ans) -> None:
         if self.doctor is None:
@@ -105,14 +115,19 @@ def _the(what: str) -> str:
     return f"the {what}" if what else "the expected array"
 
 
-def rounding_hint(ans, want) -> str:
-    """An answer written with few decimals that matches at that precision: say so."""
+def rounding_hint(ans, want, asked: int | None = None) -> str:
+    """An answer written with few decimals that matches at that precision: say so (and, when the problem asks
+    for more decimals than the answer has, that it is right but too coarse)."""
     import numpy as np
 
     for d in range(0, 7):
         if np.allclose(np.round(ans, d), ans, rtol=0, atol=1e-12):
-            if np.all(np.abs(ans - want) <= 0.5 * 10.0 ** -d * (1 + 1e-9)):
+            if not np.all(np.abs(ans - want) <= 0.5 * 10.0 ** -d * (1 + 1e-9)):
+                return ""
+            if asked is None:
                 return f"matches when rounded to {d} decimals: pass --decimals {d} (or decimals = {d} in the problem)"
+            if d < asked:
+                return f"is right to {d} decimal{'s' if d != 1 else ''}, but {asked} are asked: give more decimals"
             return ""
     return ""
 
