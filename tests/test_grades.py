@@ -341,3 +341,14 @@ def test_sample_class_grades(tmp_path):
     assert "one line of 9 numbers" in got["s004"]["feedback"] and "layout" in got["s005"]["diagnosis"]
     assert set(got["s007"]["diagnosis"]) == {"no-scaling", "softmax-axis"} and got["s008"]["diagnosis"] == []
     assert "right to 1 decimal" in got["s010"]["feedback"]
+
+
+def test_readme_shows_the_grader_scripts():
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+    for script in (HOMEWORK / "gradescope" / "run_autograder", HOMEWORK / "prairielearn" / "run.sh"):
+        lines = script.read_text().splitlines()
+        body = [lines[0]] + [line for line in lines[1:] if not line.startswith("#")]  # the comments are the README's
+        assert "\n".join(body) + "\n" in blocks, f"the README does not show {script.name} as it is"
