@@ -43,19 +43,6 @@ def _examples() -> list[tuple[str, str]]:
 
 
 EXAMPLES = _examples()
-# examples in files other sessions are changing, known not to run yet (xfail, not strict: they pass once fixed)
-NOT_YET = {
-    "samples/homework/answers": "check.py: samples/homework/answers/ and problems/ do not exist yet",
-    "samples/homework/problems": "check.py: samples/homework/answers/ and problems/ do not exist yet",
-}
-
-
-def _marked(*values: str):
-    """A parameter set, marked xfail when its last value names something in NOT_YET."""
-    reason = next((why for key, why in NOT_YET.items() if key in values[-1]), None)
-    return pytest.param(*values, marks=pytest.mark.xfail(reason=reason, strict=False)) if reason else values
-
-
 def test_every_command_has_examples_that_are_commands():
     named = {name for name, _ in EXAMPLES}
     assert named == set(COMMANDS), f"commands without examples: {sorted(set(COMMANDS) - named)}"
@@ -63,8 +50,7 @@ def test_every_command_has_examples_that_are_commands():
         assert f"attncli {name}" in line, f"{name}'s example does not run {name}: {line}"
 
 
-@pytest.mark.parametrize(("name", "line"), [_marked(n, x) for n, x in EXAMPLES],
-                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(EXAMPLES)])
+@pytest.mark.parametrize(("name", "line"), EXAMPLES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(EXAMPLES)])
 def test_help_example_runs(name: str, line: str, tmp_path: Path):
     (tmp_path / "samples").symlink_to(ROOT / "samples")
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -96,7 +82,7 @@ def test_helps_cite_samples():
     assert len(CITED) >= 10
 
 
-@pytest.mark.parametrize(("name", "where", "path"), [_marked(*c) for c in CITED])
+@pytest.mark.parametrize(("name", "where", "path"), CITED)
 def test_cited_sample_exists(name: str, where: str, path: str):
     pattern = path.split(":", 1)[0]  # file.npz:name names an array of the file
     if "*" in pattern:
