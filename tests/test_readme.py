@@ -100,15 +100,6 @@ def shown_outputs() -> list[tuple[list[str], list[str]]]:
 
 
 SHOWN = shown_outputs()
-# shown outputs the README has wrong, until it is fixed (xfail, not strict: the test passes once the README is)
-README_WRONG = {
-    "max |error| 0.1771": "README shows max |error| 0.1771 for answer_wrong.csv; the real one is 0.1803",
-}
-
-
-def _marked(cmds: list[str], shown: list[str]):
-    reason = next((why for key, why in README_WRONG.items() if any(key in line for line in shown)), None)
-    return pytest.param(cmds, shown, marks=pytest.mark.xfail(reason=reason, strict=False)) if reason else (cmds, shown)
 
 
 def line_pattern(shown: str) -> tuple[re.Pattern[str], list[str]]:
@@ -155,7 +146,7 @@ def test_readme_shows_outputs():
     assert SHOWN, "the README shows no outputs (an indented block right after a ```sh block)"
 
 
-@pytest.mark.parametrize(("cmds", "shown"), [_marked(c, s) for c, s in SHOWN], ids=[c[-1][:60] for c, _ in SHOWN])
+@pytest.mark.parametrize(("cmds", "shown"), SHOWN, ids=[c[-1][:60] for c, _ in SHOWN])
 def test_readme_shown_output_is_real(cmds: list[str], shown: list[str], tmp_path: Path):
     (tmp_path / "samples").symlink_to(ROOT / "samples")
     for cmd in cmds[:-1]:
