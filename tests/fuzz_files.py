@@ -55,12 +55,8 @@ def _fmt(v: float) -> str:
 
 def inline(a: np.ndarray, style: str) -> str:
     """An array as an inline literal: MATLAB rows or JSON lists."""
-    if style == "json" or a.ndim > 2:
+    if style == "json" or a.ndim != 2:  # MATLAB text is always a matrix: vectors and scalars keep their shape in JSON
         return json.dumps(a.tolist()).replace("NaN", "nan").replace("Infinity", "inf")
-    if a.ndim == 0:
-        return _fmt(float(a))
-    if a.ndim == 1:
-        return " ".join(_fmt(v) for v in a)
     return "; ".join(" ".join(_fmt(v) for v in row) for row in a) + (";" if a.shape[0] == 1 else "")
 
 

@@ -231,7 +231,7 @@ def test_help_has_an_example_for_every_option(command):
     (["compute", "--x", "1 0 0; 0 1 0", "--wq", "1 0 0; 0 1 0", "--wk", "1 0; 0 1; 0 0", "--wv", "1 0; 0 1; 0 0"],
      "weights-layout torch"),
     (["compute", "--x", "1 0 0; 0 1 0", "--heads", "2"], "--heads"),
-    (["compute", "--q", "1 0 0 0", "--k", "1 0 0 0;", "--v", "1 0 0 0;", "--heads", "4", "--kv-heads", "3"],
+    (["compute", "--q", "[1, 0, 0, 0]", "--k", "1 0 0 0;", "--v", "1 0 0 0;", "--heads", "4", "--kv-heads", "3"],
      "--q"),
     (["compute", "--x", "1 0; 0 1", "--key-lens", "1,2,3"], "--key-lens"),
     (["compute", "--x", "1 0; 0 1", "--key-lens", "x"], "--key-lens"),

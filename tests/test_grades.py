@@ -352,3 +352,9 @@ def test_readme_shows_the_grader_scripts():
         lines = script.read_text().splitlines()
         body = [lines[0]] + [line for line in lines[1:] if not line.startswith("#")]  # the comments are the README's
         assert "\n".join(body) + "\n" in blocks, f"the README does not show {script.name} as it is"
+
+
+def test_problems_keep_their_layout_and_labels_are_counted(class_dir, tmp_path):
+    answer = write_csv(tmp_path / "ada.csv", np.round(weights(STUDENTS["ada"]), 3))
+    assert "conflicts with PROBLEM" in run_error(["check", answer, "--problems", class_dir, "--layout", "cols"])
+    assert "--labels has 3 labels" in run_error(["check", "1 0", "--x", "1 0; 0 1", "--labels", "a,b,c"])

@@ -459,12 +459,12 @@ def test_stdin_empty_and_name_on_plain() -> None:
     ("[1, nan, -inf, inf]", [1, np.nan, -np.inf, np.inf], (4,)),
     ("1 0 1 0; 0 2 0 2", [[1, 0, 1, 0], [0, 2, 0, 2]], (2, 4)),
     ("1,0;0,1;", [[1, 0], [0, 1]], (2, 2)),
-    ("1 2 3", [1, 2, 3], (3,)),
+    ("1 2 3", [[1, 2, 3]], (1, 3)),  # MATLAB: one row
     ("1 2 3;", [[1, 2, 3]], (1, 3)),
-    ("0.5", 0.5, ()),
-    ("-1e-3", -0.001, ()),
+    ("0.5", [[0.5]], (1, 1)),
+    ("-1e-3", [[-0.001]], (1, 1)),
     ("[1 2; 3 4]", [[1, 2], [3, 4]], (2, 2)),
-    ("nan inf -inf", [np.nan, np.inf, -np.inf], (3,)),
+    ("nan inf -inf", [[np.nan, np.inf, -np.inf]], (1, 3)),
 ])
 def test_inline(source: str, expected: object, shape: tuple) -> None:
     loaded = read_array(source, option="--mask")

@@ -195,8 +195,13 @@ def _grader(src: Sources, options: dict[str, Any], own: dict[str, Any], expected
         from attncli.core import attention
         from attncli.io.memory import available_memory
 
-        kwargs, _ = attention_kwargs(src, options)
-        result = attention(**kwargs, memory_limit=available_memory())
+        from attncli.cli.common import check_label_count, saying_what_was_read
+
+        with saying_what_was_read(src):
+            kwargs, labels = attention_kwargs(src, options)
+            if options.get("labels") is not None:
+                check_label_count(labels.queries, kwargs, str(options.get("layout", "rows")))
+            result = attention(**kwargs, memory_limit=available_memory())
         want = result.export(what).astype(np.float64)
         cands = dg.candidates(kwargs, what, result)
     doctor = dg.Diagnoser(want, cands, tol.close) if diagnose else None
@@ -295,25 +300,10 @@ def _given_on_command_line() -> set[str]:
     return {name for name in ctx.params if ctx.get_parameter_source(name) == _COMMANDLINE()}
 
 
-OWN_TYPES = {"what": str, "credit": str, "atol": float, "rtol": float, "points": float, "decimals": int}
-
-
 def _merge_problem(path: str, options: dict[str, Any], own: dict[str, Any], given: set[str]):
     """A student's problem file under the command line's options (options given on the command line win)."""
-    from attncli.cli.problem import ATTENTION_NAMES, _convert, _default_of, load_problem
+    from attncli.cli.problem import apply_problem
 
-    values = load_problem(path, [*ATTENTION_NAMES, *OWN_TYPES])
-    merged, mine = {**options, "problem": path}, dict(own)
-    for name, value in values.items():
-        if name in given:
-            continue
-        if name in OWN_TYPES:
-            kind = OWN_TYPES[name]
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else \
-                isinstance(value, kind) and not isinstance(value, bool)
-            if not ok:
-                raise AttnError(f"PROBLEM: '{path}' key {name!r} must be {kind.__name__}; got {value!r}"[:300])
-            mine[name] = kind(value)
-        else:
-            merged[name] = _convert(name, value, _default_of(name, []))
-    return merged, mine
+    kw = {**options, **own}
+    apply_problem(path, kw, given, [])
+    return {**{n: kw[n] for n in options}, "problem": path}, {n: kw[n] for n in own}

@@ -105,13 +105,7 @@ def attention_command(fn=None, *, positional_problem: bool = True):
                 problem = tomls[0]
                 kw["answers"] = [a for a in answers if a != problem]
         if problem is not None:
-            defaults = {n: ctx.get_parameter_source(n) != _COMMANDLINE() for n in kw}
-            loaded = load_problem(problem, list(kw))
-            if not defaults.get("layout", True):
-                check_layout(problem, loaded, str(kw["layout"]))
-            for name, value in loaded.items():
-                if defaults.get(name, True):
-                    kw[name] = _convert(name, value, _default_of(name, own))
+            apply_problem(problem, kw, {n for n in kw if ctx.get_parameter_source(n) == _COMMANDLINE()}, own)
         own_names = {p.name for p in own}
         return fn(**{n: v for n, v in kw.items() if n in own_names},
                   options={n: v for n, v in kw.items() if n not in own_names} | {"problem": problem})
@@ -120,6 +114,17 @@ def attention_command(fn=None, *, positional_problem: bool = True):
     wrapper.__signature__ = sig  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
     return wrapper
+
+
+def apply_problem(problem: str, kw: dict[str, Any], given: set[str], own: list[inspect.Parameter]) -> None:
+    """Fill `kw` (values by parameter name) from PROBLEM.toml, except the names `given` on the command line (they
+    win); a --layout given that contradicts the file's layout is an error (check_layout)."""
+    loaded = load_problem(problem, list(kw))
+    if "layout" in given:
+        check_layout(problem, loaded, str(kw["layout"]))
+    for name, value in loaded.items():
+        if name not in given:
+            kw[name] = _convert(name, value, _default_of(name, own))
 
 
 def check_layout(problem: str, loaded: dict[str, Any], flag: str) -> None:
