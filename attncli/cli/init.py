@@ -147,19 +147,8 @@ def init(
 
 
 def _template(path: str, force: bool) -> None:
-    import os
-    import sys
-
-    from attncli.io import atomic_write
-
     text = TEMPLATE.format(name="problem.toml" if path == "-" else path)
-    if path == "-":
-        sys.stdout.write(text)
-        return
-    if os.path.exists(path) and not force:
-        raise AttnError(f"init: '{path}' exists; pass --force to overwrite it, or name another file")
-    atomic_write(path, text.encode("utf-8"), option="PATH")
-    print(f"wrote {path}: edit it, then run attncli explain {path}", file=sys.stderr)
+    _write(path, text, force, f"wrote {path}: edit it, then run attncli explain {path}")
 
 
 def _size(tokens, d_model, d_k, d_v, heads, causal, what, decimals):
@@ -234,17 +223,22 @@ def problem_text(seed: int, size, shown: str, origin: list[str]) -> str:
 
 
 def _write_random(path: str, seed: int, size, force: bool) -> None:
+    shown = "problem.toml" if path == "-" else path
+    text = problem_text(seed, size, shown, [f"Made by:  {command(size, seed, path)}"])
+    _write(path, text, force, f"wrote {path} (seed {seed}); worked solution: attncli explain {path}")
+
+
+def _write(path: str, text: str, force: bool, notice: str) -> None:
+    """A problem file to PATH ('-': stdout), never over an existing file without --force; `notice` to stderr."""
     import os
     import sys
 
     from attncli.io import atomic_write
 
-    shown = "problem.toml" if path == "-" else path
-    text = problem_text(seed, size, shown, [f"Made by:  {command(size, seed, path)}"])
     if path == "-":
         sys.stdout.write(text)
         return
     if os.path.exists(path) and not force:
         raise AttnError(f"init: '{path}' exists; pass --force to overwrite it, or name another file")
     atomic_write(path, text.encode("utf-8"), option="PATH")
-    print(f"wrote {path} (seed {seed}); worked solution: attncli explain {path}", file=sys.stderr)
+    print(notice, file=sys.stderr)

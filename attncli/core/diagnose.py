@@ -134,6 +134,16 @@ class Suspects:
                 self._kwargs[m] = None
         return self._kwargs[m]
 
+    def _made(self, *ms: Mistake) -> tuple[Any, np.ndarray | None]:
+        """The result with mistakes `ms` made and its array the answer is compared with (None: not here)."""
+        r = self._run(*ms)
+        if r is None:
+            return None, None
+        try:
+            return r, np.asarray(r.export(self.what), dtype=np.float64)
+        except Exception:  # noqa: BLE001 - an array this mistake cannot give is no candidate
+            return r, None
+
     def _run(self, *ms: Mistake) -> Any:
         """The result with mistakes `ms` made, or None when they cannot be made here (or together). A mistake
         made after the projections reuses Q, K, V of a result already computed (mistakes.tail)."""
@@ -214,12 +224,8 @@ class Suspects:
         for m in MISTAKES:
             if not m.changes(self.what):
                 continue
-            r = self._run(m)
-            if r is None:
-                continue
-            try:
-                a = np.asarray(r.export(self.what), dtype=np.float64)
-            except Exception:  # noqa: BLE001
+            r, a = self._made(m)
+            if a is None:
                 continue
             self._mistaken.append((m, r if self._small else None, a))
             yield Candidate((m.name,), m.text(self.kw, self.what), a, m.phrase(self.kw))
@@ -264,12 +270,8 @@ class Suspects:
             for m2, _, _ in done[i + 1:]:
                 if m1.name == m2.name or m1.groups & m2.groups or (m1.post and m2.post):
                     continue
-                r = self._run(m1, m2)
-                if r is None:
-                    continue
-                try:
-                    a = np.asarray(r.export(self.what), dtype=np.float64)
-                except Exception:  # noqa: BLE001
+                _, a = self._made(m1, m2)
+                if a is None:
                     continue
                 s1, s2 = m1.phrase(self.kw), m2.phrase(self.kw)
                 yield Candidate((m1.name, m2.name), two(s1, s2), a, f"{s1} and {s2}")
