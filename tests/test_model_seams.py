@@ -73,7 +73,7 @@ def test_weights_without_a_recognised_output_projection_say_so(tmp_path) -> None
 def test_erf_matches_the_standard_library() -> None:
     import math
 
-    from attncli.models.forward import erf
+    from attncli.models.ops import erf
 
     x = np.linspace(-9, 9, 20001)
     want = np.array([math.erf(v) for v in x])

@@ -19,6 +19,7 @@ import numpy as np
 
 from attncli.errors import AttnError
 from attncli.models.checkpoint import OPTION, Checkpoint
+from attncli.models.ops import ACTIVATIONS, layer_norm, layer_norm_, rms_norm_
 
 
 @dataclass
@@ -44,77 +45,8 @@ def shapes(ckpt: Checkpoint) -> Shapes:
     return Shapes(int(ckpt.need("layers")), hidden, heads, kv, head_dim, int(ckpt.need("vocab")), float(eps))
 
 
-# ---------------------------------------------------------------- the pieces
-
-
-def layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, eps: float) -> np.ndarray:
-    mean = x.mean(axis=-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    y = (x - mean) / np.sqrt(var + eps) * w
-    return y + b if b is not None else y
-
-
-def rms_norm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
-    return x / np.sqrt((x * x).mean(axis=-1, keepdims=True) + eps) * w
-
-
-ERF_STEP, ERF_TOP = 1 / 16, 6.0  # grid of the erf table; erf(6) = 1 − 2·10⁻¹⁷
-
-
-def _erf_table(order: int = 8) -> np.ndarray:
-    """Taylor coefficients of erf at x₀ = 0, 1/16, ..., 6: erf^(k)(x₀)/k!, with erf^(k) = 2/√π (−1)^(k−1)
-    H_{k−1}(x) e^(−x²) (H the Hermite polynomials) and erf(x₀) from math.erf."""
-    xs = np.arange(0, ERF_TOP + ERF_STEP, ERF_STEP)
-    coef = np.empty((order + 1, xs.size))
-    coef[0] = [math.erf(v) for v in xs]
-    h_prev, h = np.zeros_like(xs), np.ones_like(xs)  # H_{k−2}, H_{k−1}
-    g = 2 / math.sqrt(math.pi) * np.exp(-xs * xs)
-    fact = 1.0
-    for k in range(1, order + 1):
-        fact *= k
-        coef[k] = (-1) ** (k - 1) * h * g / fact
-        h_prev, h = h, 2 * xs * h - 2 * (k - 1) * h_prev
-    return coef
-
-
-_ERF = _erf_table()
-
-
-def erf(x: np.ndarray) -> np.ndarray:
-    """The error function (numpy has none), from the table above: the Taylor polynomial at the nearest grid
-    point, |x − x₀| ≤ 1/32. float64: order 8, within 3·10⁻¹⁶ of math.erf; float32: order 4 in float32,
-    within 10⁻⁷ (float32's own precision, as torch.erf), four times faster."""
-    single = x.dtype == np.float32
-    order, kind = (4, np.float32) if single else (8, np.float64)
-    z = np.asarray(x, dtype=kind)
-    a = np.minimum(np.abs(z), kind(ERF_TOP))
-    idx = np.rint(a * kind(1 / ERF_STEP)).astype(np.intp)
-    dx = a - idx.astype(kind) * kind(ERF_STEP)
-    coef = _ERF.astype(kind) if single else _ERF
-    p = coef[order][idx]
-    for k in range(order - 1, -1, -1):  # Horner
-        p *= dx
-        p += coef[k][idx]
-    return np.copysign(p, z)
-
-
-def _gelu_erf(x: np.ndarray) -> np.ndarray:
-    return (0.5 * x * (1 + erf(x / x.dtype.type(math.sqrt(2))))).astype(x.dtype)
-
-
-def _gelu_tanh(x: np.ndarray) -> np.ndarray:
-    return (0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))).astype(x.dtype)
-
-
-ACTIVATIONS = {
-    "gelu": _gelu_erf, "gelu_python": _gelu_erf,
-    "gelu_new": _gelu_tanh, "gelu_pytorch_tanh": _gelu_tanh, "gelu_fast": _gelu_tanh, "bloom_gelu": _gelu_tanh,
-    "relu": lambda x: np.maximum(x, 0),
-    "silu": lambda x: x / (1 + np.exp(-x)), "swish": lambda x: x / (1 + np.exp(-x)),
-}
-
-
 def activation(ckpt: Checkpoint):
+    """The family's MLP activation, as an in-place function of a (rows, width) array (ops.ACTIVATIONS)."""
     fam = ckpt.family
     name = ckpt.config.get(fam.act_key, fam.act) if fam.act_key else fam.act
     if name not in ACTIVATIONS:
@@ -146,10 +78,17 @@ class Layer:
         return w, b
 
     def norm(self, names: tuple[str, str | None], x: np.ndarray) -> np.ndarray:
+        """The norm `names` (weight, bias) of x, into a new array."""
+        y = np.array(x, dtype=self.dtype, copy=True)
+        self.norm_(names, y.reshape(-1, y.shape[-1]))
+        return y
+
+    def norm_(self, names: tuple[str, str | None], x: np.ndarray) -> np.ndarray:
+        """The norm `names` of the rows of x (m, d), in place."""
         w = self.get(names[0], (self.s.hidden,))
         if self.ckpt.family.norm_kind == "rms":
-            return rms_norm(x, w, self.s.eps)
-        return layer_norm(x, w, self.get(names[1], (self.s.hidden,)) if names[1] else None, self.s.eps)
+            return rms_norm_(x, w, self.s.eps)
+        return layer_norm_(x, w, self.get(names[1], (self.s.hidden,)) if names[1] else None, self.s.eps)
 
 
 # ---------------------------------------------------------------- the pass
@@ -231,17 +170,6 @@ def sliding_window(ckpt: Checkpoint, i: int) -> int | None:
     return None
 
 
-def attend(layer: Layer, x: np.ndarray, key_lens: list[int] | None, dtype: str, threads: int | None
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """One self-attention block through attncli's core: output (B, n, d), weights (B, H, n, n), and where a
-    query may attend (bool, broadcastable to the weights; None when nothing is masked)."""
-    from attncli.core.attention import attention
-
-    res = attention(x=x, key_lens=key_lens, dtype=dtype, need=["weights", "output"], threads=threads,
-                    **layer_attention(layer))
-    return res.output, res.weights, res.allowed  # (B, n, d), (B, H, n, n), bool
-
-
 def layer_attention(layer: Layer) -> dict:
     """Everything attncli.core.attention needs for layer i's self-attention besides its input: W_Q, W_K, W_V,
     W_O and biases (in × out), heads, kv heads, and the family's settings (causal, window, RoPE, ALiBi, scale)."""
@@ -271,22 +199,123 @@ def layer_attention(layer: Layer) -> dict:
                 **attention_settings(layer.ckpt, layer.i, s))
 
 
-def mlp(layer: Layer, x: np.ndarray, act, threads: int | None = None) -> np.ndarray:
-    """The MLP on (B, n, d), its rows split over `threads` (the CLI keeps BLAS single-threaded, so the two big
-    products and the activation run on every core this way; the rows are independent)."""
-    from attncli.core.kernel import default_threads
 
-    rows = x.reshape(-1, x.shape[-1])  # (B·n, d)
-    count = max(1, min(threads or default_threads(), rows.shape[0] // 64))
-    if count == 1:
-        return _mlp_rows(layer, rows, act).reshape(*x.shape[:-1], -1)
-    from concurrent.futures import ThreadPoolExecutor
+# ---------------------------------------------------------------- the pass, a layer at a time
 
-    weights = _mlp_weights(layer)
-    parts = np.array_split(rows, count)
-    with ThreadPoolExecutor(count) as pool:
-        done = list(pool.map(lambda part: _mlp_rows(layer, part, act, weights), parts))
-    return np.concatenate(done).reshape(*x.shape[:-1], -1)
+
+class Rows:
+    """Runs a function over row ranges of the (B·n, ·) activations on `count` threads (BLAS single-threaded, as
+    the CLI arranges), or inline: every row's numbers are the same either way. One pool for the whole pass."""
+
+    def __init__(self, m: int, threads: int | None) -> None:
+        from attncli.core.kernel import default_threads
+
+        count = max(1, min(threads or default_threads(), m // 64))
+        bounds = np.linspace(0, m, count + 1).astype(int)
+        self.ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        self.pool = None
+        if count > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(count)
+
+    def run(self, fn) -> None:
+        """fn(r0, r1) for each range, in parallel."""
+        if self.pool is None:
+            fn(*self.ranges[0])
+        else:
+            list(self.pool.map(lambda r: fn(*r), self.ranges))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+def qkv_weights(layer: Layer) -> tuple[list[tuple[np.ndarray, np.ndarray | None]], str]:
+    """The projections X·W + b that give Q, K, V (W in × out): one fused product (GPT-2's [q | k | v] columns,
+    "blocks"; BLOOM's per head (q, k, v), "per_head") or three ("three")."""
+    fam, s = layer.ckpt.family, layer.s
+    H, G, hd, d = s.heads, s.kv_heads, s.head_dim, s.hidden
+    bias = layer.ckpt.flag(fam.attn_bias)
+    if fam.fused_qkv is not None:
+        return [layer.linear(fam.fused_qkv, d, 3 * H * hd, bias)], (
+            "blocks" if fam.fused_layout == "qkv" else "per_head")
+    return [layer.linear(fam.q, d, H * hd, bias), layer.linear(fam.k, d, G * hd, bias),  # type: ignore[arg-type]
+            layer.linear(fam.v, d, G * hd, bias)], "three"  # type: ignore[arg-type]
+
+
+def split_qkv(ys: list[np.ndarray], layout: str, B: int, n: int, s: Shapes
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Q, K, V as (B, H, n, hd), (B, G, n, hd), (B, G, n, hd): views of the projections' outputs (B·n, ·)."""
+    H, G, hd = s.heads, s.kv_heads, s.head_dim
+    if layout == "per_head":
+        y5 = ys[0].reshape(B, n, H, 3, hd)  # (B, n, H, 3, hd)
+        return tuple(y5[:, :, :, j].transpose(0, 2, 1, 3) for j in range(3))  # type: ignore[return-value]
+    if layout == "blocks":
+        y = ys[0]
+        ys = [y[:, : H * hd], y[:, H * hd: (H + G) * hd], y[:, (H + G) * hd:]]
+    return tuple(a.reshape(B, n, a.shape[1] // hd, hd).transpose(0, 2, 1, 3)  # type: ignore[return-value]
+                 for a in ys)
+
+
+def _linear_rows(x: np.ndarray, wb: tuple[np.ndarray, np.ndarray | None], out: np.ndarray) -> np.ndarray:
+    """out = x·W + b for rows x (r, in)."""
+    np.matmul(x, wb[0], out=out)  # (r, in) @ (in, out) -> (r, out)
+    if wb[1] is not None:
+        out += wb[1]
+    return out
+
+
+def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act, dtype: str,
+           threads: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """One layer on h (B, n, d): the new hidden state, the attention weights (B, H, n, n) and where they may be
+    nonzero. Rows run in parallel through the projections, the norms and the MLP; the attention between them
+    runs on every core inside attncli's core."""
+    from attncli.core.attention import attention
+
+    fam, s = layer.ckpt.family, layer.s
+    B, n, d = h.shape
+    ft = layer.dtype
+    x = h.reshape(B * n, d)  # (m, d), read only
+    proj, layout = qkv_weights(layer)
+    ys = [np.empty((B * n, w.shape[1]), dtype=ft) for w, _ in proj]  # (m, width)
+
+    def project(r0: int, r1: int) -> None:
+        xr = x[r0:r1]
+        if fam.decoder:  # pre-norm
+            xr = layer.norm_(fam.norm1, xr.copy())
+        for wb, y in zip(proj, ys, strict=True):
+            _linear_rows(xr, wb, y[r0:r1])
+
+    rows.run(project)
+    q, k, v = split_qkv(ys, layout, B, n, s)  # (B, H, n, hd), (B, G, n, hd) ×2
+    settings = attention_settings(layer.ckpt, layer.i, s)
+    q *= ft.type(settings.pop("scale", 1 / math.sqrt(s.head_dim)))  # Q/√d_k: no pass over the n × n scores
+    res = attention(q, k, v, key_lens=lens, dtype=dtype, need=["weights", "heads"], threads=threads, scale=1.0,
+                    **settings)
+    heads = res.heads.transpose(0, 2, 1, 3).reshape(B * n, -1)  # (m, H·hd): a view of the kernel's layout
+    o = layer.linear(fam.o, s.heads * s.head_dim, d, layer.ckpt.flag(fam.o_bias))
+    (up_w, up_b), (down_w, down_b), gate = _mlp_weights(layer)
+    out = np.empty_like(x)  # (m, d)
+
+    def rest(r0: int, r1: int) -> None:
+        a = _linear_rows(heads[r0:r1], o, out[r0:r1])  # Attn(h)
+        a += x[r0:r1]
+        if fam.decoder:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
+            m_in = layer.norm_(fam.norm2, a.copy())
+        else:  # h₁ = LN₁(h + Attn(h)); h = LN₂(h₁ + MLP(h₁))
+            m_in = layer.norm_(fam.norm1, a)
+        u = _linear_rows(m_in, (up_w, up_b), np.empty((r1 - r0, up_w.shape[1]), dtype=ft))  # (r, inter)
+        if gate is not None:  # act(W_gate·x) ⊙ W_up·x
+            u *= act(_linear_rows(m_in, gate, np.empty_like(u)))
+        else:
+            act(u)
+        a += _linear_rows(u, (down_w, down_b), np.empty((r1 - r0, d), dtype=ft))
+        if not fam.decoder:
+            layer.norm_(fam.norm2, a)
+
+    rows.run(rest)
+    return out.reshape(B, n, d), res.weights, res.allowed
 
 
 def _mlp_weights(layer: Layer) -> tuple:
@@ -300,19 +329,6 @@ def _mlp_weights(layer: Layer) -> tuple:
     return up, down, gate
 
 
-def _mlp_rows(layer: Layer, x: np.ndarray, act, weights: tuple | None = None) -> np.ndarray:
-    """MLP = W_down·act(W_up·x) or W_down·(act(W_gate·x) ⊙ W_up·x), for rows x (m, d)."""
-    (up_w, up_b), (down_w, down_b), gate = weights if weights is not None else _mlp_weights(layer)
-    up = x @ up_w + (up_b if up_b is not None else 0)  # (m, inter)
-    if gate is not None:
-        gate_w, gate_b = gate
-        up = act(x @ gate_w + (gate_b if gate_b is not None else 0)) * up
-    else:
-        up = act(up)
-    out = up @ down_w  # (m, d)
-    return out + down_b if down_b is not None else out
-
-
 def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers: list[int], hidden: bool,
             dtype: str = "float32", threads: int | None = None) -> Pass:
     """Run the model on token ids (B, n); `lens` are the valid lengths of a padded batch (keys beyond are
@@ -321,27 +337,22 @@ def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers
     np_dtype = np.dtype(dtype)
     fam = ckpt.family
     act = activation(ckpt)
-    h = embeddings(ckpt, ids, s, np_dtype)
+    h = embeddings(ckpt, ids, s, np_dtype)  # (B, n, d)
     states = [h] if hidden else None
     keep = set(layers)
     maps: dict[int, np.ndarray] = {}
     allowed: dict[int, np.ndarray | None] = {}
     last = max(keep) if keep and not hidden else s.layers - 1
-    for i in range(last + 1):
-        layer = Layer(ckpt, i, s, np_dtype)
-        if fam.decoder:  # pre-norm
-            a, w, ok = attend(layer, layer.norm(fam.norm1, h), lens, dtype, threads)
-            h = h + a
-            h = h + mlp(layer, layer.norm(fam.norm2, h), act, threads)
-        else:  # post-norm
-            a, w, ok = attend(layer, h, lens, dtype, threads)
-            h = layer.norm(fam.norm1, h + a)
-            h = layer.norm(fam.norm2, h + mlp(layer, h, act, threads))
-        h = h.astype(np_dtype, copy=False)
-        if i in keep:
-            maps[i], allowed[i] = w, ok
-        if states is not None:
-            states.append(h)
+    rows = Rows(h.shape[0] * h.shape[1], threads)
+    try:
+        for i in range(last + 1):
+            h, w, ok = _block(Layer(ckpt, i, s, np_dtype), h, lens, rows, act, dtype, threads)
+            if i in keep:
+                maps[i], allowed[i] = w, ok
+            if states is not None:
+                states.append(h)
+    finally:
+        rows.close()
     if states is not None and fam.final_norm is not None:  # the model's final norm (no layer prefix)
         states[-1] = Layer(ckpt, s.layers, s, np_dtype, at="").norm(fam.final_norm, h)
     return Pass(maps, allowed, states)
