@@ -25,13 +25,16 @@ import threading
 
 import numpy as np
 
-from attncli.core.kernel import SPLIT_BYTES, Kernel
+from attncli.core.kernel import SPLIT_BYTES, Kernel, band_rows
 
 LOG2E = 1.4426950408889634
 FUSED_BLOCK_BYTES = 16 * 2**20  # scores of one work item: big GEMMs run faster than cache-sized ones here
 KEY_CHUNK = 8192  # keys per GEMM; longer rows add up their chunks
 TINY_SUM = 2.0**-60  # below this a row is recomputed with its maximum subtracted
 BOUND_SLACK = 1 + 2**-8  # the norms and the GEMM round; the bound must stay an upper bound
+
+
+_LOCAL = threading.local()  # per thread (the kernel's threads live as long as the process): scratch buffers
 
 
 class Fallback(Exception):
@@ -44,7 +47,7 @@ def eligible(k: Kernel) -> bool:
 
 
 class Fused:
-    """Per-run constants (bounds, multiplier), the plan of work items and per-thread scratch."""
+    """Per-run constants (bounds, multiplier), the plan of work items and the work on one item."""
 
     def __init__(self, k: Kernel, empty_value: float | None):
         self.k = k
@@ -65,74 +68,105 @@ class Fused:
         top = math.log2(float(np.finfo(self.ft).max))
         with np.errstate(divide="ignore"):
             self.limit = top - 2 - math.log2(max(1, n_k)) - np.log2(np.maximum(vmax, 1.0))  # (B·G,)
-        self.local = threading.local()
+        with np.errstate(over="ignore", invalid="ignore"):  # |q_i|·max_j|k_j| in log₂ units, for every row at once
+            qnorm = np.sqrt(np.einsum("...d,...d->...", self.q, self.q)).astype(np.float64)  # (B·G, r, n_q)
+            bound = qnorm * (abs(float(self.mult)) * BOUND_SLACK) * self.kmax[:, None, None]
+            self.redo = ~(bound <= self.limit[:, None, None])  # rows the bound does not clear: shift by the maximum
 
     def plan(self, n_threads: int, rows: int | None = None) -> list[tuple[int, int, int, int]]:
-        """Work items (g0, g1, i0, i1): groups g0..g1, query rows i0..i1; each holds about FUSED_BLOCK_BYTES of
-        scores per key chunk, and there are a few per thread when the problem allows."""
+        """Work items (g0, g1, i0, i1): groups g0..g1, query rows i0..i1; each holds at most about
+        FUSED_BLOCK_BYTES of scores per key chunk, and there are a few per thread when the problem allows.
+        Causal and windowed rows come in blocks small enough that the keys no row of a block can see are
+        (almost) never computed (kernel.band_rows), each block with as many groups as fit."""
         BG, r, n_q, _ = self.q.shape
         chunk = min(self.kt.shape[2], KEY_CHUNK) * self.ft.itemsize
         balance = BG * r * n_q * chunk >= SPLIT_BYTES  # else one item: threads would cost more than they save
+
+        def fit(rows: int) -> int:  # groups per item
+            return max(1, min(BG, FUSED_BLOCK_BYTES // (r * rows * chunk)))
+
         if rows is None:
             rows = max(1, min(n_q, FUSED_BLOCK_BYTES // (r * chunk)))
-            if balance and BG < 4 * n_threads:
+            if self.k.banded:
+                rows = band_rows(self.k, BG * r, rows, r, lambda size: -(-BG // fit(size)))
+            elif balance and BG < 4 * n_threads:
                 rows = max(1, min(rows, -(-n_q // (4 * n_threads))))
-        groups = 1
-        if rows >= n_q:  # small maps: several groups per item
-            groups = max(1, min(BG, FUSED_BLOCK_BYTES // (r * n_q * chunk)))
-            if balance:
-                groups = min(groups, -(-BG // (4 * n_threads)))
+        groups = fit(rows) if rows >= n_q or self.k.banded else 1
+        if balance:  # at least 4 items per thread
+            groups = min(groups, -(-BG // -(-4 * n_threads // -(-n_q // rows))))
         return [(g0, min(BG, g0 + groups), i0, min(n_q, i0 + rows))
                 for i0 in range(0, n_q, rows) for g0 in range(0, BG, groups)]
 
     def scratch(self, shape: tuple[int, ...]) -> np.ndarray:
-        """A buffer reused by this thread (no fresh pages for every block)."""
-        size = math.prod(shape)
-        buf = getattr(self.local, "buf", None)
+        """A scores buffer this thread keeps between blocks and calls: no fresh pages (page faults) each time."""
+        size = math.prod(shape) * self.ft.itemsize
+        buf = getattr(_LOCAL, "buf", None)
         if buf is None or buf.size < size:
-            buf = self.local.buf = np.empty(size, dtype=self.ft)
-        return buf[:size].reshape(shape)
+            buf = _LOCAL.buf = None  # let the old one go first
+            buf = _LOCAL.buf = np.empty(size, dtype=np.uint8)
+        return buf[:size].view(self.ft).reshape(shape)
 
     def ones(self, n: int) -> np.ndarray:
-        one = getattr(self.local, "ones", None)
-        if one is None or one.size < n:
-            one = self.local.ones = np.ones(n, dtype=self.ft)
+        one = getattr(_LOCAL, "ones", None)
+        if one is None or one.size < n or one.dtype != self.ft:
+            one = _LOCAL.ones = np.ones(max(n, KEY_CHUNK), dtype=self.ft)
         return one[:n]
 
     def block(self, item: tuple[int, int, int, int], heads: np.ndarray, empty: np.ndarray) -> None:
         """heads and empty (B, H, n_q, ...) for one work item: groups g0..g1, query rows i0..i1."""
         k = self.k
         g0, g1, i0, i1 = item
-        G, r = k.qg.shape[1], k.qg.shape[2]
-        rows, m = i1 - i0, r * (i1 - i0)
+        n, m = g1 - g0, k.qg.shape[2] * (i1 - i0)
         j0, j1 = k.key_range(i0, i1)  # keys these rows can see at all (causal, window)
         p0, p1 = k.masks.partial_keys(i0, i1, j0, j1)  # keys where a mask may block: a causal block's diagonal
-        allowed = k.masks.block(i0, i1)[0] if p1 > p0 else None  # broadcastable to (B, H, rows, n_k), or None
-        a = None
-        if allowed is not None:  # (groups, r·rows, p1 − p0 or 1)
-            if allowed.shape[-1] != 1:
-                allowed = allowed[..., p0:p1]
-            a = np.stack([_group_mask(allowed, *divmod(g, G), r, rows) for g in range(g0, g1)])
-        q = (self.q[g0:g1, :, i0:i1] * self.mult).reshape(g1 - g0, m, -1)  # (groups, r·rows, d)
+        a = self._mask(g0, g1, i0, i1, p0, p1) if p1 > p0 else None
+        q = (self.q[g0:g1, :, i0:i1] * self.mult).reshape(n, m, -1)  # (groups, r·rows, d)
+        redo = self.redo[g0:g1, :, i0:i1].reshape(n, m)  # the bound does not clear them: shift by the maximum
         with np.errstate(over="ignore", invalid="ignore"):  # rows the bound does not clear may overflow
-            bound = np.linalg.norm(q, axis=-1).astype(np.float64) * (self.kmax[g0:g1, None] * BOUND_SLACK)
-            redo = ~(bound <= self.limit[g0:g1, None])  # (groups, m): needs its row maximum subtracted
-            if redo.mean() > 0.25:  # mostly such rows: skip the shortcut
-                out, total = np.zeros((g1 - g0, m, self.v.shape[2]), dtype=self.ft), np.ones((g1 - g0, m), self.ft)
-                redo[:] = True
+            if np.count_nonzero(redo) > redo.size // 4:  # mostly such rows: skip the shortcut
+                out, total = np.zeros((n, m, self.v.shape[2]), dtype=self.ft), np.ones((n, m), self.ft)
+                redo = np.ones_like(redo)
             else:
                 out, total = self._sums(q, (g0, g1), (j0, j1), a, (p0, p1))
-            redo |= ~(total >= TINY_SUM)  # underflowed (or overflowed) rows, and empty ones
+            redo = redo | ~(total >= TINY_SUM)  # underflowed (or overflowed) rows, and empty ones
+        if not redo.any():  # the common case: divide straight into the heads
+            return self._put(heads, out, item, total)
         total[redo] = 1
         out /= total[..., None]
         gone = np.zeros(redo.shape, dtype=bool)
-        for t, idx in ((t, np.flatnonzero(redo[t])) for t in range(g1 - g0) if redo[t].any()):
-            sub = None if a is None else a[t][idx]
+        for t, idx in ((t, np.flatnonzero(redo[t])) for t in range(n) if redo[t].any()):
+            sub = None if a is None else a[t if a.shape[0] > 1 else 0][idx]
             out[t, idx], gone[t, idx] = self._exact(q[t, idx], g0 + t, (j0, j1), sub, (p0, p1))
-        for t in range(g1 - g0):
-            b, g = divmod(g0 + t, G)
-            heads[b, g * r:(g + 1) * r, i0:i1] = out[t].reshape(r, rows, -1)
-            empty[b, g * r:(g + 1) * r, i0:i1] = gone[t].reshape(r, rows)
+        self._put(heads, out, item)
+        self._put(empty, gone[..., None], item)
+
+    def _mask(self, g0: int, g1: int, i0: int, i1: int, p0: int, p1: int) -> np.ndarray | None:
+        """Which of keys p0..p1 the rows i0..i1 of groups g0..g1 may see: (groups or 1, r·rows, p1 − p0 or 1)."""
+        allowed = self.k.band_mask(i0, i1, p0, p1)  # broadcastable to (B, H, rows, p1 − p0 or 1), or None
+        G, r = self.k.qg.shape[1:3]
+        if allowed is None or (allowed.shape[:2] == (1, 1) and r == 1):  # the same for every group
+            return allowed if allowed is None else allowed[0]
+        if allowed.shape[:2] == (1, 1):
+            return _group_mask(allowed, 0, 0, r, i1 - i0)[None]
+        return np.stack([_group_mask(allowed, *divmod(g, G), r, i1 - i0) for g in range(g0, g1)])
+
+    def _put(self, dst: np.ndarray, src: np.ndarray, item: tuple[int, int, int, int],
+             total: np.ndarray | None = None) -> None:
+        """src (groups, r·rows, 1 or d_v), divided by total (groups, r·rows) if given, into dst (B, H, n_q, ...):
+        rows i0..i1 of the heads of groups g0..g1, one assignment per batch item."""
+        g0, g1, i0, i1 = item
+        G, r = self.k.qg.shape[1:3]
+        rows = i1 - i0
+        for b in range(g0 // G, (g1 - 1) // G + 1):
+            h0, h1 = max(g0, b * G), min(g1, (b + 1) * G)  # groups of batch item b
+            part = src[h0 - g0:h1 - g0].reshape((h1 - h0) * r, rows, -1)  # (heads, rows, 1 or d_v)
+            view = dst[b, (h0 - b * G) * r:(h1 - b * G) * r, i0:i1]
+            if dst.ndim == 3:
+                view = view[..., None]
+            if total is None:
+                view[...] = part
+            else:
+                np.divide(part, total[h0 - g0:h1 - g0].reshape((h1 - h0) * r, rows, 1), out=view)
 
     def _sums(self, q: np.ndarray, groups: tuple[int, int], keys: tuple[int, int], a: np.ndarray | None,
               cols: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -140,9 +174,7 @@ class Fused:
         just add up). q: (groups, m, d); `a` says which of the key columns `cols` may be seen."""
         (g0, g1), (j0, j1), (p0, p1) = groups, keys, cols
         n, m = g1 - g0, q.shape[1]
-        out = np.zeros((n, m, self.v.shape[2]), dtype=self.ft)
-        total = np.zeros((n, m), dtype=self.ft)
-        part = np.empty_like(out) if j1 - j0 > KEY_CHUNK else None
+        out = total = None
         for c0 in range(j0, j1, KEY_CHUNK):
             c1 = min(j1, c0 + KEY_CHUNK)
             s = np.matmul(q, self.kt[g0:g1, :, c0:c1], out=self.scratch((n, m, c1 - c0)))  # S' (n, m, c)
@@ -151,11 +183,12 @@ class Fused:
             if a is not None and o0 < o1:  # masked entries: exactly 0
                 mask = a if a.shape[-1] == 1 else a[..., o0 - p0:o1 - p0]
                 np.multiply(s[..., o0 - c0:o1 - c0], mask, out=s[..., o0 - c0:o1 - c0])
-            total += s @ self.ones(c1 - c0)
-            if part is None:
-                np.matmul(s, self.v[g0:g1, c0:c1], out=out)
+            part, part_total = np.matmul(s, self.v[g0:g1, c0:c1]), s @ self.ones(c1 - c0)  # (n, m, d_v), (n, m)
+            if out is None:
+                out, total = part, part_total
             else:
-                out += np.matmul(s, self.v[g0:g1, c0:c1], out=part)
+                out += part
+                total += part_total
         return out, total
 
     def _exact(self, q: np.ndarray, group: int, keys: tuple[int, int], a: np.ndarray | None,

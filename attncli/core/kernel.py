@@ -10,7 +10,9 @@ computes the same numbers in fewer passes; tests compare the two paths over the 
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +53,14 @@ class Kernel:
         B, G, r, n_q, _ = self.qg.shape
         return B, G * r, n_q, self.kh.shape[2]
 
+    @property
+    def banded(self) -> bool:
+        """A causal mask or a local window: the keys a block of rows can see depend on its rows."""
+        return bool(self.masks.described.get("causal")) or self.masks.described.get("window") is not None
+
     def key_range(self, i0: int, i1: int) -> tuple[int, int]:
         """Keys that rows i0..i1 can see at all under the causal mask and the local window; the rest are
-        masked for every one of these rows, so the streaming path skips them."""
+        masked for every one of these rows, so the kernels skip them."""
         n_k = self.shape[3]
         j0, j1 = 0, n_k
         if self.masks.described.get("causal"):
@@ -66,6 +73,20 @@ class Kernel:
             j0 = min(max(j0, 0), n_k - 1)
             j1 = j0 + 1
         return j0, j1
+
+    def band_mask(self, i0: int, i1: int, p0: int, p1: int) -> np.ndarray | None:
+        """Which of keys p0..p1 rows i0..i1 may see, broadcastable to (B, H, rows, p1 − p0), or None.
+        Causal and window masks are computed for those columns only (not rows × n_k)."""
+        if set(self.masks.described) - {"causal", "window"}:
+            allowed = self.masks.block(i0, i1)[0]
+            return allowed if allowed is None or allowed.shape[-1] == 1 else allowed[..., p0:p1]
+        d = np.arange(p0, p1)[None, :] - np.arange(i0, i1)[:, None]  # j − i, (rows, p1 − p0)
+        a = d <= 0 if self.masks.described.get("causal") else None
+        window = self.masks.described.get("window")
+        if window is not None:
+            w = (d >= -window[0]) & (d <= window[1])
+            a = w if a is None else a & w
+        return None if a is None else a[None, None]
 
     def scores(self, i0: int, i1: int, tr: Tracer, keys: tuple[int, int] | None = None
                ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -111,6 +132,8 @@ class Kernel:
             s /= ft.type(self.temperature)
             tr.add("temperature", s, "map", t=self.temperature)
         if self.check_overflow:
+            if j0 > 0 and not np.max(s, initial=-np.inf) < np.inf:  # overflowed: say where in the whole row
+                return self.scores(i0, i1, tr)
             check_scores(s, ft, first_query=i0)
         return s, allowed
 
@@ -133,6 +156,37 @@ def block_rows(shape: tuple[int, int, int, int], itemsize: int, block_bytes: int
     """Query rows per streaming block so that one block's scores take about `block_bytes`."""
     B, H, n_q, n_k = shape
     return int(max(1, min(n_q, block_bytes // max(1, B * H * n_k * itemsize))))
+
+
+ITEM_SCORES = 2**14  # starting one work item costs about as much as computing this many scores (~50 µs)
+
+
+def band_rows(kernel: Kernel, heads: int, most: int, per_gemm: int = 1,
+              items: Callable[[int], int] = lambda rows: 1) -> int:
+    """Query rows per block when a causal mask or a local window decides which keys a block sees.
+
+    A block computes every key its rows see between them, so a causal block of b rows computes a b × b
+    square of which the triangle above the diagonal is masked (b²/2 scores wasted, b/(2·n_q) of the work):
+    smaller blocks waste less, but each work item has a fixed cost and GEMMs of fewer than ~32 rows run
+    slower. Among sizes 16, 24, 32, 48, ... up to `most`, pick the one of least estimated cost,
+    heads · Σ_blocks rows · keys · (1 + 4/(per_gemm · rows)) + ITEM_SCORES · work items, where `heads` is
+    the rows of scores per query row in one block, `per_gemm` the rows per query row in one GEMM and
+    `items(rows)` the work items per block.
+    """
+    n_q = kernel.shape[2]
+    top = min(n_q, most)
+    sizes = sorted({top} | {size for e in range(4, 20) for size in (2**e, 3 * 2**(e - 1)) if size < top})
+    best, best_cost = top, math.inf
+    for size in sizes:
+        scores = 0
+        for i0 in range(0, n_q, size):
+            i1 = min(n_q, i0 + size)
+            j0, j1 = kernel.key_range(i0, i1)
+            scores += (i1 - i0) * (j1 - j0)
+        cost = heads * scores * (1 + 4 / (per_gemm * size)) + ITEM_SCORES * items(size) * -(-n_q // size)
+        if cost < best_cost:
+            best, best_cost = size, cost
+    return best
 
 
 def default_threads() -> int:
@@ -175,6 +229,8 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
         items: list[tuple[int, ...]] = fused.plan(n_threads, rows)
     else:  # items: rows i0..i1 of every head
         step = rows or block_rows(kernel.shape, ft.itemsize)
+        if not rows and kernel.banded:  # blocks that skip (almost) every key their rows cannot see
+            step = band_rows(kernel, B * H, step)
         if not rows and B * H * n_q * n_k * ft.itemsize >= SPLIT_BYTES:  # a few blocks per thread, for balance
             step = max(1, min(step, -(-n_q // (4 * n_threads))))
         items = [(i0, min(n_q, i0 + step)) for i0 in range(0, n_q, step)]
@@ -195,33 +251,71 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
             except Fallback:  # scores that may overflow: the general path below reports where
                 item = item[2:]
         i0, i1 = item
-        keys = None if keep_maps else kernel.key_range(i0, i1)  # maps keep every column
+        keys = kernel.key_range(i0, i1)  # the keys no row of the block can see are skipped, maps or not
         s, _ = kernel.scores(i0, i1, off, keys)
         if scores is not None:
-            scores[:, :, i0:i1] = s
+            put(scores, i0, i1, s, keys, -np.inf)  # normalize may work in place on s: written first
         w, e = kernel.weights(s)
         if empty_value is not None and e.any():
             w[e] = empty_value
         if weights is not None:
-            weights[:, :, i0:i1] = w
+            put(weights, i0, i1, w, keys, 0, e if empty_value is not None and e.any() else None)
         heads[:, :, i0:i1] = kernel.values(w, keys)
         empty[:, :, i0:i1] = e
+
+    def put(m: Any, i0: int, i1: int, block: np.ndarray, keys: tuple[int, int], fill: float,
+            e: np.ndarray | None = None) -> None:
+        """Rows i0..i1 of map m from `block`, the scores or weights of keys j0..j1; the keys none of these rows
+        can see hold what the masks make of them (−∞ scores, 0 weights), empty rows e the empty value."""
+        j0, j1 = keys
+        if (j0, j1) == (0, n_k):  # (the block's empty rows hold the empty value already)
+            m[:, :, i0:i1] = block
+        elif whole:  # straight into the map
+            m[:, :, i0:i1, j0:j1] = block
+            m[:, :, i0:i1, :j0] = fill
+            m[:, :, i0:i1, j1:] = fill
+            if e is not None:
+                m[:, :, i0:i1][e] = empty_value
+        else:  # a sink takes whole rows
+            full = np.full(block.shape[:3] + (n_k,), fill, dtype=block.dtype)  # (B, H, rows, n_k)
+            full[..., j0:j1] = block
+            if e is not None:
+                full[e] = empty_value
+            m[:, :, i0:i1] = full
 
     n_threads = min(n_threads, len(items))
     if n_threads > 1:  # biggest first (a causal mask's last rows see the most keys): the threads finish together
         items.sort(key=lambda it: -_cost(kernel, it))
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = ThreadPoolExecutor(max_workers=n_threads)
-        try:
-            list(pool.map(one, items))  # numpy releases the GIL in matmul and ufuncs
-        finally:  # on Ctrl-C, drop the queued blocks instead of finishing them
-            pool.shutdown(wait=True, cancel_futures=True)
+        in_threads(one, items, n_threads)
     else:
         for item in items:
             one(item)
     allowed = kernel.masks.allowed if whole else None
     return {"scores": scores, "weights": weights, "allowed": allowed, "empty": empty, "heads": heads}
+
+
+_POOLS: dict[tuple[int, int], Any] = {}  # (process id, threads) -> ThreadPoolExecutor
+
+
+def in_threads(fn: Callable[[Any], None], items: list[Any], n_threads: int) -> None:
+    """fn(item) for every item on n_threads threads (numpy releases the GIL in matmul and ufuncs). The threads
+    are started once per process and kept: later calls do not pay for starting them (nor for the fresh pages of
+    their scratch buffers). On an error or Ctrl-C the items not yet started are dropped."""
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    key = (os.getpid(), n_threads)  # a forked child has none of its parent's threads
+    pool = _POOLS.get(key)
+    if pool is None:
+        pool = _POOLS[key] = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="attncli")
+    futures = [pool.submit(fn, item) for item in items]
+    try:
+        for f in futures:
+            f.result()
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        wait(futures)
+        raise
 
 
 def _cost(kernel: Kernel, item: tuple[int, ...]) -> int:
