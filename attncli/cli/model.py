@@ -109,10 +109,10 @@ def model(
         batch[b, : len(row)] = row
     maps_needed = "attentions" in wanted or "stats" in wanted
     result = forward(ckpt, batch, lens if len(lens) > 1 else None, layers=pick_layers if maps_needed else [],
-                     hidden="hidden" in wanted, dtype=dtype, threads=threads)
+                     hidden="hidden" in wanted, dtype=dtype, threads=threads, heads=pick_heads)
     several = len(lens) > 1
     arrays: dict[str, Any] = {}
-    att = np.stack([result.attentions[i][:, pick_heads] for i in pick_layers], axis=1) if maps_needed else None
+    att = result.attentions  # (B, L, H, n, n), or None
     if "attentions" in wanted:  # (B, L, H, n, n), or (L, H, n, n) for one text
         arrays["attentions"] = att if several else att[0]
     if "hidden" in wanted:
@@ -143,19 +143,20 @@ def model(
             arrays = {first: arrays[first]}
     from attncli.render.model_maps import maps_of, tables_of
 
-    masks = None
-    if "attentions" in wanted:  # where each text's queries may look (causal, window, padding): drawn as masked
-        masks = np.stack([np.broadcast_to(result.allowed[i], result.attentions[i].shape)[:, pick_heads]
-                          if result.allowed[i] is not None else np.ones_like(result.attentions[i][:, pick_heads],
-                                                                              dtype=bool)
-                          for i in pick_layers], axis=1)  # (B, L, H, n, n)
+    def masks() -> Any:  # where each text's queries may look (causal, window, padding): drawn as masked
+        if "attentions" not in wanted:
+            return None
+        full = (batch.shape[0], s.heads, n, n)  # one layer's maps, every head
+        return np.stack([np.broadcast_to(result.allowed[i], full)[:, pick_heads] if result.allowed[i] is not None
+                         else np.ones((batch.shape[0], len(pick_heads), n, n), dtype=bool)
+                         for i in pick_layers], axis=1)  # (B, L, H, n, n)
 
     if fmt_name == "html" and "attentions" in wanted:  # the model view and the head view (render/model_html.py)
-        _write_page(att, masks, seqs.tokens, pick_layers, pick_heads, meta["model"], look, output)
+        _write_page(att, masks(), seqs.tokens, pick_layers, pick_heads, meta["model"], look, output)
     else:
         emit(arrays, meta, fmt_name, output, [],
              lambda: tables_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, precision),
-             lambda: maps_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, meta["model"], masks), look)
+             lambda: maps_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, meta["model"], masks()), look)
     if "stats" in wanted and fmt_name in PICTURES and "attentions" in wanted and (fmt_name == "heatmap" or output):
         # the statistics after the pictures: on the terminal, never into a picture written to standard output
         from attncli.cli.common import print_renderables

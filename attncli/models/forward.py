@@ -96,8 +96,8 @@ class Layer:
 
 @dataclass
 class Pass:
-    attentions: dict[int, np.ndarray]  # layer -> (B, H, n, n), for the layers asked for
-    allowed: dict[int, np.ndarray | None]  # layer -> bool, broadcastable to its attentions (None: all)
+    attentions: np.ndarray | None  # (B, layers, heads, n, n): the layers and heads asked for, in their order
+    allowed: dict[int, np.ndarray | None]  # layer -> bool, broadcastable to its (B, H, n, n) maps (None: all)
     hidden: list[np.ndarray] | None  # layers + 1 of (B, n, d), when asked for
 
 
@@ -330,25 +330,29 @@ def _mlp_weights(layer: Layer) -> tuple:
 
 
 def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers: list[int], hidden: bool,
-            dtype: str = "float32", threads: int | None = None) -> Pass:
+            dtype: str = "float32", threads: int | None = None, heads: list[int] | None = None) -> Pass:
     """Run the model on token ids (B, n); `lens` are the valid lengths of a padded batch (keys beyond are
-    masked, as transformers' attention_mask does); keep the maps of `layers` and, if `hidden`, every state."""
+    masked, as transformers' attention_mask does); keep the maps of `layers` (and `heads`, default all) and,
+    if `hidden`, every state. Each layer's maps go into one (B, layers, heads, n, n) array as the layer ends."""
     s = shapes(ckpt)
     np_dtype = np.dtype(dtype)
     fam = ckpt.family
     act = activation(ckpt)
     h = embeddings(ckpt, ids, s, np_dtype)  # (B, n, d)
+    B, n = ids.shape
     states = [h] if hidden else None
-    keep = set(layers)
-    maps: dict[int, np.ndarray] = {}
+    where = {layer: j for j, layer in enumerate(layers)}
+    heads = list(range(s.heads)) if heads is None else heads
+    maps = np.empty((B, len(layers), len(heads), n, n), dtype=np_dtype) if layers else None
     allowed: dict[int, np.ndarray | None] = {}
-    last = max(keep) if keep and not hidden else s.layers - 1
-    rows = Rows(h.shape[0] * h.shape[1], threads)
+    last = max(where) if where and not hidden else s.layers - 1
+    rows = Rows(B * n, threads)
     try:
         for i in range(last + 1):
             h, w, ok = _block(Layer(ckpt, i, s, np_dtype), h, lens, rows, act, dtype, threads)
-            if i in keep:
-                maps[i], allowed[i] = w, ok
+            if i in where:  # (B, H, n, n) -> its place; the layer's own maps are freed with the next layer
+                maps[:, where[i]] = w if heads == list(range(s.heads)) else w[:, heads]  # type: ignore[index]
+                allowed[i] = ok
             if states is not None:
                 states.append(h)
     finally:
