@@ -20,6 +20,13 @@ from collections.abc import Iterable
 for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+from attncli import blas  # noqa: E402 - imports no numpy
+
+# OpenBLAS picks its kernels when numpy loads: where a faster core type was measured for this CPU, set it now
+# (the user's OPENBLAS_CORETYPE or ATTNCLI_BLAS_CORETYPE wins; attncli.blas says how). An impossible
+# ATTNCLI_BLAS_CORETYPE is reported by main().
+BLAS = blas.apply()
+
 import typer  # noqa: E402
 
 from attncli.errors import AttnError  # noqa: E402
@@ -179,6 +186,8 @@ def main(argv: list[str] | None = None) -> None:
         forget_inputs()
         guard_standard_streams()
         previous = _catch_signals()
+        if BLAS.error:
+            raise AttnError(BLAS.error)
         load_commands([args[0]] if args and args[0] in COMMANDS else COMMANDS)
         code = app(args=args, prog_name="attncli", standalone_mode=False)
         if code == INTERRUPTED:  # typer turns Ctrl-C into a silent exit code 130
@@ -234,6 +243,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(70)
     finally:
         _restore_signals(previous)
+        if debug and "numpy" in sys.modules:  # which kernels the products ran on
+            _say_blas()
+
+
+def _say_blas() -> None:
+    """--debug's line on the BLAS library, its kernels and who chose them (asked of the loaded library)."""
+    try:
+        line = blas.describe_line()
+    except Exception as err:  # noqa: BLE001 - a report must not turn a run into a failure
+        line = f"not known ({type(err).__name__}: {err})"
+    _say(f"debug: BLAS {line}")
 
 
 def _flush_stdout() -> None:
