@@ -267,10 +267,12 @@ def _linear_rows(x: np.ndarray, wb: tuple[np.ndarray, np.ndarray | None], out: n
 
 
 def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act, dtype: str,
-           threads: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """One layer on h (B, n, d): the new hidden state, the attention weights (B, H, n, n) and where they may be
-    nonzero. Rows run in parallel through the projections, the norms and the MLP; the attention between them
-    runs on every core inside attncli's core."""
+           threads: int | None, into: np.ndarray | None, heads: list[int]
+           ) -> tuple[np.ndarray, np.ndarray | None]:
+    """One layer on h (B, n, d): the new hidden state and where the attention weights may be nonzero; the
+    weights of `heads` are copied `into` (B, len(heads), n, n) when given. Rows run in parallel through the
+    projections, the norms, the MLP and that copy; the attention between them runs on every core inside attncli's
+    core."""
     from attncli.core.attention import attention
 
     fam, s = layer.ckpt.family, layer.s
@@ -293,13 +295,13 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     q *= ft.type(settings.pop("scale", 1 / math.sqrt(s.head_dim)))  # Q/√d_k: no pass over the n × n scores
     res = attention(q, k, v, key_lens=lens, dtype=dtype, need=["weights", "heads"], threads=threads, scale=1.0,
                     **settings)
-    heads = res.heads.transpose(0, 2, 1, 3).reshape(B * n, -1)  # (m, H·hd): a view of the kernel's layout
+    merged = res.heads.transpose(0, 2, 1, 3).reshape(B * n, -1)  # (m, H·hd): a view of the kernel's layout
     o = layer.linear(fam.o, s.heads * s.head_dim, d, layer.ckpt.flag(fam.o_bias))
     (up_w, up_b), (down_w, down_b), gate = _mlp_weights(layer)
     out = np.empty_like(x)  # (m, d)
 
     def rest(r0: int, r1: int) -> None:
-        a = _linear_rows(heads[r0:r1], o, out[r0:r1])  # Attn(h)
+        a = _linear_rows(merged[r0:r1], o, out[r0:r1])  # Attn(h)
         a += x[r0:r1]
         if fam.decoder:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
             m_in = layer.norm_(fam.norm2, a.copy())
@@ -313,9 +315,16 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
         a += _linear_rows(u, (down_w, down_b), np.empty((r1 - r0, d), dtype=ft))
         if not fam.decoder:
             layer.norm_(fam.norm2, a)
+        if into is not None:  # the maps' query rows of these tokens, while the other threads compute
+            for b in range(B):
+                i0, i1 = max(r0 - b * n, 0), min(r1 - b * n, n)
+                if i0 < i1:
+                    into[b, :, i0:i1] = w[b, :, i0:i1] if every else w[b, heads, i0:i1]
 
+    w = res.weights  # (B, H, n, n)
+    every = heads == list(range(s.heads))
     rows.run(rest)
-    return out.reshape(B, n, d), res.weights, res.allowed
+    return out.reshape(B, n, d), res.allowed
 
 
 def _mlp_weights(layer: Layer) -> tuple:
@@ -349,9 +358,9 @@ def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers
     rows = Rows(B * n, threads)
     try:
         for i in range(last + 1):
-            h, w, ok = _block(Layer(ckpt, i, s, np_dtype), h, lens, rows, act, dtype, threads)
-            if i in where:  # (B, H, n, n) -> its place; the layer's own maps are freed with the next layer
-                maps[:, where[i]] = w if heads == list(range(s.heads)) else w[:, heads]  # type: ignore[index]
+            into = maps[:, where[i]] if maps is not None and i in where else None  # (B, H, n, n)
+            h, ok = _block(Layer(ckpt, i, s, np_dtype), h, lens, rows, act, dtype, threads, into, heads)
+            if i in where:
                 allowed[i] = ok
             if states is not None:
                 states.append(h)
