@@ -307,8 +307,10 @@ def in_threads(fn: Callable[[Any], None], items: list[Any], n_threads: int) -> N
     pool = _POOLS.get(key)
     if pool is None:
         pool = _POOLS[key] = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="attncli")
-    futures = [pool.submit(fn, item) for item in items]
+    futures: list[Any] = []
     try:
+        for item in items:  # (an interrupt while submitting cancels what was submitted)
+            futures.append(pool.submit(fn, item))
         for f in futures:
             f.result()
     except BaseException:

@@ -92,12 +92,12 @@ def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str =
         raise src.error(f"the directory '{missing}' does not exist; create it first "
                         f"(mkdir -p {missing}) or write elsewhere")
     mode = _new_file_mode(target)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix="." + os.path.basename(target) + ".",
-                                   suffix=".tmp")
-    except OSError as err:
-        raise src.error(f"cannot write in '{parent}': {reason(err)}") from err
-    try:
+    tmp = None
+    try:  # from the moment the temporary file exists (a signal may arrive right after mkstemp)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=parent, prefix="." + os.path.basename(target) + ".", suffix=".tmp")
+        except OSError as err:
+            raise src.error(f"cannot write in '{parent}': {reason(err)}") from err
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
@@ -105,8 +105,9 @@ def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str =
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         if isinstance(err, OSError):
             raise src.error(f"cannot write '{shown}': {reason(err)}") from err
         raise
