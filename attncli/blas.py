@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 ENV = "ATTNCLI_BLAS_CORETYPE"
 OFF = "off"
@@ -47,8 +47,7 @@ REQUIRES: dict[str, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Cpu:
+class Cpu(NamedTuple):
     """What /proc/cpuinfo says of the first processor. vendor is "" and family None on non-x86 CPUs."""
 
     vendor: str
@@ -57,8 +56,7 @@ class Cpu:
     flags: frozenset[str]
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """On CPUs of `vendor` and one of `families` that have all of `when`, use `core` (if they have its flags)."""
 
     vendor: str
@@ -75,8 +73,7 @@ RULES = (
 )
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """What `decide` made of the environment and the CPU.
 
     coretype: the OPENBLAS_CORETYPE to set, or None to set nothing. source: "user" (OPENBLAS_CORETYPE was set),

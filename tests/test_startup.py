@@ -1,7 +1,7 @@
-"""Start-up (issue #7, target 4): nothing heavy is imported before it is needed.
+"""Start-up (issue #7, target 4; issue 15): nothing heavy is imported before it is needed.
 
 Each case runs `attncli.cli.main` in a fresh interpreter and looks at `sys.modules` afterwards. Timings
-are never asserted here; `python tests/bench.py` measures them.
+are never asserted here; `python tests/bench_startup.py` measures them (and `python tests/bench.py` row 4).
 """
 
 from __future__ import annotations
@@ -34,10 +34,40 @@ NEVER_FOR_A_SMALL_RUN = ["attncli.core.diagnose", "concurrent.futures", "attncli
                          "tomllib"]
 
 
-def imported(args: list[str]) -> set[str]:
-    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, timeout=120)
+def imported_in_order(args: list[str], code: str = PROBE) -> list[str]:
+    """The modules a run imported, in the order their imports began (sys.modules keeps that order)."""
+    proc = subprocess.run([sys.executable, "-c", code.replace("sorted(sys.modules)", "sys.modules"), *args],
+                          capture_output=True, timeout=120)
     assert proc.stdout, proc.stderr  # the command printed its result
-    return set(proc.stderr.decode().split())
+    return proc.stderr.decode().split()
+
+
+def imported(args: list[str]) -> set[str]:
+    return set(imported_in_order(args))
+
+
+def third_party(modules: set[str]) -> set[str]:
+    """Top-level packages that are not the standard library's."""
+    return {m.split(".")[0] for m in modules} - set(sys.stdlib_module_names) - {"__main__"}
+
+
+# every attncli module a 4 × 4 JSON run needs: the command, its options, the inline reader, the core, the JSON
+# writer. A module that joins this list costs every run its import: make it lazy where it is used, or add it
+# here with the time `python tests/bench_startup.py --importtime` shows it costs.
+JSON_RUN_MODULES = {
+    "attncli", "attncli.blas", "attncli.errors",
+    "attncli.cli", "attncli.cli.common", "attncli.cli.compute", "attncli.cli.options", "attncli.cli.problem",
+    "attncli.cli.spec",
+    "attncli.core", "attncli.core.attention", "attncli.core.heads", "attncli.core.inputs", "attncli.core.kernel",
+    "attncli.core.layout", "attncli.core.masks", "attncli.core.normalize", "attncli.core.positions",
+    "attncli.core.result", "attncli.core.scores", "attncli.core.steps", "attncli.core.validate",
+    "attncli.io", "attncli.io._common", "attncli.io.files", "attncli.io.inline", "attncli.io.limits",
+    "attncli.io.memory", "attncli.io.readers", "attncli.io.sniff", "attncli.io.stream", "attncli.io.text",
+    "attncli.io.writers",
+}
+# what rich would add beyond a table: syntax highlighting, markdown, tracebacks, pretty-printing, progress bars
+RICH_BEYOND_A_TABLE = ["pygments", "markdown_it", "rich.syntax", "rich.markdown", "rich.traceback", "rich.pretty",
+                       "rich.progress", "rich.logging", "rich.live", "rich.prompt"]
 
 
 def rich_modules(modules: set[str]) -> list[str]:
@@ -52,11 +82,30 @@ def test_compute_json_imports_no_rich_and_no_other_command():
     assert not modules & set(OTHER_COMMANDS + NEVER_FOR_A_SMALL_RUN)
 
 
+def test_compute_json_imports_only_numpy_typer_and_its_own_modules():
+    """The JSON path of a small problem: no third-party package but numpy and typer (with what typer itself
+    imports), and no attncli module beyond JSON_RUN_MODULES."""
+    modules = imported(["compute", "--x", X, "--format", "json"])
+    typer_alone = subprocess.run([sys.executable, "-c", "import sys, typer; print(*sys.modules)"],
+                                 capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert third_party(modules) - third_party(set(typer_alone)) == {"attncli", "numpy"}
+    ours = {m for m in modules if m == "attncli" or m.startswith("attncli.")}
+    assert ours - JSON_RUN_MODULES == set(), "new imports on the JSON path: make them lazy or list them"
+
+
+def test_blas_choice_is_made_before_numpy_loads():
+    """OpenBLAS reads OPENBLAS_CORETYPE and OPENBLAS_NUM_THREADS once, as numpy loads: attncli.blas must run first."""
+    order = imported_in_order(["compute", "--x", X, "--format", "json"])
+    assert order.index("attncli.blas") < order.index("numpy")
+    assert order.index("attncli.cli") < order.index("numpy")
+
+
 def test_compute_table_imports_rich_for_the_table_only():
     modules = imported(["compute", "--x", X])
     assert "rich.table" in modules
-    assert not modules & set(OTHER_COMMANDS + NEVER_FOR_A_SMALL_RUN)
+    assert not modules & set(OTHER_COMMANDS + NEVER_FOR_A_SMALL_RUN + RICH_BEYOND_A_TABLE)
     assert "attncli.io.writers" not in modules  # a table is printed, not encoded
+    assert third_party(modules) - third_party(imported(["compute", "--x", X, "--format", "json"])) == {"rich"}
 
 
 @pytest.mark.parametrize("args", [
