@@ -4,8 +4,14 @@
     python tests/bench.py --torch /path/to/python          # with PyTorch 2.x in that interpreter as reference
     python tests/bench.py --quick                          # smaller sizes, for a smoke run
 
-Each attncli time is the whole `attncli compute` process, reading and writing .npy files; the PyTorch
-time is the operation alone (torch already imported, inputs in memory), the best of a few runs each.
+The first rows (T1-T4) are the issue's targets. Each of their ratios comes from one run: an attncli worker
+process and a PyTorch worker process, both kept alive, are asked for one timing at a time, taking turns
+(attncli full, PyTorch full, attncli causal, PyTorch causal, then the next size, then all again); each side's
+time is its minimum over the rounds, after one untimed warm-up call per case. "library" is attention() with
+the inputs in memory (threads and BLAS set up as the CLI sets them up); "whole process" is `attncli compute`
+reading and writing .npy files, timed from outside, taking turns with PyTorch's operation.
+The numbered rows (1-9) are older: each attncli time is the whole `attncli compute` process, and the PyTorch
+time the operation alone (torch already imported, inputs in memory), the best of a few runs each.
 Timings are never asserted in tests: run this on a quiet machine and read the ratios.
 """
 
@@ -57,6 +63,152 @@ for _ in range(reps):
     t = time.perf_counter(); attention(q, k, v, causal=causal, need=need); times.append(time.perf_counter() - t)
 print(min(times))
 """
+
+
+WORKER_CODE = """
+import os, sys, time
+kind = sys.argv[1]
+if kind == "attncli":
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the CLI runs: attncli's threads, one BLAS thread each
+    try:  # the BLAS kernels the CLI would pick on this CPU, when this attncli chooses them
+        from attncli import blas
+        blas.apply()
+    except (ImportError, AttributeError):
+        pass
+import numpy as np
+if kind == "attncli":
+    from attncli import attention
+    def op(q, k, v, causal):
+        attention(q, k, v, causal=causal, need=["output"])
+else:
+    import torch
+    F = torch.nn.functional
+    def op(q, k, v, causal):
+        F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+cache = {}
+said = ""
+try:  # which BLAS kernels this worker's products run on (attncli.blas.describe(), when this attncli has it)
+    from attncli import blas
+    said = blas.describe_line(blas.describe())
+except Exception:
+    pass
+print("ready", said, flush=True)
+for line in sys.stdin:
+    prefix, causal = line.split()
+    if prefix not in cache:
+        arrays = tuple(np.load(prefix + t + ".npy") for t in "qkv")
+        cache[prefix] = arrays if kind == "attncli" else tuple(torch.from_numpy(a) for a in arrays)
+        op(*cache[prefix], True); op(*cache[prefix], False)  # warm-up: threads, buffers, first-touch pages
+    t = time.perf_counter()
+    op(*cache[prefix], causal == "1")
+    print(time.perf_counter() - t, flush=True)
+"""
+
+
+class Worker:
+    """A process that times one attention call per request: attncli's library call or PyTorch's SDPA."""
+
+    def __init__(self, python: str, kind: str) -> None:
+        env = {**os.environ}
+        self.proc = subprocess.Popen([python, "-c", WORKER_CODE, kind], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env)
+        assert self.proc.stdout is not None
+        ready = self.proc.stdout.readline().split(maxsplit=1)
+        assert ready and ready[0] == "ready", ready
+        self.blas = ready[1].strip() if len(ready) > 1 else ""  # attncli.blas.describe_line(), if any
+
+    def time(self, prefix: Path, causal: bool) -> float:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{prefix} {int(causal)}\n")
+        self.proc.stdin.flush()
+        return float(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait()
+
+
+def rounds_for(n: int) -> int:
+    """Turns each side takes at size n: more for the short calls, which a busy machine disturbs most."""
+    return 3 if n >= 8192 else 7 if n >= 4096 else 15
+
+
+def target_rows(cli: list[str], ours: Worker, ref: Worker | None, tmp: Path, quick: bool) -> None:
+    """T1-T4: library call vs SDPA (full, causal), causal vs full, whole process vs SDPA; ratios from one run."""
+    full_sizes = (256, 512, 1024) if quick else (1024, 2048, 4096, 8192, 16384)
+    causal_sizes = (256, 512, 1024) if quick else (512, 1024, 2048, 4096, 8192, 16384)
+    n_whole = 1024 if quick else 8192
+    sizes = sorted(set(full_sizes) | set(causal_sizes) | {n_whole})
+    prefix = {}
+    for n in sizes:
+        prefix[n] = tmp / f"t{n}_"
+        inputs(tmp, f"t{n}", (1, 8, n, 64))  # t{n}_q.npy, ...
+    best: dict[tuple[str, int, bool], float] = {}
+    turns: dict[tuple[str, int, bool], list[float]] = {}  # every time, in turn order: ratios of neighbours
+
+    def keep(key: tuple[str, int, bool], t: float) -> None:
+        best[key] = min(best.get(key, float("inf")), t)
+        turns.setdefault(key, []).append(t)
+
+    def paired(a: tuple[str, int, bool], b: tuple[str, int, bool]) -> str:
+        """The median of a/b over the turns (each pair timed back to back: a machine whose speed drifts
+        moves both); the table's ratio is of the minimums."""
+        if a not in turns or b not in turns:
+            return ""
+        return f"; paired median {float(np.median(np.divide(turns[a], turns[b]))):.2f}"
+
+    whole_cmd = cli + ["compute", "--q", f"{prefix[n_whole]}q.npy", "--k", f"{prefix[n_whole]}k.npy", "--v",
+                       f"{prefix[n_whole]}v.npy", "--show", "output", "-o", str(tmp / "whole_out.npy")]
+    peak = 0.0
+    for turn in range(max(map(rounds_for, sizes))):
+        for n in (n for n in sizes if turn < rounds_for(n)):
+            for causal in (False, True):
+                if n not in (causal_sizes if causal else full_sizes) and not (n == n_whole and not causal):
+                    continue
+                keep(("attncli", n, causal), ours.time(prefix[n], causal))
+                if ref:
+                    keep(("torch", n, causal), ref.time(prefix[n], causal))
+        if turn < rounds_for(n_whole):
+            t, rss = run_timed(whole_cmd, reps=1)  # the whole process, taking turns with SDPA's operation
+            keep(("whole", n_whole, False), t)
+            peak = max(peak, rss)
+            if ref:
+                keep(("torch whole", n_whole, False), ref.time(prefix[n_whole], False))
+
+    def ref_of(n: int, causal: bool, kind: str = "torch") -> float | None:
+        return best.get((kind, n, causal))
+
+    for n in full_sizes:
+        row(f"T1. library vs SDPA, full, n={n}, 8 heads, d=64, f32", best["attncli", n, False], ref_of(n, False),
+            None, "target ≤ 1.0" + paired(("attncli", n, False), ("torch", n, False)))
+    for n in causal_sizes:
+        row(f"T2. library vs SDPA, causal, n={n}", best["attncli", n, True], ref_of(n, True), None,
+            "target ≤ 1.0" + paired(("attncli", n, True), ("torch", n, True)))
+    for n in causal_sizes:
+        if ("attncli", n, False) in best:
+            ratio_ref = ref_of(n, True) / ref_of(n, False) if ref_of(n, False) else None
+            note = "target ≤ 0.6" + paired(("attncli", n, True), ("attncli", n, False))
+            note += f"; PyTorch's causal/full {ratio_ref:.2f}" if ratio_ref else ""
+            row(f"T3. causal vs full, attncli library, n={n}", best["attncli", n, True], best["attncli", n, False],
+                None, note)
+    row(f"T4. whole process vs SDPA operation, n={n_whole}", best["whole", n_whole, False],
+        ref_of(n_whole, False, "torch whole"), peak,
+        "attncli compute: start, read 3 .npy, compute, write .npy; target ≤ 1.15"
+        + paired(("whole", n_whole, False), ("torch whole", n_whole, False)))
+
+
+def machine_line() -> str:
+    """The CPU model (from /proc/cpuinfo), cores, numpy and python versions."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"machine: {model}, {os.cpu_count()} cores, numpy {np.__version__}, python {sys.version.split()[0]}"
 
 
 def library_time(need: str, causal: bool, files: list[Path], reps: int = 3) -> float:
@@ -122,11 +274,25 @@ def main() -> None:
     args = ap.parse_args()
     cli = attncli_cmd()
     n_big, n_maps, n_mem = (2048, 512, 8192) if args.quick else (8192, 2048, 65536)
-    print(f"machine: {os.cpu_count()} cores, numpy {np.__version__}, python {sys.version.split()[0]}")
+    ours = Worker(sys.executable, "attncli")
+    ref = Worker(args.torch, "torch") if args.torch else None
+    print(machine_line())
+    if ours.blas:  # attncli.blas.describe_line(), asked in a process set up as the CLI sets itself up
+        print(f"BLAS (as attncli compute runs): {ours.blas}")
+    if ref:
+        torch_version = subprocess.run([args.torch, "-c", "import torch; print(torch.__version__, "
+                                        "torch.get_num_threads())"], capture_output=True, text=True).stdout.split()
+        print(f"reference: PyTorch {' '.join(torch_version[:1])} on {' '.join(torch_version[1:])} threads")
     print("| case | attncli | reference | ratio | peak RSS | note |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        try:
+            target_rows(cli, ours, ref, tmp, args.quick)
+        finally:
+            for worker in (ours, ref):
+                if worker:
+                    worker.close()
         files = inputs(tmp, "big", (1, 8, n_big, 64))
         for causal in (False, True):
             cmd = cli + ["compute", "--q", str(files[0]), "--k", str(files[1]), "--v", str(files[2]), "--show",
