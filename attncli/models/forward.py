@@ -293,14 +293,37 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     q, k, v = split_qkv(ys, layout, B, n, s)  # (B, H, n, hd), (B, G, n, hd) ×2
     settings = attention_settings(layer.ckpt, layer.i, s)
     q *= ft.type(settings.pop("scale", 1 / math.sqrt(s.head_dim)))  # Q/√d_k: no pass over the n × n scores
-    res = attention(q, k, v, key_lens=lens, dtype=dtype, need=["weights", "heads"], threads=threads, scale=1.0,
-                    **settings)
-    merged = res.heads.transpose(0, 2, 1, 3).reshape(B * n, -1)  # (m, H·hd): a view of the kernel's layout
+    every = heads == list(range(s.heads))
+    # With no causal mask, window or positions (the encoders), a query row's attention needs its own row of Q
+    # and all of K and V: each thread attends for its own rows and goes straight on to their MLP.
+    by_rows = rows.pool is not None and settings == {"causal": False}
+    pieces: dict[tuple[int, int, int], np.ndarray] = {}  # (b, i0, i1) -> where those rows' weights may be nonzero
+    if by_rows:
+        merged = np.empty((B * n, s.heads * s.head_dim), dtype=ft)  # (m, H·hd)
+    else:
+        res = attention(q, k, v, key_lens=lens, dtype=dtype, need=["weights", "heads"], threads=threads,
+                        scale=1.0, **settings)
+        merged = res.heads.transpose(0, 2, 1, 3).reshape(B * n, -1)  # (m, H·hd): a view of the kernel's layout
     o = layer.linear(fam.o, s.heads * s.head_dim, d, layer.ckpt.flag(fam.o_bias))
     (up_w, up_b), (down_w, down_b), gate = _mlp_weights(layer)
     out = np.empty_like(x)  # (m, d)
 
+    def attend(r0: int, r1: int) -> None:
+        """The attention of the query rows r0..r1 (of the B·n), their heads into `merged`, their maps `into`."""
+        for b in range(B):
+            i0, i1 = max(r0 - b * n, 0), min(r1 - b * n, n)
+            if i0 >= i1:
+                continue
+            got = attention(q[b: b + 1, :, i0:i1], k[b: b + 1], v[b: b + 1], dtype=dtype, threads=1, scale=1.0,
+                            key_lens=None if lens is None else [lens[b]], need=["weights", "heads"], **settings)
+            merged[b * n + i0: b * n + i1] = got.heads[0].transpose(1, 0, 2).reshape(i1 - i0, -1)  # (rows, H·hd)
+            if into is not None:
+                into[b, :, i0:i1] = got.weights[0] if every else got.weights[0, heads]
+            pieces[b, i0, i1] = got.allowed
+
     def rest(r0: int, r1: int) -> None:
+        if by_rows:
+            attend(r0, r1)
         a = _linear_rows(merged[r0:r1], o, out[r0:r1])  # Attn(h)
         a += x[r0:r1]
         if fam.decoder:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
@@ -315,16 +338,21 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
         a += _linear_rows(u, (down_w, down_b), np.empty((r1 - r0, d), dtype=ft))
         if not fam.decoder:
             layer.norm_(fam.norm2, a)
-        if into is not None:  # the maps' query rows of these tokens, while the other threads compute
+        if into is not None and not by_rows:  # the maps' query rows of these tokens, while the other threads compute
             for b in range(B):
                 i0, i1 = max(r0 - b * n, 0), min(r1 - b * n, n)
                 if i0 < i1:
-                    into[b, :, i0:i1] = w[b, :, i0:i1] if every else w[b, heads, i0:i1]
+                    into[b, :, i0:i1] = res.weights[b, :, i0:i1] if every else res.weights[b, heads, i0:i1]
 
-    w = res.weights  # (B, H, n, n)
-    every = heads == list(range(s.heads))
     rows.run(rest)
-    return out.reshape(B, n, d), res.allowed
+    if not by_rows:
+        return out.reshape(B, n, d), res.allowed
+    if lens is None:  # nothing masked
+        return out.reshape(B, n, d), None
+    allowed = np.ones((B, max(a.shape[1] for a in pieces.values()), n, n), dtype=bool)  # (B, 1, n, n)
+    for (b, i0, i1), piece in pieces.items():
+        allowed[b, :, i0:i1] = piece[0]
+    return out.reshape(B, n, d), allowed
 
 
 def _mlp_weights(layer: Layer) -> tuple:
