@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import NamedTuple
 
 ENV = "ATTNCLI_BLAS_CORETYPE"
 OFF = "off"
@@ -47,23 +46,41 @@ REQUIRES: dict[str, frozenset[str]] = {
 }
 
 
-class Cpu(NamedTuple):
+class _Value:
+    """A plain value: equal, hashed and printed by its fields. (A dataclass or NamedTuple would cost every start of
+    the CLI about 0.5 ms each to build; this module runs before anything else.)"""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._fields() == self._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
+
+
+class Cpu(_Value):
     """What /proc/cpuinfo says of the first processor. vendor is "" and family None on non-x86 CPUs."""
 
-    vendor: str
-    family: int | None
-    model: int | None
-    flags: frozenset[str]
+    __slots__ = ("vendor", "family", "model", "flags")
+
+    def __init__(self, vendor: str, family: int | None, model: int | None, flags: frozenset[str]) -> None:
+        self.vendor, self.family, self.model, self.flags = vendor, family, model, flags
 
 
-class Rule(NamedTuple):
+class Rule(_Value):
     """On CPUs of `vendor` and one of `families` that have all of `when`, use `core` (if they have its flags)."""
 
-    vendor: str
-    families: frozenset[int]
-    when: frozenset[str]
-    core: str
-    why: str
+    __slots__ = ("vendor", "families", "when", "core", "why")
+
+    def __init__(self, vendor: str, families: frozenset[int], when: frozenset[str], core: str, why: str) -> None:
+        self.vendor, self.families, self.when, self.core, self.why = vendor, families, when, core, why
 
 
 RULES = (
@@ -73,7 +90,7 @@ RULES = (
 )
 
 
-class Decision(NamedTuple):
+class Decision(_Value):
     """What `decide` made of the environment and the CPU.
 
     coretype: the OPENBLAS_CORETYPE to set, or None to set nothing. source: "user" (OPENBLAS_CORETYPE was set),
@@ -81,10 +98,10 @@ class Decision(NamedTuple):
     "openblas" (no rule matched), "late" (numpy was loaded before attncli could choose). error: a message for
     the user when ATTNCLI_BLAS_CORETYPE asks for what cannot be done (then nothing is set)."""
 
-    coretype: str | None
-    source: str
-    why: str
-    error: str | None = None
+    __slots__ = ("coretype", "source", "why", "error")
+
+    def __init__(self, coretype: str | None, source: str, why: str, error: str | None = None) -> None:
+        self.coretype, self.source, self.why, self.error = coretype, source, why, error
 
 
 def parse_cpuinfo(text: str) -> Cpu:

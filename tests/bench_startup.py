@@ -3,6 +3,7 @@
     python -m venv /tmp/rel && /tmp/rel/bin/pip install .      # a regular (non-editable) install
     python tests/bench_startup.py --python /tmp/rel/bin/python  # its times, best of 25 interleaved runs
     python tests/bench_startup.py --python /tmp/rel/bin/python --importtime   # and where the time goes
+    python tests/bench_startup.py --python /tmp/before/bin/python --python /tmp/rel/bin/python   # side by side
 
 Each round runs every command once, in turn, so a noisy moment hits them all alike; a cell is the best (minimum)
 wall time over the rounds. The ratios are to `import numpy` as a plain interpreter loads it, and to numpy loaded
@@ -42,15 +43,17 @@ def commands(python: str) -> dict[str, tuple[list[str], dict[str, str]]]:
     }
 
 
-def best_times(python: str, runs: int) -> dict[str, float]:
-    cmds = commands(python)
-    best = dict.fromkeys(cmds, float("inf"))
+def best_times(pythons: list[str], runs: int) -> dict[str, dict[str, float]]:
+    """python -> command -> best seconds; every round runs every command of every environment once."""
+    cmds = {py: commands(py) for py in pythons}
+    best = {py: dict.fromkeys(c, float("inf")) for py, c in cmds.items()}
     for _ in range(runs):
-        for name, (cmd, env) in cmds.items():
-            t = time.perf_counter()
-            subprocess.run(cmd, env=env, cwd=NEUTRAL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           check=True)
-            best[name] = min(best[name], time.perf_counter() - t)
+        for py, c in cmds.items():
+            for name, (cmd, env) in c.items():
+                t = time.perf_counter()
+                subprocess.run(cmd, env=env, cwd=NEUTRAL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               check=True)
+                best[py][name] = min(best[py][name], time.perf_counter() - t)
     return best
 
 
@@ -80,29 +83,34 @@ def group(module: str) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--python", default=sys.executable, help="the interpreter of the environment to measure")
+    ap.add_argument("--python", action="append", help="the interpreter of an environment to measure (repeat it "
+                    "to compare environments, e.g. before and after a change, in the same rounds)")
     ap.add_argument("--runs", type=int, default=25, help="rounds; each cell is the best")
     ap.add_argument("--importtime", action="store_true", help="also sum -X importtime by package for each path")
     args = ap.parse_args()
-    best = best_times(args.python, args.runs)
-    plain, one = best["import numpy"], best["import numpy, 1 BLAS thread"]
-    print(f"{args.python}: best of {args.runs} interleaved runs\n")
-    print("| command | best | × import numpy | × import numpy, 1 BLAS thread |")
-    print("|---|---|---|---|")
-    for name, sec in best.items():
-        print(f"| {name} | {sec * 1000:.0f} ms | {sec / plain:.2f} | {sec / one:.2f} |")
-    if not args.importtime:
-        return
+    pythons = args.python or [sys.executable]
+    for py, best in best_times(pythons, args.runs).items():
+        plain, one = best["import numpy"], best["import numpy, 1 BLAS thread"]
+        print(f"\n{py}: best of {args.runs} interleaved runs\n")
+        print("| command | best | × import numpy | × import numpy, 1 BLAS thread |")
+        print("|---|---|---|---|")
+        for name, sec in best.items():
+            print(f"| {name} | {sec * 1000:.0f} ms | {sec / plain:.2f} | {sec / one:.2f} |")
+    if args.importtime:
+        importtime_tables(pythons[-1], args.runs)
+
+
+def importtime_tables(python: str, runs: int) -> None:
     paths = {"import numpy": ["-c", "import numpy"],
              "compute, json": ["-c", RUN, "compute", "--x", X, "--format", "json"],
              "compute, table": ["-c", RUN, "compute", "--x", X]}
-    costs = {name: import_costs(args.python, argv, max(5, args.runs // 3)) for name, argv in paths.items()}
+    costs = {name: import_costs(python, argv, max(5, runs // 3)) for name, argv in paths.items()}
     groups = sorted({group(m) for c in costs.values() for m in c})
     sums = {name: collections.Counter() for name in costs}
     for name, c in costs.items():
         for module, us in c.items():
             sums[name][group(module)] += us
-    print("\n-X importtime, self times summed by package (ms; each module's minimum over the runs)\n")
+    print(f"\n{python}: -X importtime, self times summed by package (ms; each module's minimum over the runs)\n")
     print("| package | " + " | ".join(costs) + " |")
     print("|---|" + "---|" * len(costs))
     for g in sorted(groups, key=lambda g: -max(s[g] for s in sums.values())):
