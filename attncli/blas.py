@@ -14,9 +14,10 @@ and leaves OpenBLAS's choice on every other CPU. The user's setting always wins:
     ATTNCLI_BLAS_CORETYPE=NAME   NAME's kernels (e.g. Haswell), when the CPU has NAME's instructions (else an error)
 
 `apply()` runs where the CLI starts (attncli.cli), before numpy is imported: this module imports no numpy and
-reads only the first processor's block of /proc/cpuinfo (Linux; elsewhere attncli chooses nothing). Library
-users choose before their first `import numpy`, as the README says. `describe()` asks the loaded library which
-kernels run; `--debug` prints it.
+reads only the first processor's block of /proc/cpuinfo (Linux; elsewhere attncli chooses nothing). A program
+using attncli as a library calls `attncli.blas.apply()` before its first `import numpy` for the same kernels
+(or `apply(env)` on a child process's environment). `describe()` asks the loaded library which kernels run;
+`--debug` prints it, and `python -m attncli.blas` prints what the attncli command runs on.
 """
 
 from __future__ import annotations
@@ -183,16 +184,20 @@ _applied: Decision | None = None
 
 
 def apply(environ: MutableMapping[str, str] = os.environ, cpu: Cpu | None | str = "read") -> Decision:
-    """Decide and set OPENBLAS_CORETYPE in `environ` before numpy loads; too late once it has (nothing set).
-    The decision is kept for `describe()`; its error, if any, is the caller's to report."""
+    """Decide and set OPENBLAS_CORETYPE in `environ`: this process's environment before numpy loads (too late
+    once it has: nothing is set then), or a child process's, e.g. `apply(env); subprocess.run(..., env=env)`.
+    The decision for this process is kept for `describe()`; its error, if any, is the caller's to report."""
     global _applied
-    if "numpy" in sys.modules and environ is os.environ:
-        _applied = Decision(None, "late", "numpy was loaded before attncli could choose")
+    mine = environ is os.environ
+    if mine and "numpy" in sys.modules:
+        decision = Decision(None, "late", "numpy was loaded before attncli could choose")
     else:
-        _applied = decide(environ, cpu)
-        if _applied.coretype is not None:
-            environ["OPENBLAS_CORETYPE"] = _applied.coretype
-    return _applied
+        decision = decide(environ, cpu)
+        if decision.coretype is not None:
+            environ["OPENBLAS_CORETYPE"] = decision.coretype
+    if mine:
+        _applied = decision
+    return decision
 
 
 def describe() -> dict[str, object]:
@@ -291,3 +296,14 @@ def _int(text: str | None) -> int | None:
         return int(text) if text is not None else None
     except ValueError:
         return None
+
+
+if __name__ == "__main__":  # python -m attncli.blas: the BLAS kernels the attncli command runs on, here
+    from attncli import blas, cli  # the CLI's set-up: its thread count and its choice of kernels
+
+    if cli.BLAS.error:
+        print(f"error: {cli.BLAS.error}", file=sys.stderr)
+        sys.exit(2)
+    import numpy  # noqa: F401 - loads OpenBLAS as the CLI does
+
+    print(blas.describe_line())

@@ -170,6 +170,13 @@ def test_apply_sets_the_choice_in_the_environment():
     assert env == {}
 
 
+def test_apply_to_a_childs_environment_leaves_this_process_decision():
+    before = blas._applied
+    env: dict[str, str] = {}
+    assert blas.apply(env, zen4()).coretype == "Haswell" and env["OPENBLAS_CORETYPE"] == "Haswell"
+    assert blas._applied is before
+
+
 def test_blas_module_imports_no_numpy():
     code = "import sys, attncli.blas; print('numpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -255,6 +262,17 @@ def test_an_impossible_choice_is_a_one_line_error():
     if lacking:
         err = error_line(["--help"], clean_env(**{blas.ENV: lacking[-1]}))
         assert "lacks" in err
+
+
+@needs_openblas
+def test_python_m_attncli_blas_names_the_kernels_the_command_runs_on():
+    out = subprocess.run([sys.executable, "-m", "attncli.blas"], capture_output=True, text=True, timeout=120,
+                         env=clean_env(), check=True).stdout
+    core = loaded_core(clean_env(), "import attncli.cli, numpy")
+    assert out.startswith("OpenBLAS ") and f"core type {core} " in out and out.rstrip().endswith("1 thread")
+    proc = subprocess.run([sys.executable, "-m", "attncli.blas"], capture_output=True, text=True, timeout=120,
+                          env=clean_env(**{blas.ENV: "Pentium4"}))
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ATTNCLI_BLAS_CORETYPE=Pentium4")
 
 
 @needs_openblas
