@@ -19,7 +19,7 @@ import numpy as np
 
 from attncli.errors import AttnError
 from attncli.models.checkpoint import OPTION, Checkpoint
-from attncli.models.ops import ACTIVATIONS, layer_norm, layer_norm_, rms_norm_
+from attncli.models.ops import ACTIVATIONS, gelu_, layer_norm, layer_norm_, rms_norm_
 
 
 @dataclass
@@ -330,11 +330,13 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
             m_in = layer.norm_(fam.norm2, a.copy())
         else:  # h₁ = LN₁(h + Attn(h)); h = LN₂(h₁ + MLP(h₁))
             m_in = layer.norm_(fam.norm1, a)
-        u = _linear_rows(m_in, (up_w, up_b), np.empty((r1 - r0, up_w.shape[1]), dtype=ft))  # (r, inter)
         if gate is not None:  # act(W_gate·x) ⊙ W_up·x
+            u = _linear_rows(m_in, (up_w, up_b), np.empty((r1 - r0, up_w.shape[1]), dtype=ft))  # (r, inter)
             u *= act(_linear_rows(m_in, gate, np.empty_like(u)))
+        elif act is gelu_:  # the bias added inside GELU's blocks, while they are in the cache
+            u = gelu_(_linear_rows(m_in, (up_w, None), np.empty((r1 - r0, up_w.shape[1]), dtype=ft)), up_b)
         else:
-            act(u)
+            u = act(_linear_rows(m_in, (up_w, up_b), np.empty((r1 - r0, up_w.shape[1]), dtype=ft)))
         a += _linear_rows(u, (down_w, down_b), np.empty((r1 - r0, d), dtype=ft))
         if not fam.decoder:
             layer.norm_(fam.norm2, a)

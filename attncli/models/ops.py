@@ -8,10 +8,10 @@ the core's cache through every operation, and writes into its input (`x` is over
     GELU(x) = x·Φ(x) = x·½·erfc(−x/√2)          GELU_tanh(x) = ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
     SiLU(x) = x / (1 + e^(−x))                   ReLU(x) = max(x, 0)
 
-GELU in float32 uses Φ(−|x|) = e^(−x²/2)·P(t), t = 1/(1 + p·|x|), with P a polynomial of degree 6 fitted by
-least squares to math.erfc when first needed (the form of Abramowitz & Stegun 7.1.26, with more terms): within
-4·10⁻⁹ of Φ, so the result is as close to x·Φ(x) as float32 itself (measured: 1.4·10⁻⁷ relative). float64
-uses the erf table below, within 3·10⁻¹⁶.
+GELU in float32 uses x·Φ(x) = max(x, 0) − |x|·Φ(−|x|) and Φ(−|x|) = e^(−x²/2)·P(t), t = 1/(1 + p·|x|), with
+P a polynomial of degree 6 fitted by least squares to math.erfc when first needed (the form of Abramowitz &
+Stegun 7.1.26, with more terms): within 4·10⁻⁹ of Φ, so the result is as close to x·Φ(x) as float32 itself
+(measured: 1.4·10⁻⁷ relative). float64 uses the erf table below, within 3·10⁻¹⁶.
 """
 
 from __future__ import annotations
@@ -43,16 +43,17 @@ def layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, eps: float) -
 
 
 def layer_norm_(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, eps: float) -> np.ndarray:
-    """LayerNorm of the rows of x (m, d), in place: mean and variance as torch computes them (two passes)."""
+    """LayerNorm of the rows of x (m, d), in place: the mean, then the variance of x − mean (two passes, as torch
+    computes them), each a matrix-vector product with (1/d, ..., 1/d)."""
     ft = x.dtype.type
+    mean_of = np.full(x.shape[-1], 1 / x.shape[-1], dtype=x.dtype)  # (d,)
     for xb in _blocks(x):
-        xb -= xb.mean(axis=-1, keepdims=True)  # (r, d)
-        sq = np.square(xb)
-        inv = sq.mean(axis=-1, keepdims=True)  # (r, 1): the variance
+        xb -= (xb @ mean_of)[:, None]  # (r, d) − (r, 1)
+        inv = np.square(xb) @ mean_of  # (r,): the variance
         inv += ft(eps)
         np.sqrt(inv, out=inv)
         np.divide(ft(1), inv, out=inv)
-        xb *= inv
+        xb *= inv[:, None]
         xb *= w
         if b is not None:
             xb += b
@@ -69,11 +70,11 @@ def rms_norm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
 def rms_norm_(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
     ft = x.dtype.type
     for xb in _blocks(x):
-        inv = np.square(xb).mean(axis=-1, keepdims=True)  # (r, 1)
+        inv = np.square(xb) @ np.full(x.shape[-1], 1 / x.shape[-1], dtype=x.dtype)  # (r,): mean of x²
         inv += ft(eps)
         np.sqrt(inv, out=inv)
         np.divide(ft(1), inv, out=inv)
-        xb *= inv
+        xb *= inv[:, None]
         xb *= w
     return x
 
@@ -137,19 +138,23 @@ def gelu_coefficients() -> tuple[np.float32, ...]:
     return tuple(np.float32(v) for v in c)
 
 
-def gelu_(x: np.ndarray) -> np.ndarray:
-    """GELU (erf) of x (m, k), in place. float32: x·Φ(x) = ½x + |x|·(½ − Φ(−|x|)), Φ(−|x|) from the fitted
-    polynomial; float64: ½x·(1 + erf(x/√2)) from the erf table."""
+def gelu_(x: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """GELU (erf) of x (m, k) (+ bias (k,) first), in place. float32: x·Φ(x) = max(x, 0) − |x|·Φ(−|x|), with
+    Φ(−|x|) from the fitted polynomial (no cancellation on either side); float64: ½x·(1 + erf(x/√2)) from the
+    erf table."""
     if x.dtype != np.float32:
+        if bias is not None:
+            x += bias
         x[...] = 0.5 * x * (1 + erf(x / math.sqrt(2)))
         return x
     c = gelu_coefficients()
     step = max(1, BLOCK // max(1, x.shape[-1]))
-    a, e, t, q = (np.empty((step, x.shape[-1]), np.float32) for _ in range(4))
-    half = np.float32(0.5)
+    a, e, t, e2 = (np.empty((step, x.shape[-1]), np.float32) for _ in range(4))
     for xb in _blocks(x):
         r = xb.shape[0]
-        ab, eb, tb, qb = a[:r], e[:r], t[:r], q[:r]
+        ab, eb, tb = a[:r], e[:r], t[:r]
+        if bias is not None:
+            xb += bias
         np.abs(xb, out=ab)
         np.multiply(xb, xb, out=eb)
         eb *= np.float32(-0.5)
@@ -157,17 +162,17 @@ def gelu_(x: np.ndarray) -> np.ndarray:
         np.multiply(ab, np.float32(GELU_P), out=tb)
         tb += np.float32(1)
         np.divide(np.float32(1), tb, out=tb)  # t
-        np.multiply(tb, c[-1], out=qb)  # P(t) by Horner
+        q = e2[:r]
+        np.multiply(tb, c[-1], out=q)  # P(t) by Horner
         for ck in c[-2:0:-1]:
-            qb += ck
-            qb *= tb
-        qb += c[0]
-        p = eb
-        p *= qb  # Φ(−|x|) = e^(−x²/2)·P(t)
-        np.subtract(half, p, out=p)
-        p *= ab  # |x|·(½ − Φ(−|x|))
-        xb *= half
-        xb += p
+            q += ck
+            q *= tb
+        q += c[0]
+        q *= eb  # Φ(−|x|) = e^(−x²/2)·P(t)
+        xb += ab
+        xb *= np.float32(0.5)  # max(x, 0) = (x + |x|)/2, exactly
+        ab *= q
+        xb -= ab
     return x
 
 
