@@ -202,8 +202,9 @@ def apply(environ: MutableMapping[str, str] = os.environ, cpu: Cpu | None | str 
 
 def describe() -> dict[str, object]:
     """The BLAS numpy runs on, asked of the loaded library: {"library", "core", "threads", "chosen_by", "why",
-    "path"}. core is OpenBLAS's own name for the kernels it loaded (None for another BLAS); chosen_by is
-    "attncli", "ATTNCLI_BLAS_CORETYPE", "OPENBLAS_CORETYPE" or "OpenBLAS". Imports numpy."""
+    "asked", "path"}. core is OpenBLAS's own name for the kernels it loaded (None for another BLAS); chosen_by
+    is "attncli", "ATTNCLI_BLAS_CORETYPE", "OPENBLAS_CORETYPE" or "OpenBLAS"; asked is OPENBLAS_CORETYPE when
+    the library runs other kernels than it names (else ""). Imports numpy."""
     import numpy as np
 
     info: dict[str, object] = {"library": _numpy_blas_name(np), "core": None, "threads": None, "path": None}
@@ -220,6 +221,11 @@ def describe() -> dict[str, object]:
         source = "user" if os.environ.get("OPENBLAS_CORETYPE") else "openblas"
     info["chosen_by"] = {"user": "OPENBLAS_CORETYPE", "forced": ENV, "attncli": "attncli"}.get(source, "OpenBLAS")
     info["why"] = _applied.why if source == "attncli" and _applied is not None else ""
+    asked = os.environ.get("OPENBLAS_CORETYPE", "")
+    core = info["core"]
+    # a build without the asked kernels runs others (numpy's wheel runs Haswell's for Zen), and a build without
+    # DYNAMIC_ARCH ignores the variable: say what was asked too
+    info["asked"] = asked if asked and isinstance(core, str) and core.lower() != asked.lower() else ""
     return info
 
 
@@ -233,6 +239,8 @@ def describe_line(info: Mapping[str, object] | None = None) -> str:
             "(OpenBLAS's own choice)" if by == "OpenBLAS" else
             f"(chosen by attncli for {info['why']}; {ENV}={OFF} leaves OpenBLAS's)" if by == "attncli" else
             f"(chosen by {by})")
+        if info.get("asked"):
+            text += f" [OPENBLAS_CORETYPE={info['asked']}; this OpenBLAS runs {info['core']}'s kernels for it]"
     if info["threads"]:
         text += f", {info['threads']} thread{'s' if info['threads'] != 1 else ''}"
     return text

@@ -242,6 +242,12 @@ def test_forced_and_user_core_types_are_loaded_and_named():
     env = clean_env(**{blas.ENV: "nehalem"})
     assert loaded_core(env, "import attncli.cli, numpy") == "Nehalem"
     assert "core type Nehalem (chosen by ATTNCLI_BLAS_CORETYPE)" in debug_line(env)
+    if blas.REQUIRES["Zen"] <= CPU.flags:  # numpy's wheel has no kernels of Zen's own: it runs Haswell's, and says so
+        env = clean_env(**{blas.ENV: "Zen"})
+        core = loaded_core(env, "import attncli.cli, numpy")
+        line = debug_line(env)
+        assert f"core type {core} (chosen by ATTNCLI_BLAS_CORETYPE)" in line
+        assert (core == "Zen") != ("[OPENBLAS_CORETYPE=Zen; this OpenBLAS runs" in line), line
     env = clean_env(OPENBLAS_CORETYPE="Nehalem", **{blas.ENV: "Haswell"})  # OpenBLAS's own variable wins
     assert loaded_core(env, "import attncli.cli, numpy") == "Nehalem"
     assert "core type Nehalem (chosen by OPENBLAS_CORETYPE)" in debug_line(env)
