@@ -1,6 +1,7 @@
 """Benchmark: attncli's forward pass over a checkpoint (every layer's maps) beside transformers' eager forward.
 
-    python tests/bench_models.py --torch /path/to/python-with-torch-and-transformers [--n 512] [--runs 5] [--quick]
+    python tests/bench_models.py --torch /path/to/python-with-torch-and-transformers [--n 512] [--runs 5]
+        [--threads N] [--quick]
 
 The torch interpreter makes a random BERT-base-sized model (12 layers, 768 wide, 12 heads, MLP 3072; BertConfig's
 defaults), saves it as safetensors in a temporary folder, and stays up to time `model(ids, output_attentions=True)`
@@ -25,7 +26,9 @@ from pathlib import Path
 TORCH_CODE = """
 import resource, sys, time, torch
 from transformers import BertConfig, BertModel
-folder, n, layers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+folder, n, layers, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+if threads:
+    torch.set_num_threads(threads)
 torch.manual_seed(0)
 cfg = BertConfig(num_hidden_layers=layers, attn_implementation="eager")
 model = BertModel(cfg).eval()
@@ -48,12 +51,13 @@ from attncli.models.checkpoint import open_checkpoint
 from attncli.models.forward import forward, shapes
 ckpt = open_checkpoint(sys.argv[1])
 ids = np.array([[int(t) for t in sys.argv[2].split()]])
+threads = int(sys.argv[3]) or None
 layers = list(range(shapes(ckpt).layers))
-forward(ckpt, ids, None, layers=layers, hidden=False)
+forward(ckpt, ids, None, layers=layers, hidden=False, threads=threads)
 print("ready", flush=True)
 for line in sys.stdin:
     t = time.perf_counter()
-    forward(ckpt, ids, None, layers=layers, hidden=False)
+    forward(ckpt, ids, None, layers=layers, hidden=False, threads=threads)
     print(time.perf_counter() - t, flush=True)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
 """
@@ -99,14 +103,17 @@ def main() -> None:
     ap.add_argument("--torch", metavar="PYTHON", required=True, help="a Python with torch and transformers")
     ap.add_argument("--n", type=int, default=512, help="tokens (default 512)")
     ap.add_argument("--runs", type=int, default=5, help="interleaved rounds; the minimum of each is shown")
+    ap.add_argument("--threads", type=int, default=0, help="threads for both (default: torch's and attncli's own "
+                    "defaults, every core); 1 compares the work done, whatever else the machine runs")
     ap.add_argument("--quick", action="store_true", help="2 layers instead of 12")
     args = ap.parse_args()
     layers = 2 if args.quick else 12
     with tempfile.TemporaryDirectory() as d:
-        ref = Server([args.torch, "-c", TORCH_CODE, d, str(args.n), str(layers)])
+        ref = Server([args.torch, "-c", TORCH_CODE, d, str(args.n), str(layers), str(args.threads)])
         torch_threads, ids = ref.first.split(" ", 1)
-        ours = Server([sys.executable, "-c", ATTNCLI_CODE, d, ids])
+        ours = Server([sys.executable, "-c", ATTNCLI_CODE, d, ids, str(args.threads)])
         cmd = attncli_cmd() + ["model", d, "--ids", ids, "--show", "attentions", "--format", "npy", "-o", os.devnull]
+        cmd += ["--threads", str(args.threads)] if args.threads else []
         t_ref, t_fwd, t_all, peak_all = [], [], [], 0.0
         for _ in range(args.runs):
             t_ref.append(ref.time())
@@ -116,8 +123,13 @@ def main() -> None:
             peak_all = max(peak_all, peak)
         peak_ref, peak_fwd = ref.peak(), ours.peak()
     best_ref, best_fwd, best_all = min(t_ref), min(t_fwd), min(t_all)
+    kernels = subprocess.run([sys.executable, "-c", "import attncli.cli; from attncli import blas; "
+                              "print(blas.describe_line())"], capture_output=True, text=True).stdout.strip()
     case = f"BERT-base-sized ({layers} layers, 768 wide, 12 heads), n = {args.n}, all maps"
-    print(f"machine: {os.cpu_count()} cores; torch threads {torch_threads}; {args.runs} interleaved runs, minimums")
+    print(f"machine: {os.cpu_count()} cores; torch threads {torch_threads}, attncli threads "
+          f"{args.threads or 'default'}; {args.runs} interleaved runs, minimums")
+    if kernels:
+        print(f"attncli's BLAS: {kernels}")
     print("| case | transformers eager forward | attncli forward | ratio | attncli whole process | ratio | "
           "peak RSS transformers | attncli forward | attncli process |")
     print("|---|---|---|---|---|---|---|---|---|")
