@@ -37,6 +37,11 @@ def commands(python: str) -> dict[str, tuple[list[str], dict[str, str]]]:
         "python -c pass": ([python, "-c", "pass"], plain),
         "import numpy": ([python, "-c", "import numpy"], plain),
         "import numpy, 1 BLAS thread": ([python, "-c", "import numpy"], plain | {"OPENBLAS_NUM_THREADS": "1"}),
+        # the floors: what any typer command on numpy imports, and any that draws a rich table
+        "import numpy, typer (1 BLAS thread)": ([python, "-c", "import numpy, typer"],
+                                                plain | {"OPENBLAS_NUM_THREADS": "1"}),
+        "import numpy, typer, rich.table (1 BLAS thread)": ([python, "-c", "import numpy, typer, rich.table"],
+                                                            plain | {"OPENBLAS_NUM_THREADS": "1"}),
         "compute 4 × 4, --format json": (cli + ["compute", "--x", X, "--format", "json"], plain),
         "compute 4 × 4, table": (cli + ["compute", "--x", X], plain),
         "attncli --help": (cli + ["--help"], plain),
