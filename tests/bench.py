@@ -164,7 +164,7 @@ def target_rows(cli: list[str], ours: Worker, ref: Worker | None, tmp: Path, qui
     for turn in range(max(map(rounds_for, sizes))):
         for n in (n for n in sizes if turn < rounds_for(n)):
             for causal in (False, True):
-                if n not in (causal_sizes if causal else full_sizes) and not (n == n_whole and not causal):
+                if causal and n not in causal_sizes:  # (full runs at every size: causal vs full needs it)
                     continue
                 keep(("attncli", n, causal), ours.time(prefix[n], causal))
                 if ref:

@@ -23,10 +23,11 @@ from attncli import __version__
 from attncli.core import heads as hd
 from attncli.core import masks as mk
 from attncli.core import positions as pos
+from attncli.core.arguments import check_options, check_sources
 from attncli.core.inputs import check_groups, from_qkv, from_tokens, image_tokens
 from attncli.core.kernel import Kernel
 from attncli.core.kernel import run as run_kernel
-from attncli.core.layout import LAYOUTS, to_rows
+from attncli.core.layout import to_rows
 from attncli.core.normalize import NORMALIZERS
 from attncli.core.result import AttentionResult, user_shape
 from attncli.core.scores import SCORES, check_params, default_scale
@@ -39,13 +40,10 @@ from attncli.core.validate import (
     check_output,
     compute_dtype,
     dense_bytes,
-    finite_number,
-    positive_int,
 )
 from attncli.errors import AttnError
 
 Weight = np.ndarray | Sequence[np.ndarray]
-EMPTY_ROWS = ("zero", "nan", "error")
 
 
 def attention(
@@ -132,60 +130,18 @@ def attention(
     if kwargs:
         raise TypeError(f"attention() got unexpected keyword arguments: {', '.join(kwargs)}")
 
-    # ---- validate: choices and which inputs go together -------------------------------------
-    for value, choices, option in ((score, SCORES, "--score"), (norm_name, NORMALIZERS, "--normalize"),
-                                   (layout, LAYOUTS, "--layout"), (empty_rows, EMPTY_ROWS, "--empty-rows"),
-                                   (pe_layout, pos.PE_LAYOUTS, "--pe-layout"),
-                                   (rope_layout, pos.ROPE_LAYOUTS, "--rope-layout")):
-        if value not in choices:
-            raise AttnError(f"{option} must be one of {', '.join(choices)}; got {value!r}")
-    positive_int(heads, "--heads")
-    positive_int(kv_heads, "--kv-heads")
-    positive_int(threads, "--threads")
-    finite_number(scale, "--scale")
-    finite_number(softcap, "--softcap", positive=True)
-    finite_number(pe_base, "--pe-base", positive=True)
-    finite_number(rope_base, "--rope-base", positive=True)
-    if not isinstance(start_pos, (int, np.integer)) or abs(start_pos) >= 2**53:
-        raise AttnError(f"--start-pos must be an integer below 2^53 in size; got {start_pos!r}")
-    positive_int(block_rows, "block_rows")
-    if not temperature > 0:
-        raise AttnError(f"--temperature must be positive; got {temperature}")
-    if softcap is not None and not softcap > 0:
-        raise AttnError(f"--softcap must be positive; got {softcap}")
+    # ---- validate: choices and which inputs go together (arguments.py) ------------------------
+    check_options(score=score, normalize=norm_name, layout=layout, empty_rows=empty_rows, pe_layout=pe_layout,
+                  rope_layout=rope_layout, heads=heads, kv_heads=kv_heads, threads=threads, scale=scale,
+                  softcap=softcap, pe_base=pe_base, rope_base=rope_base, start_pos=start_pos,
+                  block_rows=block_rows, temperature=temperature)
     grid = None
     if image is not None:
         if x is not None:
             raise AttnError("give either --image or --x, not both (an image is its pixels as tokens)")
         x, grid = image_tokens(np.asarray(image))
-        if x_kv is not None:
-            raise AttnError("--x-kv does not combine with --image (image attention is self-attention)")
-    direct = [n for n, a in (("--q", q), ("--k", k), ("--v", v)) if a is not None]
-    if x is not None and direct:
-        raise AttnError(f"give either --x (token vectors) or --q/--k/--v, not both (got --x and {direct[0]})")
-    if x is None and len(direct) != 3:
-        missing = [n for n in ("--q", "--k", "--v") if n not in direct]
-        if not direct:
-            raise AttnError("nothing to attend over: give --x (token vectors) or all of --q, --k, --v")
-        raise AttnError(f"{', '.join(direct)} given without {', '.join(missing)}; give all of --q, --k, --v")
-    projections = {"--wq": wq, "--wk": wk, "--wv": wv}
-    given_w = [n for n, w in projections.items() if w is not None]
-    if x is None:
-        extra = given_w + [n for n, a in (("--x-kv", x_kv), ("--bq", bq), ("--bk", bk), ("--bv", bv))
-                           if a is not None]
-        if extra:
-            raise AttnError(f"{extra[0]} applies to --x; with --q/--k/--v give the projected matrices directly")
-        if pe is not None:
-            raise AttnError("--pe adds positions to token vectors: it needs --x (with --q/--k/--v use --rope)")
-    elif given_w and len(given_w) != 3:
-        missing = [n for n in projections if n not in given_w]
-        raise AttnError(f"{', '.join(given_w)} given without {', '.join(missing)}; give all three projections")
-    if not given_w:
-        for name, b in (("--bq", bq), ("--bk", bk), ("--bv", bv)):
-            if b is not None:
-                raise AttnError(f"{name} needs the projections --wq/--wk/--wv")
-    if window2d is not None and grid is None:
-        raise AttnError("--window2d needs an image (--image H × W × C) to know the pixel grid")
+    check_sources(q=q, k=k, v=v, x=x, x_kv=x_kv, image=image, wq=wq, wk=wk, wv=wv, bq=bq, bk=bk, bv=bv, pe=pe,
+                  window2d=window2d)
 
     # ---- canonicalize: dtype, layout, finiteness ---------------------------------------------
     def arrays(w: Weight | None) -> list[np.ndarray]:
@@ -335,8 +291,11 @@ def attention(
     if m.query_valid is not None:
         out = np.where(m.query_valid[:, :, None], out, 0)  # padded query rows: zero output
     if not allow_nonfinite and empty_rows != "nan":  # inputs were checked finite: inf here is an overflow
-        check_output(head_out, "attention outputs", ft)
-        check_output(out, "outputs", ft)
+        for a, what in ((head_out, "attention outputs"), (out, "outputs")):
+            if a is out and np.may_share_memory(out, head_out):  # the heads side by side: checked already
+                continue
+            if not (np.max(a, initial=-np.inf) < np.inf and np.min(a, initial=np.inf) > -np.inf):  # NaN too
+                check_output(a, what, ft)  # (two passes, no temporary; this one says where)
     tr.add("output" if wo is not None else ("output_concat" if H > 1 else "output_plain"), out, "tokens")
 
     allowed = None
