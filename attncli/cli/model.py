@@ -141,7 +141,6 @@ def model(
         if fmt_name == "npy":  # one array: the first asked for
             first = next(w for w in wanted if w in arrays)
             arrays = {first: arrays[first]}
-    from attncli.render.model_maps import maps_of, tables_of
 
     def masks() -> Any:  # where each text's queries may look (causal, window, padding): drawn as masked
         if "attentions" not in wanted:
@@ -155,14 +154,22 @@ def model(
         _write_page(att, masks(), seqs.tokens, pick_layers, pick_heads, meta["model"], look, output)
     else:
         emit(arrays, meta, fmt_name, output, [],
-             lambda: tables_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, precision),
-             lambda: maps_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, meta["model"], masks()), look)
+             lambda: _render().tables_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, precision),
+             lambda: _render().maps_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, meta["model"], masks()),
+             look)
     if "stats" in wanted and fmt_name in PICTURES and "attentions" in wanted and (fmt_name == "heatmap" or output):
         # the statistics after the pictures: on the terminal, never into a picture written to standard output
         from attncli.cli.common import print_renderables
         from attncli.render.model_maps import stats_renderables
 
         print_renderables(stats_renderables(arrays["stats"], found, precision))
+
+
+def _render() -> Any:
+    """render.model_maps, imported only for the formats that draw or print (not npy, npz, safetensors)."""
+    from attncli.render import model_maps
+
+    return model_maps
 
 
 def _write_page(att: Any, masks: Any, tokens: list[list[str]], layers: list[int], heads: list[int], name: str,
