@@ -16,6 +16,10 @@ proves that 2^S', its row sum and P·V stay finite. A row the bound does not cle
 below 2^-60 (every exponent far below 0, where underflow could cost digits; or every key masked), is
 recomputed exactly as the dense path does: masked to −inf, shifted by its maximum. Results agree with the
 dense path to rounding (a few ulps), for every mask and empty row.
+
+Causal and windowed rows come in blocks of a few dozen to a few hundred rows (kernel.band_rows), each GEMM
+over the keys its last row sees, so about half the products of full attention are computed (causal) and
+the masked part of a block is only its diagonal square.
 """
 
 from __future__ import annotations

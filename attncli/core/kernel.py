@@ -6,6 +6,8 @@ every core. When the maps are asked for, each block's rows are copied into them;
 is (streaming), memory stays ∝ block rows × n_k instead of n_q × n_k. Tracing runs one block of every
 row. Output-only softmax over scaled or dot scores goes to the fused kernel (fused.py) instead, which
 computes the same numbers in fewer passes; tests compare the two paths over the whole variant grid.
+Under a causal mask or a local window a block computes only the keys its rows can see (the rest of a map
+is −∞ scores, 0 weights), in blocks small enough that little of the masked triangle is computed (band_rows).
 """
 
 from __future__ import annotations
