@@ -7,11 +7,11 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attncli.errors import AttnError
+from attncli.record import Record
 
 if TYPE_CHECKING:
     from attncli.render.maps import MapSet
@@ -60,9 +60,7 @@ class Sources:
             self.typed.setdefault(option, (source, shape))
         if len(shape) == 2 and shape[0] == 1 and (option in VECTOR_OPTIONS or option in KEY_VECTOR_OPTIONS and typed
                                                   and not source.lstrip().startswith("[[")):
-            from dataclasses import replace
-
-            loaded = replace(loaded, array=loaded.array.reshape(-1))  # (1, d) -> (d,)
+            loaded = loaded.replace(array=loaded.array.reshape(-1))  # (1, d) -> (d,)
         self._note(loaded, option)
         self.info.setdefault(option, {"source": source, "shape": list(loaded.array.shape),
                                       "dtype": str(loaded.array.dtype)})
@@ -219,13 +217,16 @@ def resolve_format(fmt: str | None, output: str | None) -> str:
     return "table"
 
 
-@dataclass
-class Look:
+class Look(Record):
     """How pictures look: decimals in cells and hover text, image resolution, colormap (None = default)."""
 
     precision: int = 4
     dpi: int = 100
     cmap: str | None = None
+    _fields = ("precision", "dpi", "cmap")
+
+    def __init__(self, precision: int = 4, dpi: int = 100, cmap: str | None = None) -> None:
+        self.precision, self.dpi, self.cmap = precision, dpi, cmap
 
 
 def check_look(precision: int, dpi: int, cmap: str | None) -> Look:

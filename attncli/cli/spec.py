@@ -3,11 +3,11 @@ small values (lengths, windows), orient weights. Commands that compute attention
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from attncli.cli.common import TEXT_OPTIONS, Sources, parse_int_list, wants_text
 from attncli.errors import AttnError
+from attncli.record import Record
 
 ARRAY_OPTIONS = {  # attention() keyword -> option
     "x": "--x", "x_kv": "--x-kv", "image": "--image", "q": "--q", "k": "--k", "v": "--v",
@@ -20,13 +20,17 @@ PLAIN = ("heads", "kv_heads", "scale", "temperature", "softcap", "causal", "wind
 CHOICES = ("score", "normalize", "empty_rows", "layout", "dtype", "pe_layout", "rope_layout")
 
 
-@dataclass
-class Labels:
+class Labels(Record):
     """Names for the query rows and key columns of tables (one list, or one per batch item)."""
 
     queries: list[str] | list[list[str]] | None = None
     keys: list[str] | list[list[str]] | None = None
     tokens: list[list[str]] | None = None  # as tokenized, for meta.tokens
+    _fields = ("queries", "keys", "tokens")
+
+    def __init__(self, queries: list[str] | list[list[str]] | None = None,
+                 keys: list[str] | list[list[str]] | None = None, tokens: list[list[str]] | None = None) -> None:
+        self.queries, self.keys, self.tokens = queries, keys, tokens
 
 
 def attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], Labels]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,13 +25,13 @@ from attncli.core.normalize import normalize
 from attncli.core.scores import SCORES
 from attncli.core.steps import Tracer
 from attncli.core.validate import check_scores
+from attncli.record import Record
 
 BLOCK_BYTES = 16 * 2**20  # scores of one block, all batch items and heads: bigger GEMMs run faster here
 SPLIT_BYTES = 2**20  # smaller problems run as one block: starting threads would cost more than they save
 
 
-@dataclass
-class Kernel:
+class Kernel(Record):
     qg: np.ndarray  # (B, G, r, n_q, d_q): queries grouped by their kv head
     kh: np.ndarray  # (B, G, n_k, d_k)
     vh: np.ndarray  # (B, G, n_k, d_v)
@@ -49,6 +48,17 @@ class Kernel:
     over_queries: bool = False  # only to reproduce that mistake (diagnose.py)
     fuse_scale: bool = False  # scale Q (n_q × d) instead of S (n_q × n_k): one pass less, ~1 ulp apart
     check_overflow: bool = True  # finite inputs must give finite scores (off with --allow-nonfinite)
+    _fields = ("qg", "kh", "vh", "params", "score", "scale", "scale_given", "softcap", "temperature", "alibi",
+               "causal", "masks", "normalize", "over_queries", "fuse_scale", "check_overflow")
+
+    def __init__(self, qg: np.ndarray, kh: np.ndarray, vh: np.ndarray, params: dict[str, np.ndarray], score: str,
+                 scale: float, scale_given: bool, softcap: float | None, temperature: float, alibi: bool,
+                 causal: bool, masks: Masks, normalize: str, over_queries: bool = False, fuse_scale: bool = False,
+                 check_overflow: bool = True) -> None:
+        self.qg, self.kh, self.vh, self.params, self.score = qg, kh, vh, params, score
+        self.scale, self.scale_given, self.softcap, self.temperature = scale, scale_given, softcap, temperature
+        self.alibi, self.causal, self.masks, self.normalize = alibi, causal, masks, normalize
+        self.over_queries, self.fuse_scale, self.check_overflow = over_queries, fuse_scale, check_overflow
 
     @property
     def shape(self) -> tuple[int, int, int, int]:

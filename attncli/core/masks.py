@@ -15,17 +15,16 @@ in rows layout, so an n_q × n_k file applies to every batch item and head.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from attncli.errors import AttnError
+from attncli.record import Record
 
 Rows = Callable[[int, int], np.ndarray]  # (i0, i1) -> mask or bias of query rows i0..i1, 4-D broadcastable
 
 
-@dataclass
-class Masks:
+class Masks(Record):
     """Masks as functions of a block of query rows, so a long sequence never needs its whole n_q × n_k map:
     `block(i0, i1)` gives (allowed, bias) for rows i0..i1; `allowed` and `bias` are the whole thing."""
 
@@ -34,6 +33,12 @@ class Masks:
     bias_parts: list[Rows]
     query_valid: np.ndarray | None
     described: dict
+    _fields = ("n_q", "parts", "bias_parts", "query_valid", "described")
+
+    def __init__(self, n_q: int, parts: list[Rows], bias_parts: list[Rows], query_valid: np.ndarray | None,
+                 described: dict) -> None:
+        self.n_q, self.parts, self.bias_parts, self.query_valid, self.described = (n_q, parts, bias_parts,
+                                                                                    query_valid, described)
 
     def block(self, i0: int, i1: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         allowed = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -228,7 +228,7 @@ def rebuild(res: Any, kw: Kwargs, weights: np.ndarray, **more: Any) -> Any:
     if kw.get("query_lens") is not None:
         lens = np.broadcast_to(np.asarray(kw["query_lens"]).reshape(-1), (B,))
         out = np.where(np.arange(out.shape[1])[None, :, None] < lens[:, None, None], out, 0)
-    return replace(res, weights=weights, heads=heads, output=out, **more)
+    return res.replace(weights=weights, heads=heads, output=out, **more)
 
 
 TAIL_KEYS = frozenset({"scale", "normalize", "_normalize_over_queries", "causal", "window", "mask", "key_lens",

@@ -10,19 +10,18 @@ axes swapped in cols layout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from attncli.core.layout import from_rows
 from attncli.errors import AttnError
+from attncli.record import Record
 
 NAMES = ("q", "k", "v", "scores", "weights", "heads", "output")
 
 
-@dataclass
-class AttentionResult:
+class AttentionResult(Record):
     q: np.ndarray
     k: np.ndarray
     v: np.ndarray
@@ -34,10 +33,23 @@ class AttentionResult:
     batched: bool
     layout: str
     empty_rows: list[tuple[int, int, int]]  # (batch, head, query) rows with every key masked
-    meta: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any]
     grid: tuple[int, int] | None = None  # (H, W) when the tokens are an image's pixels
-    steps: list = field(default_factory=list)  # core.steps.Step, when computed with trace=True
+    steps: list  # core.steps.Step, when computed with trace=True
     streamed: tuple[str, ...] = ()  # maps written block by block to attention(stream_maps=...), not kept here
+    _fields = ("q", "k", "v", "scores", "weights", "heads", "output", "allowed", "batched", "layout", "empty_rows",
+               "meta", "grid", "steps", "streamed")
+
+    def __init__(self, q: np.ndarray, k: np.ndarray, v: np.ndarray, scores: np.ndarray | None,
+                 weights: np.ndarray | None, heads: np.ndarray, output: np.ndarray, allowed: np.ndarray | None,
+                 batched: bool, layout: str, empty_rows: list[tuple[int, int, int]],
+                 meta: dict[str, Any] | None = None, grid: tuple[int, int] | None = None, steps: list | None = None,
+                 streamed: tuple[str, ...] = ()) -> None:
+        self.q, self.k, self.v, self.scores, self.weights = q, k, v, scores, weights
+        self.heads, self.output = heads, output
+        self.allowed, self.batched, self.layout, self.empty_rows = allowed, batched, layout, empty_rows
+        self.meta = {} if meta is None else meta
+        self.grid, self.steps, self.streamed = grid, [] if steps is None else steps, streamed
 
     def export(self, name: str) -> np.ndarray:
         """The array `name` in the user's shape and layout (see the module docstring)."""

@@ -17,11 +17,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
 from attncli.errors import AttnError
+from attncli.record import Record
 
 _BUDGET: contextvars.ContextVar[int | None] = contextvars.ContextVar("trace_budget", default=None)
 
@@ -70,8 +70,7 @@ FORMULAS: dict[str, tuple[str, str, str]] = {
 }
 
 
-@dataclass
-class Step:
+class Step(Record):
     key: str
     title: str
     formula: str
@@ -79,6 +78,12 @@ class Step:
     array: np.ndarray
     kind: str  # tokens | heads | map | table
     params: dict  # the values filled into the formula (scale, d_k, ...)
+    _fields = ("key", "title", "formula", "formula_cols", "array", "kind", "params")
+
+    def __init__(self, key: str, title: str, formula: str, formula_cols: str, array: np.ndarray, kind: str,
+                 params: dict) -> None:
+        self.key, self.title, self.formula, self.formula_cols = key, title, formula, formula_cols
+        self.array, self.kind, self.params = array, kind, params
 
 
 @contextlib.contextmanager

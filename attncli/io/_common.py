@@ -13,7 +13,6 @@ import difflib
 import io
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from attncli.errors import AttnError
 from attncli.io.files import reason  # noqa: F401 - the readers take it from here
+from attncli.record import Frozen, Record
 
 MAX_LISTED = 20  # names shown in an error before "... and N more"
 
@@ -37,8 +37,7 @@ def write_data(stream: BinaryIO, data: Data) -> None:
             stream.write(piece)
 
 
-@dataclass(frozen=True)
-class Loaded:
+class Loaded(Frozen):
     """One array and where it came from.
 
     `binary` is True for .npy/.npz/.safetensors (dtype kept as stored, except 16- and 8-bit floats,
@@ -51,14 +50,21 @@ class Loaded:
     path: Path | None  # resolved file path; None for inline literals and stdin
     binary: bool
     name: str | None  # array name inside a container, if any
+    _fields = ("array", "source", "path", "binary", "name")
+
+    def __init__(self, array: np.ndarray, source: str, path: Path | None, binary: bool, name: str | None) -> None:
+        self._set(array=array, source=source, path=path, binary=binary, name=name)
 
 
-@dataclass(frozen=True)
-class Src:
+class Src(Frozen):
     """The option being read and a label for the thing read (a file name, "standard input")."""
 
     option: str
     label: str
+    _fields = ("option", "label")
+
+    def __init__(self, option: str, label: str) -> None:
+        self._set(option=option, label=label)
 
     def error(self, message: str) -> AttnError:
         """An `AttnError` whose one line starts with the option name."""
@@ -152,14 +158,18 @@ class Blob:
             raise self.src.error(f"cannot read '{self.src.label}': {reason(err)}") from err
 
 
-@dataclass
-class Content:
+class Content(Record):
     """What a source holds: one plain array, or named arrays loaded on demand by `load`."""
 
     binary: bool
-    plain: np.ndarray | None = None
-    names: list[str] = field(default_factory=list)
-    load: Callable[[str], np.ndarray] | None = None
+    plain: np.ndarray | None
+    names: list[str]
+    load: Callable[[str], np.ndarray] | None
+    _fields = ("binary", "plain", "names", "load")
+
+    def __init__(self, binary: bool, plain: np.ndarray | None = None, names: list[str] | None = None,
+                 load: Callable[[str], np.ndarray] | None = None) -> None:
+        self.binary, self.plain, self.names, self.load = binary, plain, [] if names is None else names, load
 
 
 

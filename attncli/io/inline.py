@@ -26,12 +26,12 @@ _WORDS = re.compile(r"nan|inf(?:inity)?|true|false|null", re.IGNORECASE)
 _NUMBER_CHARS = re.compile(r"[\d\s+\-.eE,;\[\]]*")
 _HAS_DIGIT = re.compile(r"\d")
 _VALUE_SEPARATORS = re.compile(r"\s*,\s*|\s+")
-_JSON_FIXES = (
-    (re.compile(r"\bnan\b", re.IGNORECASE), "NaN"),
-    (re.compile(r"\binf(?:inity)?\b", re.IGNORECASE), "Infinity"),
-    (re.compile(r"\btrue\b", re.IGNORECASE), "true"),
-    (re.compile(r"\bfalse\b", re.IGNORECASE), "false"),
-    (re.compile(r"\bnull\b", re.IGNORECASE), "null"),
+_JSON_FIXES = (  # compiled (and cached by re) only when a JSON literal is read: MATLAB rows are the common case
+    (r"\bnan\b", "NaN"),
+    (r"\binf(?:inity)?\b", "Infinity"),
+    (r"\btrue\b", "true"),
+    (r"\bfalse\b", "false"),
+    (r"\bnull\b", "null"),
 )
 _BOOLS = {"true": 1.0, "false": 0.0}
 _NUMBER_TABLE = str.maketrans("", "", "0123456789+-.eE,;[] \t\r\n")
@@ -59,7 +59,7 @@ def parse_inline(source: str, src: Src, *, what: str | None = None) -> np.ndarra
 
         fixed = text
         for pattern, word in _JSON_FIXES:
-            fixed = pattern.sub(word, fixed)
+            fixed = re.sub(pattern, word, fixed, flags=re.IGNORECASE)
         try:
             obj = json.loads(fixed)
         except (ValueError, RecursionError) as err:

@@ -21,7 +21,6 @@ import os
 import stat
 import sys
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,20 +32,24 @@ from attncli.io.inline import looks_inline, parse_inline, parse_rows
 from attncli.io.limits import check_parse
 from attncli.io.sniff import kind_from_extension, sniff
 from attncli.io.text import decode_text, parse_text, sniff_delimiter
+from attncli.record import Frozen
 
 STDIN_LABEL = "standard input"
 SNIFF_BYTES = 4096
 _stdin_cache: weakref.WeakKeyDictionary[object, bytes] = weakref.WeakKeyDictionary()
 
 
-@dataclass(frozen=True)
-class _Where:
+class _Where(Frozen):
     """Where a SOURCE points: kind is "stdin", "file" or "inline"."""
 
     kind: str
     path: Path | None = None
     name: str | None = None
     label: str = ""
+    _fields = ("kind", "path", "name", "label")
+
+    def __init__(self, kind: str, path: Path | None = None, name: str | None = None, label: str = "") -> None:
+        self._set(kind=kind, path=path, name=name, label=label)
 
 
 def _directory(folder: str, option: str) -> Exception:
