@@ -191,11 +191,10 @@ def _grader(src: Sources, options: dict[str, Any], own: dict[str, Any], expected
         cands: Any = dg.expected_candidates(want)
         what = ""
     else:
+        from attncli.cli.common import check_label_count, saying_what_was_read
         from attncli.cli.spec import attention_kwargs
         from attncli.core import attention
         from attncli.io.memory import available_memory
-
-        from attncli.cli.common import check_label_count, saying_what_was_read
 
         with saying_what_was_read(src):
             kwargs, labels = attention_kwargs(src, options)
