@@ -6,8 +6,10 @@ every core. When the maps are asked for, each block's rows are copied into them;
 is (streaming), memory stays ∝ block rows × n_k instead of n_q × n_k. Tracing runs one block of every
 row. Output-only softmax over scaled or dot scores goes to the fused kernel (fused.py) instead, which
 computes the same numbers in fewer passes; tests compare the two paths over the whole variant grid.
-Under a causal mask or a local window a block computes only the keys its rows can see (the rest of a map
-is −∞ scores, 0 weights), in blocks small enough that little of the masked triangle is computed (band_rows).
+Under a causal mask or a local window a block of the output alone computes only the keys its rows can see, in
+blocks small enough that little of the masked triangle is computed (band_rows). When the maps are asked for,
+every key is computed (masked: −∞ scores, 0 weights), so a map streamed to a file, which takes whole rows, keeps
+the memory budget and equals the map kept in memory bit for bit.
 """
 
 from __future__ import annotations
@@ -241,7 +243,7 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
         items: list[tuple[int, ...]] = fused.plan(n_threads, rows)
     else:  # items: rows i0..i1 of every head
         step = rows or block_rows(kernel.shape, ft.itemsize)
-        if not rows and kernel.banded:  # blocks that skip (almost) every key their rows cannot see
+        if not rows and kernel.banded and not keep_maps:  # blocks that skip (almost) every key their rows cannot see
             step = band_rows(kernel, B * H, step)
         if not rows and B * H * n_q * n_k * ft.itemsize >= SPLIT_BYTES:  # a few blocks per thread, for balance
             step = max(1, min(step, -(-n_q // (4 * n_threads))))
@@ -263,7 +265,9 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
             except Fallback:  # scores that may overflow: the general path below reports where
                 item = item[2:]
         i0, i1 = item
-        keys = kernel.key_range(i0, i1)  # the keys no row of the block can see are skipped, maps or not
+        # the keys no row of the block can see are skipped; maps keep every key: a map streamed to a file takes
+        # whole rows (widening each block would double its memory) and must equal the map kept in memory bit for bit
+        keys = (0, n_k) if keep_maps else kernel.key_range(i0, i1)
         s, _ = kernel.scores(i0, i1, off, keys)
         if scores is not None:
             put(scores, i0, i1, s, keys, -np.inf)  # normalize may work in place on s: written first
