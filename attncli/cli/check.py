@@ -229,7 +229,6 @@ def _grade(grader, path: str, src: Sources, single: bool, precision: int, max_ce
                        readable=False, max_score=grader.points)
     except (TypeError, ValueError):
         raise AttnError(f"ANSWER {path}: must hold real numbers") from None
-    ans = grader.shaped(ans)
     v = grader.grade(ans, path)
     if single and fmt == "table":
         if v.passed:
@@ -240,7 +239,7 @@ def _grade(grader, path: str, src: Sources, single: bool, precision: int, max_ce
             if v.diagnosis:
                 print(printable(f"diagnosis: {v.diagnosis}"))
         else:
-            _print_failure(label, ans, grader, v, precision, max_cells)
+            _print_failure(label, grader.shaped(ans), grader, v, precision, max_cells)
     return v
 
 

@@ -65,7 +65,7 @@ class Grader:
 
         want = self.want
         v = Verdict(answer, self.what, False, None, 0, int(want.size), max_score=self.points,
-                    tolerance=self.tol.text(), shape=tuple(want.shape))
+                    tolerance=self.tol.text())
         ans = self.shaped(ans)
         if ans.shape != want.shape:
             v.detail = f"your answer is {_dims(ans.shape)} but {_the(self.what)} should be {_dims(want.shape)}"
@@ -120,15 +120,15 @@ def rounding_hint(ans, want, asked: int | None = None) -> str:
     for more decimals than the answer has, that it is right but too coarse)."""
     import numpy as np
 
-    for d in range(0, 7):
-        if np.allclose(np.round(ans, d), ans, rtol=0, atol=1e-12):
-            if not np.all(np.abs(ans - want) <= 0.5 * 10.0 ** -d * (1 + 1e-9)):
-                return ""
-            if asked is None:
-                return f"matches when rounded to {d} decimals: pass --decimals {d} (or decimals = {d} in the problem)"
-            if d < asked:
-                return f"is right to {d} decimal{'s' if d != 1 else ''}, but {asked} are asked: give more decimals"
-            return ""
+    from attncli.core.diagnose import decimals_of
+
+    d = decimals_of(ans)
+    if d is None or not np.all(np.abs(ans - want) <= 0.5 * 10.0 ** -d * (1 + 1e-9)):
+        return ""
+    if asked is None:
+        return f"matches when rounded to {d} decimals: pass --decimals {d} (or decimals = {d} in the problem)"
+    if d < asked:
+        return f"is right to {d} decimal{'s' if d != 1 else ''}, but {asked} are asked: give more decimals"
     return ""
 
 

@@ -41,12 +41,7 @@ class Verdict:
     student: str | None = None  # check --problems: the student the answer belongs to
     problem: str | None = None  # and that student's problem file
     tolerance: str = ""  # "±0.005" or "atol 1e-06, rtol 1e-06"
-    shape: tuple[int, ...] = ()  # of the expected array
     cells: list[tuple[int, ...]] = field(default_factory=list)  # the first differing cells (for feedback)
-
-    @property
-    def label(self) -> str:
-        return self.answer
 
 
 def credit(v: Verdict, points: float, mode: str) -> float:
@@ -112,7 +107,7 @@ def _sum(values) -> float:
 
 
 def _test_name(v: Verdict) -> str:
-    name = Path(v.answer).name if v.readable or Path(v.answer).name else v.answer
+    name = Path(v.answer).name or v.answer
     return f"{v.what} ({name})" if v.what else name
 
 
