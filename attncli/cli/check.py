@@ -191,15 +191,13 @@ def _grader(src: Sources, options: dict[str, Any], own: dict[str, Any], expected
         cands: Any = dg.expected_candidates(want)
         what = ""
     else:
-        from attncli.cli.common import check_label_count, saying_what_was_read
+        from attncli.cli.common import saying_what_was_read
         from attncli.cli.spec import attention_kwargs
         from attncli.core import attention
         from attncli.io.memory import available_memory
 
+        kwargs, _ = attention_kwargs(src, options)
         with saying_what_was_read(src):
-            kwargs, labels = attention_kwargs(src, options)
-            if options.get("labels") is not None:
-                check_label_count(labels.queries, kwargs, str(options.get("layout", "rows")))
             result = attention(**kwargs, memory_limit=available_memory())
         want = result.export(what).astype(np.float64)
         cands = dg.candidates(kwargs, what, result)

@@ -9,7 +9,6 @@ from attncli.cli import options as opt
 from attncli.cli.common import (
     PICTURES,
     Sources,
-    check_label_count,
     check_look,
     emit,
     parse_show,
@@ -66,10 +65,7 @@ def compute(
     from attncli.io.stream import MapFile
 
     src = Sources()
-    with saying_what_was_read(src):
-        kwargs, names_of = attention_kwargs(src, options)
-    if options.get("labels") is not None:
-        check_label_count(names_of.queries, kwargs, str(options.get("layout", "rows")))
+    kwargs, names_of = attention_kwargs(src, options)
     limit = available_memory()
     # a map too big for memory can still go to disk, block by block: one map, to one .npy file
     to_file = fmt_name == "npy" and output is not None and names in (["weights"], ["scores"])

@@ -61,14 +61,11 @@ def explain(
     if standalone and fmt_name != "latex":
         raise AttnError(f"explain --standalone makes a LaTeX document; add --format latex (or -o solution.tex), "
                         f"or drop --standalone for --format {fmt_name}")
-    from attncli.cli.common import check_label_count, saying_what_was_read
+    from attncli.cli.common import saying_what_was_read
     from attncli.core.steps import trace_budget
 
     src = Sources()
-    with saying_what_was_read(src):
-        kwargs, labels = attention_kwargs(src, options)
-    if options.get("labels") is not None:
-        check_label_count(labels.queries, kwargs, str(options.get("layout", "rows")))
+    kwargs, labels = attention_kwargs(src, options)
     limit = available_memory()
     with trace_budget(limit), saying_what_was_read(src):  # the steps' copies count against the memory too
         res = attention(**kwargs, trace=True, memory_limit=limit)

@@ -35,7 +35,18 @@ class Labels(Record):
 
 def attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], Labels]:
     """Turn a command's option values `o` (by parameter name) into attention() keyword arguments and
-    the labels of the tokens."""
+    the labels of the tokens. A shape error about a typed literal says how it was read; --labels of another
+    count than the tokens is an error, before anything is computed."""
+    from attncli.cli.common import check_label_count, saying_what_was_read
+
+    with saying_what_was_read(src):
+        kw, labels = _attention_kwargs(src, o)
+    if o.get("labels") is not None:
+        check_label_count(labels.queries, kw, str(o.get("layout", "rows")))
+    return kw, labels
+
+
+def _attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], Labels]:
     import numpy as np
 
     kw: dict[str, Any] = {name: src.array(o.get(name), opt) for name, opt in ARRAY_OPTIONS.items()}
