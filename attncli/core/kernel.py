@@ -239,6 +239,14 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
 
         fused = Fused(kernel, empty_value) if eligible(kernel) else None
     n_threads = threads or default_threads()
+    if fused is not None:  # Kᵀ and bounds per group, on the threads too
+        BG = fused.q.shape[0]
+        step = -(-BG // min(BG, n_threads))
+        prep = [(g0, min(BG, g0 + step)) for g0 in range(0, BG, step)]
+        if len(prep) > 1 and fused.q.size * ft.itemsize >= SPLIT_BYTES // 4:
+            in_threads(fused.prepare, prep, len(prep))
+        else:
+            fused.prepare((0, BG))
     if fused is not None:  # items: (kv groups g0..g1, rows i0..i1)
         items: list[tuple[int, ...]] = fused.plan(n_threads, rows)
     else:  # items: rows i0..i1 of every head

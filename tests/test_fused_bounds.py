@@ -1,0 +1,96 @@
+"""The fused output-only kernel (core/fused.py) skips the row maximum when a Cauchy–Schwarz bound proves the
+exponentials cannot overflow; rows the bound does not clear are recomputed with their maximum subtracted.
+These cases sit on both sides of that bound, where the per-group bounds (Kᵀ, max |k|, max |v|) are computed
+on the kernel's threads, and over several key chunks: each against softmax written out here in float64."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from attncli import attention
+from attncli.core import fused
+
+RNG = np.random.default_rng(1515)
+
+
+def reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, key_lens=None, causal: bool = False) -> np.ndarray:
+    """softmax(Q·Kᵀ/√d)·V in float64, row maximum subtracted; kv heads shared by groups of query heads."""
+    q, k, v = (a.astype(np.float64) for a in (q, k, v))
+    H, G = q.shape[1], k.shape[1]
+    k, v = np.repeat(k, H // G, axis=1), np.repeat(v, H // G, axis=1)
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    n_q, n_k = s.shape[-2:]
+    allowed = np.ones(s.shape, dtype=bool)
+    if key_lens is not None:
+        allowed &= (np.arange(n_k)[None, :] < np.array(key_lens)[:, None])[:, None, None, :]
+    if causal:
+        allowed &= np.arange(n_k)[None, :] <= np.arange(n_q)[:, None]
+    s = np.where(allowed, s, -np.inf)
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)) @ v
+
+
+def err(got: np.ndarray, want: np.ndarray) -> float:
+    return float(np.max(np.abs(got - want)) / max(np.max(np.abs(want)), 1e-30))
+
+
+def close(got: np.ndarray, want: np.ndarray, tol: float = 2e-6) -> None:
+    assert err(got, want) <= tol, err(got, want)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_rows_on_both_sides_of_the_bound(threads):
+    """Every third query row is scaled so its scores reach a few hundred (2^S' would overflow float32 unshifted):
+    those rows take the exact path, the rest the shortcut, in the same blocks."""
+    q, k, v = (RNG.standard_normal((2, 4, 300, 16)).astype(np.float32) for _ in range(3))
+    q[:, :, ::3] *= 60
+    want = reference(q, k, v)
+    heads = attention(q, k, v, need=["heads"], threads=threads, block_rows=64).heads
+    dense = attention(q, k, v).heads  # every intermediate kept: the row maximum subtracted everywhere
+    # scores of a few hundred rounded to float32 lose digits in either path: as close to float64 as the dense one
+    assert err(heads, want) <= max(1.5 * err(dense, want), 2e-6), (err(heads, want), err(dense, want))
+
+
+def test_keys_all_zero_give_the_mean_of_the_values():
+    """max |k| = 0: every score is 0 whatever the query (the bound is 0 · |q|), the weights are uniform."""
+    q = RNG.standard_normal((1, 2, 40, 8)).astype(np.float32) * 1e6
+    k = np.zeros((1, 2, 50, 8), dtype=np.float32)
+    v = RNG.standard_normal((1, 2, 50, 8)).astype(np.float32)
+    heads = attention(q, k, v, need=["heads"]).heads
+    close(heads, np.broadcast_to(v.astype(np.float64).mean(axis=2, keepdims=True), heads.shape), 1e-6)
+
+
+def test_values_too_large_for_the_shortcut_still_give_the_right_output():
+    """max |v| near float32's limit leaves no room for Σ 2^S'·v: the bound clears no row; every row is shifted."""
+    q, k = (RNG.standard_normal((1, 2, 64, 8)).astype(np.float32) for _ in range(2))
+    v = RNG.standard_normal((1, 2, 64, 8)).astype(np.float32) * np.float32(1e37)
+    out = attention(q, k, v, need=["heads"]).heads
+    close(out, reference(q, k, v))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_many_key_chunks_with_grouped_heads_and_padding(causal):
+    """More keys than one GEMM takes (fused.KEY_CHUNK): the chunks' sums add up; padded keys and the causal
+    diagonal fall inside and across chunks."""
+    n = 2 * fused.KEY_CHUNK + 333
+    q = RNG.standard_normal((2, 4, 96, 8)).astype(np.float32)
+    k, v = (RNG.standard_normal((2, 2, n, 8)).astype(np.float32) for _ in range(2))
+    lens = [n, fused.KEY_CHUNK + 5]
+    if causal:  # queries at the end of the keys (bottom-right): give them the last rows of a square problem
+        q = RNG.standard_normal((2, 4, n, 8)).astype(np.float32)
+    heads = attention(q, k, v, key_lens=lens, causal=causal, need=["heads"], threads=2).heads
+    want = reference(q, k, v, key_lens=lens, causal=causal)
+    close(heads, want)
+
+
+@pytest.mark.parametrize("rows", [None, 100, 33])
+def test_thread_counts_give_identical_heads(rows):
+    """The per-group bounds are computed on however many threads run, blocks land on any thread: with the same
+    blocks the numbers are the same bit for bit (other block sizes round the GEMMs differently: 1e-6 of scale)."""
+    q, k, v = (RNG.standard_normal((1, 8, 700, 32)).astype(np.float32) for _ in range(3))
+    q[:, :, ::7] *= 40
+    runs = [attention(q, k, v, need=["heads"], threads=t, block_rows=rows or 700).heads for t in (1, 2, 3)]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other, runs[0])
+    close(attention(q, k, v, need=["heads"], threads=2, block_rows=rows).heads, runs[0], 1e-6)
