@@ -94,3 +94,22 @@ def test_thread_counts_give_identical_heads(rows):
     for other in runs[1:]:
         np.testing.assert_array_equal(other, runs[0])
     close(attention(q, k, v, need=["heads"], threads=2, block_rows=rows).heads, runs[0], 1e-6)
+
+
+def test_finiteness_check_takes_finite_values_whose_sum_overflows():
+    """check_finite sums the array in one pass; a sum that overflows (finite values near the dtype's limit) is no
+    proof of a NaN or an infinity: those are then looked for value by value."""
+    from attncli.core.validate import check_finite
+    from attncli.errors import AttnError
+
+    big = np.full((4, 10), 3e38, dtype=np.float32)
+    check_finite(big, "--v")
+    check_finite(-big, "--v")
+    for bad, where in ((np.inf, "[2, 3]"), (np.nan, "[2, 3]")):
+        a = big.copy()
+        a[2, 3] = bad
+        with pytest.raises(AttnError, match=rf"--v holds {bad} at position \{where}"):
+            check_finite(a, "--v")
+    b = np.zeros(5)
+    b[4] = -np.inf
+    check_finite(b, "--bias", allow_neg_inf=True)

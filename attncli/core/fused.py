@@ -110,13 +110,17 @@ class Fused:
         return [(g0, min(BG, g0 + groups), i0, min(n_q, i0 + rows))
                 for i0 in range(0, n_q, rows) for g0 in range(0, BG, groups)]
 
-    def scratch(self, shape: tuple[int, ...]) -> np.ndarray:
-        """A scores buffer this thread keeps between blocks and calls: no fresh pages (page faults) each time."""
+    def scratch(self, shape: tuple[int, ...], name: str = "scores") -> np.ndarray:
+        """A buffer this thread keeps between blocks and calls: no fresh pages to fault in, no mmap/munmap (whose
+        TLB shootdowns stall the other threads) for each block."""
         size = math.prod(shape) * self.ft.itemsize
-        buf = getattr(_LOCAL, "buf", None)
+        bufs = getattr(_LOCAL, "bufs", None)
+        if bufs is None:
+            bufs = _LOCAL.bufs = {}
+        buf = bufs.get(name)
         if buf is None or buf.size < size:
-            buf = _LOCAL.buf = None  # let the old one go first
-            buf = _LOCAL.buf = np.empty(size, dtype=np.uint8)
+            buf = bufs[name] = None  # let the old one go first
+            buf = bufs[name] = np.empty(size, dtype=np.uint8)
         return buf[:size].view(self.ft).reshape(shape)
 
     def ones(self, n: int) -> np.ndarray:
@@ -133,12 +137,13 @@ class Fused:
         j0, j1 = k.key_range(i0, i1)  # keys these rows can see at all (causal, window)
         p0, p1 = k.masks.partial_keys(i0, i1, j0, j1)  # keys where a mask may block: a causal block's diagonal
         a = self._mask(g0, g1, i0, i1, p0, p1) if p1 > p0 else None
-        q = (self.q[g0:g1, :, i0:i1] * self.mult).reshape(n, m, -1)  # (groups, r·rows, d)
+        q = np.multiply(self.q[g0:g1, :, i0:i1], self.mult, out=self.scratch((n, k.qg.shape[2], i1 - i0, self.q.shape[3]),
+                        "q")).reshape(n, m, -1)  # (groups, r·rows, d)
         with np.errstate(over="ignore", invalid="ignore"):  # rows the bound does not clear: shift by the maximum
             # |q_i·mult|² ≤ limit², no square root (limit: prepare; −1 clears no row)
             most = self.limit[g0:g1]
             bound = np.where(most >= 0, most * most, -1.0).astype(self.ft)
-            redo = ~(np.einsum("gmd,gmd->gm", q, q) <= bound[:, None])
+            redo = ~(np.einsum("gmd,gmd->gm", q, q, out=self.scratch((n, m), "norms")) <= bound[:, None])
         with np.errstate(over="ignore", invalid="ignore"):  # rows the bound does not clear may overflow
             if np.count_nonzero(redo) > redo.size // 4:  # mostly such rows: skip the shortcut
                 out, total = np.zeros((n, m, self.v.shape[2]), dtype=self.ft), np.ones((n, m), self.ft)
@@ -200,8 +205,10 @@ class Fused:
             if a is not None and o0 < o1:  # masked entries: exactly 0
                 mask = a if a.shape[-1] == 1 else a[..., o0 - p0:o1 - p0]
                 np.multiply(s[..., o0 - c0:o1 - c0], mask, out=s[..., o0 - c0:o1 - c0])
-            part, part_total = np.matmul(s, self.v[g0:g1, c0:c1]), s @ self.ones(c1 - c0)  # (n, m, d_v), (n, m)
-            if out is None:
+            first = out is None  # the first chunk straight into the sums, the others added to them
+            part = np.matmul(s, self.v[g0:g1, c0:c1], out=self.scratch((n, m, self.v.shape[2]), "out" if first else "part"))
+            part_total = np.matmul(s, self.ones(c1 - c0), out=self.scratch((n, m), "total" if first else "part_total"))
+            if first:
                 out, total = part, part_total
             else:
                 out += part

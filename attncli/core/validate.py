@@ -23,6 +23,9 @@ def check_finite(a: np.ndarray, option: str, *, allow_neg_inf: bool = False) -> 
     """Refuse NaN and ±Inf, naming the array and the first bad position (--allow-nonfinite skips this)."""
     if a.dtype.kind != "f" or a.size == 0:
         return
+    with np.errstate(over="ignore", invalid="ignore"):  # one pass: a NaN or ±inf makes the sum NaN or ±inf
+        if np.isfinite(np.add.reduce(a, axis=None)):  # (a finite sum that overflowed is checked below)
+            return
     low, high = np.min(a), np.max(a)  # NaN propagates through both: two passes, no temporary the size of `a`
     if high < np.inf and (allow_neg_inf or low > -np.inf):
         return
