@@ -4,7 +4,7 @@ kernel.run uses it when only the output (or heads) is wanted, the normalizer is 
 scaled or plain dot products and nothing is added to them (no bias, ALiBi or softcap). For one block of
 query rows and one (batch, kv head), the r query heads that share K and V are stacked into one matrix and
 
-    S' = (Q · scale/temperature · log₂e) · Kᵀ      one GEMM; the constants ride on Q (rows × d, not rows × keys)
+    S' = Q · (Kᵀ · scale/temperature · log₂e)      one GEMM; the constants ride on Kᵀ (d × keys, once per run)
     P  = 2^S'   (masked entries 0)                 numpy's exp2 is faster than its exp
     l  = P · 1,   head = (P · V) / l               row sums as a matrix-vector product; divide rows × d_v, not P
 
@@ -64,25 +64,25 @@ class Fused:
         self.mult = self.ft.type(k.scale / k.temperature * LOG2E)
         # (batch, kv head) pairs flattened to one axis of B·G "groups"
         self.q = k.qg.reshape(B * G, r, n_q, d)
-        self.kt = _reused((B * G, d, n_k), self.ft)  # Kᵀ per group (prepare): Q·Kᵀ without a transposed operand
+        self.kt = _reused((B * G, d, n_k), self.ft)  # Kᵀ·mult per group (prepare): no transposed operand, Q as it is
         self.kh = k.kh.reshape(B * G, n_k, d)
         self.v = k.vh.reshape(B * G, n_k, -1)
         self.top = math.log2(float(np.finfo(self.ft).max))
-        self.limit = np.empty(B * G)  # per group: the largest |q·mult| the shortcut takes (prepare)
+        self.limit = np.empty(B * G)  # per group: the largest |q| the shortcut takes (prepare)
 
     def prepare(self, groups: tuple[int, int]) -> None:
-        """Kᵀ, max_j |k_j| and the exponent limit of groups g0..g1 (run on the kernel's threads, before the blocks):
+        """Kᵀ·mult, max_j |k_j·mult| and the exponent limit of groups g0..g1 (on the kernel's threads, before the blocks):
         2^S' ≤ 2^c, so Σ_j 2^S'·|v| ≤ n_k·max|v|·2^c must stay below the dtype's largest number."""
         g0, g1 = groups
-        np.copyto(self.kt[g0:g1], np.swapaxes(self.kh[g0:g1], -1, -2))
-        kh, vh = self.kh[g0:g1], self.v[g0:g1]
+        kt, vh = self.kt[g0:g1], self.v[g0:g1]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a huge key: an infinite bound
-            # |k_j| and max |v| without temporaries the size of K and V
-            kmax = np.sqrt(np.einsum("gnd,gnd->gn", kh, kh).max(axis=-1)).astype(np.float64)
+            np.multiply(np.swapaxes(self.kh[g0:g1], -1, -2), self.mult, out=kt)
+            # |k_j·mult| and max |v| without temporaries the size of K and V
+            kmax = np.sqrt(np.einsum("gdn,gdn->gn", kt, kt).max(axis=-1)).astype(np.float64)
             vmax = np.maximum(vh.max(axis=(-1, -2)), -vh.min(axis=(-1, -2))).astype(np.float64)
-            limit = self.top - 2 - math.log2(max(1, kh.shape[1])) - np.log2(np.maximum(vmax, 1.0))
-            # row i is cleared when |q_i·mult|·max_j|k_j| ≤ limit (Cauchy–Schwarz, with slack for rounding): the
-            # largest |q_i·mult| cleared, per group; none (−1) when the limit is below 0 or not a number
+            limit = self.top - 2 - math.log2(max(1, kt.shape[2])) - np.log2(np.maximum(vmax, 1.0))
+            # row i is cleared when |q_i|·max_j|k_j·mult| ≤ limit (Cauchy–Schwarz, with slack for rounding): the
+            # largest |q_i| cleared, per group; none (−1) when the limit is below 0 or not a number
             most = limit / (kmax * BOUND_SLACK)
             self.limit[g0:g1] = np.where((limit >= 0) & (kmax == 0), np.inf, np.where(most >= 0, most, -1.0))
 
@@ -137,10 +137,9 @@ class Fused:
         j0, j1 = k.key_range(i0, i1)  # keys these rows can see at all (causal, window)
         p0, p1 = k.masks.partial_keys(i0, i1, j0, j1)  # keys where a mask may block: a causal block's diagonal
         a = self._mask(g0, g1, i0, i1, p0, p1) if p1 > p0 else None
-        q = np.multiply(self.q[g0:g1, :, i0:i1], self.mult, out=self.scratch((n, k.qg.shape[2], i1 - i0, self.q.shape[3]),
-                        "q")).reshape(n, m, -1)  # (groups, r·rows, d)
+        q = self.q[g0:g1, :, i0:i1].reshape(n, m, -1)  # (groups, r·rows, d); a view when r = 1
         with np.errstate(over="ignore", invalid="ignore"):  # rows the bound does not clear: shift by the maximum
-            # |q_i·mult|² ≤ limit², no square root (limit: prepare; −1 clears no row)
+            # |q_i|² ≤ limit², no square root (limit: prepare; −1 clears no row)
             most = self.limit[g0:g1]
             bound = np.where(most >= 0, most * most, -1.0).astype(self.ft)
             redo = ~(np.einsum("gmd,gmd->gm", q, q, out=self.scratch((n, m), "norms")) <= bound[:, None])
