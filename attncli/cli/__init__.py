@@ -175,9 +175,48 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI. Exit codes: 0 ok (also `attncli` alone, which prints the help, and --version); 1 a `check`
     mismatch; 2 a usage or input error (one line
     `error: ...`); 70 an internal error (a bug: still one line, --debug shows the traceback); 130 Ctrl-C;
-    141 standard output closed by its reader (`| head`); 128+N ended by signal N (143 SIGTERM, 129 SIGHUP)."""
+    141 standard output closed by its reader (`| head`); 128+N ended by signal N (143 SIGTERM, 129 SIGHUP).
+
+    Without `argv` (the console script, `python -m attncli`) main ends the process itself when the command is
+    done (`end_process`); with `argv` it returns, or raises SystemExit, as any function would."""
+    if argv is not None:
+        run(argv)
+        return
+    try:
+        run(sys.argv[1:])
+    except SystemExit as done:
+        end_process(done.code)
+        raise
+    end_process(0)
+
+
+def end_process(code: object) -> None:
+    """End the process with exit status `code` as Python's own exit does — wait for threads, run the atexit
+    callbacks, flush standard output and error — but without then tearing down every module one by one, which
+    took 15–18 ms of a 4 × 4 run (~700 modules: numpy, typer) and nothing needs: every file attncli writes is
+    closed by then. Returns, leaving the exit to Python, when `code` is not a number or a stream cannot be
+    flushed (Python then reports it as it always did)."""
+    if code is None:
+        code = 0
+    if not isinstance(code, int) or not 0 <= code <= 255:
+        return
+    try:
+        import atexit
+        import threading
+
+        threading._shutdown()  # type: ignore[attr-defined]  # what Python's exit does first: join threads
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except BaseException:  # noqa: BLE001 - Python's exit will meet (and report) the same problem
+        return
+    os._exit(code)
+
+
+def run(args: list[str]) -> None:
+    """The command line `args` (without the program name): see `main`."""
     cx = _click_exceptions()
-    args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("ATTNCLI_DEBUG") == "1"
     if not debug:  # numpy's floating-point warnings are noise on stderr; wrong numbers are errors in core
         warnings.filterwarnings("ignore", FLOAT_WARNINGS, RuntimeWarning)
