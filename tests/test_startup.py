@@ -156,3 +156,20 @@ def test_help_lists_every_command_in_order_whichever_ran_first():
     positions = [listing.index(f"│ {name} ") for name in
                  ("check", "compute", "embed", "explain", "init", "inspect", "show", "pe", "mask")]
     assert positions == sorted(positions)
+
+
+def test_npy_in_npy_out_imports_no_zip_json_or_dataclasses(tmp_path):
+    """`compute --q q.npy ... -o out.npy` (the whole-process benchmark): a plain .npy needs neither zipfile (.npz),
+    nor json (text output), nor dataclasses."""
+    import numpy as np
+
+    for name in "qkv":
+        np.save(tmp_path / f"{name}.npy", np.eye(4, dtype=np.float32))
+    args = ["compute", *(a for n in "qkv" for a in (f"--{n}", str(tmp_path / f"{n}.npy"))), "--show", "output",
+            "-o", str(tmp_path / "out.npy")]
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, timeout=120)
+    modules = set(proc.stderr.decode().split())
+    assert np.load(tmp_path / "out.npy").shape == (4, 4)
+    assert {"attncli.io.npyfmt", "attncli.io.atomic", "numpy"} <= modules  # it did read and write .npy files
+    assert not modules & {"zipfile", "json", "dataclasses"}
+    assert rich_modules(modules) == []

@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import ast
 import io
-import lzma
 import math
 import struct
 import warnings
-import zipfile
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -28,26 +24,39 @@ from attncli.io._common import Blob, Content, Src, did_you_mean, list_names, nat
 from attncli.io.limits import CHUNK as READ_CHUNK
 from attncli.io.limits import check_read, load_bytes, read_into, shape_problem
 from attncli.io.sniff import NPY_MAGIC
+from attncli.record import Frozen
+
+if TYPE_CHECKING:  # zipfile is imported where an .npz is read: a plain .npy does not load it
+    import zipfile
 
 _MAX_HEADER = 1 << 20
-_LOAD_ERRORS = (ValueError, OSError, EOFError, TypeError, struct.error, zipfile.BadZipFile,
-                KeyError, OverflowError, MemoryError, NotImplementedError)
-# a damaged compressed member fails inside the decompressor, with the decompressor's own error type
-_ZIP_ERRORS = _LOAD_ERRORS + (zipfile.LargeZipFile, RuntimeError, zlib.error, lzma.LZMAError)
+
+
+def _zip_errors() -> tuple[type[BaseException], ...]:
+    """What reading a damaged .npz raises: the zip module's errors, and a compressed member's decompressor's."""
+    import lzma
+    import zipfile
+    import zlib
+
+    return (ValueError, OSError, EOFError, TypeError, struct.error, zipfile.BadZipFile, KeyError, OverflowError,
+            MemoryError, NotImplementedError, zipfile.LargeZipFile, RuntimeError, zlib.error, lzma.LZMAError)
 
 
 class _BadNpy(ValueError):
     """Why an .npy header is unusable (a phrase that follows "is not a valid .npy file:")."""
 
 
-@dataclass(frozen=True)
-class NpyLayout:
+class NpyLayout(Frozen):
     """What an .npy header declares: the data starts at `offset` and holds `shape` of `dtype`."""
 
     dtype: np.dtype
     shape: tuple[int, ...]
     fortran: bool
     offset: int
+    _fields = ("dtype", "shape", "fortran", "offset")
+
+    def __init__(self, dtype: np.dtype, shape: tuple[int, ...], fortran: bool, offset: int) -> None:
+        self._set(dtype=dtype, shape=shape, fortran=fortran, offset=offset)
 
     @property
     def count(self) -> int:
@@ -216,11 +225,13 @@ def _no_array(name: str, names: list[str], src: Src) -> Exception:
 
 def npz_members(blob: Blob) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
     """The open archive and its .npy members by name (without the extension), in archive order."""
+    import zipfile
+
     src = blob.src
     try:
         archive = zipfile.ZipFile(blob.path if blob.path is not None else io.BytesIO(blob.data or b""))
         members = {i.filename[:-4]: i for i in archive.infolist() if i.filename.endswith(".npy")}
-    except _ZIP_ERRORS as err:
+    except _zip_errors() as err:
         raise src.error(f"'{src.label}' is not a valid .npz (zip) file: {err}") from None
     return archive, members
 
@@ -232,7 +243,7 @@ def load_member(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], n
     label = f"'{src.label}:{name}'"
     try:
         return _member_array(archive, members[name], src, label)
-    except _ZIP_ERRORS as err:
+    except _zip_errors() as err:
         raise src.error(f"{label} cannot be read from the zip archive: {err}") from None
 
 
@@ -247,6 +258,8 @@ def npz_content(blob: Blob) -> Content:
 def stored_member(blob: Blob, info: zipfile.ZipInfo, name: str) -> tuple[NpyLayout, int] | None:
     """(its header, where its data starts in the file) for an uncompressed, unencrypted member, whose
     values can be read in place; None for any other member (it is decompressed instead)."""
+    import zipfile
+
     if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 1 or info.compress_size != info.file_size:
         return None
     src, label = blob.src, f"'{blob.src.label}:{name}'"

@@ -8,7 +8,6 @@ most 2 dimensions re-reads exactly with `read_array`.
 from __future__ import annotations
 
 import io
-import json
 import math
 import sys
 from collections.abc import Callable, Iterable
@@ -80,6 +79,8 @@ def _json_array(array: np.ndarray) -> Any:
 
 
 def _dumps(value: Any) -> str:
+    import json  # (only text output needs it: an .npy does not load it)
+
     # ASCII only (json escapes the rest), and DEL too: nothing in a label can drive a terminal showing the JSON
     return json.dumps(value, allow_nan=False, separators=(", ", ": ")).replace("\x7f", "\\u007f")
 
@@ -191,6 +192,8 @@ def encode_npz(arrays: dict[str, np.ndarray]) -> Callable[[BinaryIO], None]:
 
 def encode_safetensors(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
     """safetensors bytes; metadata holds `attncli` (all of meta as JSON) and each top-level key."""
+    import json
+
     from safetensors import SafetensorError
     from safetensors.numpy import save
 
