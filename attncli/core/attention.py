@@ -40,6 +40,7 @@ from attncli.core.validate import (
     check_output,
     compute_dtype,
     dense_bytes,
+    finite,
 )
 from attncli.errors import AttnError
 
@@ -270,7 +271,7 @@ def attention(
     s, w, empty = (None, None, got["empty"]) if sinks else (got["scores"], got["weights"], got["empty"])
     if m.query_valid is not None:
         empty &= m.query_valid[:, None, :]  # padded queries are meant to be empty
-    empty_list = [tuple(int(i) for i in idx) for idx in np.argwhere(empty)]
+    empty_list = [tuple(int(i) for i in idx) for idx in np.argwhere(empty)] if empty.any() else []
     if empty_list and empty_rows == "error":
         raise AttnError(f"{len(empty_list)} query row(s) have every key masked ({rows_text(empty_list)}); "
                         "loosen the masks, or pass --empty-rows zero|nan")
@@ -294,8 +295,10 @@ def attention(
         for a, what in ((head_out, "attention outputs"), (out, "outputs")):
             if a is out and np.may_share_memory(out, head_out):  # the heads side by side: checked already
                 continue
-            if not (np.max(a, initial=-np.inf) < np.inf and np.min(a, initial=np.inf) > -np.inf):  # NaN too
-                check_output(a, what, ft)  # (two passes, no temporary; this one says where)
+            # one BLAS pass (the heads through their concatenation, the same memory); then two, sure of overflows
+            probe = merged if a is head_out and np.may_share_memory(merged, head_out) else a
+            if not (finite(probe) or (np.max(a, initial=-np.inf) < np.inf and np.min(a, initial=np.inf) > -np.inf)):
+                check_output(a, what, ft)  # (this one says where)
     tr.add("output" if wo is not None else ("output_concat" if H > 1 else "output_plain"), out, "tokens")
 
     allowed = None
