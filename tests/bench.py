@@ -4,12 +4,15 @@
     python tests/bench.py --torch /path/to/python          # with PyTorch 2.x in that interpreter as reference
     python tests/bench.py --quick                          # smaller sizes, for a smoke run
 
-The first rows (T1-T4) are the issue's targets. Each of their ratios comes from one run: an attncli worker
+The first rows (T1-T5) are the issue's targets. Each of their ratios comes from one run: an attncli worker
 process and a PyTorch worker process, both kept alive, are asked for one timing at a time, taking turns
 (attncli full, PyTorch full, attncli causal, PyTorch causal, then the next size, then all again); each side's
 time is its minimum over the rounds, after one untimed warm-up call per case. "library" is attention() with
 the inputs in memory (threads and BLAS set up as the CLI sets them up); "whole process" is `attncli compute`
-reading and writing .npy files, timed from outside, taking turns with PyTorch's operation.
+reading and writing .npy files, timed from outside, taking turns with PyTorch's operation. T5 (with --torch, whose
+interpreter must also have transformers) is the model forward pass of tests/bench_models.py: attncli's and
+transformers' eager forward over the same random BERT-base-sized checkpoint, every layer's maps, taking turns.
+`--targets` prints these rows alone.
 The numbered rows (1-9) are older: each attncli time is the whole `attncli compute` process, and the PyTorch
 time the operation alone (torch already imported, inputs in memory), the best of a few runs each.
 Timings are never asserted in tests: run this on a quiet machine and read the ratios.
@@ -198,6 +201,30 @@ def target_rows(cli: list[str], ours: Worker, ref: Worker | None, tmp: Path, qui
         + paired(("whole", n_whole, False), ("torch whole", n_whole, False)))
 
 
+def model_row(torch_python: str, tmp: Path, quick: bool, rounds: int = 5) -> None:
+    """T5: attncli's forward pass over a random BERT-base-sized checkpoint (every layer's maps) against transformers'
+    eager forward on the same weights (tests/bench_models.py's two servers), taking turns; minimums."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bench_models as bm
+
+    folder, n, layers = tmp / "bert", 128 if quick else 512, 2 if quick else 12
+    folder.mkdir()
+    os.environ.setdefault("TQDM_DISABLE", "1")  # transformers' "Writing model shards" bar
+    ref = bm.Server([torch_python, "-c", bm.TORCH_CODE, str(folder), str(n), str(layers), "0"])
+    _, ids = ref.first.split(" ", 1)
+    ours = bm.Server([sys.executable, "-c", bm.ATTNCLI_CODE, str(folder), ids, "0"])
+    times: dict[str, list[float]] = {"ours": [], "ref": []}
+    for _ in range(rounds):
+        times["ref"].append(ref.time())
+        times["ours"].append(ours.time())
+    ref.peak()
+    ours.peak()
+    ratios = np.divide(times["ours"], times["ref"])
+    row(f"T5. model forward vs transformers eager, BERT-base size ({layers} layers), n={n}, every map",
+        min(times["ours"]), min(times["ref"]), None,
+        f"forward pass, checkpoint open, ids in memory; target ≤ 1.0; paired median {float(np.median(ratios)):.2f}")
+
+
 def machine_line() -> str:
     """The CPU model (from /proc/cpuinfo), cores, numpy and python versions."""
     model = "unknown CPU"
@@ -271,6 +298,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--torch", metavar="PYTHON", help="a Python interpreter with torch, for the reference times")
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
+    ap.add_argument("--targets", action="store_true", help="the issue's target rows (T) alone")
     args = ap.parse_args()
     cli = attncli_cmd()
     n_big, n_maps, n_mem = (2048, 512, 8192) if args.quick else (8192, 2048, 65536)
@@ -293,6 +321,10 @@ def main() -> None:
             for worker in (ours, ref):
                 if worker:
                     worker.close()
+        if args.torch:
+            model_row(args.torch, tmp, args.quick)
+        if args.targets:
+            return
         files = inputs(tmp, "big", (1, 8, n_big, 64))
         for causal in (False, True):
             cmd = cli + ["compute", "--q", str(files[0]), "--k", str(files[1]), "--v", str(files[2]), "--show",
