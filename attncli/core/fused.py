@@ -228,7 +228,8 @@ class Fused:
                 mask = a if a.shape[-1] == 1 else a[..., o0 - p0:o1 - p0]
                 np.multiply(s[..., o0 - c0:o1 - c0], mask, out=s[..., o0 - c0:o1 - c0])
             first = out is None  # the first chunk straight into the sums, the others added to them
-            part = np.matmul(s, self.v[g0:g1, c0:c1], out=self.scratch((n, m, self.v.shape[2]), "out" if first else "part"))
+            part = np.matmul(s, self.v[g0:g1, c0:c1],
+                             out=self.scratch((n, m, self.v.shape[2]), "out" if first else "part"))
             part_total = np.matmul(s, self.ones(c1 - c0), out=self.scratch((n, m), "total" if first else "part_total"))
             if first:
                 out, total = part, part_total
