@@ -4,6 +4,7 @@ gives them. `main(argv)` called as a function never ends the process."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -24,7 +25,8 @@ main()
 
 
 def run(*args: str, code: str = SCRIPT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # block-buffered, as usual in a pipe
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 def test_success_exits_0_with_all_output_threads_joined_and_atexit_run():
@@ -54,6 +56,14 @@ def test_a_string_exit_code_is_left_to_python():
             "cli.run = bye\nsys.argv = ['attncli']\ncli.main()\n")
     proc = run(code=code)
     assert proc.returncode == 1 and "bye from a test" in proc.stderr
+
+
+def test_what_was_written_to_the_original_stdout_is_flushed():
+    code = ("import sys\nprint('before the CLI took over stdout', file=sys.__stdout__)\n"
+            "sys.argv = ['attncli', 'compute', '--x', '1 0; 0 1', '--format', 'csv']\n"
+            "from attncli.cli import main\nmain()\n")
+    proc = run(code=code)
+    assert proc.returncode == 0 and "before the CLI took over stdout" in proc.stdout
 
 
 def test_main_with_argv_returns_to_its_caller():

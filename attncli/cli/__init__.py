@@ -206,9 +206,9 @@ def end_process(code: object) -> None:
 
         threading._shutdown()  # type: ignore[attr-defined]  # what Python's exit does first: join threads
         atexit._run_exitfuncs()
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
+        streams = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)  # (the originals, if replaced)
+        for stream in {id(s): s for s in streams if s is not None}.values():
+            stream.flush()
     except BaseException:  # noqa: BLE001 - Python's exit will meet (and report) the same problem
         return
     os._exit(code)
