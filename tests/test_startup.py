@@ -71,7 +71,8 @@ def json_run_may_import(module: str) -> bool:
 
 # what rich would add beyond a table: syntax highlighting, markdown, tracebacks, pretty-printing, progress bars
 RICH_BEYOND_A_TABLE = ["pygments", "markdown_it", "rich.syntax", "rich.markdown", "rich.traceback", "rich.pretty",
-                       "rich.progress", "rich.logging", "rich.live", "rich.prompt"]
+                       "rich.progress", "rich.logging", "rich.live", "rich.prompt",
+                       "rich._emoji_codes"]  # (~2 ms) loaded when rich renders a plain str: the table's cells are Text
 
 
 def rich_modules(modules: set[str]) -> list[str]:
