@@ -57,11 +57,11 @@ def text(label: object, style: str = "") -> Text:
 
 
 # outside JSON strings only ASCII may appear, so every match is inside a string and \\uXXXX decodes back to it
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u2028-\u202e\u2060-\u206f\ufeff"
-                          "\ufff9-\ufffb\ud800-\udfff]")
+_JSON_UNSAFE = ("[\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u2028-\u202e\u2060-\u206f\ufeff"
+                "\ufff9-\ufffb\ud800-\udfff]")  # compiled on first use (re caches it): tables do not need it
 
 
 def json_safe(doc: str) -> str:
     """A JSON document (json.dumps with ensure_ascii=False, which already escapes C0) with DEL, C1 and the
     bidi/invisible format characters and lone surrogates written as \\uXXXX escapes: it decodes to the same values."""
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", doc)
+    return re.sub(_JSON_UNSAFE, lambda m: f"\\u{ord(m.group()):04x}", doc)
