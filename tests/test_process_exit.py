@@ -72,3 +72,12 @@ def test_main_with_argv_returns_to_its_caller():
             "print('still here')\n")
     proc = run(code=code)
     assert proc.returncode == 0 and proc.stdout.rstrip().endswith("still here")
+
+
+def test_main_run_by_a_thread_leaves_the_process_to_its_owner():
+    code = ("import sys, threading\nsys.argv = ['attncli', 'compute', '--x', '1 0; 0 1', '--format', 'csv']\n"
+            "from attncli.cli import main\n"
+            "def go():\n    main()\n    print('main returned')\n"
+            "t = threading.Thread(target=go)\nt.start()\nt.join()\nprint('still here')\n")
+    proc = run(code=code)
+    assert proc.returncode == 0 and proc.stdout.splitlines()[-2:] == ["main returned", "still here"]
