@@ -4,7 +4,7 @@
     python tests/bench.py --torch /path/to/python          # with PyTorch 2.x in that interpreter as reference
     python tests/bench.py --quick                          # smaller sizes, for a smoke run
 
-The first rows (T1-T5) are the issue's targets. Each of their ratios comes from one run: an attncli worker
+The first rows (T1-T6) are the issue's targets. Each of their ratios comes from one run: an attncli worker
 process and a PyTorch worker process, both kept alive, are asked for one timing at a time, taking turns
 (attncli full, PyTorch full, attncli causal, PyTorch causal, then the next size, then all again); each side's
 time is its minimum over the rounds, after one untimed warm-up call per case. "library" is attention() with
@@ -12,7 +12,10 @@ the inputs in memory (threads and BLAS set up as the CLI sets them up); "whole p
 reading and writing .npy files, timed from outside, taking turns with PyTorch's operation. T5 (with --torch, whose
 interpreter must also have transformers) is the model forward pass of tests/bench_models.py: attncli's and
 transformers' eager forward over the same random BERT-base-sized checkpoint, every layer's maps, taking turns.
-`--targets` prints these rows alone.
+T6 is start-up: a 4 × 4 run printing JSON (and a table) against `python -c "import numpy"`. Processes (T4, T6 and
+the numbered rows) run a regular install of this checkout made for the run (`--editable`: this interpreter's
+attncli as installed, e.g. editable, which under PYTHONDONTWRITEBYTECODE recompiles attncli at every start).
+`--targets` prints the target rows alone.
 The numbered rows (1-9) are older: each attncli time is the whole `attncli compute` process, and the PyTorch
 time the operation alone (torch already imported, inputs in memory), the best of a few runs each.
 Timings are never asserted in tests: run this on a quiet machine and read the ratios.
@@ -29,7 +32,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from bench_targets import Worker, inputs, model_row, row, run_timed, target_rows
+from bench_targets import Worker, inputs, model_row, regular_install, row, run_timed, startup_rows, target_rows
 
 TORCH_CODE = """
 import sys, time, torch
@@ -110,8 +113,9 @@ def main() -> None:
     ap.add_argument("--torch", metavar="PYTHON", help="a Python interpreter with torch, for the reference times")
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
     ap.add_argument("--targets", action="store_true", help="the issue's target rows (T) alone")
+    ap.add_argument("--editable", action="store_true", help="time the attncli command of this interpreter (as "
+                    "installed here, e.g. editable) instead of a regular install made for the run")
     args = ap.parse_args()
-    cli = attncli_cmd()
     n_big, n_maps, n_mem = (2048, 512, 8192) if args.quick else (8192, 2048, 65536)
     ours = Worker(sys.executable, "attncli")
     ref = Worker(args.torch, "torch") if args.torch else None
@@ -122,10 +126,13 @@ def main() -> None:
         torch_version = subprocess.run([args.torch, "-c", "import torch; print(torch.__version__, "
                                         "torch.get_num_threads())"], capture_output=True, text=True).stdout.split()
         print(f"reference: PyTorch {' '.join(torch_version[:1])} on {' '.join(torch_version[1:])} threads")
-    print("| case | attncli | reference | ratio | peak RSS | note |")
-    print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        release = None if args.editable else regular_install(tmp)  # processes: as users run them (compiled)
+        cli = attncli_cmd() if release is None else [str(release.parent / "attncli")]
+        print(f"attncli command: {' '.join(cli)} ({'as installed here' if release is None else 'a regular install'})")
+        print("| case | attncli | reference | ratio | peak RSS | note |")
+        print("|---|---|---|---|---|---|")
         try:
             target_rows(cli, ours, ref, tmp, args.quick)
         finally:
@@ -134,6 +141,7 @@ def main() -> None:
                     worker.close()
         if args.torch:
             model_row(args.torch, tmp, args.quick)
+        startup_rows(release or Path(sys.executable), runs=10 if args.quick else 25)
         if args.targets:
             return
         files = inputs(tmp, "big", (1, 8, n_big, 64))

@@ -1,4 +1,4 @@
-"""The issue's target rows of tests/bench.py (T1-T5), and the helpers both files use: run a command and time it,
+"""The issue's target rows of tests/bench.py (T1-T6), and the helpers both files use: run a command and time it,
 write random inputs, print a table row.
 
 T1-T4 take their ratios from one run: an attncli worker process and a PyTorch worker process, both kept alive,
@@ -204,3 +204,33 @@ def row(case: str, ours: float, ref: float | None, peak: float | None, note: str
     ratio = f"{ours / ref:.2f}" if ref else "—"
     print(f"| {case} | {ours:.3f} s | {'—' if ref is None else f'{ref:.3f} s'} | {ratio} | "
           f"{'' if peak is None else f'{peak:.0f} MB'} | {note} |", flush=True)
+
+
+def regular_install(tmp: Path) -> Path:
+    """A regular (non-editable, compiled) install of this checkout in a new venv under tmp, its dependencies taken
+    from this interpreter's site-packages (a .pth line): the interpreter of that venv. pip builds the project in an
+    isolated environment, which it fetches from the package index (a few seconds)."""
+    import sysconfig
+
+    venv = tmp / "release"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "attncli-bench-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--quiet",
+                    str(Path(__file__).resolve().parent.parent)], check=True, cwd=tmp)
+    return python
+
+
+def startup_rows(python: Path, runs: int) -> None:
+    """T6: a 4 × 4 `compute --format json` (and as a table) against `python -c "import numpy"` in the same
+    environment, every command once per round (tests/bench_startup.py), best of `runs` rounds."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import bench_startup as bs
+
+    best = bs.best_times([str(python)], runs)[str(python)]
+    numpy_t = best["import numpy"]
+    for name, target in (("compute 4 × 4, --format json", "target ≤ 1.5"), ("compute 4 × 4, table", "target ≤ 1.7")):
+        row(f"T6. start-up: {name}", best[name], numpy_t, None,
+            f"vs python -c 'import numpy', same environment; {target}; best of {runs} interleaved rounds")
