@@ -81,6 +81,9 @@ class Worker:
         self.proc.wait()
 
 
+WHOLE_ROUNDS = 7  # T4: whole processes, each followed by PyTorch's operation
+
+
 def rounds_for(n: int) -> int:
     """Turns each side takes at size n: more for the short calls, which a busy machine disturbs most."""
     return 3 if n >= 8192 else 7 if n >= 4096 else 15
@@ -121,12 +124,15 @@ def target_rows(cli: list[str], ours: Worker, ref: Worker | None, tmp: Path, qui
                 keep(("attncli", n, causal), ours.time(prefix[n], causal))
                 if ref:
                     keep(("torch", n, causal), ref.time(prefix[n], causal))
-        if turn < rounds_for(n_whole):
-            t, rss = run_timed(whole_cmd, reps=1)  # the whole process, taking turns with SDPA's operation
-            keep(("whole", n_whole, False), t)
-            peak = max(peak, rss)
-            if ref:
-                keep(("torch whole", n_whole, False), ref.time(prefix[n_whole], False))
+    # T4 on its own, after the rest: the whole process taking turns with SDPA's operation on the same inputs and
+    # nothing else in between (a process started right after a long PyTorch call at another size, or after the
+    # machine sat idle, measured 10-20% slower here)
+    for _ in range(WHOLE_ROUNDS):
+        t, rss = run_timed(whole_cmd, reps=1)
+        keep(("whole", n_whole, False), t)
+        peak = max(peak, rss)
+        if ref:
+            keep(("torch whole", n_whole, False), ref.time(prefix[n_whole], False))
 
     def ref_of(n: int, causal: bool, kind: str = "torch") -> float | None:
         return best.get((kind, n, causal))
