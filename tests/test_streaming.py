@@ -114,10 +114,11 @@ def test_partial_keys_cover_every_masked_column(causal, window):
 
 
 def test_default_threads_leave_the_cores_to_a_multithreaded_blas(monkeypatch):
-    from attncli.core.kernel import default_threads
+    from attncli.core.threads import default_threads
 
     for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
         monkeypatch.delenv(var, raising=False)
     assert default_threads() == 1  # BLAS threads share each product; a second pool would oversubscribe
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # what the CLI sets before numpy loads
-    assert default_threads() == (os.cpu_count() or 1)
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert default_threads() == usable  # the CPUs this process may use (taskset, containers), not the machine's

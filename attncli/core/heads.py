@@ -96,7 +96,7 @@ PARALLEL_FLOPS = 1 << 24  # below this a product is not worth splitting over thr
 def matmul_rows(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """x @ w with the rows of x split over the cores when BLAS itself runs one thread (as the CLI arranges) and
     the product is big: each row's result is the same dot products, so the numbers do not change."""
-    from attncli.core.kernel import default_threads
+    from attncli.core.threads import default_threads
 
     rows = x.reshape(-1, x.shape[-1])  # (m, d_in)
     count = min(default_threads(), rows.shape[0] // 64)

@@ -15,8 +15,6 @@ the memory budget and equals the map kept in memory bit for bit.
 from __future__ import annotations
 
 import math
-import os
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +25,7 @@ from attncli.core.masks import Masks
 from attncli.core.normalize import normalize
 from attncli.core.scores import SCORES
 from attncli.core.steps import Tracer
+from attncli.core.threads import default_threads, in_threads
 from attncli.core.validate import check_scores
 from attncli.record import Record
 
@@ -204,14 +203,6 @@ def band_rows(kernel: Kernel, heads: int, most: int, per_gemm: int = 1,
     return best
 
 
-def default_threads() -> int:
-    """Every core when BLAS runs one thread per call (the CLI sets OPENBLAS_NUM_THREADS=1 before numpy loads);
-    otherwise 1, and BLAS's own threads share each GEMM: two pools on the same cores slow each other down."""
-    if any(os.environ.get(var) == "1" for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")):
-        return os.cpu_count() or 1
-    return 1
-
-
 def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | None, rows: int | None = None,
         threads: int | None = None, maps: dict[str, Any] | None = None,
         keep: tuple[str, ...] = ("scores", "weights")) -> dict[str, Any]:
@@ -317,56 +308,6 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
             one(item)
     allowed = kernel.masks.allowed if whole else None
     return {"scores": scores, "weights": weights, "allowed": allowed, "empty": empty, "heads": heads}
-
-
-_POOLS: dict[tuple[int, int], Any] = {}  # (process id, helper threads) -> ThreadPoolExecutor
-
-
-def in_threads(fn: Callable[[Any], None], items: list[Any], n_threads: int) -> None:
-    """fn(item) for every item, in order of the list, on n_threads threads (numpy releases the GIL in matmul and
-    ufuncs): the calling thread and n_threads − 1 helpers take the next item as each finishes one. The calling
-    thread works instead of waiting, so one thread fewer is woken per call (a wake-up cost ~0.1–1 ms here, a call at
-    n = 512 ~4 ms). Helpers are started once per process and kept: later calls pay neither for starting them nor for
-    the fresh pages of their scratch buffers. On an error or Ctrl-C no further item starts; the items under way end,
-    then it is raised."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    key = (os.getpid(), n_threads - 1)  # a forked child has none of its parent's threads
-    pool = _POOLS.get(key)
-    if pool is None:
-        pool = _POOLS[key] = ThreadPoolExecutor(max_workers=n_threads - 1, thread_name_prefix="attncli")
-    queue = iter(items)
-    lock = threading.Lock()
-    failed: list[BaseException] = []
-
-    def work() -> None:
-        while not failed:
-            with lock:
-                item = next(queue, _DONE)
-            if item is _DONE:
-                return
-            try:
-                fn(item)
-            except BaseException as e:  # noqa: BLE001 - raised in the calling thread, once every thread stopped
-                failed.append(e)
-
-    futures = []
-    try:
-        futures = [pool.submit(work) for _ in range(n_threads - 1)]
-        work()
-    except BaseException as e:  # an interrupt while submitting, or in the calling thread between items
-        failed.append(e)
-    finally:
-        for f in futures:
-            try:
-                f.result()
-            except BaseException as e:  # noqa: BLE001 - a helper that could not start (Ctrl-C while waiting)
-                failed.append(e)
-    if failed:
-        raise failed[0]
-
-
-_DONE = object()
 
 
 def _cost(kernel: Kernel, item: tuple[int, ...]) -> int:

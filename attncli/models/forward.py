@@ -208,7 +208,7 @@ class Rows:
     the CLI arranges), or inline: every row's numbers are the same either way. One pool for the whole pass."""
 
     def __init__(self, m: int, threads: int | None) -> None:
-        from attncli.core.kernel import default_threads
+        from attncli.core.threads import default_threads
 
         count = max(1, min(threads or default_threads(), m // 64))
         bounds = np.linspace(0, m, count + 1).astype(int)
