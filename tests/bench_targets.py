@@ -45,16 +45,26 @@ try:  # which BLAS kernels this worker's products run on (attncli.blas.describe(
 except Exception:
     pass
 print("ready", said, flush=True)
+last = {}
 for line in sys.stdin:
     prefix, causal = line.split()
     if prefix not in cache:
         arrays = tuple(np.load(prefix + t + ".npy") for t in "qkv")
         cache[prefix] = arrays if kind == "attncli" else tuple(torch.from_numpy(a) for a in arrays)
         op(*cache[prefix], True); op(*cache[prefix], False)  # warm-up: threads, buffers, first-touch pages
+    if last.get(line, 1.0) < 0.1:  # a short call: untimed calls of the same case for 20 ms first (see SHORT_CALLS)
+        until = time.perf_counter() + 0.02
+        while time.perf_counter() < until:
+            op(*cache[prefix], causal == "1")
     t = time.perf_counter()
     op(*cache[prefix], causal == "1")
-    print(time.perf_counter() - t, flush=True)
+    last[line] = time.perf_counter() - t
+    print(last[line], flush=True)
 """
+# SHORT_CALLS: a call under 0.1 s is timed right after 20 ms of untimed calls of the same case, on both sides.
+# Measured here: the other side's threads are still busy for several ms after its call (PyTorch's OpenMP threads
+# spin before they sleep; CPUs left idle come back slowly), which a 4 ms call cannot absorb: attncli at n = 512
+# measured 1.3-2× PyTorch's time when timed just after PyTorch's call.
 
 
 class Worker:
