@@ -95,3 +95,15 @@ def test_results_with_pinned_threads_equal_one_thread():
     one = attention(q, k, v, need=["heads"], threads=1, block_rows=50).heads
     for n in (2, 3):
         np.testing.assert_array_equal(attention(q, k, v, need=["heads"], threads=n, block_rows=50).heads, one)
+
+
+def test_work_given_to_the_threads_from_a_helper_runs_there_instead_of_waiting_forever():
+    """A helper that itself asks for threads (nested use) runs those items in place: waiting for its own pool would
+    never end."""
+    done: list[int] = []
+
+    def outer(item: int) -> None:
+        th.in_threads(done.append, [item * 10 + j for j in range(3)], 2)
+
+    th.in_threads(outer, list(range(4)), 2)
+    assert sorted(done) == sorted(i * 10 + j for i in range(4) for j in range(3))

@@ -50,13 +50,13 @@ class _Pool:
         lock = threading.Lock()
 
         def start() -> None:  # run by each helper as it starts
+            _HELPER.is_helper = True
             with lock:
-                cpu = next(free, None)
+                cpu = next(free, None) if pin else None
             if cpu is not None:
                 _set_cpus({cpu})
 
-        self.executor = ThreadPoolExecutor(max_workers=n, thread_name_prefix="attncli",
-                                           initializer=start if pin else None)
+        self.executor = ThreadPoolExecutor(max_workers=n, thread_name_prefix="attncli", initializer=start)
 
     def hold_caller(self) -> set[int] | None:
         """Keep the calling thread off the helpers' CPUs until `release`: the CPUs it was allowed, or None."""
@@ -83,6 +83,7 @@ def _set_cpus(cpus: set[int]) -> bool:
 
 
 _POOLS: dict[tuple[int, int], _Pool] = {}  # (process id, helper threads) -> their pool
+_HELPER = threading.local()  # is_helper: this thread is one of the helpers
 
 
 def in_threads(fn: Callable[[Any], None], items: list[Any], n_threads: int) -> None:
@@ -91,6 +92,10 @@ def in_threads(fn: Callable[[Any], None], items: list[Any], n_threads: int) -> N
     fewer is woken per call (a wake-up costs ~0.1–1 ms here, a call at n = 512 ~4 ms). Helpers are started once per
     process and kept: later calls pay neither for starting them nor for the fresh pages of their scratch buffers.
     On an error or Ctrl-C no further item starts; the items under way end, then it is raised."""
+    if n_threads <= 1 or getattr(_HELPER, "is_helper", False):  # (a helper waiting on its own pool would wait forever)
+        for item in items:
+            fn(item)
+        return
     key = (os.getpid(), n_threads - 1)  # a forked child has none of its parent's threads
     pool = _POOLS.get(key)
     if pool is None:

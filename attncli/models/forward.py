@@ -205,7 +205,8 @@ def layer_attention(layer: Layer) -> dict:
 
 class Rows:
     """Runs a function over row ranges of the (B·n, ·) activations on `count` threads (BLAS single-threaded, as
-    the CLI arranges), or inline: every row's numbers are the same either way. One pool for the whole pass."""
+    the CLI arranges) — the calling thread and the kernel's helpers (core/threads.py) — or inline: every row's
+    numbers are the same either way."""
 
     def __init__(self, m: int, threads: int | None) -> None:
         from attncli.core.threads import default_threads
@@ -213,22 +214,19 @@ class Rows:
         count = max(1, min(threads or default_threads(), m // 64))
         bounds = np.linspace(0, m, count + 1).astype(int)
         self.ranges = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        self.pool = None
-        if count > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self.pool = ThreadPoolExecutor(count)
+        self.parallel = count > 1
 
     def run(self, fn) -> None:
         """fn(r0, r1) for each range, in parallel."""
-        if self.pool is None:
+        if not self.parallel:
             fn(*self.ranges[0])
         else:
-            list(self.pool.map(lambda r: fn(*r), self.ranges))
+            from attncli.core.threads import in_threads
+
+            in_threads(lambda r: fn(*r), self.ranges, len(self.ranges))
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+        """(The threads are the kernel's, kept for the process.)"""
 
 
 def qkv_weights(layer: Layer) -> tuple[list[tuple[np.ndarray, np.ndarray | None]], str]:
@@ -296,7 +294,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     every = heads == list(range(s.heads))
     # With no causal mask, window or positions (the encoders), a query row's attention needs its own row of Q
     # and all of K and V: each thread attends for its own rows and goes straight on to their MLP.
-    by_rows = rows.pool is not None and settings == {"causal": False}
+    by_rows = rows.parallel and settings == {"causal": False}
     pieces: dict[tuple[int, int, int], np.ndarray] = {}  # (b, i0, i1) -> where those rows' weights may be nonzero
     if by_rows:
         merged = np.empty((B * n, s.heads * s.head_dim), dtype=ft)  # (m, H·hd)
