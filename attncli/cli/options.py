@@ -236,8 +236,9 @@ OUTPUT = Annotated[str | None, _opt("Write to PATH instead of stdout, format fro
                                     "over an input. e.g. -o maps.safetensors or -o map.png", OUT, "--output", "-o")]
 PRECISION = Annotated[int, _opt("Decimals in tables. e.g. --precision 2", OUT, "--precision", show_default=True)]
 DEBUG = Annotated[bool, _opt("Show a traceback on errors. e.g. --debug", OUT, "--debug")]
-THREADS = Annotated[int | None, _opt("Threads for long sequences (default: every core); results do not depend on "
-                                     "it. e.g. --threads 1", NUM, "--threads")]
+THREADS = Annotated[int | None, _opt("Threads for long sequences (default: every CPU the process may use, each kept "
+                                     "to a CPU of its own on Linux; ATTNCLI_PIN_THREADS=off leaves them to the "
+                                     "scheduler); results do not depend on it. e.g. --threads 1", NUM, "--threads")]
 
 # ---- text ---------------------------------------------------------------------------------------
 TEXT_ = "Text"
