@@ -4,19 +4,21 @@ kernel.run uses it when only the output (or heads) is wanted, the normalizer is 
 scaled or plain dot products and nothing is added to them (no bias, ALiBi or softcap). For one block of
 query rows and one (batch, kv head), the r query heads that share K and V are stacked into one matrix and
 
-    S' = Q · (Kᵀ · scale/temperature · log₂e)      one GEMM; the constants ride on Kᵀ (d × keys, once per run)
+    S' = Q' · K'ᵀ, the constant c = scale/temperature · log₂e on one side, once per run (prepare): on Kᵀ,
+         copied out transposed, for many query rows; on Q, with Kᵀ a view (a transposed GEMM), for up to 1,024
     P  = 2^S'   (masked entries 0)                 numpy's exp2 is faster than its exp
     l  = P · 1,   head = (P · V) / l               row sums as a matrix-vector product; divide rows × d_v, not P
 
 three passes over the score block where the textbook takes six (scale, max, subtract, exp, sum, divide).
 
 Why no row maximum: softmax is unchanged by subtracting any constant from a row; the maximum is subtracted
-only so exp cannot overflow. Here a row is shifted by 0 when the Cauchy–Schwarz bound S'_ij ≤ |q_i|·max_j|k_j|
+only so exp cannot overflow. Here a row is shifted by 0 when the Cauchy–Schwarz bound S'_ij ≤ |q'_i|·max_j|k'_j|
 proves that 2^S', its row sum and P·V stay finite. A row the bound does not clear, or whose sum comes out
 below 2^-60 (every exponent far below 0, where underflow could cost digits; or every key masked), is
 recomputed exactly as the dense path does: masked to −inf, shifted by its maximum. Results agree with the
 dense path to rounding (a few ulps), for every mask and empty row.
 
+A block is up to 512 rows × 2,048 keys (4 MB of float32 scores); longer rows add up their key chunks' sums.
 Causal and windowed rows come in blocks of a few dozen to a few hundred rows (kernel.band_rows), each GEMM
 over the keys its last row sees, so about half the products of full attention are computed (causal) and
 the masked part of a block is only its diagonal square.
