@@ -328,3 +328,21 @@ def test_a_good_tokenizer_json_still_works(tmp_path: Path) -> None:
     proc = run(["compute", "--text", "the cat dog", "--tokenizer", path, "--embeddings", "random:4", "--format",
                 "json"])
     assert json.loads(proc.stdout)["meta"]["tokens"] == ["the", "cat", "[UNK]"] and proc.stderr == b""
+
+
+def test_show_statistics_file_escapes_labels_utf8_cannot_write(tmp_path):
+    """Labels from argv bytes that are not UTF-8 (lone surrogates) and terminal escapes go into show's CSV as
+    \\xNN / \\uXXXX escapes, as they print (found by tests/fuzz.py --seed 15: exit 70 before)."""
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    np.save(tmp_path / "maps.npy", np.full((3, 3), 1 / 3, dtype=np.float32))
+    labels = os.fsencode("a") + b"\x9b," + b"b\x1b[2J,c"
+    proc = subprocess.run([sys.executable, "-m", "attncli", "show", str(tmp_path / "maps.npy"), "--labels",
+                           os.fsdecode(labels), "-o", str(tmp_path / "out.csv")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / "out.csv").read_text(encoding="utf-8")
+    assert "a\\udc9b" in text and "b\\x1b[2J" in text and "\x1b" not in text

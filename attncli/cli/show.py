@@ -272,9 +272,13 @@ def _write_stats(stats, meta: dict, top_k: int, fmt: str, output: str | None, pr
 
 
 def _cell(value: Any, sep: str) -> str:
+    from attncli.render.safe import printable
+
     if value is None:
         return ""
-    text = repr(value) if isinstance(value, float) else str(value)
+    # labels: control, bidi and invisible characters and undecodable argv bytes (lone surrogates, which UTF-8 cannot
+    # write) as \xNN / \uXXXX escapes, as in tables and JSON
+    text = repr(value) if isinstance(value, float) else printable(value)
     if sep in text or '"' in text or "\n" in text:
         text = '"' + text.replace('"', '""') + '"'
     return text
