@@ -113,3 +113,39 @@ def test_finiteness_check_takes_finite_values_whose_sum_overflows():
     b = np.zeros(5)
     b[4] = -np.inf
     check_finite(b, "--bias", allow_neg_inf=True)
+
+
+@pytest.mark.parametrize("which", ["q", "k", "v"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("layout", ["rows", "cols"])
+def test_non_finite_inputs_are_named_where_they_are_whichever_path_runs(which, bad, layout):
+    """The fused path checks Q, K and V finite in its own passes over them: the error is the one the dense path
+    gives (the option, the value, its position in the array as given), for 2-D and grouped 4-D inputs."""
+    from attncli.errors import AttnError
+
+    for shape_q, shape_kv in (((6, 4), (6, 4)), ((1, 4, 6, 4), (1, 2, 6, 4))):
+        arrays = {"q": RNG.standard_normal(shape_q), "k": RNG.standard_normal(shape_kv),
+                  "v": RNG.standard_normal(shape_kv)}
+        if layout == "cols":
+            arrays = {n: np.swapaxes(a, -1, -2).copy() for n, a in arrays.items()}
+        target = arrays[which]
+        pos = (0,) * (target.ndim - 2) + (2, 3)
+        target[pos] = bad
+        messages = []
+        for need in (None, ["output"]):
+            with pytest.raises(AttnError) as e:
+                attention(**arrays, layout=layout, need=need)
+            messages.append(str(e.value))
+        assert messages[0] == messages[1]
+        assert f"--{which} holds {bad}" in messages[1] and str(list(pos)) in messages[1], messages[1]
+
+
+def test_huge_finite_inputs_are_not_taken_for_non_finite_ones():
+    """Squares of values near float32's limit overflow in the preparation's norms: those values are then looked at one
+    by one, and the run goes on (here to the shifted path, which gives the right output)."""
+    q = RNG.standard_normal((1, 2, 50, 8)).astype(np.float32)
+    k = RNG.standard_normal((1, 2, 50, 8)).astype(np.float32)
+    v = RNG.standard_normal((1, 2, 50, 8)).astype(np.float32)
+    v[0, 1, 7, 3] = 3e38  # |v|² overflows; max |v| does not
+    out = attention(q, k, v, need=["heads"]).heads
+    close(out, reference(q, k, v))

@@ -164,18 +164,23 @@ def attention(
     cols = layout == "cols"
     x_is_image = grid is not None
 
-    def canon(w: Weight | None, name: str, matrix: bool = True) -> Weight | None:
+    unchecked: list[tuple[str, np.ndarray]] = []  # Q, K, V given directly: checked finite later (see below)
+
+    def canon(w: Weight | None, name: str, matrix: bool = True, later: bool = False) -> Weight | None:
         if w is None:
             return None
         out = []
         for a in arrays(w):
             a = a.astype(ft, copy=False)
-            if not allow_nonfinite:
+            if later and not allow_nonfinite:
+                unchecked.append((name, a))
+            elif not allow_nonfinite:
                 check_finite(a, name)
             out.append(to_rows(a) if matrix and cols else a)
         return out if isinstance(w, (list, tuple)) else out[0]
 
-    q, k, v, x_kv = (canon(a, n) for a, n in ((q, "--q"), (k, "--k"), (v, "--v"), (x_kv, "--x-kv")))
+    q, k, v = (canon(a, n, later=True) for a, n in ((q, "--q"), (k, "--k"), (v, "--v")))
+    x_kv = canon(x_kv, "--x-kv")
     x = canon(x, "--image" if x_is_image else "--x", matrix=not x_is_image)
     wq, wk, wv, wo = (canon(a, n) for a, n in ((wq, "--wq"), (wk, "--wk"), (wv, "--wv"), (wo, "--wo")))
     bq, bk, bv, bo = (canon(a, n, matrix=False) for a, n in ((bq, "--bq"), (bk, "--bk"), (bv, "--bv"), (bo, "--bo")))
@@ -251,6 +256,14 @@ def attention(
                   temperature=temperature, alibi=alibi, causal=causal, masks=m, normalize=norm_name,
                   over_queries=over_queries, check_overflow=not allow_nonfinite)
     keep_maps = need is None or bool({"scores", "weights"} & set(need))
+    fused_checks = False  # the fused kernel checks Q, K and V finite in the passes it makes over them anyway
+    if unchecked:
+        from attncli.core.fused import eligible
+
+        fused_checks = not keep_maps and not trace and eligible(kern)
+        if not fused_checks:
+            for name, a in unchecked:
+                check_finite(a, name)
     sinks = None
     # the maps held whole: the weights alone when the scores are not asked for (nor needed to mark −inf cells)
     keep = ("weights",) if need is not None and "scores" not in need and not (m.bias_parts or allow_nonfinite) \
@@ -266,8 +279,17 @@ def attention(
         if sinks is None:
             check_dense_memory(B, H, n_q, n_k, ft.itemsize, len(keep), memory_limit, streaming=True,
                                to_disk=None if stream_maps is None else "scores" if wanted == ["scores"] else "weights")
-    got = run_kernel(kern, keep_maps=keep_maps, tr=tr, empty_value=np.nan if empty_rows == "nan" else None,
-                     rows=block_rows, threads=threads, maps=sinks, keep=keep)
+    try:
+        got = run_kernel(kern, keep_maps=keep_maps, tr=tr, empty_value=np.nan if empty_rows == "nan" else None,
+                         rows=block_rows, threads=threads, maps=sinks, keep=keep, check_inputs=fused_checks)
+    except Exception as e:
+        from attncli.core.fused import NotFinite
+
+        if not isinstance(e, NotFinite):
+            raise
+        for name, a in unchecked:  # say which value, where, in the array as given
+            check_finite(a, name)
+        raise
     s, w, empty = (None, None, got["empty"]) if sinks else (got["scores"], got["weights"], got["empty"])
     if m.query_valid is not None:
         empty &= m.query_valid[:, None, :]  # padded queries are meant to be empty

@@ -46,6 +46,10 @@ _CALLER = threading.local()  # per calling thread: Kᵀ or the scaled queries of
 REUSE_BYTES = 64 * 2**20
 
 
+class NotFinite(ValueError):
+    """Q, K or V holds a NaN or an infinity (found while preparing; the caller says where)."""
+
+
 class Fallback(Exception):
     """This block needs the general kernel (its scores may overflow: that path reports where)."""
 
@@ -58,8 +62,9 @@ def eligible(k: Kernel) -> bool:
 class Fused:
     """Per-run constants (bounds, multiplier), the plan of work items and the work on one item."""
 
-    def __init__(self, k: Kernel, empty_value: float | None):
+    def __init__(self, k: Kernel, empty_value: float | None, check_inputs: bool = False):
         self.k = k
+        self.check_inputs = check_inputs  # raise NotFinite for a NaN or ±inf in Q, K or V
         B, G, r, n_q, d = k.qg.shape
         n_k = k.kh.shape[2]
         self.ft = k.qg.dtype
@@ -104,7 +109,12 @@ class Fused:
             most = self.limit[g0:g1] = np.where((limit >= 0) & (kmax == 0), np.inf, np.where(most >= 0, most, -1.0))
             # |q_i|² ≤ most², no square root (−1 clears no row; a NaN or overflowed norm is not cleared)
             bound = np.where(most >= 0, most * most, -1.0).astype(self.ft)
-            np.less_equal(np.einsum("grnd,grnd->grn", q, q), bound[:, None, None], out=self.cleared[g0:g1])
+            norms = np.einsum("grnd,grnd->grn", q, q)
+            np.less_equal(norms, bound[:, None, None], out=self.cleared[g0:g1])
+        if self.check_inputs:  # the passes above carry any NaN or ±inf (or squares beyond the dtype: look closer)
+            for seen, given in ((norms, self.q_in), (kmax, self.kh), (vmax, self.v)):
+                if not np.isfinite(seen).all() and not np.isfinite(given[g0:g1]).all():
+                    raise NotFinite
 
     def plan(self, n_threads: int, rows: int | None = None) -> list[tuple[int, int, int, int]]:
         """Work items (g0, g1, i0, i1): groups g0..g1, query rows i0..i1; each holds at most about
