@@ -99,9 +99,10 @@ class Fused:
                 np.multiply(self.q_in[g0:g1], self.mult, out=q)
             else:
                 np.multiply(np.swapaxes(self.kh[g0:g1], -1, -2), self.mult, out=kt)
-            # max_j |k'_j| and max |v| without temporaries the size of K and V
+            # max_j |k'_j| and max_j |v_j| without temporaries the size of K and V
             kmax = np.sqrt(np.einsum("gdn,gdn->gn", kt, kt).max(axis=-1)).astype(np.float64)
-            vmax = np.maximum(vh.max(axis=(-1, -2)), -vh.min(axis=(-1, -2))).astype(np.float64)
+            # max_j |v_j| (the row's length: at least its largest value) in one pass, not a max and a min
+            vmax = np.sqrt(np.einsum("gnd,gnd->gn", vh, vh).max(axis=-1)).astype(np.float64)
             limit = self.top - 2 - math.log2(max(1, kt.shape[2])) - np.log2(np.maximum(vmax, 1.0))
             # row i is cleared when |q'_i|·max_j|k'_j| ≤ limit (Cauchy–Schwarz, with slack for rounding): the
             # largest |q'_i| cleared, per group; none (−1) when the limit is below 0 or not a number
