@@ -89,9 +89,9 @@ class Fused:
         self.band_only = not set(k.masks.described) - {"causal", "window"}
 
     def prepare(self, groups: tuple[int, int]) -> None:
-        """Kᵀ·mult, max_j |k_j·mult|, the exponent limit and the rows it clears, for groups g0..g1 (on the kernel's
-        threads, before the blocks): 2^S' ≤ 2^c, so Σ_j 2^S'·|v| ≤ n_k·max|v|·2^c must stay below the dtype's largest
-        number."""
+        """Q' or K'ᵀ (the constant on its side), max_j |k'_j|, the exponent limit and the rows it clears, for groups
+        g0..g1 (on the kernel's threads, before the blocks): 2^S' ≤ 2^c, so Σ_j 2^S'·|v| ≤ n_k·max|v|·2^c must stay
+        below the dtype's largest number. With check_inputs, a NaN or ±inf in Q, K or V raises NotFinite."""
         g0, g1 = groups
         kt, vh, q = self.kt[g0:g1], self.v[g0:g1], self.q[g0:g1]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a huge key: an infinite bound
