@@ -149,3 +149,21 @@ def test_huge_finite_inputs_are_not_taken_for_non_finite_ones():
     v[0, 1, 7, 3] = 3e38  # |v|² overflows; max |v| does not
     out = attention(q, k, v, need=["heads"]).heads
     close(out, reference(q, k, v))
+
+
+def test_one_pass_finiteness_reads_any_axis_order_and_leaves_strided_arrays_to_the_slow_check():
+    from attncli.core.validate import check_finite, check_output, finite
+    from attncli.errors import AttnError
+
+    a = RNG.standard_normal((3, 4, 5)).astype(np.float32)
+    assert finite(a) and finite(a.transpose(2, 0, 1))  # the heads' (B, H, n, d) view of (B, n, H, d) memory
+    assert not finite(a[:, ::2])  # not one run of memory: the caller looks value by value
+    b = a.copy()
+    b[1, 2, 3] = np.inf
+    assert not finite(b.transpose(2, 0, 1))
+    with pytest.raises(AttnError, match=r"at \(3, 1, 2\)"):
+        check_output(b.transpose(2, 0, 1), "outputs", np.float32)
+    c = a.copy()
+    c[0, 2, 1] = np.nan
+    with pytest.raises(AttnError, match=r"position \[0, 1, 1\]"):
+        check_finite(c[:, ::2], "--v")

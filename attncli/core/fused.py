@@ -83,7 +83,6 @@ class Fused:
             self.q, self.kt = self.q_in, _reused((B * G, d, n_k), self.ft, "kt")
         self.v = k.vh.reshape(B * G, n_k, -1)
         self.top = math.log2(float(np.finfo(self.ft).max))
-        self.limit = np.empty(B * G)  # per group: the largest |q| the shortcut takes (prepare)
         self.cleared = np.empty((B * G, r, n_q), dtype=bool)  # rows the bound clears: no shift needed (prepare)
         self.masks: dict[tuple[int, int, int], np.ndarray | None] = {}  # causal/window blocks' masks by their shape
         self.band_only = not set(k.masks.described) - {"causal", "window"}
@@ -107,7 +106,7 @@ class Fused:
             # row i is cleared when |q'_i|·max_j|k'_j| ≤ limit (Cauchy–Schwarz, with slack for rounding): the
             # largest |q'_i| cleared, per group; none (−1) when the limit is below 0 or not a number
             most = limit / (kmax * BOUND_SLACK)
-            most = self.limit[g0:g1] = np.where((limit >= 0) & (kmax == 0), np.inf, np.where(most >= 0, most, -1.0))
+            most = np.where((limit >= 0) & (kmax == 0), np.inf, np.where(most >= 0, most, -1.0))
             # |q_i|² ≤ most², no square root (−1 clears no row; a NaN or overflowed norm is not cleared)
             bound = np.where(most >= 0, most * most, -1.0).astype(self.ft)
             norms = np.einsum("grnd,grnd->grn", q, q)

@@ -272,42 +272,17 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
         keys = (0, n_k) if keep_maps else kernel.key_range(i0, i1)
         s, _ = kernel.scores(i0, i1, off, keys)
         if scores is not None:
-            put(scores, i0, i1, s, keys, -np.inf)  # normalize may work in place on s: written first
+            scores[:, :, i0:i1] = s  # normalize may work in place on s: written first
         w, e = kernel.weights(s)
         if empty_value is not None and e.any():
             w[e] = empty_value
         if weights is not None:
-            put(weights, i0, i1, w, keys, 0, e if empty_value is not None and e.any() else None)
+            weights[:, :, i0:i1] = w
         heads[:, :, i0:i1] = kernel.values(w, keys)
         empty[:, :, i0:i1] = e
 
-    def put(m: Any, i0: int, i1: int, block: np.ndarray, keys: tuple[int, int], fill: float,
-            e: np.ndarray | None = None) -> None:
-        """Rows i0..i1 of map m from `block`, the scores or weights of keys j0..j1; the keys none of these rows
-        can see hold what the masks make of them (−∞ scores, 0 weights), empty rows e the empty value."""
-        j0, j1 = keys
-        if (j0, j1) == (0, n_k):  # (the block's empty rows hold the empty value already)
-            m[:, :, i0:i1] = block
-        elif whole:  # straight into the map
-            m[:, :, i0:i1, j0:j1] = block
-            m[:, :, i0:i1, :j0] = fill
-            m[:, :, i0:i1, j1:] = fill
-            if e is not None:
-                m[:, :, i0:i1][e] = empty_value
-        else:  # a sink takes whole rows
-            full = np.full(block.shape[:3] + (n_k,), fill, dtype=block.dtype)  # (B, H, rows, n_k)
-            full[..., j0:j1] = block
-            if e is not None:
-                full[e] = empty_value
-            m[:, :, i0:i1] = full
-
-    n_threads = min(n_threads, len(items))
-    if n_threads > 1:  # biggest first (a causal mask's last rows see the most keys): the threads finish together
-        items.sort(key=lambda it: -_cost(kernel, it))
-        in_threads(one, items, n_threads)
-    else:
-        for item in items:
-            one(item)
+    items.sort(key=lambda it: -_cost(kernel, it))  # biggest first (a causal block's last rows see the most keys)
+    in_threads(one, items, min(n_threads, len(items)))
     allowed = kernel.masks.allowed if whole else None
     return {"scores": scores, "weights": weights, "allowed": allowed, "empty": empty, "heads": heads}
 
