@@ -225,9 +225,6 @@ class Rows:
 
             in_threads(lambda r: fn(*r), self.ranges, len(self.ranges))
 
-    def close(self) -> None:
-        """(The threads are the kernel's, kept for the process.)"""
-
 
 def qkv_weights(layer: Layer) -> tuple[list[tuple[np.ndarray, np.ndarray | None]], str]:
     """The projections X·W + b that give Q, K, V (W in × out): one fused product (GPT-2's [q | k | v] columns,
@@ -384,16 +381,13 @@ def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers
     allowed: dict[int, np.ndarray | None] = {}
     last = max(where) if where and not hidden else s.layers - 1
     rows = Rows(B * n, threads)
-    try:
-        for i in range(last + 1):
-            into = maps[:, where[i]] if maps is not None and i in where else None  # (B, H, n, n)
-            h, ok = _block(Layer(ckpt, i, s, np_dtype), h, lens, rows, act, dtype, threads, into, heads)
-            if i in where:
-                allowed[i] = ok
-            if states is not None:
-                states.append(h)
-    finally:
-        rows.close()
+    for i in range(last + 1):
+        into = maps[:, where[i]] if maps is not None and i in where else None  # (B, H, n, n)
+        h, ok = _block(Layer(ckpt, i, s, np_dtype), h, lens, rows, act, dtype, threads, into, heads)
+        if i in where:
+            allowed[i] = ok
+        if states is not None:
+            states.append(h)
     if states is not None and fam.final_norm is not None:  # the model's final norm (no layer prefix)
         states[-1] = Layer(ckpt, s.layers, s, np_dtype, at="").norm(fam.final_norm, h)
     return Pass(maps, allowed, states)
