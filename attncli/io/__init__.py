@@ -5,7 +5,7 @@
 (2, 2)
 
 Each name below is imported from its module on first use, so reading an inline matrix or a CSV file
-does not load the writers or the binary formats (zipfile, tempfile, ...).
+does not load the writers or the binary formats (zipfile, ...).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ import errno
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -93,11 +92,8 @@ def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str =
                         f"(mkdir -p {missing}) or write elsewhere")
     mode = _new_file_mode(target)
     tmp = None
-    try:  # from the moment the temporary file exists (a signal may arrive right after mkstemp)
-        try:
-            fd, tmp = tempfile.mkstemp(dir=parent, prefix="." + os.path.basename(target) + ".", suffix=".tmp")
-        except OSError as err:
-            raise src.error(f"cannot write in '{parent}': {reason(err)}") from err
+    try:  # from before the temporary file exists: a signal that arrives while it is made still removes it
+        fd, tmp = _temporary(parent, os.path.basename(target), src)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
@@ -105,6 +101,7 @@ def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str =
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException as err:
+        tmp = tmp or _making.pop(target, None)
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -112,6 +109,30 @@ def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str =
             raise src.error(f"cannot write '{shown}': {reason(err)}") from err
         raise
     _fsync_dir(parent)
+
+
+_making: dict[str, str] = {}  # target -> the temporary file being made for it (until _temporary returns)
+
+
+def _temporary(parent: str, base: str, src: Src) -> tuple[int, str]:
+    """A new file `.<base>.<random>.tmp` in `parent`, open for writing: (descriptor, path). Its name is in
+    `_making` from before it is created until it is returned, so a signal handled anywhere in between (even as
+    os.open returns) lets the caller remove it; a name that another file already has is never recorded."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    target = os.path.join(parent, base)
+    for _ in range(100):
+        path = os.path.join(parent, f".{base}.{os.urandom(5).hex()}.tmp")
+        _making[target] = path
+        try:
+            fd = os.open(path, flags, 0o600)
+        except OSError as err:
+            _making.pop(target, None)  # another file's name (or none was made): never removed
+            if isinstance(err, FileExistsError):
+                continue
+            raise src.error(f"cannot write in '{parent}': {reason(err)}") from err
+        _making.pop(target, None)
+        return fd, path
+    raise src.error(f"cannot write in '{parent}': no free temporary name after 100 tries")
 
 
 def descriptor_of(path: str) -> int | None:
