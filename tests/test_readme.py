@@ -8,6 +8,11 @@ Outputs the README shows are the real ones: a block indented by 4 spaces right a
 of that block's last command. The block's commands run in order, and each shown line (except a line `...`, which
 stands for lines left out) must appear in what the last one prints, in the same order: blanks are normalised and
 numbers compared as numbers, to the precision shown (`0.00484` is anything that rounds to it).
+
+Commands run as a user's shell runs them, without `pipefail`: the status of a pipeline is its last command's, so a
+README line that means attncli's status in a pipeline says `${PIPESTATUS[0]}`. An error message quoted in prose
+(`error: ...` in backticks, `...` standing for words left out) must be what one of the README's `# exit 2`
+commands prints. The README, samples/README.md and docs/*.md are read alike.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8") + (ROOT / "samples" / "README.md").read_text(encoding="utf-8")
+DOCS = [ROOT / "README.md", ROOT / "samples" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+README = "\n".join(p.read_text(encoding="utf-8") for p in DOCS)
 
 
 def readme_commands() -> list[str]:
@@ -34,9 +40,10 @@ def readme_commands() -> list[str]:
                 line = line[len("pip install . && "):]
             if re.match(r"(?:[A-Z_]+=\S+ )*attncli ", line):
                 cmds.append(line)
+    in_blocks = {re.sub(r"\s*#\s*exit \d+\s*$", "", c) for c in cmds}
     for cell in re.findall(r"`(attncli [^`]+)`", README):
         placeholder = any(t in cell for t in ("...", "SOURCE", "FILE", "[mask options]", "[--", "|rope|"))
-        if not placeholder and " -" in cell and cell not in cmds:
+        if not placeholder and " -" in cell and cell not in in_blocks:
             cmds.append(cell.replace("\\|", "|"))
     return cmds
 
@@ -54,7 +61,7 @@ def run_shown(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
     m = re.search(r"#\s*exit (\d+)\s*$", cmd)
     expected = int(m.group(1)) if m else 0
     line = cmd[: m.start()].rstrip() if m else cmd
-    proc = subprocess.run(["bash", "-o", "pipefail", "-c", line], cwd=cwd, env=env,
+    proc = subprocess.run(["bash", "-c", line], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert proc.returncode == expected, f"{cmd}\nstdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-2000:]}"
     assert "Traceback" not in proc.stderr
@@ -115,6 +122,8 @@ def line_pattern(shown: str) -> tuple[re.Pattern[str], list[str]]:
 
 
 def _text(text: str) -> str:
+    if "..." in text:  # words left out (in a quoted message)
+        return ".*?".join(_text(part) for part in text.split("..."))
     return r"\s+".join(re.escape(word) for word in text.split(" ")) if text.strip() else (r"\s*" if text else "")
 
 
@@ -170,4 +179,52 @@ def test_readme_shown_output_is_real(cmds: list[str], shown: list[str], tmp_path
     (["4×4 array"], "4×4 array", True),
 ])
 def test_find_in_order(shown: list[str], output: str, found: bool):
+    assert (find_in_order(shown, output) is None) is found
+
+
+# ---------------------------------------------------------------- messages quoted in prose
+
+TEMPLATES = {"error: ...", "error: internal error (...)"}  # the form of every message, not a message
+
+
+def quoted_errors() -> list[str]:
+    found = []
+    for m in re.finditer(r"`(error: [^`]+)`", README):
+        quote = " ".join(m.group(1).split())
+        if quote not in TEMPLATES and quote not in found:
+            found.append(quote)
+    return found
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory) -> str:
+    """What every `# exit 2` command of the README prints on stderr, one line each."""
+    cwd = tmp_path_factory.mktemp("refusals")
+    (cwd / "samples").symlink_to(ROOT / "samples")
+    lines = []
+    for cmd in COMMANDS:
+        if re.search(r"#\s*exit 2\s*$", cmd):
+            lines.append(run_shown(cmd, cwd).stderr.strip())
+    return "\n".join(lines)
+
+
+def test_the_readme_quotes_errors():
+    assert len(quoted_errors()) >= 4
+
+
+@pytest.mark.parametrize("quote", quoted_errors(), ids=lambda q: q[:60])
+def test_an_error_quoted_in_prose_is_what_a_command_prints(quote: str, refusals: str):
+    assert find_in_order([quote], refusals) is None, (
+        f"the README quotes\n    {quote}\nbut no `# exit 2` command of the README prints it; they print:\n"
+        f"{refusals[-3000:]}")
+
+
+@pytest.mark.parametrize(("shown", "output", "found"), [
+    (["error: the maps would need about 0.034 GB (...) but only"], "error: the maps would need about 0.034 GB "
+     "(batch 1) but only 0.016 GB", True),
+    (["error: the maps would need about 0.067 GB (...) but"], "error: the maps would need about 0.034 GB (b) but",
+     False),
+    (["error: ... refusing to overwrite"], "error: -o: x.npy: refusing to overwrite the input", True),
+])
+def test_left_out_words(shown: list[str], output: str, found: bool):
     assert (find_in_order(shown, output) is None) is found
