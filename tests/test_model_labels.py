@@ -212,6 +212,33 @@ def test_llama2_byte_fallback_tokens(tmp_path):
         assert unshow(label) == library_text(tok, token)
 
 
+@pytest.mark.parametrize("decoder,tokens,raw", [
+    # a Strip before the Fuse strips each token; after it, the whole text (no change to one token's label)
+    (decoders.Sequence([decoders.Replace("▁", " "), decoders.Strip(" ", 1, 0), decoders.Fuse()]),
+     ["▁the", "▁▁x", "y▁"], False),
+    (decoders.Sequence([decoders.Replace("▁", " "), decoders.Fuse(), decoders.Strip(" ", 1, 0)]),
+     ["▁the", "▁▁x", "y▁"], False),
+    (decoders.Strip("x", 2, 1), ["xxax", "xa", "a"], False),
+    (decoders.ByteLevel(), ["Ġ猫", "ĠĠ", "ĊĊ", "Ā", "č"], False),  # a character outside the table: as it is
+    (decoders.Metaspace(replacement="▁", prepend_scheme="always"), ["▁a▁b", "▁"], False),
+    # decoders attncli does not read: the tokens as they are
+    (decoders.BPEDecoder(suffix="</w>"), ["the</w>", "ca"], True),
+    (decoders.CTC(), ["<pad>", "a"], True),
+    (decoders.Replace(tokenizers.Regex("▁+"), " "), ["▁the"], True),
+    (decoders.Sequence([decoders.Sequence([decoders.ByteLevel()])]), ["Ġthe"], True),
+])
+def test_decoder_steps_follow_the_library(decoder, tokens, raw):
+    from attncli.models.labels import decoder_steps, readable
+
+    tok = Tokenizer(models.BPE())
+    tok.decoder = decoder
+    steps = decoder_steps(json.loads(decoder.__getstate__()))
+    assert (steps is None) == raw
+    for token in tokens:
+        label = readable(token, steps)
+        assert label == token if raw else unshow(label) == library_text(tok, token), (token, label)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # warnings: text the tokenizer cannot read
 # --------------------------------------------------------------------------------------------------------------
@@ -268,6 +295,10 @@ def test_characters_a_tokenizer_without_an_unknown_token_leaves_out_are_named():
     assert proc.returncode == 0 and err.count("\n") == 1 and err.startswith("warning: "), err
     assert "2 characters ('猫')" in err and "left out" in err, err
     assert run(["model", GOLDEN / "gpt2", "--text", "the cat sat", "--format", "json"]).stderr == b""
+    # a tokenizer with an unknown token whose normalizer drops a character on purpose (BERT's: U+FFFD): no warning
+    assert Tokenizer.from_file(str(GOLDEN / "bert" / "tokenizer.json")).encode("the \ufffd cat").tokens == [
+        "[CLS]", "the", "cat", "[SEP]"]
+    assert run(["model", GOLDEN / "bert", "--text", "the \ufffd cat", "--format", "json"]).stderr == b""
 
 
 # --------------------------------------------------------------------------------------------------------------

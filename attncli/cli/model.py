@@ -77,9 +77,10 @@ def model(
     dpi: opt.DPI = 100, cmap: opt.CMAP = None, threads: opt.THREADS = None, debug: opt.DEBUG = False,
 ) -> None:
     """Run a checkpoint's forward pass in numpy (attncli's own attention for every layer) and show every
-    layer's and head's attention map, labelled with the tokens; no PyTorch. Labels are the tokens as the tokenizer's decoder writes them: ␣ is a space (␣the starts a word), ⏎ a newline,
-    <0xE7> a byte of a character split over tokens; JSON keeps the raw tokens in meta.tokens. Tables print · where
-    the model's mask hides a key. Text whose tokens are mostly the unknown token is warned about on stderr."""
+    layer's and head's attention map, labelled with the tokens; no PyTorch. Labels are the tokens as the
+    tokenizer's decoder writes them: ␣ is a space (␣the starts a word), ⏎ a newline, <0xE7> a byte of a
+    character split over tokens; JSON keeps the raw tokens in meta.tokens. Tables print · where the model's
+    mask hides a key. Text whose tokens are mostly the unknown token is warned about on stderr."""
     import numpy as np
 
     from attncli import __version__

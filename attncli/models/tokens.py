@@ -111,21 +111,22 @@ def encode_texts(ckpt: Checkpoint, texts: list[str], *, special: bool = True) ->
         seqs.tokens.append(tokens)
         seqs.special.append([i in specials for i in ids])  # type: ignore[union-attr]
         seqs.labels.append(labels(tokens, [i in added for i in ids], steps))  # type: ignore[union-attr]
-        seqs.warnings += _unreadable(text, ids, list(enc.offsets), specials, unk_id, tok.id_to_token(unk_id)
-                                     if unk_id is not None else None)
+        made = [k for k, added_here in enumerate(enc.special_tokens_mask) if not added_here]  # not [CLS], <s>
+        seqs.warnings += _unreadable(text, ids, made, list(enc.offsets), unk_id,
+                                     tok.id_to_token(unk_id) if unk_id is not None else None)
     return seqs
 
 
-def _unreadable(text: str, ids: list[int], offsets: list[tuple[int, int]], specials: set[int], unk_id: int | None,
+def _unreadable(text: str, ids: list[int], made: list[int], offsets: list[tuple[int, int]], unk_id: int | None,
                 unk: str | None) -> list[str]:
-    """Warnings for a text the tokenizer cannot read: more than half of its tokens (those the text made, not
-    the special tokens the tokenizer adds) are the unknown token; characters (letters, digits, punctuation,
-    symbols) that no token covers, which a tokenizer without an unknown token leaves out."""
+    """Warnings for a text the tokenizer cannot read: more than half of the tokens the text made (`made`: their
+    positions; not the special tokens the tokenizer adds) are the unknown token; characters (letters, digits,
+    punctuation, symbols) that no token covers, which a tokenizer without an unknown token leaves out (a toy
+    byte-level vocabulary without the bytes of 猫)."""
     import unicodedata
 
     quoted = repr(text[:40]) + ("…" if len(text) > 40 else "")
     out = []
-    made = [k for k, i in enumerate(ids) if i not in specials or i == unk_id]  # [UNK] is special, but from the text
     unknown = [k for k in made if ids[k] == unk_id]
     if made and 2 * len(unknown) > len(made):
         spans = list(dict.fromkeys(text[a:b] for k in unknown for a, b in [offsets[k]] if b > a))
@@ -133,6 +134,8 @@ def _unreadable(text: str, ids: list[int], offsets: list[tuple[int, int]], speci
         out.append(f"--text {quoted}: {len(unknown)} of {len(made)} tokens are {unk}, the tokenizer's unknown token"
                    + (f" (for {words})" if words else "") + f": the maps show {unk} in their place; is the text in "
                    "the model's language and casing?")
+    if unk_id is not None:  # what the model cannot read is the unknown token; a character no token covers is one
+        return out  # its normalizer drops on purpose (BERT's: controls and U+FFFD)
     covered = bytearray(len(text))
     for a, b in offsets:
         a, b = min(max(a, 0), len(text)), min(max(b, 0), len(text))
