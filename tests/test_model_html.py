@@ -91,7 +91,7 @@ def test_weights_decode_back_within_half_a_step_and_masks_are_causal(tmp_path: P
     att = attentions(tmp_path, "gpt2", "--text", TEXT)  # (L, H, n, n)
     [t] = page_data(make_page(tmp_path, "gpt2", "--text", TEXT))["texts"]
     meta = json.loads(run(["model", MODELS / "gpt2", "--text", TEXT, "--format", "json"]).stdout)["meta"]
-    assert t["tokens"] == meta["tokens"]
+    assert t["tokens"] == meta["labels"]  # the readable labels (models/labels.py); meta.tokens keeps the raw ones
     d = decode(t)
     n, maps = d["n"], att.shape[0] * att.shape[1]
     ref = att.reshape(maps, n, n)
@@ -118,7 +118,7 @@ def test_a_sliding_window_mask_and_a_batch_of_texts(tmp_path: Path):
     assert [t["n"] for t in data["texts"]] == meta["lengths"] and meta["lengths"][0] > meta["lengths"][1]
     for b, t in enumerate(data["texts"]):
         d, n = decode(t), t["n"]
-        assert t["tokens"] == meta["tokens"][b]
+        assert t["tokens"] == meta["labels"][b]
         assert d["allowed"].all()  # padding is cut off each text's maps; BERT sees every key
         assert np.all(np.abs(d["w"] - att[b, :, :, :n, :n].reshape(d["w"].shape)) <= 1 / 255)
 

@@ -8,7 +8,7 @@ import typer
 
 from attncli.cli import app
 from attncli.cli import options as opt
-from attncli.cli.common import PICTURES, check_look, emit, parse_show, resolve_format
+from attncli.cli.common import PICTURES, check_look, emit, parse_show, resolve_format, warn
 from attncli.errors import AttnError
 
 SHOWABLE = ("attentions", "hidden", "stats")
@@ -77,7 +77,10 @@ def model(
     dpi: opt.DPI = 100, cmap: opt.CMAP = None, threads: opt.THREADS = None, debug: opt.DEBUG = False,
 ) -> None:
     """Run a checkpoint's forward pass in numpy (attncli's own attention for every layer) and show every
-    layer's and head's attention map, labelled with the tokens; no PyTorch."""
+    layer's and head's attention map, labelled with the tokens; no PyTorch. Labels are the tokens as the
+    tokenizer's decoder writes them: ␣ is a space (␣the starts a word), ⏎ a newline, <0xE7> a byte of a
+    character split over tokens; JSON keeps the raw tokens in meta.tokens. Tables print · where the model's
+    mask hides a key. Text whose tokens are mostly the unknown token is warned about on stderr."""
     import numpy as np
 
     from attncli import __version__
@@ -100,6 +103,9 @@ def model(
     s = shapes(ckpt)
     seqs = (encode_texts(ckpt, text, special=not no_special_tokens) if text
             else encode_tokens(ckpt, tokens) if tokens else encode_ids(ckpt, ids))  # type: ignore[arg-type]
+    for message in seqs.warnings:  # text the tokenizer cannot read: said, not refused (the maps are still real)
+        warn(message)
+    shown = seqs.shown()  # labels as the tokenizer's decoder writes them; meta.tokens keeps the vocabulary's
     pick_layers = _ranges(layers, s.layers, "--layers")
     pick_heads = _ranges(heads, s.heads, "--heads")
     lens = [len(t) for t in seqs.ids]
@@ -129,6 +135,7 @@ def model(
     meta: dict[str, Any] = {
         "model": ckpt.config.get("_name_or_path") or ckpt.folder.name, "model_type": ckpt.family.name,
         "source": ckpt.family.source, "tokens": seqs.tokens if several else seqs.tokens[0],
+        "labels": shown if several else shown[0],
         "lengths": lens, "layers": pick_layers, "heads": pick_heads, "dtype": dtype,
         "shapes": {k: list(v.shape) for k, v in arrays.items() if isinstance(v, np.ndarray)},
         "attncli_version": __version__,
@@ -142,7 +149,7 @@ def model(
             first = next(w for w in wanted if w in arrays)
             arrays = {first: arrays[first]}
 
-    def masks() -> Any:  # where each text's queries may look (causal, window, padding): drawn as masked
+    def masks() -> Any:  # where each text's queries may look (causal, window, padding): drawn and printed as masked
         if "attentions" not in wanted:
             return None
         full = (batch.shape[0], s.heads, n, n)  # one layer's maps, every head
@@ -151,11 +158,11 @@ def model(
                          for i in pick_layers], axis=1)  # (B, L, H, n, n)
 
     if fmt_name == "html" and "attentions" in wanted:  # the model view and the head view (render/model_html.py)
-        _write_page(att, masks(), seqs.tokens, pick_layers, pick_heads, meta["model"], look, output)
+        _write_page(att, masks(), shown, pick_layers, pick_heads, meta["model"], look, output)
     else:
         emit(arrays, meta, fmt_name, output, [],
-             lambda: _render().tables_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, precision),
-             lambda: _render().maps_of(arrays, seqs.tokens, pick_layers, pick_heads, lens, meta["model"], masks()),
+             lambda: _render().tables_of(arrays, shown, pick_layers, pick_heads, lens, precision, masks()),
+             lambda: _render().maps_of(arrays, shown, pick_layers, pick_heads, lens, meta["model"], masks()),
              look)
     if "stats" in wanted and fmt_name in PICTURES and "attentions" in wanted and (fmt_name == "heatmap" or output):
         # the statistics after the pictures: on the terminal, never into a picture written to standard output

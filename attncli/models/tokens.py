@@ -1,13 +1,19 @@
 """Tokens for a model: text through the checkpoint's own tokenizer.json (special tokens as the model adds
-them), or ids given directly (labelled with the tokenizer's tokens when there is one)."""
+them), or ids given directly (labelled with the tokenizer's tokens when there is one).
+
+Each sequence keeps its raw tokens (the vocabulary's spelling, for machine output) and its labels (as the
+tokenizer's decoder writes them, models/labels.py). Text the tokenizer cannot read gets a warning, not an
+error: most of a text's tokens being the unknown token, or characters with no token at all (left out).
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from attncli.errors import AttnError
 from attncli.models.checkpoint import OPTION, Checkpoint
+from attncli.models.labels import decoder_steps, labels
 
 
 @dataclass
@@ -16,6 +22,12 @@ class Sequences:
     tokens: list[list[str]]
     pad_id: int
     special: list[list[bool]] | None = None  # which tokens are special ([CLS], <s>, ...), when a tokenizer says
+    labels: list[list[str]] | None = None  # the tokens as a reader reads them (models/labels.py); None: the tokens
+    warnings: list[str] = field(default_factory=list)  # what the CLI says on stderr: text the tokenizer cannot read
+
+    def shown(self) -> list[list[str]]:
+        """The labels tables and pictures show."""
+        return self.labels if self.labels is not None else self.tokens
 
 
 def _special_ids(tok) -> set[int]:
@@ -23,6 +35,32 @@ def _special_ids(tok) -> set[int]:
         return {int(i) for i, t in tok.get_added_tokens_decoder().items() if getattr(t, "special", False)}
     except (AttributeError, TypeError, ValueError):
         return set()
+
+
+def _added_ids(tok) -> set[int]:
+    """Every added token (special or not): labelled as it is, never through the decoder."""
+    try:
+        return {int(i) for i in tok.get_added_tokens_decoder()}
+    except (AttributeError, TypeError, ValueError):
+        return set()
+
+
+def _unk_id(tok) -> int | None:
+    unk = getattr(tok.model, "unk_token", None)
+    return tok.token_to_id(unk) if isinstance(unk, str) else None
+
+
+def _steps(tok) -> list | None:
+    """The tokenizer's decoder as per-token steps (models/labels.py), or None when it is not understood."""
+    import json
+
+    if tok.decoder is None:
+        return []
+    try:
+        state = json.loads(tok.decoder.__getstate__())
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return decoder_steps(state) if isinstance(state, dict) else None
 
 
 def _tokenizer(ckpt: Checkpoint, needed: bool):
@@ -60,21 +98,64 @@ def encode_texts(ckpt: Checkpoint, texts: list[str], *, special: bool = True) ->
     from attncli.text.tokenize import _library_call
 
     tok = _tokenizer(ckpt, needed=True)
-    ids, tokens = [], []
+    specials, added, steps = _special_ids(tok), _added_ids(tok), _steps(tok)
+    unk_id = _unk_id(tok)
+    seqs = Sequences([], [], _pad_id(ckpt), [], [])
     for text in texts:
         with _library_call(f"cannot tokenize {text[:40]!r}"):
             enc = tok.encode(text, add_special_tokens=special)
         if not enc.ids:
             raise AttnError(f"--text {text[:40]!r} has no tokens")
-        ids.append(list(enc.ids))
-        tokens.append(list(enc.tokens))
-    specials = _special_ids(tok)
-    return Sequences(ids, tokens, _pad_id(ckpt), [[i in specials for i in row] for row in ids])
+        ids, tokens = list(enc.ids), list(enc.tokens)
+        seqs.ids.append(ids)
+        seqs.tokens.append(tokens)
+        seqs.special.append([i in specials for i in ids])  # type: ignore[union-attr]
+        seqs.labels.append(labels(tokens, [i in added for i in ids], steps))  # type: ignore[union-attr]
+        made = [k for k, added_here in enumerate(enc.special_tokens_mask) if not added_here]  # not [CLS], <s>
+        seqs.warnings += _unreadable(text, ids, made, list(enc.offsets), unk_id,
+                                     tok.id_to_token(unk_id) if unk_id is not None else None)
+    return seqs
+
+
+def _unreadable(text: str, ids: list[int], made: list[int], offsets: list[tuple[int, int]], unk_id: int | None,
+                unk: str | None) -> list[str]:
+    """Warnings for a text the tokenizer cannot read: more than half of the tokens the text made (`made`: their
+    positions; not the special tokens the tokenizer adds) are the unknown token; characters (letters, digits,
+    punctuation, symbols) that no token covers, which a tokenizer without an unknown token leaves out (a toy
+    byte-level vocabulary without the bytes of 猫)."""
+    import unicodedata
+
+    quoted = repr(text[:40]) + ("…" if len(text) > 40 else "")
+    out = []
+    unknown = [k for k in made if ids[k] == unk_id]
+    if made and 2 * len(unknown) > len(made):
+        spans = list(dict.fromkeys(text[a:b] for k in unknown for a, b in [offsets[k]] if b > a))
+        words = ", ".join(repr(w[:20]) for w in spans[:5]) + (f" and {len(spans) - 5} more" if len(spans) > 5 else "")
+        out.append(f"--text {quoted}: {len(unknown)} of {len(made)} tokens are {unk}, the tokenizer's unknown token"
+                   + (f" (for {words})" if words else "") + f": the maps show {unk} in their place; is the text in "
+                   "the model's language and casing?")
+    if unk_id is not None:  # what the model cannot read is the unknown token; a character no token covers is one
+        return out  # its normalizer drops on purpose (BERT's: controls and U+FFFD)
+    covered = bytearray(len(text))
+    for a, b in offsets:
+        a, b = min(max(a, 0), len(text)), min(max(b, 0), len(text))
+        covered[a:b] = b"\x01" * max(b - a, 0)
+    left = [ch for ch, c in zip(text, covered, strict=True)
+            if not c and unicodedata.category(ch)[0] in "LNPS"]
+    if left:
+        shown = list(dict.fromkeys(left))
+        chars = ", ".join(repr(ch) for ch in shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+        one = len(left) == 1
+        out.append(f"--text {quoted}: the tokenizer has no token for {len(left)} character{'' if one else 's'} "
+                   f"({chars}) and no unknown token to stand in for {'it' if one else 'them'}: "
+                   f"{'it is' if one else 'they are'} left out of the tokens and the maps")
+    return out
 
 
 def encode_ids(ckpt: Checkpoint, given: list[str]) -> Sequences:
     tok = _tokenizer(ckpt, needed=False)
-    ids, tokens = [], []
+    added, steps = (_added_ids(tok), _steps(tok)) if tok is not None else (set(), None)
+    ids, tokens, shown = [], [], []
     for line in given:
         try:
             row = [int(t) for t in line.replace(",", " ").split()]
@@ -85,9 +166,11 @@ def encode_ids(ckpt: Checkpoint, given: list[str]) -> Sequences:
         ids.append(row)
         names = [tok.id_to_token(i) if tok is not None and 0 <= i < 2**32 else None for i in row]
         tokens.append([t if t is not None else str(i) for t, i in zip(names, row, strict=True)])
-    specials = _special_ids(tok) if tok is not None else None
-    return Sequences(ids, tokens, _pad_id(ckpt),
-                     None if specials is None else [[i in specials for i in row] for row in ids])
+        shown.append(labels(tokens[-1], [t is None or i in added for t, i in zip(names, row, strict=True)], steps))
+    if tok is None:
+        return Sequences(ids, tokens, _pad_id(ckpt))
+    specials = _special_ids(tok)
+    return Sequences(ids, tokens, _pad_id(ckpt), [[i in specials for i in row] for row in ids], shown)
 
 
 def encode_tokens(ckpt: Checkpoint, given: list[str]) -> Sequences:
@@ -108,5 +191,6 @@ def encode_tokens(ckpt: Checkpoint, given: list[str]) -> Sequences:
                             "split words into its tokens")
         ids.append([int(i) for i in row])
         tokens.append(words)
-    specials = _special_ids(tok)
-    return Sequences(ids, tokens, _pad_id(ckpt), [[i in specials for i in row] for row in ids])
+    specials, added, steps = _special_ids(tok), _added_ids(tok), _steps(tok)
+    return Sequences(ids, tokens, _pad_id(ckpt), [[i in specials for i in row] for row in ids],
+                     [labels(words, [i in added for i in row], steps) for words, row in zip(tokens, ids, strict=True)])

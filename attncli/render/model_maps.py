@@ -46,8 +46,10 @@ def maps_of(arrays: dict[str, Any], tokens: list[list[str]], layers: list[int], 
 
 
 def tables_of(arrays: dict[str, Any], tokens: list[list[str]], layers: list[int], heads: list[int],
-              lens: list[int], precision: int) -> list[Any]:
-    """One table per (text, layer, head) map, then the hidden states' shape (tables of them are not useful)."""
+              lens: list[int], precision: int, allowed: np.ndarray | None = None) -> list[Any]:
+    """One table per (text, layer, head) map, then the statistics and the hidden states; `allowed`
+    (B, L, H, n, n) marks where a query may attend: the rest (a decoder's future keys, keys outside a
+    window, padding) prints as masked (·), whatever its weight, as `compute` prints it."""
     from attncli.render.tables import array_tables
 
     out: list[Any] = []
@@ -58,8 +60,9 @@ def tables_of(arrays: dict[str, Any], tokens: list[list[str]], layers: list[int]
             for i, li in enumerate(layers):
                 for j, hi in enumerate(heads):
                     title = ("" if len(lens) == 1 else f"text {b} · ") + f"layer {li} · head {hi}"
-                    out += array_tables(title, att[b, i, j, :n, :n], precision=precision, row_labels=labels,
-                                        col_labels=labels)
+                    ok = None if allowed is None else allowed[b, i, j, :n, :n]
+                    out += array_tables(title, att[b, i, j, :n, :n], allowed=ok, precision=precision,
+                                        row_labels=labels, col_labels=labels)
     if "stats" in arrays:
         out += stats_renderables(arrays["stats"], arrays.get("standouts", []), precision)
     if "hidden" in arrays:  # one table per text and state: the embeddings (state 0), then each layer's output
