@@ -28,7 +28,12 @@ def _commands() -> dict:
     from attncli.cli import load_commands
 
     group = typer.main.get_command(load_commands())
-    return dict(group.commands)  # type: ignore[attr-defined]
+    found = {}
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        found[name] = command
+        for sub, subcommand in getattr(command, "commands", {}).items():  # a group's commands: attncli grader ...
+            found[f"{name} {sub}"] = subcommand
+    return found
 
 
 COMMANDS = _commands()
@@ -93,7 +98,7 @@ def test_cited_sample_exists(name: str, where: str, path: str):
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_help_runs(name: str):
-    proc = subprocess.run([sys.executable, "-m", "attncli", name, "--help"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "attncli", *name.split(), "--help"], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "Examples:" in proc.stdout

@@ -70,7 +70,8 @@ def _group(
 # every registered command before it parses anything, which costs more than computing a small map, so
 # main() registers only the command being run.
 COMMANDS = {"check": "check", "compute": "compute", "embed": "embed", "explain": "explain", "init": "init",
-            "inspect": "inspect", "model": "model", "show": "show", "pe": "tables", "mask": "tables"}
+            "inspect": "inspect", "model": "model", "show": "show", "pe": "tables", "mask": "tables",
+            "grader": "deploy"}
 
 
 def load_commands(names: Iterable[str] = COMMANDS) -> typer.Typer:
