@@ -24,8 +24,24 @@ import numpy as np
 
 from attncli.core.attention import attention
 from attncli.core.heads import merge_heads
-from attncli.core.mistakes import MISTAKES, STAGES, TAIL_KEYS, Kwargs, Mistake, plain, rounded, tail
+from attncli.core.mistakes import (
+    MISTAKES,
+    STAGES,
+    TAIL_KEYS,
+    Kwargs,
+    Mistake,
+    along,
+    default_scaling,
+    in_order,
+    normalizer,
+    plain,
+    rounded,
+    sqrt_dk,
+    tail,
+    towards_scores,
+)
 from attncli.core.result import user_view
+from attncli.vocabulary import NOUN
 
 Close = Callable[[np.ndarray, np.ndarray], bool]
 LAYOUT = ("matches the expected array transposed: tokens as rows vs columns mixed up (K used where Kᵀ belongs, "
@@ -116,6 +132,7 @@ class Suspects:
         self._extra = extra
         self._mistaken: list[tuple[Mistake, Any, np.ndarray]] = []  # single mistakes computed: (mistake, result, array)
         self._rounded: dict[int, list[Candidate]] = {}
+        self._percents: list[Candidate] | None = None
         self._kwargs: dict[Mistake, Kwargs | None] = {}
         self._results: dict[Mistake, Any] = {}  # each single mistake's result: its Q, K, V serve its pairs
         # pairs, and the results they start from, only for problems of homework size (a 4k-token problem would
@@ -176,34 +193,88 @@ class Suspects:
             return None
 
     def _views(self, r: Any) -> Iterator[tuple[str, str, str, np.ndarray]]:
-        """Other arrays of result `r` a student may give for `what`: (id, message, short, array)."""
-        H, wo = r.q.shape[1], self.kw.get("wo") is not None
-        if self.what == "output":
-            yield ("weights-for-output", "matches the attention weights: ·V was left out (weights given where the "
-                   "output was asked)", "the weights given for the output", r.export("weights"))
+        """Other arrays of result `r` a student may give for `what` (a neighbouring step, named by the vocabulary's
+        name, with what turns it into the array asked): (id, message, short, array)."""
+        what, kw = self.what, self.kw
+        H, wo = r.q.shape[1], kw.get("wo") is not None
+        norm, each = normalizer(kw), along(kw)
+        todo = towards_scores(kw, r)
+        # qk given for the scores or the weights is already a mistake's array when only the default 1/√d_k lies
+        # between qk and the scores (no-scaling, no-softmax-no-scaling), or the scores' when nothing does
+        qk_named = not todo or (todo == [f"divide by {sqrt_dk(r)}"] and default_scaling(kw))
+        to_output = "multiply by V" + (", put the heads side by side" if H > 1 else "") + \
+            (" and multiply by W_O (+ b_O)" if wo else "")
+        if what == "output":
+            yield ("weights-for-output", f"matches the attention weights A, a step before the output: ·V was left "
+                   f"out (weights given where the output was asked); {to_output}", "the weights given for the output",
+                   r.export("weights"))
             if H > 1 or wo:
-                yield ("heads-for-output", "matches the per-head outputs before W_O" if wo else "matches the per-head "
-                       "outputs (H × n × d_v) not concatenated into one n × H·d_v matrix",
+                yield ("heads-for-output", "matches the per-head outputs before W_O, the step before the output: "
+                       "put them side by side and multiply by W_O (+ b_O)" if wo else "matches the per-head outputs "
+                       "(H × n × d_v) not concatenated into one n × H·d_v matrix: put the heads side by side",
                        "the per-head outputs given for the output", r.export("heads"))
-            yield ("scores-for-output", "matches the scores Q·Kᵀ/√d_k: the softmax and ·V were left out (scores "
-                   "given where the output was asked)", "the scores given for the output", r.export("scores"))
-            if self.kw.get("score", "scaled") in ("scaled", "dot") and r.meta.get("scale") != 1:
-                k = np.repeat(r.k, H // r.k.shape[1], axis=1)  # (B, H, n_k, d_k)
-                qk = r.q @ _swap(k)  # (B, H, n_q, d_k) @ (B, H, d_k, n_k) -> (B, H, n_q, n_k)
-                yield ("qk-for-output", "matches Q·Kᵀ: the scaling, the softmax and ·V were left out (Q·Kᵀ given "
-                       "where the output was asked)", "Q·Kᵀ given for the output",
-                       user_view(qk, "scores", batched=r.batched, layout=r.layout))
-        elif self.what == "weights":  # the scores for the weights: the mistake no-softmax
-            yield ("output-for-weights", "matches the output: the output was given where the weights were asked",
-                   "the output given for the weights", r.export("output"))
-        elif self.what == "scores":
-            yield ("weights-for-scores", "matches the weights: the softmax was applied where the scores were asked",
-                   "the weights given for the scores", r.export("weights"))
-        if self.what in ("q", "k", "v", "heads") and getattr(r, self.what).shape[1] > 1:
-            of = {"heads": "the per-head outputs", "q": "Q", "k": "K", "v": "V"}[self.what]
+            yield ("scores-for-output", f"matches the scores S, steps before the output: the {norm} and ·V were left "
+                   f"out (scores given where the output was asked); apply the {norm} {each}, then {to_output}",
+                   "the scores given for the output", r.export("scores"))
+            if todo:  # qk is not the scores
+                yield ("qk-for-output", f"matches qk = Q·Kᵀ, steps before the output: the scaling, the {norm} and ·V "
+                       f"were left out (Q·Kᵀ given where the output was asked)", "Q·Kᵀ given for the output",
+                       r.export("qk"))
+        elif what == "weights":
+            yield ("output-for-weights", "matches the output, a step after the weights: the output was given where "
+                   "the weights were asked; give A itself, before ·V", "the output given for the weights",
+                   r.export("output"))
+            scores = r.export("scores")
+            if np.isneginf(scores).any():  # else it is the mistake no-softmax (masked cells 0 there)
+                yield ("no-softmax", f"matches the scores S, the step before the weights: the {norm} was left out; "
+                       f"apply it {each}", "the softmax left out", scores)
+            if not qk_named:
+                yield ("qk-for-weights", f"matches qk = Q·Kᵀ, steps before the weights: "
+                       f"{in_order(todo + [f'apply the {norm} {each}'])}", "Q·Kᵀ given for the weights", r.export("qk"))
+        elif what == "scores":
+            yield ("weights-for-scores", f"matches the attention weights A, the step after the scores: the {norm} was "
+                   "applied where the scores were asked; give S, before it", "the weights given for the scores",
+                   r.export("weights"))
+            if not qk_named:
+                yield ("qk-for-scores", f"matches qk = Q·Kᵀ, the step before the scores: {in_order(todo)}",
+                       "Q·Kᵀ given for the scores", r.export("qk"))
+        elif what == "qk":
+            if todo:
+                yield ("scores-for-qk", "matches the scores S, the step after qk: give Q·Kᵀ itself, before what "
+                       f"makes the scores of it ({'; '.join(todo)})", "the scores given for qk", r.export("scores"))
+            yield ("weights-for-qk", f"matches the attention weights A, steps after qk: give Q·Kᵀ itself, before "
+                   f"the {norm}", "the weights given for qk", r.export("weights"))
+        elif what in ("q", "k", "v"):
+            sym = what.upper()
+            for other in ("q", "k", "v"):
+                if other != what:
+                    o = other.upper()
+                    how = f": {sym} = X·W_{sym}" if kw.get("wq") is not None else ""
+                    yield (f"{other}-for-{what}", f"matches {o} ({NOUN[other]}) where {sym} ({NOUN[what]}) was asked"
+                           f"{how}", f"{o} given for {sym}", r.export(other))
+        elif what == "heads":
+            yield ("weights-for-heads", "matches the attention weights A, the step before the heads: multiply each "
+                   "head's A_h by V_h", "the weights given for the heads", r.export("weights"))
+            if wo:
+                yield ("output-for-heads", "matches the output, the step after the heads and W_O: give each head's "
+                       "A_h·V_h, before the concatenation and W_O", "the output given for the heads",
+                       r.export("output"))
+        elif what == "concat":
+            if H > 1:
+                yield ("heads-for-concat", "matches the per-head outputs (H × n × d_v), the step before concat: put "
+                       "the heads side by side in one n × H·d_v matrix", "the per-head outputs given for concat",
+                       r.export("heads"))
+                yield ("heads-order", "matches the heads concatenated in the wrong (reversed) order",
+                       "the heads concatenated in reversed order",
+                       user_view(merge_heads(r.heads[:, ::-1]), "concat", batched=r.batched, layout=r.layout))
+            if wo:
+                yield ("output-for-concat", "matches the output, the step after concat: W_O was applied; give the "
+                       "heads side by side, before W_O", "the output given for concat", r.export("output"))
+        if what in ("q", "k", "v", "heads") and getattr(r, what).shape[1] > 1:
+            of = {"heads": "the per-head outputs", "q": "Q", "k": "K", "v": "V"}[what]
             yield ("concat-for-heads", f"matches {of} as one matrix with the heads side by side (n × H·d) where one "
                    "n × d matrix per head (H × n × d) was asked", f"{of} with the heads side by side",
-                   user_view(merge_heads(getattr(r, self.what)), "output", batched=r.batched, layout=r.layout))
+                   user_view(merge_heads(getattr(r, what)), "output", batched=r.batched, layout=r.layout))
 
     def _singles(self) -> Iterator[Candidate]:
         yield Candidate((), "", self.want)  # the expected array itself: right values in another shape
@@ -228,21 +299,35 @@ class Suspects:
             if a is None:
                 continue
             self._mistaken.append((m, r if self._small else None, a))
-            yield Candidate((m.name,), m.text(self.kw, self.what), a, m.phrase(self.kw))
+            yield Candidate((m.name,), m.text(self.kw, self.what, self.res), a, m.phrase(self.kw))
 
     def rounded(self, decimals: int) -> list[Candidate]:
         """The output with the weights rounded to `decimals` before ·V (computed once per `decimals`)."""
         if decimals not in self._rounded:
             self._rounded[decimals] = []
-            if self.res is not None and self.what in ("heads", "output") and self.res.weights is not None:
+            if self.res is not None and self.what in ("heads", "concat", "output") and self.res.weights is not None:
                 m = rounded(decimals)
                 try:
                     a = np.asarray(m.post(self.res, self.kw).export(self.what), dtype=np.float64)
-                    self._rounded[decimals].append(Candidate((m.name,), m.text(self.kw, self.what), a,
+                    self._rounded[decimals].append(Candidate((m.name,), m.text(self.kw, self.what, self.res), a,
                                                              m.phrase(self.kw)))
                 except Exception:  # noqa: BLE001
                     pass
         return self._rounded[decimals]
+
+    def percents(self) -> list[Candidate]:
+        """The expected array and every single × 100: an answer written in percent (33.33 for 0.3333). Their
+        messages hold {pct}, which the diagnosis fills with the answer's own numbers (never the expected's)."""
+        if self._percents is None:
+            noun = NOUN.get(self.what, "the values")
+            expected = Candidate(("percent",), "matches the expected array × 100 (every value is 100 × the "
+                                 f"expected): give {noun} as fractions {{pct}}", 100 * self.want,
+                                 "every value × 100 (percentages)")
+            self._percents = [expected] + [
+                Candidate(c.names + ("percent",), "matches, × 100 (as percentages), "
+                          f"{c.message.removeprefix('matches ')}; give fractions {{pct}}", 100 * c.array,
+                          f"{c.short} × 100") for c in self.singles if c.names]
+        return self._percents
 
     def _pairs(self) -> Iterator[Candidate]:
         for _ in self.singles:  # every single mistake computed first
@@ -256,7 +341,7 @@ class Suspects:
 
         for m, _, a in done:  # a mistake's array, transposed
             if a.ndim >= 2:
-                yield Candidate((m.name, "layout"), _transposed(m.text(self.kw, self.what)), _swap(a),
+                yield Candidate((m.name, "layout"), _transposed(m.text(self.kw, self.what, self.res)), _swap(a),
                                 f"{m.phrase(self.kw)}, transposed")
         for m, r, _ in done:  # another of its arrays given for the one asked
             try:
@@ -321,6 +406,22 @@ class Diagnoser:
             return None, d  # right at its own precision: no mistake (check says how to pass)
         return same, d
 
+    def _percent_close(self, decimals: int | None) -> Close:
+        """Whether an answer equals 100 × a candidate: within the check's tolerance once divided by 100, or within
+        half a unit of its own last decimal (33.3 for 0.3333, 33 for 0.33); never when it is as close to the
+        candidate itself (zeros for values below 0.005)."""
+        tol = 0.5 * 10.0 ** -decimals * (1 + 1e-9) if decimals is not None and decimals <= 4 else None
+
+        def same(a: np.ndarray, b100: np.ndarray) -> bool:
+            if a.shape != b100.shape:
+                return False
+            with np.errstate(invalid="ignore"):
+                if tol is not None and np.all(np.abs(a - b100 / 100) <= tol):
+                    return False  # as close to the candidate: no sign of percentages
+                return self.close(a / 100, b100 / 100) or (tol is not None and bool(np.all(np.abs(a - b100) <= tol)))
+
+        return same
+
     def _useless(self, c: Candidate) -> bool:
         """A mistake that gives the expected array itself for this problem (e.g. no biases when they are 0)."""
         key = id(c)
@@ -352,6 +453,11 @@ class Diagnoser:
             hits += [h for c in self.suspects.rounded(decimals) if (h := self._hit(c, answer, same))]
         if hits:
             return _finding(hits, answer)
+        percent = self._percent_close(decimals)
+        hits = [h for c in self.suspects.percents() if (h := self._hit(c, answer, percent))]
+        if hits:
+            example = _percent_example(answer)
+            return _finding([h._replace(message=h.message.replace("{pct}", example)) for h in hits], answer)
         pairs = self.suspects.pairs
         for i, c in enumerate(pairs):
             h = self._hit(c, answer, same)
@@ -359,6 +465,13 @@ class Diagnoser:
                 return _finding([h] + [h2 for c2 in pairs.items[i + 1:] if (h2 := self._hit(c2, answer, same))],
                                 answer)
         return None
+
+
+def _percent_example(answer: np.ndarray) -> str:
+    """"(0.3333), not percentages (33.33)" from the answer's first value that is not 0."""
+    values = answer[np.isfinite(answer) & (answer != 0)]
+    v = float(values.flat[0]) if values.size else 50.0
+    return f"({v / 100:.6g}), not percentages ({v:.6g})"
 
 
 def _finding(hits: list[_Hit], answer: np.ndarray) -> Finding:

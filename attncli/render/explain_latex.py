@@ -15,6 +15,7 @@ import unicodedata
 from attncli.render.explain import Section, _shown, cut_notice
 from attncli.render.safe import printable
 from attncli.render.tables import format_number
+from attncli.vocabulary import NOUN
 
 _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
             "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "-": "-{}", "<": r"\textless{}",
@@ -70,17 +71,14 @@ def _caption(caption: str) -> str:
     return r"\text{" + tex_text(caption) + r"}:\ "
 
 
-ANSWERS = {"weights": "the attention weights", "output": "the output", "scores": "the scores", "q": "the queries Q",
-           "k": "the keys K", "v": "the values V", "heads": "the output of each head"}
+ANSWERS = dict(NOUN)  # what the worked solution's last paragraph calls the answer, by its name (vocabulary.NAMES)
 
 
 def answer_section(secs: list[Section], what: str) -> Section | None:
     """The step whose matrices are the array `attncli check --what` grades, or None."""
-    keys = {"q": ("q", "q_x", "q_direct", "q_rope"), "k": ("k", "k_x", "k_direct", "k_rope"),
-            "v": ("v", "v_x", "v_direct")}.get(what, ())
-    found = [s for s in secs if s.array == what or s.key in keys]
-    if not found and what == "heads":  # one head: its output is the output, shown once
-        found = [s for s in secs if s.key == "output_plain"]
+    found = [s for s in secs if what in s.names]
+    if not found and what in ("heads", "concat"):  # one head and no W_O: its output is the output, shown once
+        found = [s for s in secs if s.key in ("output_plain", "output_concat")]
     return found[-1] if found else None
 
 
