@@ -351,8 +351,7 @@ def _no_scaling_text(kw: Kwargs, what: str, res: Any) -> str:
     if what == "scores":
         return f"matches the scores without the scaling: 1/√d_k was left out; {divide} first"
     if what == "weights":
-        return (f"matches the weights computed from qk = Q·Kᵀ instead of the scores S = Q·Kᵀ/√d_k: 1/√d_k was "
-                f"left out; {divide} before the {normalizer(kw)}")
+        return f"matches the {normalizer(kw)} of qk = Q·Kᵀ instead of the scores S: 1/√d_k was left out; {divide} first"
     return f"matches the computation without the scaling: 1/√d_k was left out; {divide} before the {normalizer(kw)}"
 
 
