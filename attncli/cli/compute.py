@@ -29,6 +29,7 @@ EPILOG = (
     "  attncli compute --x samples/self_attention/x.csv --wq samples/self_attention/wq.csv "
     "--wk samples/self_attention/wk.csv --wv samples/self_attention/wv.csv\n\n"
     "  attncli compute samples/self_attention/problem.toml --show q,k,v,weights\n\n"
+    "  attncli compute samples/self_attention/problem.toml --show qk,scores,weights  # Q·Kᵀ, then /√d_k\n\n"
     "  attncli compute --x \"1 0 1 0; 0 2 0 2; 1 1 1 1\" --score dot --show scores,weights\n\n"
     "  echo \"1 0 1 0; 0 2 0 2; 1 1 1 1\" | attncli compute --x - --causal  # stdin reads as the inline text\n\n"
     "  attncli compute --q samples/self_attention/x.csv --k samples/self_attention/x.csv "

@@ -82,6 +82,11 @@ def answer_section(secs: list[Section], what: str) -> Section | None:
     return found[-1] if found else None
 
 
+def _sentence(text: str) -> str:
+    """The text with a capital first letter (the rest as it is: Q·Kᵀ keeps its capitals)."""
+    return text[:1].upper() + text[1:]
+
+
 def _bmatrix(m, s: Section, precision: int) -> list[str]:
     rows, cols = _shown(m)
     body = []
@@ -126,7 +131,7 @@ def latex(secs: list[Section], precision: int, *, standalone: bool = False, titl
         s = answer_section(secs, what) if what else None
         if s is not None:
             rounded = f", rounded to {decimals} decimal{'' if decimals == 1 else 's'}" if decimals is not None else ""
-            lines.append(rf"\paragraph{{Answer.}} {tex_text(ANSWERS.get(what, what).capitalize())} "
+            lines.append(rf"\paragraph{{Answer.}} {tex_text(_sentence(ANSWERS.get(what, what)))} "
                          rf"(step {s.number}){tex_text(rounded)}:")
             for m in s.matrices:
                 lines += _bmatrix(m, s, precision if decimals is None else decimals)
