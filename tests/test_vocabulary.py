@@ -266,6 +266,12 @@ def test_standalone_answer_for_qk(tmp_path):
     tex = run(["explain", problem(tmp_path, "qk"), "--standalone"]).stdout.decode()
     answer = tex.split(r"\paragraph{Answer.}", 1)[1]
     assert answer.startswith(" The products qk = Q$\\cdot$K$^{\\top}$ (step 5):"), answer[:80]
+    q, k = X @ WQ, X @ WK
+    got = np.array([[float(c) for c in row.split("&")] for row in
+                    answer.split(r"\begin{bmatrix}")[1].split(r"\end{bmatrix}")[0].strip().split("\\\\")])
+    np.testing.assert_allclose(got, q @ k.T, atol=5e-5)  # to the 4 decimals shown
+    err = run_error(["explain", "--q", "1 0; 0 1", "--k", "1 0; 0 1", "--v", "1 0; 0 1", "--standalone", "--what", "x"])
+    assert "no such step" in err
 
 
 # ---- one list, everywhere ----------------------------------------------------------------------------------------

@@ -89,11 +89,15 @@ def explain(
     elif fmt_name == "markdown":
         text = ex.markdown(secs, precision)
     elif fmt_name == "latex":
-        from attncli.render.explain_latex import latex
+        from attncli.render.explain_latex import answer_section, latex
 
         problem = options.get("problem")
         title = f"Worked solution: {os.path.basename(problem)}" if problem else None
-        text = latex(secs, precision, standalone=standalone, title=title, answer=_answer(what, decimals))
+        answer = _answer(what, decimals)
+        if standalone and answer is not None and answer_section(secs, answer[0]) is None:
+            raise AttnError(f"explain --what {answer[0]}: this problem has no such step (Q, K and V given directly "
+                            "have no x); choose another array")
+        text = latex(secs, precision, standalone=standalone, title=title, answer=answer)
     else:  # every value, written row by row as it is made: memory of one row, not of the document
         from attncli.io.writers import _plain  # numpy -> strict-JSON Python, non-finite -> null
 
