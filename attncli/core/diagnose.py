@@ -3,12 +3,14 @@
 Each mistake (core/mistakes.py) changes the computation the way a student might have and gives the array
 that student would have written. An answer is matched, in this order, against:
 
-    singles  the expected array in another shape (transposed, flattened into one line), another array given
-             for the one asked (the weights for the output, Q·Kᵀ, per-head outputs, ...), each single mistake,
-             and the weights rounded to the answer's own decimals; every single that matches is named, so
-             mistakes that coincide for this problem's numbers are named together;
+    singles  the expected array in another shape (transposed, flattened into one line), a neighbouring step
+             given for the one asked (core/neighbours.py: qk for the scores, the weights for the output, K for
+             Q, ...), each single mistake, and the weights rounded to the answer's own decimals; every single
+             that matches is named, so mistakes that coincide for this problem's numbers are named together;
+    percents the expected array and every single × 100: an answer written in percent (33.3 for 0.3333),
+             at the check's tolerance or to the answer's own decimals;
     pairs    two mistakes at once (a mistake's array transposed or given for another, two mistakes together),
-             tried only when no single matches, computed one at a time until one matches.
+             tried only when nothing above matches, computed one at a time until one matches.
 
 Pure: takes attention() keyword arguments (the problem) and its result; candidates are computed on first need
 and kept, so one Diagnoser serves a whole class.
@@ -23,24 +25,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from attncli.core.attention import attention
-from attncli.core.heads import merge_heads
-from attncli.core.mistakes import (
-    MISTAKES,
-    STAGES,
-    TAIL_KEYS,
-    Kwargs,
-    Mistake,
-    along,
-    default_scaling,
-    in_order,
-    normalizer,
-    plain,
-    rounded,
-    sqrt_dk,
-    tail,
-    towards_scores,
-)
-from attncli.core.result import user_view
+from attncli.core.mistakes import MISTAKES, STAGES, TAIL_KEYS, Kwargs, Mistake, plain, rounded, tail
+from attncli.core.neighbours import views as neighbours
 from attncli.vocabulary import NOUN
 
 Close = Callable[[np.ndarray, np.ndarray], bool]
@@ -192,90 +178,6 @@ class Suspects:
         except Exception:  # noqa: BLE001 - a mistake that cannot be computed for this problem is no candidate
             return None
 
-    def _views(self, r: Any) -> Iterator[tuple[str, str, str, np.ndarray]]:
-        """Other arrays of result `r` a student may give for `what` (a neighbouring step, named by the vocabulary's
-        name, with what turns it into the array asked): (id, message, short, array)."""
-        what, kw = self.what, self.kw
-        H, wo = r.q.shape[1], kw.get("wo") is not None
-        norm, each = normalizer(kw), along(kw)
-        todo = towards_scores(kw, r)
-        # qk given for the scores or the weights is already a mistake's array when only the default 1/√d_k lies
-        # between qk and the scores (no-scaling, no-softmax-no-scaling), or the scores' when nothing does
-        qk_named = not todo or (todo == [f"divide by {sqrt_dk(r)}"] and default_scaling(kw))
-        to_output = "multiply by V" + (", put the heads side by side" if H > 1 else "") + \
-            (" and multiply by W_O (+ b_O)" if wo else "")
-        if what == "output":
-            yield ("weights-for-output", f"matches the attention weights A, a step before the output: ·V was left "
-                   f"out (weights given where the output was asked); {to_output}", "the weights given for the output",
-                   r.export("weights"))
-            if H > 1 or wo:
-                yield ("heads-for-output", "matches the per-head outputs before W_O, the step before the output: "
-                       "put them side by side and multiply by W_O (+ b_O)" if wo else "matches the per-head outputs "
-                       "(H × n × d_v) not concatenated into one n × H·d_v matrix: put the heads side by side",
-                       "the per-head outputs given for the output", r.export("heads"))
-            yield ("scores-for-output", f"matches the scores S, steps before the output: the {norm} and ·V were left "
-                   f"out (scores given where the output was asked); apply the {norm} {each}, then {to_output}",
-                   "the scores given for the output", r.export("scores"))
-            if todo:  # qk is not the scores
-                yield ("qk-for-output", f"matches qk = Q·Kᵀ, steps before the output: the scaling, the {norm} and ·V "
-                       f"were left out (Q·Kᵀ given where the output was asked)", "Q·Kᵀ given for the output",
-                       r.export("qk"))
-        elif what == "weights":
-            yield ("output-for-weights", "matches the output, a step after the weights: the output was given where "
-                   "the weights were asked; give A itself, before ·V", "the output given for the weights",
-                   r.export("output"))
-            scores = r.export("scores")
-            if np.isneginf(scores).any():  # else it is the mistake no-softmax (masked cells 0 there)
-                yield ("no-softmax", f"matches the scores S, the step before the weights: the {norm} was left out; "
-                       f"apply it {each}", "the softmax left out", scores)
-            if not qk_named:
-                yield ("qk-for-weights", f"matches qk = Q·Kᵀ, steps before the weights: "
-                       f"{in_order(todo + [f'apply the {norm} {each}'])}", "Q·Kᵀ given for the weights", r.export("qk"))
-        elif what == "scores":
-            yield ("weights-for-scores", f"matches the attention weights A, the step after the scores: the {norm} was "
-                   "applied where the scores were asked; give S, before it", "the weights given for the scores",
-                   r.export("weights"))
-            if not qk_named:
-                yield ("qk-for-scores", f"matches qk = Q·Kᵀ, the step before the scores: {in_order(todo)}",
-                       "Q·Kᵀ given for the scores", r.export("qk"))
-        elif what == "qk":
-            if todo:
-                yield ("scores-for-qk", "matches the scores S, the step after qk: give Q·Kᵀ itself, before what "
-                       f"makes the scores of it ({'; '.join(todo)})", "the scores given for qk", r.export("scores"))
-            yield ("weights-for-qk", f"matches the attention weights A, steps after qk: give Q·Kᵀ itself, before "
-                   f"the {norm}", "the weights given for qk", r.export("weights"))
-        elif what in ("q", "k", "v"):
-            sym = what.upper()
-            for other in ("q", "k", "v"):
-                if other != what:
-                    o = other.upper()
-                    how = f": {sym} = X·W_{sym}" if kw.get("wq") is not None else ""
-                    yield (f"{other}-for-{what}", f"matches {o} ({NOUN[other]}) where {sym} ({NOUN[what]}) was asked"
-                           f"{how}", f"{o} given for {sym}", r.export(other))
-        elif what == "heads":
-            yield ("weights-for-heads", "matches the attention weights A, the step before the heads: multiply each "
-                   "head's A_h by V_h", "the weights given for the heads", r.export("weights"))
-            if wo:
-                yield ("output-for-heads", "matches the output, the step after the heads and W_O: give each head's "
-                       "A_h·V_h, before the concatenation and W_O", "the output given for the heads",
-                       r.export("output"))
-        elif what == "concat":
-            if H > 1:
-                yield ("heads-for-concat", "matches the per-head outputs (H × n × d_v), the step before concat: put "
-                       "the heads side by side in one n × H·d_v matrix", "the per-head outputs given for concat",
-                       r.export("heads"))
-                yield ("heads-order", "matches the heads concatenated in the wrong (reversed) order",
-                       "the heads concatenated in reversed order",
-                       user_view(merge_heads(r.heads[:, ::-1]), "concat", batched=r.batched, layout=r.layout))
-            if wo:
-                yield ("output-for-concat", "matches the output, the step after concat: W_O was applied; give the "
-                       "heads side by side, before W_O", "the output given for concat", r.export("output"))
-        if what in ("q", "k", "v", "heads") and getattr(r, what).shape[1] > 1:
-            of = {"heads": "the per-head outputs", "q": "Q", "k": "K", "v": "V"}[what]
-            yield ("concat-for-heads", f"matches {of} as one matrix with the heads side by side (n × H·d) where one "
-                   "n × d matrix per head (H × n × d) was asked", f"{of} with the heads side by side",
-                   user_view(merge_heads(getattr(r, what)), "output", batched=r.batched, layout=r.layout))
-
     def _singles(self) -> Iterator[Candidate]:
         yield Candidate((), "", self.want)  # the expected array itself: right values in another shape
         if self.want.ndim >= 2:
@@ -284,7 +186,7 @@ class Suspects:
         if self.res is None:
             return
         try:
-            views = list(self._views(self.res))
+            views = list(neighbours(self.kw, self.what, self.res))
         except Exception:  # noqa: BLE001 - e.g. maps not kept
             views = []
         for name, message, short, a in views:
@@ -345,7 +247,7 @@ class Suspects:
                                 f"{m.phrase(self.kw)}, transposed")
         for m, r, _ in done:  # another of its arrays given for the one asked
             try:
-                views = list(self._views(r))
+                views = list(neighbours(self.kw, self.what, r))
             except Exception:  # noqa: BLE001
                 continue
             for name, _, short, a in views:

@@ -26,6 +26,16 @@ import numpy as np
 from attncli.core import masks as mk
 from attncli.core.heads import merge_heads
 from attncli.core.layout import from_rows, to_rows
+from attncli.core.neighbours import (
+    along,
+    cols,
+    default_scaling,
+    in_order,
+    masked,
+    normalizer,
+    sqrt_dk,
+    towards_scores,
+)
 from attncli.core.normalize import normalize
 
 Kwargs = dict[str, Any]
@@ -60,14 +70,6 @@ class Mistake:
         return self.short(kw) if callable(self.short) else self.short
 
 
-def _cols(kw: Kwargs) -> bool:
-    return kw.get("layout", "rows") == "cols"
-
-
-def default_scaling(kw: Kwargs) -> bool:
-    return kw.get("score", "scaled") == "scaled" and kw.get("scale") is None
-
-
 def _softmax(kw: Kwargs) -> bool:
     return (kw.get("normalize") or kw.get("normalize_") or "softmax") == "softmax"
 
@@ -94,7 +96,7 @@ def _d_model(kw: Kwargs, res: Any) -> int | None:
     x = kw.get("x")
     if x is None or kw.get("wq") is None or np.ndim(x) < 2:
         return None
-    return int(np.shape(x)[-2] if _cols(kw) else np.shape(x)[-1])
+    return int(np.shape(x)[-2] if cols(kw) else np.shape(x)[-1])
 
 
 def _no_scale_no_softmax(kw: Kwargs, res: Any) -> Kwargs | None:
@@ -129,7 +131,7 @@ def _shifted_causal(offset: int) -> Change:
             return None
         n_q, n_k = res.q.shape[2], res.k.shape[2]
         allowed = np.arange(n_k)[None, :] <= np.arange(n_q)[:, None] + offset  # (n_q, n_k)
-        return {**kw, "causal": False, "mask": from_rows(allowed) if _cols(kw) else allowed}
+        return {**kw, "causal": False, "mask": from_rows(allowed) if cols(kw) else allowed}
     return change
 
 
@@ -154,12 +156,12 @@ def _wo_rows(kw: Kwargs) -> np.ndarray | None:
     if wo is None:
         return None
     w = np.asarray(wo)
-    w = to_rows(w) if _cols(kw) else w
+    w = to_rows(w) if cols(kw) else w
     return w.reshape(-1, w.shape[-1]) if w.ndim == 3 else w
 
 
 def _with_wo(kw: Kwargs, w: np.ndarray) -> Kwargs:
-    return {**kw, "wo": from_rows(w) if _cols(kw) else w}
+    return {**kw, "wo": from_rows(w) if cols(kw) else w}
 
 
 def _heads_reversed(kw: Kwargs, res: Any) -> Kwargs | None:
@@ -191,11 +193,11 @@ def _heads_interleaved(merge_too: bool) -> Change:
             if a is None or isinstance(a, list) or np.ndim(a) != (2 if matrix else 1):
                 return False
             a = np.asarray(a)
-            rows = to_rows(a) if matrix and _cols(kw) else a
+            rows = to_rows(a) if matrix and cols(kw) else a
             if rows.shape[-1] % heads:
                 return False
             rows = rows[..., interleaved(rows.shape[-1], heads)]
-            new[name] = from_rows(rows) if matrix and _cols(kw) else rows
+            new[name] = from_rows(rows) if matrix and cols(kw) else rows
             return True
 
         if kw.get("wq") is not None:
@@ -257,7 +259,7 @@ def tail(res: Any, kw: Kwargs) -> Any:
         scale = 1 / math.sqrt(d_k) if kw.get("score", "scaled") == "scaled" else 1.0
     s = (res.q @ np.swapaxes(k, -1, -2)) * scale  # (B, H, n_q, d_k) @ (B, H, d_k, n_k) -> (B, H, n_q, n_k)
     mask = kw.get("mask")
-    if mask is not None and _cols(kw):
+    if mask is not None and cols(kw):
         mask = to_rows(np.asarray(mask))
     masks = dict(causal=kw.get("causal", False), window=kw.get("window"), key_lens=kw.get("key_lens"),
                  query_lens=kw.get("query_lens"), mask=mask)
@@ -292,56 +294,9 @@ def rounded(decimals: int) -> Mistake:
 
 
 def _axis_text(kw: Kwargs, what: str, res: Any) -> str:
-    if _cols(kw):
+    if cols(kw):
         return "matches softmax over the wrong axis (along each row of A instead of down each column)"
     return "matches softmax over the wrong axis (down each column of S instead of along each row)"
-
-
-def normalizer(kw: Kwargs) -> str:
-    """The normalizer's name as a student reads it (softmax, sparsemax, ...)."""
-    name = kw.get("normalize") or kw.get("normalize_") or "softmax"
-    return {"softmax1": "softmax₁", "relu": "ReLU", "sigmoid": "sigmoid"}.get(name, name)
-
-
-def along(kw: Kwargs) -> str:
-    return "down each column" if _cols(kw) else "to each row"
-
-
-def _masked(res: Any) -> list[str]:
-    """The masks of the problem (what sets scores to −∞), by name: causal, window, key lens, ..."""
-    described = ((res.meta if res is not None else {}).get("masks") or {})
-    return [k.replace("_", " ") for k, v in described.items() if k != "bias" and v not in (None, False, [], {})]
-
-
-def sqrt_dk(res: Any) -> str:
-    """"√d_k (= √2)" for the problem's d_k."""
-    return f"√d_k (= √{res.k.shape[3]})" if res is not None else "√d_k"
-
-
-def towards_scores(kw: Kwargs, res: Any) -> list[str]:
-    """What turns qk = Q·Kᵀ into the scores S of this problem, in order, as instructions: divide by √d_k (= √2),
-    set the masked cells to −∞ (causal), ..."""
-    meta = res.meta if res is not None else {}
-    todo = []
-    scale = meta.get("scale", 1.0)
-    if scale != 1.0:
-        todo.append(f"divide by {sqrt_dk(res)}" if default_scaling(kw) else f"multiply by the scale {scale:.6g}")
-    if meta.get("softcap") is not None:
-        todo.append(f"soft-cap them: c·tanh(S/c) with c = {meta['softcap']:g}")
-    if (meta.get("masks") or {}).get("bias"):
-        todo.append("add the bias")
-    if (meta.get("positions") or {}).get("alibi"):
-        todo.append("subtract the ALiBi penalty m_h·|i − j|")
-    if _masked(res):
-        todo.append(f"set the masked cells to −∞ ({', '.join(_masked(res))})")
-    if meta.get("temperature", 1.0) != 1.0:
-        todo.append(f"divide by the temperature {meta['temperature']:g}")
-    return todo
-
-
-def in_order(steps: list[str]) -> str:
-    """["a", "b", "c"] -> "a, then b, then c"."""
-    return ", then ".join(steps)
 
 
 def _no_scaling_text(kw: Kwargs, what: str, res: Any) -> str:
@@ -358,7 +313,7 @@ def _no_scaling_text(kw: Kwargs, what: str, res: Any) -> str:
 def _no_softmax_text(kw: Kwargs, what: str, res: Any) -> str:
     norm = normalizer(kw)
     if what == "weights":
-        zero = " (0 where masked)" if _masked(res) else ""
+        zero = " (0 where masked)" if masked(res) else ""
         return (f"matches the scores S{zero}, the step before the weights: the {norm} was left out; apply it "
                 f"{along(kw)}")
     return f"matches S·V: the {norm} was left out (the scores used as the weights); apply it {along(kw)} first"
@@ -388,7 +343,7 @@ MISTAKES: list[Mistake] = [
             lambda kw, res: {**kw, "_normalize_over_queries": True} if _softmax(kw) else None, "weights",
             groups=NORM),
     Mistake("softmax-whole", lambda kw, what, res: "matches one softmax over the whole score matrix instead of a "
-            f"softmax of each {'column' if _cols(kw) else 'row'}",
+            f"softmax of each {'column' if cols(kw) else 'row'}",
             "one softmax over the whole matrix", lambda kw, res: kw if _softmax(kw) else None, "weights",
             _softmax_whole, groups=NORM),
     Mistake("no-softmax", _no_softmax_text, "the softmax left out", _set(normalize="none"), "weights", groups=NORM),
