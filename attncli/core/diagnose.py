@@ -46,6 +46,7 @@ class Candidate:
     message: str
     array: np.ndarray
     short: str = ""
+    percent: bool = False  # the answer is `array` × 100 (compared by Diagnoser._percent_close, without a copy)
 
     @property
     def name(self) -> str:
@@ -223,12 +224,12 @@ class Suspects:
         if self._percents is None:
             noun = NOUN.get(self.what, "the values")
             expected = Candidate(("percent",), "matches the expected array × 100 (every value is 100 × the "
-                                 f"expected): give {noun} as fractions {{pct}}", 100 * self.want,
-                                 "every value × 100 (percentages)")
+                                 f"expected): give {noun} as fractions {{pct}}", self.want,
+                                 "every value × 100 (percentages)", percent=True)
             self._percents = [expected] + [
                 Candidate(c.names + ("percent",), "matches, × 100 (as percentages), "
-                          f"{c.message.removeprefix('matches ')}; give fractions {{pct}}", 100 * c.array,
-                          f"{c.short} × 100") for c in self.singles if c.names]
+                          f"{c.message.removeprefix('matches ')}; give fractions {{pct}}", c.array,
+                          f"{c.short} × 100", percent=True) for c in self.singles if c.names]
         return self._percents
 
     def _pairs(self) -> Iterator[Candidate]:
@@ -309,18 +310,18 @@ class Diagnoser:
         return same, d
 
     def _percent_close(self, decimals: int | None) -> Close:
-        """Whether an answer equals 100 × a candidate: within the check's tolerance once divided by 100, or within
+        """Whether an answer is 100 × a candidate: equal within the check's tolerance once divided by 100, or within
         half a unit of its own last decimal (33.3 for 0.3333, 33 for 0.33); never when it is as close to the
         candidate itself (zeros for values below 0.005)."""
         tol = 0.5 * 10.0 ** -decimals * (1 + 1e-9) if decimals is not None and decimals <= 4 else None
 
-        def same(a: np.ndarray, b100: np.ndarray) -> bool:
-            if a.shape != b100.shape:
+        def same(a: np.ndarray, b: np.ndarray) -> bool:
+            if a.shape != b.shape:
                 return False
-            with np.errstate(invalid="ignore"):
-                if tol is not None and np.all(np.abs(a - b100 / 100) <= tol):
-                    return False  # as close to the candidate: no sign of percentages
-                return self.close(a / 100, b100 / 100) or (tol is not None and bool(np.all(np.abs(a - b100) <= tol)))
+            with np.errstate(invalid="ignore", over="ignore"):
+                if tol is not None and np.all(np.abs(a - b) <= tol):
+                    return False  # as close to the candidate itself: no sign of percentages
+                return self.close(a / 100, b) or (tol is not None and bool(np.all(np.abs(a - 100 * b) <= tol)))
 
         return same
 
@@ -334,10 +335,10 @@ class Diagnoser:
     def _hit(self, c: Candidate, answer: np.ndarray, same: Close) -> _Hit | None:
         a = c.array
         if a.shape == answer.shape:
-            if c.names and same(answer, a) and not self._useless(c):
+            if c.names and same(answer, a) and (c.percent or not self._useless(c)):
                 return _Hit(c.names, c.message, c.short or c.message, None)
         elif a.size == answer.size and _flat(answer.shape) and not _flat(a.shape):
-            if same(answer.reshape(a.shape), a) and (not c.names or not self._useless(c)):
+            if same(answer.reshape(a.shape), a) and (not c.names or c.percent or not self._useless(c)):
                 if not c.names:
                     return _Hit(("flattened",), f"has the right values, given as one line of {a.size} numbers instead "
                                 f"of the {_dims(a.shape)} array asked", "the right values", a.shape)
