@@ -37,7 +37,7 @@ def explain(
                                          "--format latex). e.g. --standalone -o solution.tex", opt.OUT,
                                          "--standalone")] = False,
     what: Annotated[str | None, opt._opt("With --standalone: end with the answer a student gives, this array "
-                                         "rounded to --decimals (a problem file's [check] what and decimals count "
+                                         "rounded to --decimals (a problem file's \\[check] what and decimals count "
                                          f"too), one of {STEP_NAMES}. e.g. --standalone --what weights", opt.OUT,
                                          "--what")] = None,
     decimals: Annotated[int | None, opt._opt("With --standalone: the answer's decimals (--what). e.g. --decimals 2",
