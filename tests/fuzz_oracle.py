@@ -272,7 +272,7 @@ def _results(argv: list[str], data: bytes) -> dict[str, np.ndarray | str]:
     out = _value_after(argv, "-o")
     fmt = _value_after(argv, "--format") or (out.rsplit(".", 1)[-1] if out else "table")
     show = _value_after(argv, "--show")
-    names = ("q,k,v,scores,weights,heads,output" if show == "all" else show or "weights,output").split(",")
+    names = ("x,q,k,v,qk,scores,weights,heads,concat,output" if show == "all" else show or "weights,output").split(",")
     if argv[0] == "compute" and fmt == "npy" and show is None:
         names = ["output"]
     if argv[0] != "compute":

@@ -167,7 +167,7 @@ def test_npy_to_pipe_and_file(tmp_path):
 def test_npz_and_safetensors_hold_every_shown_array(tmp_path):
     run(["compute", "--x", "1 0; 0 1", "--score", "dot", "--show", "all", "-o", tmp_path / "a.npz"])
     with np.load(tmp_path / "a.npz") as z:
-        assert set(z.files) == {"q", "k", "v", "scores", "weights", "heads", "output"}
+        assert set(z.files) == {"x", "q", "k", "v", "qk", "scores", "weights", "heads", "concat", "output"}
         np.testing.assert_allclose(z["weights"], W_DOT, atol=1e-15)
     run(["compute", "--x", "1 0; 0 1", "--score", "dot", "--causal", "-o", tmp_path / "a.safetensors"])
     from safetensors import safe_open

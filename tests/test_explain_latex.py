@@ -241,6 +241,7 @@ def test_standalone_ends_with_the_answer_the_problem_asks_for(tmp_path):
     out = latex([problem, "--standalone", "--what", "output", "--decimals", "3"])
     assert "The output (step 10), rounded to 3 decimals:" in out
     assert r"\paragraph{Answer.}" not in latex([problem])  # a fragment is the steps alone
-    assert "explain --what takes weights, output" in run_error(["explain", problem, "--standalone", "--what", "A"])
+    refused = run_error(["explain", problem, "--standalone", "--what", "A"])
+    assert "explain --what takes x, q, k, v, qk, scores, weights, heads, concat, output" in refused
     if PDFLATEX:
         compile_tex(tmp_path, tex)

@@ -226,7 +226,7 @@ def test_explain_numbers_are_computes(problem, tmp_path):
 def test_explain_cols_uses_lecture_notation():
     steps = _explain_json(["--x", "1 0 1; 0 2 1", "--layout", "cols", "--score", "dot"])["steps"]
     formulas = [s["formula"] for s in steps]
-    assert "A = Kᵀ·Q" in formulas and "A′ = softmax(A) down each column" in formulas and "O = V·A′" in formulas
+    assert "Kᵀ·Q" in formulas and "A′ = softmax(A) down each column" in formulas and "O = V·A′" in formulas
     a = next(s for s in steps if s["key"] == "a_softmax")["matrices"][0]["values"]
     np.testing.assert_allclose(np.sum(a, axis=0), 1.0)  # columns sum to 1
 
@@ -248,7 +248,7 @@ def test_explain_markdown_renders_as_tables(problem):
     html = MarkdownIt("commonmark").enable("table").render(md)
     steps = _explain_json([problem])["steps"]
     assert html.count("<table>") == sum(len(s["matrices"]) for s in steps)
-    assert "<h3>Step 1. input tokens</h3>" in html
+    assert "<h3>Step 1. x</h3>" in html and "<h3>Step 5. qk</h3>" in html
 
 
 def test_explain_latex_and_output_file(problem, tmp_path):

@@ -65,8 +65,8 @@ def json_run_may_import(module: str) -> bool:
         return False
     if module.startswith("attncli.cli"):
         return module in JSON_RUN_CLI
-    return module in ("attncli", "attncli.blas", "attncli.errors", "attncli.record") or module.startswith(
-        ("attncli.core", "attncli.io"))
+    return module in ("attncli", "attncli.blas", "attncli.errors", "attncli.record", "attncli.vocabulary") or \
+        module.startswith(("attncli.core", "attncli.io"))
 
 
 # what rich would add beyond a table: syntax highlighting, markdown, tracebacks, pretty-printing, progress bars

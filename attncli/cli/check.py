@@ -14,8 +14,10 @@ from attncli.cli import options as opt
 from attncli.cli.common import Sources
 from attncli.cli.problem import attention_command
 from attncli.errors import AttnError
+from attncli.vocabulary import HELP as STEP_NAMES
+from attncli.vocabulary import NAMES
 
-WHAT = ("weights", "output", "scores", "q", "k", "v", "heads")
+WHAT = NAMES  # the arrays an answer may be: attncli/vocabulary.py
 CREDIT = ("all", "cells")
 CHECK = "Checking"
 GRADES = "Grades and reports"
@@ -51,8 +53,8 @@ def check(
     student: Annotated[str | None, opt._opt(
         "With --problems: grade every ANSWER against this student's problem (DIR/<ID>.toml), whatever the answer "
         "files are called (an autograder's weights.csv). e.g. --student ada@uni.edu", CHECK, "--student")] = None,
-    what: Annotated[str, opt._opt("Which array the answers are: weights, output, scores, q, k, v or heads. "
-                                  "e.g. --what weights", CHECK, "--what", show_default=True)] = "output",
+    what: Annotated[str, opt._opt(f"Which array the answers are: {STEP_NAMES}. e.g. --what weights", CHECK,
+                                  "--what", show_default=True)] = "output",
     atol: Annotated[float | None, opt._opt("Absolute tolerance (default 1e-6). e.g. --atol 1e-4", CHECK,
                                            "--atol")] = None,
     rtol: Annotated[float | None, opt._opt("Relative tolerance (default 1e-6). e.g. --rtol 1e-3", CHECK,

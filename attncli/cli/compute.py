@@ -17,19 +17,19 @@ from attncli.cli.common import (
     warn,
 )
 from attncli.cli.problem import attention_command
+from attncli.vocabulary import HELP as STEP_NAMES
+from attncli.vocabulary import NAMES as SHOWABLE
 
-SHOWABLE = ("q", "k", "v", "scores", "weights", "heads", "output")
 SHOW = opt.Annotated[str | None, opt._opt(
-    "Arrays to show, comma-separated from q,k,v,scores,weights,heads,output, or all (default weights,output; "
-    "npy: output; heatmap, png, svg, pdf, html: weights). scores are what the normalizer sees (after scale, "
-    "softcap, bias, masks, temperature); heads are per-head outputs before W_O. e.g. --show scores,weights",
-    opt.OUT, "--show")]
+    "Arrays to show, comma-separated, or all (default weights,output; npy: output; heatmap, png, svg, pdf, html: "
+    f"weights): {STEP_NAMES}. e.g. --show qk,scores,weights", opt.OUT, "--show")]
 
 EPILOG = (
     "Examples:\n\n"
     "  attncli compute --x samples/self_attention/x.csv --wq samples/self_attention/wq.csv "
     "--wk samples/self_attention/wk.csv --wv samples/self_attention/wv.csv\n\n"
     "  attncli compute samples/self_attention/problem.toml --show q,k,v,weights\n\n"
+    "  attncli compute samples/self_attention/problem.toml --show qk,scores,weights  # Q·Kᵀ, then /√d_k\n\n"
     "  attncli compute --x \"1 0 1 0; 0 2 0 2; 1 1 1 1\" --score dot --show scores,weights\n\n"
     "  echo \"1 0 1 0; 0 2 0 2; 1 1 1 1\" | attncli compute --x - --causal  # stdin reads as the inline text\n\n"
     "  attncli compute --q samples/self_attention/x.csv --k samples/self_attention/x.csv "
@@ -78,6 +78,8 @@ def compute(
                  f"{'NaN' if str(options['empty_rows']) == 'nan' else '0'} (--empty-rows)")
         if res.streamed:
             return  # leaving the block puts the file in place
+    if show is not None and show.strip() == "all" and res.x is None:
+        names.remove("x")  # Q, K and V were given: there are no tokens to show
     arrays = {n: res.export(n) for n in names}
     meta = dict(res.meta, inputs=src.info, shapes={n: list(a.shape) for n, a in arrays.items()})
     if names_of.tokens is not None:
@@ -88,14 +90,15 @@ def compute(
     def views():
         """(name, array, how to label it) for each shown array: what tables and pictures both need."""
         for n, a in arrays.items():
-            if n == "output" and res.grid is not None:  # an image: one table per channel would be noise
+            pixels = n in ("x", "output") and res.grid is not None
+            if pixels:  # an image: one table per channel would be noise
                 a = a.reshape(*a.shape[:-3], -1, a.shape[-1])
             rows_are_keys = n in ("k", "v")
             yield n, a, dict(allowed=res.export_mask(n), batched=res.batched,
                              multihead=(res.k.shape[1] if n in ("k", "v") else res.q.shape[1]) > 1,
-                             layout="rows" if (n == "output" and res.grid is not None) else res.layout,
+                             layout="rows" if pixels else res.layout,
                              row_labels=names_of.keys if rows_are_keys else names_of.queries,
-                             col_labels=names_of.keys if n in ("scores", "weights") else None)
+                             col_labels=names_of.keys if n in ("qk", "scores", "weights") else None)
 
     def renderables():
         from attncli.render.tables import array_tables

@@ -9,6 +9,7 @@ from attncli.cli import options as opt
 from attncli.cli.common import PICTURES, Sources, check_look, emit_picture, print_renderables
 from attncli.cli.problem import attention_command
 from attncli.errors import AttnError
+from attncli.vocabulary import HELP as STEP_NAMES
 
 FORMATS = ("table", "markdown", "latex", "json", "heatmap", "png", "svg", "pdf", "html")
 EPILOG = (
@@ -36,16 +37,17 @@ def explain(
                                          "--format latex). e.g. --standalone -o solution.tex", opt.OUT,
                                          "--standalone")] = False,
     what: Annotated[str | None, opt._opt("With --standalone: end with the answer a student gives, this array "
-                                         "(weights, output, scores, q, k, v or heads) rounded to --decimals; a "
-                                         "problem file's [check] what and decimals count too. e.g. --standalone "
-                                         "--what weights", opt.OUT, "--what")] = None,
+                                         "rounded to --decimals (a problem file's \\[check] what and decimals count "
+                                         f"too), one of {STEP_NAMES}. e.g. --standalone --what weights", opt.OUT,
+                                         "--what")] = None,
     decimals: Annotated[int | None, opt._opt("With --standalone: the answer's decimals (--what). e.g. --decimals 2",
                                              opt.OUT, "--decimals")] = None,
     precision: opt.PRECISION = 4, debug: opt.DEBUG = False, dpi: opt.DPI = 100, cmap: opt.CMAP = None, *,
     options: dict[str, Any],
 ) -> None:
-    """Print each step in order, with its formula, its dimensions and its matrix: X (+ positions), Q, K, V;
-    per head the scores, scaled, masked, normalized A and the head output; concatenation, W_O, output."""
+    """Print each step in order, with its formula, its dimensions and its matrix: x (+ positions), q, k, v; per
+    head qk = Q·Kᵀ, the steps towards the scores (scaled, masked, ...), the weights A and the heads; concat, output.
+    Each step is titled with the name compute --show and check --what give its array."""
     import io
     import os
 
@@ -87,11 +89,15 @@ def explain(
     elif fmt_name == "markdown":
         text = ex.markdown(secs, precision)
     elif fmt_name == "latex":
-        from attncli.render.explain_latex import latex
+        from attncli.render.explain_latex import answer_section, latex
 
         problem = options.get("problem")
         title = f"Worked solution: {os.path.basename(problem)}" if problem else None
-        text = latex(secs, precision, standalone=standalone, title=title, answer=_answer(what, decimals))
+        answer = _answer(what, decimals)
+        if standalone and answer is not None and answer_section(secs, answer[0]) is None:
+            raise AttnError(f"explain --what {answer[0]}: this problem has no such step (Q, K and V given directly "
+                            "have no x); choose another array")
+        text = latex(secs, precision, standalone=standalone, title=title, answer=answer)
     else:  # every value, written row by row as it is made: memory of one row, not of the document
         from attncli.io.writers import _plain  # numpy -> strict-JSON Python, non-finite -> null
 
@@ -119,12 +125,12 @@ def explain(
 
 def _answer(what: str | None, decimals: int | None) -> tuple[str, int | None] | None:
     """(what, decimals) of the standalone document's answer, checked like check's --what and --decimals."""
-    from attncli.render.explain_latex import ANSWERS
+    from attncli.vocabulary import NAMES
 
     if what is None:
         return None
-    if what not in ANSWERS:
-        raise AttnError(f"explain --what takes {', '.join(ANSWERS)}; got {what!r}")
+    if what not in NAMES:
+        raise AttnError(f"explain --what takes {', '.join(NAMES)}; got {what!r}")
     if decimals is not None and not 0 <= decimals <= 15:
         raise AttnError(f"explain --decimals must be 0 to 15; got {decimals}")
     return what, decimals

@@ -41,8 +41,8 @@ class Tolerance:
 
         both_nan = np.isnan(a) & np.isnan(b)
         same_inf = np.isinf(a) & (a == b)
-        with np.errstate(invalid="ignore"):
-            return both_nan | same_inf | (np.abs(a - b) <= self.atol + self.rtol * np.abs(b))
+        with np.errstate(invalid="ignore"):  # a finite value is never within rtol of an infinite one (rtol·∞ = ∞)
+            return both_nan | same_inf | ((np.abs(a - b) <= self.atol + self.rtol * np.abs(b)) & np.isfinite(b))
 
     def close(self, a, b) -> bool:
         import numpy as np

@@ -10,6 +10,7 @@ import typer
 from attncli.cli import app
 from attncli.cli import options as opt
 from attncli.errors import AttnError
+from attncli.vocabulary import NAMES
 
 TEMPLATE = '''\
 # attncli problem file. Use it with any computing command:
@@ -54,7 +55,7 @@ causal = false
 layout = "rows"               # rows (papers) | cols (tokens as columns, the lecture's notation)
 
 [check]
-what = "weights"              # weights | output | scores | q | k | v | heads
+what = "weights"              # {names} (attncli check --help: each formula)
 # decimals = 2                # answers rounded to 2 decimals pass within ±0.005
 # atol = 1e-6
 '''
@@ -147,7 +148,7 @@ def init(
 
 
 def _template(path: str, force: bool) -> None:
-    text = TEMPLATE.format(name="problem.toml" if path == "-" else path)
+    text = TEMPLATE.format(name="problem.toml" if path == "-" else path, names=" | ".join(NAMES))
     _write(path, text, force, f"wrote {path}: edit it, then run attncli explain {path}")
 
 

@@ -113,7 +113,7 @@ def attention(
     d_k array for per-head weights), or `q, k, v` directly (n × d, heads × n × d, or batch × heads × n × d).
     `normalize` (softmax, softmax1, sparsemax, relu, sigmoid, none) may be passed by that name.
     `trace=True` records every intermediate matrix with its formula in `result.steps` (for explain).
-    `need` names the arrays wanted (q, k, v, scores, weights, heads, output); without scores and weights
+    `need` names the arrays wanted (vocabulary.NAMES: x, q, k, v, qk, scores, ...); without scores and weights
     the maps are never held whole, so memory does not grow with n_q × n_k. The kernel runs blocks of
     `block_rows` query rows (default: about 16 MB of scores each) on `threads` threads (default: every core
     when BLAS is single-threaded, e.g. OPENBLAS_NUM_THREADS=1 set before numpy loads, as the CLI does; else one,
@@ -278,6 +278,10 @@ def attention(
         if sinks is None:
             check_dense_memory(B, H, n_q, n_k, ft.itemsize, len(keep), memory_limit, streaming=True,
                                to_disk=None if stream_maps is None else "scores" if wanted == ["scores"] else "weights")
+    if need is not None and "qk" in need:  # made on export from Q and K: one map more, after the kernel's
+        held = len(keep) if keep_maps and sinks is None else 0
+        check_dense_memory(B, H, n_q, n_k, ft.itemsize, held + 1, memory_limit, what="qk (Q·Kᵀ, made from Q and K)"
+                           + (" with the maps" if held else ""))
     try:
         got = run_kernel(kern, keep_maps=keep_maps, tr=tr, empty_value=np.nan if empty_rows == "nan" else None,
                          rows=block_rows, threads=threads, maps=sinks, keep=keep, check_inputs=fused_checks)
@@ -348,7 +352,8 @@ def attention(
         meta["image"] = {"height": grid[0], "width": grid[1]}
     return AttentionResult(q=qh, k=kh, v=vh, scores=s, weights=w, heads=head_out, output=out,
                            allowed=allowed, batched=batched, layout=layout, empty_rows=empty_list, meta=meta,
-                           grid=grid, steps=tr.steps, streamed=tuple(sinks or ()))
+                           grid=grid, steps=tr.steps, streamed=tuple(sinks or ()),
+                           x=None if x is None else (x if x.ndim == 3 else x[None]), score_params=kern.params)
 
 
 def rows_text(rows: list[tuple[int, int, int]], limit: int = 5) -> str:

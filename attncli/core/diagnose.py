@@ -3,12 +3,14 @@
 Each mistake (core/mistakes.py) changes the computation the way a student might have and gives the array
 that student would have written. An answer is matched, in this order, against:
 
-    singles  the expected array in another shape (transposed, flattened into one line), another array given
-             for the one asked (the weights for the output, Q·Kᵀ, per-head outputs, ...), each single mistake,
-             and the weights rounded to the answer's own decimals; every single that matches is named, so
-             mistakes that coincide for this problem's numbers are named together;
+    singles  the expected array in another shape (transposed, flattened into one line), a neighbouring step
+             given for the one asked (core/neighbours.py: qk for the scores, the weights for the output, K for
+             Q, ...), each single mistake, and the weights rounded to the answer's own decimals; every single
+             that matches is named, so mistakes that coincide for this problem's numbers are named together;
+    percents the expected array and every single × 100: an answer written in percent (33.3 for 0.3333),
+             at the check's tolerance or to the answer's own decimals;
     pairs    two mistakes at once (a mistake's array transposed or given for another, two mistakes together),
-             tried only when no single matches, computed one at a time until one matches.
+             tried only when nothing above matches, computed one at a time until one matches.
 
 Pure: takes attention() keyword arguments (the problem) and its result; candidates are computed on first need
 and kept, so one Diagnoser serves a whole class.
@@ -23,9 +25,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from attncli.core.attention import attention
-from attncli.core.heads import merge_heads
 from attncli.core.mistakes import MISTAKES, STAGES, TAIL_KEYS, Kwargs, Mistake, plain, rounded, tail
-from attncli.core.result import user_view
+from attncli.core.neighbours import views as neighbours
+from attncli.vocabulary import NOUN
 
 Close = Callable[[np.ndarray, np.ndarray], bool]
 LAYOUT = ("matches the expected array transposed: tokens as rows vs columns mixed up (K used where Kᵀ belongs, "
@@ -44,6 +46,7 @@ class Candidate:
     message: str
     array: np.ndarray
     short: str = ""
+    percent: bool = False  # the answer is `array` × 100 (compared by Diagnoser._percent_close, without a copy)
 
     @property
     def name(self) -> str:
@@ -116,6 +119,7 @@ class Suspects:
         self._extra = extra
         self._mistaken: list[tuple[Mistake, Any, np.ndarray]] = []  # single mistakes computed: (mistake, result, array)
         self._rounded: dict[int, list[Candidate]] = {}
+        self._percents: list[Candidate] | None = None
         self._kwargs: dict[Mistake, Kwargs | None] = {}
         self._results: dict[Mistake, Any] = {}  # each single mistake's result: its Q, K, V serve its pairs
         # pairs, and the results they start from, only for problems of homework size (a 4k-token problem would
@@ -175,36 +179,6 @@ class Suspects:
         except Exception:  # noqa: BLE001 - a mistake that cannot be computed for this problem is no candidate
             return None
 
-    def _views(self, r: Any) -> Iterator[tuple[str, str, str, np.ndarray]]:
-        """Other arrays of result `r` a student may give for `what`: (id, message, short, array)."""
-        H, wo = r.q.shape[1], self.kw.get("wo") is not None
-        if self.what == "output":
-            yield ("weights-for-output", "matches the attention weights: ·V was left out (weights given where the "
-                   "output was asked)", "the weights given for the output", r.export("weights"))
-            if H > 1 or wo:
-                yield ("heads-for-output", "matches the per-head outputs before W_O" if wo else "matches the per-head "
-                       "outputs (H × n × d_v) not concatenated into one n × H·d_v matrix",
-                       "the per-head outputs given for the output", r.export("heads"))
-            yield ("scores-for-output", "matches the scores Q·Kᵀ/√d_k: the softmax and ·V were left out (scores "
-                   "given where the output was asked)", "the scores given for the output", r.export("scores"))
-            if self.kw.get("score", "scaled") in ("scaled", "dot") and r.meta.get("scale") != 1:
-                k = np.repeat(r.k, H // r.k.shape[1], axis=1)  # (B, H, n_k, d_k)
-                qk = r.q @ _swap(k)  # (B, H, n_q, d_k) @ (B, H, d_k, n_k) -> (B, H, n_q, n_k)
-                yield ("qk-for-output", "matches Q·Kᵀ: the scaling, the softmax and ·V were left out (Q·Kᵀ given "
-                       "where the output was asked)", "Q·Kᵀ given for the output",
-                       user_view(qk, "scores", batched=r.batched, layout=r.layout))
-        elif self.what == "weights":  # the scores for the weights: the mistake no-softmax
-            yield ("output-for-weights", "matches the output: the output was given where the weights were asked",
-                   "the output given for the weights", r.export("output"))
-        elif self.what == "scores":
-            yield ("weights-for-scores", "matches the weights: the softmax was applied where the scores were asked",
-                   "the weights given for the scores", r.export("weights"))
-        if self.what in ("q", "k", "v", "heads") and getattr(r, self.what).shape[1] > 1:
-            of = {"heads": "the per-head outputs", "q": "Q", "k": "K", "v": "V"}[self.what]
-            yield ("concat-for-heads", f"matches {of} as one matrix with the heads side by side (n × H·d) where one "
-                   "n × d matrix per head (H × n × d) was asked", f"{of} with the heads side by side",
-                   user_view(merge_heads(getattr(r, self.what)), "output", batched=r.batched, layout=r.layout))
-
     def _singles(self) -> Iterator[Candidate]:
         yield Candidate((), "", self.want)  # the expected array itself: right values in another shape
         if self.want.ndim >= 2:
@@ -213,7 +187,7 @@ class Suspects:
         if self.res is None:
             return
         try:
-            views = list(self._views(self.res))
+            views = list(neighbours(self.kw, self.what, self.res))
         except Exception:  # noqa: BLE001 - e.g. maps not kept
             views = []
         for name, message, short, a in views:
@@ -228,21 +202,35 @@ class Suspects:
             if a is None:
                 continue
             self._mistaken.append((m, r if self._small else None, a))
-            yield Candidate((m.name,), m.text(self.kw, self.what), a, m.phrase(self.kw))
+            yield Candidate((m.name,), m.text(self.kw, self.what, self.res), a, m.phrase(self.kw))
 
     def rounded(self, decimals: int) -> list[Candidate]:
         """The output with the weights rounded to `decimals` before ·V (computed once per `decimals`)."""
         if decimals not in self._rounded:
             self._rounded[decimals] = []
-            if self.res is not None and self.what in ("heads", "output") and self.res.weights is not None:
+            if self.res is not None and self.what in ("heads", "concat", "output") and self.res.weights is not None:
                 m = rounded(decimals)
                 try:
                     a = np.asarray(m.post(self.res, self.kw).export(self.what), dtype=np.float64)
-                    self._rounded[decimals].append(Candidate((m.name,), m.text(self.kw, self.what), a,
+                    self._rounded[decimals].append(Candidate((m.name,), m.text(self.kw, self.what, self.res), a,
                                                              m.phrase(self.kw)))
                 except Exception:  # noqa: BLE001
                     pass
         return self._rounded[decimals]
+
+    def percents(self) -> list[Candidate]:
+        """The expected array and every single × 100: an answer written in percent (33.33 for 0.3333). Their
+        messages hold {pct}, which the diagnosis fills with the answer's own numbers (never the expected's)."""
+        if self._percents is None:
+            noun = NOUN.get(self.what, "the values")
+            expected = Candidate(("percent",), "matches the expected array × 100 (every value is 100 × the "
+                                 f"expected): give {noun} as fractions {{pct}}", self.want,
+                                 "every value × 100 (percentages)", percent=True)
+            self._percents = [expected] + [
+                Candidate(c.names + ("percent",), "matches, × 100 (as percentages), "
+                          f"{c.message.removeprefix('matches ')}; give fractions {{pct}}", c.array,
+                          f"{c.short} × 100", percent=True) for c in self.singles if c.names]
+        return self._percents
 
     def _pairs(self) -> Iterator[Candidate]:
         for _ in self.singles:  # every single mistake computed first
@@ -256,11 +244,11 @@ class Suspects:
 
         for m, _, a in done:  # a mistake's array, transposed
             if a.ndim >= 2:
-                yield Candidate((m.name, "layout"), _transposed(m.text(self.kw, self.what)), _swap(a),
+                yield Candidate((m.name, "layout"), _transposed(m.text(self.kw, self.what, self.res)), _swap(a),
                                 f"{m.phrase(self.kw)}, transposed")
         for m, r, _ in done:  # another of its arrays given for the one asked
             try:
-                views = list(self._views(r))
+                views = list(neighbours(self.kw, self.what, r))
             except Exception:  # noqa: BLE001
                 continue
             for name, _, short, a in views:
@@ -321,6 +309,22 @@ class Diagnoser:
             return None, d  # right at its own precision: no mistake (check says how to pass)
         return same, d
 
+    def _percent_close(self, decimals: int | None) -> Close:
+        """Whether an answer is 100 × a candidate: equal within the check's tolerance once divided by 100, or within
+        half a unit of its own last decimal (33.3 for 0.3333, 33 for 0.33); never when it is as close to the
+        candidate itself (zeros for values below 0.005)."""
+        tol = 0.5 * 10.0 ** -decimals * (1 + 1e-9) if decimals is not None and decimals <= 4 else None
+
+        def same(a: np.ndarray, b: np.ndarray) -> bool:
+            if a.shape != b.shape:
+                return False
+            with np.errstate(invalid="ignore", over="ignore"):
+                if tol is not None and np.all(np.abs(a - b) <= tol):
+                    return False  # as close to the candidate itself: no sign of percentages
+                return self.close(a / 100, b) or (tol is not None and bool(np.all(np.abs(a - 100 * b) <= tol)))
+
+        return same
+
     def _useless(self, c: Candidate) -> bool:
         """A mistake that gives the expected array itself for this problem (e.g. no biases when they are 0)."""
         key = id(c)
@@ -331,10 +335,10 @@ class Diagnoser:
     def _hit(self, c: Candidate, answer: np.ndarray, same: Close) -> _Hit | None:
         a = c.array
         if a.shape == answer.shape:
-            if c.names and same(answer, a) and not self._useless(c):
+            if c.names and same(answer, a) and (c.percent or not self._useless(c)):
                 return _Hit(c.names, c.message, c.short or c.message, None)
         elif a.size == answer.size and _flat(answer.shape) and not _flat(a.shape):
-            if same(answer.reshape(a.shape), a) and (not c.names or not self._useless(c)):
+            if same(answer.reshape(a.shape), a) and (not c.names or c.percent or not self._useless(c)):
                 if not c.names:
                     return _Hit(("flattened",), f"has the right values, given as one line of {a.size} numbers instead "
                                 f"of the {_dims(a.shape)} array asked", "the right values", a.shape)
@@ -352,6 +356,11 @@ class Diagnoser:
             hits += [h for c in self.suspects.rounded(decimals) if (h := self._hit(c, answer, same))]
         if hits:
             return _finding(hits, answer)
+        percent = self._percent_close(decimals)
+        hits = [h for c in self.suspects.percents() if (h := self._hit(c, answer, percent))]
+        if hits:
+            example = _percent_example(answer)
+            return _finding([h._replace(message=h.message.replace("{pct}", example)) for h in hits], answer)
         pairs = self.suspects.pairs
         for i, c in enumerate(pairs):
             h = self._hit(c, answer, same)
@@ -359,6 +368,13 @@ class Diagnoser:
                 return _finding([h] + [h2 for c2 in pairs.items[i + 1:] if (h2 := self._hit(c2, answer, same))],
                                 answer)
         return None
+
+
+def _percent_example(answer: np.ndarray) -> str:
+    """"(0.3333), not percentages (33.33)" from the answer's first value that is not 0."""
+    values = answer[np.isfinite(answer) & (answer != 0)]
+    v = float(values.flat[0]) if values.size else 50.0
+    return f"({v / 100:.6g}), not percentages ({v:.6g})"
 
 
 def _finding(hits: list[_Hit], answer: np.ndarray) -> Finding:

@@ -26,12 +26,24 @@ import numpy as np
 from attncli.core import masks as mk
 from attncli.core.heads import merge_heads
 from attncli.core.layout import from_rows, to_rows
+from attncli.core.neighbours import (
+    along,
+    cols,
+    default_scaling,
+    in_order,
+    masked,
+    normalizer,
+    sqrt_dk,
+    towards_scores,
+)
 from attncli.core.normalize import normalize
 
 Kwargs = dict[str, Any]
 Change = Callable[[Kwargs, Any], "Kwargs | None"]  # (kwargs, correct result) -> new kwargs, None: impossible here
 Post = Callable[[Any, Kwargs], Any]  # (result, kwargs) -> result with new weights, heads and output
-STAGES = {"q": 0, "k": 0, "v": 0, "scores": 1, "weights": 2, "heads": 3, "output": 4}
+# the arrays of the vocabulary (attncli/vocabulary.py) in pipeline order: a mistake made at one stage shows in it and
+# every later one
+STAGES = {"x": 0, "q": 1, "k": 1, "v": 1, "qk": 2, "scores": 3, "weights": 4, "heads": 5, "concat": 6, "output": 7}
 
 
 @dataclass(frozen=True)
@@ -40,29 +52,22 @@ class Mistake:
     `short` (how it is named next to another mistake), and how it changes the computation."""
 
     name: str
-    message: str | Callable[[Kwargs, str], str]  # (kwargs, what) -> text
+    message: str | Callable[[Kwargs, str, Any], str]  # (kwargs, what, correct result) -> text
     short: str | Callable[[Kwargs], str]
     change: Change
-    stage: str  # the first array it changes ("q" = the projections, then scores, weights, heads, output)
+    stage: str  # the first array it changes (STAGES: "q" = the projections, then qk, scores, weights, ...)
     post: Post | None = None  # recompute from the weights on, after `change`
     groups: frozenset[str] = frozenset()  # two mistakes of one group never pair (both set the scale, ...)
+    shown: str = ""  # the first array where it differs from the mistakes of its stage (default: `stage`)
 
     def changes(self, what: str) -> bool:
-        return STAGES.get(what, 4) >= STAGES[self.stage]
+        return STAGES.get(what, STAGES["output"]) >= STAGES[self.shown or self.stage]
 
-    def text(self, kw: Kwargs, what: str) -> str:
-        return self.message(kw, what) if callable(self.message) else self.message
+    def text(self, kw: Kwargs, what: str, res: Any = None) -> str:
+        return self.message(kw, what, res) if callable(self.message) else self.message
 
     def phrase(self, kw: Kwargs) -> str:
         return self.short(kw) if callable(self.short) else self.short
-
-
-def _cols(kw: Kwargs) -> bool:
-    return kw.get("layout", "rows") == "cols"
-
-
-def _scaled(kw: Kwargs) -> bool:
-    return kw.get("score", "scaled") == "scaled" and kw.get("scale") is None
 
 
 def _softmax(kw: Kwargs) -> bool:
@@ -80,7 +85,7 @@ def _set(**changes: Any) -> Change:
 def _scale_by(size: Callable[[Kwargs, Any], int | None]) -> Change:
     """1/√size instead of 1/√d_k, when the problem uses the default scale and size differs from d_k."""
     def change(kw: Kwargs, res: Any) -> Kwargs | None:
-        if not _scaled(kw):
+        if not default_scaling(kw):
             return None
         n = size(kw, res)
         return None if not n or n == res.k.shape[3] else {**kw, "scale": 1 / math.sqrt(n)}
@@ -91,11 +96,11 @@ def _d_model(kw: Kwargs, res: Any) -> int | None:
     x = kw.get("x")
     if x is None or kw.get("wq") is None or np.ndim(x) < 2:
         return None
-    return int(np.shape(x)[-2] if _cols(kw) else np.shape(x)[-1])
+    return int(np.shape(x)[-2] if cols(kw) else np.shape(x)[-1])
 
 
 def _no_scale_no_softmax(kw: Kwargs, res: Any) -> Kwargs | None:
-    return {**kw, "scale": 1.0, "normalize": "none"} if _scaled(kw) else None
+    return {**kw, "scale": 1.0, "normalize": "none"} if default_scaling(kw) else None
 
 
 def _transposed_weights(kw: Kwargs, res: Any) -> Kwargs | None:
@@ -114,7 +119,7 @@ def _toggle_causal(kw: Kwargs, res: Any) -> Kwargs:
     return {**kw, "causal": not kw.get("causal", False)}
 
 
-def _causal_text(kw: Kwargs, what: str) -> str:
+def _causal_text(kw: Kwargs, what: str, res: Any) -> str:
     return ("matches the computation without the causal mask: it is missing" if kw.get("causal") else
             "matches a causal mask (j ≤ i) that the problem does not ask for")
 
@@ -126,7 +131,7 @@ def _shifted_causal(offset: int) -> Change:
             return None
         n_q, n_k = res.q.shape[2], res.k.shape[2]
         allowed = np.arange(n_k)[None, :] <= np.arange(n_q)[:, None] + offset  # (n_q, n_k)
-        return {**kw, "causal": False, "mask": from_rows(allowed) if _cols(kw) else allowed}
+        return {**kw, "causal": False, "mask": from_rows(allowed) if cols(kw) else allowed}
     return change
 
 
@@ -151,12 +156,12 @@ def _wo_rows(kw: Kwargs) -> np.ndarray | None:
     if wo is None:
         return None
     w = np.asarray(wo)
-    w = to_rows(w) if _cols(kw) else w
+    w = to_rows(w) if cols(kw) else w
     return w.reshape(-1, w.shape[-1]) if w.ndim == 3 else w
 
 
 def _with_wo(kw: Kwargs, w: np.ndarray) -> Kwargs:
-    return {**kw, "wo": from_rows(w) if _cols(kw) else w}
+    return {**kw, "wo": from_rows(w) if cols(kw) else w}
 
 
 def _heads_reversed(kw: Kwargs, res: Any) -> Kwargs | None:
@@ -188,11 +193,11 @@ def _heads_interleaved(merge_too: bool) -> Change:
             if a is None or isinstance(a, list) or np.ndim(a) != (2 if matrix else 1):
                 return False
             a = np.asarray(a)
-            rows = to_rows(a) if matrix and _cols(kw) else a
+            rows = to_rows(a) if matrix and cols(kw) else a
             if rows.shape[-1] % heads:
                 return False
             rows = rows[..., interleaved(rows.shape[-1], heads)]
-            new[name] = from_rows(rows) if matrix and _cols(kw) else rows
+            new[name] = from_rows(rows) if matrix and cols(kw) else rows
             return True
 
         if kw.get("wq") is not None:
@@ -254,7 +259,7 @@ def tail(res: Any, kw: Kwargs) -> Any:
         scale = 1 / math.sqrt(d_k) if kw.get("score", "scaled") == "scaled" else 1.0
     s = (res.q @ np.swapaxes(k, -1, -2)) * scale  # (B, H, n_q, d_k) @ (B, H, d_k, n_k) -> (B, H, n_q, n_k)
     mask = kw.get("mask")
-    if mask is not None and _cols(kw):
+    if mask is not None and cols(kw):
         mask = to_rows(np.asarray(mask))
     masks = dict(causal=kw.get("causal", False), window=kw.get("window"), key_lens=kw.get("key_lens"),
                  query_lens=kw.get("query_lens"), mask=mask)
@@ -288,25 +293,44 @@ def rounded(decimals: int) -> Mistake:
                    _keep, "heads", post)
 
 
-def _axis_text(kw: Kwargs, what: str) -> str:
-    if _cols(kw):
+def _axis_text(kw: Kwargs, what: str, res: Any) -> str:
+    if cols(kw):
         return "matches softmax over the wrong axis (along each row of A instead of down each column)"
     return "matches softmax over the wrong axis (down each column of S instead of along each row)"
 
 
-def _raw_text(kw: Kwargs, what: str) -> str:
-    if what == "output":
-        return "matches Q·Kᵀ·V: both the scaling and the softmax were left out"
-    return "matches Q·Kᵀ itself: both the scaling and the softmax were left out"
+def _no_scaling_text(kw: Kwargs, what: str, res: Any) -> str:
+    divide = f"divide by {sqrt_dk(res)}"
+    if what == "scores" and len(towards_scores(kw, res)) == 1:  # only the scaling between: the answer is qk itself
+        return f"matches qk = Q·Kᵀ, the step before the scores: 1/√d_k was left out; {divide}"
+    if what == "scores":
+        return f"matches the scores without the scaling: 1/√d_k was left out; {divide} first"
+    if what == "weights":
+        return f"matches the {normalizer(kw)} of qk = Q·Kᵀ instead of the scores S: 1/√d_k was left out; {divide} first"
+    return f"matches the computation without the scaling: 1/√d_k was left out; {divide} before the {normalizer(kw)}"
+
+
+def _no_softmax_text(kw: Kwargs, what: str, res: Any) -> str:
+    norm = normalizer(kw)
+    if what == "weights":
+        zero = " (0 where masked)" if masked(res) else ""
+        return (f"matches the scores S{zero}, the step before the weights: the {norm} was left out; apply it "
+                f"{along(kw)}")
+    return f"matches S·V: the {norm} was left out (the scores used as the weights); apply it {along(kw)} first"
+
+
+def _raw_text(kw: Kwargs, what: str, res: Any) -> str:
+    if what == "weights":
+        return (f"matches qk = Q·Kᵀ itself, steps before the weights: both the scaling and the {normalizer(kw)} were "
+                f"left out; {in_order(towards_scores(kw, res) + [f'apply the {normalizer(kw)} {along(kw)}'])}")
+    return f"matches Q·Kᵀ·V: both the scaling and the {normalizer(kw)} were left out"
 
 
 SCALE, NORM, CAUSAL, PAD, OUT, PROJ = (frozenset({g}) for g in ("scale", "norm", "causal", "pad", "out", "proj"))
 
 MISTAKES: list[Mistake] = [
-    Mistake("no-scaling", lambda kw, what: ("matches the unscaled scores: 1/√d_k was left out" if what in
-                                          ("scores", "weights") else "matches the computation without the "
-                                          "scaling: 1/√d_k was left out"), "1/√d_k left out",
-            lambda kw, res: {**kw, "scale": 1.0} if _scaled(kw) else None, "scores", groups=SCALE),
+    Mistake("no-scaling", _no_scaling_text, "1/√d_k left out",
+            lambda kw, res: {**kw, "scale": 1.0} if default_scaling(kw) else None, "scores", groups=SCALE),
     Mistake("sqrt-n", "matches scaling by 1/√n (the sequence length) instead of 1/√d_k", "1/√n used for 1/√d_k",
             _scale_by(lambda kw, res: res.k.shape[2]), "scores", groups=SCALE),
     Mistake("sqrt-d-model", "matches scaling by 1/√d_model (the width of X) instead of 1/√d_k (the width of each "
@@ -318,14 +342,13 @@ MISTAKES: list[Mistake] = [
     Mistake("softmax-axis", _axis_text, "the softmax over the wrong axis",
             lambda kw, res: {**kw, "_normalize_over_queries": True} if _softmax(kw) else None, "weights",
             groups=NORM),
-    Mistake("softmax-whole", lambda kw, what: "matches one softmax over the whole score matrix instead of a softmax "
-            f"of each {'column' if _cols(kw) else 'row'}",
+    Mistake("softmax-whole", lambda kw, what, res: "matches one softmax over the whole score matrix instead of a "
+            f"softmax of each {'column' if cols(kw) else 'row'}",
             "one softmax over the whole matrix", lambda kw, res: kw if _softmax(kw) else None, "weights",
             _softmax_whole, groups=NORM),
-    Mistake("no-softmax", "matches the raw scores: the softmax was left out", "the softmax left out",
-            _set(normalize="none"), "weights", groups=NORM),
+    Mistake("no-softmax", _no_softmax_text, "the softmax left out", _set(normalize="none"), "weights", groups=NORM),
     Mistake("no-softmax-no-scaling", _raw_text, "the scaling and the softmax left out", _no_scale_no_softmax,
-            "scores", groups=SCALE | NORM),
+            "scores", groups=SCALE | NORM, shown="weights"),
     Mistake("transposed-weights", "matches X·Wᵀ: the weight matrices were applied transposed", "X·Wᵀ used for X·W",
             _transposed_weights, "q", groups=PROJ),
     Mistake("no-biases", "matches the computation without the biases b_Q, b_K, b_V, b_O", "the biases left out",
@@ -352,6 +375,6 @@ MISTAKES: list[Mistake] = [
             groups=PROJ | OUT),
     Mistake("heads-order", "matches the heads concatenated in the wrong (reversed) order before W_O",
             "the heads concatenated in reversed order", _heads_reversed, "output", groups=OUT),
-    Mistake("no-wo", "matches the concatenated heads: the output projection W_O was left out", "W_O left out",
-            _no_wo, "output", groups=OUT),
+    Mistake("no-wo", "matches concat(head_1, …, head_H), the step before the output: the output projection W_O was "
+            "left out; multiply by W_O (+ b_O)", "W_O left out", _no_wo, "output", groups=OUT),
 ]

@@ -25,7 +25,8 @@ from attncli.record import Record
 
 _BUDGET: contextvars.ContextVar[int | None] = contextvars.ContextVar("trace_budget", default=None)
 
-# key -> (title, rows formula, cols formula)
+# key -> (what the step does, rows formula, cols formula). The score function's raw value is qk; the steps from it
+# to the scores the normalizer takes start from it ({src} is qk in the first of them, then S; {src_cols}: qk, A).
 FORMULAS: dict[str, tuple[str, str, str]] = {
     "x": ("input tokens", "X (rows = tokens)", "I (columns = tokens)"),
     "x_kv": ("key/value tokens", "X_kv", "I_kv"),
@@ -42,19 +43,19 @@ FORMULAS: dict[str, tuple[str, str, str]] = {
     "v_direct": ("values", "V", "V"),
     "q_rope": ("rotated queries", "Q ← RoPE(Q)", "Q ← RoPE(Q)"),
     "k_rope": ("rotated keys", "K ← RoPE(K)", "K ← RoPE(K)"),
-    "s_scaled": ("scores", "S = Q·Kᵀ", "A = Kᵀ·Q"),
-    "s_dot": ("scores", "S = Q·Kᵀ", "A = Kᵀ·Q"),
-    "s_general": ("scores", "S = Q·W·Kᵀ", "A = Kᵀ·Wᵀ·Q"),
-    "s_additive": ("scores", "S_ij = vᵀ·tanh(q_i·W_q + k_j·W_k)", "A_ji = vᵀ·tanh(W_qᵀ·q_i + W_kᵀ·k_j)"),
-    "s_cosine": ("scores", "S_ij = q_i·k_j / (‖q_i‖‖k_j‖)", "A_ji = k_j·q_i / (‖k_j‖‖q_i‖)"),
-    "s_location": ("scores", "S = Q·W_a", "A = W_aᵀ·Q"),
-    "scale": ("scaled scores", "S ← S · {scale:.6g}", "A ← A · {scale:.6g}"),
-    "scale_sqrt": ("scaled scores", "S ← S / √d_k = S / √{d_k}", "A ← A / √d_k = A / √{d_k}"),
-    "softcap": ("soft-capped scores", "S ← {c:g}·tanh(S / {c:g})", "A ← {c:g}·tanh(A / {c:g})"),
-    "bias": ("biased scores", "S ← S + bias", "A ← A + bias"),
-    "alibi": ("ALiBi scores", "S ← S − m_h·|i − j|", "A ← A − m_h·|i − j|"),
-    "masked": ("masked scores", "S_ij ← −∞ where masked ({masks})", "A_ji ← −∞ where masked ({masks})"),
-    "temperature": ("tempered scores", "S ← S / {t:g}", "A ← A / {t:g}"),
+    "s_scaled": ("raw scores", "Q·Kᵀ", "Kᵀ·Q"),
+    "s_dot": ("raw scores", "Q·Kᵀ", "Kᵀ·Q"),
+    "s_general": ("raw scores", "Q·W·Kᵀ", "Kᵀ·Wᵀ·Q"),
+    "s_additive": ("raw scores", "qk_ij = vᵀ·tanh(q_i·W_q + k_j·W_k)", "qk_ji = vᵀ·tanh(W_qᵀ·q_i + W_kᵀ·k_j)"),
+    "s_cosine": ("raw scores", "qk_ij = q_i·k_j / (‖q_i‖‖k_j‖)", "qk_ji = k_j·q_i / (‖k_j‖‖q_i‖)"),
+    "s_location": ("raw scores", "Q·W_a", "W_aᵀ·Q"),
+    "scale": ("scaled", "S ← {src} · {scale:.6g}", "A ← {src_cols} · {scale:.6g}"),
+    "scale_sqrt": ("scaled", "S ← {src} / √d_k = {src} / √{d_k}", "A ← {src_cols} / √d_k = {src_cols} / √{d_k}"),
+    "softcap": ("soft-capped", "S ← {c:g}·tanh({src} / {c:g})", "A ← {c:g}·tanh({src_cols} / {c:g})"),
+    "bias": ("bias added", "S ← {src} + bias", "A ← {src_cols} + bias"),
+    "alibi": ("ALiBi added", "S ← {src} − m_h·|i − j|", "A ← {src_cols} − m_h·|i − j|"),
+    "masked": ("masked", "S ← {src} with −∞ where masked ({masks})", "A ← {src_cols} with −∞ where masked ({masks})"),
+    "temperature": ("tempered", "S ← {src} / {t:g}", "A ← {src_cols} / {t:g}"),
     "a_softmax": ("attention weights", "A = softmax(S) over each row", "A′ = softmax(A) down each column"),
     "a_softmax1": ("attention weights", "A_ij = exp(S_ij) / (1 + Σ_j exp(S_ij))",
                    "A′_ji = exp(A_ji) / (1 + Σ_j exp(A_ji))"),
@@ -68,6 +69,39 @@ FORMULAS: dict[str, tuple[str, str, str]] = {
     "output_plain": ("output", "O = A·V", "O = V·A′"),
     "output_concat": ("output", "O = concat(head_1, …, head_N)", "O = [O_1; …; O_N]"),
 }
+# the steps that change S on its way from qk to the scores (their formulas start from {src})
+TOWARDS_SCORES = ("scale", "scale_sqrt", "softcap", "bias", "alibi", "masked", "temperature")
+# which array of the vocabulary (attncli/vocabulary.py) a step computes; the last step of each chain is that array
+# (x after + PE, q and k after RoPE, the scores after the last of TOWARDS_SCORES), the ones before lead towards it
+ARRAY_OF: dict[str, str] = {
+    "x": "x", "pe": "x", "x_pe": "x",
+    **{f"{n}{suffix}": n for n in "qkv" for suffix in ("", "_x", "_direct", "_rope")},
+    **{key: "qk" for key in FORMULAS if key.startswith("s_")},
+    **dict.fromkeys(TOWARDS_SCORES, "scores"),
+    **{key: "weights" for key in FORMULAS if key.startswith("a_")},
+    "head": "heads", "concat": "concat", "output": "output", "output_plain": "output", "output_concat": "output",
+}
+
+
+def arrays_of(steps: list) -> list[tuple[tuple[str, ...], str | None]]:
+    """For each step: (the names of the arrays it is, the array it leads towards). A step is the array of its
+    chain when it is the chain's last (q after RoPE; the scores after the masks); qk is also the scores when
+    nothing is done to it (--score dot, no masks); the concatenation without W_O is also the output."""
+    chain = [ARRAY_OF.get(st.key) for st in steps]
+    last = {name: i for i, name in enumerate(chain) if name is not None}
+    out: list[tuple[tuple[str, ...], str | None]] = []
+    for i, (st, name) in enumerate(zip(steps, chain, strict=True)):
+        if name is None:
+            out.append(((), None))
+        elif last[name] != i:
+            out.append(((), name))
+        elif name == "qk" and "scores" not in last:
+            out.append((("qk", "scores"), None))
+        elif st.key == "output_concat":
+            out.append((("concat", "output"), None))
+        else:
+            out.append(((name,), None))
+    return out
 
 
 class Step(Record):
@@ -104,12 +138,16 @@ class Tracer:
         self.steps: list[Step] = []
         self.budget = _BUDGET.get()
         self.nbytes = 0
+        self._src = ("qk", "qk")  # what the next step towards the scores starts from (rows, cols notation)
 
     def add(self, key: str, array: np.ndarray, kind: str, **fmt: object) -> None:
         if not self.enabled:
             return
         self._check(key, array, kind)
         title, rows, cols = FORMULAS[key]
+        if key in TOWARDS_SCORES:  # the first step after the score function starts from qk, the others from S
+            fmt.update(src=self._src[0], src_cols=self._src[1])
+            self._src = ("S", "A")
         self.steps.append(Step(key, title, rows.format(**fmt), cols.format(**fmt), np.array(array), kind, fmt))
         self.nbytes += array.nbytes
 

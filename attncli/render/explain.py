@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from attncli.core.steps import arrays_of
 from attncli.render.safe import json_safe, printable, text
 from attncli.render.tables import MAX_COLS, MAX_ROWS, _cut, format_number
 
@@ -43,21 +44,22 @@ LATEX = {
     "q_direct": ("Q", "Q"), "k_direct": ("K", "K"), "v_direct": ("V", "V"),
     "q_rope": (r"Q \leftarrow \mathrm{RoPE}(Q)", r"Q \leftarrow \mathrm{RoPE}(Q)"),
     "k_rope": (r"K \leftarrow \mathrm{RoPE}(K)", r"K \leftarrow \mathrm{RoPE}(K)"),
-    "s_scaled": (r"S = Q K^\top", r"A = K^\top Q"), "s_dot": (r"S = Q K^\top", r"A = K^\top Q"),
-    "s_general": (r"S = Q W K^\top", r"A = K^\top W^\top Q"),
-    "s_additive": (r"S_{ij} = v^\top \tanh(q_i W_q + k_j W_k)", r"A_{ji} = v^\top \tanh(W_q^\top q_i + W_k^\top k_j)"),
-    "s_cosine": (r"S_{ij} = \frac{q_i \cdot k_j}{\lVert q_i \rVert \lVert k_j \rVert}",
-                 r"A_{ji} = \frac{k_j \cdot q_i}{\lVert k_j \rVert \lVert q_i \rVert}"),
-    "s_location": (r"S = Q W_a", r"A = W_a^\top Q"),
-    "scale": (r"S \leftarrow S \cdot <scale>", r"A \leftarrow A \cdot <scale>"),
-    "scale_sqrt": (r"S \leftarrow S / \sqrt{d_k} = S / \sqrt{<d_k>}",
-                   r"A \leftarrow A / \sqrt{d_k} = A / \sqrt{<d_k>}"),
-    "softcap": (r"S \leftarrow c \tanh(S / c)", r"A \leftarrow c \tanh(A / c)"),
-    "bias": (r"S \leftarrow S + B", r"A \leftarrow A + B"),
-    "alibi": (r"S_{ij} \leftarrow S_{ij} - m_h \lvert i - j \rvert",
-              r"A_{ji} \leftarrow A_{ji} - m_h \lvert i - j \rvert"),
-    "masked": (r"S_{ij} \leftarrow -\infty \text{ where masked}", r"A_{ji} \leftarrow -\infty \text{ where masked}"),
-    "temperature": (r"S \leftarrow S / T", r"A \leftarrow A / T"),
+    "s_scaled": (r"Q K^\top", r"K^\top Q"), "s_dot": (r"Q K^\top", r"K^\top Q"),
+    "s_general": (r"Q W K^\top", r"K^\top W^\top Q"),
+    "s_additive": (r"\mathrm{qk}_{ij} = v^\top \tanh(q_i W_q + k_j W_k)",
+                   r"\mathrm{qk}_{ji} = v^\top \tanh(W_q^\top q_i + W_k^\top k_j)"),
+    "s_cosine": (r"\mathrm{qk}_{ij} = \frac{q_i \cdot k_j}{\lVert q_i \rVert \lVert k_j \rVert}",
+                 r"\mathrm{qk}_{ji} = \frac{k_j \cdot q_i}{\lVert k_j \rVert \lVert q_i \rVert}"),
+    "s_location": (r"Q W_a", r"W_a^\top Q"),
+    "scale": (r"S \leftarrow <src> \cdot <scale>", r"A \leftarrow <src> \cdot <scale>"),
+    "scale_sqrt": (r"S \leftarrow <src> / \sqrt{d_k} = <src> / \sqrt{<d_k>}",
+                   r"A \leftarrow <src> / \sqrt{d_k} = <src> / \sqrt{<d_k>}"),
+    "softcap": (r"S \leftarrow c \tanh(<src> / c)", r"A \leftarrow c \tanh(<src> / c)"),
+    "bias": (r"S \leftarrow <src> + B", r"A \leftarrow <src> + B"),
+    "alibi": (r"S \leftarrow <src> - m_h \lvert i - j \rvert", r"A \leftarrow <src> - m_h \lvert i - j \rvert"),
+    "masked": (r"S \leftarrow <src> \text{ with } -\infty \text{ where masked}",
+               r"A \leftarrow <src> \text{ with } -\infty \text{ where masked}"),
+    "temperature": (r"S \leftarrow <src> / T", r"A \leftarrow <src> / T"),
     "a_softmax": (r"A = \operatorname{softmax}(S) \text{ (each row)}",
                   r"A' = \operatorname{softmax}(A) \text{ (each column)}"),
     "a_softmax1": (r"A_{ij} = \frac{e^{S_{ij}}}{1 + \sum_j e^{S_{ij}}}",
@@ -85,23 +87,26 @@ class Matrix:
 class Section:
     number: int
     key: str
-    title: str
+    title: str  # the names of the arrays this step is ("qk", "scores"), or what it does on the way to one
     formula: str
     latex: str
     dims: str
     matrices: list[Matrix]
-    array: str | None = None  # the name `attncli compute --show` gives this step's array, when it has one
+    names: tuple[str, ...] = ()  # the arrays this step is, by the names compute --show and check --what take
+    towards: str | None = None  # for a step on the way to an array (scaled, masked: towards the scores), its name
+
+    @property
+    def array(self) -> str | None:
+        """The name `attncli compute --show` gives this step's array (the last, when it is two: qk = scores)."""
+        return self.names[-1] if self.names else None
 
 
-def _compute_name(steps: list, i: int) -> str | None:
-    """Which array of `attncli compute --show` step i is: the scores the normalizer sees (the step before
-    it), the weights, the per-head outputs or the output; None for the steps in between."""
-    key = steps[i].key
-    if key.startswith("a_"):
-        return "weights"
-    if i + 1 < len(steps) and steps[i + 1].key.startswith("a_"):
-        return "scores"
-    return {"head": "heads", "output": "output", "output_plain": "output", "output_concat": "output"}.get(key)
+def title_of(names: tuple[str, ...], towards: str | None, does: str) -> str:
+    """A step's title: the array's name ("qk", "scores", "qk = scores"), or what the step does and the array it
+    leads to ("scaled (towards scores)")."""
+    if names:
+        return " = ".join(names)
+    return f"{does} (towards {towards})" if towards else does
 
 
 def _names(labels: Sequence | None, b: int, n: int, prefix: str) -> list[str]:
@@ -119,21 +124,19 @@ def sections(steps: list, *, layout: str = "rows", batched: bool = False, query_
     heads = next((st.array.shape[1] for st in steps if st.kind == "map"), 1)
     steps = _without_repeats(steps, heads)
     out = []
-    for number, st in enumerate(steps, start=1):
+    for number, (st, (names, towards)) in enumerate(zip(steps, arrays_of(steps), strict=True), start=1):
         mats = list(_matrices(st, cols, batched, query_labels, key_labels))
         r, c = mats[0].values.shape
-        if st.kind == "map":
-            names = ("n_q", "n_k")
-        else:
-            names = DIMS.get(st.key, ("n", "d"))
+        dims = ("n_q", "n_k") if st.kind == "map" else DIMS.get(st.key, ("n", "d"))
         if heads == 1:
-            names = tuple(n.replace("H·", "") for n in names)
+            dims = tuple(n.replace("H·", "") for n in dims)
         if cols:
-            names = names[::-1]
+            dims = dims[::-1]
         tex_rows, tex_cols = LATEX.get(st.key, (st.formula, st.formula_cols))
-        out.append(Section(number, st.key, st.title, st.formula_cols if cols else st.formula,
+        out.append(Section(number, st.key, title_of(names, towards, st.title),
+                           st.formula_cols if cols else st.formula,
                            _fill(tex_cols if cols else tex_rows, _tex_params(st.params, cols)),
-                           f"{names[0]} × {names[1]} = {r} × {c}", mats, _compute_name(steps, number - 1)))
+                           f"{dims[0]} × {dims[1]} = {r} × {c}", mats, names, towards))
     return out
 
 
@@ -157,8 +160,8 @@ def _tex_params(params: dict, cols: bool) -> dict:
     """Formula values in LaTeX: X_kv -> X_{kv}, 0.125 -> 0.125, a bias suffix as is."""
     out = {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in params.items()}
     if "src" in out:
-        out["src"] = {"X_kv": "X_{kv}", "I_kv": "I_{kv}"}.get(out["src_cols" if cols else "src"],
-                                                             out["src_cols" if cols else "src"])
+        src = out["src_cols" if cols else "src"]
+        out["src"] = {"X_kv": "X_{kv}", "I_kv": "I_{kv}", "qk": r"\mathrm{qk}"}.get(src, src)
     if "b" in out and cols:
         out["b"] = out["b"].lower()
     return out
@@ -295,8 +298,8 @@ def json_pieces(secs: list[Section], meta: dict) -> Iterator[str]:
 
     yield '{"steps": ['
     for k, s in enumerate(secs):
-        head = {"step": s.number, "key": s.key, "title": s.title, "formula": s.formula, "latex": s.latex,
-                "dims": s.dims}
+        head = {"step": s.number, "key": s.key, "title": s.title, "names": list(s.names), "towards": s.towards,
+                "formula": s.formula, "latex": s.latex, "dims": s.dims}
         yield (", " if k else "") + dumps(head)[:-1] + ', "matrices": ['
         for t, m in enumerate(s.matrices):
             yield (", " if t else "") + dumps({"caption": m.caption, "rows": m.rows, "cols": m.cols})[:-1]

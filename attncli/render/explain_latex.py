@@ -15,6 +15,7 @@ import unicodedata
 from attncli.render.explain import Section, _shown, cut_notice
 from attncli.render.safe import printable
 from attncli.render.tables import format_number
+from attncli.vocabulary import NOUN
 
 _SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
             "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "-": "-{}", "<": r"\textless{}",
@@ -70,18 +71,20 @@ def _caption(caption: str) -> str:
     return r"\text{" + tex_text(caption) + r"}:\ "
 
 
-ANSWERS = {"weights": "the attention weights", "output": "the output", "scores": "the scores", "q": "the queries Q",
-           "k": "the keys K", "v": "the values V", "heads": "the output of each head"}
+ANSWERS = dict(NOUN)  # what the worked solution's last paragraph calls the answer, by its name (vocabulary.NAMES)
 
 
 def answer_section(secs: list[Section], what: str) -> Section | None:
     """The step whose matrices are the array `attncli check --what` grades, or None."""
-    keys = {"q": ("q", "q_x", "q_direct", "q_rope"), "k": ("k", "k_x", "k_direct", "k_rope"),
-            "v": ("v", "v_x", "v_direct")}.get(what, ())
-    found = [s for s in secs if s.array == what or s.key in keys]
-    if not found and what == "heads":  # one head: its output is the output, shown once
-        found = [s for s in secs if s.key == "output_plain"]
+    found = [s for s in secs if what in s.names]
+    if not found and what in ("heads", "concat"):  # one head and no W_O: its output is the output, shown once
+        found = [s for s in secs if s.key in ("output_plain", "output_concat")]
     return found[-1] if found else None
+
+
+def _sentence(text: str) -> str:
+    """The text with a capital first letter (the rest as it is: Q·Kᵀ keeps its capitals)."""
+    return text[:1].upper() + text[1:]
 
 
 def _bmatrix(m, s: Section, precision: int) -> list[str]:
@@ -128,7 +131,7 @@ def latex(secs: list[Section], precision: int, *, standalone: bool = False, titl
         s = answer_section(secs, what) if what else None
         if s is not None:
             rounded = f", rounded to {decimals} decimal{'' if decimals == 1 else 's'}" if decimals is not None else ""
-            lines.append(rf"\paragraph{{Answer.}} {tex_text(ANSWERS.get(what, what).capitalize())} "
+            lines.append(rf"\paragraph{{Answer.}} {tex_text(_sentence(ANSWERS.get(what, what)))} "
                          rf"(step {s.number}){tex_text(rounded)}:")
             for m in s.matrices:
                 lines += _bmatrix(m, s, precision if decimals is None else decimals)

@@ -21,7 +21,8 @@ import numpy as np
 
 from attncli.render.tables import AXES, _labels, _leading_names
 
-AXIS_NAMES = {"q": "query", "k": "key", "d": "dim", "p": "position", "θ": "angle", "r": "row", "c": "column"}
+AXIS_NAMES = {"q": "query", "k": "key", "t": "token", "d": "dim", "p": "position", "θ": "angle", "r": "row",
+              "c": "column"}
 PANELS_PER_ROW = 4
 
 

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
 # What the rows and columns of each array are, in rows layout: (row prefix, column prefix).
 AXES = {
-    "q": ("q", "d"), "k": ("k", "d"), "v": ("k", "d"),
-    "scores": ("q", "k"), "weights": ("q", "k"),
-    "heads": ("q", "d"), "output": ("q", "d"),
+    "x": ("t", "d"), "q": ("q", "d"), "k": ("k", "d"), "v": ("k", "d"),
+    "qk": ("q", "k"), "scores": ("q", "k"), "weights": ("q", "k"),
+    "heads": ("q", "d"), "concat": ("q", "d"), "output": ("q", "d"),
 }
 MASKED = "·"
 MAX_ROWS, MAX_COLS = 40, 16  # larger matrices show their corners; files hold every value
@@ -39,7 +39,7 @@ def _leading_names(name: str, ndim: int, batched: bool, multihead: bool) -> list
     lead: list[str] = []
     if batched:
         lead.append("batch")
-    if name == "heads" or (name not in ("output", "mask") and multihead):
+    if name == "heads" or (name not in ("x", "concat", "output", "mask") and multihead):
         lead.append("head" if name not in ("k", "v") else "kv head")
     return lead[: max(ndim - 2, 0)]
 
