@@ -6,7 +6,8 @@ removed. A target that is one of the inputs (`protect`, and every file this proc
 is refused before anything is written. What is not a regular file (/dev/null, a named pipe, a terminal) is
 written through in place, never replaced.
 `atomic_write` writes bytes; `atomic_file` hands out the temporary file for a writer that needs it
-open (a map streamed to disk block by block).
+open (a map streamed to disk block by block); `atomic_folder` writes many files into one folder that all
+appear at the end, or none (explain's folder of worked solutions).
 """
 
 from __future__ import annotations
@@ -112,6 +113,109 @@ def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str =
             raise src.error(f"cannot write '{shown}': {reason(err)}") from err
         raise
     _fsync_dir(parent)
+
+
+class AtomicFolder:
+    """Files written into one folder that appear together: each goes to a temporary file beside its target
+    (.NAME.XXXX.tmp, fsynced) and is renamed over it by `commit`; `abort` removes them, and the folder too if it
+    was made for them. Use it through `atomic_folder`."""
+
+    def __init__(self, folder: str, protect: Iterable[Path], option: str) -> None:
+        self.folder, self.protect, self.src = folder, list(protect), Src(option, folder)
+        self.staged: list[tuple[str, str, str, int]] = []  # (temporary file, target, name as shown, mode)
+        self.made: str | None = None  # the topmost folder made here, removed on abort
+
+    def check(self, name: str) -> None:
+        """Refuse, before anything is written, a target that is an input, a folder or not a regular file."""
+        from attncli.io.files import is_input, kind_of
+
+        shown = os.path.join(self.folder, name)
+        if is_input(shown) or any(_same_file(shown, str(guarded)) for guarded in self.protect):
+            raise self.src.error(f"refusing to overwrite the input file {shown}; write the output elsewhere")
+        try:
+            info = os.stat(shown)
+        except OSError:
+            return
+        if not stat.S_ISREG(info.st_mode):
+            raise self.src.error(f"'{shown}' is {kind_of(info.st_mode)}; move it away or write elsewhere")
+
+    def write(self, name: str, data: Data) -> None:
+        """Write `data` to a temporary file that `commit` renames to FOLDER/name."""
+        self.check(name)
+        if not os.path.isdir(self.folder):
+            self._make_folder()
+        shown = os.path.join(self.folder, name)
+        target = os.path.realpath(shown)  # write through a symlink, not over it
+        parent = os.path.dirname(target)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=parent, prefix="." + os.path.basename(target) + ".", suffix=".tmp")
+        except OSError as err:
+            raise self.src.error(f"cannot write in '{parent}': {reason(err)}") from err
+        self.staged.append((tmp, target, shown, _new_file_mode(target)))
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write_data(f, data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as err:
+            raise self.src.error(f"cannot write '{shown}': {reason(err)}") from err
+
+    def _make_folder(self) -> None:
+        if os.path.lexists(self.folder) and not os.path.isdir(self.folder):
+            raise self.src.error(f"'{self.folder}' is a file; give a folder (made if missing) or a file name")
+        top = os.path.abspath(self.folder)
+        while not os.path.isdir(os.path.dirname(top)):
+            top = os.path.dirname(top)
+        try:
+            os.makedirs(self.folder)
+        except OSError as err:
+            raise self.src.error(f"cannot make the folder '{self.folder}': {reason(err)}") from err
+        self.made = top
+
+    def commit(self) -> None:
+        """Rename every temporary file over its target, after checking again that none is an input (a file read
+        after `check`, by a later problem)."""
+        for _, _, shown, _ in self.staged:
+            self.check(os.path.relpath(shown, self.folder))
+        for tmp, target, shown, mode in self.staged:
+            try:
+                os.chmod(tmp, mode)
+                os.replace(tmp, target)
+            except OSError as err:
+                raise self.src.error(f"cannot write '{shown}': {reason(err)}") from err
+        for parent in dict.fromkeys(os.path.dirname(target) for _, target, _, _ in self.staged):
+            _fsync_dir(parent)
+        self.staged = []
+
+    def abort(self) -> None:
+        """Remove the temporary files not yet renamed, and the folder if it was made here (when empty)."""
+        for tmp, _, _, _ in self.staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        self.staged = []
+        if self.made is not None:
+            folder = os.path.abspath(self.folder)
+            while True:
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+                if folder == self.made or len(folder) <= len(self.made):
+                    break
+                folder = os.path.dirname(folder)
+
+
+@contextlib.contextmanager
+def atomic_folder(folder: str, *, protect: Iterable[Path] = (), option: str = "-o/--output"
+                  ) -> Iterator[AtomicFolder]:
+    """An AtomicFolder for `folder` (made, with its parents, on the first write if missing): every file written
+    appears when the block ends; if it raises (Ctrl-C, SIGTERM and SIGHUP too) none does and the temporary files
+    are removed. A rename that fails part way (a full disk) leaves the files renamed before it."""
+    out = AtomicFolder(folder, protect, option)
+    try:
+        yield out
+        out.commit()
+    except BaseException:
+        out.abort()
+        raise
 
 
 def descriptor_of(path: str) -> int | None:
