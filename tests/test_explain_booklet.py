@@ -131,6 +131,17 @@ def test_sections_of_problems_with_the_same_name_say_their_folder(tmp_path):
     assert [p.split("}", 1)[0] for p in sections(tex)] == ["a/hw.toml", "b/hw.toml"]
 
 
+def test_a_booklet_of_problems_with_any_name_compiles(tmp_path):
+    names = ["Müller_50%_#1 猫.toml", "a~b^c{d}.toml", "x<y>|z.toml"]
+    for name in names:
+        shutil.copy(PROBLEMS[0], tmp_path / name)
+    run(["explain", *names, "--standalone", "-o", "booklet.tex"], cwd=tmp_path)
+    tex = (tmp_path / "booklet.tex").read_text(encoding="ascii")
+    assert r"\section{Muller\_50\%\_\#1 ?.toml}" in tex and r"\markright{a\~{}b\^{}c\{d\}.toml}" in tex
+    pdflatex(tmp_path, "booklet")
+    assert (tmp_path / "booklet.toc").read_text().count("\\contentsline {section}") == 3
+
+
 # ---- other formats of several problems: one document ------------------------------------------------------------
 
 def test_markdown_of_several_problems_is_one_document(tmp_path):
@@ -257,6 +268,18 @@ def test_an_error_in_folder_mode_leaves_the_folder_as_it_was(tmp_path):
     assert "problem 3 of 4" in err
     assert [p.name for p in (tmp_path / "old").iterdir()] == ["s001.tex"]
     assert (tmp_path / "old" / "s001.tex").read_text() == "last week's"
+
+
+def test_a_nested_folder_made_for_a_failed_run_is_removed_and_a_file_in_the_way_refused(tmp_path):
+    problems = broken_class(tmp_path)
+    assert "problem 3 of 4" in run_error(["explain", *problems, "-o", f"{tmp_path}/made/for/it/"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["problems"]
+    (tmp_path / "notes").write_text("a file")
+    for target in ("notes/", "notes/solutions/"):
+        err = run_error(["explain", *problems, "-o", f"{tmp_path}/{target}"])
+        assert "a file" in err and "problem" not in err.split(":")[0]  # refused before any problem is computed
+    err = run_error(["explain", *problems[:2], "-o", tmp_path / "solutions"])
+    assert f"-o {tmp_path}/solutions/" in err  # no extension and no folder: a file name, or a folder with /
 
 
 def test_a_roster_among_the_problems_is_refused_by_name(tmp_path):

@@ -30,7 +30,7 @@ EPILOG = (
     "  attncli explain samples/self_attention/problem.toml --format latex --standalone --what output --decimals 3\n\n"
     "  attncli explain samples/homework/problems/*.toml --standalone -o booklet.tex\n\n"
     "  attncli explain samples/homework/problems/*.toml --standalone -o solutions/\n\n"
-    "  attncli explain samples/homework/problems/s00[1-3].toml --format markdown -o solutions.md\n\n"
+    "  attncli explain samples/homework/problems/*.toml --format markdown -o solutions.md\n\n"
     "  attncli explain samples/homework/problems/*.toml --format png -o maps/"
 )
 
@@ -54,7 +54,7 @@ def explain(
                                          "solution.tex", opt.OUT, "--standalone")] = False,
     what: Annotated[str | None, opt._opt("With --standalone: end with the answer a student gives, this array "
                                          "(weights, output, scores, q, k, v or heads) rounded to --decimals; a "
-                                         "problem file's [check] what and decimals count too. e.g. --standalone "
+                                         "problem file's \\[check] what and decimals count too. e.g. --standalone "
                                          "--what weights", opt.OUT, "--what")] = None,
     decimals: Annotated[int | None, opt._opt("With --standalone: the answer's decimals (--what). e.g. --decimals 2",
                                              opt.OUT, "--decimals")] = None,

@@ -59,7 +59,13 @@ def explain_many(paths: list[str], each_problem: Callable | None, own: dict[str,
     else:
         raise AttnError(f"-o {output} is a folder: explain writes one file per PROBLEM there, named after it, and "
                         "this run has no problem file; give -o a file name such as steps.txt")
-    fmt = format_of(own["fmt"], output, own["standalone"], folder=folder)
+    try:
+        fmt = format_of(own["fmt"], output, own["standalone"], folder=folder)
+    except AttnError:
+        if own["fmt"] is None and output is not None and not os.path.splitext(output)[1]:
+            raise AttnError(f"-o {output}: several problems go to one file (booklet.tex, steps.md, steps.json, "
+                            f"steps.txt) or, one file each, into a folder: end it with / (-o {output}/)") from None
+        raise
     if fmt in PICTURES and not folder:
         raise AttnError(f"explain --format {fmt} of several problems draws one picture per problem: give -o a folder, "
                         f"e.g. -o maps/ (maps/s001.{EXTENSIONS[fmt]}, ...)")
@@ -262,9 +268,10 @@ def _write_folder(problems: list[Problem], fmt: str, standalone: bool, folder: s
             with _naming(p.path, p.number, p.count):
                 out.write(names[p.number - 1], data)  # JSON row by row, as for one problem
             del res, labels, data  # before the next problem is computed
-    if len(problems) > 1:
-        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-        print(f"wrote {len(names)} files to {folder} ({shown})", file=sys.stderr)
+    from attncli.render.safe import printable
+
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    print(printable(f"wrote {len(names)} file{'s' if len(names) > 1 else ''} to {folder} ({shown})"), file=sys.stderr)
 
 
 def _file_names(problems: list[Problem], fmt: str, folder: str) -> list[str]:

@@ -124,6 +124,12 @@ class AtomicFolder:
         self.folder, self.protect, self.src = folder, list(protect), Src(option, folder)
         self.staged: list[tuple[str, str, str, int]] = []  # (temporary file, target, name as shown, mode)
         self.made: str | None = None  # the topmost folder made here, removed on abort
+        existing = os.path.abspath(folder)
+        while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            what = "is a file" if existing == os.path.abspath(folder) else f"is under '{existing}', a file"
+            raise self.src.error(f"'{folder}' {what}; give a folder (made if missing) or a file name")
 
     def check(self, name: str) -> None:
         """Refuse, before anything is written, a target that is an input, a folder or not a regular file."""
@@ -161,8 +167,6 @@ class AtomicFolder:
             raise self.src.error(f"cannot write '{shown}': {reason(err)}") from err
 
     def _make_folder(self) -> None:
-        if os.path.lexists(self.folder) and not os.path.isdir(self.folder):
-            raise self.src.error(f"'{self.folder}' is a file; give a folder (made if missing) or a file name")
         top = os.path.abspath(self.folder)
         while not os.path.isdir(os.path.dirname(top)):
             top = os.path.dirname(top)

@@ -1,6 +1,10 @@
 """Step-by-step explanations as LaTeX: a bmatrix per matrix, for a write-up (a fragment) or, with
 `standalone`, a whole document that compiles with plain pdflatex and amsmath.
 
+`booklet_head`, `booklet_section` and BOOKLET_END make one document of many problems (`attncli explain
+*.toml --standalone`): a contents page, then each problem on a new page in a \\section named after its file,
+with the steps and answer its own document has.
+
 Everything written is ASCII. The formulas come from render.explain's LATEX table; text (titles, captions,
 notices, a file name in the title) goes through `tex_text`, which escapes LaTeX's special characters and
 spells the symbols attncli prints (·, ×, √, ᵀ, ←, −, ∞, ′, …) as LaTeX commands; any other character becomes
@@ -128,8 +132,8 @@ def latex(secs: list[Section], precision: int, *, standalone: bool = False, titl
 
 def booklet_head(count: int) -> str:
     """The start of a booklet of `count` worked solutions: title and table of contents (pdflatex fills it on
-    its second run)."""
-    return "\n".join([r"\documentclass{article}", r"\usepackage{amsmath}",
+    its second run). Every page of a problem names it in its running head, so printed pages sort by student."""
+    return "\n".join([r"\documentclass{article}", r"\usepackage{amsmath}", r"\pagestyle{myheadings}",
                       rf"\title{{Worked solutions ({count} problems)}}", r"\author{attncli explain}", r"\date{}",
                       r"\begin{document}", r"\maketitle", r"\tableofcontents", ""]) + "\n"
 
@@ -138,7 +142,7 @@ def booklet_section(secs: list[Section], precision: int, *, heading: str,
                     answer: tuple[str, int | None] | None = None) -> str:
     """One problem of a booklet: on a new page, a \\section titled `heading` (a file name), then the steps and
     the answer the problem's own `latex(standalone=True)` document gives."""
-    lines = [r"\clearpage", rf"\section{{{tex_text(heading)}}}",
+    lines = [r"\clearpage", rf"\section{{{tex_text(heading)}}}", rf"\markright{{{tex_text(heading)}}}",
              rf"\setcounter{{MaxMatrixCols}}{{{max(_widest(secs), FIRST_MATRIX_COLS)}}}", ""]
     lines += _steps(secs, precision) + _answer(secs, answer, precision)
     return "\n".join(lines) + "\n"
