@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import run, run_capped, run_error
+from cli_helpers import interrupt, run, run_capped, run_error
 
 ROOT = Path(__file__).resolve().parents[1]
 HOMEWORK = ROOT / "samples" / "homework" / "problems"
@@ -282,6 +282,27 @@ def test_a_nested_folder_made_for_a_failed_run_is_removed_and_a_file_in_the_way_
     assert f"-o {tmp_path}/solutions/" in err  # no extension and no folder: a file name, or a folder with /
 
 
+def long_class(tmp_path: Path, count: int = 30, tokens: int = 800) -> list[str]:
+    """`count` problems of `tokens` random tokens (X only, causal), in tmp_path: p00.toml, p01.toml, ..."""
+    rng = np.random.default_rng(0)
+    names = []
+    for i in range(count):
+        np.save(tmp_path / f"x{i:02d}.npy", rng.normal(size=(tokens, 4)))
+        (tmp_path / f"p{i:02d}.toml").write_text(f'x = "x{i:02d}.npy"\ncausal = true\n')
+        names.append(str(tmp_path / f"p{i:02d}.toml"))
+    return names
+
+
+def test_ctrl_c_while_a_folder_is_written_leaves_nothing(tmp_path):
+    names = long_class(tmp_path, count=60)
+    out = tmp_path / "solutions"
+    err = interrupt(["explain", *names, "--standalone", "-o", f"{out}/"],
+                    lambda pid: out.is_dir() and any(out.glob(".*.tmp")))
+    if err is None:
+        pytest.skip("the run finished before Ctrl-C could be sent")
+    assert not out.exists()  # every temporary file removed, and the folder made for the run
+
+
 def test_a_roster_among_the_problems_is_refused_by_name(tmp_path):
     err = run_error(["explain", *sorted(HOMEWORK.iterdir()), "--standalone", "-o", tmp_path / "b.tex"])
     assert "roster.csv" in err and "*.toml" in err
@@ -319,12 +340,7 @@ def test_a_long_booklet_holds_one_problems_steps_at_a_time(tmp_path):
     """30 problems of 800 tokens: each trace holds ~20 MB of 800 × 800 maps, 600 MB for all 30 at once. One
     problem runs in ~180 MiB of address space; under a 300 MiB cap the booklet of 30 is written, so the steps of
     each problem are let go before the next (holding them fails by the 7th problem)."""
-    rng = np.random.default_rng(0)
-    names = []
-    for i in range(30):
-        np.save(tmp_path / f"x{i:02d}.npy", rng.normal(size=(800, 4)))
-        (tmp_path / f"p{i:02d}.toml").write_text(f'x = "x{i:02d}.npy"\ncausal = true\n')
-        names.append(f"p{i:02d}.toml")
+    names = long_class(tmp_path)
     proc = run_capped(["explain", *names, "--standalone", "-o", "booklet.tex"], limit_mb=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     assert (tmp_path / "booklet.tex").read_text().count("\\section{") == 30
