@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from attncli.cli.common import PICTURES, Look, Sources, check_look
-from attncli.cli.explain import answer_of, format_of, is_folder, secs_of, solution_pieces, solve
+from attncli.cli.solution import answer_of, format_of, is_folder, secs_of, solution_pieces, solve
 from attncli.errors import AttnError
 
 EXTENSIONS = {"table": "txt", "markdown": "md", "latex": "tex", "json": "json", "heatmap": "txt", "png": "png",
               "svg": "svg", "pdf": "pdf", "html": "html"}
-DOCUMENT_KEYS = {"fmt": "format", "output": "output", "standalone": "standalone"}  # one for the whole run
+# how the whole run is written, one for every problem: (the key in a problem file, the option)
+DOCUMENT_KEYS = {"fmt": ("format", "--format"), "output": ("output", "-o"),
+                 "standalone": ("standalone", "--standalone")}
 SPOOL_IN_MEMORY = 32 << 20  # standard output is kept in memory up to this, then in a temporary file
 
 
@@ -114,9 +116,8 @@ def _merged(path: str, i: int, n: int, each_problem: Callable | None, own: dict[
         raise AttnError("explain: several problems need the PROBLEM arguments")
     with _naming(path, i, n):
         mine, opts = each_problem(path)
-        for name, key in DOCUMENT_KEYS.items():
+        for name, (key, flag) in DOCUMENT_KEYS.items():
             if mine[name] != own[name]:
-                flag = {"fmt": "--format", "output": "-o", "standalone": "--standalone"}[name]
                 raise AttnError(f"'{path}' sets {key} = {mine[name]!r}, but several problems are written as one: "
                                 f"say it on the command line ({flag}, for every problem) and drop it from the file")
     return path, mine, opts
@@ -180,7 +181,7 @@ def _document(problems: list[Problem], fmt: str, standalone: bool, *, tty: bool)
         if fmt == "latex":
             yield (tex.booklet_section(secs, p.look.precision, heading=p.heading, answer=p.answer) if standalone
                    else ("" if first else "\n") + tex.fragment_section(secs, p.look.precision, heading=p.heading)
-                   ).encode("ascii")
+                   ).encode("utf-8")  # ASCII: tex_text and tex_math spell everything else
         elif fmt == "markdown":
             yield (("" if first else "\n") + f"## {_md_heading(p.heading)}\n\n" + ex.markdown(secs, p.look.precision)
                    ).encode("utf-8")
