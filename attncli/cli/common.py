@@ -278,34 +278,40 @@ def emit_picture(maps: MapSet, fmt: str, output: str | None, protect: Iterable[P
     """Draw `maps` as a terminal heatmap, an image (png/svg/pdf) or an HTML page, to -o PATH or stdout."""
     from attncli.io import atomic_write
 
-    if fmt == "heatmap":
+    if fmt == "heatmap" and output is None:
         from attncli.render.heatmap import heatmaps
 
-        tty = output is None and sys.stdout.isatty()
-        width = _terminal_width() if tty else _columns()
-        items = heatmaps(maps, color=tty, width=width, precision=look.precision, cmap=look.cmap)
-        if output is None:
-            print_renderables(items)
-        else:
-            buf = io.StringIO()
-            print_renderables(items, file=buf)
-            atomic_write(output, buf.getvalue().encode("utf-8"), protect=protect)
+        tty = sys.stdout.isatty()
+        print_renderables(heatmaps(maps, color=tty, width=_terminal_width() if tty else _columns(),
+                                   precision=look.precision, cmap=look.cmap))
         return
-    if fmt in IMAGES:
-        if output is None and sys.stdout.isatty():
-            raise AttnError(f"refusing to write binary {fmt.upper()} to a terminal; use -o map.{fmt} or pipe it")
-        from attncli.render.figure import figure_bytes
-
-        data = figure_bytes(maps, fmt, dpi=look.dpi, cmap=look.cmap, precision=look.precision, warn=warn)
-    else:
-        from attncli.render.html import html_page
-
-        data = html_page(maps, cmap=look.cmap, precision=look.precision).encode("utf-8")
+    if fmt in IMAGES and output is None and sys.stdout.isatty():
+        raise AttnError(f"refusing to write binary {fmt.upper()} to a terminal; use -o map.{fmt} or pipe it")
+    data = picture_bytes(maps, fmt, look)
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
         atomic_write(output, data, protect=protect)
+
+
+def picture_bytes(maps: MapSet, fmt: str, look: Look) -> bytes:
+    """A picture as a file holds it: a heatmap as plain text ($COLUMNS or 120 wide), a PNG/SVG/PDF image, or an
+    HTML page."""
+    if fmt == "heatmap":
+        from attncli.render.heatmap import heatmaps
+
+        buf = io.StringIO()
+        print_renderables(heatmaps(maps, color=False, width=_columns(), precision=look.precision, cmap=look.cmap),
+                          file=buf)
+        return buf.getvalue().encode("utf-8")
+    if fmt in IMAGES:
+        from attncli.render.figure import figure_bytes
+
+        return figure_bytes(maps, fmt, dpi=look.dpi, cmap=look.cmap, precision=look.precision, warn=warn)
+    from attncli.render.html import html_page
+
+    return html_page(maps, cmap=look.cmap, precision=look.precision).encode("utf-8")
 
 
 def _columns() -> int:

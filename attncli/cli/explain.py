@@ -1,4 +1,9 @@
-"""`attncli explain`: every step of the computation, with its formula, dimensions and matrix."""
+"""`attncli explain`: every step of the computation, with its formula, dimensions and matrix.
+
+One problem (or none: the inputs as options) is explained here; several problems, or -o a folder, in
+cli/explain_many.py: one booklet, or one file per problem. Both compute and render a problem with
+cli/solution.py.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,9 @@ from attncli.cli import app
 from attncli.cli import options as opt
 from attncli.cli.common import PICTURES, Sources, check_look, emit_picture, print_renderables
 from attncli.cli.problem import attention_command
-from attncli.errors import AttnError
+from attncli.cli.solution import answer_of, format_of, is_folder, maps_of, secs_of, solution_pieces, solve
 from attncli.vocabulary import HELP as STEP_NAMES
 
-FORMATS = ("table", "markdown", "latex", "json", "heatmap", "png", "svg", "pdf", "html")
 EPILOG = (
     "Examples:\n\n"
     "  attncli explain samples/self_attention/problem.toml\n\n"
@@ -19,23 +23,31 @@ EPILOG = (
     "  attncli explain samples/self_attention/problem.toml --format markdown -o steps.md\n\n"
     "  attncli explain --text 猫爱吃鱼 --tokenizer chars --embeddings samples/text/embeddings.txt --format latex\n\n"
     "  attncli explain samples/self_attention/problem.toml --standalone -o solution.tex\n\n"
-    "  attncli explain samples/self_attention/problem.toml --format latex --standalone --what output --decimals 3"
+    "  attncli explain samples/self_attention/problem.toml --format latex --standalone --what output --decimals 3\n\n"
+    "  attncli explain samples/homework/problems/*.toml --standalone -o booklet.tex\n\n"
+    "  attncli explain samples/homework/problems/*.toml --standalone -o solutions/\n\n"
+    "  attncli explain samples/homework/problems/*.toml --format markdown -o solutions.md\n\n"
+    "  attncli explain samples/homework/problems/*.toml --format png -o maps/"
 )
 
 
 @app.command(epilog=EPILOG)
-@attention_command
+@attention_command(several=True)
 def explain(
     fmt: Annotated[str | None, opt._opt("table (default), markdown (tables for a write-up), latex (bmatrix), "
                                         "json (every step's formula and matrix); or a picture of the scores and "
                                         "weights: heatmap, png, svg, pdf, html. e.g. --format markdown", opt.OUT,
                                         "--format", "-f")] = None,
-    output: Annotated[str | None, opt._opt("Write to PATH instead of stdout (atomically, never over an input). "
-                                           "e.g. -o steps.md", opt.OUT, "--output", "-o")] = None,
+    output: Annotated[str | None, opt._opt("Write to PATH instead of stdout (atomically, never over an input). With "
+                                           "several problems: one document (a section each), or, when PATH ends with "
+                                           "/ or is a folder, one file per problem named after it (s002.tex; .md, "
+                                           ".txt, .json, .png ... by --format), all written or none. e.g. -o "
+                                           "steps.md, -o solutions/", opt.OUT, "--output", "-o")] = None,
     standalone: Annotated[bool, opt._opt("LaTeX as a whole document (article, amsmath) that compiles with pdflatex, "
                                          "titled with the problem file: the worked solution to hand back (implies "
-                                         "--format latex). e.g. --standalone -o solution.tex", opt.OUT,
-                                         "--standalone")] = False,
+                                         "--format latex). Several problems: a booklet with a contents page and a "
+                                         "section per problem, each on a new page. e.g. --standalone -o "
+                                         "solution.tex", opt.OUT, "--standalone")] = False,
     what: Annotated[str | None, opt._opt("With --standalone: end with the answer a student gives, this array "
                                          "rounded to --decimals (a problem file's \\[check] what and decimals count "
                                          f"too), one of {STEP_NAMES}. e.g. --standalone --what weights", opt.OUT,
@@ -47,102 +59,42 @@ def explain(
 ) -> None:
     """Print each step in order, with its formula, its dimensions and its matrix: x (+ positions), q, k, v; per
     head qk = Q·Kᵀ, the steps towards the scores (scaled, masked, ...), the weights A and the heads; concat, output.
-    Each step is titled with the name compute --show and check --what give its array."""
-    import io
-    import os
+    Each step is titled with the name compute --show and check --what give its array. Several PROBLEMs: one
+    document with a section each (a LaTeX booklet with --standalone), or one file per problem with -o FOLDER/."""
+    problems, each_problem = options.pop("problems", None) or [], options.pop("each_problem", None)
+    own = {"fmt": fmt, "output": output, "standalone": standalone, "what": what, "decimals": decimals,
+           "precision": precision, "dpi": dpi, "cmap": cmap}
+    if len(problems) > 1 or is_folder(output):
+        from attncli.cli.explain_many import explain_many
 
-    from attncli.cli.spec import attention_kwargs
-    from attncli.core import attention
-    from attncli.io.memory import available_memory
-    from attncli.render import explain as ex
-
-    fmt_name = fmt or ("latex" if standalone and output is None else _format_from(output))
-    if fmt_name not in FORMATS:
-        raise AttnError(f"explain --format takes {', '.join(FORMATS)}; got {fmt_name!r}")
-    check_look(precision, dpi, cmap)
-    if standalone and fmt_name != "latex":
-        raise AttnError(f"explain --standalone makes a LaTeX document; add --format latex (or -o solution.tex), "
-                        f"or drop --standalone for --format {fmt_name}")
-    from attncli.cli.common import saying_what_was_read
-    from attncli.core.steps import trace_budget
-
+        explain_many(problems, each_problem, own, options)
+        return
+    fmt_name = format_of(fmt, output, standalone)
+    look = check_look(precision, dpi, cmap)
+    answer = answer_of(what, decimals)
     src = Sources()
-    kwargs, labels = attention_kwargs(src, options)
-    limit = available_memory()
-    with trace_budget(limit), saying_what_was_read(src):  # the steps' copies count against the memory too
-        res = attention(**kwargs, trace=True, memory_limit=limit)
+    res, labels = solve(src, options)
     if fmt_name in PICTURES:  # the maps of the steps: scores and weights
-        from attncli.render.maps import result_maps
-
-        emit_picture(result_maps(res, ("scores", "weights"), queries=labels.queries, keys=labels.keys), fmt_name,
-                     output, src.paths, check_look(precision, dpi, cmap))
+        emit_picture(maps_of(res, labels), fmt_name, output, src.paths, look)
         return
-    secs = ex.sections(res.steps, layout=res.layout, batched=res.batched, query_labels=labels.queries,
-                       key_labels=labels.keys)
-    if fmt_name == "table":
-        if output is None:
-            print_renderables(ex.rich_renderables(secs, precision))
-            return
-        buf = io.StringIO()
-        print_renderables(ex.rich_renderables(secs, precision), file=buf)
-        text = buf.getvalue()
-    elif fmt_name == "markdown":
-        text = ex.markdown(secs, precision)
-    elif fmt_name == "latex":
-        from attncli.render.explain_latex import answer_section, latex
+    if fmt_name == "table" and output is None:
+        from attncli.render import explain as ex
 
-        problem = options.get("problem")
-        title = f"Worked solution: {os.path.basename(problem)}" if problem else None
-        answer = _answer(what, decimals)
-        if standalone and answer is not None and answer_section(secs, answer[0]) is None:
-            raise AttnError(f"explain --what {answer[0]}: this problem has no such step (Q, K and V given directly "
-                            "have no x); choose another array")
-        text = latex(secs, precision, standalone=standalone, title=title, answer=answer)
-    else:  # every value, written row by row as it is made: memory of one row, not of the document
-        from attncli.io.writers import _plain  # numpy -> strict-JSON Python, non-finite -> null
-
-        pieces = (piece.encode("utf-8") for piece in ex.json_pieces(secs, _plain(res.meta)))
-        if output is None:
-            import sys
-
-            for piece in pieces:
-                sys.stdout.buffer.write(piece)
-            sys.stdout.flush()
-        else:
-            from attncli.io import atomic_write
-
-            atomic_write(output, pieces, protect=src.paths)
+        print_renderables(ex.rich_renderables(secs_of(res, labels), precision))
         return
-    if output is None:
-        import sys
-
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    else:
+    pieces = solution_pieces(res, labels, fmt_name, problem=options.get("problem"), standalone=standalone,
+                             answer=answer, look=look)
+    if output is not None:
         from attncli.io import atomic_write
 
-        atomic_write(output, text.encode("utf-8"), protect=src.paths)
+        atomic_write(output, pieces, protect=src.paths)
+        return
+    import sys
 
-
-def _answer(what: str | None, decimals: int | None) -> tuple[str, int | None] | None:
-    """(what, decimals) of the standalone document's answer, checked like check's --what and --decimals."""
-    from attncli.vocabulary import NAMES
-
-    if what is None:
-        return None
-    if what not in NAMES:
-        raise AttnError(f"explain --what takes {', '.join(NAMES)}; got {what!r}")
-    if decimals is not None and not 0 <= decimals <= 15:
-        raise AttnError(f"explain --decimals must be 0 to 15; got {decimals}")
-    return what, decimals
-
-
-def _format_from(output: str | None) -> str:
-    if output is None:
-        return "table"
-    ext = output.rsplit(".", 1)[-1].lower() if "." in output else ""
-    known = {"md": "markdown", "markdown": "markdown", "tex": "latex", "json": "json", "txt": "table", "png": "png",
-             "svg": "svg", "pdf": "pdf", "html": "html", "htm": "html"}
-    if ext not in known:
-        raise AttnError(f"-o {output}: explain writes .md, .tex, .json, .txt, .png, .svg, .pdf or .html; "
-                        "or give --format")
-    return known[ext]
+    if fmt_name == "json":  # every value, written row by row as it is made: memory of one row, not of the document
+        for piece in pieces:
+            sys.stdout.buffer.write(piece)
+        sys.stdout.flush()
+        return
+    text = b"".join(pieces).decode("utf-8")
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -72,19 +72,28 @@ FLOATS = {"scale", "softcap", "temperature", "pe_base", "rope_base", "atol", "rt
 PROBLEM_HELP = ("A problem file (TOML): inputs as inline matrices or paths relative to it, and any option by name; "
                 "options on the command line win; its matrices are written in its layout (layout = \"rows\" unless it "
                 "says \"cols\"). `attncli init` writes a template. e.g. samples/self_attention/problem.toml")
+PROBLEMS_HELP = ("A problem file (TOML), or several: inputs as inline matrices or paths relative to it, and any option "
+                 "by name; options on the command line win, for every problem; each problem's matrices are written in "
+                 "its layout. e.g. samples/self_attention/problem.toml, or problems/*.toml")
 
 
-def attention_command(fn=None, *, positional_problem: bool = True):
-    """Decorate a command: add PROBLEM and every attention option; call fn(**own, options=merged)."""
+def attention_command(fn=None, *, positional_problem: bool = True, several: bool = False):
+    """Decorate a command: add PROBLEM and every attention option; call fn(**own, options=merged).
+
+    With `several`, PROBLEM may be given more than once. One is applied as always. Several are handed to fn
+    unapplied: options["problems"] (the paths) and options["each_problem"], a function of one path that returns
+    (own, options) for that problem: its file's values under those given on the command line."""
     if fn is None:
-        return functools.partial(attention_command, positional_problem=positional_problem)
+        return functools.partial(attention_command, positional_problem=positional_problem, several=several)
     import typing
 
     hints = typing.get_type_hints(fn, include_extras=True)  # resolve `from __future__ import annotations`
     own = [p.replace(annotation=hints.get(p.name, p.annotation))
            for p in inspect.signature(fn).parameters.values() if p.name != "options"]
-    problem_ann = (Annotated[str | None, typer.Argument(help=PROBLEM_HELP, show_default=False, metavar="[PROBLEM]")]
-                   if positional_problem
+    problem_ann = (Annotated[list[str] | None, typer.Argument(help=PROBLEMS_HELP, show_default=False,
+                                                              metavar="[PROBLEM]...")] if several
+                   else Annotated[str | None, typer.Argument(help=PROBLEM_HELP, show_default=False,
+                                                             metavar="[PROBLEM]")] if positional_problem
                    else Annotated[str | None, opt._opt(PROBLEM_HELP, opt.IN, "--problem")])
     KW = inspect.Parameter.KEYWORD_ONLY
     params = ([inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
@@ -95,7 +104,10 @@ def attention_command(fn=None, *, positional_problem: bool = True):
               + [inspect.Parameter(n, KW, default=d, annotation=a) for n, a, d in ATTENTION_OPTIONS])
 
     @functools.wraps(fn)
-    def wrapper(ctx: typer.Context, problem: str | None = None, **kw: Any) -> Any:
+    def wrapper(ctx: typer.Context, problem: Any = None, **kw: Any) -> Any:
+        problems = list(problem or []) if several else None
+        if problems is not None:
+            problem = problems[0] if len(problems) == 1 else None
         answers = kw.get("answers")
         if problem is None and answers:  # `check answer.csv problem.toml`: the .toml is the problem
             tomls = [a for a in answers if a.endswith(".toml")]
@@ -104,11 +116,24 @@ def attention_command(fn=None, *, positional_problem: bool = True):
             if tomls:
                 problem = tomls[0]
                 kw["answers"] = [a for a in answers if a != problem]
+        given = {n for n in kw if ctx.get_parameter_source(n) == _COMMANDLINE()}
         if problem is not None:
-            apply_problem(problem, kw, {n for n in kw if ctx.get_parameter_source(n) == _COMMANDLINE()}, own)
+            apply_problem(problem, kw, given, own)
         own_names = {p.name for p in own}
-        return fn(**{n: v for n, v in kw.items() if n in own_names},
-                  options={n: v for n, v in kw.items() if n not in own_names} | {"problem": problem})
+
+        def split(values: dict[str, Any], path: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+            return ({n: v for n, v in values.items() if n in own_names},
+                    {n: v for n, v in values.items() if n not in own_names} | {"problem": path})
+
+        def each_problem(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+            values = dict(kw)
+            apply_problem(path, values, given, own)
+            return split(values, path)
+
+        mine, options = split(kw, problem)
+        if problems is not None:
+            options |= {"problems": problems, "each_problem": each_problem}
+        return fn(**mine, options=options)
 
     sig = inspect.Signature(params)
     wrapper.__signature__ = sig  # type: ignore[attr-defined]

@@ -6,7 +6,8 @@ removed. A target that is one of the inputs (`protect`, and every file this proc
 is refused before anything is written. What is not a regular file (/dev/null, a named pipe, a terminal) is
 written through in place, never replaced.
 `atomic_write` writes bytes; `atomic_file` hands out the temporary file for a writer that needs it
-open (a map streamed to disk block by block).
+open (a map streamed to disk block by block); `atomic_folder` writes many files into one folder that all
+appear at the end, or none (explain's folder of worked solutions).
 """
 
 from __future__ import annotations
@@ -91,18 +92,17 @@ def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str =
         raise src.error(f"the directory '{missing}' does not exist; create it first "
                         f"(mkdir -p {missing}) or write elsewhere")
     mode = _new_file_mode(target)
-    tmp = None
+    made: list[str] = []
     try:  # from before the temporary file exists: a signal that arrives while it is made still removes it
-        fd, tmp = _temporary(parent, os.path.basename(target), src)
+        fd = _temporary(parent, os.path.basename(target), src, made)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
+        os.chmod(made[0], mode)
+        os.replace(made[0], target)
     except BaseException as err:
-        tmp = tmp or _making.pop(target, None)
-        if tmp is not None:
+        for tmp in made:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         if isinstance(err, OSError):
@@ -111,28 +111,127 @@ def atomic_file(path: str | Path, *, protect: Iterable[Path] = (), option: str =
     _fsync_dir(parent)
 
 
-_making: dict[str, str] = {}  # target -> the temporary file being made for it (until _temporary returns)
-
-
-def _temporary(parent: str, base: str, src: Src) -> tuple[int, str]:
-    """A new file `.<base>.<random>.tmp` in `parent`, open for writing: (descriptor, path). Its name is in
-    `_making` from before it is created until it is returned, so a signal handled anywhere in between (even as
-    os.open returns) lets the caller remove it; a name that another file already has is never recorded."""
+def _temporary(parent: str, base: str, src: Src, made: list[str]) -> int:
+    """A new file `.<base>.<random>.tmp` in `parent`, open for writing; its descriptor. Its path is appended to
+    `made` before it is created (a name another file already has is taken off again), so a signal handled
+    anywhere while it is made (even as os.open returns) lets the caller remove it."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    target = os.path.join(parent, base)
     for _ in range(100):
-        path = os.path.join(parent, f".{base}.{os.urandom(5).hex()}.tmp")
-        _making[target] = path
+        made.append(os.path.join(parent, f".{base}.{os.urandom(5).hex()}.tmp"))
         try:
-            fd = os.open(path, flags, 0o600)
+            return os.open(made[-1], flags, 0o600)
         except OSError as err:
-            _making.pop(target, None)  # another file's name (or none was made): never removed
-            if isinstance(err, FileExistsError):
-                continue
-            raise src.error(f"cannot write in '{parent}': {reason(err)}") from err
-        _making.pop(target, None)
-        return fd, path
+            made.pop()  # another file's name, or none was made: never removed
+            if not isinstance(err, FileExistsError):
+                raise src.error(f"cannot write in '{parent}': {reason(err)}") from err
     raise src.error(f"cannot write in '{parent}': no free temporary name after 100 tries")
+
+
+class AtomicFolder:
+    """Files written into one folder that appear together: each goes to a temporary file beside its target
+    (.NAME.XXXX.tmp, fsynced) and is renamed over it by `commit`; `abort` removes them, and the folder too if it
+    was made for them. Use it through `atomic_folder`."""
+
+    def __init__(self, folder: str, protect: Iterable[Path], option: str) -> None:
+        self.folder, self.protect, self.src = folder, list(protect), Src(option, folder)
+        self.staged: list[tuple[str, str, str, int]] = []  # (temporary file, target, name as shown, mode)
+        self.made: str | None = None  # the topmost folder made here, removed on abort
+        existing = os.path.abspath(folder)
+        while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            what = "is a file" if existing == os.path.abspath(folder) else f"is under '{existing}', a file"
+            raise self.src.error(f"'{folder}' {what}; give a folder (made if missing) or a file name")
+
+    def check(self, name: str) -> None:
+        """Refuse, before anything is written, a target that is an input, a folder or not a regular file."""
+        from attncli.io.files import is_input, kind_of
+
+        shown = os.path.join(self.folder, name)
+        if is_input(shown) or any(_same_file(shown, str(guarded)) for guarded in self.protect):
+            raise self.src.error(f"refusing to overwrite the input file {shown}; write the output elsewhere")
+        try:
+            info = os.stat(shown)
+        except OSError:
+            return
+        if not stat.S_ISREG(info.st_mode):
+            raise self.src.error(f"'{shown}' is {kind_of(info.st_mode)}; move it away or write elsewhere")
+
+    def write(self, name: str, data: Data) -> None:
+        """Write `data` to a temporary file that `commit` renames to FOLDER/name."""
+        self.check(name)
+        if not os.path.isdir(self.folder):
+            self._make_folder()
+        shown = os.path.join(self.folder, name)
+        target = os.path.realpath(shown)  # write through a symlink, not over it
+        parent = os.path.dirname(target)
+        made: list[str] = []
+        try:
+            fd = _temporary(parent, os.path.basename(target), self.src, made)
+        finally:
+            self.staged += [(tmp, target, shown, _new_file_mode(target)) for tmp in made]  # abort removes them
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write_data(f, data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as err:
+            raise self.src.error(f"cannot write '{shown}': {reason(err)}") from err
+
+    def _make_folder(self) -> None:
+        top = os.path.abspath(self.folder)
+        while not os.path.isdir(os.path.dirname(top)):
+            top = os.path.dirname(top)
+        try:
+            os.makedirs(self.folder)
+        except OSError as err:
+            raise self.src.error(f"cannot make the folder '{self.folder}': {reason(err)}") from err
+        self.made = top
+
+    def commit(self) -> None:
+        """Rename every temporary file over its target, after checking again that none is an input (a file read
+        after `check`, by a later problem)."""
+        for _, _, shown, _ in self.staged:
+            self.check(os.path.relpath(shown, self.folder))
+        for tmp, target, shown, mode in self.staged:
+            try:
+                os.chmod(tmp, mode)
+                os.replace(tmp, target)
+            except OSError as err:
+                raise self.src.error(f"cannot write '{shown}': {reason(err)}") from err
+        for parent in dict.fromkeys(os.path.dirname(target) for _, target, _, _ in self.staged):
+            _fsync_dir(parent)
+        self.staged = []
+
+    def abort(self) -> None:
+        """Remove the temporary files not yet renamed, and the folder if it was made here (when empty)."""
+        for tmp, _, _, _ in self.staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        self.staged = []
+        if self.made is not None:
+            folder = os.path.abspath(self.folder)
+            while True:
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+                if folder == self.made or len(folder) <= len(self.made):
+                    break
+                folder = os.path.dirname(folder)
+
+
+@contextlib.contextmanager
+def atomic_folder(folder: str, *, protect: Iterable[Path] = (), option: str = "-o/--output"
+                  ) -> Iterator[AtomicFolder]:
+    """An AtomicFolder for `folder` (made, with its parents, on the first write if missing): every file written
+    appears when the block ends; if it raises (Ctrl-C, SIGTERM and SIGHUP too) none does and the temporary files
+    are removed. A rename that fails part way (a full disk) leaves the files renamed before it."""
+    out = AtomicFolder(folder, protect, option)
+    try:
+        yield out
+        out.commit()
+    except BaseException:
+        out.abort()
+        raise
 
 
 def descriptor_of(path: str) -> int | None:

@@ -289,14 +289,15 @@ def _json_row(row: np.ndarray) -> str:
     return json.dumps(row.tolist())
 
 
-def json_pieces(secs: list[Section], meta: dict) -> Iterator[str]:
+def json_pieces(secs: list[Section], meta: dict, *, problem: str | None = None, end: str = "\n") -> Iterator[str]:
     """The whole explanation as one JSON document, in pieces of about a row each: every step's formula,
     dimensions and complete matrices, then `meta` (already plain JSON-able). Strings keep their characters
-    exactly; control and bidi characters are written as \\uXXXX escapes."""
+    exactly; control and bidi characters are written as \\uXXXX escapes. With `problem`, the object starts with
+    "problem": that path (one of several in a document, which then ends the object with `end`, not a newline)."""
     def dumps(value: object) -> str:
         return json_safe(json.dumps(value, ensure_ascii=False, allow_nan=False))
 
-    yield '{"steps": ['
+    yield ("{" if problem is None else '{"problem": ' + dumps(problem) + ", ") + '"steps": ['
     for k, s in enumerate(secs):
         head = {"step": s.number, "key": s.key, "title": s.title, "names": list(s.names), "towards": s.towards,
                 "formula": s.formula, "latex": s.latex, "dims": s.dims}
@@ -308,4 +309,4 @@ def json_pieces(secs: list[Section], meta: dict) -> Iterator[str]:
                 yield ("," if i else "") + _json_row(row)
             yield "]}"
         yield "]}"
-    yield '], "meta": ' + dumps(meta) + "}\n"
+    yield '], "meta": ' + dumps(meta) + "}" + end

@@ -1,6 +1,10 @@
 """Step-by-step explanations as LaTeX: a bmatrix per matrix, for a write-up (a fragment) or, with
 `standalone`, a whole document that compiles with plain pdflatex and amsmath.
 
+`booklet_head`, `booklet_section` and BOOKLET_END make one document of many problems (`attncli explain
+*.toml --standalone`): a contents page, then each problem on a new page in a \\section named after its file,
+with the steps and answer its own document has.
+
 Everything written is ASCII. The formulas come from render.explain's LATEX table; text (titles, captions,
 notices, a file name in the title) goes through `tex_text`, which escapes LaTeX's special characters and
 spells the symbols attncli prints (·, ×, √, ᵀ, ←, −, ∞, ′, …) as LaTeX commands; any other character becomes
@@ -109,7 +113,7 @@ def latex(secs: list[Section], precision: int, *, standalone: bool = False, titl
     """Every step as a \\paragraph with its formula and dimensions and a bmatrix per matrix. A fragment for a
     document that loads amsmath, or with `standalone` a complete article (titled `title`) that ends, given
     `answer` = (what, decimals), with that array as the student gives it: rounded to `decimals`."""
-    widest = max((len(_shown(m)[1]) for s in secs for m in s.matrices), default=0)
+    widest = _widest(secs)
     lines = []
     if standalone:
         lines += [r"\documentclass{article}", r"\usepackage{amsmath}",
@@ -120,21 +124,65 @@ def latex(secs: list[Section], precision: int, *, standalone: bool = False, titl
         lines += ["% attncli explain: every step of the attention computation (needs \\usepackage{amsmath})", ""]
         if widest > FIRST_MATRIX_COLS:
             lines += [rf"\setcounter{{MaxMatrixCols}}{{{widest}}}", ""]
+    lines += _steps(secs, precision)
+    if standalone:
+        lines += _answer(secs, answer, precision)
+        lines.append(r"\end{document}")
+    return "\n".join(lines) + ("\n" if standalone else "")
+
+
+# ---- a booklet: one document, a section per problem ----------------------------------------------------------
+
+def booklet_head(count: int) -> str:
+    """The start of a booklet of `count` worked solutions: title and table of contents (pdflatex fills it on
+    its second run). Every page of a problem names it in its running head, so printed pages sort by student."""
+    return "\n".join([r"\documentclass{article}", r"\usepackage{amsmath}", r"\pagestyle{myheadings}",
+                      rf"\title{{Worked solutions ({count} problems)}}", r"\author{attncli explain}", r"\date{}",
+                      r"\begin{document}", r"\maketitle", r"\tableofcontents", ""]) + "\n"
+
+
+def booklet_section(secs: list[Section], precision: int, *, heading: str,
+                    answer: tuple[str, int | None] | None = None) -> str:
+    """One problem of a booklet: on a new page, a \\section titled `heading` (a file name), then the steps and
+    the answer the problem's own `latex(standalone=True)` document gives."""
+    lines = [r"\clearpage", rf"\section{{{tex_text(heading)}}}", rf"\markright{{{tex_text(heading)}}}",
+             rf"\setcounter{{MaxMatrixCols}}{{{max(_widest(secs), FIRST_MATRIX_COLS)}}}", ""]
+    lines += _steps(secs, precision) + _answer(secs, answer, precision)
+    return "\n".join(lines) + "\n"
+
+
+BOOKLET_END = "\\end{document}\n"
+
+
+def fragment_section(secs: list[Section], precision: int, *, heading: str) -> str:
+    """One problem of several as a fragment: a \\section titled `heading`, then `latex(secs, precision)`."""
+    return rf"\section{{{tex_text(heading)}}}" + "\n\n" + latex(secs, precision) + "\n"
+
+
+def _widest(secs: list[Section]) -> int:
+    return max((len(_shown(m)[1]) for s in secs for m in s.matrices), default=0)
+
+
+def _steps(secs: list[Section], precision: int) -> list[str]:
+    lines = []
     for s in secs:
         lines.append(rf"\paragraph{{Step {s.number}. {tex_text(s.title)}}} ${tex_math(s.latex)}$ "
                      rf"\quad (${_dims(s.dims)}$)")
         for m in s.matrices:
             lines += _bmatrix(m, s, precision)
         lines.append("")
-    if standalone:
-        what, decimals = answer or (None, None)
-        s = answer_section(secs, what) if what else None
-        if s is not None:
-            rounded = f", rounded to {decimals} decimal{'' if decimals == 1 else 's'}" if decimals is not None else ""
-            lines.append(rf"\paragraph{{Answer.}} {tex_text(_sentence(ANSWERS.get(what, what)))} "
-                         rf"(step {s.number}){tex_text(rounded)}:")
-            for m in s.matrices:
-                lines += _bmatrix(m, s, precision if decimals is None else decimals)
-            lines.append("")
-        lines.append(r"\end{document}")
-    return "\n".join(lines) + ("\n" if standalone else "")
+    return lines
+
+
+def _answer(secs: list[Section], answer: tuple[str, int | None] | None, precision: int) -> list[str]:
+    """The closing \\paragraph{Answer.}: the array `answer` = (what, decimals) names, as the student gives it."""
+    what, decimals = answer or (None, None)
+    s = answer_section(secs, what) if what else None
+    if s is None:
+        return []
+    rounded = f", rounded to {decimals} decimal{'' if decimals == 1 else 's'}" if decimals is not None else ""
+    lines = [rf"\paragraph{{Answer.}} {tex_text(_sentence(ANSWERS.get(what, what)))} "
+             rf"(step {s.number}){tex_text(rounded)}:"]
+    for m in s.matrices:
+        lines += _bmatrix(m, s, precision if decimals is None else decimals)
+    return lines + [""]
