@@ -142,8 +142,8 @@ def read_table(text: str, kind: str, src: Src, *, empty_cells: bool = False) -> 
     try:
         return _read(lines, first, src, empty_cells)
     except _Unread as err:
-        other = decimal_comma_dialect([line for _, line in lines], first)
-        if other is not None:
+        other = decimal_comma_dialect([line for _, line in lines], first) if err.spaced else None
+        if other is not None:  # a field such as '33 0' or '5<TAB>0': decimal commas between blanks or tabs
             try:
                 return _read(lines, other, src, empty_cells)
             except _Unread:
@@ -154,8 +154,9 @@ def read_table(text: str, kind: str, src: Src, *, empty_cells: bool = False) -> 
 class _Unread(Exception):
     """This reading of the file fails (another may not): the message, without the option."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, spaced: bool = False) -> None:
         self.message = message
+        self.spaced = spaced  # a field that is not a number holds blanks or tabs
 
 
 def _read(lines: list[tuple[int, str]], dialect: Dialect, src: Src, empty_cells: bool) -> Table:
@@ -259,7 +260,7 @@ def _value(field: str, dialect: Dialect, lineno: int, col: int, src: Src) -> flo
     elif "," in field or field.count(".") > 1:
         hint = "; write numbers without thousands separators"
     raise _Unread(f"{src.label}, line {lineno}, column {col + 1}: {shorten(field)} is not a number; write numbers "
-                  f"only (nan and inf are allowed; '#' starts a comment){hint}")
+                  f"only (nan and inf are allowed; '#' starts a comment){hint}", spaced=len(field.split()) > 1)
 
 
 def _count(n: int) -> str:
