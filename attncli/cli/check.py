@@ -32,6 +32,8 @@ EPILOG = (
     "--credit cells --report results.json --report-format gradescope\n\n"
     "  attncli check samples/homework/answers/*.csv --problems samples/homework/problems --report grades.csv"
     "  # exit 1\n\n"
+    "  attncli check samples/homework/answers/s002.csv --problems samples/homework/problems --student S002"
+    "  # exit 1\n\n"
     "  attncli check samples/self_attention/answer.csv --expected samples/self_attention/answer.csv --atol 1e-5"
 )
 
