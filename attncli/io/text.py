@@ -142,8 +142,8 @@ def read_table(text: str, kind: str, src: Src, *, empty_cells: bool = False) -> 
     try:
         return _read(lines, first, src, empty_cells)
     except _Unread as err:
-        other = decimal_comma_dialect([line for _, line in lines], first) if err.spaced else None
-        if other is not None:  # a field such as '33 0' or '5<TAB>0': decimal commas between blanks or tabs
+        other = decimal_comma_dialect([line for _, line in lines], first) if err.retry else None
+        if other is not None:  # a field such as '33 0', '5<TAB>0' or '0,5': decimal commas between blanks or tabs
             try:
                 return _read(lines, other, src, empty_cells)
             except _Unread:
@@ -154,9 +154,9 @@ def read_table(text: str, kind: str, src: Src, *, empty_cells: bool = False) -> 
 class _Unread(Exception):
     """This reading of the file fails (another may not): the message, without the option."""
 
-    def __init__(self, message: str, spaced: bool = False) -> None:
+    def __init__(self, message: str, retry: bool = False) -> None:
         self.message = message
-        self.spaced = spaced  # a field that is not a number holds blanks or tabs
+        self.retry = retry  # the field that is not a number holds blanks or tabs, or is one with a decimal comma
 
 
 def _read(lines: list[tuple[int, str]], dialect: Dialect, src: Src, empty_cells: bool) -> Table:
@@ -251,16 +251,18 @@ def _value(field: str, dialect: Dialect, lineno: int, col: int, src: Src) -> flo
     except ValueError:
         pass
     hint = ""
-    if dialect.delimiter == ";":
+    digits = field.replace(",", "").replace(".", "").lstrip("+-")
+    if digits.isdigit() and ("," in field and "." in field or field.count(",") > 1 or field.count(".") > 1):
+        hint = "; write numbers without thousands separators"
+    elif dialect.delimiter == ";":
         hint = ("; ';' separates the values of this file (as a spreadsheet writes them, with ',' as the decimal "
                 "mark); if ';' separates rows, as in an inline matrix, write one row per line")
     elif ";" in field:
         hint = ("; ';' separates rows only in inline matrices and on standard input: in a file, write one row per "
                 "line")
-    elif "," in field or field.count(".") > 1:
-        hint = "; write numbers without thousands separators"
     raise _Unread(f"{src.label}, line {lineno}, column {col + 1}: {shorten(field)} is not a number; write numbers "
-                  f"only (nan and inf are allowed; '#' starts a comment){hint}", spaced=len(field.split()) > 1)
+                  f"only (nan and inf are allowed; '#' starts a comment){hint}",
+                  retry=len(field.split()) > 1 or _DECIMAL_COMMA.fullmatch(field) is not None)
 
 
 def _count(n: int) -> str:

@@ -137,7 +137,12 @@ def verdict_dict(v: Verdict) -> dict[str, Any]:
     return {"file": v.answer, "student": v.student, "problem": v.problem, "what": v.what or None,
             "result": v.result, "pass": v.passed, "score": v.score, "max_score": v.max_score,
             "max_error": _finite(v.max_error), "cells_wrong": v.count, "cells": v.total, "tolerance": v.tol,
-            "diagnosis": list(v.names), "diagnosis_text": v.diagnosis, "detail": v.detail, "feedback": feedback(v)}
+            "diagnosis": list(v.names), "diagnosis_text": v.diagnosis, "detail": details(v), "feedback": feedback(v)}
+
+
+def details(v: Verdict) -> str:
+    """The detail of a row: what kept it from being graded, or its cells that hold no number."""
+    return "; ".join(n for n in (v.detail, *v.notes) if n)
 
 
 def _finite(x: float | None) -> float | None:
@@ -208,7 +213,7 @@ def csv_text(verdicts: list[Verdict]) -> str:
     for v in verdicts:
         w.writerow([v.answer or "", v.student or "", v.result, v.score, v.max_score,
                     "" if v.max_error is None else f"{v.max_error:.6g}", _blank(v.count), _blank(v.total),
-                    " ".join(v.names), v.diagnosis, v.detail])
+                    " ".join(v.names), v.diagnosis, details(v)])
     return buf.getvalue()
 
 
@@ -280,9 +285,7 @@ def summary_table(verdicts: list[Verdict], points: bool, students: int | None = 
         t.add_column(col, justify="right" if col in ("max error", "cells wrong", "score") else "left")
     for v in verdicts:
         wrong = "" if v.passed or v.count is None or v.total is None else f"{v.count}/{v.total}"
-        note = v.diagnosis or v.detail or "; ".join(v.notes)
-        if v.diagnosis and v.notes:
-            note = "; ".join(v.notes) + "; " + v.diagnosis
+        note = "; ".join(n for n in (*v.notes, v.diagnosis or v.detail) if n)
         row = [*([text(v.student or "")] if roster else []), text(v.answer or ""), v.result.upper(),
                *([f"{v.score:g}/{v.max_score:g}" if v.state != UNMATCHED else ""] if points else []),
                "" if v.max_error is None else f"{v.max_error:.3g}", wrong, text(note)]
