@@ -50,6 +50,8 @@ def refused(text: str, kind: str = "csv", **kw) -> str:
     ("0,33 0,20\n0,5 0,5\n", "txt", [[0.33, 0.20], [0.5, 0.5]]),  # blank-separated decimal commas
     ("1,2\n3,4\n", "csv", [[1, 2], [3, 4]]),  # commas between values stay commas between values
     ("d0,d1\n1,2  # first\n", "csv", [[1, 2]]),
+    ("k0\tk1\n0.5\t0.25\n", "csv", [[0.5, 0.25]]),  # cells pasted from a spreadsheet into a .csv
+    ("0.5 0.25\n1 2\n", "csv", [[0.5, 0.25], [1, 2]]),  # typed with spaces into a .csv
 ])
 def test_spellings(text, kind, values):
     got = table(text, kind)

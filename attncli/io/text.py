@@ -4,8 +4,8 @@ whitespace-separated numbers.
 Rules, the same for every option:
 - `#` starts a comment (whole line or trailing); blank lines are skipped.
 - The separator comes from the whole file: `;` when every data line has one (a spreadsheet's "CSV" where `,`
-  is the decimal mark: `0,33;0,20`; dot decimals `0.33;0.20` read too), else `,` (`.csv`, or a comma in the
-  text), tab (`.tsv`, or a tab in the text), else runs of blanks. Tab- or blank-separated numbers with
+  is the decimal mark: `0,33;0,20`; dot decimals `0.33;0.20` read too), else tab in a `.tsv`, else `,` when
+  the text has a comma, else tab when it has one (cells pasted from a spreadsheet), else runs of blanks. Tab- or blank-separated numbers with
   decimal commas (`0,33<TAB>0,20`) read when the comma reading fails. A file that mixes `0,5` and `0.5` as
   decimal marks is refused: which one is meant cannot be decided.
 - A first line of names (every field holds a letter and none is a number, `d0,d1,d2`) is a header and skipped;
@@ -102,13 +102,12 @@ def _is_header(fields: list[str], dialect: Dialect) -> bool:
 
 
 def dialect(lines: list[str], kind: str) -> Dialect:
-    """The reading of a file's content lines: `;` when every data line has one, else by `kind` (csv, tsv, txt,
-    or text: sniffed)."""
+    """The reading of a file's content lines: `;` when every data line has one, else by `kind`: tsv is tab-
+    separated; txt comma- or blank-separated; csv and text (sniffed) comma-, else tab-, else blank-separated
+    (a .csv holding no comma at all is cells pasted from a spreadsheet, or typed with spaces)."""
     if lines and all(";" in line for line in lines[1:]) and (";" in lines[0] or len(lines) > 1):
         data = lines[1:] if ";" not in lines[0] else lines
         return Dialect(";", any("," in line for line in data))
-    if kind == "csv":
-        return Dialect(",", False)
     if kind == "tsv":
         return Dialect("\t", False)
     comma = any("," in line for line in lines)
