@@ -41,8 +41,10 @@ EPILOG = (
 @app.command(epilog=EPILOG)
 @attention_command(positional_problem=False)
 def check(
-    answers: Annotated[list[str], typer.Argument(help="Answer arrays (any SOURCE: CSV, inline, npy, ...); a .toml "
-                                                "among them is the PROBLEM. e.g. answer.csv",
+    answers: Annotated[list[str], typer.Argument(help="Answer arrays (any SOURCE: CSV, inline, npy, ...; a folder: "
+                                                "the answer file in it); a .toml among them is the PROBLEM. An empty "
+                                                "cell in a text answer is a wrong cell, the rest graded. "
+                                                "e.g. answer.csv",
                                                 metavar="ANSWER... [PROBLEM.toml]", show_default=False)],
     expected: Annotated[str | None, opt._opt("The expected array (instead of computing it from the problem). "
                                              "e.g. --expected reference.npy", CHECK, "--expected")] = None,
@@ -91,7 +93,8 @@ def check(
     precision: opt.PRECISION = 4, debug: opt.DEBUG = False, *, options: dict[str, Any],
 ) -> None:
     """Compare each ANSWER with the expected array. Pass: one line, exit 0. Fail: the differing cells, the max
-    error and the mistake the answer matches; exit 1. Many answers: a summary table (and --report)."""
+    error and the mistake the answer matches; exit 1. Many answers: a summary table (and --report); with
+    --problems DIR, one row per student of the roster."""
     from attncli.render import grades as gr
 
     if not answers:

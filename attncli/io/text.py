@@ -5,9 +5,10 @@ Rules, the same for every option:
 - `#` starts a comment (whole line or trailing); blank lines are skipped.
 - The separator comes from the whole file: `;` when every data line has one (a spreadsheet's "CSV" where `,`
   is the decimal mark: `0,33;0,20`; dot decimals `0.33;0.20` read too), else tab in a `.tsv`, else `,` when
-  the text has a comma, else tab when it has one (cells pasted from a spreadsheet), else runs of blanks. Tab- or blank-separated numbers with
-  decimal commas (`0,33<TAB>0,20`) read when the comma reading fails. A file that mixes `0,5` and `0.5` as
-  decimal marks is refused: which one is meant cannot be decided.
+  the text has a comma, else tab when it has one (cells pasted from a spreadsheet), else runs of blanks.
+  Tab- or blank-separated numbers with decimal commas (`0,33<TAB>0,20`) read when the comma reading fails on
+  such a field. A file that mixes `0,5` and `0.5` as decimal marks is refused: which one is meant cannot be
+  decided. (A one-column file `0,5` / `0,25` reads as two columns, 0 and 5: nothing in it says otherwise.)
 - A first line of names (every field holds a letter and none is a number, `d0,d1,d2`) is a header and skipped;
   a line of numbers (`1;0;1`) is never a header.
 - Empty fields past the table's last column are dropped: `1,0,1,` reads as `1,0,1` (a trailing separator on
