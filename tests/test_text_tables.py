@@ -88,6 +88,7 @@ def test_undecidable_or_wrong_spellings_are_refused_with_their_cause():
     assert "line 2 has 1 value but line 1 has 2 values" in refused("1,2\n3\n")  # not 1.2 and 3
     assert "line 1, column 1: 'a' is not a number" in refused("a,2\n1,2\n")  # not a header, not 1.2
     assert "holds no numbers" in refused(",,,\n,,,\n")
+    assert "line 2, column 2: '0;1' is not a number" in refused("1,2\n3,0;1\n")  # not ';'-separated: line 1
     assert "holds no numbers" in refused("a;b\n")
 
 

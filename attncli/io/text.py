@@ -106,8 +106,9 @@ def dialect(lines: list[str], kind: str) -> Dialect:
     """The reading of a file's content lines: `;` when every data line has one, else by `kind`: tsv is tab-
     separated; txt comma- or blank-separated; csv and text (sniffed) comma-, else tab-, else blank-separated
     (a .csv holding no comma at all is cells pasted from a spreadsheet, or typed with spaces)."""
-    if lines and all(";" in line for line in lines[1:]) and (";" in lines[0] or len(lines) > 1):
-        data = lines[1:] if ";" not in lines[0] else lines
+    if lines and all(";" in line for line in lines[1:]) and (
+            ";" in lines[0] or len(lines) > 1 and _is_header(lines[0].replace(",", " ").split(), Dialect(None, False))):
+        data = lines[1:] if ";" not in lines[0] else lines  # a header of names may be written otherwise
         return Dialect(";", any("," in line for line in data))
     if kind == "tsv":
         return Dialect("\t", False)
