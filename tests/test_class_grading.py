@@ -204,6 +204,13 @@ def test_two_answers_for_one_student_are_refused_naming_both(klass, tmp_path):
                           "--format", "json"], check=False).stdout)
     graded = [r for r in obj["answers"] if r["file"]]
     assert [(r["student"], r["result"]) for r in graded] == [(email(1), "pass"), (email(21), "pass")]
+    # the files of a student's own folder are that folder: weights.csv is graded, scratch.csv is not an answer
+    inside = sorted((root / "answers" / email(26)).iterdir())
+    obj = json.loads(run(["check", *inside, "--problems", root / "problems", "--format", "json"],
+                         check=False).stdout)
+    graded = [r for r in obj["answers"] if r["file"]]
+    assert [(r["student"], Path(r["file"]).name, r["result"]) for r in graded] == [(email(26), "weights.csv",
+                                                                                    "pass")]
 
 
 def test_a_folder_with_several_candidates_names_them(klass, tmp_path):

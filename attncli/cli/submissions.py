@@ -7,8 +7,9 @@ ignoring surrounding blanks and case (an id with `@` always; others when no two 
 case), and a roster id matches its file name too (`Ann Lee` is Ann_Lee.toml).
 
 A folder given as an answer is that student's submission: the answer file in it is the only one, or the one
-named after what is asked (weights.csv). Files inside a folder also given count once, with the folder; the same
-file given twice counts once. Two answers naming one student are refused, naming both (the TA decides which).
+named after what is asked (weights.csv). Files inside a folder also given count once, with the folder, and
+several files of a student's own folder (`ada/*`) are that folder; the same file given twice counts once. Two
+answers naming one student otherwise are refused, naming both (the TA decides which).
 """
 
 from __future__ import annotations
@@ -163,6 +164,13 @@ def assign(index: ProblemIndex, answers: list[str]) -> tuple[dict[str, str], lis
             unmatched.append(a)
         else:
             mine.setdefault(s.id, []).append(a)
+    for sid, paths in mine.items():
+        parents = {os.path.dirname(os.path.realpath(p)) for p in paths}
+        if len(paths) > 1 and len(parents) == 1 and all(os.path.isfile(p) for p in paths):
+            folder = os.path.dirname(paths[0]) or "."
+            found = index.lookup(os.path.basename(os.path.realpath(folder)))
+            if found is not None and found.id == sid:
+                mine[sid] = [folder]  # files of the student's own folder: that folder is the submission
     doubled = {sid: paths for sid, paths in mine.items() if len(paths) > 1}
     if doubled:
         shown = "; ".join(f"{sid!r}: {' and '.join(paths)}" for sid, paths in list(doubled.items())[:_SHOWN])
