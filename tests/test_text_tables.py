@@ -103,6 +103,13 @@ def test_every_option_reads_the_same_rules(tmp_path: Path):
     assert "is empty" in run_error(["compute", "--x", tmp_path / "gap.csv"])  # other options stay strict
     loaded = read_array(str(tmp_path / "gap.csv"), empty_cells=True)
     np.testing.assert_array_equal(loaded.empty, [[False, True, False]])
+    # piped in, lines of decimal commas are a spreadsheet's table; one line stays a MATLAB literal
+    e = np.e
+    identity = [[e / (e + 1), 1 / (e + 1)], [1 / (e + 1), e / (e + 1)]]  # X = I, dot scores: softmax of I's rows
+    for piped in (b"1,0;0,0\n0,0;1,0\n", b"1,0;0,1\n"):  # [[1.0, 0.0], [0.0, 1.0]] and MATLAB [[1, 0], [0, 1]]
+        got = json.loads(run(["compute", "--x", "-", "--score", "dot", "--show", "weights", "--format", "json"],
+                             stdin=piped).stdout)["weights"]
+        np.testing.assert_allclose(got, identity, atol=1e-12)
     # the same matrix from a European file, a trailing-comma file and inline gives the same weights
     (tmp_path / "i.csv").write_text("1,0,\n0,1,\n")
     (tmp_path / "i_eu.csv").write_text("1,0;0,0\n0,0;1,0\n")

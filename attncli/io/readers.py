@@ -31,7 +31,7 @@ from attncli.io._common import Blob, Content, Loaded, Src, list_names
 from attncli.io.inline import looks_inline, parse_inline, parse_rows
 from attncli.io.limits import check_parse
 from attncli.io.sniff import kind_from_extension, sniff
-from attncli.io.text import decode_text, read_table
+from attncli.io.text import decode_text, read_table, spreadsheet_lines
 from attncli.record import Frozen
 
 STDIN_LABEL = "standard input"
@@ -139,13 +139,14 @@ def _content(kind: str, blob: Blob, empty_cells: bool = False) -> Content:
 def _stdin_text(data: bytes, kind: str, src: Src) -> Content | None:
     """Standard input holding what could be typed inline ("1 0; 0 1", rows on lines, "[1 2; 3 4]") reads as
     that inline literal would, semicolons included; None for anything else (a table with a header or
-    comments, a JSON object, binary data), which the format's own reader takes."""
+    comments, lines of semicolon-separated decimal commas, a JSON object, binary data), which the format's own
+    reader takes."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None
-    if not looks_inline(text):
-        return None
+    if not looks_inline(text) or spreadsheet_lines(text):
+        return None  # lines of 0,33;0,20 are a spreadsheet's table (io.text), not MATLAB rows of 0 and 33
     check_parse(len(data), src, "text")
     if kind == "text":
         return Content(binary=False, plain=parse_rows(text, src, what=STDIN_LABEL))

@@ -118,6 +118,14 @@ def dialect(lines: list[str], kind: str) -> Dialect:
     return Dialect("," if comma else "\t" if any("\t" in line for line in lines) else None, False)
 
 
+def spreadsheet_lines(text: str) -> bool:
+    """Several lines, each with `;` between values and `,` only between digits (`0,33;0,20`): what a European
+    spreadsheet writes. Standard input such as this is a table, not MATLAB rows (`;`) of values (`,`)."""
+    lines = [line for _, line in _content_lines(text)]
+    return len(lines) > 1 and all(";" in line for line in lines) and any("," in line for line in lines) \
+        and not any(_NOT_DECIMAL_COMMA.search(line) for line in lines)
+
+
 def decimal_comma_dialect(lines: list[str], first: Dialect) -> Dialect | None:
     """When `first` fails: tab- or blank-separated numbers with decimal commas (`0,33<TAB>0,20`), if every comma
     stands between two digits; else None."""
