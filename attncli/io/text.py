@@ -72,16 +72,6 @@ def _content_lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def sniff_delimiter(text: str) -> str | None:
-    """`,` if the data (comments aside) has a comma, else tab if it has a tab, else None (blanks)."""
-    lines = [line for _, line in _content_lines(text)]
-    if any("," in line for line in lines):
-        return ","
-    if any("\t" in line for line in lines):
-        return "\t"
-    return None
-
-
 def _split(line: str, delimiter: str | None) -> list[str]:
     if delimiter is None:
         return line.split()
