@@ -126,11 +126,6 @@ def decimal_comma_dialect(lines: list[str], first: Dialect) -> Dialect | None:
     return other if other != first else None
 
 
-def parse_text(text: str, kind: str, src: Src) -> np.ndarray:
-    """A text table as a 2-D float64 array; an empty cell is an error (see `read_table`)."""
-    return read_table(text, kind, src).values
-
-
 def read_table(text: str, kind: str, src: Src, *, empty_cells: bool = False) -> Table:
     """Read a text table by the rules above. `kind` is csv, tsv, txt or text (sniffed). With `empty_cells`,
     empty fields inside the table are NaN and marked in `Table.empty` instead of an error."""
