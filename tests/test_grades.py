@@ -231,25 +231,34 @@ def test_each_answer_against_its_students_problem(class_dir, tmp_path):
     c = write_csv(answers / "carol@uni.edu" / "answer.csv", np.round(weights(STUDENTS["carol@uni.edu"]), 3))
     swapped = write_csv(answers / "bob-second.csv", np.round(weights(STUDENTS["ada"]), 3))  # ada's numbers
     stranger = write_csv(answers / "zed.csv", np.round(weights(), 3))
-    proc = run(["check", a, b, c, swapped, stranger, "--problems", class_dir, "--format", "json"], check=False)
+    proc = run(["check", a, b, c, stranger, "--problems", class_dir, "--format", "json"], check=False)
     assert proc.returncode == 1
-    got = {Path(e["file"]).name: e for e in json.loads(proc.stdout)["answers"]}
+    got = {e["file"] and Path(e["file"]).name: e for e in json.loads(proc.stdout)["answers"]}
     assert got["ada.csv"]["pass"] and got["ada.csv"]["student"] == "ada"
     assert got["bob_weights.csv"]["pass"] and got["bob_weights.csv"]["student"] == "bob"
     assert got["answer.csv"]["pass"] and got["answer.csv"]["student"] == "carol@uni.edu"
-    assert not got["bob-second.csv"]["pass"] and got["bob-second.csv"]["student"] == "bob"
-    assert not got["zed.csv"]["pass"] and "no problem" in got["zed.csv"]["detail"]
-    table = run(["check", a, b, swapped, "--problems", class_dir], check=False).stdout.decode()
-    assert "2 of 3 answers pass" in table and "student" in table
-    assert "no problem" in run_error(["check", stranger, "--problems", class_dir])
+    assert not got["zed.csv"]["pass"] and got["zed.csv"]["result"] == "unmatched"
+    assert "names no student" in got["zed.csv"]["detail"]
+    proc = run(["check", a, swapped, "--problems", class_dir, "--format", "json"], check=False)
+    rows = json.loads(proc.stdout)["answers"]
+    assert [(r["student"], r["result"]) for r in rows] == [("ada", "pass"), ("bob", "fail"),
+                                                           ("carol@uni.edu", "missing")]
+    table = run(["check", a, b, swapped, "--problems", class_dir, "--student", "bob"], check=False).stdout.decode()
+    assert "1 of 3 answers pass" in table and "student" in table  # --student: every answer is bob's
+    alone = run(["check", stranger, "--problems", class_dir], check=False)
+    assert alone.returncode == 1 and "0 of 3 students pass; 3 gave no answer; 1 answer names no student" in \
+        alone.stdout.decode()
+    message = run_error(["check", a, b, swapped, "--problems", class_dir])
+    assert "bob_weights.csv" in message and "bob-second.csv" in message and "several answers" in message
     assert "drop the PROBLEM" in run_error(["check", a, class_dir / "ada.toml", "--problems", class_dir])
     assert "not a folder" in run_error(["check", a, "--problems", tmp_path / "nowhere"])
 
 
 def test_problems_options_on_the_command_line_win(class_dir, tmp_path):
     answer = write_csv(tmp_path / "ada.csv", np.round(weights(STUDENTS["ada"]), 2))
-    assert run(["check", answer, "--problems", class_dir], check=False).returncode == 1  # decimals = 3 in the file
-    assert run(["check", answer, "--problems", class_dir, "--decimals", "2"]).returncode == 0
+    assert run(["check", answer, "--problems", class_dir, "--student", "ada"],
+               check=False).returncode == 1  # decimals = 3 in the file
+    assert run(["check", answer, "--problems", class_dir, "--student", "ada", "--decimals", "2"]).returncode == 0
 
 
 HOMEWORK = ROOT / "samples" / "homework"

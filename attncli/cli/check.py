@@ -34,6 +34,8 @@ EPILOG = (
     "--credit cells --report results.json --report-format gradescope\n\n"
     "  attncli check samples/homework/answers/*.csv --problems samples/homework/problems --report grades.csv"
     "  # exit 1\n\n"
+    "  attncli check samples/homework/answers/s002.csv --problems samples/homework/problems --student S002"
+    "  # exit 1\n\n"
     "  attncli check samples/self_attention/answer.csv --expected samples/self_attention/answer.csv --atol 1e-5"
 )
 
@@ -41,18 +43,23 @@ EPILOG = (
 @app.command(epilog=EPILOG)
 @attention_command(positional_problem=False)
 def check(
-    answers: Annotated[list[str], typer.Argument(help="Answer arrays (any SOURCE: CSV, inline, npy, ...); a .toml "
-                                                "among them is the PROBLEM. e.g. answer.csv",
+    answers: Annotated[list[str], typer.Argument(help="Answer arrays (any SOURCE: CSV, inline, npy, ...; a folder: "
+                                                "the answer file in it); a .toml among them is the PROBLEM. An empty "
+                                                "cell in a text answer is a wrong cell, the rest graded. "
+                                                "e.g. answer.csv",
                                                 metavar="ANSWER... [PROBLEM.toml]", show_default=False)],
     expected: Annotated[str | None, opt._opt("The expected array (instead of computing it from the problem). "
                                              "e.g. --expected reference.npy", CHECK, "--expected")] = None,
     problems: Annotated[str | None, opt._opt(
-        "A folder of per-student problems (DIR/<student id>.toml, as `attncli init --roster` writes): each ANSWER "
-        "is graded against the problem of the student its file name (ada.csv, ada_weights.csv) or folder "
-        "(ada/answer.csv) names. e.g. --problems problems/", CHECK, "--problems")] = None,
+        "A folder of per-student problems (DIR/<student id>.toml and DIR/roster.csv, as `attncli init --roster` "
+        "writes): each ANSWER is graded against the problem of the student its file name (ada.csv, "
+        "ada_weights.csv) or folder (ada/, ada/answer.csv) names, ignoring case. Every student of the roster gets "
+        "one row (no answer: 'missing', 0 points); two answers for one student are refused, naming both. "
+        "e.g. --problems problems/", CHECK, "--problems")] = None,
     student: Annotated[str | None, opt._opt(
-        "With --problems: grade every ANSWER against this student's problem (DIR/<ID>.toml), whatever the answer "
-        "files are called (an autograder's weights.csv). e.g. --student ada@uni.edu", CHECK, "--student")] = None,
+        "With --problems: grade every ANSWER against this student's problem (DIR/<ID>.toml; case and surrounding "
+        "blanks ignored), whatever the answer files are called (an autograder's weights.csv); only this student "
+        "is graded and named. e.g. --student ada@uni.edu", CHECK, "--student")] = None,
     what: Annotated[str, opt._opt(f"Which array the answers are: {STEP_NAMES}. e.g. --what weights", CHECK,
                                   "--what", show_default=True)] = "output",
     atol: Annotated[float | None, opt._opt("Absolute tolerance (default 1e-6). e.g. --atol 1e-4", CHECK,
@@ -88,8 +95,8 @@ def check(
     precision: opt.PRECISION = 4, debug: opt.DEBUG = False, *, options: dict[str, Any],
 ) -> None:
     """Compare each ANSWER with the expected array. Pass: one line, exit 0. Fail: the differing cells, the max
-    error and the mistake the answer matches; exit 1. Many answers: a summary table (and --report)."""
-    from attncli.cli.grader import ProblemIndex
+    error and the mistake the answer matches; exit 1. Many answers: a summary table (and --report); with
+    --problems DIR, one row per student of the roster."""
     from attncli.render import grades as gr
 
     if not answers:
@@ -104,176 +111,206 @@ def check(
                         f"{report_format})")
     own = {"what": what, "atol": atol, "rtol": rtol, "decimals": decimals, "points": points, "credit": credit}
     src = Sources()
-    single = len(answers) == 1
-    strict = single and fmt == "table" and report is None  # one answer that cannot be read: an error (exit 2)
+    how = _How(single=len(answers) == 1, fmt=fmt, report=report is not None, precision=precision,
+               max_cells=max_cells)
+    students = None
     if problems is not None:
         if options.get("problem") is not None or expected is not None:
             raise AttnError("--problems grades each answer against its student's own problem: drop the PROBLEM "
                             f"file{' and --expected' if expected is not None else ''}")
-        index = ProblemIndex(problems)
-        if student is not None and student not in index.by_id:
-            raise AttnError(f"--student: no problem for {student!r} in {problems} (it holds "
-                            f"{_some(list(index.by_id))}); the roster's ids name the files")
-        given = _given_on_command_line()
-        graders: dict[str, Any] = {}
-        verdicts = []
-        for path in _progress(answers, single):
-            found = (student, index.by_id[student]) if student is not None else index.find(path)
-            if found is None:
-                detail = (f"no problem in {problems} for this answer: its file name (or folder) must name a "
-                          "student (e.g. ada.csv or ada_weights.csv for ada.toml)")
-                if single:
-                    raise AttnError(f"ANSWER {path}: {detail}")
-                verdicts.append(gr.Verdict(path, "", False, None, 0, 0, detail=detail, readable=False,
-                                           max_score=_points(points)))
-                continue
-            sid, ppath = found
-            if ppath not in graders:
-                o, mine = _merge_problem(ppath, options, own, given)
-                graders[ppath] = _grader(src, o, mine, None, diagnose)
-            v = _grade(graders[ppath], path, src, single, precision, max_cells, fmt, strict)
-            v.student, v.problem = sid, ppath
-            verdicts.append(v)
+        verdicts, students = _grade_class(problems, student, answers, src, options, own, diagnose, how)
     else:
         if student is not None:
             raise AttnError("--student picks a student's problem from --problems DIR; give --problems too")
-        grader = _grader(src, options, own, expected, diagnose)
-        verdicts = [_grade(grader, path, src, single, precision, max_cells, fmt, strict)
-                    for path in _progress(answers, single)]
+        given = _given_on_command_line()
+        defaults = _defaults(what, given, expected) if options.get("problem") is None else ""
+        grader = _grader(src, options, own, expected, diagnose, defaults)
+        verdicts = [_grade(grader, path, src, how) for path in _progress(answers, how.single)]
     scored = points is not None or any(v.max_score != 1 for v in verdicts) or (credit or "all") != "all"
     if fmt == "json":
         import json
 
-        sys.stdout.write(json.dumps(gr.grades_object(verdicts), ensure_ascii=False, allow_nan=False) + "\n")
-    elif not single:
+        sys.stdout.write(json.dumps(gr.grades_object(verdicts, students), ensure_ascii=False, allow_nan=False)
+                         + "\n")
+    elif not how.single or students is not None:
         from attncli.cli.common import print_renderables
 
-        print_renderables([gr.summary_table(verdicts, scored)])
+        print_renderables([gr.summary_table(verdicts, scored, students)])
     if report is not None:
         from attncli.io import atomic_write
 
-        atomic_write(report, gr.report_bytes(verdicts, rep_fmt, visibility), protect=src.paths, option="--report")
+        atomic_write(report, gr.report_bytes(verdicts, rep_fmt, visibility, students), protect=src.paths,
+                     option="--report")
     if not all(v.passed for v in verdicts):
         raise typer.Exit(1)
 
 
-def _some(names: list[str]) -> str:
-    shown = ", ".join(repr(n) for n in names[:5])
-    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+class _How:
+    """How one run shows its verdicts: one answer in a table (PASS/FAIL lines, the cells) or a summary."""
+
+    def __init__(self, single: bool, fmt: str, report: bool, precision: int, max_cells: int) -> None:
+        self.single, self.fmt, self.precision, self.max_cells = single, fmt, precision, max_cells
+        self.strict = single and fmt == "table" and not report  # one answer that cannot be read: exit 2
+        self.shown = single and fmt == "table"  # PASS/FAIL lines printed as each answer is graded
+
+
+def _grade_class(problems: str, student: str | None, answers: list[str], src: Sources, options: dict[str, Any],
+                 own: dict[str, Any], diagnose: bool, how: _How):
+    """check --problems DIR: one row per roster student (and per answer naming no student), or with --student
+    the answers of that student only. Returns the verdicts and the roster's size (None with --student)."""
+    from attncli.cli import submissions as sub
+    from attncli.render import grades as gr
+
+    index = sub.ProblemIndex(problems, check_files=student is None)
+    given = _given_on_command_line()
+    if student is not None:
+        me = index.lookup(student)
+        if me is None:
+            raise AttnError(f"--student: no problem for {student.strip()!r} in {problems} (it holds "
+                            f"{len(index)} problem{'s' if len(index) != 1 else ''}; ids are matched ignoring case "
+                            "and surrounding blanks): check that the id is the one the roster's id column holds "
+                            "(attncli init --roster ... --id-column Email for the email Gradescope gives) and that "
+                            f"'{problems}' is this assignment's")
+        plan = [(me, a) for a in sub.gather(answers)]
+    else:
+        how.single = how.strict = how.shown = False
+        mine, unmatched = sub.assign(index, sub.gather(answers))
+        plan = [(s, mine.get(s.id)) for s in index.students] + [(None, a) for a in unmatched]
+    graders: dict[str, Any] = {}
+    verdicts = []
+    for s, path in _progress(plan, how.single):
+        if s is None:
+            of = f"the roster {index.roster}" if index.roster else f"the problems in {problems}"
+            verdicts.append(gr.Verdict(path, "", False, None, None, None, state=gr.UNMATCHED, max_score=0.0,
+                                       detail=f"names no student of {of}: its file name (or folder) must be a "
+                                       "student's id, e.g. ada.csv, ada_weights.csv or ada/weights.csv"))
+            continue
+        o, mine_own = _merge_problem(s.problem, options, own, given)
+        if path is None:
+            from attncli.cli.grader import Tolerance
+
+            tol = Tolerance.of(mine_own["atol"], mine_own["rtol"], mine_own["decimals"])
+            verdicts.append(gr.Verdict(None, mine_own["what"], False, None, None, None, state=gr.MISSING,
+                                       max_score=_points(mine_own["points"]), student=s.id, problem=s.problem,
+                                       tolerance=tol.text(), tol=tol.as_dict(), detail="no answer"))
+            continue
+        if s.problem not in graders:
+            graders[s.problem] = _grader(src, o, mine_own, None, diagnose)
+        v = _grade(graders[s.problem], path, src, how)
+        v.student, v.problem = s.id, s.problem
+        verdicts.append(v)
+    return verdicts, None if student is not None else len(index)
+
+
+def _defaults(what: str, given: set[str], expected: str | None) -> str:
+    """check without a problem file: what was compared by default and how to change it ("" if nothing was)."""
+    what_default = expected is None and "what" not in given
+    tol_default = not given & {"atol", "rtol", "decimals"}
+    others = f"--what {'|'.join(w for w in WHAT if w != what)} for another array"
+    change = "--decimals N or --atol/--rtol"
+    if what_default and tol_default:
+        return f"--what {what} and the tolerance are the defaults ({others}; {change} for another tolerance)"
+    if what_default:
+        return f"--what {what} is the default ({others})"
+    return f"the tolerance is the default ({change} to change it)" if tol_default else ""
 
 
 def _points(points: float | None) -> float:
-    import math
+    from attncli.cli.grader import points_of
 
-    if points is None:
-        return 1.0
-    if not (math.isfinite(points) and points >= 0):
-        raise AttnError(f"--points must be a number ≥ 0; got {points}")
-    return float(points)
+    return points_of(points)
 
 
-def _grader(src: Sources, options: dict[str, Any], own: dict[str, Any], expected: str | None, diagnose: bool):
-    """The Grader of one problem (or of --expected): the expected array, tolerance and diagnoser."""
-    import numpy as np
+def _grader(src: Sources, options: dict[str, Any], own: dict[str, Any], expected: str | None, diagnose: bool,
+            defaults: str = ""):
+    """The Grader of one problem (or of --expected), its --what and --credit checked."""
+    from attncli.cli.grader import build_grader
 
-    from attncli.cli.grader import Grader, Tolerance
-    from attncli.core import diagnose as dg
-
-    what = own["what"]
-    if what not in WHAT:
-        raise AttnError(f"--what must be one of {', '.join(WHAT)}; got {what!r}")
-    credit = own["credit"] or "all"
-    if credit not in CREDIT:
-        raise AttnError(f"--credit must be all or cells; got {credit!r}")
-    tol = Tolerance.of(own["atol"], own["rtol"], own["decimals"])
-    if expected is not None:
-        from attncli.core.validate import as_real
-
-        want = np.asarray(as_real(src.array(expected, "--expected"), "--expected"), dtype=np.float64)
-        cands: Any = dg.expected_candidates(want)
-        what = ""
-    else:
-        from attncli.cli.common import saying_what_was_read
-        from attncli.cli.spec import attention_kwargs
-        from attncli.core import attention
-        from attncli.io.memory import available_memory
-
-        kwargs, _ = attention_kwargs(src, options)
-        with saying_what_was_read(src):
-            result = attention(**kwargs, memory_limit=available_memory())
-        want = result.export(what).astype(np.float64)
-        cands = dg.candidates(kwargs, what, result)
-    doctor = dg.Diagnoser(want, cands, tol.close) if diagnose else None
-    return Grader(want, what, tol, doctor, _points(own["points"]), credit)
+    if own["what"] not in WHAT:
+        raise AttnError(f"--what must be one of {', '.join(WHAT)}; got {own['what']!r}")
+    if (own["credit"] or "all") not in CREDIT:
+        raise AttnError(f"--credit must be all or cells; got {own['credit']!r}")
+    return build_grader(src, options, own, expected, diagnose, defaults)
 
 
-def _grade(grader, path: str, src: Sources, single: bool, precision: int, max_cells: int, fmt: str,
-           strict: bool):
-    import numpy as np
+def _grade(grader, path: str, src: Sources, how: _How):
+    """Read one answer (a folder: the answer file in it) and grade it; print PASS/FAIL when it is the only one."""
+    import os
 
+    from attncli.cli.grader import read_answer
     from attncli.io.inline import looks_inline
-    from attncli.render.grades import Verdict
+    from attncli.render import grades as gr
     from attncli.render.safe import printable
 
     label = "the inline answer" if path != "-" and looks_inline(path) else printable(path)
     try:
-        from attncli.core.validate import as_real
+        if os.path.isdir(path):
+            from attncli.cli.submissions import answer_file
 
-        ans = np.asarray(as_real(src.array(path, "ANSWER"), f"ANSWER {path}"), dtype=np.float64)
+            path = answer_file(path, grader.what)
+            label = printable(path)
+        ans, empty = read_answer(src, path)
     except AttnError as err:
-        if strict:
+        if how.strict:
             raise
-        if single and fmt == "table":
+        if how.shown:
             print(printable(f"FAIL {label}: cannot read: {err}"))
-        return Verdict(path, grader.what, False, None, 0, int(grader.want.size), detail=f"cannot read: {err}",
-                       readable=False, max_score=grader.points)
-    except (TypeError, ValueError):
-        raise AttnError(f"ANSWER {path}: must hold real numbers") from None
-    v = grader.grade(ans, path)
-    if single and fmt == "table":
+        return grader.verdict(path, state=gr.UNREADABLE, detail=f"cannot read: {err}")
+    v = grader.grade(ans, path, empty)
+    if how.shown:
+        said = f"; {v.defaults}" if v.defaults else ""
         if v.passed:
-            print(f"PASS {label}: matches the expected {_what_of(grader.want)} (max |error| {v.max_error:.3g}, "
-                  f"within {grader.tol.text()})")
-        elif v.detail:
-            print(printable(f"FAIL {label}: {v.detail}"))
+            err = "" if v.max_error is None else f" (max |error| {v.max_error:.3g})"
+            print(printable(f"PASS {label}: matches {gr.the(grader.what)} ({_dims(grader.want)}) within "
+                            f"{grader.tol.text()}{err}{said}"))
+        elif v.count is None:
+            print(printable(f"FAIL {label}: {v.detail}{said}"))
             if v.diagnosis:
                 print(printable(f"diagnosis: {v.diagnosis}"))
         else:
-            _print_failure(label, grader.shaped(ans), grader, v, precision, max_cells)
+            _print_failure(label, grader, v, ans, empty, how)
     return v
 
 
-def _what_of(want) -> str:
-    return f"{'×'.join(map(str, want.shape))} array"
+def _dims(want) -> str:
+    return "×".join(map(str, want.shape)) or "a single number"
 
 
-def _print_failure(label: str, ans, grader, v, precision: int, max_cells: int) -> None:
+def _print_failure(label: str, grader, v, ans, empty, how: _How) -> None:
     import numpy as np
     from rich.table import Table
 
     from attncli.cli.common import print_renderables
+    from attncli.render.grades import wrong_cells
     from attncli.render.safe import printable, text
     from attncli.render.tables import format_number
 
     want = grader.want
-    t = Table(title=text(f"FAIL {label}: {v.count} of {want.size} cells differ (max |error| {v.max_error:.4g})"),
+    ans, empty = grader.shaped(ans, empty)
+    t = Table(title=text(f"FAIL {label}: {wrong_cells(v)}" + (f"; {v.defaults}" if v.defaults else "")),
               title_justify="left")
     for col in ("cell", "answer", "expected", "difference"):
         t.add_column(col, justify="left" if col == "cell" else "right")
-    bad = np.argwhere(~grader.tol.within(ans, want))
-    for idx in bad[:max_cells]:
+    wrong = ~grader.tol.within(ans, want)
+    if empty is not None:
+        wrong |= empty
+    bad = np.argwhere(wrong)
+    for idx in bad[:how.max_cells]:
         i = tuple(int(x) for x in idx)
-        t.add_row(str(list(i)), format_number(ans[i], precision), format_number(want[i], precision),
-                  format_number(ans[i] - want[i], precision))
-    if len(bad) > max_cells:
-        t.caption = f"{len(bad) - max_cells} more differing cells not shown (--max-cells)"
+        blank = empty is not None and empty[i]
+        diff = ans[i] - want[i]
+        t.add_row(str(list(i)), "(empty)" if blank else format_number(ans[i], how.precision),
+                  format_number(want[i], how.precision),
+                  format_number(diff, how.precision) if np.isfinite(diff) else "")
+    if len(bad) > how.max_cells:
+        t.caption = f"{len(bad) - how.max_cells} more differing cells not shown (--max-cells)"
     print_renderables([t])
-    if grader.doctor is not None or v.diagnosis:
+    if v.diagnosis or grader.doctor is not None and v.count > v.noted:
         print(printable(f"diagnosis: {v.diagnosis}") if v.diagnosis else
               "diagnosis: no common mistake matches this answer")
 
 
-def _progress(answers: list[str], single: bool):
+def _progress(answers: list, single: bool):
     """The answers, with a progress bar on a terminal when there are many."""
     if single or not sys.stderr.isatty():
         yield from answers

@@ -46,14 +46,14 @@ class Sources:
             self.paths.append(loaded.path)
         self.names.setdefault(option, []).append(loaded.name)
 
-    def read(self, source: str | None, option: str):
-        """The array at SOURCE (or None), recording where it came from."""
+    def read(self, source: str | None, option: str, *, empty_cells: bool = False):
+        """The array at SOURCE (or None), recording where it came from (`empty_cells`: see io.read_array)."""
         if source is None:
             return None
         from attncli.io import read_array
 
         self._claim_stdin(source, option)
-        loaded = read_array(source, option=option)
+        loaded = read_array(source, option=option, empty_cells=empty_cells)
         shape = loaded.array.shape
         typed = loaded.path is None and not loaded.binary and loaded.name is None  # inline, or text on stdin
         if typed and (len(shape) == 1 or len(shape) == 2 and shape[0] == 1):

@@ -1,16 +1,17 @@
 """Grading answers for `attncli check`: one Grader per problem (the expected array, the tolerance and the
-diagnoser, computed once), and the matching of answer files to students' own problems (`--problems DIR`)."""
+diagnoser, computed once) and the reading of an answer (its empty cells kept as such). Which answer is whose
+(`--problems DIR`) is cli/submissions.py."""
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attncli.errors import AttnError
-from attncli.render.grades import Verdict
+from attncli.render.grades import Verdict, cell_list
+
+if TYPE_CHECKING:
+    from attncli.cli.common import Sources
 
 
 @dataclass
@@ -35,6 +36,10 @@ class Tolerance:
     def text(self) -> str:
         return f"±{self.atol:.3g}" if self.rtol == 0 else f"atol {self.atol:g}, rtol {self.rtol:g}"
 
+    def as_dict(self) -> dict[str, Any]:
+        atol = self.atol if self.decimals is None else 0.5 * 10.0 ** -self.decimals  # without the rounding margin
+        return {"atol": atol, "rtol": self.rtol, "decimals": self.decimals}
+
     def within(self, a, b):
         """Cell by cell: equal within tolerance (NaN matches NaN, ±inf matches itself)."""
         import numpy as np
@@ -51,22 +56,29 @@ class Tolerance:
 
 
 class Grader:
-    """Grades answers against one expected array; diagnoses failures with `doctor` (a core.diagnose.Diagnoser)."""
+    """Grades answers against one expected array; diagnoses failures with `doctor` (a core.diagnose.Diagnoser).
+    `defaults`: what was compared by default and how to change it, said with every verdict ("" when the
+    problem or the command line chose)."""
 
     def __init__(self, want, what: str, tol: Tolerance, doctor: Any | None, points: float,
-                 credit_mode: str) -> None:
+                 credit_mode: str, defaults: str = "") -> None:
         self.want, self.what, self.tol, self.doctor = want, what, tol, doctor
-        self.points, self.credit_mode = points, credit_mode
+        self.points, self.credit_mode, self.defaults = points, credit_mode, defaults
 
-    def grade(self, ans, answer: str) -> Verdict:
+    def verdict(self, answer: str | None, **kw: Any) -> Verdict:
+        """A verdict on this problem, not yet graded (fields as `kw`)."""
+        return Verdict(answer, self.what, False, None, None, int(self.want.size), max_score=self.points,
+                       tolerance=self.tol.text(), tol=self.tol.as_dict(), defaults=self.defaults, **kw)
+
+    def grade(self, ans, answer: str, empty=None) -> Verdict:
+        """Grade one answer; `empty` marks its cells that were left empty (they hold NaN)."""
         import numpy as np
 
         from attncli.render.grades import credit
 
         want = self.want
-        v = Verdict(answer, self.what, False, None, 0, int(want.size), max_score=self.points,
-                    tolerance=self.tol.text())
-        ans = self.shaped(ans)
+        v = self.verdict(answer)
+        ans, empty = self.shaped(ans, empty)
         if ans.shape != want.shape:
             v.detail = f"your answer is {_dims(ans.shape)} but {_the(self.what)} should be {_dims(want.shape)}"
             self._diagnose(v, ans)
@@ -75,29 +87,56 @@ class Grader:
             v.score = credit(v, self.points, self.credit_mode)
             return v
         ok = self.tol.within(ans, want)
+        if empty is not None:
+            ok &= ~empty
         diff = np.abs(ans - want)
-        finite = np.isfinite(diff)
-        v.max_error = float(diff[finite].max()) if finite.any() else 0.0
+        numbers = np.isfinite(diff)
+        v.max_error = float(diff[numbers].max()) if numbers.any() else None
         v.count = int((~ok).sum())
         v.passed = v.count == 0
         if not v.passed:
-            v.cells = [tuple(int(i) for i in idx) for idx in np.argwhere(~ok)[:8]]
+            named = self._note_cells(v, ans, empty)
+            v.cells = [tuple(int(i) for i in idx) for idx in np.argwhere(~ok & ~named)[:8]]
             self._diagnose(v, ans)
-            if not v.diagnosis:
+            if not v.diagnosis and not v.noted:
                 v.diagnosis = rounding_hint(ans, want, self.tol.decimals)
         v.score = credit(v, self.points, self.credit_mode)
         return v
 
-    def shaped(self, ans):
-        """The answer in the expected shape when it holds the same numbers laid out as files hold them."""
+    def _note_cells(self, v: Verdict, ans, empty):
+        """Name the wrong cells that hold no number (empty, NaN, ±inf where a number is expected); their mask."""
+        import numpy as np
+
+        finite_want = np.isfinite(self.want)
+        blank = empty if empty is not None else np.zeros(ans.shape, dtype=bool)
+        kinds = (("is empty", "are empty", blank),
+                 ("is not a number (nan)", "are not numbers (nan)", np.isnan(ans) & finite_want & ~blank),
+                 ("is infinite", "are infinite", np.isinf(ans) & finite_want))
+        named = np.zeros(ans.shape, dtype=bool)
+        for one, many, mask in kinds:
+            n = int(mask.sum())
+            if n:
+                cells = [tuple(int(i) for i in idx) for idx in np.argwhere(mask)[:8]]
+                which = cell_list(cells, n, sentence=True)
+                v.notes.append(f"cells {which} {many}" if n > 1 else f"cell {which} {one}")
+                named |= mask
+        v.noted = int(named.sum())
+        return named
+
+    def shaped(self, ans, empty=None):
+        """The answer (and its empty cells) in the expected shape when it holds the same numbers laid out as
+        files hold them."""
         import numpy as np
 
         want = self.want
+        shape = None
         if ans.shape != want.shape and ans.size == want.size and np.squeeze(ans).shape == np.squeeze(want).shape:
-            return ans.reshape(want.shape)  # (1, n, d) vs (n, d): the same numbers
-        if ans.ndim == 2 and want.ndim >= 3 and ans.shape == (want.size // want.shape[-1], want.shape[-1]):
-            return ans.reshape(want.shape)  # a CSV holds heads (or batches) stacked, as compute --format csv writes
-        return ans
+            shape = want.shape  # (1, n, d) vs (n, d): the same numbers
+        elif ans.ndim == 2 and want.ndim >= 3 and ans.shape == (want.size // want.shape[-1], want.shape[-1]):
+            shape = want.shape  # a CSV holds heads (or batches) stacked, as compute --format csv writes
+        if shape is None:
+            return ans, empty
+        return ans.reshape(shape), None if empty is None else empty.reshape(shape)
 
     def _diagnose(self, v: Verdict, ans) -> None:
         if self.doctor is None:
@@ -132,41 +171,58 @@ def rounding_hint(ans, want, asked: int | None = None) -> str:
     return ""
 
 
-# ---- check --problems DIR: each answer against its student's problem ------------------------------------
+def build_grader(src: Sources, options: dict[str, Any], own: dict[str, Any], expected: str | None, diagnose: bool,
+                 defaults: str = "") -> Grader:
+    """The Grader of one problem (or of --expected): the expected array, tolerance and diagnoser. `own` holds
+    what, atol, rtol, decimals, points and credit (what and credit checked by the caller)."""
+    import numpy as np
 
-_SEPARATORS = re.compile(r"[_\-.\s]")
+    from attncli.core import diagnose as dg
+
+    what, credit = own["what"], own["credit"] or "all"
+    tol = Tolerance.of(own["atol"], own["rtol"], own["decimals"])
+    if expected is not None:
+        from attncli.core.validate import as_real
+
+        want = np.asarray(as_real(src.array(expected, "--expected"), "--expected"), dtype=np.float64)
+        cands: Any = dg.expected_candidates(want)
+        what = ""
+    else:
+        from attncli.cli.common import saying_what_was_read
+        from attncli.cli.spec import attention_kwargs
+        from attncli.core import attention
+        from attncli.io.memory import available_memory
+
+        kwargs, _ = attention_kwargs(src, options)
+        with saying_what_was_read(src):
+            result = attention(**kwargs, memory_limit=available_memory())
+        want = result.export(what).astype(np.float64)
+        cands = dg.candidates(kwargs, what, result)
+    doctor = dg.Diagnoser(want, cands, tol.close) if diagnose else None
+    return Grader(want, what, tol, doctor, points_of(own["points"]), credit, defaults)
 
 
-class ProblemIndex:
-    """DIR/<student id>.toml. An answer names its student by its file name (`ada.csv`, `ada_weights.csv`,
-    `ada-hw3.npy`) or by its folder (`ada/weights.csv`); the longest student id that fits wins."""
+def points_of(points: float | None) -> float:
+    """--points (default 1), checked."""
+    import math
 
-    def __init__(self, directory: str) -> None:
-        if not os.path.isdir(directory):
-            raise AttnError(f"--problems: '{directory}' is not a folder of problem files (attncli init --roster "
-                            "students.csv --out problems/ writes one)")
-        self.directory = directory
-        self.by_id = {p.name[:-5]: str(p) for p in sorted(Path(directory).iterdir())
-                      if p.name.endswith(".toml") and p.is_file()}
-        if not self.by_id:
-            raise AttnError(f"--problems: '{directory}' holds no .toml problem files (attncli init --roster "
-                            "students.csv --out problems/ writes one per student)")
+    if points is None:
+        return 1.0
+    if not (math.isfinite(points) and points >= 0):
+        raise AttnError(f"--points must be a number ≥ 0; got {points}")
+    return float(points)
 
-    def find(self, answer: str) -> tuple[str, str] | None:
-        """(student id, problem path) for an answer file, or None."""
-        path = Path(answer)
-        stem = path.name.rsplit(".", 1)[0] if "." in path.name else path.name
-        for name in (path.name, stem):
-            if name in self.by_id:
-                return name, self.by_id[name]
-        best = None
-        for sid in self.by_id:
-            if stem.startswith(sid) and _SEPARATORS.fullmatch(stem[len(sid):len(sid) + 1] or "x") \
-                    and (best is None or len(sid) > len(best)):
-                best = sid
-        if best is not None:
-            return best, self.by_id[best]
-        parent = path.parent.name
-        if parent in self.by_id:
-            return parent, self.by_id[parent]
-        return None
+
+def read_answer(src: Sources, path: str):
+    """An answer as float64 and the mask of its empty cells (None when it has none): a text table's empty cell
+    (`0.2,,0.5`) is graded as a wrong cell, "is empty", not refused."""
+    import numpy as np
+
+    from attncli.core.validate import as_real
+
+    loaded = src.read(path, "ANSWER", empty_cells=True)
+    try:
+        ans = np.asarray(as_real(loaded.array, f"ANSWER {path}"), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AttnError(f"ANSWER {path}: must hold real numbers") from None
+    return ans, loaded.empty

@@ -50,10 +50,12 @@ class Loaded(Frozen):
     path: Path | None  # resolved file path; None for inline literals and stdin
     binary: bool
     name: str | None  # array name inside a container, if any
-    _fields = ("array", "source", "path", "binary", "name")
+    empty: np.ndarray | None  # read_array(..., empty_cells=True): the cells a text table left empty (NaN)
+    _fields = ("array", "source", "path", "binary", "name", "empty")
 
-    def __init__(self, array: np.ndarray, source: str, path: Path | None, binary: bool, name: str | None) -> None:
-        self._set(array=array, source=source, path=path, binary=binary, name=name)
+    def __init__(self, array: np.ndarray, source: str, path: Path | None, binary: bool, name: str | None,
+                 empty: np.ndarray | None = None) -> None:
+        self._set(array=array, source=source, path=path, binary=binary, name=name, empty=empty)
 
 
 class Src(Frozen):
@@ -165,11 +167,13 @@ class Content(Record):
     plain: np.ndarray | None
     names: list[str]
     load: Callable[[str], np.ndarray] | None
-    _fields = ("binary", "plain", "names", "load")
+    empty: np.ndarray | None  # a text table's empty cells, when the reader asked for them
+    _fields = ("binary", "plain", "names", "load", "empty")
 
     def __init__(self, binary: bool, plain: np.ndarray | None = None, names: list[str] | None = None,
-                 load: Callable[[str], np.ndarray] | None = None) -> None:
+                 load: Callable[[str], np.ndarray] | None = None, empty: np.ndarray | None = None) -> None:
         self.binary, self.plain, self.names, self.load = binary, plain, [] if names is None else names, load
+        self.empty = empty
 
 
 

@@ -31,7 +31,7 @@ from attncli.io._common import Blob, Content, Loaded, Src, list_names
 from attncli.io.inline import looks_inline, parse_inline, parse_rows
 from attncli.io.limits import check_parse
 from attncli.io.sniff import kind_from_extension, sniff
-from attncli.io.text import decode_text, parse_text, sniff_delimiter
+from attncli.io.text import decode_text, read_table, spreadsheet_lines
 from attncli.record import Frozen
 
 STDIN_LABEL = "standard input"
@@ -98,18 +98,6 @@ def _read_stdin(stdin: BinaryIO | None, src: Src) -> bytes:
     return data
 
 
-def _delimiter(kind: str, text: str) -> str | None:
-    """The field separator for a text kind: csv, tsv, txt (blanks unless commas) or sniffed."""
-    if kind == "csv":
-        return ","
-    if kind == "tsv":
-        return "\t"
-    found = sniff_delimiter(text)
-    if kind == "txt":
-        return "," if found == "," else None
-    return found
-
-
 def file_blob(src: Src, path: Path) -> Blob:
     """A regular file is read by byte ranges; a pipe (`<(cmd)`), a device or a /proc file (size 0) is
     read whole, once (with the stream cap), as standard input is. Either way it is remembered as an input."""
@@ -122,8 +110,8 @@ def file_blob(src: Src, path: Path) -> Blob:
         return Blob(src, data=read_capped(f, src))
 
 
-def _content(kind: str, blob: Blob) -> Content:
-    """Hand a blob to the reader for `kind`."""
+def _content(kind: str, blob: Blob, empty_cells: bool = False) -> Content:
+    """Hand a blob to the reader for `kind` (`empty_cells`: a text table's empty cells are NaN, marked)."""
     if blob.size == 0 and kind in ("npy", "npz", "safetensors"):
         raise blob.src.error(f"'{blob.src.label}' is empty (0 bytes); re-create the {kind} file")
     # each format's reader is imported when a file of that format is read
@@ -144,20 +132,21 @@ def _content(kind: str, blob: Blob) -> Content:
 
         return json_bytes_content(blob.read_all(), blob.src)
     check_parse(blob.size, blob.src, "text")
-    text = decode_text(blob.read_all(), blob.src)
-    return Content(binary=False, plain=parse_text(text, _delimiter(kind, text), blob.src))
+    table = read_table(decode_text(blob.read_all(), blob.src), kind, blob.src, empty_cells=empty_cells)
+    return Content(binary=False, plain=table.values, empty=table.empty)
 
 
 def _stdin_text(data: bytes, kind: str, src: Src) -> Content | None:
     """Standard input holding what could be typed inline ("1 0; 0 1", rows on lines, "[1 2; 3 4]") reads as
     that inline literal would, semicolons included; None for anything else (a table with a header or
-    comments, a JSON object, binary data), which the format's own reader takes."""
+    comments, lines of semicolon-separated decimal commas, a JSON object, binary data), which the format's own
+    reader takes."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None
-    if not looks_inline(text):
-        return None
+    if not looks_inline(text) or spreadsheet_lines(text):
+        return None  # lines of 0,33;0,20 are a spreadsheet's table (io.text), not MATLAB rows of 0 and 33
     check_parse(len(data), src, "text")
     if kind == "text":
         return Content(binary=False, plain=parse_rows(text, src, what=STDIN_LABEL))
@@ -170,20 +159,20 @@ def _stdin_text(data: bytes, kind: str, src: Src) -> Content | None:
             raise err from None
 
 
-def _open(where: _Where, option: str, stdin: BinaryIO | None) -> Content:
+def _open(where: _Where, option: str, stdin: BinaryIO | None, empty_cells: bool = False) -> Content:
     src = Src(option, where.label)
     if where.kind == "stdin":
         data = _read_stdin(stdin, src)
         kind = sniff(data)
         typed = _stdin_text(data, kind, src) if kind in ("text", "json") else None
-        return typed if typed is not None else _content(kind, Blob(src, data=data))
+        return typed if typed is not None else _content(kind, Blob(src, data=data), empty_cells)
     assert where.path is not None
     kind = kind_from_extension(where.path)
     blob = file_blob(src, where.path)
     if kind is None:  # the first bytes say which format, without reading a big file whole
         head = blob.data if blob.data is not None else blob.read_at(0, min(blob.size, SNIFF_BYTES))
         kind = sniff(head, blob.size)
-    return _content(kind, blob)
+    return _content(kind, blob, empty_cells)
 
 
 def _with_name(where: _Where, name: str) -> str:
@@ -214,25 +203,28 @@ def no_name_here(where: _Where, option: str) -> None:
 
 
 def _loaded(array: np.ndarray, source: str, where: _Where, binary: bool,
-            name: str | None) -> Loaded:
+            name: str | None, empty: np.ndarray | None = None) -> Loaded:
     path = where.path.resolve() if where.path is not None else None
-    return Loaded(array=array, source=source, path=path, binary=binary, name=name)
+    return Loaded(array=array, source=source, path=path, binary=binary, name=name, empty=empty)
 
 
-def read_array(source: str, *, option: str = "SOURCE", stdin: BinaryIO | None = None) -> Loaded:
+def read_array(source: str, *, option: str = "SOURCE", stdin: BinaryIO | None = None,
+               empty_cells: bool = False) -> Loaded:
     """Read one array from a SOURCE (file, `file:name`, `-`, `-:name` or an inline literal).
 
     `option` names the command-line option in error messages (e.g. "--wq"); `stdin` defaults
     to `sys.stdin.buffer`. Every user mistake raises `AttnError` with a one-line message.
+    `empty_cells`: an empty cell of a text table (`0.2,,0.5`) is NaN, marked in `Loaded.empty`,
+    instead of an error (how `check` reads answers).
     """
     where = locate(source, option)
     if where.kind == "inline":
         array = parse_inline(source, Src(option, where.label))
         return Loaded(array=array, source=source, path=None, binary=False, name=None)
-    content = _open(where, option, stdin)
+    content = _open(where, option, stdin, empty_cells)
     if content.plain is not None:
         no_name_here(where, option)
-        return _loaded(content.plain, source, where, content.binary, None)
+        return _loaded(content.plain, source, where, content.binary, None, content.empty)
     name = pick_name(content, where, option)
     assert content.load is not None
     return _loaded(content.load(name), source, where, content.binary, name)
