@@ -154,7 +154,7 @@ def test_expected_source_and_reports(tmp_path):
     assert rep["answers"][1]["max_error"] == 1.0 and rep["answers"][1]["cells_wrong"] == 1
     assert "cannot read" in rep["answers"][2]["detail"]
     run(["check", tmp_path / "good.csv", "--expected", "1 2; 3 4", "--report", tmp_path / "r.csv"])
-    assert (tmp_path / "r.csv").read_text().splitlines()[0].startswith("answer,student,result,score")
+    assert (tmp_path / "r.csv").read_text().splitlines()[0].startswith("student,answer,result,score")
 
 
 def test_many_answers_one_process(problem, tmp_path):

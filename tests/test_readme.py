@@ -5,7 +5,7 @@ settings (`ATTNCLI_MEMORY_LIMIT=16M attncli ...`). A command whose line ends wit
 with one `error:` line); every other must exit 0.
 
 Outputs the README shows are the real ones: a block indented by 4 spaces right after a ```sh block is the output
-of that block's last command. The block's commands run in order, and each shown line (except a line `...`, which
+of that block's last command (an attncli command, or `cat FILE` of a file the block's commands wrote). The block's commands run in order, and each shown line (except a line `...`, which
 stands for lines left out) must appear in what the last one prints, in the same order: blanks are normalised and
 numbers compared as numbers, to the precision shown (`0.00484` is anything that rounds to it).
 
@@ -91,7 +91,7 @@ def shown_outputs() -> list[tuple[list[str], list[str]]]:
             i += 1
             continue
         end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
-        cmds = [c.strip() for c in lines[i + 1:end] if re.match(r"(?:[A-Z_]+=\S+ )*attncli ", c.strip())]
+        cmds = [c.strip() for c in lines[i + 1:end] if re.match(r"(?:[A-Z_]+=\S+ )*attncli |cat [\w./-]+$", c.strip())]
         k = end + 1
         while k < len(lines) and not lines[k].strip():
             k += 1

@@ -206,12 +206,12 @@ def csv_text(verdicts: list[Verdict]) -> str:
     import io
 
     buf = io.StringIO()
-    cols = ["answer", "student", "result", "score", "max_score", "max_error", "cells_wrong", "cells", "diagnosis",
-            "diagnosis_text", "detail"]
+    cols = ["student", "answer", "result", "score", "max_score", "max_error", "cells_wrong", "cells", "diagnosis",
+            "diagnosis_text", "detail"]  # the student first, as the summary table and a gradebook have it
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
     for v in verdicts:
-        w.writerow([v.answer or "", v.student or "", v.result, v.score, v.max_score,
+        w.writerow([v.student or "", v.answer or "", v.result, v.score, v.max_score,
                     "" if v.max_error is None else f"{v.max_error:.6g}", _blank(v.count), _blank(v.total),
                     " ".join(v.names), v.diagnosis, details(v)])
     return buf.getvalue()

@@ -8,12 +8,16 @@ might make, rounded to 2 decimals as the problems ask.
     python samples/homework/make_answers.py --roster class/roster.csv [--students 30]
         writes a roster of made-up students (Name, SID, Email); then
         attncli init --roster class/roster.csv --id-column Email --out class/problems --seed 2026
-    python samples/homework/make_answers.py --problems class/problems --out class/answers [--duplicate]
+    python samples/homework/make_answers.py --problems class/problems --out class/answers [--late class/late]
         writes what a class hands in, the messy way: right answers, the usual mistakes, and answers written as
         students write them (see MESSY: trailing commas, a European spreadsheet's 0,33;0,20, a nan, an empty
         cell, an unreadable note, a folder, an upper-case email as the file name, two students with nothing);
-        --duplicate adds a second file for one student (check refuses it, naming both files). Then
+        --late DIR writes a second answer of one student there, as a late resubmission (check given both
+        refuses them, naming both files). Then
         attncli check class/answers/* --problems class/problems --points 10 --credit cells --report grades.csv
+
+samples/class/ is such a class of 30: roster.csv, problems/ (init --roster ... --id-column Email --seed 2026),
+answers/ and late/.
 """
 
 from __future__ import annotations
@@ -106,7 +110,10 @@ def write_roster(path: Path, students: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def write_class(problems: Path, out: Path, duplicate: bool) -> None:
+LATE = 17  # the student (1-based) whose late resubmission goes to --late
+
+
+def write_class(problems: Path, out: Path, late: Path | None) -> None:
     with open(problems / "roster.csv", newline="") as f:
         roster = [(row["id"], row["file"]) for row in csv.DictReader(f)]
     out.mkdir(parents=True, exist_ok=True)
@@ -119,9 +126,10 @@ def write_class(problems: Path, out: Path, duplicate: bool) -> None:
         target = out / name / "weights.csv" if form == "folder" else out / f"{name}.csv"
         target.parent.mkdir(exist_ok=True)
         target.write_text(text(a, form))
-    if duplicate:
-        sid, file = roster[0]
-        (out / f"{sid}_v2.csv").write_text(text(answer(problems / file, "no scaling"), "csv"))
+    if late is not None:
+        late.mkdir(parents=True, exist_ok=True)
+        sid, file = roster[LATE - 1]
+        (late / f"{sid}.csv").write_text(text(answer(problems / file, "no scaling"), "csv"))
 
 
 def main() -> None:
@@ -130,7 +138,7 @@ def main() -> None:
     ap.add_argument("--students", type=int, default=30, help="how many (with --roster)")
     ap.add_argument("--problems", type=Path, help="a folder written by attncli init --roster (with roster.csv)")
     ap.add_argument("--out", type=Path, help="where the answers go (with --problems)")
-    ap.add_argument("--duplicate", action="store_true", help="also a second answer for the first student")
+    ap.add_argument("--late", type=Path, help="write one student's late resubmission (a second answer) here")
     args = ap.parse_args()
     if args.roster:
         write_roster(args.roster, args.students)
@@ -138,7 +146,7 @@ def main() -> None:
     if args.problems:
         if not args.out:
             ap.error("--problems needs --out DIR")
-        write_class(args.problems, args.out, args.duplicate)
+        write_class(args.problems, args.out, args.late)
         return
     out = HERE / "answers"
     out.mkdir(exist_ok=True)
