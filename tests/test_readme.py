@@ -42,7 +42,7 @@ def readme_commands() -> list[str]:
                 cmds.append(line)
     in_blocks = {re.sub(r"\s*#\s*exit \d+\s*$", "", c) for c in cmds}
     for cell in re.findall(r"`(attncli [^`]+)`", README):
-        placeholder = any(t in cell for t in ("...", "SOURCE", "FILE", "[mask options]", "[--", "|rope|"))
+        placeholder = any(t in cell for t in ("...", "SOURCE", "FILE", "COMMAND", "[mask options]", "[--", "|rope|"))
         if not placeholder and " -" in cell and cell not in in_blocks:
             cmds.append(cell.replace("\\|", "|"))
     return cmds
