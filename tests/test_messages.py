@@ -90,6 +90,18 @@ def test_a_missing_container_before_an_array_name(tmp_path: Path) -> None:
 def test_a_word_that_is_not_a_path_still_says_both(tmp_path: Path) -> None:
     err = run_error(["compute", "--x", "weights"], cwd=tmp_path)
     assert "no such file 'weights' (and it is not an inline matrix like \"1 0; 0 1\")" in err
+    (tmp_path / "weights.csv").write_text("1\n")
+    assert "did you mean 'weights.csv'?" in run_error(["compute", "--x", "weights"], cwd=tmp_path)
+
+
+def test_a_missing_problem_file_names_a_near_one_or_the_template(tmp_path: Path) -> None:
+    (tmp_path / "problem.toml").write_text('x = "1 0; 0 1"\n')
+    err = run_error(["compute", "problme.toml"], cwd=tmp_path)
+    assert "PROBLEM: no such file 'problme.toml'; did you mean 'problem.toml'?" in err
+    err = run_error(["compute", "hw1.toml"], cwd=tmp_path)
+    assert "PROBLEM: no such file 'hw1.toml' (attncli init hw1.toml writes a template)" in err
+    err = run_error(["explain", "hw/p1.toml"], cwd=tmp_path)
+    assert "PROBLEM: no such file 'hw/p1.toml': there is no folder 'hw'" in err
 
 
 # ==================================================================================================
@@ -104,6 +116,9 @@ def test_a_word_that_is_not_a_path_still_says_both(tmp_path: Path) -> None:
     ("1 0; \u22121 1", "\u22121", 2, 1, "a typographic minus"),
     ("0.5 1; 1 0..5", "0..5", 2, 2, None),
     ("1 2 x", "x", 1, 3, None),
+    ("1/2 1/3", "1/2", 1, 1, "write fractions as decimals"),
+    ("1/2", "1/2", 1, 1, "write fractions as decimals"),
+    ("1 1e", "1e", 1, 2, "an exponent needs digits"),
 ])
 def test_a_typo_in_an_inline_matrix_is_pinpointed(literal: str, token: str, row: int, item: int,
                                                   hint: str | None) -> None:
@@ -307,7 +322,11 @@ def pickles(tmp_path: Path) -> dict[str, Path]:
         "raw4": tmp_path / "state.pth",
         "ckpt": torch_zip(tmp_path / "last.ckpt", payload),
         "disguised": torch_zip(tmp_path / "weights.npz", payload),
+        "late": tmp_path / "late.pt",
     }
+    with zipfile.ZipFile(made["late"], "w") as z:  # data.pkl not the first entry: found in the zip's listing
+        z.writestr("late/version", "3\n")
+        z.writestr("late/data.pkl", payload)
     made["raw4"].write_bytes(pickle.dumps({"w": _Tripwire(trip)}, protocol=4))
     yield made
     assert not Path(trip).exists(), "a pickle was unpickled"
@@ -318,7 +337,7 @@ def assert_refused(err: str, path: Path) -> None:
     assert "safetensors" in err and "save_file" in err and "safe_serialization=True" in err, err
 
 
-@pytest.mark.parametrize("kind", ["zip", "legacy", "raw4", "ckpt", "disguised"])
+@pytest.mark.parametrize("kind", ["zip", "legacy", "raw4", "ckpt", "disguised", "late"])
 @pytest.mark.parametrize("command", [
     ["inspect", "@"], ["compute", "--x", "@"], ["show", "@"], ["check", "@", "--expected", "1 0; 0 1"],
     ["check", ANSWER, "--expected", "@"], ["explain", "--x", "@"], ["compute", "--x", "1 0; 0 1", "--weights", "@"],
@@ -331,7 +350,7 @@ def test_pickles_are_refused_by_every_command(pickles: dict[str, Path], kind: st
 
 
 def test_a_pickle_on_standard_input_is_refused(pickles: dict[str, Path]) -> None:
-    for kind in ("zip", "legacy"):
+    for kind in ("zip", "legacy", "late"):
         err = run_error(["compute", "--x", "-"], stdin=pickles[kind].read_bytes())
         assert "standard input" in err and "never unpickles" in err, err
 

@@ -50,6 +50,7 @@ def looks_inline(source: str) -> bool:
 
 
 _TOKENS = re.compile(r"[^\s,;\[\]]+")
+_FRACTION = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(/[+-]?(\d+\.?\d*|\.\d+))?")
 
 
 def reads_as_inline(source: str) -> bool:
@@ -64,6 +65,8 @@ def reads_as_inline(source: str) -> bool:
         return bool(_HAS_DIGIT.search(text))
     if ";" in text or "\n" in text:
         return numbers >= 1
+    if tokens and all(_FRACTION.fullmatch(t) for t in tokens):  # "1/2", "1/2 1/3": fractions typed for numbers
+        return True
     return numbers >= 2 and 1 <= len(tokens) - numbers <= 2
 
 

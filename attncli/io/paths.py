@@ -20,17 +20,21 @@ from attncli.io.sniff import EXTENSION_KINDS, PICKLE_EXTENSIONS
 PATH_EXTENSIONS = frozenset(EXTENSION_KINDS) | frozenset(PICKLE_EXTENSIONS) | {".toml"}
 LISTED = 5  # names shown from a folder before "... and N more"
 MAX_SCANNED = 10_000  # entries of a folder looked at for a listing (a huge folder is counted as "more than")
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# a number, or a fraction typed for one (1/2): never a path, though it has a slash
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/[+-]?(\d+\.?\d*|\.\d+))?")
 
 
 def looks_like_path(text: str) -> bool:
     """True for text that is plainly a file name: a `/` or `\\`, or ends in a known extension, and is not a literal
-    (no `;` or newline between rows, not two or more numbers separated by blanks: `"1/2 1/3"` is a typo'd matrix)."""
+    (no `;` or newline between rows, not numbers or fractions only, not two or more numbers separated by blanks:
+    `"1/2"` and `"1/2 1 x"` are matrices with a typo)."""
     if ";" in text or "\n" in text or not text.strip():
         return False
     if "/" not in text and "\\" not in text and os.path.splitext(text.rstrip())[1].lower() not in PATH_EXTENSIONS:
         return False
-    return sum(1 for token in text.split() if _NUMBER.fullmatch(token)) < 2
+    tokens = text.split()
+    numbers = sum(1 for token in tokens if _NUMBER.fullmatch(token))
+    return numbers < 2 and numbers < len(tokens)
 
 
 def missing_file(path: str, *, listing: bool = True) -> str:
