@@ -91,7 +91,8 @@ def stray_message(run: Run, strays: list[str], role: str | None) -> str:
         return f"{opt} takes one value: quote an inline matrix: {opt} \"{' '.join(values)}\""
     shown = "'" + " ".join(strays) + "'"
     taken = f"was read as {role}" if role else "is one too many" if len(strays) == 1 else "are too many"
-    tail = {"PROBLEM": " (not a file)", "an ANSWER": "; an ANSWER typed inline goes before the options"}.get(role or "", "")
+    tails = {"PROBLEM": " (not a file)", "an ANSWER": "; an ANSWER typed inline goes before the options"}
+    tail = tails.get(role or "", "")
     return f"{opt} takes one value ({opt} {run.value}); {shown} after it {taken}{tail}"
 
 
