@@ -374,3 +374,11 @@ def test_a_zip_of_arrays_is_still_an_npz(tmp_path: Path) -> None:
     out = run(["inspect", tmp_path / "arrays.bin", "--format", "json"]).stdout
     assert b'"name": "a"' in out
     assert os.path.getsize(tmp_path / "arrays.bin") > 0
+
+
+def test_a_plain_python_pickle_is_named_as_one(tmp_path: Path) -> None:
+    trip = tmp_path / "unpickled"
+    (tmp_path / "arrays.pkl").write_bytes(pickle.dumps({"x": _Tripwire(str(trip))}, protocol=5))
+    err = run_error(["compute", "--x", tmp_path / "arrays.pkl"])
+    assert "'" + str(tmp_path / "arrays.pkl") + "' is a Python pickle" in err and "never unpickles" in err, err
+    assert "numpy.savez" in err and not trip.exists()

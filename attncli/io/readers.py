@@ -6,7 +6,12 @@ A SOURCE is, in order of precedence:
 2. an existing file: `weights.npy`, `x.csv`, ... (format from the extension, else sniffed);
 3. `file:name` where `file` exists: one array of an .npz, .safetensors or JSON object;
 4. an inline literal: `"[[1, 0], [0, 1]]"` or `"1 0; 0 1"` or `"0.5"` (io.inline: MATLAB rows are always
-   2-D, `"1 0 1"` is 1 × 3 and `"0.5"` is 1 × 1; JSON lists have the shape of their nesting).
+   2-D, `"1 0 1"` is 1 × 3 and `"0.5"` is 1 × 1; JSON lists have the shape of their nesting), also one with a
+   typo (`"1 O 1; 0 2 0"`), whose message names the token; but text that is plainly a path (a `/`, an extension
+   such as .csv) is a missing file, and the message says what helps find it (io.paths).
+
+A pickle (a PyTorch checkpoint, whatever its name) is refused by `file_blob`, which every file read comes
+through, and on standard input by its sniffed kind: nothing is ever unpickled.
 
 Standard input holding what could be typed inline reads exactly as that literal (`echo "1 0; 0 1" | attncli
 compute --x -`); other text is a table (io.text: comments, a header row), else the sniffed binary format.

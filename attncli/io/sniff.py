@@ -42,7 +42,7 @@ def kind_from_extension(path: Path) -> str | None:
 def sniff(data: bytes, size: int | None = None) -> str:
     """The reader kind of raw bytes: npy, npz, safetensors, json, or text (delimiter sniffed later).
 
-    - `\\x93NUMPY` -> npy; `PK\\x03\\x04` -> npz;
+    - `\\x93NUMPY` -> npy; `PK\\x03\\x04` -> npz (pickle when its first entry is a PyTorch data.pkl);
     - a little-endian u64 N > 0 with 8 + N <= size and byte 8 == `{` -> safetensors (`size` is the whole
       length when `data` is only the first bytes of a file);
     - a pickle (see `pickled`) -> pickle, which every reader refuses;
