@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from attncli.io.inline import NUMBER
+
 # a number, or numbers joined by `,` or `:` (what --key-lens 5,3 or --window 3:0 take)
-_NUMBERS = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?([,:][+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)*")
+_NUMBERS = re.compile(rf"{NUMBER}(?:[,:]{NUMBER})*")
 _WORD = re.compile(r"[A-Za-z_][\w.+-]*")
 
 

@@ -336,7 +336,7 @@ def _missing_in_problem(problem: str, key: str, value: str, candidate: str) -> A
     from attncli.io.paths import missing_file
 
     resolved = candidate if os.path.isabs(candidate) else os.path.join(os.path.dirname(problem), candidate)
-    detail = missing_file(resolved).replace(f"'{resolved}'", resolved, 1)
+    detail = missing_file(resolved, quoted=False)
     written = _cut(value).replace("\\", "\\\\").replace('"', '\\"')
     return AttnError(f"PROBLEM {problem}: {key} = \"{written}\": {detail}")
 

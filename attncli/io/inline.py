@@ -49,8 +49,10 @@ def looks_inline(source: str) -> bool:
     return _NUMBER_CHARS.fullmatch(_WORDS.sub(" ", source)) is not None
 
 
+# a decimal number: atomic, so a long run of digits that is not one fails in linear time, not quadratic
+NUMBER = r"[+-]?(?>\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _TOKENS = re.compile(r"[^\s,;\[\]]+")
-_FRACTION = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(/[+-]?(\d+\.?\d*|\.\d+))?")
+_FRACTION = re.compile(rf"{NUMBER}(?:/{NUMBER})?")
 
 
 def reads_as_inline(source: str) -> bool:
@@ -93,7 +95,7 @@ def typo_hint(token: str) -> str:
         return "write fractions as decimals (0.5, not 1/2)"
     if token.count(".") > 1:
         return "a number has at most one decimal point"
-    if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?", token):
+    if re.fullmatch(r"[+-]?(?>\d+(?:\.\d*)?|\.\d+)[eE][+-]?", token):
         return "an exponent needs digits after the e (1e-3)"
     return 'write rows like "1 0; 0 1"'
 

@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 
+from attncli.io.inline import NUMBER
 from attncli.io.sniff import EXTENSION_KINDS, PICKLE_EXTENSIONS
 
 # extensions that say "this is a file name" (what attncli reads, problem files, and pickles it names as such)
@@ -21,7 +22,7 @@ PATH_EXTENSIONS = frozenset(EXTENSION_KINDS) | frozenset(PICKLE_EXTENSIONS) | {"
 LISTED = 5  # names shown from a folder before "... and N more"
 MAX_SCANNED = 10_000  # entries of a folder looked at for a listing (a huge folder is counted as "more than")
 # a number, or a fraction typed for one (1/2): never a path, though it has a slash
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/[+-]?(\d+\.?\d*|\.\d+))?")
+_NUMBER = re.compile(rf"{NUMBER}(?:/{NUMBER})?")
 
 
 def looks_like_path(text: str) -> bool:
@@ -37,10 +38,10 @@ def looks_like_path(text: str) -> bool:
     return numbers < 2 and numbers < len(tokens)
 
 
-def missing_file(path: str, *, listing: bool = True) -> str:
+def missing_file(path: str, *, listing: bool = True, quoted: bool = True) -> str:
     """`no such file 'PATH'` and what helps: the missing folder, or (with `listing`) what the folder holds, and a
     name that differs in case or extension."""
-    head = f"no such file '{shown_path(path)}'"
+    head = f"no such file '{shown_path(path)}'" if quoted else f"no such file {shown_path(path)}"
     try:
         target = Path(path)
         ancestors = list(reversed(target.parents))
