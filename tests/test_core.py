@@ -216,7 +216,7 @@ def test_layout_hints_in_shape_errors():
     w_cols = np.ones((2, 4))  # d_k × d_model
     with pytest.raises(AttnError, match="--layout cols"):
         attention(x=x_cols, wq=w_cols, wk=w_cols, wv=w_cols)
-    with pytest.raises(AttnError, match="in cols layout --wq must be d_out × d_model"):
+    with pytest.raises(AttnError, match=r"in the lecture layout \(--layout cols\) W_Q is d_k × d_model"):
         attention(x=x_cols, wq=np.ones((2, 3)), wk=w_cols, wv=w_cols, layout="cols")
 
 

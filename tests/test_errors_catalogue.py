@@ -45,6 +45,17 @@ One line   5000 digits, deep nesting .... R::test_json_huge_integers..., R::test
 Terminal   control characters in data ... O::test_text_labels_never_reach_the_terminal_raw (+ tokens, show, check),
                                           F::test_inspect_shows_hostile_array_names_inertly
 
+Issue 20, "a first hour without traps": messages that point at the mistake (M = tests/test_messages.py):
+Files      a missing upload ............. M::test_a_missing_upload_says_the_file_is_missing_and_names_a_near_match
+                                          (+ another extension, a missing folder, a file for a folder, long lists)
+           a typo in an inline matrix ... M::test_a_typo_in_an_inline_matrix_is_pinpointed (+ JSON lists, a file)
+           a PyTorch or Python pickle ... M::test_pickles_are_refused_by_every_command (+ standard input, model)
+Usage      --key-lens 4 2 ............... M::test_a_second_value_after_an_option, M::test_check_answers_after_...
+Shapes     cols-layout weights .......... M::test_cols_layout_speaks_of_the_lecture_layout (rows: ..._pytorch_advice)
+Problems   a missing file, resolved ..... M::test_a_missing_file_named_by_a_problem_in_a_subfolder (+ lists, file:name)
+           a missing problem file ....... M::test_a_missing_problem_file_names_a_near_one_or_the_template
+           a key set twice .............. M::test_a_key_in_two_places_is_refused
+
 Expected numbers are closed forms: softmax of two scores s, t is (1/(1+e^(t−s)), 1/(1+e^(s−t))).
 """
 

@@ -480,14 +480,17 @@ def test_inline_bool_mask() -> None:
 
 def test_inline_errors() -> None:
     assert "row 2 has 1 value but row 1 has 2 values" in err("1 2; 3")
-    assert "'1e' (row 1, item 2)" in err("1 1e")
+    assert "'1e' at row 1, item 2 is not a number — an exponent needs digits after the e" in err("1 1e")
     assert "cannot read the inline matrix" in err("[[1, 2], [3")
 
 
-def test_missing_file_and_directory(tmp_path: Path) -> None:
-    message = err("foo.csv", option="--q")
-    assert message == ("--q: no such file 'foo.csv' (and it is not an inline matrix like "
-                       '"1 0; 0 1")')
+def test_missing_file_and_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.npy").write_bytes(b"")
+    # plainly a path: a missing file, and what the folder holds (tests/test_messages.py has the rest)
+    assert err("foo.csv", option="--q") == "--q: no such file 'foo.csv' (the current folder holds 1 file: x.npy)"
+    # a word: a file or an inline matrix, neither of which it is
+    assert err("foo", option="--q") == "--q: no such file 'foo' (and it is not an inline matrix like \"1 0; 0 1\")"
     assert "is a directory" in err(str(tmp_path))
     assert "is a directory" in err(str(tmp_path) + ":x")
 

@@ -5,9 +5,10 @@ settings (`ATTNCLI_MEMORY_LIMIT=16M attncli ...`). A command whose line ends wit
 with one `error:` line); every other must exit 0.
 
 Outputs the README shows are the real ones: a block indented by 4 spaces right after a ```sh block is the output
-of that block's last command (an attncli command, or `cat FILE` of a file the block's commands wrote). The block's commands run in order, and each shown line (except a line `...`, which
-stands for lines left out) must appear in what the last one prints, in the same order: blanks are normalised and
-numbers compared as numbers, to the precision shown (`0.00484` is anything that rounds to it).
+of that block's last command (an attncli command, or `cat FILE` of a file the block's commands wrote). The
+block's commands run in order, and each shown line (except a line `...`, which stands for lines left out) must
+appear in what the last one prints, in the same order: blanks are normalised and numbers compared as numbers, to
+the precision shown (`0.00484` is anything that rounds to it).
 
 Commands run as a user's shell runs them, without `pipefail`: the status of a pipeline is its last command's, so a
 README line that means attncli's status in a pipeline says `${PIPESTATUS[0]}`. An error message quoted in prose

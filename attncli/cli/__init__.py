@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import sys
 import warnings
 from collections.abc import Iterable
@@ -166,6 +167,13 @@ def _usage_message(err: Exception, args: list[str]) -> str:
     """Click's message on one line (it names the option), and where the help is."""
     message = " ".join(err.format_message().split())  # type: ignore[attr-defined]
     ctx = getattr(err, "ctx", None)
+    extras = re.fullmatch(r"Got unexpected extra argument(?:s|\(s\))? \((.*)\)\.?", message)
+    if extras and ctx is not None:  # `--key-lens 4 2 1`: more values after an option than it takes
+        from attncli.cli.argv import extra_arguments
+
+        stray = extra_arguments(ctx, args, extras.group(1).split())
+        if stray is not None:
+            return stray
     where = ctx.command_path if ctx is not None else "attncli"
     if where == "attncli" and args and args[0] in COMMANDS:
         where = f"attncli {args[0]}"
@@ -232,7 +240,8 @@ def run(args: list[str]) -> None:
         if BLAS.error:
             raise AttnError(BLAS.error)
         load_commands([args[0]] if args and args[0] in COMMANDS else COMMANDS)
-        code = app(args=args, prog_name="attncli", standalone_mode=False)
+        # the arguments as typed ride on the context, for messages about how they were parsed (cli/argv.py)
+        code = app(args=args, prog_name="attncli", standalone_mode=False, obj={"argv": list(args)})
         if code == INTERRUPTED:  # typer turns Ctrl-C into a silent exit code 130
             raise KeyboardInterrupt
         _flush_stdout()

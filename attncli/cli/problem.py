@@ -109,6 +109,7 @@ def attention_command(fn=None, *, positional_problem: bool = True, several: bool
         if problems is not None:
             problem = problems[0] if len(problems) == 1 else None
         answers = kw.get("answers")
+        _refuse_strays(ctx, problem, answers)
         if problem is None and answers:  # `check answer.csv problem.toml`: the .toml is the problem
             tomls = [a for a in answers if a.endswith(".toml")]
             if len(tomls) > 1:
@@ -139,6 +140,20 @@ def attention_command(fn=None, *, positional_problem: bool = True, several: bool
     wrapper.__signature__ = sig  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
     return wrapper
+
+
+def _refuse_strays(ctx: typer.Context, problem: str | None, answers: list[str] | None) -> None:
+    """A positional that is no file and directly follows an option's value as more of it (`--key-lens 4 2`: the 2
+    became PROBLEM, or an ANSWER of check) is the option written with a space: say how to write it (cli/argv.py)."""
+    given = [(problem, "PROBLEM")] if problem is not None else []
+    given += [(a, "an ANSWER") for a in answers or []]
+    for token, role in given:
+        if not os.path.lexists(token):
+            from attncli.cli.argv import stray_value
+
+            message = stray_value(ctx, token, role)
+            if message is not None:
+                raise AttnError(message)
 
 
 def apply_problem(problem: str, kw: dict[str, Any], given: set[str], own: list[inspect.Parameter]) -> None:
@@ -184,27 +199,49 @@ def _default_of(name: str, own: list[inspect.Parameter]) -> Any:
 def load_problem(path: str, valid: list[str]) -> dict[str, Any]:
     """Read PROBLEM.toml into {option name: value}, paths made relative to the file."""
     data = _read_toml(path)
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):  # [inputs], [options], [check], ... group keys for the reader
-            for k2, v2 in value.items():
-                flat[k2] = v2
-        else:
-            flat[key] = value
+    flat = _flatten(data, path)
     base = Path(path).resolve().parent
     out: dict[str, Any] = {}
     hidden = {"ctx", "problem", "debug", "options"}
     choices = sorted(set(ATTENTION_NAMES) | COMMAND_KEYS | {v for v in valid if v not in hidden})
-    for key, value in flat.items():
-        name = {"format": "fmt"}.get(key, key).replace("-", "_")
+    for name, (key, value) in flat.items():
         if name not in choices:
             near = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
             hint = f"; did you mean '{near[0].replace('_', '-')}'?" if near else ""
             raise AttnError(f"PROBLEM: '{path}' has an unknown key {_shown(key)}{hint} "
                             "(keys are option names, e.g. x, wq, heads, key-lens, causal)")
         if name in valid:  # keys for other commands (e.g. check's `what` under compute) are skipped
-            out[name] = _resolve_paths(name, value, base)
+            out[name] = _resolve_paths(name, key, value, base, path)
     return out
+
+
+def _option_name(key: str) -> str:
+    """The parameter a problem-file key sets: `key-lens` and `key_lens` are one; `format` is fmt."""
+    return {"format": "fmt"}.get(key, key).replace("-", "_")
+
+
+def _flatten(data: dict[str, Any], path: str) -> dict[str, tuple[str, Any]]:
+    """{parameter name: (the key as written, its value)} over the top level and the tables ([inputs], [options],
+    [check], ...: they only group keys, any key may sit in any of them). A key set in two places (two tables, or
+    a table and the top level; `key-lens` and `key_lens` count as one) would silently let the later one win, so
+    it is an error naming both places."""
+    flat: dict[str, tuple[str, Any]] = {}
+    where: dict[str, str] = {}
+    items = [(k, v, "at the top level") for k, v in data.items() if not isinstance(v, dict)]
+    items += [(k2, v2, f"in [{_table(k)}]") for k, v in data.items() if isinstance(v, dict) for k2, v2 in v.items()]
+    for key, value, place in items:
+        name = _option_name(key)
+        if name in flat:
+            first = flat[name][0]
+            also = "" if first == key else f" (as {_shown(first)})"
+            raise AttnError(f"PROBLEM: '{path}' sets {_shown(key)} twice: {where[name]}{also} and {place}; "
+                            "keep one (tables only group keys, so both would set the same option)")
+        flat[name], where[name] = (key, value), place
+    return flat
+
+
+def _table(name: str) -> str:
+    return name if name.replace("_", "").replace("-", "").isalnum() and len(name) <= 40 else _shown(name)
 
 
 INT64 = 2**63
@@ -234,7 +271,12 @@ def _read_toml(path: str) -> dict[str, Any]:
     from attncli.io.limits import check_parse
 
     if not os.path.lexists(path):
-        raise AttnError(f"PROBLEM: no such file '{path}' (attncli init {path} writes a template)")
+        from attncli.io.paths import missing_file, shown_path
+
+        detail = missing_file(path, listing=False)  # a missing folder, or a near name: what to fix
+        if detail == f"no such file '{shown_path(path)}'":
+            detail += f" (attncli init {shown_path(path)} writes a template)"
+        raise AttnError(f"PROBLEM: {detail}")
     if os.path.isdir(path):
         raise AttnError(f"PROBLEM: '{path}' is a directory, not a problem file")
     try:
@@ -286,22 +328,42 @@ def _shown(value: Any) -> str:
     return _cut(repr(value))
 
 
-def _resolve_paths(name: str, value: Any, base: Path) -> Any:
+def _resolve_paths(name: str, key: str, value: Any, base: Path, problem: str) -> Any:
     if name not in PATH_OPTIONS:
         return value
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return [_resolve_one(v, base) for v in value]
+        return [_resolve_one(v, base, key, problem) for v in value]
     if isinstance(value, str):
-        return _resolve_one(value, base)
+        return _resolve_one(value, base, key, problem)
     return value
 
 
-def _resolve_one(value: str, base: Path) -> str:
+def _resolve_one(value: str, base: Path, key: str, problem: str) -> str:
+    """A SOURCE in a problem file: a path relative to the file (or `file:name`) becomes that file; an inline matrix
+    or a word (sinusoidal, whitespace, random:8) stays. A plain path that is not there is an error naming the key,
+    the path as resolved (beside the problem file) and the problem file, never a silent look elsewhere."""
     head, sep, tail = value.rpartition(":")
     for candidate, rest in ((value, ""), (head, sep + tail) if sep else (None, "")):
         if candidate and os.path.exists(base / candidate) and not os.path.isabs(candidate):
             return str(base / candidate) + rest
+    from attncli.io.paths import looks_like_path
+
+    for candidate in (value, head if sep else None):
+        if candidate and looks_like_path(candidate) and not os.path.exists(candidate if os.path.isabs(candidate)
+                                                                           else base / candidate):
+            raise _missing_in_problem(problem, key, value, candidate)
     return value
+
+
+def _missing_in_problem(problem: str, key: str, value: str, candidate: str) -> AttnError:
+    """`PROBLEM sub/p2.toml: x = "x.csv": no such file sub/x.csv` (the path as the command line would reach it),
+    and what helps find it (io.paths)."""
+    from attncli.io.paths import missing_file
+
+    resolved = candidate if os.path.isabs(candidate) else os.path.join(os.path.dirname(problem), candidate)
+    detail = missing_file(resolved, quoted=False)
+    written = _cut(value).replace("\\", "\\\\").replace('"', '\\"')
+    return AttnError(f"PROBLEM {problem}: {key} = \"{written}\": {detail}")
 
 
 def _convert(name: str, value: Any, default: Any) -> Any:

@@ -62,6 +62,18 @@ def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str
     x_opt, w_opt, b_opt = names
     if x.shape[-1] != w.shape[0]:
         fits_transposed = x.shape[-1] == w.shape[1]
+        if cols:  # the lecture layout: W is (out, in) whatever --weights-layout says, so speak of that layout only
+            w_user = w.shape[::-1]
+            role = LECTURE_ROLES.get(w_opt)
+            shape = f"{role[0]} is {role[1]} × d_model" if role else f"{w_opt} is d_out × d_model"
+            maps = f" (it maps a column token to {role[2]}: {role[3]})" if role else ""
+            hint = (f"; {w_opt} looks d_model × {role[1] if role else 'd_out'}, the rows layout's orientation (X·W): "
+                    "transpose it" if fits_transposed else "")
+            raise AttnError(
+                f"{x_opt} has d_model = {x.shape[-1]} rows (shape {x_shape}; cols layout: d_model × n) but "
+                f"{w_opt} has {w.shape[0]} columns (shape {w_user}); in the lecture layout (--layout cols) "
+                f"{shape}{maps}{hint}"
+            )
         if not fits_transposed:
             hint = ""
         elif torch_weights:  # read as (out, in) already: the file holds (in, out)
@@ -69,13 +81,6 @@ def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str
         else:
             hint = (f"; {w_opt} transposed would fit: is it stored (out, in) like PyTorch's Linear.weight? "
                     "--weights-layout torch reads weights that way")
-        if cols:
-            w_user = w.shape[::-1]
-            raise AttnError(
-                f"{x_opt} has d_model = {x.shape[-1]} rows (shape {x_shape}; cols layout: d_model × n) but "
-                f"{w_opt} has {w.shape[0]} columns (shape {w_user}); in cols layout {w_opt} must be "
-                f"d_out × d_model{hint}"
-            )
         raise AttnError(
             f"{x_opt} has d_model = {x.shape[-1]} columns (shape {x_shape or x.shape}) but {w_opt} has "
             f"{w.shape[0]} rows (shape {w.shape}); {w_opt} must be d_model × d_out{hint}"
@@ -90,6 +95,12 @@ def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str
     return y
 
 
+# option -> (matrix, its output width, what it gives a column token, the product) in the lecture layout's symbols
+LECTURE_ROLES = {
+    "--wq": ("W_Q", "d_k", "a query", "Q = W_q·I"),
+    "--wk": ("W_K", "d_k", "a key", "K = W_k·I"),
+    "--wv": ("W_V", "d_v", "a value", "V = W_v·I"),
+}
 PARALLEL_FLOPS = 1 << 24  # below this a product is not worth splitting over threads
 
 

@@ -12,6 +12,9 @@ Two spellings:
 
 `true`/`false` count as 1/0; when every value is one of them the array is bool (a mask). Standard input
 (`-`) holding such text reads exactly as the same literal would (io.readers).
+
+A literal with a typo (`"1 O 1; 0 2 0"`, a letter O for a zero) still reads as a literal (`reads_as_inline`), so
+the message names the token, its row and item, and the likely slip, instead of saying no such file exists.
 """
 
 from __future__ import annotations
@@ -46,6 +49,57 @@ def looks_inline(source: str) -> bool:
     return _NUMBER_CHARS.fullmatch(_WORDS.sub(" ", source)) is not None
 
 
+# a decimal number: atomic, so a long run of digits that is not one fails in linear time, not quadratic
+NUMBER = r"[+-]?(?>\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_TOKENS = re.compile(r"[^\s,;\[\]]+")
+_FRACTION = re.compile(rf"{NUMBER}(?:/{NUMBER})?")
+
+
+def reads_as_inline(source: str) -> bool:
+    """True for text that is meant as an inline matrix though not every token is a number: JSON-style brackets
+    around something with a digit, `;` (or a newline) between rows of which some token is a number, or two or
+    more numbers with one or two other tokens (`"1 O 1"`). A single word (`weights`) is not; the caller tells
+    plain paths apart first."""
+    text = source.strip()
+    tokens = _TOKENS.findall(text)
+    numbers = sum(1 for t in tokens if _is_value(t))
+    if text.startswith("[") and text.endswith("]"):
+        return bool(_HAS_DIGIT.search(text))
+    if ";" in text or "\n" in text:
+        return numbers >= 1
+    if tokens and all(_FRACTION.fullmatch(t) for t in tokens):  # "1/2", "1/2 1/3": fractions typed for numbers
+        return True
+    return numbers >= 2 and 1 <= len(tokens) - numbers <= 2
+
+
+def _is_value(token: str) -> bool:
+    if token.lower() in _BOOLS or _WORDS.fullmatch(token):
+        return True
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def typo_hint(token: str) -> str:
+    """The slip a token that is not a number most likely is, as advice; else how to write rows."""
+    letters = set(token) - set("0123456789+-.eE")
+    if letters and letters <= set("Oo") and len(token) <= 12:
+        return f"a letter {sorted(letters)[0]} for 0?"
+    if letters and letters <= set("lI|") and len(token) <= 12:
+        return f"a letter {sorted(letters)[0]} for 1?"
+    if letters & set("\u2212\u2013\u2014\ufe63\uff0d"):
+        return "a typographic minus (−, –) pasted from a document? type the ASCII hyphen-minus -"
+    if "/" in token and all(_is_value(part) for part in token.split("/")):
+        return "write fractions as decimals (0.5, not 1/2)"
+    if token.count(".") > 1:
+        return "a number has at most one decimal point"
+    if re.fullmatch(r"[+-]?(?>\d+(?:\.\d*)?|\.\d+)[eE][+-]?", token):
+        return "an exponent needs digits after the e (1e-3)"
+    return 'write rows like "1 0; 0 1"'
+
+
 def parse_inline(source: str, src: Src, *, what: str | None = None) -> np.ndarray:
     """Parse an inline literal (JSON lists or MATLAB rows) into float64 (or bool) numbers.
 
@@ -66,6 +120,11 @@ def parse_inline(source: str, src: Src, *, what: str | None = None) -> np.ndarra
             inner = text[1:-1] if text.endswith("]") else None
             if inner is not None and "[" not in inner and "]" not in inner:
                 return parse_rows(inner, src, what=what)
+            bad = _json_bad_token(text)
+            if bad is not None:
+                token, where = bad
+                raise src.error(f"cannot read {what}: {shown(token, 30)} at {where} is not a number — "
+                                f"{typo_hint(token)}") from None
             detail = (err.msg if isinstance(err, json.JSONDecodeError) else "nested too deeply"
                       if isinstance(err, RecursionError) else "an integer has more than 4300 digits")
             raise src.error(
@@ -74,6 +133,24 @@ def parse_inline(source: str, src: Src, *, what: str | None = None) -> np.ndarra
             ) from None
         return json_to_array(obj, src, what)
     return parse_rows(text, src, what=what)
+
+
+def _json_bad_token(text: str) -> tuple[str, str] | None:
+    """The first token of a JSON-style literal that is not a number, and where it is (`[0][1]`), or None."""
+    index: list[int] = []
+    for match in re.finditer(r"[\[\],]|[^\s\[\],]+", text):
+        piece = match.group()
+        if piece == "[":
+            index.append(0)
+        elif piece == "]":
+            if index:
+                index.pop()
+        elif piece == ",":
+            if index:
+                index[-1] += 1
+        elif not _is_value(piece):
+            return piece, "".join(f"[{i}]" for i in index) or "the top level"
+    return None
 
 
 def shown(text: str, limit: int = 60) -> str:
@@ -90,8 +167,7 @@ def _token(token: str, row: int, item: int, what: str, src: Src) -> float:
         return float(token)
     except ValueError:
         raise src.error(
-            f"cannot read {what}: {shown(token, 30)} (row {row}, item {item}) is not "
-            'a number; write rows like "1 0; 0 1"'
+            f"cannot read {what}: {shown(token, 30)} at row {row}, item {item} is not a number — {typo_hint(token)}"
         ) from None
 
 

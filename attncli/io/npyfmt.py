@@ -233,6 +233,12 @@ def npz_members(blob: Blob) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]
         members = {i.filename[:-4]: i for i in archive.infolist() if i.filename.endswith(".npy")}
     except _zip_errors() as err:
         raise src.error(f"'{src.label}' is not a valid .npz (zip) file: {err}") from None
+    if not members:
+        from attncli.io.sniff import pickle_refusal, zip_holds_pickle
+
+        if zip_holds_pickle(archive.namelist()):  # a PyTorch archive whose data.pkl is not its first entry
+            archive.close()
+            raise src.error(pickle_refusal(src.label))
     return archive, members
 
 

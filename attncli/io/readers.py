@@ -6,7 +6,12 @@ A SOURCE is, in order of precedence:
 2. an existing file: `weights.npy`, `x.csv`, ... (format from the extension, else sniffed);
 3. `file:name` where `file` exists: one array of an .npz, .safetensors or JSON object;
 4. an inline literal: `"[[1, 0], [0, 1]]"` or `"1 0; 0 1"` or `"0.5"` (io.inline: MATLAB rows are always
-   2-D, `"1 0 1"` is 1 × 3 and `"0.5"` is 1 × 1; JSON lists have the shape of their nesting).
+   2-D, `"1 0 1"` is 1 × 3 and `"0.5"` is 1 × 1; JSON lists have the shape of their nesting), also one with a
+   typo (`"1 O 1; 0 2 0"`), whose message names the token; but text that is plainly a path (a `/`, an extension
+   such as .csv) is a missing file, and the message says what helps find it (io.paths).
+
+A pickle (a PyTorch checkpoint, whatever its name) is refused by `file_blob`, which every file read comes
+through, and on standard input by its sniffed kind: nothing is ever unpickled.
 
 Standard input holding what could be typed inline reads exactly as that literal (`echo "1 0; 0 1" | attncli
 compute --x -`); other text is a table (io.text: comments, a header row), else the sniffed binary format.
@@ -28,9 +33,9 @@ import numpy as np
 
 from attncli.errors import AttnError
 from attncli.io._common import Blob, Content, Loaded, Src, list_names
-from attncli.io.inline import looks_inline, parse_inline, parse_rows
+from attncli.io.inline import looks_inline, parse_inline, parse_rows, reads_as_inline
 from attncli.io.limits import check_parse
-from attncli.io.sniff import kind_from_extension, sniff
+from attncli.io.sniff import kind_from_extension, pickle_refusal, pickled, sniff
 from attncli.io.text import decode_text, read_table, spreadsheet_lines
 from attncli.record import Frozen
 
@@ -60,7 +65,11 @@ def _directory(folder: str, option: str) -> Exception:
 
 
 def locate(source: str, option: str) -> _Where:
-    """Split a SOURCE into stdin / file (+ optional array name) / inline literal."""
+    """Split a SOURCE into stdin / file (+ optional array name) / inline literal.
+
+    Text that names no file is an inline literal when it reads as one: only numbers (`looks_inline`), or mostly
+    numbers with a typo to point at (`reads_as_inline`: `"1 O 1; 0 2 0"`), unless it is plainly a path (a `/`,
+    or an extension such as .csv), which is then a missing file, said with what helps find it."""
     if source == "-" or source.startswith("-:"):
         return _Where("stdin", name=source[2:] or None, label=STDIN_LABEL)
     if os.path.exists(source):
@@ -74,9 +83,17 @@ def locate(source: str, option: str) -> _Where:
         return _Where("file", path=Path(head), name=name or None, label=head)
     if looks_inline(source):
         return _Where("inline", label="the inline matrix")
+    from attncli.io.paths import looks_like_path, missing_file, near_name
+
+    if looks_like_path(source):
+        raise Src(option, source).error(missing_file(source))
+    if sep and head and looks_like_path(head):  # `weights.npz:wq` without weights.npz
+        raise Src(option, source).error(missing_file(head))
+    if reads_as_inline(source):
+        return _Where("inline", label="the inline matrix")
     shown = source if len(source) <= 80 else source[:77] + "..."
     raise Src(option, source).error(
-        f"no such file '{shown}' (and it is not an inline matrix like \"1 0; 0 1\")"
+        f"no such file '{shown}' (and it is not an inline matrix like \"1 0; 0 1\"){near_name(source)}"
     )
 
 
@@ -100,18 +117,34 @@ def _read_stdin(stdin: BinaryIO | None, src: Src) -> bytes:
 
 def file_blob(src: Src, path: Path) -> Blob:
     """A regular file is read by byte ranges; a pipe (`<(cmd)`), a device or a /proc file (size 0) is
-    read whole, once (with the stream cap), as standard input is. Either way it is remembered as an input."""
+    read whole, once (with the stream cap), as standard input is. Either way it is remembered as an input.
+    A pickle is refused here, whatever the file is called (every file any reader opens comes through here)."""
     from attncli.io.files import open_input, read_capped
 
     f, info = open_input(path, src)
     with f:
         if stat.S_ISREG(info.st_mode) and info.st_size > 0:
+            try:
+                head = f.read(SNIFF_BYTES)
+            except OSError:
+                head = b""  # the reader meets (and reports) the same error
+            refuse_pickle(head, info.st_size, src)
             return Blob(src, path=path)
-        return Blob(src, data=read_capped(f, src))
+        data = read_capped(f, src)
+    refuse_pickle(data[:SNIFF_BYTES], len(data), src)
+    return Blob(src, data=data)
+
+
+def refuse_pickle(head: bytes, size: int, src: Src) -> None:
+    """The one refusal of a pickle (io.sniff says what it is and what to do): nothing is ever unpickled."""
+    if sniff(head, size) == "pickle":
+        raise src.error(pickle_refusal(src.label, pickled(head) or ""))
 
 
 def _content(kind: str, blob: Blob, empty_cells: bool = False) -> Content:
     """Hand a blob to the reader for `kind` (`empty_cells`: a text table's empty cells are NaN, marked)."""
+    if kind == "pickle":
+        refuse_pickle(blob.read_at(0, min(blob.size, SNIFF_BYTES)), blob.size, blob.src)
     if blob.size == 0 and kind in ("npy", "npz", "safetensors"):
         raise blob.src.error(f"'{blob.src.label}' is empty (0 bytes); re-create the {kind} file")
     # each format's reader is imported when a file of that format is read

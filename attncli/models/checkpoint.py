@@ -93,6 +93,11 @@ def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
     model.safetensors (or its index) when it is not beside config.json."""
     path = Path(folder)
     if not os.path.isdir(path):
+        if os.path.isfile(path):  # a checkpoint file given for its folder: a pickle is refused as every reader does
+            from attncli.io._common import Src
+            from attncli.io.readers import file_blob
+
+            file_blob(Src(OPTION, folder), path)
         what = "no such folder" if not os.path.exists(path) else "not a folder"
         raise AttnError(f"{OPTION}: '{folder}' is {what}; give a model folder holding config.json and "
                         "model.safetensors (the Hugging Face layout)")
@@ -133,8 +138,7 @@ def _tensors(folder: Path, weights: str | None = None
     elif os.path.isfile(single):
         files = [single.name]
     else:
-        raise AttnError(f"{OPTION}: '{folder}' has neither model.safetensors nor model.safetensors.index.json "
-                        "(PyTorch .bin checkpoints are pickles, which attncli never runs: convert to safetensors)")
+        _no_safetensors(folder)
     loaders: dict[str, Callable[[str], np.ndarray]] = {}
     for name in files:
         shard = folder / name
@@ -149,6 +153,26 @@ def _tensors(folder: Path, weights: str | None = None
         for tensor in tensors:
             loaders[tensor] = load  # type: ignore[assignment]
     return sorted(loaders), (lambda t: loaders[t](t))
+
+
+def _no_safetensors(folder: Path) -> None:
+    """The error for a folder without safetensors: when it holds a PyTorch pickle instead (pytorch_model.bin,
+    *.pt, ...), the one message every reader gives for pickles, with the conversion into this folder."""
+    from attncli.io.sniff import PICKLE_EXTENSIONS, pickle_refusal, pickled
+
+    found = sorted((n for n in os.listdir(folder) if n.lower().endswith(PICKLE_EXTENSIONS)),
+                   key=lambda n: (n != "pytorch_model.bin", n))
+    for name in found:
+        try:
+            with open(folder / name, "rb") as f:
+                kind = pickled(f.read(4096))
+        except OSError:
+            continue
+        if kind is not None:
+            raise AttnError(f"{OPTION}: '{folder}' has no model.safetensors, only {name}: "
+                            + pickle_refusal(str(folder / name), kind, target=str(folder / "model.safetensors")))
+    raise AttnError(f"{OPTION}: '{folder}' has neither model.safetensors nor model.safetensors.index.json; give a "
+                    "Hugging Face model folder saved as safetensors")
 
 
 def _mapped(blob: Any) -> tuple[list[str], Callable[[str], np.ndarray]]:
