@@ -42,55 +42,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import run, run_error
+from results_schema import validate_gradescope, validate_prairielearn
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples" / "homework"
 
-GS_TOP = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
-          "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
-GS_TEST = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags",
-           "visibility", "extra_data"}
-GS_VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
-PL_TOP = {"gradable", "score", "message", "output", "images", "tests", "format_errors"}
-PL_TEST = {"name", "description", "points", "max_points", "message", "output", "images"}
 PL_INFO_REQUIRED = {"uuid", "type", "title", "topic"}
 PL_INFO = PL_INFO_REQUIRED | {"tags", "authors", "gradingMethod", "singleVariant", "showCorrectAnswer",
                               "partialCredit", "externalGradingOptions", "dependencies", "sharePublicly",
                               "shareSourcePublicly", "sharingSets", "comment"}
 PL_GRADING = {"enabled", "image", "entrypoint", "serverFilesCourse", "timeout", "enableNetworking", "environment"}
-
-
-def number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def validate_gradescope(obj: dict) -> None:
-    assert isinstance(obj, dict) and set(obj) <= GS_TOP, set(obj) - GS_TOP
-    assert "score" in obj or all("score" in t for t in obj.get("tests", []))
-    assert number(obj.get("score", 0))
-    assert isinstance(obj.get("output", ""), str)
-    for key in ("visibility", "stdout_visibility"):
-        assert obj.get(key, "visible") in GS_VISIBILITY
-    for t in obj.get("tests", []):
-        assert set(t) <= GS_TEST, set(t) - GS_TEST
-        assert number(t["score"]) and 0 <= t["score"] <= t.get("max_score", math.inf)
-        assert t.get("status", "passed") in {"passed", "failed"}
-        assert isinstance(t.get("name", ""), str) and isinstance(t.get("output", ""), str)
-        assert t.get("visibility", "visible") in GS_VISIBILITY
-
-
-def validate_prairielearn(raw: bytes) -> dict:
-    assert len(raw) <= 1_000_000
-    obj = json.loads(raw)
-    assert isinstance(obj, dict) and set(obj) <= PL_TOP, set(obj) - PL_TOP
-    if obj.get("gradable", True):
-        assert obj.get("gradable", True) is True and number(obj["score"]) and 0 <= obj["score"] <= 1
-    else:
-        errors = obj["format_errors"]
-        assert isinstance(errors, str) or all(isinstance(e, str) for e in errors)
-    for t in obj.get("tests", []):
-        assert set(t) <= PL_TEST and isinstance(t["name"], str) and 0 <= t["points"] <= t["max_points"]
-    return obj
 
 
 # ---- a class of three, and a reference written for the test ------------------------------------------------------
