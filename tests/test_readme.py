@@ -229,3 +229,25 @@ def test_an_error_quoted_in_prose_is_what_a_command_prints(quote: str, refusals:
 ])
 def test_left_out_words(shown: list[str], output: str, found: bool):
     assert (find_in_order(shown, output) is None) is found
+
+
+# ---------------------------------------------------------------- links
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, blanks as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_links_lead_somewhere(doc: Path):
+    """Every link to a file of the repository names one that exists, and every #anchor a heading there."""
+    text = doc.read_text(encoding="utf-8")
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue  # a web address
+        path, _, anchor = target.partition("#")
+        where = (doc.parent / path).resolve() if path else doc
+        assert where.exists(), f"{doc.name} links to {target}, which does not exist"
+        if anchor and where.suffix == ".md":
+            headings = {_anchor(h) for h in re.findall(r"^#+ (.*)$", where.read_text(encoding="utf-8"), re.M)}
+            assert anchor in headings, f"{doc.name} links to {target}: no such heading in {where.name}"
