@@ -253,6 +253,21 @@ def test_student_mode_names_no_one_else(klass, tmp_path):
     assert extra["cells_wrong"] is None and extra["max_error"] is None and extra["result"] == "unreadable"
 
 
+def test_a_missing_answer_in_a_class_names_no_other_students_file(klass):
+    """A name typed for a class's answer that is not there is reported as missing, without the folder's listing or
+    a near name: in an answers folder those are other students' files."""
+    root = klass["root"]
+    typo = f"answers/{email(14)}.cvs"  # student 14 handed nothing in; the folder holds 29 others' answers
+    proc = run(["check", f"answers/{email(1)}.csv", typo, "--problems", "problems", "--format", "json"], cwd=root,
+               check=False)
+    rows = {r["file"]: r for r in json.loads(proc.stdout)["answers"] if r["file"]}
+    detail = rows[typo]["detail"]
+    assert rows[typo]["student"] == email(14) and rows[typo]["result"] == "unreadable"
+    assert detail == f"cannot read: ANSWER: no such file '{typo}'", detail
+    others = [email(i) for i in range(1, N + 1) if i != 14]
+    assert not any(o in detail for o in others), detail
+
+
 def test_check_without_a_problem_file_says_what_and_tolerance(tmp_path):
     # X = I (2 tokens), dot scores: S = I, so each row's weights are e/(e+1) and 1/(e+1); V = X, so output = A
     e = np.e

@@ -152,6 +152,7 @@ class _How:
         self.single, self.fmt, self.precision, self.max_cells = single, fmt, precision, max_cells
         self.strict = single and fmt == "table" and not report  # one answer that cannot be read: exit 2
         self.shown = single and fmt == "table"  # PASS/FAIL lines printed as each answer is graded
+        self.private = False  # a class's answers: a missing one's folder holds other students' files, never listed
 
 
 def _grade_class(problems: str, student: str | None, answers: list[str], src: Sources, options: dict[str, Any],
@@ -174,6 +175,7 @@ def _grade_class(problems: str, student: str | None, answers: list[str], src: So
         plan = [(me, a) for a in sub.gather(answers)]
     else:
         how.single = how.strict = how.shown = False
+        how.private = True
         mine, unmatched = sub.assign(index, sub.gather(answers))
         plan = [(s, mine.get(s.id)) for s in index.students] + [(None, a) for a in unmatched]
     graders: dict[str, Any] = {}
@@ -244,6 +246,10 @@ def _grade(grader, path: str, src: Sources, how: _How):
 
     label = "the inline answer" if path != "-" and looks_inline(path) else printable(path)
     try:
+        if how.private and not os.path.lexists(path) and path != "-" and not looks_inline(path):
+            from attncli.io.paths import missing_file
+
+            raise AttnError(f"ANSWER: {missing_file(path, private=True)}")
         if os.path.isdir(path):
             from attncli.cli.submissions import answer_file
 

@@ -38,9 +38,10 @@ def looks_like_path(text: str) -> bool:
     return numbers < 2 and numbers < len(tokens)
 
 
-def missing_file(path: str, *, listing: bool = True, quoted: bool = True) -> str:
+def missing_file(path: str, *, listing: bool = True, quoted: bool = True, private: bool = False) -> str:
     """`no such file 'PATH'` and what helps: the missing folder, or (with `listing`) what the folder holds, and a
-    name that differs in case or extension."""
+    name that differs in case or extension. `private`: no name found in a folder is said (a class's answers folder
+    holds other students' files), only which part of the path is missing."""
     head = f"no such file '{shown_path(path)}'" if quoted else f"no such file {shown_path(path)}"
     try:
         target = Path(path)
@@ -56,9 +57,11 @@ def missing_file(path: str, *, listing: bool = True, quoted: bool = True) -> str
                 inner = os.path.relpath(target, folder)
                 hint = f"; to pick an array inside it write {shown_path(f'{folder}:{inner}')}"
             return f"{head}: '{shown_path(str(folder))}' is a file, not a folder{hint}"
-        near = _near(folder.name, _entries(folder.parent, folders=True))
+        near = "" if private else _near(folder.name, _entries(folder.parent, folders=True))
         return f"{head}: there is no folder '{shown_path(str(folder))}'{near}"
     folder = target.parent
+    if private:
+        return head
     names = _entries(folder, folders=False)
     where = "the current folder" if str(folder) in ("", ".") else shown_path(str(folder))
     said = f" ({_holding(where, folder)})" if listing else ""
