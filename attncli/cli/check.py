@@ -239,7 +239,7 @@ def _grade(grader, path: str, src: Sources, how: _How):
     """Read one answer (a folder: the answer file in it) and grade it; print PASS/FAIL when it is the only one."""
     import os
 
-    from attncli.cli.grader import read_answer
+    from attncli.cli.grader import dims, read_answer
     from attncli.io.inline import looks_inline
     from attncli.render import grades as gr
     from attncli.render.safe import printable
@@ -267,7 +267,7 @@ def _grade(grader, path: str, src: Sources, how: _How):
         said = f"; {v.defaults}" if v.defaults else ""
         if v.passed:
             err = "" if v.max_error is None else f" (max |error| {v.max_error:.3g})"
-            print(printable(f"PASS {label}: matches {gr.the(grader.what)} ({_dims(grader.want)}) within "
+            print(printable(f"PASS {label}: matches {gr.the(grader.what)} ({dims(grader.want.shape)}) within "
                             f"{grader.tol.text()}{err}{said}"))
         elif v.count is None:
             print(printable(f"FAIL {label}: {v.detail}{said}"))
@@ -276,10 +276,6 @@ def _grade(grader, path: str, src: Sources, how: _How):
         else:
             _print_failure(label, grader, v, ans, empty, how)
     return v
-
-
-def _dims(want) -> str:
-    return "×".join(map(str, want.shape)) or "a single number"
 
 
 def _print_failure(label: str, grader, v, ans, empty, how: _How) -> None:

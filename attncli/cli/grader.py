@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from attncli.errors import AttnError
-from attncli.render.grades import Verdict, cell_list
+from attncli.render.grades import Verdict, cell_list, the
 
 if TYPE_CHECKING:
     from attncli.cli.common import Sources
@@ -80,7 +80,7 @@ class Grader:
         v = self.verdict(answer)
         ans, empty = self.shaped(ans, empty)
         if ans.shape != want.shape:
-            v.detail = f"your answer is {_dims(ans.shape)} but {_the(self.what)} should be {_dims(want.shape)}"
+            v.detail = f"your answer is {dims(ans.shape)} but {the(self.what)} should be {dims(want.shape)}"
             self._diagnose(v, ans)
             if not v.diagnosis and ans.ndim >= 2 and ans.shape == want.shape[:-2] + want.shape[-2:][::-1]:
                 v.detail += " (the transposed shape: tokens as rows vs columns, see --layout)"
@@ -146,12 +146,9 @@ class Grader:
             v.names, v.diagnosis = list(found.names), found.message
 
 
-def _dims(shape: tuple[int, ...]) -> str:
+def dims(shape: tuple[int, ...]) -> str:
+    """A shape as a student reads it: 3×3, or a single number."""
     return "×".join(map(str, shape)) if shape else "a single number"
-
-
-def _the(what: str) -> str:
-    return f"the {what}" if what else "the expected array"
 
 
 def rounding_hint(ans, want, asked: int | None = None) -> str:

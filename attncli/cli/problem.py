@@ -246,17 +246,6 @@ def _table(name: str) -> str:
     return name if name.replace("_", "").replace("-", "").isalnum() and len(name) <= 40 else _shown(name)
 
 
-def _cut(text: str, limit: int = 60) -> str:
-    from attncli.io._common import cut  # (numpy) only when a message needs it
-
-    return cut(text, limit)
-
-
-def _shown(value: Any) -> str:
-    """A key or value echoed in a message: on one line (repr), cut to about 60 characters."""
-    return _cut(repr(value))
-
-
 def _resolve_paths(name: str, key: str, value: Any, base: Path, problem: str) -> Any:
     if name not in PATH_OPTIONS:
         return value
@@ -337,3 +326,15 @@ def _convert(name: str, value: Any, default: Any) -> Any:
     if isinstance(value, (list, dict)):
         raise AttnError(f"{where} must be a single value; got {_shown(value)}")
     return value if isinstance(value, str) or value is None else str(value)
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    from attncli.io.problem_read import cut  # loaded when a message needs it, not for --help
+
+    return cut(text, limit)
+
+
+def _shown(value: Any) -> str:
+    from attncli.io.problem_read import shown
+
+    return shown(value)

@@ -83,10 +83,11 @@ def read_problem_set(directory: str, option: str = "--problems") -> ProblemSet:
                     raise AttnError(f"{option}: {name} reads {used} ({key}), outside '{directory}'; the grader "
                                     f"carries only the folder: move the file into it, or write {key} inline")
                 files[Path(rel).as_posix()] = used
-    ids = [p.id for p in problems]
     if (base / ROSTER).is_file():
         files[ROSTER] = str(base / ROSTER)
-        ids = _roster_ids(base / ROSTER) or ids
+    from attncli.cli.submissions import ProblemIndex  # the one reader of roster.csv, as check reads it
+
+    ids = [s.id.strip() for s in ProblemIndex(directory).students]
     return ProblemSet(directory, problems, files, ids)
 
 
@@ -101,13 +102,6 @@ def _files_read(value: Any) -> list[str]:
                 found.append(os.path.realpath(candidate))
                 break
     return found
-
-
-def _roster_ids(path: Path) -> list[str]:
-    import csv
-
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        return [row["id"].strip() for row in csv.DictReader(f) if (row.get("id") or "").strip()]
 
 
 def student_field(ids: list[str], match: str | None) -> tuple[str, str]:

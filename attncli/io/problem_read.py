@@ -64,10 +64,10 @@ def read_problem_toml(path: str) -> dict[str, Any]:
         if "digits" in str(err):  # Python's limit on the digits of an int
             raise AttnError(f"PROBLEM: '{path}' holds an integer of more than 4300 digits; TOML integers are "
                             "64-bit") from None
-        raise AttnError(f"PROBLEM: '{path}' is not valid TOML: {_cut(str(err))}") from None
+        raise AttnError(f"PROBLEM: '{path}' is not valid TOML: {cut(str(err))}") from None
     except (MemoryError, OverflowError, TypeError, IndexError, KeyError) as err:  # tomllib on odd input
         raise AttnError(f"PROBLEM: '{path}' cannot be read as TOML ({type(err).__name__}: "
-                        f"{_cut(str(err))})") from None
+                        f"{cut(str(err))})") from None
     _check_ints(data, path)
     return data
 
@@ -82,16 +82,16 @@ def _check_ints(data: dict[str, Any], path: str) -> None:
         elif isinstance(value, list):
             stack.extend((key, v) for v in value)
         elif type(value) is int and not -INT64 <= value < INT64:
-            raise AttnError(f"PROBLEM: '{path}' key {_shown(key)} holds an integer outside the 64-bit range TOML "
-                            f"allows ({_cut(str(value), 30)})")
+            raise AttnError(f"PROBLEM: '{path}' key {shown(key)} holds an integer outside the 64-bit range TOML "
+                            f"allows ({cut(str(value), 30)})")
 
 
-def _cut(text: str, limit: int = 60) -> str:
-    from attncli.io._common import cut  # (numpy) only when a message needs it
+def cut(text: str, limit: int = 60) -> str:
+    from attncli.io._common import cut as cut_  # (numpy) only when a message needs it
 
-    return cut(text, limit)
+    return cut_(text, limit)
 
 
-def _shown(value: Any) -> str:
-    """A key echoed in a message: on one line (repr), cut to about 60 characters."""
-    return _cut(repr(value))
+def shown(value: Any) -> str:
+    """A key or value echoed in a message: on one line (repr), cut to about 60 characters."""
+    return cut(repr(value))
