@@ -252,7 +252,9 @@ def run(args: list[str]) -> None:
             raise
         if stdout_failed():  # the error came from writing standard output: the exit-time flush must not retry
             silence_stdout()
-        _say(f"error: {_one_line(str(err))}")
+        from attncli.cli.params import message
+
+        _say(f"error: {_one_line(message(err))}")
         sys.exit(2)
     except typer.Exit as err:
         _flush_stdout_quietly()

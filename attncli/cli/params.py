@@ -1,0 +1,65 @@
+"""One table from the library's parameter names to the command line's options.
+
+The library's errors name parameters (`‹wq›`, `‹spec.window›`; see attncli/errors.py); every message the CLI
+prints goes through `message(err)`, which writes each as the option a user of this command typed. A command
+whose options name a thing differently (e.g. `model`, whose tokenizer is the checkpoint's tokenizer.json, not an
+option) says so with `speaking({...})` around its work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from attncli.errors import AttnError
+
+# parameter (or spec field) -> option. Names that are the same with dashes need no entry (see option()).
+# None: no option (a library-only parameter keeps its library name in the message).
+OPTIONS: dict[str, str | None] = {
+    "block_rows": None,
+    "plan.block_rows": None,
+}
+
+_overrides: ContextVar[Mapping[str, str] | None] = ContextVar("attncli_option_overrides", default=None)
+
+
+def option(name: str) -> str | None:
+    """The option a user types for parameter `name`: this command's override, the table's entry, or --name
+    (None: the CLI has no option for it)."""
+    over = _overrides.get() or {}
+    if name in over:
+        return over[name]
+    if name in OPTIONS:
+        return OPTIONS[name]
+    base = name.removeprefix("spec.").removeprefix("plan.")
+    return "--" + base.replace("_", "-")
+
+
+class _Table(Mapping[str, str]):
+    def __getitem__(self, name: str) -> str:
+        found = option(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(OPTIONS)
+
+    def __len__(self) -> int:
+        return len(OPTIONS)
+
+
+def message(err: AttnError) -> str:
+    """`err` as the command line says it: parameters written as options."""
+    return err.text(_Table())
+
+
+@contextmanager
+def speaking(overrides: Mapping[str, str]) -> Iterator[None]:
+    """Within this block, name parameters as `overrides` says (e.g. {"tokenizer": "tokenizer.json"})."""
+    token = _overrides.set({**(_overrides.get() or {}), **overrides})
+    try:
+        yield
+    finally:
+        _overrides.reset(token)
