@@ -20,7 +20,7 @@ def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[st
     import numpy as np
 
     from attncli.models.checkpoint import open_checkpoint
-    from attncli.models.forward import Layer, layer_attention, shapes
+    from attncli.models.forward import Layer, layer_weights, shapes
 
     if o.get("config") is None or o.get("layer") is None:
         raise AttnError("--config and --layer go together: --config MODEL/config.json --layer L")
@@ -48,10 +48,10 @@ def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[st
                         f"(shape {x.shape}); give the hidden state entering layer {layer}")
     dtype = np.float64 if str(o.get("dtype", "auto")) == "float64" else np.float32
     weights = Layer(ckpt, layer, s, np.dtype(dtype))
-    out = layer_attention(weights)
+    out = layer_weights(weights)
     fam = ckpt.family
-    if fam.decoder:  # pre-norm: attention sees N₁(h)
+    if fam.norm_at == "pre":  # pre-norm: attention sees N₁(h)
         out["x"] = weights.norm(fam.norm1, np.asarray(x, dtype=dtype))
     src.info["--config"] = {"source": config, "model_type": fam.name, "layer": layer,
-                            "pre_norm": fam.decoder}
+                            "pre_norm": fam.norm_at == "pre"}
     return out

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from attncli.errors import AttnError
-from attncli.models.families import COMMON_KEYS, Family, family_of
+from attncli.models.families import COMMON_KEYS, Family, family_of, refusal
 
 OPTION = "MODEL"
 
@@ -107,6 +107,9 @@ def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
     if not isinstance(config, dict):
         raise AttnError(f"{OPTION}: '{path / 'config.json'}' is not a JSON object")
     family = family_of(config)
+    refused = refusal(config, family)  # a setting attncli does not compute: before any tensor is read
+    if refused is not None:
+        raise AttnError(refused)
     names, load = _tensors(path, weights)
     ckpt = Checkpoint(path, config, family, names, load)
     ckpt.prefix = _prefix(ckpt)

@@ -1,13 +1,17 @@
 """One forward pass over a checkpoint, in numpy, with every attention computed by attncli's core.
 
-    h₀ = E_word[ids] (+ E_pos[positions]) (+ E_type[0]) (→ LayerNorm)                     embeddings
-    encoder (post-norm):  h = LN₁(h + Attn(h));  h = LN₂(h + MLP(h))
-    decoder (pre-norm):   h = h + Attn(N₁(h));  h = h + MLP(N₂(h));  last hidden state = N_f(h)
-    Attn(h) = attncli.core.attention(x=h, W_Q, W_K, W_V, W_O, biases, heads, kv heads, causal, window,
-              key padding, RoPE or ALiBi)    MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)
+    h₀ = E_word[ids] (+ E_pos[position ids]) (+ E_type[0]) (→ LayerNorm)                      embeddings
+    post-norm:  h = N₁(h + Attn(h));  h = N₂(h + MLP(h))
+    pre-norm:   h = h + Attn(N₁(h));  h = h + MLP(N₂(h))      (parallel residual: h + Attn(N₁(h)) + MLP(N₂(h)))
+    final norm: last hidden state = N_f(h)
+    Attn(h) = W_O·attend(Q, K, V; the layer's settings)    Q, K, V = h·W + b, split into heads
+    MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)
 
-Hidden states follow transformers' `output_hidden_states`: the embeddings, then each layer's output (the last
-one after the final norm in decoders): layers + 1 of them. Weights are read one layer at a time.
+What a family is (families.py) decides every branch here: where the norms sit, causal or not, the positions,
+and each layer's attention settings (LayerSettings: causal, window, RoPE, ALiBi, scale), made by the rules the
+family names (rules.py) and passed to the core in one call per layer. Hidden states follow transformers'
+`output_hidden_states`: the embeddings, then each layer's output (the last one after the final norm when the
+family has one): layers + 1 of them. Weights are read one layer at a time, oriented in × out as they are read.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from attncli.errors import AttnError
+from attncli.models import rules
 from attncli.models.checkpoint import OPTION, Checkpoint
 from attncli.models.ops import ACTIVATIONS, gelu_, layer_norm, layer_norm_, rms_norm_
 
@@ -30,10 +35,12 @@ class Shapes:
     kv_heads: int
     head_dim: int
     vocab: int
-    eps: float
+    eps: float  # of every norm: the family's eps key, or its config class's default
+    inter: int  # the MLP's width
 
 
 def shapes(ckpt: Checkpoint) -> Shapes:
+    """The sizes config.json gives (with the family's key names and defaults), checked to fit together."""
     hidden, heads = int(ckpt.need("hidden")), int(ckpt.need("heads"))
     kv = int(ckpt.setting("kv_heads") or heads)
     head_dim = int(ckpt.setting("head_dim") or 0) or (hidden // heads if heads and hidden % heads == 0 else 0)
@@ -41,8 +48,10 @@ def shapes(ckpt: Checkpoint) -> Shapes:
         raise AttnError(f"{OPTION}: config.json's head counts do not fit: hidden {hidden}, heads {heads}, kv heads "
                         f"{kv}, head_dim {head_dim}; heads must divide the hidden size (or head_dim be given) and "
                         "kv heads divide heads")
-    eps = ckpt.setting("eps", 1e-12 if ckpt.family.name in ("bert", "roberta", "distilbert") else 1e-5)
-    return Shapes(int(ckpt.need("layers")), hidden, heads, kv, head_dim, int(ckpt.need("vocab")), float(eps))
+    fam = ckpt.family
+    eps = rules.first(ckpt.config, fam.eps_keys, fam.eps)
+    inter = int(ckpt.setting("inter") or 4 * hidden)
+    return Shapes(int(ckpt.need("layers")), hidden, heads, kv, head_dim, int(ckpt.need("vocab")), float(eps), inter)
 
 
 def activation(ckpt: Checkpoint):
@@ -69,11 +78,12 @@ class Layer:
         return self.ckpt.tensor(self.at + name, shape).astype(self.dtype, copy=False)
 
     def linear(self, name: str, n_in: int, n_out: int, bias: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """(W as in × out, b): nn.Linear stores out × in, GPT-2's Conv1D in × out."""
-        if self.ckpt.family.conv1d:
+        """(W, b) with W (n_in, n_out), oriented as it is read: nn.Linear stores out × in (W is then a transposed
+        view, no copy), GPT-2's Conv1D in × out."""
+        if self.ckpt.family.weights == "in_out":
             w = self.get(name + ".weight", (n_in, n_out))
         else:
-            w = self.get(name + ".weight", (n_out, n_in)).T
+            w = self.get(name + ".weight", (n_out, n_in)).T  # (in, out)
         b = self.get(name + ".bias", (n_out,)) if bias else None
         return w, b
 
@@ -116,11 +126,12 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
     n = ids.shape[1]
     if fam.position is not None:
         table = ckpt.tensor(fam.position)
-        offset = int(ckpt.config.get("pad_token_id", 1)) + 1 if fam.name == "roberta" else 0
-        if table.ndim != 2 or table.shape[1] != s.hidden or table.shape[0] < n + offset:
-            raise AttnError(f"{OPTION}: the model has {table.shape[0] - offset} learned positions; the text has {n} "
+        rows = fam.position_ids(ckpt.config, ids)  # (B, n): the row of the position table each token takes
+        start = int(fam.position_ids(ckpt.config, np.full((1, 1), -1))[0, 0])  # the first token's row
+        if table.ndim != 2 or table.shape[1] != s.hidden or (ids.size and int(rows.max()) >= table.shape[0]):
+            raise AttnError(f"{OPTION}: the model has {table.shape[0] - start} learned positions; the text has {n} "
                             "tokens: give a shorter text")
-        h = h + table[offset: offset + n].astype(dtype)
+        h = h + table[rows].astype(dtype)  # (B, n, d)
     if fam.token_type is not None and ckpt.has(fam.token_type):
         h = h + ckpt.tensor(fam.token_type)[0].astype(dtype)
     if fam.embed_norm is not None:
@@ -130,74 +141,82 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
     return h.astype(dtype, copy=False)
 
 
-def attention_settings(ckpt: Checkpoint, i: int, s: Shapes) -> dict:
-    """What differs between families and layers in the attention call: causal, window, RoPE, ALiBi, scale."""
+@dataclass(frozen=True)
+class LayerSettings:
+    """Layer i's attention, everything but the arrays: causal; window (L, R): query i sees keys
+    i − L ≤ j ≤ i + R; rope (θ, layout, rotated dimensions) or None; ALiBi; scale of the scores (None: the
+    core's 1/√d_head). One value per layer, made by layer_settings() and given to the core in one call."""
+
+    causal: bool = False
+    window: tuple[int, int] | None = None
+    rope: tuple[float, str, int] | None = None
+    alibi: bool = False
+    scale: float | None = None
+
+    def kwargs(self) -> dict:
+        """The settings as keywords of attncli.core.attention.attention (causal, window, rope, alibi, scale)."""
+        out: dict = {"causal": self.causal}
+        if self.rope is not None:
+            out.update(rope=True, rope_base=self.rope[0], rope_layout=self.rope[1])
+        if self.alibi:
+            out["alibi"] = True
+        if self.window is not None:
+            out["window"] = self.window
+        if self.scale is not None:
+            out["scale"] = self.scale
+        return out
+
+
+def layer_settings(ckpt: Checkpoint, i: int, s: Shapes) -> LayerSettings:
+    """Layer i's settings from the family's fields and the rules it names (rules.py) over config.json."""
     fam, cfg = ckpt.family, ckpt.config
-    out: dict = {"causal": fam.decoder}
-    if fam.positions == "rope":
-        scaling = cfg.get("rope_scaling") or {}
-        kind = scaling.get("rope_type", scaling.get("type", "default")) if isinstance(scaling, dict) else "?"
-        if kind not in ("default", None):
-            raise AttnError(f"{OPTION}: config.json asks for rope_scaling {kind!r}, which attncli does not support "
-                            "yet (plain RoPE only)")
-        theta = cfg.get("rope_theta")
-        if theta is None and isinstance(cfg.get("rope_parameters"), dict):
-            theta = cfg["rope_parameters"].get("rope_theta")
-        out.update(rope=True, rope_base=float(theta if theta is not None else 10000.0), rope_layout="half")
-    if fam.positions == "alibi":
-        out["alibi"] = True
-    window = sliding_window(ckpt, i)
-    if window is not None:
-        out["window"] = (window - 1, 0)  # key j is seen when i − j < window (transformers' sliding_window)
-    if fam.name == "gpt2":
-        scale = 1 / math.sqrt(s.head_dim) if cfg.get("scale_attn_weights", True) else 1.0
-        if cfg.get("scale_attn_by_inverse_layer_idx"):
-            scale /= i + 1
-        out["scale"] = scale
-    return out
+    window = fam.window(cfg, i)
+    rope = (rules.rope_base(cfg, fam.rope_theta), "half", s.head_dim) if fam.positions == "rope" else None
+    return LayerSettings(
+        causal=fam.causal,
+        window=None if window is None else (window - 1, 0),  # key j is seen when i − j < window
+        rope=rope, alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim))
 
 
-def sliding_window(ckpt: Checkpoint, i: int) -> int | None:
-    cfg = ckpt.config
-    window = cfg.get("sliding_window")
-    types = cfg.get("layer_types")
-    if isinstance(types, list) and i < len(types):
-        return int(window) if types[i] == "sliding_attention" and window else None
-    if ckpt.family.name == "mistral":
-        return int(window) if window else None
-    if ckpt.family.name == "qwen2" and cfg.get("use_sliding_window") and window:
-        return int(window) if i >= int(cfg.get("max_window_layers", 0)) else None
-    return None
+def split_fused(a: np.ndarray, layout: str, s: Shapes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Q, K, V parts of a fused projection's last axis (3·H·hd wide; weights (d, ·), bias (·,) or outputs
+    (m, ·)), as views (..., H, hd), (..., G, hd), (..., G, hd). layout "blocks": [q | k | v] columns (GPT-2's
+    c_attn); "per_head": (H, 3, hd), each head's q, k, v side by side (BLOOM's query_key_value)."""
+    H, G, hd = s.heads, s.kv_heads, s.head_dim
+    lead = a.shape[:-1]
+    if layout == "per_head":
+        a4 = a.reshape(*lead, H, 3, hd)  # (..., H, 3, hd)
+        return a4[..., 0, :], a4[..., 1, :], a4[..., 2, :]
+    q, k, v = a[..., : H * hd], a[..., H * hd: (H + G) * hd], a[..., (H + G) * hd:]
+    return q.reshape(*lead, H, hd), k.reshape(*lead, G, hd), v.reshape(*lead, G, hd)
 
 
-def layer_attention(layer: Layer) -> dict:
-    """Everything attncli.core.attention needs for layer i's self-attention besides its input: W_Q, W_K, W_V,
-    W_O and biases (in × out), heads, kv heads, and the family's settings (causal, window, RoPE, ALiBi, scale)."""
+def qkv_weights(layer: Layer) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """The projections X·W + b that give Q, K, V (W in × out): one fused product (the family's fused_layout
+    says how its output splits) or three."""
     fam, s = layer.ckpt.family, layer.s
     H, G, hd, d = s.heads, s.kv_heads, s.head_dim, s.hidden
-    qkv_bias = layer.ckpt.flag(fam.attn_bias)
+    bias = layer.ckpt.flag(fam.attn_bias)
     if fam.fused_qkv is not None:
-        if fam.fused_layout == "qkv":  # GPT-2: [q | k | v] columns, each H·hd
-            w, b = layer.linear(fam.fused_qkv, d, 3 * H * hd, qkv_bias)
-            wq, wk, wv = np.split(w, 3, axis=1)
-            bq, bk, bv = np.split(b, 3) if b is not None else (None, None, None)
-        else:  # BLOOM: per head (q, k, v) of hd columns each: (d, H, 3, hd)
-            w, b = layer.linear(fam.fused_qkv, d, 3 * H * hd, qkv_bias)
-            w4 = w.reshape(d, H, 3, hd)
-            wq, wk, wv = (w4[:, :, j].reshape(d, H * hd) for j in range(3))
-            if b is not None:
-                b3 = b.reshape(H, 3, hd)
-                bq, bk, bv = (b3[:, j].reshape(H * hd) for j in range(3))
-            else:
-                bq = bk = bv = None
-    else:
-        wq, bq = layer.linear(fam.q, d, H * hd, qkv_bias)  # type: ignore[arg-type]
-        wk, bk = layer.linear(fam.k, d, G * hd, qkv_bias)  # type: ignore[arg-type]
-        wv, bv = layer.linear(fam.v, d, G * hd, qkv_bias)  # type: ignore[arg-type]
-    wo, bo = layer.linear(fam.o, H * hd, d, layer.ckpt.flag(fam.o_bias))
-    return dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=H, kv_heads=G,
-                **attention_settings(layer.ckpt, layer.i, s))
+        return [layer.linear(fam.fused_qkv, d, (H + 2 * G) * hd, bias)]
+    return [layer.linear(fam.q, d, H * hd, bias), layer.linear(fam.k, d, G * hd, bias),  # type: ignore[arg-type]
+            layer.linear(fam.v, d, G * hd, bias)]  # type: ignore[arg-type]
 
+
+def layer_weights(layer: Layer) -> dict:
+    """Layer i's self-attention as attncli.core.attention keywords: W_Q, W_K, W_V, W_O and biases (in × out),
+    heads, kv heads, and its settings (layer_settings)."""
+    fam, s = layer.ckpt.family, layer.s
+    proj = qkv_weights(layer)
+    if fam.fused_qkv is not None:
+        (w, b), d = proj[0], s.hidden
+        ws = [part.reshape(d, -1) for part in split_fused(w, fam.fused_layout, s)]  # (d, H·hd), (d, G·hd) ×2
+        bs = [None] * 3 if b is None else [part.reshape(-1) for part in split_fused(b, fam.fused_layout, s)]
+        proj = list(zip(ws, bs, strict=True))
+    (wq, bq), (wk, bk), (wv, bv) = proj
+    wo, bo = layer.linear(fam.o, s.heads * s.head_dim, s.hidden, layer.ckpt.flag(fam.o_bias))
+    return dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=s.heads, kv_heads=s.kv_heads,
+                **layer_settings(layer.ckpt, layer.i, s).kwargs())
 
 
 # ---------------------------------------------------------------- the pass, a layer at a time
@@ -226,31 +245,16 @@ class Rows:
             in_threads(lambda r: fn(*r), self.ranges, len(self.ranges))
 
 
-def qkv_weights(layer: Layer) -> tuple[list[tuple[np.ndarray, np.ndarray | None]], str]:
-    """The projections X·W + b that give Q, K, V (W in × out): one fused product (GPT-2's [q | k | v] columns,
-    "blocks"; BLOOM's per head (q, k, v), "per_head") or three ("three")."""
-    fam, s = layer.ckpt.family, layer.s
-    H, G, hd, d = s.heads, s.kv_heads, s.head_dim, s.hidden
-    bias = layer.ckpt.flag(fam.attn_bias)
-    if fam.fused_qkv is not None:
-        return [layer.linear(fam.fused_qkv, d, 3 * H * hd, bias)], (
-            "blocks" if fam.fused_layout == "qkv" else "per_head")
-    return [layer.linear(fam.q, d, H * hd, bias), layer.linear(fam.k, d, G * hd, bias),  # type: ignore[arg-type]
-            layer.linear(fam.v, d, G * hd, bias)], "three"  # type: ignore[arg-type]
-
-
-def split_qkv(ys: list[np.ndarray], layout: str, B: int, n: int, s: Shapes
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Q, K, V as (B, H, n, hd), (B, G, n, hd), (B, G, n, hd): views of the projections' outputs (B·n, ·)."""
-    H, G, hd = s.heads, s.kv_heads, s.head_dim
-    if layout == "per_head":
-        y5 = ys[0].reshape(B, n, H, 3, hd)  # (B, n, H, 3, hd)
-        return tuple(y5[:, :, :, j].transpose(0, 2, 1, 3) for j in range(3))  # type: ignore[return-value]
-    if layout == "blocks":
-        y = ys[0]
-        ys = [y[:, : H * hd], y[:, H * hd: (H + G) * hd], y[:, (H + G) * hd:]]
-    return tuple(a.reshape(B, n, a.shape[1] // hd, hd).transpose(0, 2, 1, 3)  # type: ignore[return-value]
-                 for a in ys)
+def heads_of(ys: list[np.ndarray], layout: str | None, B: int, n: int, s: Shapes
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Q, K, V as (B, H, n, hd), (B, G, n, hd), (B, G, n, hd): views of the projections' outputs (B·n, ·), one
+    fused (split by `layout`) or three."""
+    if layout is not None:
+        parts = split_fused(ys[0], layout, s)  # (m, H, hd), (m, G, hd), (m, G, hd)
+    else:
+        parts = tuple(y.reshape(B * n, -1, s.head_dim) for y in ys)
+    return tuple(a.reshape(B, n, a.shape[1], s.head_dim).transpose(0, 2, 1, 3)  # type: ignore[return-value]
+                 for a in parts)
 
 
 def _linear_rows(x: np.ndarray, wb: tuple[np.ndarray, np.ndarray | None], out: np.ndarray) -> np.ndarray:
@@ -268,49 +272,53 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     weights of `heads` are copied `into` (B, len(heads), n, n) when given. Rows run in parallel through the
     projections, the norms, the MLP and that copy; the attention between them runs on every core inside attncli's
     core."""
-    from attncli.core.attention import attention
-
     fam, s = layer.ckpt.family, layer.s
     B, n, d = h.shape
     ft = layer.dtype
+    pre = fam.norm_at == "pre"
     x = h.reshape(B * n, d)  # (m, d), read only
-    proj, layout = qkv_weights(layer)
+    proj = qkv_weights(layer)
     ys = [np.empty((B * n, w.shape[1]), dtype=ft) for w, _ in proj]  # (m, width)
 
     def project(r0: int, r1: int) -> None:
-        xr = x[r0:r1]
-        if fam.decoder:  # pre-norm
-            xr = layer.norm_(fam.norm1, xr.copy())
+        xr = layer.norm_(fam.norm1, x[r0:r1].copy()) if pre else x[r0:r1]  # N₁(h) or h
         for wb, y in zip(proj, ys, strict=True):
             _linear_rows(xr, wb, y[r0:r1])
 
     rows.run(project)
-    q, k, v = split_qkv(ys, layout, B, n, s)  # (B, H, n, hd), (B, G, n, hd) ×2
-    settings = attention_settings(layer.ckpt, layer.i, s)
-    q *= ft.type(settings.pop("scale", 1 / math.sqrt(s.head_dim)))  # Q/√d_k: no pass over the n × n scores
+    q, k, v = heads_of(ys, fam.fused_layout if fam.fused_qkv else None, B, n, s)  # (B, H, n, hd), (B, G, n, hd) ×2
+    settings = layer_settings(layer.ckpt, layer.i, s)
+    q *= ft.type(1 / math.sqrt(s.head_dim) if settings.scale is None else settings.scale)  # no pass over n × n
+    core = {**settings.kwargs(), "scale": 1.0}
+
+    def attend(qb: np.ndarray, kb: np.ndarray, vb: np.ndarray, key_lens: list[int] | None, threads: int | None):
+        """attncli's core on projected heads (b, H, n_q, hd), (b, G, n, hd) ×2: the layer's one attention."""
+        from attncli.core.attention import attention
+
+        return attention(qb, kb, vb, key_lens=key_lens, dtype=dtype, need=["weights", "heads"], threads=threads,
+                         **core)
+
     every = heads == list(range(s.heads))
     # With no causal mask, window or positions (the encoders), a query row's attention needs its own row of Q
     # and all of K and V: each thread attends for its own rows and goes straight on to their MLP.
-    by_rows = rows.parallel and settings == {"causal": False}
+    by_rows = rows.parallel and settings == LayerSettings(scale=settings.scale)
     pieces: dict[tuple[int, int, int], np.ndarray] = {}  # (b, i0, i1) -> where those rows' weights may be nonzero
     if by_rows:
         merged = np.empty((B * n, s.heads * s.head_dim), dtype=ft)  # (m, H·hd)
     else:
-        res = attention(q, k, v, key_lens=lens, dtype=dtype, need=["weights", "heads"], threads=threads,
-                        scale=1.0, **settings)
+        res = attend(q, k, v, lens, threads)
         merged = res.heads.transpose(0, 2, 1, 3).reshape(B * n, -1)  # (m, H·hd): a view of the kernel's layout
     o = layer.linear(fam.o, s.heads * s.head_dim, d, layer.ckpt.flag(fam.o_bias))
-    (up_w, up_b), (down_w, down_b), gate = _mlp_weights(layer)
+    (up_w, up_b), (down_w, down_b), gate = mlp_weights(layer)
     out = np.empty_like(x)  # (m, d)
 
-    def attend(r0: int, r1: int) -> None:
+    def attend_rows(r0: int, r1: int) -> None:
         """The attention of the query rows r0..r1 (of the B·n), their heads into `merged`, their maps `into`."""
         for b in range(B):
             i0, i1 = max(r0 - b * n, 0), min(r1 - b * n, n)
             if i0 >= i1:
                 continue
-            got = attention(q[b: b + 1, :, i0:i1], k[b: b + 1], v[b: b + 1], dtype=dtype, threads=1, scale=1.0,
-                            key_lens=None if lens is None else [lens[b]], need=["weights", "heads"], **settings)
+            got = attend(q[b: b + 1, :, i0:i1], k[b: b + 1], v[b: b + 1], None if lens is None else [lens[b]], 1)
             merged[b * n + i0: b * n + i1] = got.heads[0].transpose(1, 0, 2).reshape(i1 - i0, -1)  # (rows, H·hd)
             if into is not None:
                 into[b, :, i0:i1] = got.weights[0] if every else got.weights[0, heads]
@@ -318,22 +326,17 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
 
     def rest(r0: int, r1: int) -> None:
         if by_rows:
-            attend(r0, r1)
+            attend_rows(r0, r1)
         a = _linear_rows(merged[r0:r1], o, out[r0:r1])  # Attn(h)
-        a += x[r0:r1]
-        if fam.decoder:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
-            m_in = layer.norm_(fam.norm2, a.copy())
-        else:  # h₁ = LN₁(h + Attn(h)); h = LN₂(h₁ + MLP(h₁))
+        a += x[r0:r1]  # h₁ = h + Attn(·)
+        if not pre:  # h₁ = N₁(h + Attn(h)); h = N₂(h₁ + MLP(h₁))
             m_in = layer.norm_(fam.norm1, a)
-        if gate is not None:  # act(W_gate·x) ⊙ W_up·x
-            u = _linear_rows(m_in, (up_w, up_b), np.empty((r1 - r0, up_w.shape[1]), dtype=ft))  # (r, inter)
-            u *= act(_linear_rows(m_in, gate, np.empty_like(u)))
-        elif act is gelu_:  # the bias added inside GELU's blocks, while they are in the cache
-            u = gelu_(_linear_rows(m_in, (up_w, None), np.empty((r1 - r0, up_w.shape[1]), dtype=ft)), up_b)
-        else:
-            u = act(_linear_rows(m_in, (up_w, up_b), np.empty((r1 - r0, up_w.shape[1]), dtype=ft)))
-        a += _linear_rows(u, (down_w, down_b), np.empty((r1 - r0, d), dtype=ft))
-        if not fam.decoder:
+        elif fam.parallel_residual:  # h + Attn(N₁(h)) + MLP(N₂(h))
+            m_in = layer.norm_(fam.norm2, x[r0:r1].copy())
+        else:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
+            m_in = layer.norm_(fam.norm2, a.copy())
+        a += _mlp(m_in, (up_w, up_b), (down_w, down_b), gate, act)
+        if not pre:
             layer.norm_(fam.norm2, a)
         if into is not None and not by_rows:  # the maps' query rows of these tokens, while the other threads compute
             for b in range(B):
@@ -352,14 +355,27 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     return out.reshape(B, n, d), allowed
 
 
-def _mlp_weights(layer: Layer) -> tuple:
+def _mlp(x: np.ndarray, up: tuple, down: tuple, gate: tuple | None, act) -> np.ndarray:
+    """MLP(x) for rows x (r, d): W_down·act(W_up·x + b) + b, or W_down·(act(W_gate·x) ⊙ W_up·x) when gated."""
+    (up_w, up_b), ft = up, x.dtype
+    u = np.empty((x.shape[0], up_w.shape[1]), dtype=ft)  # (r, inter)
+    if gate is not None:  # act(W_gate·x) ⊙ W_up·x
+        _linear_rows(x, up, u)
+        u *= act(_linear_rows(x, gate, np.empty_like(u)))
+    elif act is gelu_:  # the bias added inside GELU's blocks, while they are in the cache
+        u = gelu_(_linear_rows(x, (up_w, None), u), up_b)
+    else:
+        u = act(_linear_rows(x, up, u))
+    return _linear_rows(u, down, np.empty((x.shape[0], down[0].shape[1]), dtype=ft))  # (r, d)
+
+
+def mlp_weights(layer: Layer) -> tuple:
+    """(W_up, b), (W_down, b), (W_gate, b) or None for a plain MLP: W in × out, s.inter wide."""
     fam, s = layer.ckpt.family, layer.s
-    inter = int(layer.ckpt.config.get("intermediate_size") or layer.ckpt.config.get("n_inner")
-                or layer.ckpt.config.get("hidden_dim") or 4 * s.hidden)
     bias = layer.ckpt.flag(fam.mlp_bias)
-    up = layer.linear(fam.up, s.hidden, inter, bias)
-    down = layer.linear(fam.down, inter, s.hidden, bias)
-    gate = layer.linear(fam.gate, s.hidden, inter, bias) if fam.mlp == "gated" else None  # type: ignore[arg-type]
+    up = layer.linear(fam.up, s.hidden, s.inter, bias)
+    down = layer.linear(fam.down, s.inter, s.hidden, bias)
+    gate = layer.linear(fam.gate, s.hidden, s.inter, bias) if fam.mlp == "gated" else None  # type: ignore[arg-type]
     return up, down, gate
 
 

@@ -5,7 +5,8 @@ installs them, so they live in a separate virtual environment):
 
     python -m venv /path/to/torchenv
     /path/to/torchenv/bin/pip install torch==2.13.0 transformers==5.24.0 tokenizers==0.23.3 safetensors numpy
-    /path/to/torchenv/bin/python tests/golden/models/generate.py
+    /path/to/torchenv/bin/python tests/golden/models/generate.py            # every case
+    /path/to/torchenv/bin/python tests/golden/models/generate.py gpt2 bert  # only these (others kept as they are)
 
 Made with torch 2.13.0 (CPU), transformers 5.24.0, tokenizers 0.23.3, safetensors 0.8.0, numpy 2.4.6; the
 script refuses other torch/transformers versions (mask conventions, where hidden_states[-1] is taken and the
@@ -283,6 +284,66 @@ CASES: list[dict] = [
                "The reference loads that checkpoint back with dtype=float32 (each weight upcast exactly) "
                "and computes in float32: what is compared is a float32 forward pass over the bf16 weight "
                "values, not a bf16 computation."),
+    # ---- model settings (issue 21): each case sets one config key away from its default
+    dict(name="gpt2_unscaled", family="gpt2", cls=T.GPT2Model, seed=1313, tokenizer="gpt2",
+         ids=[[17, 3, 88, 41, 5, 60, 23, 99, 42, 7]],
+         config=T.GPT2Config(vocab_size=128, n_embd=32, n_layer=2, n_head=4, n_positions=32, n_inner=64,
+                             bos_token_id=None, eos_token_id=None, scale_attn_weights=False),
+         notes="GPT2Model with scale_attn_weights=false: the scores are q.k, not q.k / sqrt(head_dim) "
+               "(head_dim 8)."),
+    dict(name="gpt2_layer_scaled", family="gpt2", cls=T.GPT2Model, seed=1314, tokenizer="gpt2",
+         ids=[[17, 3, 88, 41, 5, 60, 23, 99, 42, 7]],
+         config=T.GPT2Config(vocab_size=128, n_embd=32, n_layer=3, n_head=4, n_positions=32, n_inner=64,
+                             bos_token_id=None, eos_token_id=None, scale_attn_by_inverse_layer_idx=True),
+         notes="GPT2Model with scale_attn_by_inverse_layer_idx=true: layer l's scores are "
+               "q.k / sqrt(head_dim) / (l + 1) (l 0-based), 3 layers."),
+    dict(name="qwen2_window_layers", family="qwen2", cls=T.Qwen2Model, seed=1315, tokenizer="qwen2",
+         texts=["tokens attend to tokens; heads attend to heads."],
+         config=T.Qwen2Config(vocab_size=140, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                              num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0,
+                              max_position_embeddings=64, use_sliding_window=True, sliding_window=3,
+                              max_window_layers=1),
+         legacy_config={"rope_theta": 10000.0},
+         notes="Qwen2Model with use_sliding_window=true, sliding_window 3 and max_window_layers 1, in the "
+               "Hub's (transformers 4) layout, without layer_types: layer 0 attends to every earlier key, "
+               "layers 1 and 2 (index >= max_window_layers) to the key itself and the 2 before "
+               "(i - 3 < j <= i)."),
+    dict(name="qwen2_layer_types", family="qwen2", cls=T.Qwen2Model, seed=1316, tokenizer="qwen2",
+         texts=["tokens attend to tokens; heads attend to heads."],
+         config=T.Qwen2Config(vocab_size=140, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                              num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0,
+                              max_position_embeddings=64, use_sliding_window=True, sliding_window=3,
+                              max_window_layers=0,
+                              layer_types=["sliding_attention", "full_attention", "sliding_attention"]),
+         notes="Qwen2Model with use_sliding_window=true, sliding_window 3 and layer_types [sliding, full, "
+               "sliding] (transformers 5 layout): layer_types decides, not max_window_layers (0 here, which "
+               "alone would put a window on every layer): layers 0 and 2 windowed, layer 1 full causal."),
+    dict(name="llama_attn_bias", family="llama", cls=T.LlamaModel, seed=1317, tokenizer="llama",
+         texts=["every head looks at every token in the text."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0,
+                              max_position_embeddings=64, tie_word_embeddings=False, attention_bias=True,
+                              mlp_bias=True),
+         notes="LlamaModel with attention_bias=true (q_proj, k_proj, v_proj and o_proj have biases) and "
+               "mlp_bias=true (gate_proj, up_proj, down_proj have biases)."),
+    dict(name="llama_no_eps", family="llama", cls=T.LlamaModel, seed=1318, tokenizer="llama",
+         texts=["every head looks at every token in the text."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0,
+                              max_position_embeddings=64, tie_word_embeddings=False),
+         drop_config_keys=["rms_norm_eps"], embed_std=0.003,
+         notes="LlamaModel whose config.json has no rms_norm_eps: transformers uses LlamaConfig's default, "
+               "1e-6. Embeddings are drawn N(0, 0.003^2) instead of N(0, 1), so that mean(x^2) ~ 1e-5 at "
+               "the first norm and eps 1e-5 instead of 1e-6 moves the hidden states by ~30%."),
+    dict(name="roberta_pad_inside", family="roberta", cls=T.RobertaModel, seed=1319, tokenizer="roberta",
+         ids=[[0, 40, 17, 1, 1, 52, 9, 33, 2]],
+         config=T.RobertaConfig(vocab_size=130, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                intermediate_size=64, max_position_embeddings=40, type_vocab_size=1,
+                                pad_token_id=1, bos_token_id=0, eos_token_id=2),
+         notes="RobertaModel given ids with the pad id (1) twice inside the sequence, attention_mask all 1: "
+               "transformers derives position ids from the ids (create_position_ids_from_input_ids): "
+               "cumsum(ids != pad) * (ids != pad) + pad, so the two pads take position row 1 and the tokens "
+               "after them continue the count (rows 2, 3, 4, 1, 1, 5, 6, 7, 8), not rows 2..10."),
 ]
 
 
@@ -294,7 +355,7 @@ CASES: list[dict] = [
 QK_NAMES = {"query", "key", "q_lin", "k_lin", "q_proj", "k_proj", "c_attn", "query_key_value"}
 
 
-def redraw(model: torch.nn.Module, seed: int) -> None:
+def redraw(model: torch.nn.Module, seed: int, embed_std: float = 1.0) -> None:
     """Every parameter from a seeded normal (see the module docstring); fails on a parameter it does not know."""
     from transformers.pytorch_utils import Conv1D
 
@@ -318,7 +379,7 @@ def redraw(model: torch.nn.Module, seed: int) -> None:
             if id(p) in done:  # tied (lm_head.weight is the embedding)
                 continue
             if isinstance(m, torch.nn.Embedding):
-                normal(p, 0.0, 1.0)
+                normal(p, 0.0, embed_std)
             elif isinstance(m, torch.nn.Linear):
                 normal(p, 0.0, 0.2) if pname == "bias" else normal(p, 0.0, gain / math.sqrt(m.in_features))
             elif isinstance(m, Conv1D):  # weight (in, out)
@@ -397,19 +458,29 @@ def legacy_config(path: Path, extra: dict) -> None:
     path.write_text(json.dumps(dict(sorted(cfg.items())), indent=2) + "\n")
 
 
-def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, window: int | None) -> None:
+def layer_windows(model, family: str) -> list[int | None]:
+    """Each layer's sliding window as the loaded model applies it (None: none)."""
+    if family == "mistral":
+        return [model.config.sliding_window] * model.config.num_hidden_layers
+    if family == "qwen2":
+        return [layer.self_attn.sliding_window for layer in model.layers]
+    return [None] * model.config.num_hidden_layers
+
+
+def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windows: list[int | None]) -> None:
     L, B, H, n, _ = att.shape
     assert np.allclose(att.sum(-1), 1.0, atol=1e-5), name
     i, j = np.arange(n)[:, None], np.arange(n)[None, :]
-    blocked = np.zeros((B, n, n), dtype=bool)
-    blocked |= (mask[:, None, :] == 0)  # padded keys
-    if causal:
-        blocked |= (j > i)[None]
-    if window is not None:
-        blocked |= (j <= i - window)[None]
-    for b in range(B):
-        assert np.all(att[:, b][:, :, blocked[b]] == 0.0), f"{name}: a masked entry is not exactly 0"
-        assert np.all(att[:, b][:, :, ~blocked[b]] > 0.0), f"{name}: an allowed entry is 0 (masked?)"
+    for layer, window in enumerate(windows):
+        blocked = np.zeros((B, n, n), dtype=bool)
+        blocked |= (mask[:, None, :] == 0)  # padded keys
+        if causal:
+            blocked |= (j > i)[None]
+        if window is not None:
+            blocked |= (j <= i - window)[None]
+        for b in range(B):
+            assert np.all(att[layer, b][:, blocked[b]] == 0.0), f"{name}: a masked entry is not exactly 0"
+            assert np.all(att[layer, b][:, ~blocked[b]] > 0.0), f"{name}: an allowed entry is 0 (masked?)"
 
 
 def sha256(path: Path) -> str:
@@ -431,7 +502,7 @@ def make(c: dict) -> list[Path]:
     config._attn_implementation = "eager"
     torch.manual_seed(c["seed"])
     model = c["cls"](config).eval()
-    redraw(model, c["seed"])
+    redraw(model, c["seed"], c.get("embed_std", 1.0))
     dtype = c.get("dtype", torch.float32)
     if dtype != torch.float32:
         with torch.no_grad():  # the in-memory model keeps the bf16 values, in float32
@@ -446,6 +517,12 @@ def make(c: dict) -> list[Path]:
         legacy_gpt2_buffers(folder / "model.safetensors", config.n_layer, config.n_positions)
     if c.get("legacy_config"):
         legacy_config(folder / "config.json", c["legacy_config"])
+    if c.get("drop_config_keys"):
+        path = folder / "config.json"
+        cfg = json.loads(path.read_text())
+        for key in c["drop_config_keys"]:
+            del cfg[key]
+        path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
     tok = TOKENIZERS[c["tokenizer"]][0]()
     assert tok.get_vocab_size() <= config.vocab_size, (name, tok.get_vocab_size(), config.vocab_size)
@@ -462,10 +539,10 @@ def make(c: dict) -> list[Path]:
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
 
     causal = family not in {"bert", "roberta", "distilbert"}
-    window = config.sliding_window if family == "mistral" else None
-    if family == "qwen2":
+    windows = layer_windows(loaded, family)
+    if name == "qwen2":
         assert loaded.config.sliding_window is None  # use_sliding_window false: no window
-    check_maps(name, att, mask, causal, window)
+    check_maps(name, att, mask, causal, windows)
     L, B, H, n, _ = att.shape
 
     # what transformers gives on padded query rows (batches)
@@ -527,18 +604,33 @@ def make(c: dict) -> list[Path]:
     return sorted(folder.iterdir())
 
 
-def main() -> None:
-    for old in HERE.iterdir():
-        if old.is_dir() and (old / "case.json").exists():
-            shutil.rmtree(old)
+def main(names: list[str]) -> None:
+    """Every case, or only the cases named (the others' files and SHA256SUMS lines are kept as they are)."""
+    unknown = set(names) - {c["name"] for c in CASES}
+    if unknown:
+        sys.exit(f"no such case: {', '.join(sorted(unknown))}; cases: {', '.join(c['name'] for c in CASES)}")
+    chosen = [c for c in CASES if not names or c["name"] in names]
+    kept: dict[str, str] = {}
+    if names:
+        for line in (HERE / "SHA256SUMS").read_text().splitlines():
+            rel = line.split("  ", 1)[1]
+            if rel.split("/", 1)[0] not in names:
+                kept[rel] = line
+    else:
+        for old in HERE.iterdir():
+            if old.is_dir() and (old / "case.json").exists():
+                shutil.rmtree(old)
     written: list[Path] = []
-    for c in CASES:
+    for c in chosen:
         written += make(c)
-    lines = [f"{sha256(p)}  {p.relative_to(HERE).as_posix()}" for p in written]
-    (HERE / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    lines = {p.relative_to(HERE).as_posix(): f"{sha256(p)}  {p.relative_to(HERE).as_posix()}" for p in written}
+    order = [c["name"] for c in CASES]
+    every = {**kept, **lines}
+    ranked = sorted(every, key=lambda rel: (order.index(rel.split("/", 1)[0]), rel))
+    (HERE / "SHA256SUMS").write_text("\n".join(every[rel] for rel in ranked) + "\n")
     total = sum(p.stat().st_size for p in written)
     print(f"wrote {len(written)} files, {total / 1024:.0f} KiB")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
