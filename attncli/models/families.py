@@ -113,6 +113,10 @@ class Family:
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     config: tuple[Key, ...] = ()
 
+    def default(self, key: str) -> Any:
+        """The value transformers uses when config.json does not have `key` (its Honoured entry; None if none)."""
+        return next((k.default for k in self.config if isinstance(k, Honoured) and k.key == key), None)
+
     def __post_init__(self) -> None:
         if self.norm_at not in ("pre", "post") or self.parallel_residual and self.norm_at != "pre":
             raise ValueError(f"{self.name}: norm_at is 'pre' or 'post', and a parallel residual is pre-norm")
@@ -144,14 +148,15 @@ def _shape_keys(goldens: tuple[str, ...], **names: Any) -> tuple[Honoured, ...]:
                  for what, (key, default) in names.items())
 
 
-def _rope_keys(goldens: tuple[str, ...]) -> tuple[Key, ...]:
+def _rope_keys(goldens: tuple[str, ...], legacy: tuple[str, ...] = ("qwen2", "qwen2_window_layers")
+               ) -> tuple[Key, ...]:
     """RoPE as transformers 5 reads it for a default rope type: θ from rope_parameters (or the older top-level
     rope_theta); any scaling (rope_scaling, the transformers 4 layout, or rope_parameters' rope_type) and partial
     rotary refused (issue 22 implements them)."""
     scaled = "RoPE scaling, not implemented yet"
     return (
         Honoured("rope_parameters.rope_theta", 10000.0, ROPE, goldens),
-        Honoured("rope_theta", 10000.0, ROPE, ("qwen2", "qwen2_window_layers")),
+        Honoured("rope_theta", 10000.0, ROPE, legacy),
         Refused("rope_parameters.rope_type", ("default",), scaled),
         Refused("rope_scaling.rope_type", ("default",), scaled),
         Refused("rope_scaling.type", ("default",), scaled),
@@ -194,13 +199,17 @@ _LLAMA = dict(
 )
 
 
-def _llama_keys(goldens: tuple[str, ...], eps_goldens: tuple[str, ...]) -> tuple[Key, ...]:
+def _llama_keys(goldens: tuple[str, ...], eps_goldens: tuple[str, ...], kv_heads: int | None = None,
+                theta_goldens: tuple[str, ...] | None = None) -> tuple[Key, ...]:
+    """Llama's keys; `kv_heads` is num_key_value_heads when config.json does not have it (None: the heads).
+    head_dim is read by the code every family shares (forward.shapes): llama_gqa gives it away from hidden/heads."""
     return (*_shape_keys(goldens, hidden=("hidden_size", 4096), layers=("num_hidden_layers", 32),
-                         heads=("num_attention_heads", 32), kv_heads=("num_key_value_heads", None),
-                         head_dim=("head_dim", None), inter=("intermediate_size", 11008)),
+                         heads=("num_attention_heads", 32), kv_heads=("num_key_value_heads", kv_heads),
+                         inter=("intermediate_size", 11008)),
+            Honoured("head_dim", None, SHAPES, ("llama_gqa",)),
             Honoured("hidden_act", "silu", ACT, goldens),
             Honoured("rms_norm_eps", 1e-6, EPS, eps_goldens),
-            *_rope_keys(goldens))
+            *_rope_keys(goldens if theta_goldens is None else theta_goldens))
 
 
 # the golden cases (tests/golden/models) of each family
@@ -255,14 +264,14 @@ FAMILIES: dict[str, Family] = {
     "mistral": Family(
         "mistral", "transformers/models/mistral/modeling_mistral.py", attn_bias=False, o_bias=False,
         window=rules.window_in_every_layer, **_LLAMA,
-        config=(*_llama_keys(("mistral_window",), ("mistral_window",)),
+        config=(*_llama_keys(("mistral_window",), ("mistral_window",), kv_heads=8),
                 Honoured("sliding_window", 4096, "rules.window_in_every_layer", ("mistral_window",)),
                 Refused("layer_types", (), "which layers have a sliding window: transformers' Mistral ignores "
                         "it with a warning, Ministral reads it"))),
     "qwen2": Family(
         "qwen2", "transformers/models/qwen2/modeling_qwen2.py", attn_bias=True, o_bias=False,
         window=rules.qwen2_window, **_LLAMA,
-        config=(*_llama_keys(QWEN2, QWEN2),
+        config=(*_llama_keys(QWEN2, QWEN2, kv_heads=32, theta_goldens=("qwen2_layer_types",)),
                 Honoured("use_sliding_window", False, "rules.qwen2_window", QWEN2[1:]),
                 Honoured("sliding_window", 4096, "rules.qwen2_window", QWEN2[1:]),
                 Honoured("max_window_layers", 28, "rules.qwen2_window", ("qwen2_window_layers",)),

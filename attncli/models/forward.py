@@ -41,14 +41,14 @@ class Shapes:
 
 def shapes(ckpt: Checkpoint) -> Shapes:
     """The sizes config.json gives (with the family's key names and defaults), checked to fit together."""
+    fam = ckpt.family
     hidden, heads = int(ckpt.need("hidden")), int(ckpt.need("heads"))
-    kv = int(ckpt.setting("kv_heads") or heads)
+    kv = int(ckpt.setting("kv_heads") or fam.default("num_key_value_heads") or heads)  # Mistral: 8, Qwen2: 32
     head_dim = int(ckpt.setting("head_dim") or 0) or (hidden // heads if heads and hidden % heads == 0 else 0)
     if heads <= 0 or head_dim <= 0 or kv <= 0 or heads % kv:
         raise AttnError(f"{OPTION}: config.json's head counts do not fit: hidden {hidden}, heads {heads}, kv heads "
                         f"{kv}, head_dim {head_dim}; heads must divide the hidden size (or head_dim be given) and "
                         "kv heads divide heads")
-    fam = ckpt.family
     eps = rules.first(ckpt.config, fam.eps_keys, fam.eps)
     inter = int(ckpt.setting("inter") or 4 * hidden)
     return Shapes(int(ckpt.need("layers")), hidden, heads, kv, head_dim, int(ckpt.need("vocab")), float(eps), inter)

@@ -60,9 +60,10 @@ def first(cfg: dict[str, Any], keys: tuple[str, ...], default: Any) -> Any:
 # ---------------------------------------------------------------- the scale of the scores: S = Q·Kᵀ · scale
 
 
-def inverse_sqrt_scale(cfg: dict[str, Any], i: int, head_dim: int) -> float:
-    """1/√d_head in every layer (BERT, Llama, ...: `self.scaling = self.head_dim**-0.5`)."""
-    return 1 / math.sqrt(head_dim)
+def inverse_sqrt_scale(cfg: dict[str, Any], i: int, head_dim: int) -> float | None:
+    """1/√d_head in every layer (BERT, Llama, ...: `self.scaling = self.head_dim**-0.5`): None, the core's
+    default scale."""
+    return None
 
 
 def gpt2_scale(cfg: dict[str, Any], i: int, head_dim: int) -> float:
@@ -129,6 +130,6 @@ def rope_base(cfg: dict[str, Any], keys: tuple[str, ...]) -> float:
     return float(first(cfg, keys, 10000.0))
 
 
-Scale = Callable[[dict[str, Any], int, int], float]
+Scale = Callable[[dict[str, Any], int, int], "float | None"]
 Window = Callable[[dict[str, Any], int], "int | None"]
 Positions = Callable[[dict[str, Any], np.ndarray], np.ndarray]
