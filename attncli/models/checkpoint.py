@@ -1,5 +1,5 @@
 """A checkpoint folder in the Hugging Face layout: config.json, model.safetensors (or
-model.safetensors.index.json and its shards), tokenizer.json (for --text).
+model.safetensors.index.json and its shards), tokenizer.json (for text).
 
 Tensors are read lazily, one at a time, when the forward pass asks for them (a layer at a time): the header
 through attncli's own safetensors reader, the data mapped from the file (mmap: no copy, and only the pages used
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from attncli.errors import AttnError
+from attncli.errors import AttnError, param
 from attncli.models.families import COMMON_KEYS, Family, family_of, refusal
 
 OPTION = "MODEL"
@@ -129,7 +129,7 @@ def _tensors(folder: Path, weights: str | None = None
     if weights is not None:
         given = Path(weights)
         if not os.path.isfile(given):
-            raise AttnError(f"--weights: no such file '{weights}'")
+            raise AttnError(f"{param('weights')}: no such file '{weights}'")
         folder = given.parent
         index, single = (given, folder / "-") if given.name.endswith(".index.json") else (folder / "-", given)
     if os.path.isfile(index):
