@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from attncli.core.masks import as_bool_mask
 from attncli.core.normalize import NORMALIZERS
 from attncli.core.positions import ROPE_LAYOUTS
 from attncli.core.scores import SCORES
@@ -37,13 +38,13 @@ DTYPES = ("auto", "float32", "float64")
 
 # ---- helpers: arrays as read-only values ------------------------------------------------------------------
 
-def _frozen_array(a: Any, name: str, kinds: str = "fiub") -> np.ndarray | None:
+def _frozen_array(a: Any, name: str, kinds: str = "fiub", what: str = "real numbers") -> np.ndarray | None:
     """A read-only copy of `a` (None stays None); refuses dtypes outside `kinds` naming `name`."""
     if a is None:
         return None
     arr = np.array(a, copy=True)
     if arr.dtype.kind not in kinds:
-        raise AttnError(f"{param(name)} must hold real numbers; got dtype {arr.dtype}")
+        raise AttnError(f"{param(name)} must hold {what}; got dtype {arr.dtype}")
     arr.flags.writeable = False
     return arr
 
@@ -188,10 +189,10 @@ class Graph(_Value):
         if adjacency is None and edges is None:
             raise AttnError(f"{param('spec.graph')} needs {param('spec.graph.adjacency')} or "
                             f"{param('spec.graph.edges')}")
-        adjacency = _frozen_array(adjacency, "spec.graph.adjacency")
+        adjacency = _frozen_array(adjacency, "spec.graph.adjacency", what="real numbers (nonzero = may attend)")
         if adjacency is not None and adjacency.ndim != 2:
             raise AttnError(f"{param('spec.graph.adjacency')} must be n_q × n_k; got shape {adjacency.shape}")
-        edges = _frozen_array(edges, "spec.graph.edges")
+        edges = _frozen_array(edges, "spec.graph.edges", what="integer node indices")
         if edges is not None:
             if edges.size == 0:
                 edges = _frozen_array(edges.reshape(0, 2), "spec.graph.edges")
@@ -211,8 +212,7 @@ class Window2d(_Value):
     _defaults: dict[str, Any] = {}
 
     def __init__(self, size: int, grid: Sequence[int]) -> None:
-        size = _integer(size, "spec.window2d", low=1, optional=False)
-        if size % 2 == 0:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1 or size % 2 == 0:
             raise AttnError(f"{param('spec.window2d')} must be an odd size ≥ 1 (a K × K neighbourhood); got {size}")
         try:
             h, w = (int(g) for g in grid)
@@ -251,35 +251,26 @@ def _lengths(lens: Any, name: str) -> tuple[int, ...] | None:
         out = ()
     if isinstance(lens, (str, bytes)) or len(out) != len(lens) or not out:
         raise AttnError(f"{param(name)} takes one integer length per batch item; got {lens!r}")
-    if min(out) < 0:
-        raise AttnError(f"{param(name)} lengths must be ≥ 0; got {min(out)}")
-    return out
+    return out  # each within 0..n: checked against the arrays (masks.combine)
 
 
 def _mask(mask: Any) -> np.ndarray | None:
     """A boolean mask, True = may attend; 0/1 numbers are read as booleans, anything else refused."""
     if mask is None:
         return None
-    m = _frozen_array(mask, "spec.mask")
-    if m.dtype != bool:
-        if m.dtype.kind not in "fiu" or not np.all(np.isin(m, (0, 1))):
-            raise AttnError(f"{param('spec.mask')} holds values other than 0 and 1; a boolean mask marks who may "
-                            f"attend with 1/true; for an additive float mask (0 / -inf) use {param('bias')}")
-        m = _frozen_array(m != 0, "spec.mask")
+    m = as_bool_mask(np.asarray(mask), param("spec.mask"))
     if m.ndim > 4:
         raise AttnError(f"{param('spec.mask')} has {m.ndim} dimensions {m.shape}; at most 4 "
                         "(batch × heads × n_q × n_k)")
-    return m
+    return _frozen_array(m, "spec.mask")
 
 
 def _bias(bias: Any) -> np.ndarray | None:
+    """An additive bias (−inf masks; NaN and +inf are refused when attend runs, unless plan.allow_nonfinite)."""
     b = _frozen_array(bias, "spec.bias")
-    if b is not None:
-        if b.ndim > 4:
-            raise AttnError(f"{param('spec.bias')} has {b.ndim} dimensions {b.shape}; at most 4 "
-                            "(batch × heads × n_q × n_k)")
-        if b.dtype.kind == "f" and (np.isnan(b).any() or np.isposinf(b).any()):
-            raise AttnError(f"{param('spec.bias')} holds NaN or +inf; a bias is a real number or −inf (masked)")
+    if b is not None and b.ndim > 4:
+        raise AttnError(f"{param('spec.bias')} has {b.ndim} dimensions {b.shape}; at most 4 "
+                        "(batch × heads × n_q × n_k)")
     return b
 
 
