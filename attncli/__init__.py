@@ -5,7 +5,7 @@ Library use: `from attncli import attention`; see `attncli.core.attention.attent
 
 __version__ = "0.1.0"
 
-__all__ = ["attention", "AttentionResult", "__version__"]
+__all__ = ["attend", "attention", "AttentionResult", "Spec", "Plan", "Rope", "Graph", "Window2d", "__version__"]
 
 
 def __getattr__(name: str):  # lazy, so `attncli --help` does not pay for numpy
@@ -13,4 +13,12 @@ def __getattr__(name: str):  # lazy, so `attncli --help` does not pay for numpy
         from attncli import core
 
         return getattr(core, name)
+    if name == "attend":
+        from attncli.core.attend import attend
+
+        return attend
+    if name in ("Spec", "Plan", "Rope", "Graph", "Window2d"):
+        from attncli.core import spec
+
+        return getattr(spec, name)
     raise AttributeError(name)

@@ -11,7 +11,8 @@ import pytest
 from attncli import attention
 from attncli.core import fused
 from attncli.core import kernel as kn
-from attncli.core.masks import combine
+from attncli.core.masks import combine, parse_window
+from attncli.core.spec import Spec
 
 RNG = np.random.default_rng(15)
 
@@ -120,12 +121,17 @@ def test_overflow_in_a_window_names_its_key():
             attention(q, k, k, window="5:0", need=need, block_rows=8)
 
 
+def _spec_masks(masks: dict) -> dict:
+    """The test's mask keywords as Spec fields (a window written "L:R" or "L" as on the command line)."""
+    return {k: parse_window(v) if k == "window" else v for k, v in masks.items()}
+
+
 def _kernel(n_q: int, n_k: int, H: int = 8, G: int = 8, **masks) -> kn.Kernel:
     q = np.zeros((1, G, H // G, n_q, 64), np.float32)
     kh = np.zeros((1, G, n_k, 64), np.float32)
     return kn.Kernel(qg=q, kh=kh, vh=kh, params={}, score="scaled", scale=0.125, scale_given=False, softcap=None,
                      temperature=1.0, alibi=False, causal=masks.get("causal", False),
-                     masks=combine((1, H, n_q, n_k), **masks), normalize="softmax")
+                     masks=combine((1, H, n_q, n_k), Spec(**_spec_masks(masks))), normalize="softmax")
 
 
 @pytest.mark.parametrize("n", [512, 1024, 2048, 4096, 8192, 16384])

@@ -116,7 +116,7 @@ def test_mask_invert_and_non_binary_mask():
     q = np.eye(2)
     r = attention(q, q, q, mask=np.array([[0, 1], [0, 0]]), mask_invert=True)
     np.testing.assert_array_equal(r.export("weights")[0], [1.0, 0.0])
-    with pytest.raises(AttnError, match="--bias"):
+    with pytest.raises(AttnError, match="use spec.bias"):  # the CLI says --bias (tests/test_messages.py)
         attention(q, q, q, mask=np.array([[0, -np.inf], [0, 0]]))
 
 
@@ -192,7 +192,8 @@ def test_dtype_auto():
         (dict(x=np.ones((3, 4)), wq=np.ones((4, 3)), wk=np.ones((4, 3)), wv=np.ones((4, 3)), heads=2),
          "--heads must divide 3"),
         (dict(q=np.ones((3, 4)), k=np.ones((3, 4)), v=np.ones((3, 4)), heads=4, kv_heads=3), "kv"),
-        (dict(q=np.ones((3, 4)), k=np.ones((3, 4)), v=np.ones((3, 4)), key_lens=[5]), "--key-lens"),
+        (dict(q=np.ones((3, 4)), k=np.ones((3, 4)), v=np.ones((3, 4)), key_lens=[5]),
+         "key_lens value 5 is outside 0..3"),
         (dict(q=np.ones((3, 4)), k=np.ones((3, 4)), v=np.ones((3, 4)), key_lens=[2, 2]), "batch"),
         (dict(q=np.ones((3, 4)), k=np.ones((3, 4)), v=np.ones((3, 4)), mask=np.ones((2, 2))), "broadcast"),
         (dict(q=np.array([[np.nan, 1.0]]), k=np.ones((1, 2)), v=np.ones((1, 2))), "NaN|nan"),

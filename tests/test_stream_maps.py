@@ -123,7 +123,8 @@ def test_blocks_threads_and_panels(tmp_path: Path, layout: str, rows: int, threa
         dense = attention(**kw)
         with MapFile(tmp_path / f"{name}.npy", memory_limit=1) as disk:
             disk.panel_bytes = panel_columns * 2 * 2 * 7 * 8  # B × H × n_k × 8 bytes per query column
-            res = attention(**kw, need=[name], memory_limit=1, stream_maps=disk.open)
+            res = attention(**kw, need=[name], memory_limit=1,
+                            stream_maps=lambda n, **how: disk.open(n, layout=layout, **how))
         assert res.streamed == (name,) and getattr(res, name) is None
         np.testing.assert_array_equal(np.load(tmp_path / f"{name}.npy"), dense.export(name))
         np.testing.assert_array_equal(res.output, dense.output)

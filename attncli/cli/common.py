@@ -133,10 +133,12 @@ def saying_what_was_read(src: Sources) -> Iterator[None]:
     try:
         yield
     except AttnError as err:
-        note = src.read_as(str(err))
+        from attncli.cli.params import message
+
+        note = src.read_as(message(err))  # the options the message names, as the command line says them
         if note is None:
             raise
-        raise AttnError(f"{err}; {note}") from None
+        raise AttnError(f"{err.args[0] if err.args else ''}; {note}") from None  # parameters kept for message()
 
 
 def check_label_count(labels: Any, kw: dict[str, Any], layout: str) -> None:

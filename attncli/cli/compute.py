@@ -67,11 +67,12 @@ def compute(
     src = Sources()
     kwargs, names_of = attention_kwargs(src, options)
     limit = available_memory()
+    layout = str(options.get("layout", "rows"))
     # a map too big for memory can still go to disk, block by block: one map, to one .npy file
     to_file = fmt_name == "npy" and output is not None and names in (["weights"], ["scores"])
     with MapFile(output or "", protect=src.paths, memory_limit=limit) as disk, saying_what_was_read(src):
         res = attention(**kwargs, need=names, threads=threads, memory_limit=limit,
-                        stream_maps=lambda name, **how: disk.open(name, **how) if to_file else None)
+                        stream_maps=lambda name, **how: disk.open(name, layout=layout, **how) if to_file else None)
         if res.empty_rows:
             warn(f"{len(res.empty_rows)} query row(s) have every key masked ({rows_text(res.empty_rows)}); "
                  f"their weights and attention outputs are "

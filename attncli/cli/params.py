@@ -19,6 +19,21 @@ from attncli.errors import AttnError
 OPTIONS: dict[str, str | None] = {
     "block_rows": None,
     "plan.block_rows": None,
+    "plan.need": "--show",
+    "plan.memory_limit": None,
+    "plan.stream_maps": None,
+    "spec.normalize_over": None,
+    "spec.rope": "--rope",
+    "spec.rope.base": "--rope-base",
+    "spec.rope.layout": "--rope-layout",
+    "spec.rope.start": "--start-pos",
+    "spec.rope.dim": None,
+    "spec.graph": "--adjacency/--edges",
+    "spec.graph.adjacency": "--adjacency",
+    "spec.graph.edges": "--edges",
+    "spec.graph.undirected": "--undirected",
+    "spec.graph.self_loops": "--self-loops",
+    "spec.window2d.grid": "--image",
 }
 
 _overrides: ContextVar[Mapping[str, str] | None] = ContextVar("attncli_option_overrides", default=None)

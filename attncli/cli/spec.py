@@ -151,3 +151,14 @@ def _edges(src: Sources, source: str | None):
     if e.ndim != 2 or e.shape[1] != 2:
         raise AttnError(f"--edges must hold pairs \"i j\", one per line (m × 2); got shape {e.shape}")
     return e
+
+
+def graph_of(adjacency: Any, edges: Any, undirected: bool, self_loops: bool) -> Any:
+    """spec.graph from --adjacency, --edges, --undirected and --self-loops (None when there is no graph)."""
+    from attncli.core.spec import Graph
+
+    if adjacency is None and edges is None:
+        if undirected or self_loops:
+            raise AttnError("--undirected and --self-loops modify a graph: give --adjacency or --edges too")
+        return None
+    return Graph(adjacency, edges, bool(undirected), bool(self_loops))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from attncli.cli import app
 from attncli.cli import options as opt
-from attncli.cli.common import Look, Sources, check_look, emit, parse_int_list, resolve_format
+from attncli.cli.common import Look, Sources, check_look, emit, parse_int_list, resolve_format, saying_what_was_read
 from attncli.errors import AttnError
 
 
@@ -124,11 +124,19 @@ def mask(
     check_table_memory(sizes, "the mask", (batch, length, n_k), 1, fmt_name,  # booleans
                        ["a smaller " + " or ".join(s for s in sizes.split() if s.startswith("--"))])
     cols = layout is opt.Layout.cols
-    m = mk.combine((batch, 1, length, n_k), causal=causal, window=window, key_lens=k_lens, query_lens=q_lens,
-                   mask=None if m_arr is None else (to_rows(m_arr) if cols else m_arr), mask_invert=mask_invert,
-                   adjacency=None if adj is None else (to_rows(adj) if cols else adj), edges=_edges(src, edges),
-                   undirected=undirected, self_loops=self_loops, window2d=window2d,
-                   grid=None if hw is None else (hw[0], hw[1]))
+    from attncli.cli.spec import graph_of
+    from attncli.core.spec import Spec, Window2d
+
+    if window2d is not None and hw is None:
+        raise AttnError("--window2d needs an image (--image H × W × C) to know the pixel grid")
+    with saying_what_was_read(src):
+        spec = Spec(causal=bool(causal), window=mk.parse_window(window), key_lens=k_lens, query_lens=q_lens,
+                    mask=None if m_arr is None else mk.as_bool_mask(to_rows(m_arr) if cols else m_arr,
+                                                                    invert=mask_invert),
+                    graph=graph_of(None if adj is None else (to_rows(adj) if cols else adj), _edges(src, edges),
+                                   undirected, self_loops),
+                    window2d=None if window2d is None else Window2d(window2d, (hw[0], hw[1])))
+        m = mk.combine((batch, 1, length, n_k), spec)
     allowed = np.ones((batch, length, n_k), dtype=bool)
     if m.allowed is not None:
         allowed = np.broadcast_to(m.allowed, (batch, 1, length, n_k))[:, 0].copy()

@@ -24,24 +24,19 @@ from attncli.core import heads as hd
 from attncli.core import masks as mk
 from attncli.core import positions as pos
 from attncli.core.arguments import check_options, check_sources
-from attncli.core.inputs import check_groups, from_qkv, from_tokens, image_tokens
-from attncli.core.kernel import Kernel
-from attncli.core.kernel import run as run_kernel
+from attncli.core.attend import Context, attend_heads, rows_text  # noqa: F401 - rows_text: used from here
+from attncli.core.inputs import from_qkv, from_tokens, image_tokens
 from attncli.core.layout import to_rows
-from attncli.core.normalize import NORMALIZERS
 from attncli.core.result import AttentionResult, user_shape
-from attncli.core.scores import SCORES, check_params, default_scale
+from attncli.core.spec import Graph, Plan, Rope, Spec, Window2d
 from attncli.core.steps import Tracer
 from attncli.core.validate import (
     as_real,
-    check_dense_memory,
     check_finite,
     check_ndim,
-    check_output,
     compute_dtype,
-    dense_bytes,
 )
-from attncli.errors import AttnError
+from attncli.errors import AttnError, param
 
 Weight = np.ndarray | Sequence[np.ndarray]
 
@@ -220,159 +215,43 @@ def attention(
                                                 cols and not x_is_image)
     else:
         qh, kh, vh, batched, _, _ = from_qkv(q, k, v, heads, kv_heads)
-    B, H, n_q, d_q = qh.shape
-    G, n_k, d_k = kh.shape[1], kh.shape[2], kh.shape[3]
-    params = {"w_score": w_score, "wa_q": wa_q, "wa_k": wa_k, "va": va}
-    check_params(score, params, d_q, d_k, "--wq/--wk" if wq is not None else ("--x" if x is not None else "--q/--k"))
-    if vh.shape[2] != n_k:
-        raise AttnError(f"keys and values must have the same number of tokens; got {n_k} keys and "
-                        f"{vh.shape[2]} values")
-    if kh.shape[0] != B or vh.shape[0] != B:
-        raise AttnError(f"batch sizes differ: queries {B}, keys {kh.shape[0]}, values {vh.shape[0]}")
-    check_groups(H, G)
     suffix = "_direct" if x is None else ("" if wq is not None else "_x")
     src, src_cols = ("X_kv", "I_kv") if x_kv is not None else ("X", "I")
     for name, a, b in (("q", qh, bq), ("k", kh, bk), ("v", vh, bv)) if tr.enabled else ():  # merging copies
         tr.add(name + suffix, hd.merge_heads(a), "tokens", src=src, src_cols=src_cols,
                b=f" + b_{name.upper()}" if b is not None else "")
-    if rope:
-        qh = pos.rope(qh, start_pos + np.arange(n_q), base=rope_base, layout=rope_layout)
-        kh = pos.rope(kh, start_pos + np.arange(n_k), base=rope_base, layout=rope_layout)
-        tr.add("q_rope", qh, "heads")
-        tr.add("k_rope", kh, "heads")
 
-    # ---- masks: one place ---------------------------------------------------------------------
-    m = mk.combine((B, H, n_q, n_k), causal=causal, window=window, key_lens=key_lens, query_lens=query_lens,
-                   mask=mask, mask_invert=mask_invert, adjacency=adjacency, edges=edges, undirected=undirected,
-                   self_loops=self_loops, window2d=window2d, grid=grid, bias=bias, dtype=ft)
-
-    # ---- compute: one block of every query row (dense), or many (streaming) ----------------------
-    s_scale = default_scale(score, d_k) if scale is None else float(scale)
-    r = H // G  # query heads per kv head
-    kern = Kernel(qg=qh.reshape(B, G, r, n_q, d_q), kh=kh, vh=vh,  # qg: (B, G, r, n_q, d_q)
-                  params={name: _per_head(a, name, H, G, r) for name, a in params.items() if a is not None},
-                  score=score, scale=s_scale, scale_given=scale is not None, softcap=softcap,
-                  temperature=temperature, alibi=alibi, causal=causal, masks=m, normalize=norm_name,
-                  over_queries=over_queries, check_overflow=not allow_nonfinite)
-    keep_maps = need is None or bool({"scores", "weights"} & set(need))
-    fused_checks = False  # the fused kernel checks Q, K and V finite in the passes it makes over them anyway
-    if unchecked:
-        from attncli.core.fused import eligible
-
-        fused_checks = not keep_maps and not trace and eligible(kern)
-        if not fused_checks:
-            for name, a in unchecked:
-                check_finite(a, name)
-    sinks = None
-    # the maps held whole: the weights alone when the scores are not asked for (nor needed to mark −inf cells)
-    keep = ("weights",) if need is not None and "scores" not in need and not (m.bias_parts or allow_nonfinite) \
-        else ("scores", "weights")
-    if keep_maps:  # refuse before allocating what cannot fit, or stream the maps to disk
-        wanted = [n for n in ("scores", "weights") if need is not None and n in need]
-        if (memory_limit is not None and dense_bytes(B, H, n_q, n_k, ft.itemsize, len(keep)) > memory_limit
-                and stream_maps is not None and wanted and not trace and not over_queries):
-            sinks = {n: stream_maps(n, shape=user_shape((B, H, n_q, n_k), n, batched=batched, layout=layout),
-                                    dtype=ft, blocks=(B, H, n_q, n_k), layout=layout) for n in wanted}
-            if any(sink is None for sink in sinks.values()):
-                sinks = None
-        if sinks is None:
-            check_dense_memory(B, H, n_q, n_k, ft.itemsize, len(keep), memory_limit, streaming=True,
-                               to_disk=None if stream_maps is None else "scores" if wanted == ["scores"] else "weights")
-    if need is not None and "qk" in need:  # made on export from Q and K: one map more, after the kernel's
-        held = len(keep) if keep_maps and sinks is None else 0
-        check_dense_memory(B, H, n_q, n_k, ft.itemsize, held + 1, memory_limit, what="qk (Q·Kᵀ, made from Q and K)"
-                           + (" with the maps" if held else ""))
-    try:
-        got = run_kernel(kern, keep_maps=keep_maps, tr=tr, empty_value=np.nan if empty_rows == "nan" else None,
-                         rows=block_rows, threads=threads, maps=sinks, keep=keep, check_inputs=fused_checks)
-    except Exception as e:
-        from attncli.core.fused import NotFinite
-
-        if not isinstance(e, NotFinite):
-            raise
-        for name, a in unchecked:  # say which value, where, in the array as given
-            check_finite(a, name)
-        raise
-    s, w, empty = (None, None, got["empty"]) if sinks else (got["scores"], got["weights"], got["empty"])
-    if m.query_valid is not None:
-        empty &= m.query_valid[:, None, :]  # padded queries are meant to be empty
-    empty_list = [tuple(int(i) for i in idx) for idx in np.argwhere(empty)] if empty.any() else []
-    if empty_list and empty_rows == "error":
-        raise AttnError(f"{len(empty_list)} query row(s) have every key masked ({rows_text(empty_list)}); "
-                        "loosen the masks, or pass --empty-rows zero|nan")
-    head_out = got["heads"]  # (B, H, n_q, d_v)
-    tr.add("head", head_out, "heads")
-    merged = hd.merge_heads(head_out)  # (B, n_q, H·d_v)
-    if H > 1 and wo is not None:
-        tr.add("concat", merged, "tokens")
-    if wo is not None:
-        wo2 = wo.reshape(-1, wo.shape[-1]) if wo.ndim == 3 else wo  # (H, d_v, d_out) -> (H·d_v, d_out)
-        check_ndim(wo2, "--wo", (2,), "a matrix (H·d_v × d_out)")
-        out = hd.project(merged, wo2, None if bo is None else bo.reshape(-1),
-                         ("the concatenated heads", "--wo", "--bo"))
-    else:
-        if bo is not None:
-            raise AttnError("--bo needs --wo (it is the bias of the output projection)")
-        out = merged
-    if m.query_valid is not None:
-        out = np.where(m.query_valid[:, :, None], out, 0)  # padded query rows: zero output
-    if not allow_nonfinite and empty_rows != "nan":  # inputs were checked finite: inf here is an overflow
-        for a, what in ((head_out, "attention outputs"), (out, "outputs")):
-            if a is out and np.may_share_memory(out, head_out):  # the heads side by side: checked already
-                continue
-            check_output(a, what, ft)
-    tr.add("output" if wo is not None else ("output_concat" if H > 1 else "output_plain"), out, "tokens")
-
-    allowed = None
-    if keep_maps and not sinks:  # where weights may be nonzero, for marking masked cells
-        allowed = got["allowed"] if got["allowed"] is not None else np.ones((1, 1, n_q, n_k), dtype=bool)
-        if m.bias_parts or allow_nonfinite:  # a −inf bias (or a −inf input) masks too
-            allowed = allowed & ~np.isneginf(s)
-    meta: dict[str, Any] = {
-        "variant": SCORES[score][2],
-        "score": score,
-        "normalize": norm_name,
-        "rows_sum_to": NORMALIZERS[norm_name][1],
-        "scale": s_scale,
-        "temperature": temperature,
-        "softcap": softcap,
-        "heads": H,
-        "kv_heads": G,
-        "layout": layout,
-        "dtype": str(ft),
-        "masks": {"causal": False, "window": None, "key_lens": None, "query_lens": None, "mask": False,
-                  "bias": False, "graph": None, "window2d": None, **m.described},
-        "positions": {"pe": None if pe is None else (pe if isinstance(pe, str) else "table"),
-                      "rope": {"base": rope_base, "layout": rope_layout, "start_pos": start_pos} if rope else None,
-                      "alibi": alibi},
-        "empty_rows": {"policy": empty_rows, "rows": [list(r_) for r_ in empty_list]},
-        "attncli_version": __version__,
-    }
+    # ---- the spec and the plan: the variant and how to run it; attend does the rest -------------------
+    if (undirected or self_loops) and adjacency is None and edges is None:
+        raise AttnError(f"{param('spec.graph.undirected')} and {param('spec.graph.self_loops')} modify a graph: "
+                        f"give {param('spec.graph.adjacency')} or {param('spec.graph.edges')} too")
+    spec = Spec(score=score, scale=scale, w_score=w_score, wa_q=wa_q, wa_k=wa_k, va=va, normalize=norm_name,
+                normalize_over="queries" if over_queries else "keys", temperature=temperature, softcap=softcap,
+                causal=bool(causal), window=mk.parse_window(window), key_lens=key_lens, query_lens=query_lens,
+                mask=None if mask is None else mk.as_bool_mask(mask, invert=mask_invert),
+                graph=None if adjacency is None and edges is None else Graph(adjacency, edges, bool(undirected),
+                                                                             bool(self_loops)),
+                window2d=None if window2d is None else Window2d(window2d, grid),
+                rope=Rope(rope_base, rope_layout, start_pos) if rope else None, alibi=bool(alibi), bias=bias,
+                empty_rows=empty_rows)
+    plan = Plan(need=need, backend="trace" if trace else "auto", dtype=str(ft), block_rows=block_rows,
+                threads=threads, memory_limit=memory_limit, stream_maps=stream_maps,
+                allow_nonfinite=allow_nonfinite)
+    origin = f"{param('wq')}/{param('wk')}" if wq is not None else (param("x") if x is not None else
+                                                                   f"{param('q')}/{param('k')}")
+    ctx = Context(ft, batched, tr, unchecked, wo=wo, bo=bo, names=(param("wo"), param("bo"), origin),
+                  stream_shape=lambda shape, name: user_shape(shape, name, batched=batched, layout=layout))
+    res = attend_heads(qh, kh, vh, spec, plan, ctx)
+    res.layout, res.grid = layout, grid
+    res.x = None if x is None else (x if x.ndim == 3 else x[None])
+    res.meta["layout"] = layout
+    if mask is not None and mask_invert:
+        res.meta["masks"]["mask"] = "inverted"
+    res.meta["positions"]["pe"] = None if pe is None else (pe if isinstance(pe, str) else "table")
+    res.meta["attncli_version"] = __version__
     if grid is not None:
-        meta["image"] = {"height": grid[0], "width": grid[1]}
-    return AttentionResult(q=qh, k=kh, v=vh, scores=s, weights=w, heads=head_out, output=out,
-                           allowed=allowed, batched=batched, layout=layout, empty_rows=empty_list, meta=meta,
-                           grid=grid, steps=tr.steps, streamed=tuple(sinks or ()),
-                           x=None if x is None else (x if x.ndim == 3 else x[None]), score_params=kern.params)
-
-
-def rows_text(rows: list[tuple[int, int, int]], limit: int = 5) -> str:
-    """'batch 0 head 1 query 2, ...' for warnings and errors about empty rows."""
-    text = ", ".join(f"batch {b} head {h} query {i}" for b, h, i in rows[:limit])
-    return text + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
-
-
-def _per_head(a: np.ndarray, name: str, H: int, G: int, r: int) -> np.ndarray:
-    """A score parameter shared by all heads passes as is; a per-head stack (H, ...) gets the (1, G, r)
-    leading axes of the grouped queries."""
-    option = "--" + name.replace("_", "-")
-    shared_ndim = 1 if name == "va" else 2
-    if a.ndim == shared_ndim:
-        return a
-    if a.ndim == shared_ndim + 1 and a.shape[0] == H:
-        return a.reshape(1, G, r, *a.shape[1:])
-    raise AttnError(f"{option} must be shared ({'h' if name == 'va' else 'a matrix'}) or one per head "
-                    f"(leading axis {H}); got shape {a.shape}")
+        res.meta["image"] = {"height": grid[0], "width": grid[1]}
+    return res
 
 
 def _position_table(pe: str | np.ndarray, x: np.ndarray, base: float, layout: str, cols: bool,

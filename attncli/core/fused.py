@@ -31,7 +31,7 @@ import threading
 
 import numpy as np
 
-from attncli.core.kernel import SPLIT_BYTES, Kernel, band_rows
+from attncli.core.kernel import SPLIT_BYTES, Fallback, Kernel, NotFinite, band_rows
 
 LOG2E = 1.4426950408889634
 FUSED_BLOCK_BYTES = 4 * 2**20  # scores of one work item (per key chunk): 512 rows × 2048 keys of float32
@@ -46,15 +46,11 @@ _CALLER = threading.local()  # per calling thread: Kᵀ or the scaled queries of
 REUSE_BYTES = 64 * 2**20
 
 
-class NotFinite(ValueError):
-    """Q, K or V holds a NaN or an infinity (found while preparing; the caller says where)."""
-
-
-class Fallback(Exception):
-    """This block needs the general kernel (its scores may overflow: that path reports where)."""
+__all__ = ["Fused", "Fallback", "NotFinite", "eligible"]
 
 
 def eligible(k: Kernel) -> bool:
+    """The fused kernel computes this: softmax over scaled or dot scores, nothing added to them, finite inputs."""
     return (k.normalize == "softmax" and k.score in ("scaled", "dot") and k.softcap is None and not k.alibi
             and not k.masks.bias_parts and not k.over_queries and k.check_overflow)
 

@@ -29,6 +29,15 @@ from attncli.core.threads import default_threads, in_threads
 from attncli.core.validate import check_scores
 from attncli.record import Record
 
+
+class NotFinite(ValueError):
+    """Q, K or V holds a NaN or an infinity (found by the fused kernel while preparing; the caller says where)."""
+
+
+class Fallback(Exception):
+    """This block needs the general kernel (its scores may overflow: that path reports where)."""
+
+
 BLOCK_BYTES = 16 * 2**20  # scores of one block, all batch items and heads: bigger GEMMs run faster here
 SPLIT_BYTES = 2**20  # smaller problems run as one block: starting threads would cost more than they save
 
@@ -205,7 +214,7 @@ def band_rows(kernel: Kernel, heads: int, most: int, per_gemm: int = 1,
 
 def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | None, rows: int | None = None,
         threads: int | None = None, maps: dict[str, Any] | None = None,
-        keep: tuple[str, ...] = ("scores", "weights"), check_inputs: bool = False) -> dict[str, Any]:
+        keep: tuple[str, ...] = ("scores", "weights"), fused: Any = None) -> dict[str, Any]:
     """Heads for every query (and the maps when `keep_maps`), over blocks of query rows on `threads` threads.
 
     Tracing (explain) and the wrong-axis mistake need every row at once: one block.
@@ -214,8 +223,7 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
     maps: with keep_maps, where the maps go instead of new arrays: {"scores"/"weights": anything taking
     `m[:, :, i0:i1] = block` of (B, H, rows, n_k), e.g. a file}; a name left out is not kept, nor is `allowed`.
     keep: without `maps`, the maps held in memory (the weights alone when the scores are not asked for).
-    check_inputs: the fused kernel checks Q, K and V finite as it prepares them (fused.NotFinite), which the caller
-    did not (attention() leaves it to the kernel when the fused path will run).
+    fused: the fused kernel (fused.Fused) for this run, chosen by core/backends.py, or None for the general one.
     """
     B, H, n_q, n_k = kernel.shape
     ft = kernel.qg.dtype
@@ -227,11 +235,6 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
         tr.add("a_" + kernel.normalize, w, "map")
         return {"scores": s, "weights": w, "allowed": allowed, "empty": empty, "heads": kernel.values(w)}
 
-    fused = None
-    if not keep_maps:
-        from attncli.core.fused import Fallback, Fused, eligible
-
-        fused = Fused(kernel, empty_value, check_inputs) if eligible(kernel) else None
     n_threads = threads or default_threads()
     if fused is not None:  # Kᵀ and bounds per group, on the threads too
         BG = fused.q.shape[0]

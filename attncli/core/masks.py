@@ -6,7 +6,7 @@ into arrays the kernel uses, as jax.nn.dot_product_attention does before its ker
 
     allowed:     bool, broadcastable to (B, H, n_q, n_k); True = may attend. None = everything allowed.
     bias:        float, broadcastable to (B, H, n_q, n_k); added to the scores. None = no bias.
-    query_valid: bool (B, n_q) from --query-lens: padded query rows give all-zero weights and output.
+    query_valid: bool (B, n_q) from query_lens: padded query rows give all-zero weights and output.
 
 Masks compose by intersection (logical AND). User masks broadcast NumPy-style against (B, H, n_q, n_k)
 in rows layout, so an n_q × n_k file applies to every batch item and head.
@@ -15,12 +15,17 @@ in rows layout, so an n_q × n_k file applies to every batch item and head.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from attncli.errors import AttnError
+from attncli.errors import AttnError, param
 from attncli.record import Record
 
+if TYPE_CHECKING:
+    from attncli.core.spec import Spec
+
+ADJ, EDGES = param("spec.graph.adjacency"), param("spec.graph.edges")
 Rows = Callable[[int, int], np.ndarray]  # (i0, i1) -> mask or bias of query rows i0..i1, 4-D broadcastable
 
 
@@ -122,32 +127,32 @@ def graph_mask(n_q: int, n_k: int, adjacency: np.ndarray | None = None, edges: n
     if adjacency is not None:
         a = np.asarray(adjacency)
         if a.dtype.kind not in "biuf":
-            raise AttnError(f"--adjacency must hold real numbers (nonzero = may attend); got dtype {a.dtype}")
+            raise AttnError(f"{ADJ} must hold real numbers (nonzero = may attend); got dtype {a.dtype}")
         if a.shape != (n_q, n_k):
-            raise AttnError(f"--adjacency must be n × n = {n_q} × {n_k} (one row and column per node); got {a.shape}")
+            raise AttnError(f"{ADJ} must be n × n = {n_q} × {n_k} (one row and column per node); got {a.shape}")
         if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-            raise AttnError("--adjacency holds NaN or Inf; nonzero means 'may attend'")
+            raise AttnError(f"{ADJ} holds NaN or Inf; nonzero means 'may attend'")
         allowed |= a != 0
     if edges is not None:
         e = np.asarray(edges)
         if e.size == 0:
             e = e.reshape(0, 2)
         if e.ndim != 2 or e.shape[1] != 2:
-            raise AttnError(f"--edges must be pairs 'i j', one per line (m × 2); got shape {e.shape}")
+            raise AttnError(f"{EDGES} must be pairs 'i j', one per line (m × 2); got shape {e.shape}")
         if e.dtype.kind not in "biuf":
-            raise AttnError(f"--edges must hold integer node indices; got dtype {e.dtype}")
+            raise AttnError(f"{EDGES} must hold integer node indices; got dtype {e.dtype}")
         if e.dtype.kind == "f" and not np.all(e == np.round(e)):
-            raise AttnError("--edges must hold integer node indices")
+            raise AttnError(f"{EDGES} must hold integer node indices")
         e = e.astype(np.int64)
         bad = (e[:, 0] < 0) | (e[:, 0] >= n_q) | (e[:, 1] < 0) | (e[:, 1] >= n_k)
         if bad.any():
             i = int(np.argmax(bad))
-            raise AttnError(f"--edges line {i + 1}: edge {e[i, 0]} {e[i, 1]} names a node outside 0..{n_q - 1} "
+            raise AttnError(f"{EDGES} line {i + 1}: edge {e[i, 0]} {e[i, 1]} names a node outside 0..{n_q - 1} "
                             f"(there are {n_q} nodes)")
         allowed[e[:, 0], e[:, 1]] = True
     if undirected:
         if n_q != n_k:
-            raise AttnError(f"--undirected needs as many queries as keys; got {n_q} and {n_k}")
+            raise AttnError(f"{param('spec.graph.undirected')} needs as many queries as keys; got {n_q} and {n_k}")
         allowed |= allowed.T
     if self_loops:
         allowed |= np.eye(n_q, n_k, dtype=bool)
@@ -171,7 +176,7 @@ def _broadcast_to_4d(a: np.ndarray, option: str, shape: tuple[int, int, int, int
     return a4
 
 
-def as_bool_mask(mask: np.ndarray, option: str = "--mask", invert: bool = False) -> np.ndarray:
+def as_bool_mask(mask: np.ndarray, option: str = param("spec.mask"), invert: bool = False) -> np.ndarray:
     """Read a user mask as booleans: 1/true = may attend (0/false when `invert`, nn.MultiheadAttention's)."""
     if mask.dtype != bool:
         if mask.dtype.kind not in "fiu":
@@ -179,7 +184,7 @@ def as_bool_mask(mask: np.ndarray, option: str = "--mask", invert: bool = False)
         if not np.all(np.isin(mask, (0, 1))):
             raise AttnError(
                 f"{option} holds values other than 0 and 1 (e.g. {_first_odd(mask)}); a boolean mask marks "
-                "who may attend with 1/true; for an additive float mask (0 / -inf) use --bias"
+                f"who may attend with 1/true; for an additive float mask (0 / -inf) use {param('spec.bias')}"
             )
         mask = mask != 0
     return ~mask if invert else mask
@@ -206,15 +211,15 @@ def parse_window(window: int | Sequence[int] | str | None) -> tuple[int, int] | 
         else:
             left, right = (int(w) for w in window)
     except (ValueError, TypeError):
-        raise AttnError(f"--window takes L (|i − j| ≤ L) or L:R (i − L ≤ j ≤ i + R), e.g. 2 or 3:0; "
+        raise AttnError(f"{param('spec.window')} takes L (|i − j| ≤ L) or L:R (i − L ≤ j ≤ i + R), e.g. 2 or 3:0; "
                         f"got {window!r}") from None
     if left < 0 or right < 0:
-        raise AttnError(f"--window sizes must be ≥ 0; got {left}:{right}")
+        raise AttnError(f"{param('spec.window')} sizes must be ≥ 0; got {left}:{right}")
     return left, right
 
 
-def _lengths(lens: Sequence[int], option: str, batch: int, n: int, what: str) -> list[int]:
-    lens = [int(x) for x in lens]
+def _lengths(lens: Sequence[int], name: str, batch: int, n: int, what: str) -> list[int]:
+    lens, option = [int(x) for x in lens], param(name)
     if len(lens) != batch:
         raise AttnError(f"{option} gives {len(lens)} length{'s' if len(lens) != 1 else ''} "
                         f"({','.join(map(str, lens))}) but the batch has {batch} item{'s' if batch != 1 else ''}; "
@@ -225,70 +230,47 @@ def _lengths(lens: Sequence[int], option: str, batch: int, n: int, what: str) ->
     return lens
 
 
-def combine(
-    shape: tuple[int, int, int, int],
-    *,
-    causal: bool = False,
-    window: int | Sequence[int] | str | None = None,
-    key_lens: Sequence[int] | None = None,
-    query_lens: Sequence[int] | None = None,
-    mask: np.ndarray | None = None,
-    mask_invert: bool = False,
-    adjacency: np.ndarray | None = None,
-    edges: np.ndarray | None = None,
-    undirected: bool = False,
-    self_loops: bool = False,
-    window2d: int | None = None,
-    grid: tuple[int, int] | None = None,
-    bias: np.ndarray | None = None,
-    dtype: np.dtype | type = np.float64,
-) -> Masks:
-    """Canonicalize every mask and bias (see the module docstring). shape = (B, H, n_q, n_k)."""
+def combine(shape: tuple[int, int, int, int], spec: Spec, dtype: np.dtype | type = np.float64) -> Masks:
+    """Canonicalize every mask and the bias of `spec` (see the module docstring). shape = (B, H, n_q, n_k)."""
     B, H, n_q, n_k = shape
     parts: list[Rows] = []
-    bias_parts: list[Rows] = []
     described: dict = {}
-
-    if causal:
+    if spec.causal:
         parts.append(lambda i0, i1: causal_mask(n_q, n_k, i0, i1)[None, None])  # (1, 1, rows, n_k)
         described["causal"] = True
-    lr = parse_window(window)
-    if lr is not None:
-        parts.append(lambda i0, i1: window_mask(n_q, n_k, *lr, i0, i1)[None, None])
-        described["window"] = list(lr)
-    if key_lens is not None:
-        lens = _lengths(key_lens, "--key-lens", B, n_k, "keys")
+    if spec.window is not None:
+        left, right = spec.window
+        parts.append(lambda i0, i1: window_mask(n_q, n_k, left, right, i0, i1)[None, None])
+        described["window"] = [left, right]
+    if spec.key_lens is not None:
+        lens = _lengths(spec.key_lens, "spec.key_lens", B, n_k, "keys")
         keys_ok = key_length_mask(lens, n_k)[:, None, None, :]  # (B, 1, 1, n_k)
         parts.append(lambda i0, i1: keys_ok)
         described["key_lens"] = lens
     query_valid = None
-    if query_lens is not None:
-        lens = _lengths(query_lens, "--query-lens", B, n_q, "queries")
+    if spec.query_lens is not None:
+        lens = _lengths(spec.query_lens, "spec.query_lens", B, n_q, "queries")
         query_valid = key_length_mask(lens, n_q)  # (B, n_q)
         parts.append(lambda i0, i1: query_valid[:, None, i0:i1, None])  # (B, 1, rows, 1)
         described["query_lens"] = lens
-    if adjacency is not None or edges is not None or undirected or self_loops:
-        if adjacency is None and edges is None:
-            raise AttnError("--undirected and --self-loops modify a graph: give --adjacency or --edges too")
-        graph = graph_mask(n_q, n_k, adjacency, edges, undirected, self_loops)[None, None]
+    g = spec.graph
+    if g is not None:
+        graph = graph_mask(n_q, n_k, g.adjacency, g.edges, g.undirected, g.self_loops)[None, None]
         parts.append(_rows_of(graph))
-        described["graph"] = {"adjacency": adjacency is not None, "edges": edges is not None,
-                              "undirected": bool(undirected), "self_loops": bool(self_loops)}
-    if window2d is not None:
-        if grid is None:
-            raise AttnError("--window2d needs an image (--image H × W × C) to know the pixel grid")
-        if window2d < 1 or window2d % 2 == 0:
-            raise AttnError(f"--window2d must be an odd size ≥ 1 (a K × K neighbourhood); got {window2d}")
-        parts.append(lambda i0, i1: window2d_mask(*grid, window2d, i0, i1)[None, None])
-        described["window2d"] = int(window2d)
-    if mask is not None:
-        m = as_bool_mask(np.asarray(mask), "--mask", invert=mask_invert)
-        parts.append(_rows_of(_broadcast_to_4d(m, "--mask", shape)))
-        described["mask"] = "inverted" if mask_invert else True
-    if bias is not None:
-        b = np.asarray(bias)
-        if b.dtype.kind not in "fiub":
-            raise AttnError(f"--bias must be real numbers; got dtype {b.dtype}")
-        bias_parts.append(_rows_of(_broadcast_to_4d(b.astype(dtype, copy=False), "--bias", shape)))
+        described["graph"] = {"adjacency": g.adjacency is not None, "edges": g.edges is not None,
+                              "undirected": g.undirected, "self_loops": g.self_loops}
+    if spec.window2d is not None:
+        size, (height, width) = spec.window2d.size, spec.window2d.grid
+        if height * width != n_q or n_q != n_k:
+            raise AttnError(f"{param('spec.window2d.grid')} {height} × {width} has {height * width} pixels but "
+                            f"there are {n_q} queries and {n_k} keys")
+        parts.append(lambda i0, i1: window2d_mask(height, width, size, i0, i1)[None, None])
+        described["window2d"] = size
+    if spec.mask is not None:
+        parts.append(_rows_of(_broadcast_to_4d(spec.mask, param("spec.mask"), shape)))
+        described["mask"] = True
+    bias_parts: list[Rows] = []
+    if spec.bias is not None:
+        bias_parts.append(_rows_of(_broadcast_to_4d(spec.bias.astype(dtype, copy=False), param("spec.bias"), shape)))
         described["bias"] = True
     return Masks(n_q, parts, bias_parts, query_valid, described)

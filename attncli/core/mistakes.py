@@ -37,6 +37,7 @@ from attncli.core.neighbours import (
     towards_scores,
 )
 from attncli.core.normalize import normalize
+from attncli.core.spec import Spec
 
 Kwargs = dict[str, Any]
 Change = Callable[[Kwargs, Any], "Kwargs | None"]  # (kwargs, correct result) -> new kwargs, None: impossible here
@@ -261,10 +262,10 @@ def tail(res: Any, kw: Kwargs) -> Any:
     mask = kw.get("mask")
     if mask is not None and cols(kw):
         mask = to_rows(np.asarray(mask))
-    masks = dict(causal=kw.get("causal", False), window=kw.get("window"), key_lens=kw.get("key_lens"),
-                 query_lens=kw.get("query_lens"), mask=mask)
-    allowed = mk.combine(s.shape, **masks, mask_invert=kw.get("mask_invert", False)).allowed if any(
-        v is not None and v is not False for v in masks.values()) else None
+    spec = Spec(causal=bool(kw.get("causal", False)), window=mk.parse_window(kw.get("window")),
+                key_lens=kw.get("key_lens"), query_lens=kw.get("query_lens"),
+                mask=None if mask is None else mk.as_bool_mask(np.asarray(mask), invert=kw.get("mask_invert", False)))
+    allowed = mk.combine(s.shape, spec).allowed if spec.masked else None
     if allowed is not None:
         s = np.where(allowed, s, -np.inf)
     name = kw.get("normalize") or kw.get("normalize_") or "softmax"

@@ -122,7 +122,7 @@ class MapFile:
     """Where attention(stream_maps=...) puts a map that does not fit in memory: one .npy file at `path`.
 
         with MapFile("weights.npy", protect=inputs) as out:
-            attention(..., need=["weights"], stream_maps=out.open)
+            attention(..., need=["weights"], stream_maps=lambda name, **how: out.open(name, layout=layout, **how))
 
     `open` makes the temporary file (refusing inputs, directories, and a disk without room for it) and
     returns its NpyBlocks; leaving the block renames it over `path`, an exception (Ctrl-C too) removes it.
