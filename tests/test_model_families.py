@@ -13,10 +13,11 @@ import pytest
 from cli_helpers import run
 from safetensors.numpy import load_file
 
+from attncli.core.spec import Rope, Spec
 from attncli.models import rules
 from attncli.models.checkpoint import open_checkpoint
 from attncli.models.families import FAMILIES, Family
-from attncli.models.forward import Shapes, forward, layer_settings, shapes, split_fused
+from attncli.models.forward import Shapes, attention_kwargs, forward, layer_spec, shapes, split_fused
 
 GOLDEN = Path(__file__).parent / "golden" / "models"
 
@@ -74,14 +75,18 @@ def test_gpt2_scale_rule():
     assert rules.gpt2_scale({"scale_attn_by_inverse_layer_idx": True}, 2, 16) == 0.25 / 3
 
 
-def test_layer_settings_are_one_value_per_layer():
-    ckpt = open_checkpoint(str(GOLDEN / "qwen2_layer_types"))
+def test_each_layer_is_one_spec():
+    ckpt = open_checkpoint(str(GOLDEN / "qwen2_layer_types"))  # sliding window 3 on layers 0 and 2
     s = shapes(ckpt)
-    first, second = (layer_settings(ckpt, i, s) for i in range(2))
-    assert first.causal and first.window == (2, 0) and first.rope == (10000.0, "half", 8) and not first.alibi
-    assert second.window is None and second == replace(first, window=None)
-    assert first.kwargs() == {"causal": True, "rope": True, "rope_base": 10000.0, "rope_layout": "half",
-                              "window": (2, 0)}
+    first, second = (layer_spec(ckpt, i, s) for i in range(2))
+    assert first == Spec(causal=True, window=(2, 0), rope=Rope(10000.0, "half"))
+    assert second == first.replace(window=None)
+    assert attention_kwargs(first) == {"causal": True, "rope": True, "rope_base": 10000.0, "rope_layout": "half",
+                                       "window": (2, 0)}
+    gpt2 = open_checkpoint(str(GOLDEN / "gpt2_layer_scaled"))
+    assert [layer_spec(gpt2, i, shapes(gpt2)).scale for i in range(3)] == [1 / np.sqrt(8) / (i + 1) for i in range(3)]
+    bloom = open_checkpoint(str(GOLDEN / "bloom"))
+    assert layer_spec(bloom, 0, shapes(bloom)) == Spec(causal=True, alibi=True)
 
 
 def test_a_family_says_where_its_norms_sit():

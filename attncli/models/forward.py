@@ -4,12 +4,12 @@
     post-norm:  h = N₁(h + Attn(h));  h = N₂(h + MLP(h))
     pre-norm:   h = h + Attn(N₁(h));  h = h + MLP(N₂(h))      (parallel residual: h + Attn(N₁(h)) + MLP(N₂(h)))
     final norm: last hidden state = N_f(h)
-    Attn(h) = W_O·attend(Q, K, V; the layer's settings)    Q, K, V = h·W + b, split into heads
+    Attn(h) = W_O·attend(Q, K, V, the layer's Spec)    Q, K, V = h·W + b, split into heads
     MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)
 
 What a family is (families.py) decides every branch here: where the norms sit, causal or not, the positions,
-and each layer's attention settings (LayerSettings: causal, window, RoPE, ALiBi, scale), made by the rules the
-family names (rules.py) and passed to the core in one call per layer. Hidden states follow transformers'
+and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale) made by the rules the family names
+(rules.py), given with the projected heads to attncli.attend, once per layer. Hidden states follow transformers'
 `output_hidden_states`: the embeddings, then each layer's output (the last one after the final norm when the
 family has one): layers + 1 of them. Weights are read one layer at a time, oriented in × out as they are read.
 """
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from attncli.core.attend import attend
+from attncli.core.spec import Plan, Rope, Spec
 from attncli.errors import AttnError
 from attncli.models import rules
 from attncli.models.checkpoint import OPTION, Checkpoint
@@ -141,41 +143,30 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
     return h.astype(dtype, copy=False)
 
 
-@dataclass(frozen=True)
-class LayerSettings:
-    """Layer i's attention, everything but the arrays: causal; window (L, R): query i sees keys
-    i − L ≤ j ≤ i + R; rope (θ, layout, rotated dimensions) or None; ALiBi; scale of the scores (None: the
-    core's 1/√d_head). One value per layer, made by layer_settings() and given to the core in one call."""
-
-    causal: bool = False
-    window: tuple[int, int] | None = None
-    rope: tuple[float, str, int] | None = None
-    alibi: bool = False
-    scale: float | None = None
-
-    def kwargs(self) -> dict:
-        """The settings as keywords of attncli.core.attention.attention (causal, window, rope, alibi, scale)."""
-        out: dict = {"causal": self.causal}
-        if self.rope is not None:
-            out.update(rope=True, rope_base=self.rope[0], rope_layout=self.rope[1])
-        if self.alibi:
-            out["alibi"] = True
-        if self.window is not None:
-            out["window"] = self.window
-        if self.scale is not None:
-            out["scale"] = self.scale
-        return out
-
-
-def layer_settings(ckpt: Checkpoint, i: int, s: Shapes) -> LayerSettings:
-    """Layer i's settings from the family's fields and the rules it names (rules.py) over config.json."""
+def layer_spec(ckpt: Checkpoint, i: int, s: Shapes) -> Spec:
+    """Layer i's attention as one Spec, from the family's fields and the rules it names (rules.py) over
+    config.json: causal; window (L, 0): query i sees keys i − L ≤ j ≤ i (transformers' sliding_window W is
+    L = W − 1); RoPE (θ, rotate_half) or ALiBi; scale (None: the core's 1/√d_head)."""
     fam, cfg = ckpt.family, ckpt.config
     window = fam.window(cfg, i)
-    rope = (rules.rope_base(cfg, fam.rope_theta), "half", s.head_dim) if fam.positions == "rope" else None
-    return LayerSettings(
-        causal=fam.causal,
-        window=None if window is None else (window - 1, 0),  # key j is seen when i − j < window
-        rope=rope, alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim))
+    return Spec(causal=fam.causal, window=None if window is None else (window - 1, 0),
+                rope=Rope(rules.rope_base(cfg, fam.rope_theta), "half") if fam.positions == "rope" else None,
+                alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim))
+
+
+def attention_kwargs(spec: Spec) -> dict:
+    """A layer's Spec as keywords of attncli.core.attention.attention (for compute --config): causal, and
+    window, RoPE, ALiBi and scale where set."""
+    out: dict = {"causal": spec.causal}
+    if spec.rope is not None:
+        out.update(rope=True, rope_base=spec.rope.base, rope_layout=spec.rope.layout)
+    if spec.alibi:
+        out["alibi"] = True
+    if spec.window is not None:
+        out["window"] = spec.window
+    if spec.scale is not None:
+        out["scale"] = spec.scale
+    return out
 
 
 def split_fused(a: np.ndarray, layout: str, s: Shapes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -205,7 +196,7 @@ def qkv_weights(layer: Layer) -> list[tuple[np.ndarray, np.ndarray | None]]:
 
 def layer_weights(layer: Layer) -> dict:
     """Layer i's self-attention as attncli.core.attention keywords: W_Q, W_K, W_V, W_O and biases (in × out),
-    heads, kv heads, and its settings (layer_settings)."""
+    heads, kv heads, and its settings (layer_spec)."""
     fam, s = layer.ckpt.family, layer.s
     proj = qkv_weights(layer)
     if fam.fused_qkv is not None:
@@ -216,7 +207,7 @@ def layer_weights(layer: Layer) -> dict:
     (wq, bq), (wk, bk), (wv, bv) = proj
     wo, bo = layer.linear(fam.o, s.heads * s.head_dim, s.hidden, layer.ckpt.flag(fam.o_bias))
     return dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=s.heads, kv_heads=s.kv_heads,
-                **layer_settings(layer.ckpt, layer.i, s).kwargs())
+                **attention_kwargs(layer_spec(layer.ckpt, layer.i, s)))
 
 
 # ---------------------------------------------------------------- the pass, a layer at a time
@@ -287,26 +278,24 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
 
     rows.run(project)
     q, k, v = heads_of(ys, fam.fused_layout if fam.fused_qkv else None, B, n, s)  # (B, H, n, hd), (B, G, n, hd) ×2
-    settings = layer_settings(layer.ckpt, layer.i, s)
-    q *= ft.type(1 / math.sqrt(s.head_dim) if settings.scale is None else settings.scale)  # no pass over n × n
-    core = {**settings.kwargs(), "scale": 1.0}
+    spec = layer_spec(layer.ckpt, layer.i, s)
+    q *= ft.type(1 / math.sqrt(s.head_dim) if spec.scale is None else spec.scale)  # no pass over the n × n scores
+    scaled = spec.replace(scale=1.0)
+    plan = Plan(need=("weights", "heads"), dtype=dtype, threads=threads)
 
-    def attend(qb: np.ndarray, kb: np.ndarray, vb: np.ndarray, key_lens: list[int] | None, threads: int | None):
+    def attend_(qb: np.ndarray, kb: np.ndarray, vb: np.ndarray, key_lens: list[int] | None, plan: Plan):
         """attncli's core on projected heads (b, H, n_q, hd), (b, G, n, hd) ×2: the layer's one attention."""
-        from attncli.core.attention import attention
-
-        return attention(qb, kb, vb, key_lens=key_lens, dtype=dtype, need=["weights", "heads"], threads=threads,
-                         **core)
+        return attend(qb, kb, vb, scaled if key_lens is None else scaled.replace(key_lens=key_lens), plan)
 
     every = heads == list(range(s.heads))
     # With no causal mask, window or positions (the encoders), a query row's attention needs its own row of Q
     # and all of K and V: each thread attends for its own rows and goes straight on to their MLP.
-    by_rows = rows.parallel and settings == LayerSettings(scale=settings.scale)
+    by_rows = rows.parallel and spec == Spec(scale=spec.scale)
     pieces: dict[tuple[int, int, int], np.ndarray] = {}  # (b, i0, i1) -> where those rows' weights may be nonzero
     if by_rows:
         merged = np.empty((B * n, s.heads * s.head_dim), dtype=ft)  # (m, H·hd)
     else:
-        res = attend(q, k, v, lens, threads)
+        res = attend_(q, k, v, lens, plan)
         merged = res.heads.transpose(0, 2, 1, 3).reshape(B * n, -1)  # (m, H·hd): a view of the kernel's layout
     o = layer.linear(fam.o, s.heads * s.head_dim, d, layer.ckpt.flag(fam.o_bias))
     (up_w, up_b), (down_w, down_b), gate = mlp_weights(layer)
@@ -318,7 +307,8 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
             i0, i1 = max(r0 - b * n, 0), min(r1 - b * n, n)
             if i0 >= i1:
                 continue
-            got = attend(q[b: b + 1, :, i0:i1], k[b: b + 1], v[b: b + 1], None if lens is None else [lens[b]], 1)
+            got = attend_(q[b: b + 1, :, i0:i1], k[b: b + 1], v[b: b + 1], None if lens is None else [lens[b]],
+                          plan.replace(threads=1))
             merged[b * n + i0: b * n + i1] = got.heads[0].transpose(1, 0, 2).reshape(i1 - i0, -1)  # (rows, H·hd)
             if into is not None:
                 into[b, :, i0:i1] = got.weights[0] if every else got.weights[0, heads]
