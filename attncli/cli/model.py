@@ -85,8 +85,9 @@ def model(
 
     from attncli import __version__
     from attncli.models.checkpoint import open_checkpoint
-    from attncli.models.forward import forward, shapes
+    from attncli.models.forward import forward
     from attncli.models.tokens import encode_ids, encode_texts, encode_tokens
+    from attncli.models.weights import shapes
 
     if dtype not in ("float32", "float64"):
         raise AttnError(f"--dtype takes float32 or float64; got {dtype!r}")

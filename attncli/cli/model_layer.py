@@ -20,7 +20,8 @@ def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[st
     import numpy as np
 
     from attncli.models.checkpoint import open_checkpoint
-    from attncli.models.forward import Layer, layer_weights, shapes
+    from attncli.models.forward import layer_weights
+    from attncli.models.weights import Layer, shapes
 
     if o.get("config") is None or o.get("layer") is None:
         raise AttnError("--config and --layer go together: --config MODEL/config.json --layer L")

@@ -26,7 +26,11 @@ For each case in CASES it writes tests/golden/models/<case>/:
                                   top-level rope_theta, torch_dtype, sliding_window set while
                                   use_sliding_window is false); `gpt2` gets the causal-mask buffers
                                   h.N.attn.bias / h.N.attn.masked_bias that older GPT-2 checkpoints hold
-                                  (transformers ignores them); `llama_bf16` is saved in bfloat16.
+                                  (transformers ignores them); `llama_bf16` is saved in bfloat16;
+                                  `qwen2_window_layers` is in the transformers 4 layout too;
+                                  `llama_no_eps` has rms_norm_eps removed from config.json (the reload
+                                  uses LlamaConfig's default) and embeddings drawn N(0, 0.003²) so that
+                                  ε matters.
   tokenizer.json                  a small tokenizer made with the `tokenizers` library, in the style of the
                                   family (WordPiece + "[CLS] $A [SEP]"; byte-level BPE; Metaspace BPE + "<s>").
   case.json                       what `attncli model` is given and what to expect:
