@@ -119,3 +119,23 @@ def test_parallel_residual_adds_attention_and_mlp_of_the_same_input(tmp_path):
     np.testing.assert_allclose(got.hidden[1][0], want, atol=1e-4 * max(1, np.abs(want).max()), rtol=0)
     sequential = forward(open_checkpoint(str(GOLDEN / "llama_gqa")), ids, None, layers=[], hidden=True)
     assert np.abs(sequential.hidden[1][0] - want).max() > 1e-2  # the two residual forms differ here
+
+
+@pytest.mark.parametrize("case,kv", [("mistral_window", 8), ("qwen2", 32), ("llama_gqa", None)])
+def test_without_num_key_value_heads_the_config_class_default_is_used(case, kv, tmp_path):
+    """MistralConfig's num_key_value_heads defaults to 8, Qwen2Config's to 32, LlamaConfig's to the heads: with
+    4 heads, the first two do not fit (transformers cannot load them either); Llama has 4 kv heads."""
+    import shutil
+
+    from attncli.errors import AttnError
+
+    folder = tmp_path / case
+    shutil.copytree(GOLDEN / case, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    del cfg["num_key_value_heads"]
+    (folder / "config.json").write_text(json.dumps(cfg))
+    if kv is None:
+        assert shapes(open_checkpoint(str(folder))).kv_heads == 4
+    else:
+        with pytest.raises(AttnError, match=f"heads 4, kv heads {kv},"):
+            shapes(open_checkpoint(str(folder)))

@@ -81,8 +81,8 @@ def layer_spec(ckpt: Checkpoint, i: int, s: Shapes) -> Spec:
 
 
 def attention_kwargs(spec: Spec) -> dict:
-    """A layer's Spec as keywords of attncli.core.attention.attention (for compute --config): causal, and
-    window, RoPE, ALiBi and scale where set."""
+    """A layer's Spec as keywords of attncli.core.attention.attention (what `compute` calls with one layer of a
+    model): causal, and window, RoPE, ALiBi and scale where set."""
     out: dict = {"causal": spec.causal}
     if spec.rope is not None:
         out.update(rope=True, rope_base=spec.rope.base, rope_layout=spec.rope.layout)
