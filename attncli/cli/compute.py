@@ -58,9 +58,9 @@ def compute(
     names = parse_show(show, SHOWABLE, default)
     look = check_look(precision, dpi, cmap)
 
+    from attncli.cli.pipeline import compute_attention as attention
     from attncli.cli.spec import attention_kwargs
-    from attncli.core import attention
-    from attncli.core.attention import rows_text
+    from attncli.core.attend import rows_text
     from attncli.io.memory import available_memory
     from attncli.io.stream import MapFile
 

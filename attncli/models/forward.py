@@ -268,7 +268,15 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     weights of `heads` are copied `into` (B, len(heads), n, n) when given. Rows run in parallel through the
     projections, the norms, the MLP and that copy; the attention between them runs on every core inside attncli's
     core."""
-    from attncli.core.attention import attention
+    from attncli.core.attend import attend as core_attend
+    from attncli.core.spec import Plan, Rope, Spec
+
+    def attention(q, k, v, *, key_lens, dtype, need, threads, scale, causal=False, window=None, rope=False,
+                  rope_base=10000.0, rope_layout="half", alibi=False):
+        """The layer's settings (attention_settings) as a Spec, run by attend."""
+        spec = Spec(causal=causal, window=window, key_lens=key_lens, scale=scale, alibi=alibi,
+                    rope=Rope(rope_base, rope_layout) if rope else None)
+        return core_attend(q, k, v, spec, Plan(dtype=dtype, need=need, threads=threads))
 
     fam, s = layer.ckpt.family, layer.s
     B, n, d = h.shape
