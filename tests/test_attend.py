@@ -281,3 +281,36 @@ def test_project_and_attention_errors_name_parameters():
     bad[1, 2] = np.inf
     with pytest.raises(AttnError, match=r"^x holds inf at position \[1, 2\]"):
         attention(bad)
+
+
+# ---- --backend on the command line --------------------------------------------------------------------------------
+
+CLI_GRID = [
+    ["--causal"],
+    ["--window", "1:0", "--heads", "2"],
+    ["--score", "dot", "--key-lens", "3"],
+    ["--temperature", "0.5", "--causal", "--heads", "2"],
+]
+
+
+@pytest.mark.parametrize("options", [pytest.param(o, id=" ".join(o)) for o in CLI_GRID])
+def test_compute_backend_gives_the_same_output(options):
+    """compute --backend dense|fused|trace|auto: the output (float64) equal to 1e-12 whichever kernel ran."""
+    from cli_helpers import run
+
+    x = "1 0 1 0; 0 2 0 2; 1 1 1 1; 0.5 -1 2 0"
+    outs = {}
+    for backend in ("auto", "dense", "fused", "trace"):
+        proc = run(["compute", "--x", x, *options, "--show", "output,heads", "--format", "json", "--backend", backend])
+        doc = json.loads(proc.stdout)
+        outs[backend] = np.array(doc["output"])
+    for backend in ("dense", "fused", "trace"):
+        np.testing.assert_allclose(outs[backend], outs["auto"], rtol=0, atol=1e-12, err_msg=backend)
+
+
+def test_compute_backend_fused_refuses_the_maps():
+    from cli_helpers import run_error
+
+    err = run_error(["compute", "--x", "1 0; 0 1", "--show", "weights", "--backend", "fused"])
+    assert err == ("error: --backend fused cannot run this: the scores or weights are asked for (it keeps no maps); "
+                   "use --backend dense or --backend auto\n")

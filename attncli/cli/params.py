@@ -20,6 +20,7 @@ OPTIONS: dict[str, str | None] = {
     "block_rows": None,
     "plan.block_rows": None,
     "plan.need": "--show",
+    "plan.backend": "--backend",
     "plan.memory_limit": None,
     "plan.stream_maps": None,
     "spec.normalize_over": None,

@@ -102,6 +102,7 @@ def compute_attention(
     memory_limit: int | None = None,
     stream_maps: Callable[..., Any] | None = None,
     torch_weights: bool = False,
+    backend: str = "auto",
     **kwargs: Any,
 ) -> AttentionResult:
     """Compute attention end to end from the command line's values; see the module docstring.
@@ -122,6 +123,7 @@ def compute_attention(
     rows in canonical (B, H, rows, n_k); `shape` is the user's, as `export` would give it), or None if it cannot
     take it. A streamed map is None in the result and named in `result.streamed`. `torch_weights`: the caller
     transposed W from PyTorch's (out, in), so a shape error does not suggest --weights-layout torch again.
+    `backend`: auto, dense, fused or trace (core/backends.py).
     """
     norm_name = kwargs.pop("normalize", normalize_) or "softmax"
     over_queries = kwargs.pop("_normalize_over_queries", False)  # only to reproduce that mistake (diagnose.py)
@@ -237,7 +239,7 @@ def compute_attention(
                 window2d=None if window2d is None else Window2d(window2d, grid),
                 rope=Rope(rope_base, rope_layout, start_pos) if rope else None, alibi=bool(alibi), bias=bias,
                 empty_rows=empty_rows)
-    plan = Plan(need=need, backend="trace" if trace else "auto", dtype=str(ft), block_rows=block_rows,
+    plan = Plan(need=need, backend="trace" if trace else backend, dtype=str(ft), block_rows=block_rows,
                 threads=threads, memory_limit=memory_limit, stream_maps=stream_maps,
                 allow_nonfinite=allow_nonfinite)
     origin = f"{param('wq')}/{param('wk')}" if wq is not None else (param("x") if x is not None else
