@@ -71,6 +71,11 @@ def message(err: AttnError) -> str:
     return err.text(_Table())
 
 
+def speak(text: str) -> str:
+    """A library text that names parameters (‹key_lens›, e.g. a diagnosis) as the command line says them."""
+    return AttnError(text).text(_Table())
+
+
 @contextmanager
 def speaking(overrides: Mapping[str, str]) -> Iterator[None]:
     """Within this block, name parameters as `overrides` says (e.g. {"tokenizer": "tokenizer.json"})."""

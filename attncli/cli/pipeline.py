@@ -28,7 +28,7 @@ from attncli.core import heads as hd
 from attncli.core import masks as mk
 from attncli.core import positions as pos
 from attncli.core.attend import Context, attend_heads, rows_text  # noqa: F401 - rows_text: used from here
-from attncli.core.inputs import from_qkv, from_tokens, image_tokens
+from attncli.core.inputs import from_qkv, from_tokens
 from attncli.core.layout import to_rows
 from attncli.core.result import AttentionResult, user_shape
 from attncli.core.spec import Graph, Plan, Rope, Spec, Window2d
@@ -37,6 +37,7 @@ from attncli.core.validate import (
     as_real,
     check_finite,
     check_ndim,
+    check_tokens,
     compute_dtype,
 )
 from attncli.errors import AttnError, param
@@ -257,6 +258,14 @@ def compute_attention(
     if grid is not None:
         res.meta["image"] = {"height": grid[0], "width": grid[1]}
     return res
+
+
+def image_tokens(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+    """H × W × C (or B × H × W × C) -> tokens (H·W × C, row-major: token r·W + c) and the grid (H, W)."""
+    check_ndim(image, "--image", (3, 4), "H × W × C (height × width × channels) or batch × H × W × C")
+    *lead, h, w, c = image.shape
+    check_tokens(image.reshape(*lead, h * w, c), "--image", what="pixels", shape=image.shape)
+    return image.reshape(*lead, h * w, c), (h, w)
 
 
 def _position_table(pe: str | np.ndarray, x: np.ndarray, base: float, layout: str, cols: bool,

@@ -31,7 +31,7 @@ from attncli.vocabulary import NOUN
 Close = Callable[[np.ndarray, np.ndarray], bool]
 Compute = Callable[..., Any]  # the problem's keywords -> its AttentionResult (the CLI's compute_attention)
 LAYOUT = ("matches the expected array transposed: tokens as rows vs columns mixed up (K used where Kᵀ belongs, "
-          "or the other --layout)")
+          "or the other ‹layout›)")
 LAYOUT_SHORT = "the array transposed (tokens as rows vs columns)"
 SMALL_MAPS = 1 << 18  # cells of the weights (all heads) up to which pairs of mistakes are tried
 
@@ -399,6 +399,6 @@ def candidates(kwargs: Kwargs, what: str, result: Any, compute: Compute) -> Susp
 
 
 def expected_candidates(want: np.ndarray) -> Suspects:
-    """The mistakes an answer can show against a given expected array (check --expected): no problem to
-    recompute, so only its other shapes (transposed, flattened into one line)."""
+    """The mistakes an answer can show against a given expected array (no problem to recompute): only its other
+    shapes (transposed, flattened into one line)."""
     return Suspects(None, "", None, want=want)

@@ -1,24 +1,15 @@
-"""Canonicalize the inputs: token vectors (or an image) and projections, or Q/K/V, into (B, heads, n, d).
+"""Canonicalize the inputs: token vectors and projections, or Q/K/V, into (B, heads, n, d).
 
-Validation here names the option and the shapes the user gave (in their layout), so a mistake reads
-as the user wrote it.
+Validation here names the parameter (‹x›, ‹wq›, ...) and the shapes the caller gave, so a mistake reads as the
+caller wrote it (the command line writes each parameter as its option, and passes its layout for the lecture
+layout's wording).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from attncli.core import heads as hd
 from attncli.core.validate import check_ndim, check_tokens
 from attncli.errors import AttnError, param
-
-
-def image_tokens(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-    """H × W × C (or B × H × W × C) -> tokens (H·W × C, row-major: token r·W + c) and the grid (H, W)."""
-    check_ndim(image, "‹image›", (3, 4), "H × W × C (height × width × channels) or batch × H × W × C")
-    *lead, h, w, c = image.shape
-    check_tokens(image.reshape(*lead, h * w, c), "‹image›", what="pixels", shape=image.shape)
-    return image.reshape(*lead, h * w, c), (h, w)
 
 
 def user_shape(shape: tuple[int, ...], cols: bool) -> tuple[int, ...]:
@@ -67,8 +58,9 @@ def from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads, torch_weights,
                 raise AttnError(f"{name} is empty (shape {w2.shape}); a projection needs at least one row and column")
         bq1, bk1, bv1 = (None if b is None else hd.concat_heads_bias(b, n)
                          for b, n in ((bq, "‹bq›"), (bk, "‹bk›"), (bv, "‹bv›")))
-        # heads.project looks the lecture layout's roles up by option (LECTURE_ROLES): the CLI's names there
-        w_names = [("-" * 2 + n) if cols else param(n) for n in ("wq", "wk", "wv")]
+        # heads.LECTURE_ROLES (the lecture layout's wording, cols only) is keyed by option, "--wq": until it is keyed
+        # by parameter, the cols layout (which only the command line has) passes the option names
+        w_names = [f"--{n}" if cols else param(n) for n in ("wq", "wk", "wv")]
         qf = hd.project(x3, wq2, bq1, ("‹x›", w_names[0], "‹bq›"), user_shape(x.shape, cols), cols,
                         torch_weights)  # (B, n_q, H·d_k)
         kv_src = "‹x_kv›" if x_kv is not None else "‹x›"
