@@ -1,24 +1,18 @@
-"""attncli: a command-line attention calculator.
+"""attncli: a command-line attention calculator, and a small library under it.
 
-Library use: `from attncli import attention`; see `attncli.core.attention.attention`.
+Library use: `from attncli import attend, project, attention, Spec, Plan` (see attncli/core/__init__.py and the
+README's Library section).
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["attend", "attention", "AttentionResult", "Spec", "Plan", "Rope", "Graph", "Window2d", "__version__"]
+PUBLIC = ("attend", "project", "attention", "AttentionResult", "Spec", "Plan", "Rope", "Graph", "Window2d")
+__all__ = [*PUBLIC, "__version__"]
 
 
 def __getattr__(name: str):  # lazy, so `attncli --help` does not pay for numpy
-    if name in ("attention", "AttentionResult"):
+    if name in PUBLIC:
         from attncli import core
 
         return getattr(core, name)
-    if name == "attend":
-        from attncli.core.attend import attend
-
-        return attend
-    if name in ("Spec", "Plan", "Rope", "Graph", "Window2d"):
-        from attncli.core import spec
-
-        return getattr(spec, name)
     raise AttributeError(name)

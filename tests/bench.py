@@ -60,7 +60,7 @@ print(min(times), torch.get_num_threads())
 LIBRARY_CODE = """
 import sys, time
 import numpy as np
-from attncli import attention
+from attncli.cli.pipeline import compute_attention as attention
 need, causal, reps = sys.argv[1].split(","), sys.argv[2] == "1", int(sys.argv[3])
 q, k, v = (np.load(p) for p in sys.argv[4:7])
 attention(q, k, v, causal=causal, need=need)

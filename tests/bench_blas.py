@@ -60,7 +60,7 @@ def child(quick: bool, budget: float) -> None:
                 times.append(time.perf_counter() - t)
             best[f"{what}|{dtype}"] = min(times)
     if os.environ.get("OPENBLAS_NUM_THREADS") == "1":  # one core: the CLI's threads=1, a BLAS thread each
-        from attncli import attention
+        from attncli.cli.pipeline import compute_attention as attention
 
         for dtype in ("float32", "float64"):
             for n, causal in ATTENTION:

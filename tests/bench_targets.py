@@ -29,7 +29,7 @@ if kind == "attncli":
         pass
 import numpy as np
 if kind == "attncli":
-    from attncli import attention
+    from attncli.cli.pipeline import compute_attention as attention
     def op(q, k, v, causal):
         attention(q, k, v, causal=causal, need=["output"])
 else:

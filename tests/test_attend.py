@@ -203,3 +203,114 @@ def test_attend_errors_name_parameters():
     with pytest.raises(AttnError) as info:
         attend(q, q, q, Spec(empty_rows="error", key_lens=(0,)))
     assert "pass empty_rows=zero|nan" in str(info.value) and "--" not in str(info.value)
+
+
+# ---- project and attention: tokens and weights ---------------------------------------------------------------
+
+PROJECTED = sorted(p for p in GOLDEN.glob("*.npz") if not p.name.startswith("sdpa_"))
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in PROJECTED])
+def test_attention_matches_torch_multihead_attention(path: Path):
+    """attention(x, weights, spec, heads=...) equals nn.MultiheadAttention (and the projection cases of
+    tests/golden/generate.py): in-projections, heads, key padding, an inverted mask, cross attention, W_O."""
+    from attncli import attention
+
+    arrays, o, want = sdpa_case(path)
+    weights = {n: arrays[n] for n in ("wq", "wk", "wv", "bq", "bk", "bv", "wo", "bo") if n in arrays}
+    mask = arrays.get("mask")
+    spec = Spec(causal=o.get("causal", False), key_lens=o.get("key_lens"),
+                mask=None if mask is None else (~mask.astype(bool) if o.get("mask_invert") else mask))
+    res = attention(arrays["x"], weights, spec, heads=o.get("heads"), x_kv=arrays.get("x_kv"))
+    atol = 1e-5 if want["output"].dtype == np.float32 else 1e-6
+    np.testing.assert_allclose(res.weights, want["weights"], rtol=0, atol=atol)
+    np.testing.assert_allclose(res.output, want["output"], rtol=0, atol=atol)
+    assert res.export("output").shape == (want["output"] if o["batched"] else want["output"][0]).shape
+
+
+def test_project_splits_heads_as_column_blocks():
+    """Q = X·W_Q + b_Q, head h = columns h·d_k .. (h+1)·d_k; K and V with 1 kv head (grouped), from x_kv."""
+    from attncli import project
+
+    x, x_kv = RNG.standard_normal((2, 5, 6)), RNG.standard_normal((2, 7, 6))
+    w = {"wq": RNG.standard_normal((6, 8)), "wk": RNG.standard_normal((6, 4)), "wv": RNG.standard_normal((6, 3)),
+         "bq": RNG.standard_normal(8)}
+    q, k, v = project(x, w, heads=2, kv_heads=1, x_kv=x_kv)
+    assert q.shape == (2, 2, 5, 4) and k.shape == (2, 1, 7, 4) and v.shape == (2, 1, 7, 3)
+    full = x @ w["wq"] + w["bq"]
+    np.testing.assert_allclose(q[:, 1], full[..., 4:], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(v[:, 0], x_kv @ w["wv"], rtol=0, atol=1e-12)
+    per_head = project(x[0], {"wq": [w["wq"][:, :4], w["wq"][:, 4:]], "wk": [w["wk"]], "wv": [w["wv"]]},
+                       kv_heads=1)[0]
+    np.testing.assert_allclose(per_head[0], (x[0] @ w["wq"]).reshape(5, 2, 4).transpose(1, 0, 2), atol=1e-12)
+    q0, k0, v0 = project(x)  # no weights: Q = K = V = X
+    assert q0.shape == (2, 1, 5, 6) and np.array_equal(k0[:, 0], x)
+
+
+def test_attention_is_project_then_attend_then_wo():
+    from attncli import attention, project
+
+    x = RNG.standard_normal((6, 8))
+    w = {n: RNG.standard_normal((8, 8)) for n in ("wq", "wo")} | {"bo": RNG.standard_normal(8)}
+    w |= {n: RNG.standard_normal((8, 4)) for n in ("wk", "wv")}  # 2 kv heads of 2 features for 4 query heads
+    spec = Spec(causal=True, window=(2, 0), rope=Rope())
+    res = attention(x, w, spec, heads=4, kv_heads=2)
+    q, k, v = project(x, {n: w[n] for n in ("wq", "wk", "wv")}, heads=4, kv_heads=2)
+    assert q.shape == (1, 4, 6, 2) and k.shape == (1, 2, 6, 2)
+    heads = attend(q, k, v, spec).output  # (1, 6, 8): the heads side by side
+    np.testing.assert_allclose(res.output, heads @ w["wo"] + w["bo"], rtol=0, atol=1e-12)
+    assert res.export("output").shape == (6, 8)
+
+
+def test_project_and_attention_errors_name_parameters():
+    from attncli import attention, project
+
+    x = np.ones((3, 4))
+    with pytest.raises(AttnError) as info:
+        project(x, {"wq": np.ones((4, 2)), "wk": np.ones((4, 2))})
+    assert str(info.value) == "wq, wk given without wv; give all three projections"
+    with pytest.raises(AttnError, match="weights has 'w_q'; the weights are wq, wk, wv"):
+        project(x, {"w_q": np.ones((4, 2))})
+    with pytest.raises(AttnError, match="^bq needs the projections wq/wk/wv"):
+        project(x, {"bq": np.ones(4)})
+    with pytest.raises(AttnError, match="^bo needs wo"):
+        attention(x, {"bo": np.ones(4)})
+    with pytest.raises(AttnError, match="^heads must be a positive integer"):
+        attention(x, heads=0)
+    bad = x.copy()
+    bad[1, 2] = np.inf
+    with pytest.raises(AttnError, match=r"^x holds inf at position \[1, 2\]"):
+        attention(bad)
+
+
+# ---- --backend on the command line --------------------------------------------------------------------------------
+
+CLI_GRID = [
+    ["--causal"],
+    ["--window", "1:0", "--heads", "2"],
+    ["--score", "dot", "--key-lens", "3"],
+    ["--temperature", "0.5", "--causal", "--heads", "2"],
+]
+
+
+@pytest.mark.parametrize("options", [pytest.param(o, id=" ".join(o)) for o in CLI_GRID])
+def test_compute_backend_gives_the_same_output(options):
+    """compute --backend dense|fused|trace|auto: the output (float64) equal to 1e-12 whichever kernel ran."""
+    from cli_helpers import run
+
+    x = "1 0 1 0; 0 2 0 2; 1 1 1 1; 0.5 -1 2 0"
+    outs = {}
+    for backend in ("auto", "dense", "fused", "trace"):
+        proc = run(["compute", "--x", x, *options, "--show", "output,heads", "--format", "json", "--backend", backend])
+        doc = json.loads(proc.stdout)
+        outs[backend] = np.array(doc["output"])
+    for backend in ("dense", "fused", "trace"):
+        np.testing.assert_allclose(outs[backend], outs["auto"], rtol=0, atol=1e-12, err_msg=backend)
+
+
+def test_compute_backend_fused_refuses_the_maps():
+    from cli_helpers import run_error
+
+    err = run_error(["compute", "--x", "1 0; 0 1", "--show", "weights", "--backend", "fused"])
+    assert err == ("error: --backend fused cannot run this: the scores or weights are asked for (it keeps no maps); "
+                   "use --backend dense or --backend auto\n")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from cli_helpers import run, run_error
 
-from attncli import attention
+from attncli.cli.pipeline import compute_attention as attention
 from attncli.core.normalize import sparsemax
 from attncli.core.positions import alibi_slopes, rope, sinusoidal
 from attncli.errors import AttnError

@@ -155,7 +155,7 @@ def test_case_file_well_formed(path: Path):
 
 @pytest.mark.parametrize("path", CASES)
 def test_library_matches_reference(path: Path):
-    from attncli import attention
+    from attncli.cli.pipeline import compute_attention as attention
 
     case = load_case(path)
     res = attention(**case.inputs, **case.library_options())

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from attncli import attention
+from attncli.cli.pipeline import compute_attention as attention
 from attncli.errors import AttnError
 
 # The worked example of "Illustrated: Self-Attention" (Raimi Karim): 3 tokens, d_model 4, d_k = d_v = 3.
@@ -188,7 +188,8 @@ def test_dtype_auto():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(x=np.ones((3, 4)), wq=np.ones((3, 2)), wk=np.ones((4, 2)), wv=np.ones((4, 2))), "--wq"),
+        (dict(x=np.ones((3, 4)), wq=np.ones((3, 2)), wk=np.ones((4, 2)), wv=np.ones((4, 2))),
+         "wq must be d_model × d_out"),
         (dict(x=np.ones((3, 4)), wq=np.ones((4, 3)), wk=np.ones((4, 3)), wv=np.ones((4, 3)), heads=2),
          "--heads must divide 3"),
         (dict(q=np.ones((3, 4)), k=np.ones((3, 4)), v=np.ones((3, 4)), heads=4, kv_heads=3), "kv"),

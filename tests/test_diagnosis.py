@@ -311,7 +311,7 @@ def test_symmetric_scores_make_transposed_and_wrong_axis_coincide(tmp_path, x):
 # ---- the Diagnoser itself: names --------------------------------------------------------------------------------
 
 def _doctor(p: dict, what: str):
-    from attncli.core import attention
+    from attncli.cli.pipeline import compute_attention as attention
     from attncli.core import diagnose as dg
 
     kw = {k: v for k, v in p.items() if k not in ("key_lens",)}
@@ -322,7 +322,7 @@ def _doctor(p: dict, what: str):
 
     from attncli.cli.grader import Tolerance
 
-    return dg.Diagnoser(want, dg.candidates(kw, what, result), Tolerance.of(None, None, None).close)
+    return dg.Diagnoser(want, dg.candidates(kw, what, result, attention), Tolerance.of(None, None, None).close)
 
 
 @pytest.mark.parametrize("what", ["output", "weights"])
@@ -358,7 +358,7 @@ def test_names_of_pairs_and_coincidences():
 
 
 def test_a_mistake_that_cannot_be_computed_is_skipped():
-    from attncli.core import attention
+    from attncli.cli.pipeline import compute_attention as attention
     from attncli.core import diagnose as dg
 
     p = PROBLEMS["p3"]
@@ -368,7 +368,7 @@ def test_a_mistake_that_cannot_be_computed_is_skipped():
     def close(a, b):
         return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-6))
 
-    doctor = dg.Diagnoser(result.export("output"), dg.candidates(kw, "output", result), close)
+    doctor = dg.Diagnoser(result.export("output"), dg.candidates(kw, "output", result, attention), close)
     assert doctor.diagnose(reference(dict(p, key_lens=None), scale=1.0)).names == ["no-scaling"]
     assert doctor.diagnose(reference(dict(p, key_lens=None), shift=1)).names == ["causal-plus-one"]
 
@@ -386,7 +386,7 @@ def test_expected_mode_shapes():
 def test_fast_tail_equals_attention():
     """Mistakes made after the projections are recomputed from Q, K, V (mistakes.tail), not by attention():
     the two agree on batched, grouped-query, cols-layout and masked problems."""
-    from attncli.core import attention
+    from attncli.cli.pipeline import compute_attention as attention
     from attncli.core import mistakes as mm
 
     problems = [

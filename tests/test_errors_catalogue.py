@@ -580,7 +580,7 @@ def test_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pyt
     def bug(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(importlib.import_module("attncli.core.attention"), "compute_dtype", bug)
+    monkeypatch.setattr(importlib.import_module("attncli.cli.pipeline"), "compute_dtype", bug)
     with pytest.raises(SystemExit) as info:
         main(["compute", "--x", "1 0; 0 1"])
     assert info.value.code == 70

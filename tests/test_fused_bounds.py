@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attncli import attention
+from attncli.cli.pipeline import compute_attention as attention
 from attncli.core import fused
 
 RNG = np.random.default_rng(1515)

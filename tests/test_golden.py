@@ -234,7 +234,7 @@ def test_golden_file_well_formed(path: Path):
 
 @pytest.mark.parametrize("path", CASES)
 def test_library_matches_torch(path: Path):
-    from attncli import attention
+    from attncli.cli.pipeline import compute_attention as attention
 
     case = load_case(path)
     res = attention(**case.inputs, **case.library_options())

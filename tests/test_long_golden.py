@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from cli_helpers import run
 
-from attncli import attention
+from attncli.cli.pipeline import compute_attention as attention
 from attncli.core import fused
 
 GOLDEN = Path(__file__).parent / "golden" / "long"

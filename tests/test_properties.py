@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attncli import attention
+from attncli.cli.pipeline import compute_attention as attention
 
 
 @st.composite

@@ -251,3 +251,30 @@ def test_links_lead_somewhere(doc: Path):
         if anchor and where.suffix == ".md":
             headings = {_anchor(h) for h in re.findall(r"^#+ (.*)$", where.read_text(encoding="utf-8"), re.M)}
             assert anchor in headings, f"{doc.name} links to {target}: no such heading in {where.name}"
+
+
+
+LIBRARY = re.search(r"\n## Library\n(.*?)\n## ", (ROOT / "README.md").read_text(encoding="utf-8"), flags=re.S)
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", LIBRARY.group(1) if LIBRARY else "", flags=re.S)
+SHAPE_SHOWN = re.compile(r"^(\S.*?)\s+#\s+(\([\d, ]*\))")  # `res.weights.shape   # (2, 8, 5, 5): ...`
+
+
+def test_readme_library_has_python_blocks():
+    assert len(PYTHON_BLOCKS) >= 4
+
+
+@pytest.mark.parametrize("code", [pytest.param(c, id=f"block{i}") for i, c in enumerate(PYTHON_BLOCKS)])
+def test_readme_library_python_runs(code: str, tmp_path: Path):
+    """Every ```python block of the README's Library section runs as written (a fresh interpreter, an empty folder);
+    a line `expression   # (shape)` must give that tuple, and `print(...)   # text` must print that text."""
+    lines = []
+    for line in code.splitlines():
+        shape = SHAPE_SHOWN.match(line)
+        lines.append(f"assert tuple({shape.group(1)}) == {shape.group(2)}, {shape.group(1)!r}" if shape else line)
+    proc = subprocess.run([sys.executable, "-c", "\n".join(lines)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for line in code.splitlines():
+        shown = re.match(r"\s*print\((.*)\)\s+#\s+(.*)$", line)
+        if shown:
+            assert shown.group(2).strip() in proc.stdout, (line, proc.stdout)

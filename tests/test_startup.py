@@ -55,7 +55,7 @@ def third_party(modules: set[str]) -> set[str]:
 # check and init use), the readers and the JSON writer. Anything else costs every run its import: make it lazy
 # where it is used (`python tests/bench_startup.py --importtime` shows what a module costs).
 JSON_RUN_CLI = {"attncli.cli", "attncli.cli.common", "attncli.cli.compute", "attncli.cli.options",
-                "attncli.cli.problem", "attncli.cli.spec"}
+                "attncli.cli.problem", "attncli.cli.spec", "attncli.cli.pipeline", "attncli.cli.checks"}
 NOT_FOR_COMPUTE = ("attncli.core.diagnose", "attncli.core.mistakes", "attncli.core.generate", "attncli.render",
                    "attncli.models", "attncli.text")
 
@@ -81,7 +81,7 @@ def rich_modules(modules: set[str]) -> list[str]:
 
 def test_compute_json_imports_no_rich_and_no_other_command():
     modules = imported(["compute", "--x", X, "--format", "json"])
-    assert "numpy" in modules and "attncli.core.attention" in modules  # it did compute
+    assert "numpy" in modules and "attncli.core.attend" in modules  # it did compute
     assert rich_modules(modules) == []
     assert "attncli.render" not in modules
     assert not modules & set(OTHER_COMMANDS + NEVER_FOR_A_SMALL_RUN)

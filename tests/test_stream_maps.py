@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from cli_helpers import attncli_command, interrupt, run
 
-from attncli import attention
+from attncli.cli.pipeline import compute_attention as attention
 from attncli.io import stream
 from attncli.io.stream import MapFile
 

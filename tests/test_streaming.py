@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from test_catalogue import VARIANTS
 
-from attncli import Spec, attention
+from attncli import Spec
+from attncli.cli.pipeline import compute_attention as attention
 from attncli.errors import AttnError
 
 RNG = np.random.default_rng(21)
@@ -59,11 +60,11 @@ def test_output_only_memory_stays_bounded(tmp_path, extra):
     # n = 16384: the dense float32 map of one head would take 1 GiB; streaming needs a few blocks of 32 MB
     code = (
         "import numpy as np, resource\n"
-        "from attncli import attention\n"
+        "from attncli import Plan, Spec, attend\n"
         "rng = np.random.default_rng(0)\n"
         "q, k, v = (rng.standard_normal((16384, 64), dtype=np.float32) for _ in range(3))\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        f"o = attention(q, k, v, causal=True, need=['output']{extra}).output\n"
+        f"o = attend(q, k, v, Spec(causal=True{extra}), Plan(need=['output'])).output\n"
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "print((after - before) // 1024)\n"
     )

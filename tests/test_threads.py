@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from attncli import attention
+from attncli.cli.pipeline import compute_attention as attention
 from attncli.core import threads as th
 
 LINUX_PINNING = hasattr(os, "sched_setaffinity") and len(th.usable_cpus()) >= 2

@@ -40,7 +40,9 @@ EPILOG = (
     "--rope --format json | jq .meta.shapes\n\n"
     "  attncli compute --text \"the cat sat on the mat\" --embeddings samples/text/embeddings.txt --format heatmap\n\n"
     "  attncli compute --x samples/two_heads/x.csv --weights samples/two_heads/weights.safetensors --heads 2 "
-    "-o map.png"
+    "-o map.png\n\n"
+    "  attncli compute --x samples/self_attention/x.csv --causal --show output --backend fused  "
+    "# the same numbers as --backend dense, to rounding"
 )
 
 
@@ -48,8 +50,8 @@ EPILOG = (
 @attention_command
 def compute(
     show: SHOW = None, fmt: opt.FORMAT = None, output: opt.OUTPUT = None, precision: opt.PRECISION = 4,
-    debug: opt.DEBUG = False, dpi: opt.DPI = 100, cmap: opt.CMAP = None, threads: opt.THREADS = None, *,
-    options: dict[str, Any],
+    debug: opt.DEBUG = False, dpi: opt.DPI = 100, cmap: opt.CMAP = None, threads: opt.THREADS = None,
+    backend: opt.BACKEND = opt.Backend.auto, *, options: dict[str, Any],
 ) -> None:
     """Compute attention: weights A = softmax(Q·Kᵀ/√d_k) and output A·V, with every score, normalizer,
     mask, position encoding and head layout in the catalogue."""
@@ -58,9 +60,9 @@ def compute(
     names = parse_show(show, SHOWABLE, default)
     look = check_look(precision, dpi, cmap)
 
+    from attncli.cli.pipeline import compute_attention as attention
     from attncli.cli.spec import attention_kwargs
-    from attncli.core import attention
-    from attncli.core.attention import rows_text
+    from attncli.core.attend import rows_text
     from attncli.io.memory import available_memory
     from attncli.io.stream import MapFile
 
@@ -71,7 +73,7 @@ def compute(
     # a map too big for memory can still go to disk, block by block: one map, to one .npy file
     to_file = fmt_name == "npy" and output is not None and names in (["weights"], ["scores"])
     with MapFile(output or "", protect=src.paths, memory_limit=limit) as disk, saying_what_was_read(src):
-        res = attention(**kwargs, need=names, threads=threads, memory_limit=limit,
+        res = attention(**kwargs, need=names, threads=threads, memory_limit=limit, backend=str(backend),
                         stream_maps=lambda name, **how: disk.open(name, layout=layout, **how) if to_file else None)
         if res.empty_rows:
             warn(f"{len(res.empty_rows)} query row(s) have every key masked ({rows_text(res.empty_rows)}); "

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from attncli.cli.params import speak
 from attncli.errors import AttnError
 from attncli.render.grades import Verdict, cell_list, the
 
@@ -143,7 +144,7 @@ class Grader:
             return
         found = self.doctor.diagnose(ans)
         if found is not None:
-            v.names, v.diagnosis = list(found.names), found.message
+            v.names, v.diagnosis = list(found.names), speak(found.message)
 
 
 def dims(shape: tuple[int, ...]) -> str:
@@ -186,15 +187,15 @@ def build_grader(src: Sources, options: dict[str, Any], own: dict[str, Any], exp
         what = ""
     else:
         from attncli.cli.common import saying_what_was_read
+        from attncli.cli.pipeline import compute_attention as attention
         from attncli.cli.spec import attention_kwargs
-        from attncli.core import attention
         from attncli.io.memory import available_memory
 
         kwargs, _ = attention_kwargs(src, options)
         with saying_what_was_read(src):
             result = attention(**kwargs, memory_limit=available_memory())
         want = result.export(what).astype(np.float64)
-        cands = dg.candidates(kwargs, what, result)
+        cands = dg.candidates(kwargs, what, result, attention)
     doctor = dg.Diagnoser(want, cands, tol.close) if diagnose else None
     return Grader(want, what, tol, doctor, points_of(own["points"]), credit, defaults)
 

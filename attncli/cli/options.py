@@ -63,6 +63,13 @@ class DType(StrEnum):
     float64 = "float64"
 
 
+class Backend(StrEnum):
+    auto = "auto"
+    dense = "dense"
+    fused = "fused"
+    trace = "trace"
+
+
 class EmptyRows(StrEnum):
     zero = "zero"
     nan = "nan"
@@ -239,6 +246,11 @@ DEBUG = Annotated[bool, _opt("Show a traceback on errors. e.g. --debug", OUT, "-
 THREADS = Annotated[int | None, _opt("Threads for long sequences (default: every CPU the process may use, each kept "
                                      "to a CPU of its own on Linux; ATTNCLI_PIN_THREADS=off leaves them to the "
                                      "scheduler); results do not depend on it. e.g. --threads 1", NUM, "--threads")]
+BACKEND = Annotated[Backend, _opt("Which kernel computes (the same numbers, to rounding): auto (fused when only the "
+                                  "output or heads are shown, else dense), dense (the general kernel; every map), "
+                                  "fused (softmax over scaled or dot scores, output and heads only), trace (every "
+                                  "step kept, as explain does). e.g. --backend dense", NUM, "--backend",
+                                  show_default=True)]
 
 # ---- text ---------------------------------------------------------------------------------------
 TEXT_ = "Text"

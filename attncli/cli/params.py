@@ -20,6 +20,7 @@ OPTIONS: dict[str, str | None] = {
     "block_rows": None,
     "plan.block_rows": None,
     "plan.need": "--show",
+    "plan.backend": "--backend",
     "plan.memory_limit": None,
     "plan.stream_maps": None,
     "spec.normalize_over": None,
@@ -68,6 +69,11 @@ class _Table(Mapping[str, str]):
 def message(err: AttnError) -> str:
     """`err` as the command line says it: parameters written as options."""
     return err.text(_Table())
+
+
+def speak(text: str) -> str:
+    """A library text that names parameters (‹key_lens›, e.g. a diagnosis) as the command line says them."""
+    return AttnError(text).text(_Table())
 
 
 @contextmanager

@@ -42,8 +42,8 @@ def format_of(fmt: str | None, output: str | None, standalone: bool, *, folder: 
 def solve(src: Sources, options: dict[str, Any]):
     """attention() of these options with every step kept (within the memory available); (result, labels)."""
     from attncli.cli.common import saying_what_was_read
+    from attncli.cli.pipeline import compute_attention as attention
     from attncli.cli.spec import attention_kwargs
-    from attncli.core import attention
     from attncli.core.steps import trace_budget
     from attncli.io.memory import available_memory
 

@@ -222,7 +222,7 @@ def _output(head_out: np.ndarray, ctx: Context) -> np.ndarray:
     wo_name, bo_name = ctx.names[:2]
     if wo is None:
         if bo is not None:
-            raise AttnError(f"{param(bo_name)} needs {param(wo_name)} (it is the bias of the output projection)")
+            raise AttnError(f"{bo_name} needs {wo_name} (it is the bias of the output projection)")
         return merged
     if head_out.shape[1] > 1:
         ctx.tr.add("concat", merged, "tokens")

@@ -12,8 +12,8 @@ that student would have written. An answer is matched, in this order, against:
     pairs    two mistakes at once (a mistake's array transposed or given for another, two mistakes together),
              tried only when nothing above matches, computed one at a time until one matches.
 
-Pure: takes attention() keyword arguments (the problem) and its result; candidates are computed on first need
-and kept, so one Diagnoser serves a whole class.
+Pure: takes the problem's keywords, its result and the function that computes them; candidates are computed on
+first need and kept, so one Diagnoser serves a whole class.
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from attncli.core.attention import attention
 from attncli.core.mistakes import MISTAKES, STAGES, TAIL_KEYS, Kwargs, Mistake, plain, rounded, tail
 from attncli.core.neighbours import views as neighbours
 from attncli.vocabulary import NOUN
 
 Close = Callable[[np.ndarray, np.ndarray], bool]
+Compute = Callable[..., Any]  # the problem's keywords -> its AttentionResult (the CLI's compute_attention)
 LAYOUT = ("matches the expected array transposed: tokens as rows vs columns mixed up (K used where Kᵀ belongs, "
-          "or the other --layout)")
+          "or the other ‹layout›)")
 LAYOUT_SHORT = "the array transposed (tokens as rows vs columns)"
 SMALL_MAPS = 1 << 18  # cells of the weights (all heads) up to which pairs of mistakes are tried
 
@@ -113,8 +113,8 @@ class Suspects:
     the pairs (see the module docstring) and, per number of decimals, the weights rounded before ·V."""
 
     def __init__(self, kwargs: Kwargs | None, what: str, result: Any, want: np.ndarray | None = None,
-                 extra: Iterable[Candidate] = ()) -> None:
-        self.kw, self.what, self.res = kwargs or {}, what, result
+                 extra: Iterable[Candidate] = (), compute: Compute | None = None) -> None:
+        self.kw, self.what, self.res, self.compute = kwargs or {}, what, result, compute
         self.want = np.asarray(result.export(what) if want is None else want, dtype=np.float64)
         self._extra = extra
         self._mistaken: list[tuple[Mistake, Any, np.ndarray]] = []  # single mistakes computed: (mistake, result, array)
@@ -169,7 +169,9 @@ class Suspects:
                     r = tail(base, kw) if differ else base
                     break
             if r is None:
-                r = attention(**kw)
+                if self.compute is None:
+                    return None
+                r = self.compute(**kw)
             for m in ms:
                 if m.post is not None:
                     r = m.post(r, kw)
@@ -390,12 +392,13 @@ def _finding(hits: list[_Hit], answer: np.ndarray) -> Finding:
                    "array): " + "; or ".join(h.short for h in hits) + once)
 
 
-def candidates(kwargs: Kwargs, what: str, result: Any) -> Suspects:
-    """Arrays a student would have written for `what` after each mistake (computed lazily, once)."""
-    return Suspects(kwargs, what, result)
+def candidates(kwargs: Kwargs, what: str, result: Any, compute: Compute) -> Suspects:
+    """Arrays a student would have written for `what` after each mistake (computed lazily, once). `compute` runs
+    the problem's keywords (`kwargs`, `result` is what they gave) with a mistake made: the caller's attention."""
+    return Suspects(kwargs, what, result, compute=compute)
 
 
 def expected_candidates(want: np.ndarray) -> Suspects:
-    """The mistakes an answer can show against a given expected array (check --expected): no problem to
-    recompute, so only its other shapes (transposed, flattened into one line)."""
+    """The mistakes an answer can show against a given expected array (no problem to recompute): only its other
+    shapes (transposed, flattened into one line)."""
     return Suspects(None, "", None, want=want)

@@ -58,7 +58,7 @@ class Kernel(Record):
     normalize: str
     over_queries: bool = False  # only to reproduce that mistake (diagnose.py)
     fuse_scale: bool = False  # scale Q (n_q × d) instead of S (n_q × n_k): one pass less, ~1 ulp apart
-    check_overflow: bool = True  # finite inputs must give finite scores (off with --allow-nonfinite)
+    check_overflow: bool = True  # finite inputs must give finite scores (off with plan.allow_nonfinite)
     _fields = ("qg", "kh", "vh", "params", "score", "scale", "scale_given", "softcap", "temperature", "alibi",
                "causal", "masks", "normalize", "over_queries", "fuse_scale", "check_overflow")
 

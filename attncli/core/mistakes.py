@@ -354,7 +354,7 @@ MISTAKES: list[Mistake] = [
             _transposed_weights, "q", groups=PROJ),
     Mistake("no-biases", "matches the computation without the biases b_Q, b_K, b_V, b_O", "the biases left out",
             _no_biases, "q"),
-    Mistake("no-padding", "matches the computation without the padding mask (--key-lens/--query-lens/--mask)",
+    Mistake("no-padding", "matches the computation without the padding mask (‹key_lens›/‹query_lens›/‹mask›)",
             "the padding mask left out", _no_padding, "scores", groups=PAD),
     Mistake("padding-queries", "matches the padding applied to the queries instead of the keys (the key lengths "
             "used as query lengths)", "the padding applied to queries instead of keys", _padding_on_queries,

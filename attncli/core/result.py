@@ -80,7 +80,7 @@ class AttentionResult(Record):
         if name not in NAMES:
             raise AttnError(f"unknown array {name!r}; the arrays are {', '.join(NAMES)}")
         if name == "x" and self.x is None:
-            raise AttnError("x: there are no tokens here: Q, K and V were given directly (--q, --k, --v); "
+            raise AttnError("x: there are no tokens here: Q, K and V were given directly (‹q›, ‹k›, ‹v›); "
                             "x is the X that Q = X·W_Q is computed from")
         a = getattr(self, name)
         if a is None:
