@@ -3,7 +3,7 @@
 Library use: `from attncli import attention`; see `attncli.core.attention.attention`.
 """
 
-__version__ = "0.1.0"
+from attncli.version import __version__
 
 __all__ = ["attention", "AttentionResult", "__version__"]
 

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from attncli.cli import app
 from attncli.cli import options as opt
 from attncli.cli.common import PICTURES, check_look, emit, parse_show, resolve_format, warn
+from attncli.cli.group import app
 from attncli.errors import AttnError
 
 SHOWABLE = ("attentions", "hidden", "stats")
@@ -83,10 +83,10 @@ def model(
     mask hides a key. Text whose tokens are mostly the unknown token is warned about on stderr."""
     import numpy as np
 
-    from attncli import __version__
     from attncli.models.checkpoint import open_checkpoint
     from attncli.models.forward import forward, shapes
     from attncli.models.tokens import encode_ids, encode_texts, encode_tokens
+    from attncli.version import __version__
 
     if dtype not in ("float32", "float64"):
         raise AttnError(f"--dtype takes float32 or float64; got {dtype!r}")
