@@ -136,7 +136,7 @@ def saying_what_was_read(src: Sources) -> Iterator[None]:
         note = src.read_as(str(err))
         if note is None:
             raise
-        raise AttnError(f"{err}; {note}") from None
+        raise AttnError(f"{err.args[0] if err.args else ''}; {note}") from None  # its parameters still to say
 
 
 def check_label_count(labels: Any, kw: dict[str, Any], layout: str) -> None:
