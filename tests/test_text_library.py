@@ -186,3 +186,6 @@ def test_model_messages_still_name_its_options() -> None:
         "error: --tokens: 'zzzz' not in the tokenizer's vocabulary; use --text to let the tokenizer split words " \
         "into its tokens\n"
     assert run(["model", TINY, "--ids", "5 9 12", "--format", "json"]).returncode == 0
+    # a warning (not an error) from models/tokens.py names the option too
+    err = run(["model", ROOT / "tests" / "golden" / "models" / "gpt2", "--text", "the 猫 猫", "--format", "json"])
+    assert err.stderr.decode().startswith("warning: --text 'the 猫 猫': the tokenizer has no token for 2 characters")
