@@ -4,7 +4,7 @@ Library use: `from attncli import attend, project, attention, Spec, Plan` (see a
 README's Library section).
 """
 
-__version__ = "0.1.0"
+from attncli.version import __version__
 
 PUBLIC = ("attend", "project", "attention", "AttentionResult", "Spec", "Plan", "Rope", "Graph", "Window2d")
 __all__ = [*PUBLIC, "__version__"]

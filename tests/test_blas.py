@@ -372,3 +372,20 @@ def test_model_golden_cases_agree_under_every_kernel(tmp_path, name):
             scale = max(1.0, float(np.abs(b).max()))
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-6 * scale, err_msg=f"{name} {key}: {core}")
 
+
+
+def test_the_start_up_is_one_module_the_cli_and_python_m_attncli_blas_both_import():
+    """attncli.startup sets the BLAS threads (the environment's setting wins) and kernels before numpy loads;
+    `python -m attncli.blas` runs it without loading the CLI (no typer, no attncli.cli)."""
+    code = "import os, sys, attncli.startup; print(os.environ['OPENBLAS_NUM_THREADS'], 'numpy' in sys.modules)"
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.split() == ["1", "False"]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env | {"OPENBLAS_NUM_THREADS": "3"}).stdout
+    assert out.split() == ["3", "False"]
+    code = ("import runpy, sys\ntry:\n    runpy.run_module('attncli.blas', run_name='__main__')\nexcept SystemExit:\n"
+            "    pass\nprint(sorted(m for m in sys.modules if m.startswith(('typer', 'attncli.cli'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

@@ -54,7 +54,7 @@ def third_party(modules: set[str]) -> set[str]:
 # the attncli modules a 4 × 4 JSON run may import: the command and its helpers, the core (but for what only
 # check and init use), the readers and the JSON writer. Anything else costs every run its import: make it lazy
 # where it is used (`python tests/bench_startup.py --importtime` shows what a module costs).
-JSON_RUN_CLI = {"attncli.cli", "attncli.cli.common", "attncli.cli.compute", "attncli.cli.options",
+JSON_RUN_CLI = {"attncli.cli", "attncli.cli.common", "attncli.cli.compute", "attncli.cli.group", "attncli.cli.options",
                 "attncli.cli.problem", "attncli.cli.spec", "attncli.cli.pipeline", "attncli.cli.checks"}
 NOT_FOR_COMPUTE = ("attncli.core.diagnose", "attncli.core.mistakes", "attncli.core.generate", "attncli.render",
                    "attncli.models", "attncli.text")
@@ -65,7 +65,8 @@ def json_run_may_import(module: str) -> bool:
         return False
     if module.startswith("attncli.cli"):
         return module in JSON_RUN_CLI
-    return module in ("attncli", "attncli.blas", "attncli.errors", "attncli.record", "attncli.vocabulary") or \
+    return module in ("attncli", "attncli.blas", "attncli.errors", "attncli.record", "attncli.startup",
+                      "attncli.version", "attncli.vocabulary") or \
         module.startswith(("attncli.core", "attncli.io"))
 
 

@@ -16,56 +16,19 @@ import sys
 import warnings
 from collections.abc import Iterable
 
-# attncli runs its own threads over blocks of queries (--threads); a multi-threaded BLAS under each of them
-# would oversubscribe the cores. Set before numpy loads; an explicit setting in the environment wins.
-for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import typer
 
-from attncli import blas  # noqa: E402 - imports no numpy
-
-# OpenBLAS picks its kernels when numpy loads: where a faster core type was measured for this CPU, set it now
-# (the user's OPENBLAS_CORETYPE or ATTNCLI_BLAS_CORETYPE wins; attncli.blas says how). An impossible
-# ATTNCLI_BLAS_CORETYPE is reported by main().
-BLAS = blas.apply()
-
-import typer  # noqa: E402
-
-from attncli.errors import AttnError  # noqa: E402
-from attncli.io.files import (  # noqa: E402 - light: no numpy
+from attncli import blas
+from attncli.cli.group import app
+from attncli.errors import AttnError
+from attncli.io.files import (  # light: no numpy
     StdoutClosed,
     forget_inputs,
     guard_standard_streams,
     silence_stdout,
     stdout_failed,
 )
-
-app = typer.Typer(
-    name="attncli",
-    help="attncli: an attention calculator for the shell. Compute attention maps and outputs from "
-    "matrices in files (CSV, NPY, NPZ, safetensors, JSON) or inline, and print or export them.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        from attncli import __version__
-
-        print(f"attncli {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _group(
-    version: bool = typer.Option(False, "--version", help="Print attncli's version and exit.", is_eager=True,
-                                 callback=_version),
-) -> None:
-    """Makes attncli a group of commands even when only one is loaded (the help is Typer's help= above)."""
-
+from attncli.startup import BLAS  # before numpy loads (nothing above loads it): BLAS threads and kernels
 
 # command -> the module that defines it, in the order `attncli --help` lists them. Typer builds the options of
 # every registered command before it parses anything, which costs more than computing a small map, so

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from attncli.cli import app
 from attncli.cli import options as opt
 from attncli.cli.common import Sources
+from attncli.cli.group import app
 from attncli.cli.problem import attention_command
 from attncli.errors import AttnError
 from attncli.vocabulary import HELP as STEP_NAMES

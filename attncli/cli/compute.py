@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from attncli.cli import app
 from attncli.cli import options as opt
 from attncli.cli.common import (
     PICTURES,
@@ -16,6 +15,7 @@ from attncli.cli.common import (
     saying_what_was_read,
     warn,
 )
+from attncli.cli.group import app
 from attncli.cli.problem import attention_command
 from attncli.vocabulary import HELP as STEP_NAMES
 from attncli.vocabulary import NAMES as SHOWABLE

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from attncli.cli import app
+from attncli.cli.group import app
 from attncli.errors import AttnError
 
 BUILD = "Bundle"
@@ -140,14 +140,14 @@ def prairielearn(
     """Write a PrairieLearn question that grades uploads externally, and its grader image: question/ (info.json,
     question.html, server.py, which gives each variant one of the problems, and tests/ with run.sh and the
     problems) and image/ (a Dockerfile installing attncli's wheel, and how to build and push it)."""
-    import attncli
     from attncli.cli.problemset import answer_format, read_problem_set, settings, shown_inputs, task_text
     from attncli.io.bundle import FILE, SCRIPT, write_folder
     from attncli.io.wheel import build_wheel
     from attncli.render import prairielearn as pl
+    from attncli.version import __version__
 
     placeholder = image is None
-    image = _image(f"yourdockerhubaccount/attncli-grader:{attncli.__version__}" if image is None else image)
+    image = _image(f"yourdockerhubaccount/attncli-grader:{__version__}" if image is None else image)
     _refuse_overlap(out, problems)
     pset = read_problem_set(problems)
     answer = _answer_file(answer_file, pset)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from attncli.cli import app
 from attncli.cli import options as opt
 from attncli.cli.common import Sources, emit, resolve_format, wants_text
+from attncli.cli.group import app
 from attncli.errors import AttnError
 
 
@@ -22,8 +22,8 @@ def embed(
     npz holds a `tokens` array, safetensors and JSON carry them in their metadata."""
     import numpy as np
 
-    from attncli import __version__
     from attncli.cli.text_input import table_labels, token_vectors
+    from attncli.version import __version__
 
     options = dict(locals())
     if not wants_text(options):

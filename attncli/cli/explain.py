@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from attncli.cli import app
 from attncli.cli import options as opt
 from attncli.cli.common import PICTURES, Sources, check_look, emit_picture, print_renderables
+from attncli.cli.group import app
 from attncli.cli.problem import attention_command
 from attncli.cli.solution import answer_of, format_of, is_folder, maps_of, secs_of, solution_pieces, solve
 from attncli.vocabulary import HELP as STEP_NAMES

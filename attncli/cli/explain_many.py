@@ -135,7 +135,7 @@ def _naming(path: str, i: int, n: int) -> Iterator[None]:
     try:
         yield
     except AttnError as err:
-        message = str(err)
+        message = str(err.args[0]) if err.args else ""  # its parameters still to say (cli/params.py)
         where = f"problem {i} of {n}" + ("" if path in message else f" ({path})")
         raise AttnError(f"{where}: {message}") from None
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from attncli.cli.params import speak
+from attncli.cli.params import spoken
 from attncli.errors import AttnError
 from attncli.render.grades import Verdict, cell_list, the
 
@@ -144,7 +144,7 @@ class Grader:
             return
         found = self.doctor.diagnose(ans)
         if found is not None:
-            v.names, v.diagnosis = list(found.names), speak(found.message)
+            v.names, v.diagnosis = list(found.names), spoken(found.message)
 
 
 def dims(shape: tuple[int, ...]) -> str:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from attncli.cli import app
 from attncli.cli.common import SOURCE_HELP, emit, resolve_format
+from attncli.cli.group import app
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from attncli.cli import app
 from attncli.cli import options as opt
 from attncli.cli.common import PICTURES, check_look, emit, parse_show, resolve_format, warn
+from attncli.cli.group import app
 from attncli.errors import AttnError
 
 SHOWABLE = ("attentions", "hidden", "stats")
@@ -83,11 +83,12 @@ def model(
     mask hides a key. Text whose tokens are mostly the unknown token is warned about on stderr."""
     import numpy as np
 
-    from attncli import __version__
+    from attncli.cli.params import speaking, spoken
     from attncli.models.checkpoint import open_checkpoint
     from attncli.models.forward import forward
     from attncli.models.tokens import encode_ids, encode_texts, encode_tokens
     from attncli.models.weights import shapes
+    from attncli.version import __version__
 
     if dtype not in ("float32", "float64"):
         raise AttnError(f"--dtype takes float32 or float64; got {dtype!r}")
@@ -102,10 +103,11 @@ def model(
                         "--ids \"1 2 3\"")
     ckpt = open_checkpoint(folder)
     s = shapes(ckpt)
-    seqs = (encode_texts(ckpt, text, special=not no_special_tokens) if text
-            else encode_tokens(ckpt, tokens) if tokens else encode_ids(ckpt, ids))  # type: ignore[arg-type]
+    with speaking({"tokenizer": "tokenizer.json"}):  # the tokenizer is the checkpoint's file, not an option
+        seqs = (encode_texts(ckpt, text, special=not no_special_tokens) if text
+                else encode_tokens(ckpt, tokens) if tokens else encode_ids(ckpt, ids))  # type: ignore[arg-type]
     for message in seqs.warnings:  # text the tokenizer cannot read: said, not refused (the maps are still real)
-        warn(message)
+        warn(spoken(message))
     shown = seqs.shown()  # labels as the tokenizer's decoder writes them; meta.tokens keeps the vocabulary's
     pick_layers = _ranges(layers, s.layers, "--layers")
     pick_heads = _ranges(heads, s.heads, "--heads")

@@ -71,16 +71,20 @@ def message(err: AttnError) -> str:
     return err.text(_Table())
 
 
-def speak(text: str) -> str:
-    """A library text that names parameters (‹key_lens›, e.g. a diagnosis) as the command line says them."""
+def spoken(text: str) -> str:
+    """A library text that is not an error (a warning) as the command line says it: parameters written as
+    options."""
     return AttnError(text).text(_Table())
 
 
 @contextmanager
 def speaking(overrides: Mapping[str, str]) -> Iterator[None]:
-    """Within this block, name parameters as `overrides` says (e.g. {"tokenizer": "tokenizer.json"})."""
+    """Within this block, name parameters as `overrides` says (e.g. {"tokenizer": "tokenizer.json"}). An AttnError
+    leaving the block is said here, with these names (main prints it after the block has ended)."""
     token = _overrides.set({**(_overrides.get() or {}), **overrides})
     try:
         yield
+    except AttnError as err:
+        raise AttnError(message(err)) from err
     finally:
         _overrides.reset(token)

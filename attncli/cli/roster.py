@@ -140,7 +140,7 @@ def write_class(roster: str, out: str, wanted: str | None, course_seed: int, siz
     import shlex
     import sys
 
-    from attncli.cli.init import command, problem_text
+    from attncli.cli.generated import command, problem_text
     from attncli.core.generate import student_seed
     from attncli.io import atomic_write
     from attncli.io._common import Src

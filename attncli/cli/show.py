@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from attncli.cli import app
 from attncli.cli import options as opt
 from attncli.cli.common import SOURCE_HELP, Sources, check_look, emit, print_renderables, resolve_format, warn
+from attncli.cli.group import app
 from attncli.errors import AttnError
 
 if TYPE_CHECKING:
@@ -78,11 +78,11 @@ def show(
 
     import numpy as np
 
-    from attncli import __version__
     from attncli.cli.text_input import read_labels
     from attncli.io.mapped import open_arrays
     from attncli.render.maps import MapGroup, MapSet, Panel, grid_for
     from attncli.render.stats import head_stats, stats_tables
+    from attncli.version import __version__
 
     src = Sources()
     with open_arrays(source, "SOURCE", single=True) as found:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from attncli.cli import app
 from attncli.cli import options as opt
 from attncli.cli.common import Look, Sources, check_look, emit, parse_int_list, resolve_format, saying_what_was_read
+from attncli.cli.group import app
 from attncli.errors import AttnError
 
 
@@ -156,7 +156,7 @@ def _emit_one(name, a, meta, fmt_name, output, precision, labels, protect, *, ba
     import numpy as np
 
     meta = dict(meta, shape=list(a.shape))
-    from attncli import __version__
+    from attncli.version import __version__
 
     meta["attncli_version"] = __version__
 

@@ -1,4 +1,9 @@
-"""--text / --tokens / --ids with --embeddings: token vectors X (padded into a batch) and their labels."""
+"""--text / --tokens / --ids with --embeddings: token vectors X (padded into a batch) and their labels.
+
+This module maps the options to their sources: it reads the files through attncli.io (capped, remembered as
+inputs) and hands their bytes and strings to attncli.text, which tokenizes, parses and embeds; and it checks that a
+table's memory fits before one is built.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +32,9 @@ class TokenVectors:
 
 def token_vectors(src: Sources, o: dict[str, Any]) -> TokenVectors:
     """Tokenize and embed the text options of `o` (parameter name -> value)."""
+    from attncli.io.sniff import word_vectors_file
     from attncli.text import embeddings as em
-    from attncli.text.tokenize import load_tokenizer, read_lines
+    from attncli.text import tokenize as tk
 
     given = [k for k in TEXT_OPTIONS if o.get(k) is not None]
     if len(given) > 1:
@@ -40,50 +46,93 @@ def token_vectors(src: Sources, o: dict[str, Any]) -> TokenVectors:
     if emb is None:
         raise AttnError(f"--{given[0]} needs --embeddings: a GloVe/word2vec text file, a matrix with --vocab, "
                         "onehot, or random:DIM (e.g. --embeddings random:8)")
-    vocab = None if o.get("vocab") is None else _vocab(o["vocab"])
+    vocab = None if o.get("vocab") is None else em.parse_vocab(_read_bytes(o["vocab"], "--vocab", cost=8), o["vocab"])
 
     if given[0] == "ids":
-        seqs = []
-        for n, line in enumerate(read_lines(o["ids"], "--ids"), start=1):
-            try:
-                seqs.append([int(t) for t in line.replace(",", " ").split()])
-            except ValueError:
-                raise AttnError(f"--ids line {n}: ids must be integers; got {line!r}") from None
+        seqs = tk.parse_ids(_sequences(o["ids"], "ids"))
         matrix = src.array(emb, "--embeddings")
         arrays, tokens = em.embed_ids(seqs, matrix, vocab)
         return _batch(arrays, tokens, emb, o)
 
-    tokenizer = load_tokenizer(o.get("tokenizer") or "whitespace")
-    lines = [o["text"]] if given[0] == "text" else read_lines(o["tokens"], "--tokens")
+    tokenizer = _tokenizer(o.get("tokenizer") or "whitespace")
+    lines = [o["text"]] if given[0] == "text" else _sequences(o["tokens"], "tokens")
     encoded = [tokenizer(line) for line in lines]
     seqs = [toks for toks, _ in encoded]
     if any(not s for s in seqs):
         raise AttnError(f"--{given[0]}: a sequence has no tokens after --tokenizer {tokenizer.name}")
-    if emb == "onehot":
-        table = em.onehot_table([t for s in seqs for t in s])
-    elif emb.startswith("random:"):
-        try:
-            text = emb[len("random:"):]
-            dim = int(text) if len(text) <= 18 else -1  # more digits than any table could have
-            assert dim > 0
-        except (ValueError, AssertionError):
-            raise AttnError(f"--embeddings random:DIM needs a positive integer DIM; got {shorten(emb)}") from None
+    source = em.parse_source(emb)  # onehot, random:DIM or a file
+    everything = [t for s in seqs for t in s]
+    if source.kind == "onehot":
+        distinct = len(set(everything))
+        _check_table(distinct, len(everything), distinct, "--embeddings onehot",
+                     ["--embeddings random:DIM (DIM numbers per token instead of one per distinct token)",
+                      "fewer distinct tokens"])
+        table = em.onehot_table(everything)
+    elif source.kind == "random":
         seed = o.get("seed", 0)
         if not isinstance(seed, int) or seed < 0:
             raise AttnError(f"--seed takes a whole number, 0 or more; got {shorten(str(seed))}")
-        table = em.random_table([t for s in seqs for t in s], dim, seed)
+        dim, distinct = source.dim, len(set(everything))
+        _check_table(distinct, len(everything), dim, f"--embeddings random:{dim}",
+                     ["a smaller DIM", "fewer distinct tokens"])
+        table = em.random_table(everything, dim, seed)
     elif vocab is not None:
         table = em.vocab_table(vocab, src.array(emb, "--embeddings"), emb)
-    elif encoded[0][1] is not None and not _is_word_vectors(emb):
+    elif encoded[0][1] is not None and not word_vectors_file(emb):
         # a tokenizer.json with a model's embedding table: its ids are the rows
         arrays, _ = em.embed_ids([ids for _, ids in encoded], src.array(emb, "--embeddings"), None)
         return _batch(arrays, seqs, emb, o)
     else:
-        wanted = {t for s in seqs for t in s}  # only these vectors are kept (and the --oov unk:TOKEN one)
+        wanted = set(everything)  # only these vectors are kept (and the --oov unk:TOKEN one)
         unk = em.parse_oov(o.get("oov") or "error")[1]
-        table = em.read_word_vectors(_read_bytes(emb), emb, wanted | ({unk} if unk is not None else set()))
+        data = _read_bytes(emb)
+        _check_memory(len(data) * em.WORD_VECTORS_COST, f"scanning the word vectors of '{emb}' "
+                      f"({len(data) / 2**20:.3g} MB)", ["a smaller vector file (only the tokens you need)"],
+                      "--embeddings")
+        table = em.read_word_vectors(data, emb, wanted | ({unk} if unk is not None else set()))
     arrays, kept = em.embed(seqs, table, o.get("oov") or "error")
     return _batch(arrays, kept, table.source, o)
+
+
+def _tokenizer(name: str):
+    """--tokenizer: whitespace, chars, or the path of a tokenizer.json (read here, parsed by attncli.text)."""
+    from attncli.io.files import read_input
+    from attncli.text.tokenize import BUILTIN, TOKENIZER_COST, Tokenizer, require_tokenizers, tokenizer_from_json
+
+    if name in BUILTIN:
+        return Tokenizer(name)
+    if not os.path.exists(name) or os.path.isdir(name):
+        raise AttnError(f"--tokenizer takes whitespace, chars, or the path of a tokenizer.json; "
+                        f"'{name}' is neither (no such file)")
+    require_tokenizers()
+    # read through the one input opener (remembered, so -o never replaces it; capped; a FIFO announced)
+    return tokenizer_from_json(read_input(name, Src("--tokenizer", name), cost=TOKENIZER_COST), name)
+
+
+def _sequences(path: str, name: str) -> list[str]:
+    """--tokens/--ids FILE ('-': standard input): its sequences, one per line."""
+    from attncli.io.files import read_input, read_stdin
+    from attncli.text.tokenize import LINES_COST, sequence_lines
+
+    option = f"--{name}"
+    # the one input opener: capped, remembered (never overwritten by -o), a silent FIFO announced
+    data = read_stdin(Src(option, "standard input")) if path == "-" else read_input(path, Src(option, path),
+                                                                                       cost=LINES_COST)
+    return sequence_lines(data, path, name)
+
+
+def _check_table(vocab: int, tokens: int, dim: int, option: str, tries: list[str]) -> None:
+    """Refuse, before it is built, a generated table (vocab × dim) and its tokens' vectors that would not fit."""
+    from attncli.text.embeddings import table_bytes
+
+    _check_memory(table_bytes(vocab, tokens, dim), f"a {vocab} × {dim} table and the vectors of {tokens} tokens",
+                  tries, option)
+
+
+def _check_memory(need: int, what: str, tries: list[str], option: str) -> None:
+    from attncli.io.memory import check_allocation
+
+    check_allocation(need, what, tries, option=option)
 
 
 def _batch(arrays: list[np.ndarray], tokens: list[list[str]], source: str, o: dict[str, Any]) -> TokenVectors:
@@ -104,20 +153,6 @@ def _batch(arrays: list[np.ndarray], tokens: list[list[str]], source: str, o: di
     return TokenVectors(x, tokens, lens, source)
 
 
-def _vocab(path: str) -> list[str]:
-    data = _read_bytes(path, "--vocab", cost=8)  # the text and its lines
-    try:
-        lines = data.decode("utf-8-sig").splitlines()
-    except UnicodeDecodeError:
-        raise AttnError(f"--vocab: '{path}' is not UTF-8 text") from None
-    vocab = [ln.strip() for ln in lines]
-    while vocab and not vocab[-1]:
-        vocab.pop()
-    if not vocab:
-        raise AttnError(f"--vocab: '{path}' is empty (one token per line)")
-    return vocab
-
-
 def _read_bytes(path: str, option: str = "--embeddings", cost: int = 1) -> bytes:
     from attncli.io.files import read_input
 
@@ -126,43 +161,13 @@ def _read_bytes(path: str, option: str = "--embeddings", cost: int = 1) -> bytes
     return read_input(path, Src(option, path), cost=cost)
 
 
-def _is_word_vectors(source: str) -> bool:
-    """A word-vector text file starts with a token that is not a number (after an optional header)."""
-    if not os.path.isfile(source):  # a pipe is read once, as a matrix SOURCE
-        return False
-    from attncli.io.files import note_input_path
-
-    note_input_path(source)
-    with open(source, "rb") as f:
-        head = f.read(4096)
-    if head.startswith((b"\x93NUMPY", b"PK")) or head[8:9] == b"{":
-        return False
-    for line in head.decode("utf-8", "replace").splitlines()[:2]:
-        parts = line.split()
-        if len(parts) >= 2:
-            try:
-                float(parts[0])
-            except ValueError:
-                return True
-    return False
-
-
 def read_labels(spec: str | None) -> list[str] | None:
     """--labels FILE (one per line) or "a,b,c"."""
+    from attncli.text.labels import parse_labels
+
     if spec is None:
         return None
-    if os.path.isfile(spec):
-        data = _read_bytes(spec, "--labels", cost=8)
-        try:
-            labels = [ln.strip() for ln in data.decode("utf-8-sig").splitlines() if ln.strip()]
-        except UnicodeDecodeError:
-            raise AttnError(f"--labels: '{spec}' is not UTF-8 text") from None
-    else:
-        labels = [t.strip() for t in spec.split(",")]
-    if not labels or any(not t for t in labels):
-        raise AttnError(f"--labels takes a file with one label per line or comma-separated labels like "
-                        f"\"I,love,fish\"; got {spec!r}")
-    return labels
+    return parse_labels(spec, _read_bytes(spec, "--labels", cost=8) if os.path.isfile(spec) else None)
 
 
 def table_labels(tokens: list[list[str]], lens: list[int] | None, n: int) -> list[str] | list[list[str]]:

@@ -44,12 +44,13 @@ class Wheel:
 def build_wheel() -> Wheel:
     """The wheel of the attncli that is running, from its files and its installed metadata."""
     import attncli
+    from attncli.version import __version__
 
     dist = _distribution()
     version = dist.version
-    if version != attncli.__version__:
+    if version != __version__:
         raise AttnError(f"the installed attncli distribution is version {version} but the running code is "
-                        f"{attncli.__version__} ({Path(attncli.__file__).parent}); reinstall it (pip install .) "
+                        f"{__version__} ({Path(attncli.__file__).parent}); reinstall it (pip install .) "
                         "before building a grader")
     name = re.sub(r"[-_.]+", "_", dist.metadata["Name"]).lower()
     info = f"{name}-{version.replace('-', '_')}.dist-info"

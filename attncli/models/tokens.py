@@ -4,6 +4,9 @@ them), or ids given directly (labelled with the tokenizer's tokens when there is
 Each sequence keeps its raw tokens (the vocabulary's spelling, for machine output) and its labels (as the
 tokenizer's decoder writes them, models/labels.py). Text the tokenizer cannot read gets a warning, not an
 error: most of a text's tokens being the unknown token, or characters with no token at all (left out).
+
+Messages and warnings name parameters (`‹text›`, `‹ids›`, `‹tokens›`, `‹tokenizer›` for the tokenizer.json; see
+attncli/errors.py): the command that calls these says them as its options.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from attncli.errors import AttnError
+from attncli.errors import AttnError, param
 from attncli.models.checkpoint import OPTION, Checkpoint
 from attncli.models.labels import decoder_steps, labels
 
@@ -68,19 +71,23 @@ def _tokenizer(ckpt: Checkpoint, needed: bool):
     path = ckpt.folder / "tokenizer.json"
     if not os.path.isfile(path):
         if needed:
-            raise AttnError(f"{OPTION}: --text needs the model's tokenizer.json, and '{ckpt.folder}' has none; give "
-                            "--ids instead")
+            raise AttnError(f"{OPTION}: {param('text')} needs the model's tokenizer.json, and '{ckpt.folder}' has "
+                            f"none; give {param('ids')} instead")
         return None
     try:
         import tokenizers  # noqa: F401
     except ImportError:
         if needed:
-            raise AttnError("--text with a model needs the Hugging Face tokenizers package: pip install "
+            raise AttnError(f"{param('text')} with a model needs the Hugging Face tokenizers package: pip install "
                             "'attncli[text]'") from None
         return None
-    from attncli.text.tokenize import load_tokenizer
+    from attncli.io._common import Src
+    from attncli.io.files import read_input
+    from attncli.text.tokenize import TOKENIZER_COST, tokenizer_from_json
 
-    tok = load_tokenizer(str(path))._hf
+    # read through the one input opener (remembered, so -o never replaces it; capped)
+    data = read_input(path, Src(param("tokenizer"), str(path)), cost=TOKENIZER_COST)
+    tok = tokenizer_from_json(data, str(path))._hf
     vocab = tok.get_vocab_size(with_added_tokens=True)
     rows = ckpt.setting("vocab")
     if rows is not None and vocab > int(rows):
@@ -95,17 +102,17 @@ def _pad_id(ckpt: Checkpoint) -> int:
 
 
 def encode_texts(ckpt: Checkpoint, texts: list[str], *, special: bool = True) -> Sequences:
-    from attncli.text.tokenize import _library_call
+    from attncli.text.tokenize import library_call
 
     tok = _tokenizer(ckpt, needed=True)
     specials, added, steps = _special_ids(tok), _added_ids(tok), _steps(tok)
     unk_id = _unk_id(tok)
     seqs = Sequences([], [], _pad_id(ckpt), [], [])
     for text in texts:
-        with _library_call(f"cannot tokenize {text[:40]!r}"):
+        with library_call(f"cannot tokenize {text[:40]!r}"):
             enc = tok.encode(text, add_special_tokens=special)
         if not enc.ids:
-            raise AttnError(f"--text {text[:40]!r} has no tokens")
+            raise AttnError(f"{param('text')} {text[:40]!r} has no tokens")
         ids, tokens = list(enc.ids), list(enc.tokens)
         seqs.ids.append(ids)
         seqs.tokens.append(tokens)
@@ -131,9 +138,9 @@ def _unreadable(text: str, ids: list[int], made: list[int], offsets: list[tuple[
     if made and 2 * len(unknown) > len(made):
         spans = list(dict.fromkeys(text[a:b] for k in unknown for a, b in [offsets[k]] if b > a))
         words = ", ".join(repr(w[:20]) for w in spans[:5]) + (f" and {len(spans) - 5} more" if len(spans) > 5 else "")
-        out.append(f"--text {quoted}: {len(unknown)} of {len(made)} tokens are {unk}, the tokenizer's unknown token"
-                   + (f" (for {words})" if words else "") + f": the maps show {unk} in their place; is the text in "
-                   "the model's language and casing?")
+        out.append(f"{param('text')} {quoted}: {len(unknown)} of {len(made)} tokens are {unk}, the tokenizer's "
+                   "unknown token" + (f" (for {words})" if words else "") + f": the maps show {unk} in their place; "
+                   "is the text in the model's language and casing?")
     if unk_id is not None:  # what the model cannot read is the unknown token; a character no token covers is one
         return out  # its normalizer drops on purpose (BERT's: controls and U+FFFD)
     covered = bytearray(len(text))
@@ -146,9 +153,9 @@ def _unreadable(text: str, ids: list[int], made: list[int], offsets: list[tuple[
         shown = list(dict.fromkeys(left))
         chars = ", ".join(repr(ch) for ch in shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
         one = len(left) == 1
-        out.append(f"--text {quoted}: the tokenizer has no token for {len(left)} character{'' if one else 's'} "
-                   f"({chars}) and no unknown token to stand in for {'it' if one else 'them'}: "
-                   f"{'it is' if one else 'they are'} left out of the tokens and the maps")
+        out.append(f"{param('text')} {quoted}: the tokenizer has no token for {len(left)} "
+                   f"character{'' if one else 's'} ({chars}) and no unknown token to stand in for "
+                   f"{'it' if one else 'them'}: {'it is' if one else 'they are'} left out of the tokens and the maps")
     return out
 
 
@@ -160,9 +167,9 @@ def encode_ids(ckpt: Checkpoint, given: list[str]) -> Sequences:
         try:
             row = [int(t) for t in line.replace(",", " ").split()]
         except ValueError:
-            raise AttnError(f"--ids takes integers separated by spaces or commas; got {line[:60]!r}") from None
+            raise AttnError(f"{param('ids')} takes integers separated by spaces or commas; got {line[:60]!r}") from None
         if not row:
-            raise AttnError("--ids is empty; give token ids like --ids \"1 2 3\"")
+            raise AttnError(f"{param('ids')} is empty; give token ids like " + param("ids", '"1 2 3"'))
         ids.append(row)
         names = [tok.id_to_token(i) if tok is not None and 0 <= i < 2**32 else None for i in row]
         tokens.append([t if t is not None else str(i) for t, i in zip(names, row, strict=True)])
@@ -174,21 +181,22 @@ def encode_ids(ckpt: Checkpoint, given: list[str]) -> Sequences:
 
 
 def encode_tokens(ckpt: Checkpoint, given: list[str]) -> Sequences:
-    """--tokens "the cat sat": tokens already split (on blanks), looked up in the tokenizer's vocabulary as
+    """Tokens already split (on blanks), looked up in the tokenizer's vocabulary as
     they are (no special tokens added: write them, e.g. "[CLS] the cat [SEP]")."""
     tok = _tokenizer(ckpt, needed=True)
     ids, tokens = [], []
     for line in given:
         words = line.split()
         if not words:
-            raise AttnError("--tokens is empty; give tokens separated by blanks, e.g. --tokens \"the cat sat\"")
+            raise AttnError(f"{param('tokens')} is empty; give tokens separated by blanks, e.g. "
+                            + param("tokens", '"the cat sat"'))
         row = [tok.token_to_id(w) for w in words]
         missing = [w for w, i in zip(words, row, strict=True) if i is None]
         if missing:
             shown = ", ".join(repr(w[:30]) for w in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5
                                                                     else "")
-            raise AttnError(f"--tokens: {shown} not in the tokenizer's vocabulary; use --text to let the tokenizer "
-                            "split words into its tokens")
+            raise AttnError(f"{param('tokens')}: {shown} not in the tokenizer's vocabulary; use {param('text')} to let "
+                            "the tokenizer split words into its tokens")
         ids.append([int(i) for i in row])
         tokens.append(words)
     specials, added, steps = _special_ids(tok), _added_ids(tok), _steps(tok)

@@ -1,5 +1,9 @@
 """Tokenizers: whitespace (default), chars (one token per character, for Chinese or Japanese text
-without spaces), or a Hugging Face tokenizer.json through the optional `tokenizers` package."""
+without spaces), or a Hugging Face tokenizer.json through the optional `tokenizers` package; and a file of
+sequences (one per line) as its lines.
+
+Strings and bytes in, values out: the caller reads the files (attncli.io) and hands over their bytes. Errors name
+the parameter (`‹tokenizer›`, `‹tokens›`, ...; see attncli/errors.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +13,10 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from attncli.errors import AttnError
+from attncli.errors import AttnError, param
 
 BUILTIN = ("whitespace", "chars")
-LINES_COST = 8  # bytes of memory per byte of a --tokens/--ids file: its text, lines and tokens
+LINES_COST = 8  # bytes of memory per byte of a file of sequences: its text, lines and tokens
 TOKENIZER_COST = 16  # per byte of tokenizer.json: its text and the library's vocabulary and merges
 
 
@@ -20,8 +24,8 @@ _sink: list = []  # one temporary file that catches the library's writes to desc
 
 
 @contextlib.contextmanager
-def _library_call(what: str) -> Iterator[None]:
-    """Around a call into the `tokenizers` library: any failure becomes one `--tokenizer: {what} (reason)`
+def library_call(what: str) -> Iterator[None]:
+    """Around a call into the `tokenizers` library: any failure becomes one `‹tokenizer›: {what} (reason)`
     line. A malformed file can make its Rust code panic: pyo3 raises PanicException, a BaseException, after
     Rust's panic hook has written to file descriptor 2; so that goes to a temporary file, and is dropped
     when the call fails (the error line says it) or passed on when it succeeds. Ctrl-C, exit and running
@@ -46,7 +50,7 @@ def _library_call(what: str) -> Iterator[None]:
             raise  # a terminating signal (attncli.cli.Terminated) and the like
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         reason = reason if len(reason) <= 200 else reason[:197] + "..."
-        raise AttnError(f"--tokenizer: {what} ({reason})") from None
+        raise AttnError(f"{param('tokenizer')}: {what} ({reason})") from None
     else:
         if os.fstat(sink).st_size:  # the call succeeded: what the library printed is the user's to see
             os.lseek(sink, 0, os.SEEK_SET)
@@ -72,54 +76,58 @@ class Tokenizer:
             return text.split(), None
         if self.name == "chars":
             return [c for c in text if not c.isspace()], None
-        with _library_call(f"'{self.name}' failed on the text; the tokenizer.json is inconsistent"):
+        with library_call(f"'{self.name}' failed on the text; the tokenizer.json is inconsistent"):
             enc = self._hf.encode(text, add_special_tokens=False)
             return list(enc.tokens), list(enc.ids)
 
 
-def load_tokenizer(spec: str = "whitespace") -> Tokenizer:
-    """`whitespace`, `chars`, or the path of a tokenizer.json (needs the `text` extra)."""
-    if spec in BUILTIN:
-        return Tokenizer(spec)
-    if not os.path.exists(spec) or os.path.isdir(spec):
-        raise AttnError(f"--tokenizer takes whitespace, chars, or the path of a tokenizer.json; "
-                        f"'{spec}' is neither (no such file)")
+def require_tokenizers() -> None:
+    """Refuse, naming the package to install, when the optional `tokenizers` package is missing."""
     try:
-        from tokenizers import Tokenizer as HFTokenizer
+        import tokenizers  # noqa: F401
     except ImportError:
-        raise AttnError("--tokenizer with a tokenizer.json needs the Hugging Face tokenizers package: "
+        raise AttnError(f"{param('tokenizer')} with a tokenizer.json needs the Hugging Face tokenizers package: "
                         "pip install 'attncli[text]'") from None
-    from attncli.io._common import Src
-    from attncli.io.files import read_input
 
-    # read through the one input opener (remembered, so -o never replaces it; capped; a FIFO announced)
-    data = read_input(spec, Src("--tokenizer", spec), cost=TOKENIZER_COST)
+
+def tokenizer_from_json(data: bytes, name: str) -> Tokenizer:
+    """The tokenizer a Hugging Face tokenizer.json describes (its bytes; `name`, e.g. its path, says which in
+    messages and is the tokenizer's name). Needs the `text` extra."""
+    require_tokenizers()
+    from tokenizers import Tokenizer as HFTokenizer
+
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise AttnError(f"--tokenizer: '{spec}' is not UTF-8 text, so not a tokenizer.json") from None
-    with _library_call(f"cannot read '{spec}' as a tokenizer.json"):
-        return Tokenizer(spec, HFTokenizer.from_str(text))
+        raise AttnError(f"{param('tokenizer')}: '{name}' is not UTF-8 text, so not a tokenizer.json") from None
+    with library_call(f"cannot read '{name}' as a tokenizer.json"):
+        return Tokenizer(name, HFTokenizer.from_str(text))
 
 
-def read_lines(path: str, option: str) -> list[str]:
-    """Non-empty lines of a UTF-8 text file (one sequence per line); '-' is standard input."""
-    from attncli.io._common import Src
-    from attncli.io.files import read_input, read_stdin
-
-    # the one input opener: capped, remembered (never overwritten by -o), a silent FIFO announced
-    data = read_stdin(Src(option, "standard input")) if path == "-" else read_input(path, Src(option, path),
-                                                                                       cost=LINES_COST)
+def sequence_lines(data: bytes, source: str, name: str) -> list[str]:
+    """The sequences of a UTF-8 text (one per line; blank lines and # comments skipped), from `source`, the value
+    of parameter `name` (both for messages)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        raise AttnError(f"{option}: '{path}' is not UTF-8 text (line {line}); save it as UTF-8") from None
+        raise AttnError(f"{param(name)}: '{source}' is not UTF-8 text (line {line}); save it as UTF-8") from None
     lines = [ln.strip() for ln in text.splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith("#")]
     if not lines:
-        raise AttnError(f"{option}: '{path}' holds no sequences (one per line)")
+        raise AttnError(f"{param(name)}: '{source}' holds no sequences (one per line)")
     return lines
+
+
+def parse_ids(lines: list[str], name: str = "ids") -> list[list[int]]:
+    """Token ids, one sequence per line, separated by blanks or commas: "5 9 12" -> [5, 9, 12]."""
+    seqs = []
+    for n, line in enumerate(lines, start=1):
+        try:
+            seqs.append([int(t) for t in line.replace(",", " ").split()])
+        except ValueError:
+            raise AttnError(f"{param(name)} line {n}: ids must be integers; got {line!r}") from None
+    return seqs
 
 
 def disambiguate(tokens: list[str]) -> list[str]:

@@ -13,7 +13,7 @@ and leaves OpenBLAS's choice on every other CPU. The user's setting always wins:
     ATTNCLI_BLAS_CORETYPE=off    OpenBLAS's own choice on every CPU
     ATTNCLI_BLAS_CORETYPE=NAME   NAME's kernels (e.g. Haswell), when the CPU has NAME's instructions (else an error)
 
-`apply()` runs where the CLI starts (attncli.cli), before numpy is imported: this module imports no numpy and
+`apply()` runs where the CLI starts (attncli.startup), before numpy is imported: this module imports no numpy and
 reads only the first processor's block of /proc/cpuinfo (Linux; elsewhere attncli chooses nothing). A program
 using attncli as a library calls `attncli.blas.apply()` before its first `import numpy` for the same kernels
 (or `apply(env)` on a child process's environment). `describe()` asks the loaded library which kernels run;
@@ -305,13 +305,3 @@ def _int(text: str | None) -> int | None:
     except ValueError:
         return None
 
-
-if __name__ == "__main__":  # python -m attncli.blas: the BLAS kernels the attncli command runs on, here
-    from attncli import blas, cli  # the CLI's set-up: its thread count and its choice of kernels
-
-    if cli.BLAS.error:
-        print(f"error: {cli.BLAS.error}", file=sys.stderr)
-        sys.exit(2)
-    import numpy  # noqa: F401 - loads OpenBLAS as the CLI does
-
-    print(blas.describe_line())
