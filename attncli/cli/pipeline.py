@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from attncli import __version__
+from attncli.version import __version__
 from attncli.cli.checks import check_options, check_sources
 from attncli.core import heads as hd
 from attncli.core import masks as mk
