@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from attncli.cli.params import message
 from attncli.errors import AttnError
 from attncli.record import Record
 
@@ -133,10 +134,10 @@ def saying_what_was_read(src: Sources) -> Iterator[None]:
     try:
         yield
     except AttnError as err:
-        note = src.read_as(str(err))
+        note = src.read_as(message(err))
         if note is None:
             raise
-        raise AttnError(f"{err}; {note}") from None
+        raise AttnError(f"{err.args[0]}; {note}") from None  # the library's ‹parameters› kept for message()
 
 
 def check_label_count(labels: Any, kw: dict[str, Any], layout: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from attncli.cli.params import spoken
 from attncli.errors import AttnError
 from attncli.render.grades import Verdict, cell_list, the
 
@@ -143,7 +144,7 @@ class Grader:
             return
         found = self.doctor.diagnose(ans)
         if found is not None:
-            v.names, v.diagnosis = list(found.names), found.message
+            v.names, v.diagnosis = list(found.names), spoken(found.said)
 
 
 def dims(shape: tuple[int, ...]) -> str:
