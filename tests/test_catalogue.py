@@ -119,7 +119,7 @@ def test_graph_masks():
     adj = np.array([[0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0]])
     r = attention(x=x, adjacency=adj)
     np.testing.assert_array_equal(r.export("weights"), adj)  # one neighbour each: weight 1
-    with pytest.raises(AttnError, match="--edges line 1"):
+    with pytest.raises(AttnError, match="edges line 1"):  # the CLI says --edges: test_catalogue_errors
         attention(x=x, edges=np.array([[0, 9]]))
 
 
