@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attncli.cli.params import message
 from attncli.errors import AttnError
 from attncli.record import Record
 
@@ -134,6 +133,8 @@ def saying_what_was_read(src: Sources) -> Iterator[None]:
     try:
         yield
     except AttnError as err:
+        from attncli.cli.params import message  # only on an error: a run that works does not load the table
+
         note = src.read_as(message(err))
         if note is None:
             raise
