@@ -202,6 +202,19 @@ def test_names_the_caller_gives_are_kept() -> None:
     assert said.startswith("ANSWER a/b.csv holds inf")
 
 
+def test_names_already_written_as_parameters_are_kept() -> None:
+    """A caller may pass param("wq") (‹wq›) where a name is asked for: it is not wrapped twice."""
+    from attncli.errors import param
+
+    x = np.array([[1.0, 2, 3], [4, 5, 6]])
+    said = _raises(lambda: heads.project(x[None], np.array([[1.0, 0, 0], [0, 1, 0]]), None,
+                                         (param("x"), param("wq"), param("bq")), x.shape))
+    assert said.endswith("; wq transposed would fit: is it stored (out, in) like PyTorch's Linear.weight? wq=wq.T")
+    assert _raises(lambda: validate.check_finite(np.array([np.inf]), param("spec.bias"))).startswith("spec.bias holds")
+    assert _raises(lambda: scores.check_params("scaled", {}, 4, 2, f"{param('q')}/{param('k')}")).startswith(
+        "score=scaled needs queries and keys of the same width per head, but q/k give d_q = 4")
+
+
 X2 = "1 0; 0 1"
 X23 = "1 2 3; 4 5 6"
 W32 = "1 0; 0 1; 1 1"

@@ -64,7 +64,7 @@ def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str
     `torch_weights`: the caller transposed W from PyTorch's (out, in), so the hint is not to do it again.
     """
     x_opt, w_opt, b_opt = (named(n) for n in names)
-    w_name = names[1].removeprefix("--")
+    w_name = names[1].removeprefix("--").removeprefix("‹").removesuffix("›")  # wq, whether "wq", ‹wq› or "--wq"
     if x.shape[-1] != w.shape[0]:
         fits_transposed = x.shape[-1] == w.shape[1]
         if cols:  # the lecture layout: W is (out, in) whatever the caller's weights layout, so speak of that only
