@@ -191,14 +191,14 @@ def test_dtype_auto():
         (dict(x=np.ones((3, 4)), wq=np.ones((3, 2)), wk=np.ones((4, 2)), wv=np.ones((4, 2))),
          "wq must be d_model × d_out"),
         (dict(x=np.ones((3, 4)), wq=np.ones((4, 3)), wk=np.ones((4, 3)), wv=np.ones((4, 3)), heads=2),
-         "--heads must divide 3"),
+         "(?<!-)heads must divide 3"),
         (dict(q=np.ones((3, 4)), k=np.ones((3, 4)), v=np.ones((3, 4)), heads=4, kv_heads=3), "kv"),
         (dict(q=np.ones((3, 4)), k=np.ones((3, 4)), v=np.ones((3, 4)), key_lens=[5]),
          "key_lens value 5 is outside 0..3"),
         (dict(q=np.ones((3, 4)), k=np.ones((3, 4)), v=np.ones((3, 4)), key_lens=[2, 2]), "batch"),
         (dict(q=np.ones((3, 4)), k=np.ones((3, 4)), v=np.ones((3, 4)), mask=np.ones((2, 2))), "broadcast"),
         (dict(q=np.array([[np.nan, 1.0]]), k=np.ones((1, 2)), v=np.ones((1, 2))), "NaN|nan"),
-        (dict(q=np.ones((3, 4)), k=np.ones((3, 4))), "--v"),
+        (dict(q=np.ones((3, 4)), k=np.ones((3, 4))), "without (--)?v"),
         (dict(x=np.ones((3, 4)), q=np.ones((3, 4))), "not both"),
         (dict(q=np.ones((3, 4)) * 1j, k=np.ones((3, 4)), v=np.ones((3, 4))), "real"),
     ],
@@ -209,16 +209,18 @@ def test_user_mistakes_are_attn_errors(kwargs, message):
 
 
 def test_transposed_weight_hint():
-    with pytest.raises(AttnError, match="weights-layout torch"):
+    """A library caller is told to pass the transpose (the CLI: --weights-layout torch, test_library_messages)."""
+    with pytest.raises(AttnError, match=r"transposed would fit: is it stored \(out, in\) like PyTorch's "
+                       r"Linear\.weight\? wq=wq\.T"):
         attention(x=np.ones((3, 4)), wq=np.ones((2, 4)), wk=np.ones((4, 2)), wv=np.ones((4, 2)))
 
 
 def test_layout_hints_in_shape_errors():
     x_cols = np.ones((4, 3))  # d_model 4 × n 3: tokens are columns
     w_cols = np.ones((2, 4))  # d_k × d_model
-    with pytest.raises(AttnError, match="--layout cols"):
+    with pytest.raises(AttnError, match="add layout=cols"):  # the CLI says --layout cols (test_errors_catalogue)
         attention(x=x_cols, wq=w_cols, wk=w_cols, wv=w_cols)
-    with pytest.raises(AttnError, match=r"in the lecture layout \(--layout cols\) W_Q is d_k × d_model"):
+    with pytest.raises(AttnError, match=r"in the lecture layout \(layout=cols\) W_Q is d_k × d_model"):
         attention(x=x_cols, wq=np.ones((2, 3)), wk=w_cols, wv=w_cols, layout="cols")
 
 

@@ -395,13 +395,14 @@ def test_size_check_names_estimate_limit_and_alternatives() -> None:
         check_dense_memory(1, 8, 100_000, 100_000, 8, 4, 16 * 2**30, streaming=True)
     message = str(info.value)
     assert "about 2384.2 GB" in message and "16.0 GB of memory is available" in message
-    assert "--dtype float32" in message and "--show output" in message and "fewer tokens" in message
-    assert "-o weights.npy" not in message  # only when the caller can stream a map to disk
-    with pytest.raises(AttnError, match=r"--show scores -o scores.npy \(one map, streamed to disk in blocks\)"):
+    # the library's parameters (the CLI's --dtype float32, --show output, -o: tests/test_stream_maps.py)
+    assert "dtype=float32" in message and 'need=["output"]' in message and "fewer tokens" in message
+    assert "stream_maps" not in message  # only when the caller can stream a map to disk
+    with pytest.raises(AttnError, match=r"stream_maps=scores \(one map, streamed to disk in blocks\)"):
         check_dense_memory(1, 8, 100_000, 100_000, 8, 4, 16 * 2**30, streaming=True, to_disk="scores")
     with pytest.raises(AttnError) as info:
         check_dense_memory(1, 1, 1000, 1000, 4, 4, 1000)
-    assert "--dtype float32" not in str(info.value) and "--show output" not in str(info.value)
+    assert "dtype=float32" not in str(info.value) and "need=" not in str(info.value)
 
 
 def test_size_memory_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

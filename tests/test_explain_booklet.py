@@ -3,7 +3,7 @@
 What the booklet must hold is computed here two other ways: from single-problem runs (each section is what
 `explain ONE.toml` gives) and, for the answers, from the problem files themselves with a few lines of numpy
 written for the test. The LaTeX compiles with pdflatex when it is installed (texlive-latex-base), as in
-tests/test_explain_latex.py; without it those checks are skipped and say so.
+tests/test_explain_latex.py; without it those checks are skipped and say so (under ATTNCLI_CI=1 they fail).
 """
 
 from __future__ import annotations
@@ -18,23 +18,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import interrupt, run, run_capped, run_error
+from external_tools import require
 
 ROOT = Path(__file__).resolve().parents[1]
 HOMEWORK = ROOT / "samples" / "homework" / "problems"
 PROBLEMS = sorted(HOMEWORK.glob("*.toml"))
-PDFLATEX = shutil.which("pdflatex")
 
 
 def pdflatex(folder: Path, name: str) -> str:
-    """Compile NAME.tex in `folder` twice (the second run fills the table of contents); the last log."""
-    if PDFLATEX is None:
-        pytest.skip("pdflatex is not installed (texlive-latex-base)")
+    """Compile NAME.tex in `folder` twice (the second run fills the table of contents); the last log. Without
+    pdflatex the test skips here, saying so (external_tools.require)."""
+    program = require("pdflatex")
     log = ""
     for _ in range(2):
-        proc = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], cwd=folder,
+        proc = subprocess.run([program, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"], cwd=folder,
                               capture_output=True, timeout=120)
         log = proc.stdout.decode(errors="replace")
         assert proc.returncode == 0, log[-3000:]
+    assert (folder / f"{name}.pdf").stat().st_size > 1000, log[-3000:]
     return log
 
 
@@ -200,8 +201,7 @@ def test_a_folder_of_ten_solutions_equal_to_ten_single_runs(tmp_path):
     for problem in PROBLEMS:
         run(["explain", problem, "--standalone", "-o", tmp_path / "single.tex"])
         assert (tmp_path / "solutions" / f"{problem.stem}.tex").read_bytes() == (tmp_path / "single.tex").read_bytes()
-    if PDFLATEX:
-        pdflatex(tmp_path / "solutions", "s007")
+    pdflatex(tmp_path / "solutions", "s007")
 
 
 @pytest.mark.parametrize(("args", "ext"), [([], "txt"), (["--format", "markdown"], "md"),

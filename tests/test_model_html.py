@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from cli_helpers import run
+from external_tools import require
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "tests" / "golden" / "models"
@@ -208,22 +208,24 @@ def test_memory_is_estimated_before_building(tmp_path: Path):
 CHROMIUM = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
             "--window-size=1300,900", "--virtual-time-budget=15000"]
-needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium package")
 
 
 def selftest(tmp_path: Path, page: Path, *, hash_: str = "selftest", screenshot: Path | None = None) -> str:
+    """Load `page` in headless Chromium (or skip, saying so: external_tools.require); what its self-test wrote
+    (or, with `screenshot`, a picture of the page there)."""
+    chromium = require("chromium")
     flags = [*CHROMIUM, f"--user-data-dir={tmp_path / 'profile'}"]
     flags += [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
-    proc = subprocess.run(["chromium", *flags, page.as_uri() + "#" + hash_], capture_output=True, text=True,
+    proc = subprocess.run([chromium, *flags, page.as_uri() + "#" + hash_], capture_output=True, text=True,
                           timeout=180)
     if screenshot:
+        assert screenshot.is_file() and screenshot.stat().st_size > 1000, proc.stderr[-2000:]
         return ""
     m = re.search(r'<output id="selftest-result">(.*?)</output>', proc.stdout)
     assert m and m.group(1), proc.stdout[-2000:] + proc.stderr[-2000:]
     return m.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-@needs_chromium
 def test_in_headless_chromium_the_hovered_cell_and_the_lines_match_the_weights(tmp_path: Path):
     att = attentions(tmp_path, "gpt2", "--text", TEXT).astype(float)  # (2, 4, 7, 7)
     make_page(tmp_path, "gpt2", "--text", TEXT)
@@ -243,7 +245,6 @@ def test_in_headless_chromium_the_hovered_cell_and_the_lines_match_the_weights(t
     assert "head view: layer 0 · query at (6)" in out
 
 
-@needs_chromium
 def test_in_headless_chromium_1024_tokens_draw_and_a_screenshot_shows_the_maps(tmp_path: Path):
     from attncli.render.model_html import model_page
 

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import attncli_command, run, run_error
+from external_tools import require
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -243,14 +243,14 @@ def test_html_masked_cells_are_null(tmp_path: Path):
     assert values[0][1] is None and values[0][2] is None and values[0][0] == 1
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium package")
 def test_html_in_headless_chromium_shows_a_hovered_value_and_loads_nothing(tmp_path: Path):
+    chromium = require("chromium")  # or skip saying so (fail under ATTNCLI_CI=1)
     np.save(tmp_path / "m.npy", np.array([[0.6, 0.3, 0.1], [0.1, 0.1, 0.8], [0.2, 0.5, 0.3]]))
     run(["show", tmp_path / "m.npy", "--labels", "I,love,fish", "-o", tmp_path / "m.html"])
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom"]
-    proc = subprocess.run(["chromium", *flags, (tmp_path / "m.html").as_uri() + "#selftest"], capture_output=True,
+    proc = subprocess.run([chromium, *flags, (tmp_path / "m.html").as_uri() + "#selftest"], capture_output=True,
                           text=True, timeout=120)
     m = re.search(r'<output id="selftest">(.*?)</output>', proc.stdout)
     assert m, proc.stdout[-2000:] + proc.stderr[-2000:]

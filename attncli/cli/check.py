@@ -12,6 +12,7 @@ import typer
 from attncli.cli import options as opt
 from attncli.cli.common import Sources
 from attncli.cli.group import app
+from attncli.cli.params import message
 from attncli.cli.problem import attention_command
 from attncli.errors import AttnError
 from attncli.vocabulary import HELP as STEP_NAMES
@@ -260,8 +261,8 @@ def _grade(grader, path: str, src: Sources, how: _How):
         if how.strict:
             raise
         if how.shown:
-            print(printable(f"FAIL {label}: cannot read: {err}"))
-        return grader.verdict(path, state=gr.UNREADABLE, detail=f"cannot read: {err}")
+            print(printable(f"FAIL {label}: cannot read: {message(err)}"))
+        return grader.verdict(path, state=gr.UNREADABLE, detail=f"cannot read: {message(err)}")
     v = grader.grade(ans, path, empty)
     if how.shown:
         said = f"; {v.defaults}" if v.defaults else ""

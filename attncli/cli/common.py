@@ -133,12 +133,12 @@ def saying_what_was_read(src: Sources) -> Iterator[None]:
     try:
         yield
     except AttnError as err:
-        from attncli.cli.params import message
+        from attncli.cli.params import message  # only on an error: a run that works does not load the table
 
-        note = src.read_as(message(err))  # the options the message names, as the command line says them
+        note = src.read_as(message(err))
         if note is None:
             raise
-        raise AttnError(f"{err.args[0] if err.args else ''}; {note}") from None  # parameters kept for message()
+        raise AttnError(f"{err.args[0]}; {note}") from None  # the library's ‹parameters› kept for message()
 
 
 def check_label_count(labels: Any, kw: dict[str, Any], layout: str) -> None:

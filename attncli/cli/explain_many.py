@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from attncli.cli.common import PICTURES, Look, Sources, check_look
+from attncli.cli.params import message
 from attncli.cli.solution import answer_of, check_answer, format_of, is_folder, secs_of, solution_pieces, solve
 from attncli.errors import AttnError
 
@@ -135,9 +136,8 @@ def _naming(path: str, i: int, n: int) -> Iterator[None]:
     try:
         yield
     except AttnError as err:
-        message = str(err.args[0]) if err.args else ""  # its parameters still to say (cli/params.py)
-        where = f"problem {i} of {n}" + ("" if path in message else f" ({path})")
-        raise AttnError(f"{where}: {message}") from None
+        where = f"problem {i} of {n}" + ("" if path in message(err) else f" ({path})")
+        raise AttnError(f"{where}: {err.args[0] if err.args else ''}") from None  # ‹parameters› kept for message()
 
 
 def _solved(problems: list[Problem]) -> Iterator[tuple[Problem, Any, Any]]:

@@ -144,7 +144,7 @@ class Grader:
             return
         found = self.doctor.diagnose(ans)
         if found is not None:
-            v.names, v.diagnosis = list(found.names), spoken(found.message)
+            v.names, v.diagnosis = list(found.names), spoken(found.said)
 
 
 def dims(shape: tuple[int, ...]) -> str:

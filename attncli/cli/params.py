@@ -8,6 +8,7 @@ option) says so with `speaking({...})` around its work.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -16,6 +17,8 @@ from attncli.errors import AttnError
 
 # parameter (or spec field) -> option. Names that are the same with dashes need no entry (see option()).
 # None: no option (a library-only parameter keeps its library name in the message).
+# "name=value": a setting the command line spells another way, written whole (‹torch_weights=True› is what a
+# library caller passes; the command line's words for it are --weights-layout torch).
 OPTIONS: dict[str, str | None] = {
     "block_rows": None,
     "plan.block_rows": None,
@@ -35,6 +38,13 @@ OPTIONS: dict[str, str | None] = {
     "spec.graph.undirected": "--undirected",
     "spec.graph.self_loops": "--self-loops",
     "spec.window2d.grid": "--image",
+    "allow_nonfinite=True": "--allow-nonfinite",
+    'need=["output"]': "--show output",
+    "stream_maps=scores": "--show scores -o scores.npy",
+    "stream_maps=weights": "--show weights -o weights.npy",
+    "trace=False": "attncli compute with the same options",
+    "torch_weights=True": "--weights-layout torch",
+    **{f"{w}={w}.T": "--weights-layout torch reads weights that way" for w in ("wq", "wk", "wv", "wo")},
 }
 
 _overrides: ContextVar[Mapping[str, str] | None] = ContextVar("attncli_option_overrides", default=None)
@@ -66,15 +76,23 @@ class _Table(Mapping[str, str]):
         return len(OPTIONS)
 
 
-def message(err: AttnError) -> str:
-    """`err` as the command line says it: parameters written as options."""
-    return err.text(_Table())
+_SETTING = re.compile(r"‹([A-Za-z_][\w.]*=[^›]*)›")
 
 
 def spoken(text: str) -> str:
-    """A library text that is not an error (a warning) as the command line says it: parameters written as
-    options."""
-    return AttnError(text).text(_Table())
+    """A library text with ‹parameters› (a message, a diagnosis) as the command line says it."""
+    over = _overrides.get() or {}
+
+    def setting(m: re.Match[str]) -> str:
+        found = over.get(m.group(1), OPTIONS.get(m.group(1)))
+        return m.group(0) if found is None else found
+
+    return AttnError(_SETTING.sub(setting, text)).text(_Table())
+
+
+def message(err: AttnError) -> str:
+    """`err` as the command line says it: parameters written as options."""
+    return spoken(str(err.args[0])) if err.args else ""
 
 
 @contextmanager

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from attncli.version import __version__
 from attncli.cli.checks import check_options, check_sources
 from attncli.core import heads as hd
 from attncli.core import masks as mk
@@ -41,6 +40,7 @@ from attncli.core.validate import (
     compute_dtype,
 )
 from attncli.errors import AttnError, param
+from attncli.version import __version__
 
 Weight = np.ndarray | Sequence[np.ndarray]
 

@@ -26,12 +26,13 @@ import numpy as np
 
 from attncli.core.mistakes import MISTAKES, STAGES, TAIL_KEYS, Kwargs, Mistake, plain, rounded, tail
 from attncli.core.neighbours import views as neighbours
+from attncli.errors import AttnError, param
 from attncli.vocabulary import NOUN
 
 Close = Callable[[np.ndarray, np.ndarray], bool]
 Compute = Callable[..., Any]  # the problem's keywords -> its AttentionResult (the CLI's compute_attention)
 LAYOUT = ("matches the expected array transposed: tokens as rows vs columns mixed up (K used where Kᵀ belongs, "
-          "or the other ‹layout›)")
+          f"or the other {param('layout')})")
 LAYOUT_SHORT = "the array transposed (tokens as rows vs columns)"
 SMALL_MAPS = 1 << 18  # cells of the weights (all heads) up to which pairs of mistakes are tried
 
@@ -57,10 +58,15 @@ class Candidate:
 class Finding:
     """What a wrong answer matches: the mistakes' names (ids such as "no-scaling"; two or more when the
     problem's numbers make several mistakes give the same array, or when a pair of mistakes was made) and one
-    message in plain words for the student."""
+    message in plain words for the student: `said` names parameters ‹name› (attncli.errors.param), so a command
+    line can say its options; `message` is how a library caller reads it."""
 
     names: list[str]
-    message: str
+    said: str
+
+    @property
+    def message(self) -> str:
+        return AttnError(self.said).text()  # ‹layout› -> layout, as in a library error
 
 
 class _Hit(NamedTuple):
@@ -399,6 +405,6 @@ def candidates(kwargs: Kwargs, what: str, result: Any, compute: Compute) -> Susp
 
 
 def expected_candidates(want: np.ndarray) -> Suspects:
-    """The mistakes an answer can show against a given expected array (no problem to recompute): only its other
-    shapes (transposed, flattened into one line)."""
+    """The mistakes an answer can show against a given expected array (check's expected array): no problem to
+    recompute, so only its other shapes (transposed, flattened into one line)."""
     return Suspects(None, "", None, want=want)

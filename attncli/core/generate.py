@@ -1,4 +1,4 @@
-"""Homework problems with small, hand-computable numbers: `attncli init --random` and `init --roster`.
+"""Homework problems with small, hand-computable numbers: what `attncli init` draws, one or one per student.
 
 A problem is X (n × d_model) and the projections W_Q, W_K (d_model × H·d_k), W_V (d_model × H·d_v) and, for
 several heads, W_O (H·d_v × d_model). Every entry is an integer or has one decimal:
@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from attncli.errors import AttnError
+from attncli.errors import AttnError, param
 
 MAX_TOKENS = 16  # beyond this nobody computes by hand
 MAX_DIM = 16  # d_model, H·d_k and H·d_v
@@ -63,9 +63,9 @@ def default_head_dim(d_model: int, heads: int) -> int:
     if heads <= 1:
         return min(2, d_model)
     if d_model % heads:
-        raise AttnError(f"init: --heads {heads} does not divide --d-model {d_model}, so d_k = d_model / heads is not "
-                        f"a whole number; give --d-k and --d-v (e.g. --d-k 2 --d-v 2), or --heads "
-                        f"{_divisor_hint(d_model)}")
+        raise AttnError(f"init: {param('heads', heads)} does not divide {param('d_model', d_model)}, so d_k = "
+                        f"d_model / heads is not a whole number; give {param('d_k')} and {param('d_v')} (e.g. "
+                        f"{param('d_k', 2)} {param('d_v', 2)}), or {param('heads', _divisor_hint(d_model))}")
     return d_model // heads
 
 
@@ -74,24 +74,24 @@ def _divisor_hint(n: int) -> str:
 
 
 def validate(size: ProblemSize) -> ProblemSize:
-    """Refuse sizes nobody computes by hand, naming the option and its limits."""
-    def bounded(option: str, value: int, low: int, high: int, why: str = "") -> None:
+    """Refuse sizes nobody computes by hand, naming the field (ProblemSize's) and its limits."""
+    def bounded(name: str, value: int, low: int, high: int, why: str = "") -> None:
         if not low <= value <= high:
-            raise AttnError(f"init: {option} must be {low} to {high}{why}; got {value}")
+            raise AttnError(f"init: {param(name)} must be {low} to {high}{why}; got {value}")
 
-    bounded("--tokens", size.tokens, 2, MAX_TOKENS, " (one token has every weight 1; more than 16 is not "
+    bounded("tokens", size.tokens, 2, MAX_TOKENS, " (one token has every weight 1; more than 16 is not "
             "computed by hand)")
-    bounded("--d-model", size.d_model, 1, MAX_DIM)
-    bounded("--heads", size.heads, 1, MAX_DIM)
-    bounded("--d-k", size.d_k, 1, MAX_DIM)
-    bounded("--d-v", size.d_v, 1, MAX_DIM)
-    for option, d in (("--d-k", size.d_k), ("--d-v", size.d_v)):
+    bounded("d_model", size.d_model, 1, MAX_DIM)
+    bounded("heads", size.heads, 1, MAX_DIM)
+    bounded("d_k", size.d_k, 1, MAX_DIM)
+    bounded("d_v", size.d_v, 1, MAX_DIM)
+    for name, d in (("d_k", size.d_k), ("d_v", size.d_v)):
         if size.heads * d > MAX_DIM:
-            raise AttnError(f"init: --heads {size.heads} × {option} {d} = {size.heads * d} columns in the projection; "
-                            f"at most {MAX_DIM} are computed by hand")
+            raise AttnError(f"init: {param('heads', size.heads)} × {param(name, d)} = {size.heads * d} columns in "
+                            f"the projection; at most {MAX_DIM} are computed by hand")
     if size.what not in WHAT:
-        raise AttnError(f"init: --what must be {' or '.join(WHAT)}; got {size.what!r}")
-    bounded("--decimals", size.decimals, 0, 6)
+        raise AttnError(f"init: {param('what')} must be {' or '.join(WHAT)}; got {size.what!r}")
+    bounded("decimals", size.decimals, 0, 6)
     return size
 
 
@@ -139,7 +139,7 @@ def generate(seed: int, size: ProblemSize) -> dict[str, np.ndarray]:
             break
     if found is None:  # pragma: no cover - tests draw every size at the limits
         raise AttnError("init: found no problem whose weights are worth computing by hand for these sizes; "
-                        "try other sizes or another --seed")
+                        f"try other sizes or another {param('seed')}")
     x, wq, wk = found  # wq, wk: (d_model, H·d_k), heads in contiguous column blocks
     arrays = {"x": x, "wq": wq, "wk": wk,
               "wv": _pick(rng, W_VALUES, size=(dm, h * size.d_v))}  # (d_model, H·d_v)

@@ -38,6 +38,7 @@ from attncli.core.neighbours import (
 )
 from attncli.core.normalize import normalize
 from attncli.core.spec import Spec
+from attncli.errors import param
 
 Kwargs = dict[str, Any]
 Change = Callable[[Kwargs, Any], "Kwargs | None"]  # (kwargs, correct result) -> new kwargs, None: impossible here
@@ -354,7 +355,8 @@ MISTAKES: list[Mistake] = [
             _transposed_weights, "q", groups=PROJ),
     Mistake("no-biases", "matches the computation without the biases b_Q, b_K, b_V, b_O", "the biases left out",
             _no_biases, "q"),
-    Mistake("no-padding", "matches the computation without the padding mask (‹key_lens›/‹query_lens›/‹mask›)",
+    Mistake("no-padding", "matches the computation without the padding mask "
+            f"({param('key_lens')}/{param('query_lens')}/{param('mask')})",
             "the padding mask left out", _no_padding, "scores", groups=PAD),
     Mistake("padding-queries", "matches the padding applied to the queries instead of the keys (the key lengths "
             "used as query lengths)", "the padding applied to queries instead of keys", _padding_on_queries,

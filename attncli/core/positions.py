@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from attncli.errors import AttnError
+from attncli.errors import AttnError, param
 
 PE_LAYOUTS = ("interleaved", "concat")
 ROPE_LAYOUTS = ("half", "interleaved")
@@ -30,11 +30,11 @@ def _frequencies(d: int, base: float) -> np.ndarray:
 def sinusoidal(n: int, d: int, *, base: float = 10000.0, layout: str = "interleaved") -> np.ndarray:
     """The n × d sinusoidal table for positions 0 .. n − 1 (see the module docstring)."""
     if d < 2 or d % 2:
-        raise AttnError(f"--pe sinusoidal needs an even d_model ≥ 2; got {d}")
+        raise AttnError(f"{param('pe', 'sinusoidal')} needs an even d_model ≥ 2; got {d}")
     if layout not in PE_LAYOUTS:
-        raise AttnError(f"--pe-layout must be interleaved or concat; got {layout!r}")
+        raise AttnError(f"{param('pe_layout')} must be interleaved or concat; got {layout!r}")
     if base <= 0:
-        raise AttnError(f"--pe-base must be positive; got {base}")
+        raise AttnError(f"{param('pe_base')} must be positive; got {base}")
     angles = np.arange(n, dtype=np.float64)[:, None] * _frequencies(d, base)[None, :]  # (n, d/2)
     pe = np.empty((n, d))
     if layout == "interleaved":
@@ -47,16 +47,16 @@ def sinusoidal(n: int, d: int, *, base: float = 10000.0, layout: str = "interlea
 def rope_angles(positions: np.ndarray, d: int, base: float = 10000.0) -> np.ndarray:
     """θ[p, i] = positions[p] · base^(−2i/d): the rotation angles, (n, d/2)."""
     if d < 2 or d % 2:
-        raise AttnError(f"--rope needs an even per-head dimension d_k ≥ 2; got {d}")
+        raise AttnError(f"{param('rope')} needs an even per-head dimension d_k ≥ 2; got {d}")
     if base <= 0:
-        raise AttnError(f"--rope-base must be positive; got {base}")
+        raise AttnError(f"{param('rope_base')} must be positive; got {base}")
     return np.asarray(positions, dtype=np.float64)[:, None] * _frequencies(d, base)[None, :]
 
 
 def rope(x: np.ndarray, positions: np.ndarray, *, base: float = 10000.0, layout: str = "half") -> np.ndarray:
     """Rotate features of x (..., n, d) by their positions (n,); returns the same shape and dtype."""
     if layout not in ROPE_LAYOUTS:
-        raise AttnError(f"--rope-layout must be half or interleaved; got {layout!r}")
+        raise AttnError(f"{param('rope_layout')} must be half or interleaved; got {layout!r}")
     d = x.shape[-1]
     theta = rope_angles(positions, d, base)  # (n, d/2)
     cos, sin = np.cos(theta).astype(x.dtype), np.sin(theta).astype(x.dtype)

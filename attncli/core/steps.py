@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from attncli.errors import AttnError
+from attncli.errors import AttnError, param
 from attncli.record import Record
 
 _BUDGET: contextvars.ContextVar[int | None] = contextvars.ContextVar("trace_budget", default=None)
@@ -86,7 +86,7 @@ ARRAY_OF: dict[str, str] = {
 def arrays_of(steps: list) -> list[tuple[tuple[str, ...], str | None]]:
     """For each step: (the names of the arrays it is, the array it leads towards). A step is the array of its
     chain when it is the chain's last (q after RoPE; the scores after the masks); qk is also the scores when
-    nothing is done to it (--score dot, no masks); the concatenation without W_O is also the output."""
+    nothing is done to it (the dot score, no masks); the concatenation without W_O is also the output."""
     chain = [ARRAY_OF.get(st.key) for st in steps]
     last = {name: i for i, name in enumerate(chain) if name is not None}
     out: list[tuple[tuple[str, ...], str | None]] = []
@@ -165,5 +165,5 @@ class Tracer:
         shape = " × ".join(map(str, array.shape[-2:]))
         raise AttnError(f"explain keeps every step: with step {len(self.steps) + 1} ({FORMULAS[key][0]}, "
                         f"{shape} per map) they would need about {gigabytes(need)} but only "
-                        f"{gigabytes(self.budget)} of memory is available; try fewer tokens, or attncli compute "
-                        "with the same options (it keeps no steps) --show weights -o weights.npy")
+                        f"{gigabytes(self.budget)} of memory is available; try fewer tokens, or "
+                        f"{param('trace', False)} (it keeps no steps) {param('stream_maps', 'weights')}")

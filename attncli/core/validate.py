@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
-from attncli.errors import AttnError
+from attncli.errors import AttnError, param
 
 DTYPES = ("auto", "float32", "float64")
+_NAME = re.compile(r"[A-Za-z_][\w.]*\Z")
 
 
-def as_real(a: np.ndarray, option: str) -> np.ndarray:
-    """Accept real numbers (bool and int are cast later); refuse complex, strings and objects."""
+def named(name: str) -> str:
+    """The array or parameter `name` as it goes into a message: a bare name ("q", "spec.window"; "q/k" for two)
+    is written ‹q› (see attncli.errors.param); anything else ("Q (X·W_Q)", "ANSWER path", or the option name a
+    caller not yet converted passes) as it is."""
+    parts = name.split("/")
+    return "/".join(param(p) for p in parts) if all(_NAME.match(p) for p in parts) else name
+
+
+def as_real(a: np.ndarray, name: str) -> np.ndarray:
+    """Accept real numbers (bool and int are cast later); refuse complex, strings and objects. `name`: the
+    parameter `a` came from, for the message (see `named`)."""
     a = np.asarray(a)
     if a.dtype.kind not in "fiub":
-        raise AttnError(f"{option} must hold real numbers; got dtype {a.dtype}")
+        raise AttnError(f"{named(name)} must hold real numbers; got dtype {a.dtype}")
     return a
 
 
@@ -41,8 +52,9 @@ def _one_run(a: np.ndarray) -> bool:
     return True
 
 
-def check_finite(a: np.ndarray, option: str, *, allow_neg_inf: bool = False) -> None:
-    """Refuse NaN and ±Inf, naming the array and the first bad position (--allow-nonfinite skips this)."""
+def check_finite(a: np.ndarray, name: str, *, allow_neg_inf: bool = False) -> None:
+    """Refuse NaN and ±Inf, naming the array and the first bad position (attention's allow_nonfinite=True skips
+    this)."""
     if a.dtype.kind != "f" or a.size == 0:
         return
     if finite(a):
@@ -54,20 +66,21 @@ def check_finite(a: np.ndarray, option: str, *, allow_neg_inf: bool = False) -> 
     if bad.any():
         pos = tuple(int(i) for i in np.argwhere(bad)[0])
         raise AttnError(
-            f"{option} holds {a[pos]} at position {list(pos)} (shape {a.shape}); "
-            "fix the input or pass --allow-nonfinite to compute anyway"
+            f"{named(name)} holds {a[pos]} at position {list(pos)} (shape {a.shape}); "
+            f"fix the input or pass {param('allow_nonfinite', True)} to compute anyway"
         )
 
 
-def check_ndim(a: np.ndarray, option: str, allowed: tuple[int, ...], what: str) -> None:
+def check_ndim(a: np.ndarray, name: str, allowed: tuple[int, ...], what: str) -> None:
+    """Refuse an array whose number of axes is not in `allowed`; `what` says the shapes it may have."""
     if a.ndim not in allowed:
-        raise AttnError(f"{option} must be {what}; got shape {a.shape}")
+        raise AttnError(f"{named(name)} must be {what}; got shape {a.shape}")
 
 
 def compute_dtype(dtype: str, arrays: list[np.ndarray]) -> np.dtype:
     """`auto`: float32 when every floating input is float32 or narrower, else float64."""
     if dtype not in DTYPES:
-        raise AttnError(f"--dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
+        raise AttnError(f"{param('dtype')} must be one of {', '.join(DTYPES)}; got {dtype!r}")
     if dtype != "auto":
         return np.dtype(dtype)
     floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
@@ -76,35 +89,36 @@ def compute_dtype(dtype: str, arrays: list[np.ndarray]) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def positive_int(value: int | None, option: str) -> None:
+def positive_int(value: int | None, name: str) -> None:
+    """Refuse a count that is not a whole number ≥ 1 (None: not given, fine)."""
     if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
-        raise AttnError(f"{option} must be a positive integer; got {value!r}")
+        raise AttnError(f"{named(name)} must be a positive integer; got {value!r}")
 
 
-def finite_number(value: float | None, option: str, *, positive: bool = False) -> None:
-    """Refuse NaN and ±inf in a numeric option (`--scale inf` would turn every weight into NaN)."""
+def finite_number(value: float | None, name: str, *, positive: bool = False) -> None:
+    """Refuse NaN and ±inf in a numeric parameter (`scale=inf` would turn every weight into NaN)."""
     if value is None:
         return
     if not math.isfinite(value) or (positive and not value > 0):
         want = "a positive finite number" if positive else "a finite number"
-        raise AttnError(f"{option} must be {want}; got {value}")
+        raise AttnError(f"{named(name)} must be {want}; got {value}")
 
 
 def check_scores(s: np.ndarray, dtype: np.dtype, *, first_query: int = 0) -> None:
     """Refuse scores that overflowed (+inf, or NaN from inf − inf) although every input was finite.
 
     `s` is (B, H, rows, n_k), rows counted from `first_query` (a streaming block). −inf is fine: it is how
-    masks and a −inf bias block a key. Call it when inputs were checked finite (not --allow-nonfinite).
+    masks and a −inf bias block a key. Call it when inputs were checked finite (not allow_nonfinite).
     """
     if np.max(s, initial=-np.inf) < np.inf:  # one pass; NaN propagates through max and fails the test
         return
     bad = np.isnan(s) | np.isposinf(s)
     if bad.any():
         b, h, i, j = (int(t) for t in np.argwhere(bad)[0])
-        hint = ", or compute in float64 (--dtype float64)" if np.dtype(dtype).itemsize < 8 else ""
+        hint = f", or compute in float64 ({param('dtype', 'float64')})" if np.dtype(dtype).itemsize < 8 else ""
         raise AttnError(
             f"the scores overflow {np.dtype(dtype)} (batch {b} head {h} query {first_query + i} key {j} is "
-            f"{s[b, h, i, j]}): the inputs or --scale are too large; rescale them{hint}"
+            f"{s[b, h, i, j]}): the inputs or {param('scale')} are too large; rescale them{hint}"
         )
 
 
@@ -114,12 +128,13 @@ def check_output(a: np.ndarray, what: str, dtype: np.dtype) -> None:
     if finite(a) or (np.max(a, initial=-np.inf) < np.inf and np.min(a, initial=np.inf) > -np.inf):  # NaN too
         return  # (one BLAS pass; else two, no temporary the size of `a`)
     where = tuple(int(t) for t in np.argwhere(~np.isfinite(a))[0])
-    hint = ", or compute in float64 (--dtype float64)" if np.dtype(dtype).itemsize < 8 else ""
+    hint = f", or compute in float64 ({param('dtype', 'float64')})" if np.dtype(dtype).itemsize < 8 else ""
     raise AttnError(f"the {what} overflow {np.dtype(dtype)} at {where}: the weights times the values are too large "
-                    f"(a normalizer that does not sum to 1, or huge --v/--x); rescale the inputs{hint}")
+                    f"(a normalizer that does not sum to 1, or huge {param('v')}/{param('x')}); rescale the "
+                    f"inputs{hint}")
 
 
-def check_tokens(a: np.ndarray, option: str, *, what: str = "tokens", shape: tuple[int, ...] | None = None) -> None:
+def check_tokens(a: np.ndarray, name: str, *, what: str = "tokens", shape: tuple[int, ...] | None = None) -> None:
     """Refuse empty inputs: zero tokens (rows of `a`), zero features (columns) or an empty batch/head axis.
 
     `a` is in rows layout (..., n, d); `shape` is the shape as the user gave it, for the message.
@@ -128,16 +143,17 @@ def check_tokens(a: np.ndarray, option: str, *, what: str = "tokens", shape: tup
         return
     shown = a.shape if shape is None else shape
     if a.shape[-2] == 0:
-        raise AttnError(f"{option} has 0 {what} (shape {shown}); attention needs at least one")
+        raise AttnError(f"{named(name)} has 0 {what} (shape {shown}); attention needs at least one")
     if a.shape[-1] == 0:
-        raise AttnError(f"{option} has 0 features (shape {shown}); each token needs at least one value")
+        raise AttnError(f"{named(name)} has 0 features (shape {shown}); each token needs at least one value")
     if a.size == 0:
-        raise AttnError(f"{option} is empty (shape {shown}); every axis needs at least one entry")
+        raise AttnError(f"{named(name)} is empty (shape {shown}); every axis needs at least one entry")
 
 
 # ---- memory: refuse a dense map that cannot fit, before allocating it ---------------------------
 
 GB = 1024**3
+OUTPUT_ALONE = '["output"]'  # need= that streams: the output without the dense maps
 
 
 def dense_bytes(B: int, H: int, n_q: int, n_k: int, itemsize: int, copies: int) -> int:
@@ -159,9 +175,9 @@ def check_dense_memory(B: int, H: int, n_q: int, n_k: int, itemsize: int, copies
     """Refuse, before allocating, a computation whose dense maps would not fit in `limit` bytes.
 
     `limit` is the memory available (None: do not check). The message names the estimate, the limit
-    and what to try: fewer tokens, float32 instead of float64, `--show output` when a streaming
-    kernel can compute the output without the dense map (`streaming=True`), and `--show MAP -o MAP.npy`
-    when the caller can write that map to disk in blocks (`to_disk="weights"` or "scores").
+    and what to try: fewer tokens, float32 instead of float64, asking for the output alone when a streaming
+    kernel can compute it without the dense map (`streaming=True`), and a `stream_maps` that writes the map to
+    disk in blocks when the caller can take it (`to_disk="weights"` or "scores").
     """
     if limit is None:
         return
@@ -171,10 +187,10 @@ def check_dense_memory(B: int, H: int, n_q: int, n_k: int, itemsize: int, copies
     dims = f"batch {B} × heads {H} × {n_q} queries × {n_k} keys × {itemsize} bytes × {copies} copies"
     tries = ["fewer tokens (split the sequence or the batch)"]
     if itemsize > 4 and dtype_hint:
-        tries.append("--dtype float32 (half the memory)")
+        tries.append(f"{param('dtype', 'float32')} (half the memory)")
     if streaming:
-        tries.append("--show output alone (computed in blocks, without the dense map)")
+        tries.append(f"{param('need', OUTPUT_ALONE)} alone (computed in blocks, without the dense map)")
     if to_disk:
-        tries.append(f"--show {to_disk} -o {to_disk}.npy (one map, streamed to disk in blocks)")
+        tries.append(f"{param('stream_maps', to_disk)} (one map, streamed to disk in blocks)")
     raise AttnError(f"{what} would need about {gigabytes(need)} ({dims}) but only "
                     f"{gigabytes(limit)} of memory is available; try {', or '.join(tries)}")

@@ -28,6 +28,7 @@ What each file holds
     heads, kv_heads, causal, key_lens, mask_invert, batched (always present), scale, score.
 <case>.torch.safetensors (nn.MultiheadAttention cases only): the module's raw state_dict as
   torch saves it (in_proj_weight (3E, E), in_proj_bias, out_proj.weight (E, E), out_proj.bias).
+SHA256SUMS: sha256sum-style lines for every file written (sums.py; checked by tests/test_golden_sums.py).
 
 How the references are made
 ---------------------------
@@ -63,6 +64,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
+from sums import write_sums  # tests/golden/sums.py: this script's folder is first on sys.path
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 TORCH_VERSION = "2.13.0"
@@ -605,8 +607,9 @@ def main():
         old.unlink()
     sdpa_cases()
     mha_cases()
+    write_sums(HERE)
     total = sum((HERE / f).stat().st_size for f in WRITTEN)
-    print(f"wrote {len(WRITTEN)} files ({total / 1024:.1f} KiB) to {HERE}")
+    print(f"wrote {len(WRITTEN)} files ({total / 1024:.1f} KiB) and SHA256SUMS to {HERE}")
     for f in WRITTEN:
         print("  ", f)
 

@@ -63,6 +63,9 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from sums import write_sums  # noqa: E402  (tests/golden/sums.py)
+
 TORCH_VERSION = "2.13.0"
 HERE = Path(__file__).resolve().parent
 F64 = torch.float64
@@ -1046,8 +1049,9 @@ def main():
     image_cases()
     position_cases()
     functions_file()
+    write_sums(HERE)
     total = sum((HERE / f).stat().st_size for f in WRITTEN)
-    print(f"wrote {len(WRITTEN)} files ({total / 1024:.1f} KiB) to {HERE}")
+    print(f"wrote {len(WRITTEN)} files ({total / 1024:.1f} KiB) and SHA256SUMS to {HERE}")
     for f in WRITTEN:
         print("  ", f)
 

@@ -8,7 +8,7 @@ such). The expected output is PyTorch's F.scaled_dot_product_attention evaluated
 inputs (float32 cases: the float32-representable inputs, evaluated in float64, cast to float32), with
 torch's own float32 SDPA asserted to agree to 1e-5 (its error is kept as options.torch_f32_error). Each
 <case>.npz holds `output` (B, H, n_q, d_v: torch's layout, heads not merged), `sha256` of the inputs and
-`options` (JSON).
+`options` (JSON). SHA256SUMS lists the files' own SHA-256 (tests/golden/sums.py; tests/test_golden_sums.py).
 
 Cases cover what the fused kernel treats specially: no mask, causal (keys skipped by blocks), a local
 window, key and query padding (empty rows), grouped kv heads, rows whose scores all lie far below 0
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,9 @@ def digest(arrays) -> str:
 def main() -> None:
     import torch
 
+    sys.path.insert(0, str(HERE.resolve().parent))  # tests/golden/sums.py (here, not at import: tests import draw)
+    from sums import write_sums
+
     assert torch.__version__.startswith("2.13."), torch.__version__
     F = torch.nn.functional
     for name, c in CASES.items():
@@ -111,6 +115,7 @@ def main() -> None:
         np.savez(HERE / f"{name}.npz", output=ref, sha256=np.array(digest((q, k, v))),
                  options=np.array(json.dumps({"seed": c["seed"], **options})))
         print(f"{name}: output {ref.shape} {ref.dtype}")
+    write_sums(HERE)
 
 
 if __name__ == "__main__":
