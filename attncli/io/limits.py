@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, BinaryIO
 
-from attncli.io._common import Src, cut
+from attncli.io.memory import RAISE, check_allocation
+from attncli.io.source import Src, cut
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,8 +45,14 @@ def check_parse(size: int, src: Src, kind: str, *, cost: int = PARSE_COST, verb:
                 tries: list[str] | None = None) -> None:
     """Refuse, before it is decoded, text of `size` bytes whose parsing takes `cost` bytes of memory per byte
     (CSV and JSON tables, TOML problems, token and label files, tokenizer.json) when that would not fit."""
-    check_read(size * cost, f"{verb} '{src.label}' ({size / 2**20:.3g} MB of {kind})", src.option,
+    check_read(size * cost, f"{verb} '{src.label}' ({megabytes(size)} of {kind})", src.option,
                tries if tries is not None else [NPY_HINT])
+
+
+def megabytes(size: int) -> str:
+    """A byte count as '2.5 MB' or '1,024 MB'."""
+    mb = size / 2**20
+    return f"{mb:,.0f} MB" if mb >= 1000 else f"{mb:.3g} MB"
 
 
 def load_bytes(dtype: np.dtype, count: int) -> int:
@@ -62,11 +69,7 @@ def check_read(need: int, what: str, option: str, tries: list[str] | None = None
     when they exceed the memory available; needs under READ_FLOOR always pass."""
     if need < READ_FLOOR:
         return
-    from attncli.io.memory import check_allocation
-
-    check_allocation(need, what, tries or [f"a smaller array for {option}",
-                                           "setting ATTNCLI_MEMORY_LIMIT higher if the machine has the memory"],
-                     option=option)
+    check_allocation(need, what, tries or [f"a smaller array for {option}", RAISE], option=option)
 
 
 def read_into(stream: BinaryIO, count: int, src: Src, what: str, prefix: bytes = b"") -> bytearray:
