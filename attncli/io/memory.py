@@ -157,17 +157,16 @@ def _cgroup_dirs(cgroup: str, root: str) -> list[str]:
             mounts = [os.path.join(root, "memory")]
         else:
             continue
-        for mount in mounts:
+        for mount in map(os.path.normpath, mounts):
             if not os.path.isdir(mount):
                 continue
             here = os.path.normpath(os.path.join(mount, path.lstrip("/")))
-            if not here.startswith(mount) or not os.path.isdir(here):
+            if os.path.commonpath([here, mount]) != mount or not os.path.isdir(here):
                 here = mount
-            while True:
-                found.append(here)
-                if here == mount or len(here) <= len(mount):
-                    break
+            found.append(here)
+            while here != mount:
                 here = os.path.dirname(here)
+                found.append(here)
     return found
 
 
@@ -228,8 +227,8 @@ def check_allocation(need: int, what: str, tries: list[str] | tuple[str, ...] = 
     The one line names the option (when given), the estimate, the budget (and the limit that sets it, when that
     is not ATTNCLI_MEMORY_LIMIT or the memory available) and what to try:
     `check_allocation(n * d * 8, f"a {n} × {d} table", ["a shorter --length"], option="--length")`.
-    A try that is RAISE says what raises the limit that binds. `limit` (bytes, or a `Budget`) defaults to
-    `memory_budget()`.
+    A try that is RAISE says what raises the limit that binds. `limit` (bytes: `available_memory()` read a moment
+    before, or a `Budget`) defaults to `memory_budget()`.
     """
     if isinstance(limit, Budget):
         budget = limit
@@ -237,8 +236,8 @@ def check_allocation(need: int, what: str, tries: list[str] | tuple[str, ...] = 
         if limit is not None and int(need) <= limit:
             return
         budget = memory_budget()
-        if limit is not None and limit != budget.limit:  # a number of the caller's own
-            budget = Budget(limit, "env")
+        if limit is not None:  # the budget as the caller read it a moment ago
+            budget = Budget(limit, budget.bound)
     if budget.limit is None or int(need) <= budget.limit:
         return
     from attncli.core.validate import gigabytes
