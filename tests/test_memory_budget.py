@@ -194,3 +194,44 @@ def test_inspect_of_a_zip_bomb_holds_a_block_not_the_member(tmp_path: Path) -> N
     assert json.loads(out)["arrays"] == [{"name": "a", "shape": [n], "dtype": "float64", "stored": "float64",
                                           "min": 0.0, "max": 0.0, "mean": 0.0, "nonfinite": 0}]
     assert peak < 250, f"peak {peak:.0f} MB"
+
+
+# ---- streams: one buffer, refused by the budget as they come -------------------------------------------------
+
+class Endless:
+    """A stream that never ends: `head`, then zeros; counts what was asked of it."""
+
+    def __init__(self, head: bytes = b"") -> None:
+        self.head, self.given = head, 0
+
+    def read(self, n: int) -> bytes:
+        piece = (self.head[self.given:] + bytes(n))[:n]
+        self.given += len(piece)
+        return piece
+
+
+@pytest.mark.parametrize("head, refused_after", [(b"\x93NUMPY", 32 * MB), (b"1,2,3\n", 64 * MB // 24)])
+def test_a_stream_is_refused_at_half_the_budget_or_when_parsing_it_could_not_fit(monkeypatch, head: bytes,
+                                                                                refused_after: int) -> None:
+    from attncli.io.files import read_capped, sniffed_cost
+    from attncli.io.source import Src
+
+    monkeypatch.setattr(memory, "memory_budget", lambda env=None: Budget(64 * MB, "cgroup"))
+    stream = Endless(head)
+    with pytest.raises(AttnError) as err:
+        read_capped(stream, Src("--x", "standard input"), cost=sniffed_cost)
+    assert refused_after < stream.given <= refused_after + (1 << 20) + 1  # read a chunk (1 MB) at a time
+    assert str(err.value).startswith("--x: 'standard input' gave more than ")
+    assert "in this cgroup (memory.max: the container's or job's memory); save the data to a file" in str(err.value)
+    assert str(err.value).endswith("or give the container or job more memory")
+
+
+def test_a_stream_that_fits_is_read_whole_into_one_buffer(monkeypatch) -> None:
+    import io
+
+    from attncli.io.files import read_capped, sniffed_cost
+    from attncli.io.source import Src
+
+    monkeypatch.setattr(memory, "memory_budget", lambda env=None: Budget(64 * MB, "available"))
+    data = b"1 2\n3 4\n" * 100_000
+    assert read_capped(io.BytesIO(data), Src("--x", "standard input"), cost=sniffed_cost) == data

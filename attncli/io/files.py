@@ -196,8 +196,8 @@ def _endless(src: Src, cap: int, budget: Budget, per_byte: int = 1) -> str:
                 f"about {per_byte} bytes of memory per byte: more than the {gigabytes(budget.limit or 0)} of memory "
                 f"available{budget.where}; save the data to a file as .npy (np.save), which reads without parsing, "
                 f"or {remedy}")
-    return (f"'{src.label}' gave more than {gigabytes(cap)} without ending, the most attncli holds from a stream (half "
-            f"the memory available{budget.where}); save the data to a file (.npy reads without parsing), or {remedy}")
+    return (f"'{src.label}' gave more than {gigabytes(cap)} without ending, the most attncli holds from a stream: half "
+            f"the memory available{budget.where}; save the data to a file (.npy reads without parsing), or {remedy}")
 
 
 def read_input(path: str | os.PathLike, src: Src, *, limit: int | None = None, cost: int = 1) -> bytearray:
