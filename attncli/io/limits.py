@@ -3,7 +3,7 @@
 A header (.npy, an .npz member, a safetensors entry) is only a promise: its shape may have a hundred
 dimensions or sizes of 2**70, and its data may be bigger than the machine. `shape_problem` says what is
 wrong with a shape (Python ints, so nothing overflows); `check_read` refuses, before allocating, an array
-that would not fit in the memory available (a read under READ_FLOOR never is: the process holds more than
+that would not fit in the memory budget (io.memory; a read under READ_FLOOR never is: the process holds more than
 that already, and a tiny ATTNCLI_MEMORY_LIMIT that forces streaming must still read small inputs);
 `read_into` reads a byte range into a new buffer in one pass (never twice the size).
 """
@@ -66,7 +66,7 @@ def load_bytes(dtype: np.dtype, count: int) -> int:
 
 def check_read(need: int, what: str, option: str, tries: list[str] | None = None) -> None:
     """Refuse, before allocating, `need` bytes for `what` ("reading 'x.npy' (shape (4, 5) of float32)")
-    when they exceed the memory available; needs under READ_FLOOR always pass."""
+    when they exceed the memory budget (io.memory); needs under READ_FLOOR always pass."""
     if need < READ_FLOOR:
         return
     check_allocation(need, what, tries or [f"a smaller array for {option}", RAISE], option=option)

@@ -148,7 +148,7 @@ def _checked_npy(head: bytes, total: int, src: Src, label: str) -> NpyLayout:
 
 
 def check_load(layout: NpyLayout, src: Src, label: str) -> None:
-    """Refuse, before reading, an array that would not fit in the memory available."""
+    """Refuse, before reading, an array that would not fit in the memory budget (io.memory)."""
     check_read(load_bytes(layout.dtype, layout.count), f"reading {label} ({layout.describe()})", src.option)
 
 
