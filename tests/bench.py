@@ -210,7 +210,8 @@ def main() -> None:
                 "one pass over the header and the tensors (was: > 300 s)")
         env = {**os.environ, "ATTNCLI_MEMORY_LIMIT": "2G"}
         ours, peak = run_timed(cli + ["compute", "--x", "/dev/zero"], reps=1, env=env, ok=(2,))  # refused
-        row("8. --x /dev/zero, ATTNCLI_MEMORY_LIMIT=2G", ours, None, peak, "refused at the 1 GB stream cap")
+        row("8. --x /dev/zero, ATTNCLI_MEMORY_LIMIT=2G", ours, None, peak,
+            "text: refused once parsing what came (24 B/B) passes the budget")
         whole_class(cli, tmp / "class", students=1000)
 
 

@@ -318,7 +318,22 @@ def test_dev_zero_is_refused_with_the_cap() -> None:
     proc = run_capped(["compute", "--x", "/dev/zero"], limit_mb=400, env={"ATTNCLI_MEMORY_LIMIT": "64M"})
     err = proc.stderr.decode()
     assert proc.returncode == 2 and err.count("\n") == 1, err
-    assert "--x" in err and "/dev/zero" in err and "without ending" in err and "0.031 GB" in err
+    # zeros are text to the sniffer: refused once parsing what came (24 bytes per byte) passes the 64 MB budget
+    assert "--x" in err and "/dev/zero" in err and "without ending" in err and "0.062 GB of memory available" in err
+
+
+def test_an_endless_binary_stream_is_refused_at_half_the_budget() -> None:
+    feeder = subprocess.Popen([sys.executable, "-c", "import sys\nsys.stdout.buffer.write(b'\\x93NUMPY')\n"
+                               "while True: sys.stdout.buffer.write(bytes(2**20))"], stdout=subprocess.PIPE)
+    try:
+        proc = run_capped(["compute", "--x", "-"], limit_mb=400, env={"ATTNCLI_MEMORY_LIMIT": "64M"},
+                          stdin=feeder.stdout)
+    finally:
+        feeder.kill()
+        feeder.wait()
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.count("\n") == 1, err
+    assert "'standard input' gave more than 0.031 GB without ending" in err and "half the memory" in err
 
 
 def test_a_huge_line_through_a_pipe_is_refused_with_the_cap() -> None:

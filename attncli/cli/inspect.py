@@ -1,7 +1,8 @@
 """`attncli inspect SOURCE`: what arrays a file holds, with shape, dtype and value statistics.
 
-Arrays are read one at a time and in blocks (io/mapped.py), so a file bigger than memory, or with a
-million tensors, is summarised in one pass with bounded memory; the table lists the first MAX_ROWS arrays
+Arrays are read one at a time and in blocks (io/mapped.py), so a file bigger than memory, a compressed .npz
+member that inflates to gigabytes (a zip bomb), or a file with a million tensors, is summarised in one pass with
+bounded memory; the table lists the first MAX_ROWS arrays
 and says how many more there are (JSON lists them all).
 """
 
@@ -45,7 +46,7 @@ def inspect(
     fmt_name = resolve_format(fmt, None)
     if fmt_name not in ("table", "json"):
         raise AttnError(f"inspect --format takes table or json; got {fmt_name}")
-    with open_arrays(source, "SOURCE") as found:
+    with open_arrays(source, "SOURCE", inflate_by_blocks=True) as found:  # a zip bomb: its headers, then blocks
         metadata = found.metadata
         names = sorted(found.names, key=natural)  # layers in their order: 2 before 10
         if filter_ is not None:

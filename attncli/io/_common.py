@@ -1,7 +1,7 @@
 """Shared pieces of the readers (the `Loaded` result, where bytes come from, what a file holds) and of
 the writers (`Data`, what an encoder hands over, and `write_data`).
 
-`Src` carries the option name so every message can start with it; `Blob` reads byte ranges from a
+`Src` (io.source) carries the option name so every message can start with it; `Blob` reads byte ranges from a
 file (opened per read, so a named tensor never loads its neighbours) or from bytes already in
 memory (standard input); `Content` is what a format reader found: one plain array, or named ones
 that load on demand.
@@ -9,7 +9,6 @@ that load on demand.
 
 from __future__ import annotations
 
-import difflib
 import io
 import os
 from collections.abc import Callable
@@ -18,11 +17,18 @@ from typing import BinaryIO
 
 import numpy as np
 
-from attncli.errors import AttnError
-from attncli.io.files import reason  # noqa: F401 - the readers take it from here
+from attncli.io.source import (  # noqa: F401 - the readers take them from here too
+    MAX_LISTED,
+    Src,
+    cut,
+    did_you_mean,
+    list_names,
+    one_line,
+    reason,
+    shorten,
+    show_name,
+)
 from attncli.record import Frozen, Record
-
-MAX_LISTED = 20  # names shown in an error before "... and N more"
 
 # What an encoder gives a writer: the bytes, pieces written one after another (an array's own memory,
 # not copied), or a function that writes to the stream itself (a zip archive)
@@ -58,56 +64,33 @@ class Loaded(Frozen):
         self._set(array=array, source=source, path=path, binary=binary, name=name, empty=empty)
 
 
-class Src(Frozen):
-    """The option being read and a label for the thing read (a file name, "standard input")."""
+class BytesReader(io.RawIOBase):
+    """A seekable binary stream over bytes already in memory, without a copy (io.BytesIO copies a bytearray, such
+    as standard input read by io.files.read_capped: a second copy of the whole input)."""
 
-    option: str
-    label: str
-    _fields = ("option", "label")
+    def __init__(self, data: bytes | bytearray) -> None:
+        self.view = memoryview(data)
+        self.pos = 0
 
-    def __init__(self, option: str, label: str) -> None:
-        self._set(option=option, label=label)
+    def readable(self) -> bool:
+        return True
 
-    def error(self, message: str) -> AttnError:
-        """An `AttnError` whose one line starts with the option name."""
-        return AttnError(f"{self.option}: {one_line(message)}")
+    def seekable(self) -> bool:
+        return True
 
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        piece = self.view[self.pos : self.pos + len(buffer)]
+        buffer[: len(piece)] = piece
+        self.pos += len(piece)
+        return len(piece)
 
-def one_line(text: str) -> str:
-    """Collapse newlines so a message stays on one line."""
-    return " ".join(text.splitlines()) if "\n" in text or "\r" in text else text
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: len(self.view)}[whence]
+        self.pos = max(base + offset, 0)
+        return self.pos
 
-
-def cut(text: str, limit: int = 60) -> str:
-    """`text` cut to `limit` characters with "..." (for shapes and values echoed in a message)."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def shorten(value: str, limit: int = 60) -> str:
-    """A value echoed in a message: quoted, control characters escaped, cut to `limit` characters."""
-    shown = repr(value) if not value.isprintable() else f"'{value}'"
-    if len(shown) > limit:
-        shown = shown[: limit - 5] + "...' (" + f"{len(value):,} characters)"
-    return shown
-
-
-def show_name(name: str) -> str:
-    """A name as it appears in a message: quoted with repr only if it has odd characters."""
-    return name if name.isprintable() and name.strip() == name and name else repr(name)
-
-
-def list_names(names: list[str]) -> str:
-    """`a, b, c` with at most MAX_LISTED names, then `... and N more`."""
-    shown = ", ".join(show_name(n) for n in names[:MAX_LISTED])
-    if len(names) > MAX_LISTED:
-        shown += f", ... and {len(names) - MAX_LISTED} more"
-    return shown
-
-
-def did_you_mean(name: str, names: list[str]) -> str:
-    """` (did you mean 'x'?)` when a close name exists, else an empty string."""
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    def tell(self) -> int:
+        return self.pos
 
 
 class Blob:
@@ -153,7 +136,7 @@ class Blob:
     def open(self) -> BinaryIO:
         """A readable binary stream over the bytes (the caller closes it)."""
         if self.data is not None:
-            return io.BytesIO(self.data)
+            return io.BufferedReader(BytesReader(self.data))  # type: ignore[return-value]
         try:
             return open(self.path, "rb")  # type: ignore[arg-type]
         except OSError as err:

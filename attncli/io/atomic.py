@@ -21,7 +21,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from attncli.io._common import Data, Src, reason, write_data
+from attncli.io._common import Data, write_data
+from attncli.io.source import Src, reason
 
 
 def _same_file(a: str, b: str) -> bool:

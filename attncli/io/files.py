@@ -6,9 +6,12 @@ Three promises live here, each in one place:
   `note_input`), which remembers its (device, inode). `is_input(path)` asks whether a path, through any
   symlink or hard link, is one of them; the writers refuse such targets. Standard input counts when it is a
   file (`attncli compute --x - -o x.npy < x.npy`).
-- **Reading is bounded.** A stream without a size (a pipe, `/dev/zero`, a FIFO) is read with a cap derived from
-  the memory available (`stream_limit`), and a named pipe nobody writes to makes attncli say what it is waiting
-  for instead of hanging silently.
+- **Reading is bounded.** A stream without a size (a pipe, `/dev/zero`, a FIFO) is read in chunks into one
+  buffer, and refused as soon as it passes half the memory budget (io.memory: the least of the memory
+  available, `ulimit -v`, the cgroup's limit and ATTNCLI_MEMORY_LIMIT), or, when it is text, as soon as parsing
+  what came so far (PARSE_COST bytes of memory per byte) would not fit. A regular file is checked by its size
+  before it is read. A named pipe nobody writes to makes attncli say what it is waiting for instead of hanging
+  silently.
 - **Standard output failures are errors.** `guard_standard_streams` (called once by the CLI) gives closed
   descriptors a harmless placeholder, makes a write to a full disk an `AttnError` (exit 2) rather than a silent
   partial file, makes a closed pipe `StdoutClosed` (exit 141), and lets text that the terminal's encoding
@@ -24,23 +27,22 @@ import os
 import select
 import stat
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, BinaryIO
 
 from attncli.errors import AttnError
+from attncli.io.source import Src, reason  # noqa: F401 - reason: the writers take it from here
 
-if TYPE_CHECKING:  # the CLI imports this module at start-up, before it knows whether numpy is needed
-    from attncli.io._common import Src
-
-
-def reason(err: OSError) -> str:
-    """The human part of an OSError ("Permission denied"), without errno noise."""
-    return err.strerror or str(err) or type(err).__name__
+if TYPE_CHECKING:  # the CLI imports this module at start-up: what reads a stream is imported when one is read
+    from attncli.io.memory import Budget
 
 # (st_dev, st_ino) of every file read by this process
 _inputs: set[tuple[int, int]] = set()
 WAIT_NOTICE_SECONDS = 1.0  # how long a pipe may stay silent before attncli says it is waiting
 CHUNK = 1 << 20
-STREAM_SHARE = 2  # a stream may take at most 1/STREAM_SHARE of the memory available (the rest parses it)
+STREAM_SHARE = 2  # a stream may take at most 1/STREAM_SHARE of the memory budget (the rest reads it)
+SNIFF_BYTES = 4096  # what a stream's first bytes must cover to say what it holds
+BINARY_KINDS = ("npy", "npz", "safetensors")
 
 
 # ---------------------------------------------------------------- the inputs
@@ -90,12 +92,21 @@ def kind_of(mode: int) -> str:
 # ---------------------------------------------------------------- reading
 
 
-def stream_limit() -> int | None:
+def stream_limit(budget: Budget | None = None) -> int | None:
     """The most bytes attncli takes from a stream without a size (None: unknown memory, no cap)."""
-    from attncli.io.memory import available_memory
+    from attncli.io.memory import memory_budget
 
-    available = available_memory()
-    return None if available is None else available // STREAM_SHARE
+    budget = memory_budget() if budget is None else budget
+    return None if budget.limit is None else budget.limit // STREAM_SHARE
+
+
+def sniffed_cost(head: bytes) -> int:
+    """Bytes of memory per byte that reading a stream starting with `head` takes: 1 for .npy, .npz and safetensors
+    (read as they are), PARSE_COST for anything else (text and JSON are parsed)."""
+    from attncli.io.limits import PARSE_COST
+    from attncli.io.sniff import sniff
+
+    return 1 if sniff(head) in BINARY_KINDS else PARSE_COST
 
 
 def _wait_for_data(fd: int, label: str) -> None:
@@ -140,40 +151,59 @@ def open_input(path: str | os.PathLike, src: Src) -> tuple[BinaryIO, os.stat_res
         raise
 
 
-def read_capped(stream: BinaryIO, src: Src, limit: int | None = None) -> bytes:
-    """All the bytes of a stream without a known size, refusing past `limit` (default `stream_limit()`)."""
-    limit = stream_limit() if limit is None else limit
-    if limit is None:
-        limit = 1 << 62
-    pieces: list[bytes] = []
-    total = 0
+def read_capped(stream: BinaryIO, src: Src, limit: int | None = None, *,
+                cost: int | Callable[[bytes], int] = 1) -> bytearray:
+    """All the bytes of a stream without a known size, read in chunks into one buffer (never a second copy).
+
+    Refused as soon as it passes `limit` (default `stream_limit()`: half the memory budget), or, when reading it
+    takes `cost` bytes of memory per byte (parsing: a number, or a function of the first SNIFF_BYTES that says
+    it, `sniffed_cost`), as soon as what came so far times `cost` passes the budget. So neither `/dev/zero` nor a
+    2 GB line on a pipe is held past what the process may use."""
+    from attncli.io.memory import memory_budget
+
+    budget = memory_budget()
+    cap = stream_limit(budget) if limit is None else limit
+    cap = 1 << 62 if cap is None else cap
+    per_byte = cost if isinstance(cost, int) else None
+    buf = bytearray()
     while True:
         try:
-            piece = stream.read(min(CHUNK, limit + 1 - total))
+            piece = stream.read(min(CHUNK, cap + 1 - len(buf)))
         except OSError as err:
             raise src.error(f"cannot read '{src.label}': {reason(err)}") from None
-        if not piece:
-            break
         if isinstance(piece, str):
             piece = piece.encode("utf-8")
-        pieces.append(piece)
-        total += len(piece)
-        if total > limit:
-            from attncli.core.validate import gigabytes
-            from attncli.io.memory import ENV
-
-            raise src.error(
-                f"'{src.label}' gave more than {gigabytes(limit)} without ending, the most attncli holds from a "
-                f"stream (half the memory available); save the data to a file (.npy reads without parsing), "
-                f"or raise {ENV} if the machine has the memory"
-            )
-    return b"".join(pieces)
+        buf += piece
+        if per_byte is None and (len(buf) >= SNIFF_BYTES or not piece):
+            per_byte = cost(bytes(buf[:SNIFF_BYTES]))  # type: ignore[operator]
+        if not piece:
+            return buf
+        if len(buf) > cap:
+            raise src.error(_endless(src, cap, budget))
+        if per_byte is not None and per_byte > 1 and budget.limit is not None and len(buf) * per_byte > budget.limit:
+            raise src.error(_endless(src, len(buf), budget, per_byte))
 
 
-def read_input(path: str | os.PathLike, src: Src, *, limit: int | None = None, cost: int = 1) -> bytes:
+def _endless(src: Src, cap: int, budget: Budget, per_byte: int = 1) -> str:
+    """Why a stream that went past `cap` bytes is refused: the stream cap, or (text) what parsing it would take."""
+    from attncli.core.validate import gigabytes
+    from attncli.io.limits import megabytes
+    from attncli.io.memory import ENV
+
+    remedy = f"raise {ENV} if the machine has the memory" if budget.bound == "env" else budget.remedy
+    if per_byte > 1:
+        return (f"'{src.label}' gave more than {megabytes(cap)} of text without ending, and parsing text takes "
+                f"about {per_byte} bytes of memory per byte: more than the {gigabytes(budget.limit or 0)} of memory "
+                f"available{budget.where}; save the data to a file as .npy (np.save), which reads without parsing, "
+                f"or {remedy}")
+    return (f"'{src.label}' gave more than {gigabytes(cap)} without ending, the most attncli holds from a stream: half "
+            f"the memory available{budget.where}; save the data to a file (.npy reads without parsing), or {remedy}")
+
+
+def read_input(path: str | os.PathLike, src: Src, *, limit: int | None = None, cost: int = 1) -> bytearray:
     """All the bytes of a file (regular, pipe or device), remembered as an input. A regular file is refused
     before reading when it is larger than `limit` (default: the stream cap), or when `cost` bytes of memory per
-    byte (what parsing it takes) would not fit; a stream is checked once read."""
+    byte (what parsing it takes) would not fit; a stream is checked as it is read (`read_capped`)."""
     f, info = open_input(path, src)
     with f:
         if stat.S_ISREG(info.st_mode) and info.st_size > 0:
@@ -184,7 +214,7 @@ def read_input(path: str | os.PathLike, src: Src, *, limit: int | None = None, c
                 raise src.error(f"'{src.label}' is {gigabytes(info.st_size)}, more than the {gigabytes(cap)} "
                                 "attncli reads of a file like this; give a smaller file")
             _check_cost(info.st_size, cost, src)
-        data = read_capped(f, src, limit)
+        data = read_capped(f, src, limit, cost=cost)
     _check_cost(len(data), cost, src)
     return data
 
@@ -196,12 +226,14 @@ def _check_cost(size: int, cost: int, src: Src) -> None:
         check_parse(size, src, "text", cost=cost, verb="reading", tries=["a smaller file"])
 
 
-def read_stdin(src: Src, stream: BinaryIO | None = None) -> bytes:
-    """All of standard input (capped), remembering it as an input when it is a file (`< x.npy`)."""
+def read_stdin(src: Src, stream: BinaryIO | None = None, *,
+               cost: int | Callable[[bytes], int] = sniffed_cost) -> bytearray:
+    """All of standard input (capped, and refused once parsing it could not fit: see `read_capped`), remembering
+    it as an input when it is a file (`< x.npy`)."""
     stream = stream if stream is not None else _stdin_buffer(src)
     with contextlib.suppress(AttributeError, OSError, ValueError):
         note_input(os.fstat(stream.fileno()))
-    return read_capped(stream, src)
+    return read_capped(stream, src, cost=cost)
 
 
 def _stdin_buffer(src: Src) -> BinaryIO:

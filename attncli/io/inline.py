@@ -23,7 +23,7 @@ import re
 
 import numpy as np
 
-from attncli.io._common import Src
+from attncli.io.source import Src
 
 _WORDS = re.compile(r"nan|inf(?:inity)?|true|false|null", re.IGNORECASE)
 _NUMBER_CHARS = re.compile(r"[\d\s+\-.eE,;\[\]]*")

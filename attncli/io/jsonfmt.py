@@ -7,7 +7,7 @@ is float64, or bool when every value is true/false (masks). An object maps names
 
 Hostile documents are one-line errors: an integer of more than 4300 digits (Python refuses to convert
 it), nesting deeper than Python's recursion allows, and a document too big to hold as Python objects
-in the memory available (checked before parsing, at io.limits.PARSE_COST bytes per byte of text).
+in the memory budget (checked by io.readers before the bytes are read, at io.limits.PARSE_COST bytes per byte).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import numpy as np
 
 from attncli.errors import AttnError
 from attncli.io._common import Content, Src, did_you_mean, list_names
-from attncli.io.text import decode_text
 
 _LEAF_TYPES = frozenset({int, float, bool, type(None)})
 
@@ -142,10 +141,3 @@ def json_content(text: str, src: Src) -> Content:
 
     return Content(binary=False, names=names, load=load)
 
-
-def json_bytes_content(data: bytes, src: Src) -> Content:
-    """`json_content` for raw bytes (UTF-8, with or without a byte-order mark), after a memory check."""
-    from attncli.io.limits import check_parse
-
-    check_parse(len(data), src, "JSON")
-    return json_content(decode_text(data, src), src)

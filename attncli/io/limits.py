@@ -3,7 +3,7 @@
 A header (.npy, an .npz member, a safetensors entry) is only a promise: its shape may have a hundred
 dimensions or sizes of 2**70, and its data may be bigger than the machine. `shape_problem` says what is
 wrong with a shape (Python ints, so nothing overflows); `check_read` refuses, before allocating, an array
-that would not fit in the memory available (a read under READ_FLOOR never is: the process holds more than
+that would not fit in the memory budget (io.memory; a read under READ_FLOOR never is: the process holds more than
 that already, and a tiny ATTNCLI_MEMORY_LIMIT that forces streaming must still read small inputs);
 `read_into` reads a byte range into a new buffer in one pass (never twice the size).
 """
@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, BinaryIO
 
-from attncli.io._common import Src, cut
+from attncli.io.memory import RAISE, check_allocation
+from attncli.io.source import Src, cut
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,8 +45,14 @@ def check_parse(size: int, src: Src, kind: str, *, cost: int = PARSE_COST, verb:
                 tries: list[str] | None = None) -> None:
     """Refuse, before it is decoded, text of `size` bytes whose parsing takes `cost` bytes of memory per byte
     (CSV and JSON tables, TOML problems, token and label files, tokenizer.json) when that would not fit."""
-    check_read(size * cost, f"{verb} '{src.label}' ({size / 2**20:.3g} MB of {kind})", src.option,
+    check_read(size * cost, f"{verb} '{src.label}' ({megabytes(size)} of {kind})", src.option,
                tries if tries is not None else [NPY_HINT])
+
+
+def megabytes(size: int) -> str:
+    """A byte count as '2.5 MB' or '1,024 MB'."""
+    mb = size / 2**20
+    return f"{mb:,.0f} MB" if mb >= 1000 else f"{mb:.3g} MB"
 
 
 def load_bytes(dtype: np.dtype, count: int) -> int:
@@ -59,14 +66,10 @@ def load_bytes(dtype: np.dtype, count: int) -> int:
 
 def check_read(need: int, what: str, option: str, tries: list[str] | None = None) -> None:
     """Refuse, before allocating, `need` bytes for `what` ("reading 'x.npy' (shape (4, 5) of float32)")
-    when they exceed the memory available; needs under READ_FLOOR always pass."""
+    when they exceed the memory budget (io.memory); needs under READ_FLOOR always pass."""
     if need < READ_FLOOR:
         return
-    from attncli.io.memory import check_allocation
-
-    check_allocation(need, what, tries or [f"a smaller array for {option}",
-                                           "setting ATTNCLI_MEMORY_LIMIT higher if the machine has the memory"],
-                     option=option)
+    check_allocation(need, what, tries or [f"a smaller array for {option}", RAISE], option=option)
 
 
 def read_into(stream: BinaryIO, count: int, src: Src, what: str, prefix: bytes = b"") -> bytearray:

@@ -5,8 +5,9 @@
 `Piecewise` with the shape and dtype `read_array` would give, `blocks()` (its values in flat pieces of at
 most BLOCK_VALUES, in storage order) and `take(lead)` (the sub-array at leading indices, e.g. (layer,
 head)). A regular .npy file, a .safetensors tensor and an uncompressed .npz member are read in place, by
-byte ranges (not memory-mapped: an address-space limit counts a mapping whole); anything else (text, JSON,
-standard input, a compressed .npz member) is read as `read_array` reads it, with its memory checks.
+byte ranges (not memory-mapped: an address-space limit counts a mapping whole); a compressed .npz member is
+decompressed block by block when the caller only needs blocks (inspect: a zip bomb costs time, not memory);
+anything else (text, JSON, standard input) is read as `read_array` reads it, with its memory checks.
 """
 
 from __future__ import annotations
@@ -91,6 +92,30 @@ class OnDisk:
         return self._read(start, size).reshape(inner)
 
 
+class Inflated:
+    """A compressed .npz member: its header read (shape, dtype), its values decompressed block by block by
+    `blocks()`; `take` decompresses it whole (after the checks of `read_array`)."""
+
+    def __init__(self, archive: Any, members: dict[str, Any], name: str, src: Src) -> None:
+        from attncli.io.npyfmt import member_layout
+
+        self.archive, self.members, self.name, self.src = archive, members, name, src
+        self.label = f"'{src.label}:{name}'"
+        self.layout = member_layout(archive, members[name], src, self.label)
+        self.shape = self.layout.shape
+        self.dtype = native(np.empty(0, self.layout.dtype)).dtype
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        from attncli.io.npyfmt import member_blocks
+
+        return member_blocks(self.archive, self.members[self.name], self.layout, self.src, self.label, BLOCK_VALUES)
+
+    def take(self, lead: tuple[int, ...]) -> np.ndarray:
+        from attncli.io.npyfmt import load_member
+
+        return load_member(self.archive, self.members, self.name, self.src)[lead]
+
+
 @dataclass
 class Arrays:
     """The arrays of a SOURCE: `names` (as `read_arrays` keys them) and `get(name)`; `path` is the file."""
@@ -102,13 +127,16 @@ class Arrays:
 
 
 @contextmanager
-def open_arrays(source: str, option: str = "SOURCE", *, single: bool = False) -> Iterator[Arrays]:
+def open_arrays(source: str, option: str = "SOURCE", *, single: bool = False,
+                inflate_by_blocks: bool = False) -> Iterator[Arrays]:
     """The arrays of SOURCE, read in pieces where the format allows. With `single`, exactly one array is
-    picked as `read_array` picks it (a `file:name`, or a container's only array) and named first."""
+    picked as `read_array` picks it (a `file:name`, or a container's only array) and named first. With
+    `inflate_by_blocks`, a compressed .npz member is an `Inflated` (its header read, its values decompressed
+    block by block) instead of being decompressed whole: what a summary by blocks needs (inspect)."""
     from attncli.io import readers
 
     where = readers.locate(source, option)
-    lazy = _lazy(where, option) if where.kind == "file" else None
+    lazy = _lazy(where, option, inflate_by_blocks) if where.kind == "file" else None
     if lazy is None:  # in memory anyway: read as usual
         if single:
             loaded = readers.read_array(source, option=option)
@@ -135,7 +163,8 @@ def open_arrays(source: str, option: str = "SOURCE", *, single: bool = False) ->
         file.close()
 
 
-def _lazy(where: Any, option: str) -> tuple[list[str] | None, Callable, BinaryIO, Path] | None:
+def _lazy(where: Any, option: str,
+          inflate_by_blocks: bool = False) -> tuple[list[str] | None, Callable, BinaryIO, Path] | None:
     """(names or None for a plain array, get(name), the open file, its path) for a regular binary file."""
     from attncli.io import readers
     from attncli.io.sniff import kind_from_extension
@@ -154,7 +183,10 @@ def _lazy(where: Any, option: str) -> tuple[list[str] | None, Callable, BinaryIO
         return None
     file = blob.open()
     try:
-        names, get = {"npy": _npy, "npz": _npz, "safetensors": _safetensors}[kind](blob, file)
+        if kind == "npz":
+            names, get = _npz(blob, file, inflate_by_blocks)
+        else:
+            names, get = {"npy": _npy, "safetensors": _safetensors}[kind](blob, file)
     except BaseException:
         file.close()
         raise
@@ -171,13 +203,15 @@ def _npy(blob: Blob, file: BinaryIO) -> tuple[None, Callable]:
     return None, lambda _: array
 
 
-def _npz(blob: Blob, file: BinaryIO) -> tuple[list[str], Callable]:
+def _npz(blob: Blob, file: BinaryIO, inflate_by_blocks: bool = False) -> tuple[list[str], Callable]:
     from attncli.io.npyfmt import load_member, npz_members, stored_member
 
     archive, members = npz_members(blob)
 
     def get(name: str) -> Piecewise:
         stored = stored_member(blob, members[name], name) if name in members else None
+        if stored is None and inflate_by_blocks and name in members:
+            return Inflated(archive, members, name, blob.src)
         if stored is None:  # compressed: decompressed whole, after its checks
             return InMemory(load_member(archive, members, name, blob.src))
         layout, start = stored

@@ -11,11 +11,10 @@ anything is decompressed, and a member is never decompressed past what its heade
 from __future__ import annotations
 
 import ast
-import io
 import math
 import struct
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
@@ -149,7 +148,7 @@ def _checked_npy(head: bytes, total: int, src: Src, label: str) -> NpyLayout:
 
 
 def check_load(layout: NpyLayout, src: Src, label: str) -> None:
-    """Refuse, before reading, an array that would not fit in the memory available."""
+    """Refuse, before reading, an array that would not fit in the memory budget (io.memory)."""
     check_read(load_bytes(layout.dtype, layout.count), f"reading {label} ({layout.describe()})", src.option)
 
 
@@ -218,6 +217,32 @@ def _member_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, src: Src, lab
     return array_from_buffer(buf, layout)
 
 
+def member_layout(archive: zipfile.ZipFile, info: zipfile.ZipInfo, src: Src, label: str) -> NpyLayout:
+    """The checked .npy header of a member: only the header is decompressed, whatever the member declares."""
+    try:
+        with archive.open(info) as member:
+            head = member.read(min(info.file_size, 4096))
+            head = _full_head(head, info.file_size, lambda n: head + member.read(n - len(head)))
+    except _zip_errors() as err:
+        raise src.error(f"{label} cannot be read from the zip archive: {err}") from None
+    return _checked_npy(head, info.file_size, src, label)
+
+
+def member_blocks(archive: zipfile.ZipFile, info: zipfile.ZipInfo, layout: NpyLayout, src: Src, label: str,
+                  block_values: int) -> Iterator[np.ndarray]:
+    """The values of a member in storage order, decompressed `block_values` at a time (native byte order, float16
+    upcast): memory of one block, whatever the member's size (inspect of a zip bomb)."""
+    try:
+        with archive.open(info) as member:
+            read_into(member, layout.offset, src, label)  # the header, again
+            for start in range(0, layout.count, block_values):
+                count = min(block_values, layout.count - start)
+                buf = read_into(member, count * layout.dtype.itemsize, src, label)
+                yield native(np.frombuffer(buf, dtype=layout.dtype, count=count))
+    except _zip_errors() as err:
+        raise src.error(f"{label} cannot be read from the zip archive: {err}") from None
+
+
 def _no_array(name: str, names: list[str], src: Src) -> Exception:
     return src.error(f"no array '{name}' in {src.label}; it holds: {list_names(names) or 'nothing'}"
                      f"{did_you_mean(name, names) if len(names) <= 10_000 else ''}")
@@ -229,7 +254,7 @@ def npz_members(blob: Blob) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]
 
     src = blob.src
     try:
-        archive = zipfile.ZipFile(blob.path if blob.path is not None else io.BytesIO(blob.data or b""))
+        archive = zipfile.ZipFile(blob.path if blob.path is not None else blob.open())
         members = {i.filename[:-4]: i for i in archive.infolist() if i.filename.endswith(".npy")}
     except _zip_errors() as err:
         raise src.error(f"'{src.label}' is not a valid .npz (zip) file: {err}") from None

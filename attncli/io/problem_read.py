@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from attncli.errors import AttnError
+from attncli.io.source import Src, cut
 
 INT64 = 2**63
 
@@ -35,7 +36,6 @@ def read_problem_toml(path: str) -> dict[str, Any]:
     """The parsed file; anything wrong with it (including what tomllib raises on hostile input) is one line."""
     import tomllib
 
-    from attncli.io._common import Src
     from attncli.io.files import read_input
     from attncli.io.limits import check_parse
 
@@ -84,12 +84,6 @@ def _check_ints(data: dict[str, Any], path: str) -> None:
         elif type(value) is int and not -INT64 <= value < INT64:
             raise AttnError(f"PROBLEM: '{path}' key {shown(key)} holds an integer outside the 64-bit range TOML "
                             f"allows ({cut(str(value), 30)})")
-
-
-def cut(text: str, limit: int = 60) -> str:
-    from attncli.io._common import cut as cut_  # (numpy) only when a message needs it
-
-    return cut_(text, limit)
 
 
 def shown(value: Any) -> str:

@@ -33,8 +33,9 @@ import numpy as np
 
 from attncli.errors import AttnError
 from attncli.io._common import Blob, Content, Loaded, Src, list_names
+from attncli.io.files import BINARY_KINDS, open_input, read_capped, read_stdin, sniffed_cost
 from attncli.io.inline import looks_inline, parse_inline, parse_rows, reads_as_inline
-from attncli.io.limits import check_parse
+from attncli.io.limits import PARSE_COST, check_parse
 from attncli.io.sniff import kind_from_extension, pickle_refusal, pickled, sniff
 from attncli.io.text import decode_text, read_table, spreadsheet_lines
 from attncli.record import Frozen
@@ -97,10 +98,8 @@ def locate(source: str, option: str) -> _Where:
     )
 
 
-def _read_stdin(stdin: BinaryIO | None, src: Src) -> bytes:
+def _read_stdin(stdin: BinaryIO | None, src: Src) -> bytes | bytearray:
     """All of standard input as bytes (capped), read once per stream and remembered."""
-    from attncli.io.files import read_stdin
-
     stream = stdin if stdin is not None else sys.stdin
     try:
         data = _stdin_cache[stream]
@@ -119,8 +118,6 @@ def file_blob(src: Src, path: Path) -> Blob:
     """A regular file is read by byte ranges; a pipe (`<(cmd)`), a device or a /proc file (size 0) is
     read whole, once (with the stream cap), as standard input is. Either way it is remembered as an input.
     A pickle is refused here, whatever the file is called (every file any reader opens comes through here)."""
-    from attncli.io.files import open_input, read_capped
-
     f, info = open_input(path, src)
     with f:
         if stat.S_ISREG(info.st_mode) and info.st_size > 0:
@@ -130,7 +127,8 @@ def file_blob(src: Src, path: Path) -> Blob:
                 head = b""  # the reader meets (and reports) the same error
             refuse_pickle(head, info.st_size, src)
             return Blob(src, path=path)
-        data = read_capped(f, src)
+        kind = kind_from_extension(path)  # text is parsed: refused as soon as parsing what came could not fit
+        data = read_capped(f, src, cost=sniffed_cost if kind is None else 1 if kind in BINARY_KINDS else PARSE_COST)
     refuse_pickle(data[:SNIFF_BYTES], len(data), src)
     return Blob(src, data=data)
 
@@ -161,9 +159,10 @@ def _content(kind: str, blob: Blob, empty_cells: bool = False) -> Content:
 
         return safetensors_content(blob)
     if kind == "json":
-        from attncli.io.jsonfmt import json_bytes_content
+        from attncli.io.jsonfmt import json_content
 
-        return json_bytes_content(blob.read_all(), blob.src)
+        check_parse(blob.size, blob.src, "JSON")  # before the bytes are read: they count too
+        return json_content(decode_text(blob.read_all(), blob.src), blob.src)
     check_parse(blob.size, blob.src, "text")
     table = read_table(decode_text(blob.read_all(), blob.src), kind, blob.src, empty_cells=empty_cells)
     return Content(binary=False, plain=table.values, empty=table.empty)

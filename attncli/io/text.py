@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from attncli.io._common import Src, shorten
+from attncli.io.source import Src, shorten
 
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+(?:[eE][+-]?\d+)?")
 _NOT_DECIMAL_COMMA = re.compile(r"(?<!\d),|,(?!\d)")  # a comma not between two digits

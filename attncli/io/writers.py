@@ -216,7 +216,7 @@ ENCODE_COST = {"json": 100, "csv": 64, "tsv": 64}
 
 
 def check_text_memory(arrays: dict[str, np.ndarray], fmt: str) -> None:
-    """Refuse, before encoding, a JSON/CSV/TSV document too big for the memory available."""
+    """Refuse, before encoding, a JSON/CSV/TSV document too big for the memory budget (io.memory)."""
     from attncli.io.memory import check_allocation
 
     values = sum(int(np.asarray(a).size) for a in arrays.values())
