@@ -32,7 +32,6 @@ class TokenVectors:
 
 def token_vectors(src: Sources, o: dict[str, Any]) -> TokenVectors:
     """Tokenize and embed the text options of `o` (parameter name -> value)."""
-    from attncli.io.sniff import word_vectors_file
     from attncli.text import embeddings as em
     from attncli.text import tokenize as tk
 
@@ -78,7 +77,7 @@ def token_vectors(src: Sources, o: dict[str, Any]) -> TokenVectors:
         table = em.random_table(everything, dim, seed)
     elif vocab is not None:
         table = em.vocab_table(vocab, src.array(emb, "--embeddings"), emb)
-    elif encoded[0][1] is not None and not word_vectors_file(emb):
+    elif encoded[0][1] is not None and not _word_vectors(emb):
         # a tokenizer.json with a model's embedding table: its ids are the rows
         arrays, _ = em.embed_ids([ids for _, ids in encoded], src.array(emb, "--embeddings"), None)
         return _batch(arrays, seqs, emb, o)
@@ -176,3 +175,12 @@ def table_labels(tokens: list[list[str]], lens: list[int] | None, n: int) -> lis
 
     out = [disambiguate(t) + [f"·pad{i}" for i in range(len(t), n)] for t in tokens]
     return out if lens is not None else out[0]
+
+
+def _word_vectors(path: str) -> bool:
+    """Whether --embeddings is a word-vector text file (not a matrix); the file is an input from here on."""
+    from attncli.io.files import note_input_path
+    from attncli.io.sniff import word_vectors_file
+
+    note_input_path(path)  # never overwritten by an output
+    return word_vectors_file(path)

@@ -112,12 +112,10 @@ def pickle_refusal(label: str, kind: str = TORCH, *, target: str | None = None) 
 def word_vectors_file(path: str) -> bool:
     """Whether `path` is a word2vec/GloVe text file ("token v1 ... vd" per line) rather than a matrix: a regular
     file, not .npy/.npz/safetensors, whose first line with two or more fields (after an optional "count dim"
-    header) starts with a token that is not a number. A pipe is not looked into: it is read once, as a matrix."""
+    header) starts with a token that is not a number. A pipe is not looked into: it is read once, as a matrix.
+    The caller notes `path` as an input first (io.files.note_input_path), so no output overwrites it."""
     if not os.path.isfile(path):
         return False
-    from attncli.io.files import note_input_path
-
-    note_input_path(path)  # an input: never overwritten by an output
     with open(path, "rb") as f:
         head = f.read(4096)
     if head.startswith((NPY_MAGIC, b"PK")) or head[8:9] == b"{":
