@@ -104,6 +104,7 @@ def compute_attention(
     stream_maps: Callable[..., Any] | None = None,
     torch_weights: bool = False,
     backend: str = "auto",
+    spec: Spec | None = None,
     **kwargs: Any,
 ) -> AttentionResult:
     """Compute attention end to end from the command line's values; see the module docstring.
@@ -124,10 +125,10 @@ def compute_attention(
     rows in canonical (B, H, rows, n_k); `shape` is the user's, as `export` would give it), or None if it cannot
     take it. A streamed map is None in the result and named in `result.streamed`. `torch_weights`: the caller
     transposed W from PyTorch's (out, in), so a shape error does not suggest --weights-layout torch again.
-    `backend`: auto, dense, fused or trace (core/backends.py).
+    `backend`: auto, dense, fused or trace (core/backends.py). `spec`: the Spec to compute (check's diagnoses
+    make mistakes as spec.replace(...)); the keywords that say a spec are then only validated.
     """
     norm_name = kwargs.pop("normalize", normalize_) or "softmax"
-    over_queries = kwargs.pop("_normalize_over_queries", False)  # only to reproduce that mistake (diagnose.py)
     if kwargs:
         raise TypeError(f"compute_attention() got unexpected keyword arguments: {', '.join(kwargs)}")
 
@@ -231,15 +232,16 @@ def compute_attention(
     if (undirected or self_loops) and adjacency is None and edges is None:
         raise AttnError(f"{param('spec.graph.undirected')} and {param('spec.graph.self_loops')} modify a graph: "
                         f"give {param('spec.graph.adjacency')} or {param('spec.graph.edges')} too")
-    spec = Spec(score=score, scale=scale, w_score=w_score, wa_q=wa_q, wa_k=wa_k, va=va, normalize=norm_name,
-                normalize_over="queries" if over_queries else "keys", temperature=temperature, softcap=softcap,
-                causal=bool(causal), window=mk.parse_window(window), key_lens=key_lens, query_lens=query_lens,
-                mask=None if mask is None else mk.as_bool_mask(mask, invert=mask_invert),
-                graph=None if adjacency is None and edges is None else Graph(adjacency, edges, bool(undirected),
-                                                                             bool(self_loops)),
-                window2d=None if window2d is None else Window2d(window2d, grid),
-                rope=Rope(rope_base, rope_layout, start_pos) if rope else None, alibi=bool(alibi), bias=bias,
-                empty_rows=empty_rows)
+    if spec is None:
+        spec = Spec(score=score, scale=scale, w_score=w_score, wa_q=wa_q, wa_k=wa_k, va=va, normalize=norm_name,
+                    temperature=temperature, softcap=softcap,
+                    causal=bool(causal), window=mk.parse_window(window), key_lens=key_lens, query_lens=query_lens,
+                    mask=None if mask is None else mk.as_bool_mask(mask, invert=mask_invert),
+                    graph=None if adjacency is None and edges is None else Graph(adjacency, edges, bool(undirected),
+                                                                                 bool(self_loops)),
+                    window2d=None if window2d is None else Window2d(window2d, grid),
+                    rope=Rope(rope_base, rope_layout, start_pos) if rope else None, alibi=bool(alibi), bias=bias,
+                    empty_rows=empty_rows)
     plan = Plan(need=need, backend="trace" if trace else backend, dtype=str(ft), block_rows=block_rows,
                 threads=threads, memory_limit=memory_limit, stream_maps=stream_maps,
                 allow_nonfinite=allow_nonfinite)

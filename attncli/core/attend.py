@@ -212,7 +212,7 @@ def _finish(qh: np.ndarray, kh: np.ndarray, vh: np.ndarray, got: dict[str, Any],
     return AttentionResult(q=qh, k=kh, v=vh, scores=s, weights=w, heads=head_out, output=out,
                            allowed=allowed, batched=ctx.batched, layout="rows",
                            empty_rows=empty_list, meta=meta(kern, spec, ctx.ft, m.described, empty_list),
-                           steps=tr.steps, streamed=tuple(sinks or ()), score_params=kern.params)
+                           steps=tr.steps, streamed=tuple(sinks or ()), score_params=kern.params, spec=spec)
 
 
 def _output(head_out: np.ndarray, ctx: Context) -> np.ndarray:

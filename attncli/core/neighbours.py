@@ -6,7 +6,7 @@ side for the per-head outputs) is named by its name (attncli/vocabulary.py), wit
 asked, in this problem's numbers: "matches qk = Q·Kᵀ, the step before the scores: divide by √d_k (= √2), then set
 the masked cells to −∞ (causal)". The words (towards_scores, normalizer, ...) serve the mistakes' messages too.
 
-Pure: takes attention() keyword arguments and a result, reads their arrays and meta.
+Pure: takes the problem (keywords and "spec") and a result, reads their arrays and meta.
 """
 
 from __future__ import annotations
@@ -27,13 +27,24 @@ def cols(kw: Kwargs) -> bool:
     return kw.get("layout", "rows") == "cols"
 
 
+def spec_of(kw: Kwargs) -> Any:
+    """The problem's Spec (mistakes.with_spec put it there), or the default one."""
+    spec = kw.get("spec")
+    if spec is None:
+        from attncli.core.spec import Spec
+
+        spec = Spec()
+    return spec
+
+
 def default_scaling(kw: Kwargs) -> bool:
-    return kw.get("score", "scaled") == "scaled" and kw.get("scale") is None
+    spec = spec_of(kw)
+    return spec.score == "scaled" and spec.scale is None
 
 
 def normalizer(kw: Kwargs) -> str:
     """The normalizer's name as a student reads it (softmax, sparsemax, ...)."""
-    name = kw.get("normalize") or kw.get("normalize_") or "softmax"
+    name = spec_of(kw).normalize
     return {"softmax1": "softmax₁", "relu": "ReLU", "sigmoid": "sigmoid"}.get(name, name)
 
 

@@ -43,21 +43,22 @@ class AttentionResult(Record):
     streamed: tuple[str, ...] = ()  # maps written block by block to attention(stream_maps=...), not kept here
     x: np.ndarray | None = None  # the tokens Q was projected from (after PE); None when Q, K, V were given
     score_params: dict[str, np.ndarray]  # the score function's parameters (W, W_a, v), per head as the kernel's
+    spec: Any = None  # the core.spec.Spec it was computed with
     _fields = ("q", "k", "v", "scores", "weights", "heads", "output", "allowed", "batched", "layout", "empty_rows",
-               "meta", "grid", "steps", "streamed", "x", "score_params")
+               "meta", "grid", "steps", "streamed", "x", "score_params", "spec")
 
     def __init__(self, q: np.ndarray, k: np.ndarray, v: np.ndarray, scores: np.ndarray | None,
                  weights: np.ndarray | None, heads: np.ndarray, output: np.ndarray, allowed: np.ndarray | None,
                  batched: bool, layout: str, empty_rows: list[tuple[int, int, int]],
                  meta: dict[str, Any] | None = None, grid: tuple[int, int] | None = None, steps: list | None = None,
                  streamed: tuple[str, ...] = (), x: np.ndarray | None = None,
-                 score_params: dict[str, np.ndarray] | None = None) -> None:
+                 score_params: dict[str, np.ndarray] | None = None, spec: Any = None) -> None:
         self.q, self.k, self.v, self.scores, self.weights = q, k, v, scores, weights
         self.heads, self.output = heads, output
         self.allowed, self.batched, self.layout, self.empty_rows = allowed, batched, layout, empty_rows
         self.meta = {} if meta is None else meta
         self.grid, self.steps, self.streamed = grid, [] if steps is None else steps, streamed
-        self.x, self.score_params = x, {} if score_params is None else score_params
+        self.x, self.score_params, self.spec = x, {} if score_params is None else score_params, spec
 
     @property
     def qk(self) -> np.ndarray:

@@ -42,6 +42,8 @@ def _frozen_array(a: Any, name: str, kinds: str = "fiub", what: str = "real numb
     """A read-only copy of `a` (None stays None); refuses dtypes outside `kinds` naming `name`."""
     if a is None:
         return None
+    if isinstance(a, np.ndarray) and not a.flags.writeable and a.base is None and a.dtype.kind in kinds:
+        return a  # a spec's own copy already (replace() keeps it): nothing else can change it
     arr = np.array(a, copy=True)
     if arr.dtype.kind not in kinds:
         raise AttnError(f"{param(name)} must hold {what}; got dtype {arr.dtype}")
