@@ -25,9 +25,10 @@ from attncli.core.backends import run as run_backend
 from attncli.core.inputs import check_groups, from_qkv
 from attncli.core.kernel import Kernel
 from attncli.core.normalize import NORMALIZERS
+from attncli.core.plan import Plan
 from attncli.core.result import AttentionResult
 from attncli.core.scores import SCORES, check_params, default_scale
-from attncli.core.spec import Plan, Spec
+from attncli.core.spec import Spec
 from attncli.core.steps import Tracer
 from attncli.core.validate import (
     as_real,
