@@ -29,8 +29,8 @@ from attncli.core import masks as mk
 from attncli.core import positions as pos
 from attncli.core.attend import Context, attend_heads, rows_text  # noqa: F401 - rows_text: used from here
 from attncli.core.inputs import from_qkv, from_tokens
-from attncli.core.layout import to_rows
-from attncli.core.result import AttentionResult, user_shape
+from attncli.core.layout import from_rows, to_rows
+from attncli.core.result import AttentionResult, user_view
 from attncli.core.spec import Graph, Plan, Rope, Spec, Window2d
 from attncli.core.steps import Tracer
 from attncli.core.validate import (
@@ -43,6 +43,41 @@ from attncli.core.validate import (
 from attncli.errors import AttnError, param
 
 Weight = np.ndarray | Sequence[np.ndarray]
+
+
+class Result(AttentionResult):
+    """The core's result as the command line shows it: in its `layout` (cols: the last two axes of every matrix
+    swapped, the lecture's tokens as columns) and, for an image (`grid` = (H, W)), x and the output as pixels."""
+
+    _fields = AttentionResult._fields + ("layout", "grid")
+
+    def __init__(self, *args: Any, layout: str = "rows", grid: tuple[int, int] | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.layout, self.grid = layout, grid
+
+    @classmethod
+    def of(cls, res: AttentionResult, layout: str, grid: tuple[int, int] | None) -> Result:
+        return cls(**{f: getattr(res, f) for f in AttentionResult._fields}, layout=layout, grid=grid)
+
+    def view(self, a: np.ndarray, name: str) -> np.ndarray:
+        return layout_view(a, name, batched=self.batched, layout=self.layout, grid=self.grid)
+
+
+def layout_view(a: np.ndarray, name: str, *, batched: bool, layout: str, grid: tuple[int, int] | None = None
+                ) -> np.ndarray:
+    """The canonical array `a` of `name` as the command line shows it: the core's view (core/result.py), pixels
+    back into the image ((B,) H × W × C) for x and the output of an image, the last two axes swapped in cols
+    layout; a view, no copy."""
+    if name in ("output", "x") and grid is not None:
+        a = a.reshape(a.shape[0], *grid, a.shape[-1])
+        return a if batched else a[0]
+    a = user_view(a, name, batched=batched)
+    return from_rows(a) if layout == "cols" else a
+
+
+def user_shape(shape: tuple[int, ...], name: str, *, batched: bool, layout: str) -> tuple[int, ...]:
+    """The shape layout_view gives an array of canonical `shape`, without the array (for a file written later)."""
+    return layout_view(np.broadcast_to(np.empty((), np.int8), shape), name, batched=batched, layout=layout).shape
 
 
 DEFAULTS: dict[str, Any] = {  # every keyword of compute_attention, by the command line's option names
@@ -92,8 +127,7 @@ def compute_attention(q: np.ndarray | None = None, k: np.ndarray | None = None, 
     layout = o["layout"]
     ctx = Context(ft, batched, tr, unchecked, wo=o["wo"], bo=o["bo"], names=(param("wo"), param("bo"), origin),
                   stream_shape=lambda shape, name: user_shape(shape, name, batched=batched, layout=layout))
-    res = attend_heads(qh, kh, vh, spec, plan, ctx)
-    res.layout, res.grid = layout, o["grid"]
+    res = Result.of(attend_heads(qh, kh, vh, spec, plan, ctx), layout, o["grid"])
     res.x = None if x is None else (x if x.ndim == 3 else x[None])
     res.meta["layout"] = layout
     if o["mask"] is not None and o["mask_invert"]:

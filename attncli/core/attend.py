@@ -211,7 +211,7 @@ def _finish(qh: np.ndarray, kh: np.ndarray, vh: np.ndarray, got: dict[str, Any],
         if m.bias_parts or plan.allow_nonfinite:  # a −inf bias (or a −inf input) masks too
             allowed = allowed & ~np.isneginf(s)
     return AttentionResult(q=qh, k=kh, v=vh, scores=s, weights=w, heads=head_out, output=out,
-                           allowed=allowed, batched=ctx.batched, layout="rows",
+                           allowed=allowed, batched=ctx.batched,
                            empty_rows=empty_list, meta=meta(kern, spec, ctx.ft, m.described, empty_list),
                            steps=tr.steps, streamed=tuple(sinks or ()), score_params=kern.params, spec=spec)
 

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from attncli.core.heads import merge_heads
-from attncli.core.result import user_view
 from attncli.vocabulary import NOUN
 
 Kwargs = dict[str, Any]
@@ -162,7 +161,7 @@ def views(kw: Kwargs, what: str, r: Any) -> Iterator[tuple[str, str, str, np.nda
                    r.export("heads"))
             yield ("heads-order", "matches the heads concatenated in the wrong (reversed) order",
                    "the heads concatenated in reversed order",
-                   user_view(merge_heads(r.heads[:, ::-1]), "concat", batched=r.batched, layout=r.layout))
+                   r.view(merge_heads(r.heads[:, ::-1]), "concat"))
         if wo:
             yield ("output-for-concat", "matches the output, the step after concat: W_O was applied; give the "
                    "heads side by side, before W_O", "the output given for concat", r.export("output"))
@@ -170,4 +169,4 @@ def views(kw: Kwargs, what: str, r: Any) -> Iterator[tuple[str, str, str, np.nda
         of = {"heads": "the per-head outputs", "q": "Q", "k": "K", "v": "V"}[what]
         yield ("concat-for-heads", f"matches {of} as one matrix with the heads side by side (n × H·d) where one "
                "n × d matrix per head (H × n × d) was asked", f"{of} with the heads side by side",
-               user_view(merge_heads(getattr(r, what)), "output", batched=r.batched, layout=r.layout))
+               r.view(merge_heads(getattr(r, what)), "output"))
