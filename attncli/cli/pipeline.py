@@ -267,6 +267,17 @@ def _heads(o: dict[str, Any], tr: Tracer) -> tuple[np.ndarray, np.ndarray, np.nd
     return qh, kh, vh, batched
 
 
+def _mask(o: dict[str, Any]) -> np.ndarray | None:
+    """The boolean mask (True = may attend). One made here is read-only at once, so the Spec keeps it instead of
+    copying it again (a long sequence's mask is n_q × n_k)."""
+    if o["mask"] is None:
+        return None
+    m = mk.as_bool_mask(o["mask"], invert=o["mask_invert"])
+    if m is not o["mask"] and m.base is None:
+        m.flags.writeable = False
+    return m
+
+
 def spec_of(o: dict[str, Any]) -> Spec:
     """The Spec the options say (every array in rows layout already)."""
     adjacency, edges = o["adjacency"], o["edges"]
@@ -279,7 +290,7 @@ def spec_of(o: dict[str, Any]) -> Spec:
                 normalize=o["normalize"], temperature=o["temperature"], softcap=o["softcap"],
                 causal=bool(o["causal"]), window=mk.parse_window(o["window"]), key_lens=o["key_lens"],
                 query_lens=o["query_lens"],
-                mask=None if o["mask"] is None else mk.as_bool_mask(o["mask"], invert=o["mask_invert"]),
+                mask=_mask(o),
                 graph=graph, window2d=None if o["window2d"] is None else Window2d(o["window2d"], o["grid"]),
                 rope=Rope(o["rope_base"], o["rope_layout"], o["start_pos"]) if o["rope"] else None,
                 alibi=bool(o["alibi"]), bias=o["bias"], empty_rows=o["empty_rows"])
