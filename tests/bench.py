@@ -7,7 +7,7 @@
 The first rows (T1-T6) are the issue's targets. Each of their ratios comes from one run: an attncli worker
 process and a PyTorch worker process, both kept alive, are asked for one timing at a time, taking turns
 (attncli full, PyTorch full, attncli causal, PyTorch causal, then the next size, then all again); each side's
-time is its minimum over the rounds, after one untimed warm-up call per case. "library" is attention() with
+time is its minimum over the rounds, after one untimed warm-up call per case. "library" is attend() with
 the inputs in memory (threads and BLAS set up as the CLI sets them up); "whole process" is `attncli compute`
 reading and writing .npy files, timed from outside, taking turns with PyTorch's operation. T5 (with --torch, whose
 interpreter must also have transformers) is the model forward pass of tests/bench_models.py: attncli's and
@@ -60,13 +60,14 @@ print(min(times), torch.get_num_threads())
 LIBRARY_CODE = """
 import sys, time
 import numpy as np
-from attncli.cli.pipeline import compute_attention as attention
+from attncli import Plan, Spec, attend
 need, causal, reps = sys.argv[1].split(","), sys.argv[2] == "1", int(sys.argv[3])
 q, k, v = (np.load(p) for p in sys.argv[4:7])
-attention(q, k, v, causal=causal, need=need)
+spec, plan = Spec(causal=causal), Plan(need=need)
+attend(q, k, v, spec, plan)
 times = []
 for _ in range(reps):
-    t = time.perf_counter(); attention(q, k, v, causal=causal, need=need); times.append(time.perf_counter() - t)
+    t = time.perf_counter(); attend(q, k, v, spec, plan); times.append(time.perf_counter() - t)
 print(min(times))
 """
 
@@ -153,7 +154,7 @@ def main() -> None:
             case = f"output, n={n_big}, 8 heads, d=64, f32{', causal' if causal else ''}"
             row(f"1. {case}", ours, ref, peak, "whole process (start, read, compute, write) vs torch SDPA (CPU)")
             row(f"1. {case}, library", library_time("output", causal, files), ref, None,
-                "attention() alone, inputs in memory, vs torch SDPA")
+                "attend() alone, inputs in memory, vs torch SDPA")
         files = inputs(tmp, "maps", (1, 8, n_maps, 64))
         cmd = cli + ["compute", "--q", str(files[0]), "--k", str(files[1]), "--v", str(files[2]), "--show",
                      "weights,output", "-o", str(tmp / "out.npz")]
@@ -163,7 +164,7 @@ def main() -> None:
             f"whole process, writing a {(8 * n_maps * n_maps + n_maps * 512) * 4 / 1e6:.0f} MB .npz, vs torch math "
             "path with weights")
         row(f"2. weights + output, n={n_maps}, 8 heads, library", library_time("weights,output", False, files), ref,
-            None, "attention() alone vs torch math path")
+            None, "attend() alone vs torch math path")
         files = inputs(tmp, "mem", (1, 1, n_mem, 64))
         cmd = cli + ["compute", "--q", str(files[0]), "--k", str(files[1]), "--v", str(files[2]), "--show",
                      "output", "-o", str(tmp / "out.npy")]

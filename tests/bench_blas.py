@@ -24,7 +24,7 @@ from pathlib import Path
 
 D = 64  # head size of the attention shapes
 DEFAULT = "default"  # OpenBLAS's own choice: OPENBLAS_CORETYPE unset
-ATTENTION = ((2048, False), (4096, False), (4096, True))  # attncli.attention(), 8 heads: (n, causal)
+ATTENTION = ((2048, False), (4096, False), (4096, True))  # attncli.attend(), 8 heads: (n, causal)
 
 
 def shapes(quick: bool) -> list[tuple[str, int, int, int]]:
@@ -60,16 +60,16 @@ def child(quick: bool, budget: float) -> None:
                 times.append(time.perf_counter() - t)
             best[f"{what}|{dtype}"] = min(times)
     if os.environ.get("OPENBLAS_NUM_THREADS") == "1":  # one core: the CLI's threads=1, a BLAS thread each
-        from attncli.cli.pipeline import compute_attention as attention
+        from attncli import Plan, Spec, attend
 
         for dtype in ("float32", "float64"):
             for n, causal in ATTENTION:
                 q, k, v = (rng.standard_normal((1, 8, n, D)).astype(dtype) for _ in range(3))
-                attention(q, k, v, causal=causal, need=["output"], threads=1)
+                attend(q, k, v, Spec(causal=causal), Plan(need=["output"], threads=1))
                 times = []
                 for _ in range(3):
                     t = time.perf_counter()
-                    attention(q, k, v, causal=causal, need=["output"], threads=1)
+                    attend(q, k, v, Spec(causal=causal), Plan(need=["output"], threads=1))
                     times.append(time.perf_counter() - t)
                 best[f"attention|{n}|{causal}|{dtype}"] = min(times)
     info = blas.describe()
@@ -140,7 +140,7 @@ def main() -> None:
             print("| geometric mean | " + " | ".join(f"{means[c]:.0f}" for c in cores) + " | "
                   + (" / ".join(f"{means[c] / ref:.2f}" for c in cores) if ref else "—") + " |")
     if 1 in threads:
-        print("\nattncli.attention(q, k, v, threads=1), 8 heads, d = 64, output only, OPENBLAS_NUM_THREADS=1; "
+        print("\nattncli.attend(q, k, v, Plan(threads=1)), 8 heads, d = 64, output only, OPENBLAS_NUM_THREADS=1; "
               "seconds (lower is better)\n")
         print("| case | " + " | ".join(heads) + " | default / best |")
         print("|---|" + "---|" * len(cores) + "---|")

@@ -29,9 +29,9 @@ if kind == "attncli":
         pass
 import numpy as np
 if kind == "attncli":
-    from attncli.cli.pipeline import compute_attention as attention
+    from attncli import Plan, Spec, attend
     def op(q, k, v, causal):
-        attention(q, k, v, causal=causal, need=["output"])
+        attend(q, k, v, Spec(causal=causal), Plan(need=["output"]))
 else:
     import torch
     F = torch.nn.functional

@@ -71,8 +71,9 @@ def _project(inputs: dict, o: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         else inputs["x"]
     x3 = x if x.ndim == 3 else x[None]
     xkv3 = x3 if "x_kv" not in inputs else (inputs["x_kv"] if inputs["x_kv"].ndim == 3 else inputs["x_kv"][None])
-    if "pe" in o or "pe" in inputs:
-        pytest.skip("positions added to X are the caller's (the CLI's) step, tested in test_catalogue_golden")
+    if "pe" in o or "pe" in inputs:  # positions added to X: the caller's step (the CLI's), here in numpy
+        x3, xkv3 = x3 + _table(inputs, o, x3.shape[1], x3.shape[2]), xkv3 + _table(inputs, o, xkv3.shape[1],
+                                                                                   xkv3.shape[2])
     if "wq" not in inputs:
         return _heads(x3, h), _heads(xkv3, h), _heads(xkv3, h)
     zero = np.zeros(1)
@@ -80,6 +81,17 @@ def _project(inputs: dict, o: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     kf = xkv3 @ inputs["wk"] + inputs.get("bk", zero)
     vf = xkv3 @ inputs["wv"] + inputs.get("bv", zero)
     return _heads(qf, h), _heads(kf, h), _heads(vf, h)
+
+
+def _table(inputs: dict, o: dict, n: int, d: int) -> np.ndarray:
+    """The positional table (n, d) added to X: a learned one (its first n rows), or the sinusoidal one of
+    Vaswani et al., sin and cos of position · base^(−2i/d) interleaved, or all sines then all cosines (concat)."""
+    if "pe" in inputs:
+        return inputs["pe"][:n]
+    angle = np.arange(n)[:, None] * o.get("pe_base", 10000.0) ** (-np.arange(0, d, 2) / d)[None, :]  # (n, d/2)
+    if o.get("pe_layout", "interleaved") == "concat":
+        return np.concatenate([np.sin(angle), np.cos(angle)], axis=1)
+    return np.stack([np.sin(angle), np.cos(angle)], axis=-1).reshape(n, d)
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in CASE_FILES])

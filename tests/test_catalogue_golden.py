@@ -9,7 +9,8 @@ output_image (H x W x C or B x H x W x C).
 Cols-layout cases hold their matrix inputs transposed; their canonical expected arrays are the rows
 results, and what the user sees is transposed in the last two axes.
 
-Checked: the files themselves (no attncli needed), the library function `attncli.attention`, the
+Checked: the files themselves (no attncli needed), the command line's keyword pipeline
+(`attncli.cli.pipeline.compute_attention`; the library's `attend` from a Spec: tests/test_attend.py), the
 installed console script with `--format json`, and the direct functions attncli.core.positions.*
 and attncli.core.normalize.sparsemax against published formulas (_functions.npz) and hand cases.
 """

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attncli.cli.pipeline import compute_attention as attention
+from attncli import Plan, attend
 from attncli.core import fused
 from attncli.core import kernel as kn
-from attncli.core.masks import combine, parse_window
+from attncli.core.masks import combine
 from attncli.core.spec import Spec
 
 RNG = np.random.default_rng(15)
@@ -60,11 +60,11 @@ CASES = [  # (B, H, G, n_q, n_k, options)
     (2, 2, 2, 211, 211, {"causal": True, "query_lens": [211, 90], "key_lens": [150, 211]}),
     (1, 2, 2, 70, 150, {"causal": True}),  # cross-attention: more keys than queries
     (1, 2, 2, 150, 70, {"causal": True}),  # fewer keys: the last queries see every key
-    (1, 2, 2, 257, 257, {"window": "3:5"}),
-    (1, 2, 2, 257, 257, {"window": "40:0"}),
-    (1, 2, 1, 190, 190, {"window": "0:9", "causal": True}),  # only the diagonal is left
-    (1, 2, 2, 333, 333, {"window": "20", "causal": True}),
-    (1, 2, 2, 120, 200, {"window": "10:30"}),
+    (1, 2, 2, 257, 257, {"window": (3, 5)}),
+    (1, 2, 2, 257, 257, {"window": (40, 0)}),
+    (1, 2, 1, 190, 190, {"window": (0, 9), "causal": True}),  # only the diagonal is left
+    (1, 2, 2, 333, 333, {"window": 20, "causal": True}),
+    (1, 2, 2, 120, 200, {"window": (10, 30)}),
 ]
 
 
@@ -74,14 +74,14 @@ def test_blocks_equal_the_masked_softmax(case, dtype):
     B, H, G, n_q, n_k, kw = case
     q, k, v = draw(B, H, G, n_q, n_k, 16, dtype)
     window = kw.get("window")
-    lr = None if window is None else tuple(int(x) for x in (window.split(":") * 2)[:2])
+    lr = None if window is None else (window, window) if isinstance(window, int) else window
     truth, w_truth = reference(q, k, v, kw.get("causal", False), lr, kw.get("key_lens"), kw.get("query_lens"))
     scale = np.max(np.abs(truth))
-    dense = attention(q, k, v, trace=True, **kw)  # one block of every row and key
+    dense = attend(q, k, v, Spec(**kw), Plan(backend="trace"))  # one block of every row and key
     assert np.max(np.abs(dense.heads - truth)) <= TOL[dtype] * scale
     for rows, threads in ((None, None), (None, 2), (1, 1), (7, 2), (16, 1), (33, 2), (64, 3)):
         for need in (["heads"], ["weights", "heads"]):  # the fused kernel, and the general one with maps
-            got = attention(q, k, v, need=need, block_rows=rows, threads=threads, **kw)
+            got = attend(q, k, v, Spec(**kw), Plan(need=need, block_rows=rows, threads=threads))
             err = np.max(np.abs(got.heads - dense.heads))
             assert err <= TOL[dtype] * scale, (rows, threads, need, err)
             assert got.empty_rows == dense.empty_rows
@@ -95,15 +95,15 @@ def test_general_kernel_maps_skip_keys(normalize):
     """Maps of a causal, windowed problem: masked scores −∞ and weights 0, the rest equal to the dense path,
     for blocks that skip keys (empty rows keep the empty value over the whole row)."""
     q, k, v = draw(2, 2, 2, 90, 90, 8, "float64")
-    kw = dict(causal=True, window="6:0", key_lens=[90, 40], query_lens=[90, 60], normalize=normalize)
-    dense = attention(q, k, v, trace=True, **kw)
+    spec = Spec(causal=True, window=(6, 0), key_lens=[90, 40], query_lens=[90, 60], normalize=normalize)
+    dense = attend(q, k, v, spec, Plan(backend="trace"))
     for rows, threads in ((None, 2), (5, 1), (13, 2)):
-        got = attention(q, k, v, need=["scores", "weights", "heads"], block_rows=rows, threads=threads, **kw)
+        got = attend(q, k, v, spec, Plan(need=["scores", "weights", "heads"], block_rows=rows, threads=threads))
         np.testing.assert_allclose(got.scores, dense.scores, rtol=1e-13, atol=1e-13)
         np.testing.assert_allclose(got.weights, dense.weights, rtol=1e-13, atol=1e-13)
         np.testing.assert_allclose(got.heads, dense.heads, rtol=1e-12, atol=1e-13)
-    nan = attention(q, k, v, need=["weights"], empty_rows="nan", block_rows=7, causal=True, window="3:0",
-                    key_lens=[90, 40])
+    nan = attend(q, k, v, Spec(empty_rows="nan", causal=True, window=(3, 0), key_lens=[90, 40]),
+                 Plan(need=["weights"], block_rows=7))
     assert nan.empty_rows  # rows 44.. of batch 1 see no key: NaN everywhere in their rows, keys skipped or not
     for b, h, i in nan.empty_rows:
         assert np.isnan(nan.weights[b, h, i]).all()
@@ -118,12 +118,7 @@ def test_overflow_in_a_window_names_its_key():
 
     for need in (["heads"], ["weights"]):
         with pytest.raises(AttnError, match="query 50 key 47"):
-            attention(q, k, k, window="5:0", need=need, block_rows=8)
-
-
-def _spec_masks(masks: dict) -> dict:
-    """The test's mask keywords as Spec fields (a window written "L:R" or "L" as on the command line)."""
-    return {k: parse_window(v) if k == "window" else v for k, v in masks.items()}
+            attend(q, k, k, Spec(window=(5, 0)), Plan(need=need, block_rows=8))
 
 
 def _kernel(n_q: int, n_k: int, H: int = 8, G: int = 8, **masks) -> kn.Kernel:
@@ -131,7 +126,7 @@ def _kernel(n_q: int, n_k: int, H: int = 8, G: int = 8, **masks) -> kn.Kernel:
     kh = np.zeros((1, G, n_k, 64), np.float32)
     return kn.Kernel(qg=q, kh=kh, vh=kh, params={}, score="scaled", scale=0.125, scale_given=False, softcap=None,
                      temperature=1.0, alibi=False, causal=masks.get("causal", False),
-                     masks=combine((1, H, n_q, n_k), Spec(**_spec_masks(masks))), normalize="softmax")
+                     masks=combine((1, H, n_q, n_k), Spec(**masks)), normalize="softmax")
 
 
 @pytest.mark.parametrize("n", [512, 1024, 2048, 4096, 8192, 16384])
@@ -150,7 +145,7 @@ def test_causal_plans_compute_about_half_the_scores(n, threads):
     assert len(plan) >= min(4 * threads, n // 16)  # enough items for every thread
 
 
-@pytest.mark.parametrize("masks", [{"causal": True}, {"window": "64:64"}, {"window": "100:0", "causal": True}])
+@pytest.mark.parametrize("masks", [{"causal": True}, {"window": (64, 64)}, {"window": (100, 0), "causal": True}])
 def test_general_kernel_rows_skip_keys(masks):
     kern = _kernel(2048, 2048, **masks)
     step = kn.band_rows(kern, 8, kn.block_rows(kern.shape, 4))
@@ -161,7 +156,7 @@ def test_general_kernel_rows_skip_keys(masks):
     assert computed <= 1.5 * allowed  # narrow windows: blocks of a few dozen rows, each seeing their band
 
 
-@pytest.mark.parametrize("masks", [{"causal": True}, {"window": "3:5"}, {"window": "4:0", "causal": True},
+@pytest.mark.parametrize("masks", [{"causal": True}, {"window": (3, 5)}, {"window": (4, 0), "causal": True},
                                    {"causal": True, "key_lens": [20]}])
 def test_band_mask_is_the_mask(masks):
     """Kernel.band_mask (computed for the partly seen keys only) equals the combined mask's columns."""

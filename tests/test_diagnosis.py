@@ -399,10 +399,10 @@ def test_fast_tail_equals_attention():
     checked = 0
     for kw in problems:
         res = attention(**kw)
+        kw = mm.with_spec(kw, res)  # mistakes change the spec it ran with
         for m in mm.MISTAKES:
             changed = m.change(kw, res)
-            if changed is None or {n for n in changed.keys() | kw.keys() if changed.get(n) is not kw.get(n)} - \
-                    mm.TAIL_KEYS:
+            if changed is None or not mm.tail_covers(kw, changed):
                 continue
             fast, slow = mm.tail(res, changed), attention(**changed)
             for what in ("weights", "output"):
@@ -451,3 +451,22 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def test_mistakes_are_spec_variants():
+    """A mistake the spec can say is the problem's spec replaced: 1/√d_k left out is spec.replace(scale=1.0), the
+    causal mask left out causal=False, the wrong axis normalize_over="queries"; the arrays are left alone."""
+    from attncli.cli.pipeline import compute_attention as attention
+    from attncli.core import mistakes as mm
+
+    kw = dict(x=_m(4, 4), wq=_m(4, 4), wk=_m(4, 4), wv=_m(4, 4), heads=2, causal=True)
+    res = attention(**kw)
+    problem = mm.with_spec(kw, res)
+    assert problem["spec"] is res.spec and res.spec.causal
+    by_name = {m.name: m for m in mm.MISTAKES}
+    for name, want in (("no-scaling", res.spec.replace(scale=1.0)), ("causal", res.spec.replace(causal=False)),
+                       ("softmax-axis", res.spec.replace(normalize_over="queries")),
+                       ("no-softmax", res.spec.replace(normalize="none"))):
+        changed = by_name[name].change(problem, res)
+        assert changed["spec"] == want, name
+        assert all(changed[n] is problem[n] for n in kw), name  # the arrays and options untouched

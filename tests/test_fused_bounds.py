@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from attncli import Plan, Spec, attend
 from attncli.cli.pipeline import compute_attention as attention
 from attncli.core import fused
 
@@ -46,8 +47,8 @@ def test_rows_on_both_sides_of_the_bound(threads):
     q, k, v = (RNG.standard_normal((2, 4, 300, 16)).astype(np.float32) for _ in range(3))
     q[:, :, ::3] *= 60
     want = reference(q, k, v)
-    heads = attention(q, k, v, need=["heads"], threads=threads, block_rows=64).heads
-    dense = attention(q, k, v).heads  # every intermediate kept: the row maximum subtracted everywhere
+    heads = attend(q, k, v, plan=Plan(need=["heads"], threads=threads, block_rows=64)).heads
+    dense = attend(q, k, v).heads  # every intermediate kept: the row maximum subtracted everywhere
     # scores of a few hundred rounded to float32 lose digits in either path: as close to float64 as the dense one
     assert err(heads, want) <= max(1.5 * err(dense, want), 2e-6), (err(heads, want), err(dense, want))
 
@@ -57,7 +58,7 @@ def test_keys_all_zero_give_the_mean_of_the_values():
     q = RNG.standard_normal((1, 2, 40, 8)).astype(np.float32) * 1e6
     k = np.zeros((1, 2, 50, 8), dtype=np.float32)
     v = RNG.standard_normal((1, 2, 50, 8)).astype(np.float32)
-    heads = attention(q, k, v, need=["heads"]).heads
+    heads = attend(q, k, v, plan=Plan(need=["heads"])).heads
     close(heads, np.broadcast_to(v.astype(np.float64).mean(axis=2, keepdims=True), heads.shape), 1e-6)
 
 
@@ -65,7 +66,7 @@ def test_values_too_large_for_the_shortcut_still_give_the_right_output():
     """max |v| near float32's limit leaves no room for Σ 2^S'·v: the bound clears no row; every row is shifted."""
     q, k = (RNG.standard_normal((1, 2, 64, 8)).astype(np.float32) for _ in range(2))
     v = RNG.standard_normal((1, 2, 64, 8)).astype(np.float32) * np.float32(1e37)
-    out = attention(q, k, v, need=["heads"]).heads
+    out = attend(q, k, v, plan=Plan(need=["heads"])).heads
     close(out, reference(q, k, v))
 
 
@@ -79,7 +80,7 @@ def test_many_key_chunks_with_grouped_heads_and_padding(causal):
     lens = [n, fused.KEY_CHUNK + 5]
     if causal:  # queries at the end of the keys (bottom-right): give them the last rows of a square problem
         q = RNG.standard_normal((2, 4, n, 8)).astype(np.float32)
-    heads = attention(q, k, v, key_lens=lens, causal=causal, need=["heads"], threads=2).heads
+    heads = attend(q, k, v, Spec(key_lens=lens, causal=causal), Plan(need=["heads"], threads=2)).heads
     want = reference(q, k, v, key_lens=lens, causal=causal)
     close(heads, want)
 
@@ -90,10 +91,10 @@ def test_thread_counts_give_identical_heads(rows):
     blocks the numbers are the same bit for bit (other block sizes round the GEMMs differently: 1e-6 of scale)."""
     q, k, v = (RNG.standard_normal((1, 8, 700, 32)).astype(np.float32) for _ in range(3))
     q[:, :, ::7] *= 40
-    runs = [attention(q, k, v, need=["heads"], threads=t, block_rows=rows or 700).heads for t in (1, 2, 3)]
+    runs = [attend(q, k, v, plan=Plan(need=["heads"], threads=t, block_rows=rows or 700)).heads for t in (1, 2, 3)]
     for other in runs[1:]:
         np.testing.assert_array_equal(other, runs[0])
-    close(attention(q, k, v, need=["heads"], threads=2, block_rows=rows).heads, runs[0], 1e-6)
+    close(attend(q, k, v, plan=Plan(need=["heads"], threads=2, block_rows=rows)).heads, runs[0], 1e-6)
 
 
 def test_finiteness_check_takes_finite_values_whose_sum_overflows():
@@ -147,7 +148,7 @@ def test_huge_finite_inputs_are_not_taken_for_non_finite_ones():
     k = RNG.standard_normal((1, 2, 50, 8)).astype(np.float32)
     v = RNG.standard_normal((1, 2, 50, 8)).astype(np.float32)
     v[0, 1, 7, 3] = 3e38  # |v|² overflows; max |v| does not
-    out = attention(q, k, v, need=["heads"]).heads
+    out = attend(q, k, v, plan=Plan(need=["heads"])).heads
     close(out, reference(q, k, v))
 
 

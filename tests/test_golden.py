@@ -4,7 +4,8 @@ Each case file holds the input arrays (named like the CLI options without dashes
 `weights` in canonical shape (B, H, n_q, n_k) and `output` in canonical shape (B, n_q, d_out), and
 `options` (a 0-d string array holding JSON). PyTorch itself is not needed to run these tests.
 
-Checked for every case: (a) the library function `attncli.attention`, (b) the `attncli` console
+Checked for every case: (a) the command line's keyword pipeline (`attncli.cli.pipeline.compute_attention`; the
+library's `attend` and `attention` on the same files: tests/test_attend.py), (b) the `attncli` console
 script (`attncli compute ...`) in a subprocess with `--format json`, (c) for nn.MultiheadAttention
 cases, the CLI loading the raw torch state_dict via `--weights <case>.torch.safetensors`, and (d)
 for float32 cases, the CLI writing `--format npy`.

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from cli_helpers import run
 
-from attncli.cli.pipeline import compute_attention as attention
+from attncli import Plan, Spec, attend
 from attncli.core import fused
 
 GOLDEN = Path(__file__).parent / "golden" / "long"
@@ -31,8 +31,8 @@ def load(name: str):
     assert gen.digest((q, k, v)) == sha, "numpy's random stream changed: regenerate tests/golden/long"
     kw = {key: c[key] for key in ("causal", "window", "key_lens", "query_lens") if key in c}
     if "window" in kw:
-        kw["window"] = "{}:{}".format(*kw["window"])
-    return c, q, k, v, kw, expected
+        kw["window"] = tuple(kw["window"])
+    return c, q, k, v, Spec(**kw), expected
 
 
 def test_every_case_is_there():
@@ -53,7 +53,7 @@ def test_fused_output_matches_torch(name, rows, threads, key_chunk, monkeypatch)
         return original(self, qr, *args)
 
     monkeypatch.setattr(fused.Fused, "_exact", spy)
-    got = attention(q, k, v, need=["heads"], block_rows=rows, threads=threads, **kw).heads
+    got = attend(q, k, v, kw, Plan(need=["heads"], block_rows=rows, threads=threads)).heads
     assert got.dtype == np.dtype(c["dtype"])
     err = np.max(np.abs(got - expected)) / np.max(np.abs(expected))
     # float32: as close to the float64 truth as PyTorch's own float32 kernel is (scores near −60 lose digits);
@@ -64,14 +64,14 @@ def test_fused_output_matches_torch(name, rows, threads, key_chunk, monkeypatch)
         assert sum(exact_rows) == 50 * c["H"]
     elif c.get("large"):
         assert exact_rows
-    elif "query_lens" not in kw:
+    elif kw.query_lens is None:
         assert not exact_rows, "no row should need the exact path"
 
 
 def test_fused_equals_dense_path():
     c, q, k, v, kw, _ = load("causal_gqa_f32")
-    dense = attention(q, k, v, **kw)  # maps requested: the general kernel
-    streamed = attention(q, k, v, need=["output"], **kw)
+    dense = attend(q, k, v, kw)  # maps requested: the general kernel
+    streamed = attend(q, k, v, kw, Plan(need=["output"]))
     assert np.max(np.abs(streamed.output - dense.output)) <= 1e-6 * np.max(np.abs(dense.output))
 
 
@@ -98,8 +98,8 @@ def test_fused_groups_many_small_heads_per_item(threads, monkeypatch):
     plan = fused.Fused.plan
     monkeypatch.setattr(fused.Fused, "plan", lambda self, *a: plans.append(plan(self, *a)) or plans[-1])
     for kw in ({}, {"causal": True, "key_lens": [40, 3, 17, 40, 1, 40, 40, 9]}, {"mask": mask}):
-        dense = attention(q, k, v, **kw)
-        got = attention(q, k, v, need=["output"], threads=threads, **kw)
+        dense = attend(q, k, v, Spec(**kw))
+        got = attend(q, k, v, Spec(**kw), Plan(need=["output"], threads=threads))
         assert np.max(np.abs(got.output - dense.output)) <= 1e-6 * np.max(np.abs(dense.output)), kw
         assert got.empty_rows == dense.empty_rows
         assert max(g1 - g0 for g0, g1, _, _ in plans[-1]) > 1  # groups were batched

@@ -186,3 +186,13 @@ def test_every_catalogue_variant_round_trips_through_json(path):
     for name in ("score", "normalize", "causal", "alibi", "softcap", "scale", "temperature"):
         if name in options:
             assert getattr(again, name) == options[name], name
+
+
+def test_replace_keeps_the_spec_own_arrays():
+    """A variant shares the arrays it did not change (read-only copies the spec owns): no copy per mistake."""
+    spec = Spec(bias=np.zeros((3, 3)), mask=np.ones((3, 3), bool))
+    variant = spec.replace(scale=1.0)
+    assert variant.bias is spec.bias and variant.mask is spec.mask
+    view = np.zeros((3, 3))[:, :2]
+    view.flags.writeable = False  # read-only, but a view of memory someone else may write: copied
+    assert Spec(bias=view).bias.base is None

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_catalogue import VARIANTS
 
-from attncli import Spec
+from attncli import Plan, Spec, attend
 from attncli.cli.pipeline import compute_attention as attention
 from attncli.errors import AttnError
 
@@ -38,19 +38,19 @@ def test_streaming_equals_dense(name, rows, threads):
 def test_streaming_empty_row_policies():
     q = np.eye(3)
     mask = np.array([[1, 1, 0], [0, 0, 0], [1, 1, 1]])
-    s = attention(q, q, q, mask=mask, empty_rows="nan", need=["output"], block_rows=1)
+    s = attend(q, q, q, Spec(mask=mask, empty_rows="nan"), Plan(need=["output"], block_rows=1))
     assert np.isnan(s.export("output")[1]).all() and not np.isnan(s.export("output")[[0, 2]]).any()
     with pytest.raises(AttnError, match="every key masked"):
-        attention(q, q, q, mask=mask, empty_rows="error", need=["output"], block_rows=1)
+        attend(q, q, q, Spec(mask=mask, empty_rows="error"), Plan(need=["output"], block_rows=1))
     with pytest.raises(AttnError, match="weights was not computed"):
         s.export("weights")
 
 
 def test_threads_and_block_size_do_not_change_results():
     q, k, v = (RNG.normal(size=(2, 3, 64, 8)).astype(np.float32) for _ in range(3))
-    ref = attention(q, k, v, causal=True).output
+    ref = attend(q, k, v, Spec(causal=True)).output
     for rows, threads in ((1, 1), (7, 2), (64, 2), (13, 3)):
-        out = attention(q, k, v, causal=True, need=["output"], block_rows=rows, threads=threads).output
+        out = attend(q, k, v, Spec(causal=True), Plan(need=["output"], block_rows=rows, threads=threads)).output
         # float32 matmuls of other shapes round differently: 1e-6 relative to the output's scale
         assert np.max(np.abs(out - ref)) <= 1e-6 * np.max(np.abs(ref))
 
@@ -77,7 +77,7 @@ def test_fused_kernel_refuses_overflowing_scores_like_the_dense_path():
     q = np.full((1, 2, 300, 8), 1e20, dtype=np.float32)
     for need in (None, ["output"]):
         with pytest.raises(AttnError, match="scores overflow float32 .batch 0 head 0 query 0 key 0"):
-            attention(q, q, q, need=need)
+            attend(q, q, q, plan=Plan(need=need))
 
 
 def test_fused_kernel_matches_dense_for_grouped_heads_and_temperature():

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from attncli.cli.pipeline import compute_attention as attention
+from attncli import Plan, attend
 from attncli.core import threads as th
 
 LINUX_PINNING = hasattr(os, "sched_setaffinity") and len(th.usable_cpus()) >= 2
@@ -92,9 +92,9 @@ def test_no_pinning_when_helpers_would_not_each_have_a_cpu(monkeypatch):
 def test_results_with_pinned_threads_equal_one_thread():
     rng = np.random.default_rng(7)
     q, k, v = (rng.standard_normal((1, 4, 300, 16)).astype(np.float32) for _ in range(3))
-    one = attention(q, k, v, need=["heads"], threads=1, block_rows=50).heads
+    one = attend(q, k, v, plan=Plan(need=["heads"], threads=1, block_rows=50)).heads
     for n in (2, 3):
-        np.testing.assert_array_equal(attention(q, k, v, need=["heads"], threads=n, block_rows=50).heads, one)
+        np.testing.assert_array_equal(attend(q, k, v, plan=Plan(need=["heads"], threads=n, block_rows=50)).heads, one)
 
 
 def test_work_given_to_the_threads_from_a_helper_runs_there_instead_of_waiting_forever():

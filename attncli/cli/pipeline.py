@@ -17,7 +17,7 @@ The core (attncli.core.attend) runs in rows layout on canonical 4-D arrays (batc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,8 +28,8 @@ from attncli.core import masks as mk
 from attncli.core import positions as pos
 from attncli.core.attend import Context, attend_heads, rows_text  # noqa: F401 - rows_text: used from here
 from attncli.core.inputs import from_qkv, from_tokens
-from attncli.core.layout import to_rows
-from attncli.core.result import AttentionResult, user_shape
+from attncli.core.layout import from_rows, to_rows
+from attncli.core.result import AttentionResult, user_view
 from attncli.core.spec import Graph, Plan, Rope, Spec, Window2d
 from attncli.core.steps import Tracer
 from attncli.core.validate import (
@@ -45,219 +45,255 @@ from attncli.version import __version__
 Weight = np.ndarray | Sequence[np.ndarray]
 
 
-def compute_attention(
-    q: np.ndarray | None = None,
-    k: np.ndarray | None = None,
-    v: np.ndarray | None = None,
-    *,
-    x: np.ndarray | None = None,
-    x_kv: np.ndarray | None = None,
-    image: np.ndarray | None = None,
-    wq: Weight | None = None,
-    wk: Weight | None = None,
-    wv: Weight | None = None,
-    wo: np.ndarray | None = None,
-    bq: Weight | None = None,
-    bk: Weight | None = None,
-    bv: Weight | None = None,
-    bo: np.ndarray | None = None,
-    heads: int | None = None,
-    kv_heads: int | None = None,
-    score: str = "scaled",
-    scale: float | None = None,
-    w_score: np.ndarray | None = None,
-    wa_q: np.ndarray | None = None,
-    wa_k: np.ndarray | None = None,
-    va: np.ndarray | None = None,
-    normalize_: str | None = None,
-    temperature: float = 1.0,
-    softcap: float | None = None,
-    causal: bool = False,
-    window: int | Sequence[int] | str | None = None,
-    key_lens: Sequence[int] | None = None,
-    query_lens: Sequence[int] | None = None,
-    mask: np.ndarray | None = None,
-    mask_invert: bool = False,
-    bias: np.ndarray | None = None,
-    adjacency: np.ndarray | None = None,
-    edges: np.ndarray | None = None,
-    undirected: bool = False,
-    self_loops: bool = False,
-    window2d: int | None = None,
-    pe: str | np.ndarray | None = None,
-    pe_base: float = 10000.0,
-    pe_layout: str = "interleaved",
-    rope: bool = False,
-    rope_base: float = 10000.0,
-    rope_layout: str = "half",
-    start_pos: int = 0,
-    alibi: bool = False,
-    empty_rows: str = "zero",
-    layout: str = "rows",
-    dtype: str = "auto",
-    allow_nonfinite: bool = False,
-    trace: bool = False,
-    need: Sequence[str] | None = None,
-    block_rows: int | None = None,
-    threads: int | None = None,
-    memory_limit: int | None = None,
-    stream_maps: Callable[..., Any] | None = None,
-    torch_weights: bool = False,
-    backend: str = "auto",
-    **kwargs: Any,
-) -> AttentionResult:
-    """Compute attention end to end from the command line's values; see the module docstring.
+class Result(AttentionResult):
+    """The core's result as the command line shows it: in its `layout` (cols: the last two axes of every matrix
+    swapped, the lecture's tokens as columns) and, for an image (`grid` = (H, W)), x and the output as pixels."""
+
+    _fields = AttentionResult._fields + ("layout", "grid")
+
+    def __init__(self, *args: Any, layout: str = "rows", grid: tuple[int, int] | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.layout, self.grid = layout, grid
+
+    @classmethod
+    def of(cls, res: AttentionResult, layout: str, grid: tuple[int, int] | None) -> Result:
+        return cls(**{f: getattr(res, f) for f in AttentionResult._fields}, layout=layout, grid=grid)
+
+    def view(self, a: np.ndarray, name: str) -> np.ndarray:
+        return layout_view(a, name, batched=self.batched, layout=self.layout, grid=self.grid)
+
+
+def layout_view(a: np.ndarray, name: str, *, batched: bool, layout: str, grid: tuple[int, int] | None = None
+                ) -> np.ndarray:
+    """The canonical array `a` of `name` as the command line shows it: the core's view (core/result.py), pixels
+    back into the image ((B,) H × W × C) for x and the output of an image, the last two axes swapped in cols
+    layout; a view, no copy."""
+    if name in ("output", "x") and grid is not None:
+        a = a.reshape(a.shape[0], *grid, a.shape[-1])
+        return a if batched else a[0]
+    a = user_view(a, name, batched=batched)
+    return from_rows(a) if layout == "cols" else a
+
+
+def user_shape(shape: tuple[int, ...], name: str, *, batched: bool, layout: str) -> tuple[int, ...]:
+    """The shape layout_view gives an array of canonical `shape`, without the array (for a file written later)."""
+    return layout_view(np.broadcast_to(np.empty((), np.int8), shape), name, batched=batched, layout=layout).shape
+
+
+DEFAULTS: dict[str, Any] = {  # every keyword of compute_attention, by the command line's option names
+    "x": None, "x_kv": None, "image": None, "wq": None, "wk": None, "wv": None, "wo": None, "bq": None, "bk": None,
+    "bv": None, "bo": None, "heads": None, "kv_heads": None, "score": "scaled", "scale": None, "w_score": None,
+    "wa_q": None, "wa_k": None, "va": None, "normalize": None, "temperature": 1.0, "softcap": None, "causal": False,
+    "window": None, "key_lens": None, "query_lens": None, "mask": None, "mask_invert": False, "bias": None,
+    "adjacency": None, "edges": None, "undirected": False, "self_loops": False, "window2d": None, "pe": None,
+    "pe_base": 10000.0, "pe_layout": "interleaved", "rope": False, "rope_base": 10000.0, "rope_layout": "half",
+    "start_pos": 0, "alibi": False, "empty_rows": "zero", "layout": "rows", "dtype": "auto",
+    "allow_nonfinite": False, "trace": False, "need": None, "block_rows": None, "threads": None,
+    "memory_limit": None, "stream_maps": None, "torch_weights": False, "backend": "auto", "spec": None,
+}
+MATRICES = ("q", "k", "v", "x_kv", "wq", "wk", "wv", "wo", "w_score", "wa_q", "wa_k")  # transposed in cols layout
+
+
+def compute_attention(q: np.ndarray | None = None, k: np.ndarray | None = None, v: np.ndarray | None = None,
+                      **options: Any) -> AttentionResult:
+    """Compute attention end to end from the command line's values (keywords named as its options, DEFAULTS).
 
     Give token vectors `x` (n × d_model, or batch × n × d_model; `x_kv` for cross-attention) or an
     `image` (H × W × C) with optional projections `wq/wk/wv` (d_model × d_k; a list or a heads × d_model ×
-    d_k array for per-head weights), or `q, k, v` directly (n × d, heads × n × d, or batch × heads × n × d).
-    `normalize` (softmax, softmax1, sparsemax, relu, sigmoid, none) may be passed by that name.
+    d_k array for per-head weights), or `q, k, v` directly (n × d, heads × n × d, or batch × heads × n × d),
+    in `layout` rows or cols (the lecture's: tokens as columns, every matrix transposed).
+    `normalize` (softmax, softmax1, sparsemax, relu, sigmoid, none) may also be passed as `normalize_`.
     `trace=True` records every intermediate matrix with its formula in `result.steps` (for explain).
-    `need` names the arrays wanted (vocabulary.NAMES: x, q, k, v, qk, scores, ...); without scores and weights
-    the maps are never held whole, so memory does not grow with n_q × n_k. The kernel runs blocks of
-    `block_rows` query rows (default: about 16 MB of scores each) on `threads` threads (default: every core
-    when BLAS is single-threaded, e.g. OPENBLAS_NUM_THREADS=1 set before numpy loads, as the CLI does; else one,
-    and BLAS's own threads share each matrix product).
-    `memory_limit` (bytes): refuse, before allocating, maps that would not fit — unless `stream_maps` takes
-    them: called as stream_maps(name, shape=, dtype=, blocks=(B, H, n_q, n_k), layout=) for each map in `need`,
-    it returns where that map goes instead of memory (anything taking `m[:, :, i0:i1] = block`, blocks of query
-    rows in canonical (B, H, rows, n_k); `shape` is the user's, as `export` would give it), or None if it cannot
-    take it. A streamed map is None in the result and named in `result.streamed`. `torch_weights`: the caller
-    transposed W from PyTorch's (out, in), so a shape error does not suggest --weights-layout torch again.
-    `backend`: auto, dense, fused or trace (core/backends.py).
+    `need` names the arrays wanted (vocabulary.NAMES: x, q, k, v, qk, scores, ...); `block_rows`, `threads`,
+    `memory_limit`, `stream_maps`, `dtype`, `allow_nonfinite` and `backend` make the Plan (core/plan.py):
+    stream_maps is called as stream_maps(name, shape=, dtype=, blocks=(B, H, n_q, n_k)) with `shape` the user's
+    (as `export` gives it). `torch_weights`: the caller transposed W from PyTorch's (out, in), so a shape error
+    does not suggest --weights-layout torch again. `spec`: the Spec to compute (check's diagnoses make mistakes as
+    spec.replace(...)); the keywords that say a spec are then only validated.
     """
-    norm_name = kwargs.pop("normalize", normalize_) or "softmax"
-    over_queries = kwargs.pop("_normalize_over_queries", False)  # only to reproduce that mistake (diagnose.py)
-    if kwargs:
-        raise TypeError(f"compute_attention() got unexpected keyword arguments: {', '.join(kwargs)}")
+    o = _options(q, k, v, options)
+    _validate(o)  # choices, and which inputs go together (checks.py); an image becomes its pixels as tokens
+    ft, unchecked = _canonicalize(o)  # dtype, finiteness, rows layout
+    tr = Tracer(o["trace"])
+    _positions(o, ft, tr)  # X (+ PE), recorded as explain shows them
+    qh, kh, vh, batched = _heads(o, tr)  # Q, K, V as (B, H, n, d)
+    spec = o["spec"] if o["spec"] is not None else spec_of(o)
+    plan = Plan(need=o["need"], backend="trace" if o["trace"] else o["backend"], dtype=str(ft),
+                block_rows=o["block_rows"], threads=o["threads"], memory_limit=o["memory_limit"],
+                stream_maps=o["stream_maps"], allow_nonfinite=o["allow_nonfinite"])
+    x = o["x"]
+    origin = f"{param('wq')}/{param('wk')}" if o["wq"] is not None else (param("x") if x is not None else
+                                                                      f"{param('q')}/{param('k')}")
+    layout = o["layout"]
+    ctx = Context(ft, batched, tr, unchecked, wo=o["wo"], bo=o["bo"], names=(param("wo"), param("bo"), origin),
+                  stream_shape=lambda shape, name: user_shape(shape, name, batched=batched, layout=layout))
+    res = Result.of(attend_heads(qh, kh, vh, spec, plan, ctx), layout, o["grid"])
+    res.x = None if x is None else (x if x.ndim == 3 else x[None])
+    res.meta["layout"] = layout
+    if o["mask"] is not None and o["mask_invert"]:
+        res.meta["masks"]["mask"] = "inverted"
+    pe = o["pe"]
+    res.meta["positions"]["pe"] = None if pe is None else (pe if isinstance(pe, str) else "table")
+    res.meta["attncli_version"] = __version__
+    if o["grid"] is not None:
+        res.meta["image"] = {"height": o["grid"][0], "width": o["grid"][1]}
+    return res
 
-    # ---- validate: choices and which inputs go together (arguments.py) ------------------------
-    check_options(score=score, normalize=norm_name, layout=layout, empty_rows=empty_rows, pe_layout=pe_layout,
-                  rope_layout=rope_layout, heads=heads, kv_heads=kv_heads, threads=threads, scale=scale,
-                  softcap=softcap, pe_base=pe_base, rope_base=rope_base, start_pos=start_pos,
-                  block_rows=block_rows, temperature=temperature)
-    grid = None
-    if image is not None:
-        if x is not None:
+
+def _options(q: Any, k: Any, v: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The keywords with their defaults; `normalize_` is `normalize`; an unknown keyword is a TypeError."""
+    if "normalize_" in options:
+        given = options.pop("normalize_")
+        options.setdefault("normalize", given)
+    unknown = [name for name in options if name not in DEFAULTS]
+    if unknown:
+        raise TypeError(f"compute_attention() got unexpected keyword arguments: {', '.join(unknown)}")
+    o = {**DEFAULTS, **options, "q": q, "k": k, "v": v, "grid": None}
+    o["normalize"] = o["normalize"] or "softmax"
+    return o
+
+
+def _validate(o: dict[str, Any]) -> None:
+    """Every choice one of its values, counts positive; which inputs go together. An image becomes o["x"] (its
+    pixels as tokens) and o["grid"]."""
+    check_options(score=o["score"], normalize=o["normalize"], layout=o["layout"], empty_rows=o["empty_rows"],
+                  pe_layout=o["pe_layout"], rope_layout=o["rope_layout"], heads=o["heads"], kv_heads=o["kv_heads"],
+                  threads=o["threads"], scale=o["scale"], softcap=o["softcap"], pe_base=o["pe_base"],
+                  rope_base=o["rope_base"], start_pos=o["start_pos"], block_rows=o["block_rows"],
+                  temperature=o["temperature"])
+    if o["image"] is not None:
+        if o["x"] is not None:
             raise AttnError("give either --image or --x, not both (an image is its pixels as tokens)")
-        x, grid = image_tokens(np.asarray(image))
-    check_sources(q=q, k=k, v=v, x=x, x_kv=x_kv, image=image, wq=wq, wk=wk, wv=wv, bq=bq, bk=bk, bv=bv, pe=pe,
-                  window2d=window2d)
+        o["x"], o["grid"] = image_tokens(np.asarray(o["image"]))
+    check_sources(**{n: o[n] for n in ("q", "k", "v", "x", "x_kv", "image", "wq", "wk", "wv", "bq", "bk", "bv",
+                                       "pe", "window2d")})
 
-    # ---- canonicalize: dtype, layout, finiteness ---------------------------------------------
-    def arrays(w: Weight | None) -> list[np.ndarray]:
+
+def _arrays(w: Weight | None) -> list[np.ndarray]:
+    if w is None:
+        return []
+    return [np.asarray(m) for m in w] if isinstance(w, (list, tuple)) else [np.asarray(w)]
+
+
+def _canonicalize(o: dict[str, Any]) -> tuple[np.dtype, list[tuple[str, np.ndarray]]]:
+    """Real numbers, the compute dtype, finite (unless allow_nonfinite), every matrix in rows layout. Returns the
+    dtype and Q, K, V given directly, whose finiteness the backend checks (core/backends.py)."""
+    named = [(n, o[n]) for n in ("q", "k", "v", "x", "x_kv", "wq", "wk", "wv", "wo", "bq", "bk", "bv", "bo",
+                                 "w_score", "wa_q", "wa_k", "va")]
+    for name, w in named + [("bias", o["bias"])]:
+        for a in _arrays(w):
+            as_real(a, option_of(name))
+    if isinstance(o["pe"], (np.ndarray, list, tuple)):
+        o["pe"] = as_real(np.asarray(o["pe"]), "--pe")
+        if not o["allow_nonfinite"]:
+            check_finite(o["pe"], "--pe")
+    ft = compute_dtype(o["dtype"], [a for _, w in named for a in _arrays(w)])
+    cols, check = o["layout"] == "cols", not o["allow_nonfinite"]
+    unchecked: list[tuple[str, np.ndarray]] = []  # Q, K, V given directly: checked finite later (backends.py)
+
+    def canon(name: str, matrix: bool, option: str | None = None) -> None:
+        w = o[name]
         if w is None:
-            return []
-        return [np.asarray(m) for m in w] if isinstance(w, (list, tuple)) else [np.asarray(w)]
-
-    named = (("--q", q), ("--k", k), ("--v", v), ("--x", x), ("--x-kv", x_kv), ("--wq", wq), ("--wk", wk),
-             ("--wv", wv), ("--wo", wo), ("--bq", bq), ("--bk", bk), ("--bv", bv), ("--bo", bo),
-             ("--w-score", w_score), ("--wa-q", wa_q), ("--wa-k", wa_k), ("--va", va))
-    for name, w in named + (("--bias", bias),):
-        for a in arrays(w):
-            as_real(a, name)
-    if isinstance(pe, np.ndarray) or isinstance(pe, (list, tuple)):
-        pe = as_real(np.asarray(pe), "--pe")
-        if not allow_nonfinite:
-            check_finite(pe, "--pe")
-    ft = compute_dtype(dtype, [a for _, w in named for a in arrays(w)])
-    cols = layout == "cols"
-    x_is_image = grid is not None
-
-    unchecked: list[tuple[str, np.ndarray]] = []  # Q, K, V given directly: checked finite later (see below)
-
-    def canon(w: Weight | None, name: str, matrix: bool = True, later: bool = False) -> Weight | None:
-        if w is None:
-            return None
+            return
         out = []
-        for a in arrays(w):
+        for a in _arrays(w):
             a = a.astype(ft, copy=False)
-            if later and not allow_nonfinite:
-                unchecked.append((name, a))
-            elif not allow_nonfinite:
-                check_finite(a, name)
+            if check and name in ("q", "k", "v"):
+                unchecked.append((option_of(name), a))
+            elif check:
+                check_finite(a, option or option_of(name))
             out.append(to_rows(a) if matrix and cols else a)
-        return out if isinstance(w, (list, tuple)) else out[0]
+        o[name] = out if isinstance(w, (list, tuple)) else out[0]
 
-    q, k, v = (canon(a, n, later=True) for a, n in ((q, "--q"), (k, "--k"), (v, "--v")))
-    x_kv = canon(x_kv, "--x-kv")
-    x = canon(x, "--image" if x_is_image else "--x", matrix=not x_is_image)
-    wq, wk, wv, wo = (canon(a, n) for a, n in ((wq, "--wq"), (wk, "--wk"), (wv, "--wv"), (wo, "--wo")))
-    bq, bk, bv, bo = (canon(a, n, matrix=False) for a, n in ((bq, "--bq"), (bk, "--bk"), (bv, "--bv"), (bo, "--bo")))
-    w_score, wa_q, wa_k = (canon(a, n) for a, n in ((w_score, "--w-score"), (wa_q, "--wa-q"), (wa_k, "--wa-k")))
-    va = canon(va, "--va", matrix=False)
-    if va is not None and va.ndim == 0:
-        va = va.reshape(1)  # h = 1
-    if bias is not None:
-        bias = np.asarray(bias)
-        if not allow_nonfinite:
+    image = o["grid"] is not None
+    for name in ("q", "k", "v", "x_kv", "x", "wq", "wk", "wv", "wo", "bq", "bk", "bv", "bo", "w_score", "wa_q",
+                 "wa_k", "va"):  # checked in this order: the first NaN named is the first of these holding one
+        if name == "x":
+            canon("x", matrix=not image, option="--image" if image else "--x")
+        else:
+            canon(name, matrix=name in MATRICES)
+    if o["va"] is not None and o["va"].ndim == 0:
+        o["va"] = o["va"].reshape(1)  # h = 1
+    if o["bias"] is not None:
+        bias = np.asarray(o["bias"])
+        if check:
             check_finite(bias.astype(ft, copy=False), "--bias", allow_neg_inf=True)
-        bias = to_rows(bias) if cols else bias
-    if mask is not None:
-        mask = to_rows(np.asarray(mask)) if cols else np.asarray(mask)
-    if adjacency is not None:
-        adjacency = to_rows(np.asarray(adjacency)) if cols else np.asarray(adjacency)
+        o["bias"] = to_rows(bias) if cols else bias
+    for name in ("mask", "adjacency"):
+        if o[name] is not None:
+            o[name] = to_rows(np.asarray(o[name])) if cols else np.asarray(o[name])
+    return ft, unchecked
 
-    # ---- positions added to the tokens ---------------------------------------------------------
-    tr = Tracer(trace)
+
+def option_of(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _positions(o: dict[str, Any], ft: np.dtype, tr: Tracer) -> None:
+    """X (and X_kv) as explain shows them, and the positional-encoding table added to them (--pe)."""
+    x, x_kv, pe = o["x"], o["x_kv"], o["pe"]
     if x is not None:
         tr.add("x", x if x.ndim == 3 else x[None], "tokens")
         if x_kv is not None:
             tr.add("x_kv", x_kv if x_kv.ndim == 3 else x_kv[None], "tokens")
-    if pe is not None:
-        check_ndim(x, "--x", (2, 3), "n × d_model (rows = tokens) or batch × n × d_model")
-        if x_kv is not None:
-            check_ndim(x_kv, "--x-kv", (2, 3), "n × d_model (rows = tokens) or batch × n × d_model")
-        table = _position_table(pe, x, pe_base, pe_layout, cols, "--x").astype(ft)
-        x = x + table
-        tr.add("pe", table, "table")
-        tr.add("x_pe", x if x.ndim == 3 else x[None], "tokens")
-        if x_kv is not None:
-            x_kv = x_kv + _position_table(pe, x_kv, pe_base, pe_layout, cols, "--x-kv").astype(ft)
+    if pe is None:
+        return
+    cols = o["layout"] == "cols"
+    check_ndim(x, "--x", (2, 3), "n × d_model (rows = tokens) or batch × n × d_model")
+    if x_kv is not None:
+        check_ndim(x_kv, "--x-kv", (2, 3), "n × d_model (rows = tokens) or batch × n × d_model")
+    table = _position_table(pe, x, o["pe_base"], o["pe_layout"], cols, "--x").astype(ft)
+    o["x"] = x = x + table
+    tr.add("pe", table, "table")
+    tr.add("x_pe", x if x.ndim == 3 else x[None], "tokens")
+    if x_kv is not None:
+        o["x_kv"] = x_kv + _position_table(pe, x_kv, o["pe_base"], o["pe_layout"], cols, "--x-kv").astype(ft)
 
-    # ---- canonicalize: Q, K, V as (B, H, n, d) ------------------------------------------------
+
+def _heads(o: dict[str, Any], tr: Tracer) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Q, K, V as (B, H, n, d) from the tokens and projections or as given; recorded as explain shows them."""
+    x, x_kv = o["x"], o["x_kv"]
     if x is not None:
-        qh, kh, vh, batched, _, _ = from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads, torch_weights,
-                                                cols and not x_is_image)
+        cols = o["layout"] == "cols" and o["grid"] is None
+        qh, kh, vh, batched, _, _ = from_tokens(x, x_kv, o["wq"], o["wk"], o["wv"], o["bq"], o["bk"], o["bv"],
+                                                o["heads"], o["kv_heads"], o["torch_weights"], cols)
     else:
-        qh, kh, vh, batched, _, _ = from_qkv(q, k, v, heads, kv_heads)
-    suffix = "_direct" if x is None else ("" if wq is not None else "_x")
+        qh, kh, vh, batched, _, _ = from_qkv(o["q"], o["k"], o["v"], o["heads"], o["kv_heads"])
+    suffix = "_direct" if x is None else ("" if o["wq"] is not None else "_x")
     src, src_cols = ("X_kv", "I_kv") if x_kv is not None else ("X", "I")
-    for name, a, b in (("q", qh, bq), ("k", kh, bk), ("v", vh, bv)) if tr.enabled else ():  # merging copies
+    for name, a in (("q", qh), ("k", kh), ("v", vh)) if tr.enabled else ():  # merging copies
         tr.add(name + suffix, hd.merge_heads(a), "tokens", src=src, src_cols=src_cols,
-               b=f" + b_{name.upper()}" if b is not None else "")
+               b=f" + b_{name.upper()}" if o["b" + name] is not None else "")
+    return qh, kh, vh, batched
 
-    # ---- the spec and the plan: the variant and how to run it; attend does the rest -------------------
-    if (undirected or self_loops) and adjacency is None and edges is None:
+
+def _mask(o: dict[str, Any]) -> np.ndarray | None:
+    """The boolean mask (True = may attend). One made here is read-only at once, so the Spec keeps it instead of
+    copying it again (a long sequence's mask is n_q × n_k)."""
+    if o["mask"] is None:
+        return None
+    m = mk.as_bool_mask(o["mask"], invert=o["mask_invert"])
+    if m is not o["mask"] and m.base is None:
+        m.flags.writeable = False
+    return m
+
+
+def spec_of(o: dict[str, Any]) -> Spec:
+    """The Spec the options say (every array in rows layout already)."""
+    adjacency, edges = o["adjacency"], o["edges"]
+    if (o["undirected"] or o["self_loops"]) and adjacency is None and edges is None:
         raise AttnError(f"{param('spec.graph.undirected')} and {param('spec.graph.self_loops')} modify a graph: "
                         f"give {param('spec.graph.adjacency')} or {param('spec.graph.edges')} too")
-    spec = Spec(score=score, scale=scale, w_score=w_score, wa_q=wa_q, wa_k=wa_k, va=va, normalize=norm_name,
-                normalize_over="queries" if over_queries else "keys", temperature=temperature, softcap=softcap,
-                causal=bool(causal), window=mk.parse_window(window), key_lens=key_lens, query_lens=query_lens,
-                mask=None if mask is None else mk.as_bool_mask(mask, invert=mask_invert),
-                graph=None if adjacency is None and edges is None else Graph(adjacency, edges, bool(undirected),
-                                                                             bool(self_loops)),
-                window2d=None if window2d is None else Window2d(window2d, grid),
-                rope=Rope(rope_base, rope_layout, start_pos) if rope else None, alibi=bool(alibi), bias=bias,
-                empty_rows=empty_rows)
-    plan = Plan(need=need, backend="trace" if trace else backend, dtype=str(ft), block_rows=block_rows,
-                threads=threads, memory_limit=memory_limit, stream_maps=stream_maps,
-                allow_nonfinite=allow_nonfinite)
-    origin = f"{param('wq')}/{param('wk')}" if wq is not None else (param("x") if x is not None else
-                                                                   f"{param('q')}/{param('k')}")
-    ctx = Context(ft, batched, tr, unchecked, wo=wo, bo=bo, names=(param("wo"), param("bo"), origin),
-                  stream_shape=lambda shape, name: user_shape(shape, name, batched=batched, layout=layout))
-    res = attend_heads(qh, kh, vh, spec, plan, ctx)
-    res.layout, res.grid = layout, grid
-    res.x = None if x is None else (x if x.ndim == 3 else x[None])
-    res.meta["layout"] = layout
-    if mask is not None and mask_invert:
-        res.meta["masks"]["mask"] = "inverted"
-    res.meta["positions"]["pe"] = None if pe is None else (pe if isinstance(pe, str) else "table")
-    res.meta["attncli_version"] = __version__
-    if grid is not None:
-        res.meta["image"] = {"height": grid[0], "width": grid[1]}
-    return res
+    graph = None if adjacency is None and edges is None else Graph(adjacency, edges, bool(o["undirected"]),
+                                                                     bool(o["self_loops"]))
+    return Spec(score=o["score"], scale=o["scale"], w_score=o["w_score"], wa_q=o["wa_q"], wa_k=o["wa_k"], va=o["va"],
+                normalize=o["normalize"], temperature=o["temperature"], softcap=o["softcap"],
+                causal=bool(o["causal"]), window=mk.parse_window(o["window"]), key_lens=o["key_lens"],
+                query_lens=o["query_lens"],
+                mask=_mask(o),
+                graph=graph, window2d=None if o["window2d"] is None else Window2d(o["window2d"], o["grid"]),
+                rope=Rope(o["rope_base"], o["rope_layout"], o["start_pos"]) if o["rope"] else None,
+                alibi=bool(o["alibi"]), bias=o["bias"], empty_rows=o["empty_rows"])
 
 
 def image_tokens(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:

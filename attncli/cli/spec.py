@@ -50,6 +50,9 @@ def _attention_kwargs(src: Sources, o: dict[str, Any]) -> tuple[dict[str, Any], 
     import numpy as np
 
     kw: dict[str, Any] = {name: src.array(o.get(name), opt) for name, opt in ARRAY_OPTIONS.items()}
+    for name in ("mask", "bias"):  # read here, owned here: read-only, so the Spec keeps them instead of a copy
+        if kw[name] is not None and kw[name].base is None:
+            kw[name].flags.writeable = False
     kw.update({name: src.arrays(o.get(name), opt) for name, opt in REPEATABLE.items()})
     kw.update({name: o[name] for name in PLAIN if name in o})
     kw.update({name: str(o[name]) for name in CHOICES if o.get(name) is not None})

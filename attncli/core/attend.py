@@ -25,9 +25,10 @@ from attncli.core.backends import run as run_backend
 from attncli.core.inputs import check_groups, from_qkv
 from attncli.core.kernel import Kernel
 from attncli.core.normalize import NORMALIZERS
+from attncli.core.plan import Plan
 from attncli.core.result import AttentionResult
 from attncli.core.scores import SCORES, check_params, default_scale
-from attncli.core.spec import Plan, Spec
+from attncli.core.spec import Spec
 from attncli.core.steps import Tracer
 from attncli.core.validate import (
     as_real,
@@ -210,9 +211,9 @@ def _finish(qh: np.ndarray, kh: np.ndarray, vh: np.ndarray, got: dict[str, Any],
         if m.bias_parts or plan.allow_nonfinite:  # a −inf bias (or a −inf input) masks too
             allowed = allowed & ~np.isneginf(s)
     return AttentionResult(q=qh, k=kh, v=vh, scores=s, weights=w, heads=head_out, output=out,
-                           allowed=allowed, batched=ctx.batched, layout="rows",
+                           allowed=allowed, batched=ctx.batched,
                            empty_rows=empty_list, meta=meta(kern, spec, ctx.ft, m.described, empty_list),
-                           steps=tr.steps, streamed=tuple(sinks or ()), score_params=kern.params)
+                           steps=tr.steps, streamed=tuple(sinks or ()), score_params=kern.params, spec=spec)
 
 
 def _output(head_out: np.ndarray, ctx: Context) -> np.ndarray:

@@ -14,9 +14,10 @@ import numpy as np
 from attncli.core import heads as hd
 from attncli.core.attend import Context, attend_heads, spec_arrays
 from attncli.core.inputs import from_tokens
+from attncli.core.plan import Plan
 from attncli.core.project import Weight, check_weights, prepare
 from attncli.core.result import AttentionResult
-from attncli.core.spec import Plan, Spec
+from attncli.core.spec import Spec
 from attncli.core.steps import Tracer
 from attncli.core.validate import positive_int
 from attncli.errors import AttnError, param

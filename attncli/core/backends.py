@@ -24,7 +24,7 @@ import numpy as np
 from attncli.core.fused import Fused, eligible
 from attncli.core.kernel import Kernel, NotFinite
 from attncli.core.kernel import run as run_kernel
-from attncli.core.spec import BACKENDS, Plan
+from attncli.core.plan import BACKENDS, Plan
 from attncli.core.steps import Tracer
 from attncli.core.validate import check_finite
 from attncli.errors import AttnError, param

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from attncli.core.mistakes import MISTAKES, STAGES, TAIL_KEYS, Kwargs, Mistake, plain, rounded, tail
+from attncli.core.mistakes import MISTAKES, STAGES, Kwargs, Mistake, plain, rounded, tail, tail_covers, with_spec
 from attncli.core.neighbours import views as neighbours
 from attncli.errors import AttnError, param
 from attncli.vocabulary import NOUN
@@ -120,7 +120,7 @@ class Suspects:
 
     def __init__(self, kwargs: Kwargs | None, what: str, result: Any, want: np.ndarray | None = None,
                  extra: Iterable[Candidate] = (), compute: Compute | None = None) -> None:
-        self.kw, self.what, self.res, self.compute = kwargs or {}, what, result, compute
+        self.kw, self.what, self.res, self.compute = with_spec(kwargs or {}, result), what, result, compute
         self.want = np.asarray(result.export(what) if want is None else want, dtype=np.float64)
         self._extra = extra
         self._mistaken: list[tuple[Mistake, Any, np.ndarray]] = []  # single mistakes computed: (mistake, result, array)
@@ -171,7 +171,7 @@ class Suspects:
             r = None
             for base_kw, base in reversed(bases) if plain(kw) else ():
                 differ = {n for n in base_kw.keys() | kw.keys() if base_kw.get(n) is not kw.get(n)}
-                if base is not None and differ <= TAIL_KEYS:
+                if base is not None and tail_covers(base_kw, kw):
                     r = tail(base, kw) if differ else base
                     break
             if r is None:

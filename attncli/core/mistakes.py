@@ -1,9 +1,9 @@
 """The common mistakes in computing attention, each as the change a student made to the computation.
 
-A mistake either changes attention()'s keyword arguments (left out 1/√d_k: scale = 1; forgot the causal
-mask: causal = False; split the heads from interleaved columns: W's columns permuted) or, for what
-attention() has no option for, recomputes the tail from the weights on (one softmax over the whole
-matrix; the weights rounded before ·V):
+A mistake either changes the problem: its spec (`spec.replace(scale=1.0)`: left out 1/√d_k; `causal=False`:
+forgot the causal mask) or its arrays (split the heads from interleaved columns: W's columns permuted), or, for
+what a spec cannot say, recomputes the tail from the weights on (one softmax over the whole matrix; the weights
+rounded before ·V):
 
     A′ = f(A or S),   head_h = A′_h·V_h,   O = concat(head_1 … head_N)·W_O + b_O
 
@@ -11,7 +11,8 @@ A mistake made after the projections (scale, masks, normalizer, W_O) need not ru
 `tail` recomputes S = Q·Kᵀ·scale → masks → normalize → ·V → W_O from a result's Q, K, V, for the plain
 problems a class is given (tested against attention() in tests/test_diagnosis.py).
 
-Pure numpy: takes attention() keyword arguments and the correct AttentionResult, returns new ones.
+Pure numpy: takes the problem (the command's keywords, its arrays, with "spec": the Spec it ran, see with_spec)
+and the correct AttentionResult, returns new ones.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from attncli.core.neighbours import (
     in_order,
     masked,
     normalizer,
+    spec_of,
     sqrt_dk,
     towards_scores,
 )
@@ -72,8 +74,18 @@ class Mistake:
         return self.short(kw) if callable(self.short) else self.short
 
 
+def with_spec(kw: Kwargs, res: Any) -> Kwargs:
+    """The problem's keywords with "spec": the Spec `res` was computed with (mistakes change it by replace)."""
+    return kw if "spec" in kw or res is None or res.spec is None else {**kw, "spec": res.spec}
+
+
+def _spec(kw: Kwargs, **changes: Any) -> Kwargs:
+    """The problem with its spec changed: a mistake that the spec says."""
+    return {**kw, "spec": spec_of(kw).replace(**changes)}
+
+
 def _softmax(kw: Kwargs) -> bool:
-    return (kw.get("normalize") or kw.get("normalize_") or "softmax") == "softmax"
+    return spec_of(kw).normalize == "softmax"
 
 
 def _keep(kw: Kwargs, res: Any) -> Kwargs:
@@ -81,7 +93,7 @@ def _keep(kw: Kwargs, res: Any) -> Kwargs:
 
 
 def _set(**changes: Any) -> Change:
-    return lambda kw, res: {**kw, **changes}
+    return lambda kw, res: _spec(kw, **changes)
 
 
 def _scale_by(size: Callable[[Kwargs, Any], int | None]) -> Change:
@@ -90,7 +102,7 @@ def _scale_by(size: Callable[[Kwargs, Any], int | None]) -> Change:
         if not default_scaling(kw):
             return None
         n = size(kw, res)
-        return None if not n or n == res.k.shape[3] else {**kw, "scale": 1 / math.sqrt(n)}
+        return None if not n or n == res.k.shape[3] else _spec(kw, scale=1 / math.sqrt(n))
     return change
 
 
@@ -102,7 +114,7 @@ def _d_model(kw: Kwargs, res: Any) -> int | None:
 
 
 def _no_scale_no_softmax(kw: Kwargs, res: Any) -> Kwargs | None:
-    return {**kw, "scale": 1.0, "normalize": "none"} if default_scaling(kw) else None
+    return _spec(kw, scale=1.0, normalize="none") if default_scaling(kw) else None
 
 
 def _transposed_weights(kw: Kwargs, res: Any) -> Kwargs | None:
@@ -118,34 +130,36 @@ def _no_biases(kw: Kwargs, res: Any) -> Kwargs | None:
 
 
 def _toggle_causal(kw: Kwargs, res: Any) -> Kwargs:
-    return {**kw, "causal": not kw.get("causal", False)}
+    return _spec(kw, causal=not spec_of(kw).causal)
 
 
 def _causal_text(kw: Kwargs, what: str, res: Any) -> str:
-    return ("matches the computation without the causal mask: it is missing" if kw.get("causal") else
+    return ("matches the computation without the causal mask: it is missing" if spec_of(kw).causal else
             "matches a causal mask (j ≤ i) that the problem does not ask for")
 
 
 def _shifted_causal(offset: int) -> Change:
     """The causal mask moved by `offset`: query i sees keys j ≤ i + offset (−1: the diagonal masked too)."""
     def change(kw: Kwargs, res: Any) -> Kwargs | None:
-        if not kw.get("causal") or kw.get("mask") is not None:
+        if not spec_of(kw).causal or spec_of(kw).mask is not None:
             return None
         n_q, n_k = res.q.shape[2], res.k.shape[2]
-        allowed = np.arange(n_k)[None, :] <= np.arange(n_q)[:, None] + offset  # (n_q, n_k)
-        return {**kw, "causal": False, "mask": from_rows(allowed) if cols(kw) else allowed}
+        allowed = np.arange(n_k)[None, :] <= np.arange(n_q)[:, None] + offset  # (n_q, n_k), rows layout
+        return _spec(kw, causal=False, mask=allowed)
     return change
 
 
 def _no_padding(kw: Kwargs, res: Any) -> Kwargs | None:
-    names = [n for n in ("key_lens", "query_lens", "mask") if kw.get(n) is not None]
-    return {**kw, **dict.fromkeys(names)} if names else None
+    spec = spec_of(kw)
+    names = [n for n in ("key_lens", "query_lens", "mask") if getattr(spec, n) is not None]
+    return _spec(kw, **dict.fromkeys(names)) if names else None
 
 
 def _padding_on_queries(kw: Kwargs, res: Any) -> Kwargs | None:
-    if kw.get("key_lens") is None or kw.get("query_lens") is not None:
+    spec = spec_of(kw)
+    if spec.key_lens is None or spec.query_lens is not None:
         return None
-    return {**kw, "key_lens": None, "query_lens": kw["key_lens"]}
+    return _spec(kw, key_lens=None, query_lens=spec.key_lens)
 
 
 def _no_wo(kw: Kwargs, res: Any) -> Kwargs | None:
@@ -232,48 +246,61 @@ def rebuild(res: Any, kw: Kwargs, weights: np.ndarray, **more: Any) -> Any:
     if w is not None:
         bo = kw.get("bo")
         out = out @ w + (0 if bo is None else np.asarray(bo).reshape(-1))  # (B, n_q, d_out)
-    if kw.get("query_lens") is not None:
-        lens = np.broadcast_to(np.asarray(kw["query_lens"]).reshape(-1), (B,))
+    if spec_of(kw).query_lens is not None:
+        lens = np.broadcast_to(np.asarray(spec_of(kw).query_lens).reshape(-1), (B,))
         out = np.where(np.arange(out.shape[1])[None, :, None] < lens[:, None, None], out, 0)
     return res.replace(weights=weights, heads=heads, output=out, **more)
 
 
-TAIL_KEYS = frozenset({"scale", "normalize", "_normalize_over_queries", "causal", "window", "mask", "key_lens",
-                       "query_lens", "wo", "bo"})  # what `tail` recomputes from a result's Q, K, V
+TAIL_KEYS = frozenset({"spec", "wo", "bo"})  # what `tail` recomputes from a result's Q, K, V ...
+TAIL_FIELDS = frozenset({"scale", "normalize", "normalize_over", "causal", "window", "mask", "key_lens",
+                         "query_lens"})  # ... of the spec: the scale, the masks and the normalizer
+
+
+def tail_covers(base: Kwargs, kw: Kwargs) -> bool:
+    """`kw` differs from `base` only in what `tail` recomputes (TAIL_KEYS, and of the spec TAIL_FIELDS)."""
+    differ = {n for n in base.keys() | kw.keys() if base.get(n) is not kw.get(n)}
+    if not differ <= TAIL_KEYS:
+        return False
+    if "spec" not in differ:
+        return True
+    a, b = spec_of(base), spec_of(kw)
+    return all(f in TAIL_FIELDS for f in Spec._fields if not _same(getattr(a, f), getattr(b, f)))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)
+    return a == b
 
 
 def plain(kw: Kwargs) -> bool:
     """A problem `tail` can recompute: S = Q·Kᵀ·scale, boolean masks, a normalizer; nothing added to S."""
-    return (kw.get("score", "scaled") in ("scaled", "dot") and kw.get("softcap") is None
-            and kw.get("temperature", 1.0) == 1.0 and not kw.get("alibi") and kw.get("bias") is None
-            and all(kw.get(n) is None for n in ("adjacency", "edges", "window2d", "image"))
-            and not kw.get("undirected") and not kw.get("self_loops") and not kw.get("allow_nonfinite")
-            and kw.get("empty_rows", "zero") == "zero")
+    spec = spec_of(kw)
+    return (spec.score in ("scaled", "dot") and spec.softcap is None and spec.temperature == 1.0 and not spec.alibi
+            and spec.bias is None and spec.graph is None and spec.window2d is None and kw.get("image") is None
+            and not kw.get("allow_nonfinite") and spec.empty_rows == "zero")
 
 
 def tail(res: Any, kw: Kwargs) -> Any:
-    """The result of a plain problem recomputed from `res`'s Q, K, V with `kw`'s scale, masks, normalizer and
-    W_O (the keys in TAIL_KEYS): a mistake made after the projections costs a few products, not attention()."""
+    """The result of a plain problem recomputed from `res`'s Q, K, V with the spec's scale, masks and normalizer
+    and W_O (TAIL_KEYS): a mistake made after the projections costs a few products, not a whole computation."""
+    spec = spec_of(kw)
     B, H, n_q, d_k = res.q.shape
     k = np.repeat(res.k, H // res.k.shape[1], axis=1)  # (B, H, n_k, d_k)
-    scale = kw.get("scale")
+    scale = spec.scale
     if scale is None:
-        scale = 1 / math.sqrt(d_k) if kw.get("score", "scaled") == "scaled" else 1.0
+        scale = 1 / math.sqrt(d_k) if spec.score == "scaled" else 1.0
     s = (res.q @ np.swapaxes(k, -1, -2)) * scale  # (B, H, n_q, d_k) @ (B, H, d_k, n_k) -> (B, H, n_q, n_k)
-    mask = kw.get("mask")
-    if mask is not None and cols(kw):
-        mask = to_rows(np.asarray(mask))
-    spec = Spec(causal=bool(kw.get("causal", False)), window=mk.parse_window(kw.get("window")),
-                key_lens=kw.get("key_lens"), query_lens=kw.get("query_lens"),
-                mask=None if mask is None else mk.as_bool_mask(np.asarray(mask), invert=kw.get("mask_invert", False)))
     allowed = mk.combine(s.shape, spec).allowed if spec.masked else None
     if allowed is not None:
         s = np.where(allowed, s, -np.inf)
-    name = kw.get("normalize") or kw.get("normalize_") or "softmax"
-    if kw.get("_normalize_over_queries"):
-        w = np.swapaxes(normalize(np.swapaxes(s, -1, -2).copy(), name)[0], -1, -2)
+    if spec.normalize_over == "queries":
+        w = np.swapaxes(normalize(np.swapaxes(s, -1, -2).copy(), spec.normalize)[0], -1, -2)
     else:
-        w = normalize(s.copy(), name)[0]  # normalize works in place
+        w = normalize(s.copy(), spec.normalize)[0]  # normalize works in place
     return rebuild(res, kw, w, scores=s, allowed=allowed)
 
 
@@ -332,7 +359,7 @@ SCALE, NORM, CAUSAL, PAD, OUT, PROJ = (frozenset({g}) for g in ("scale", "norm",
 
 MISTAKES: list[Mistake] = [
     Mistake("no-scaling", _no_scaling_text, "1/√d_k left out",
-            lambda kw, res: {**kw, "scale": 1.0} if default_scaling(kw) else None, "scores", groups=SCALE),
+            lambda kw, res: _spec(kw, scale=1.0) if default_scaling(kw) else None, "scores", groups=SCALE),
     Mistake("sqrt-n", "matches scaling by 1/√n (the sequence length) instead of 1/√d_k", "1/√n used for 1/√d_k",
             _scale_by(lambda kw, res: res.k.shape[2]), "scores", groups=SCALE),
     Mistake("sqrt-d-model", "matches scaling by 1/√d_model (the width of X) instead of 1/√d_k (the width of each "
@@ -342,7 +369,7 @@ MISTAKES: list[Mistake] = [
             "queries and keys)", "1/√d_v used for 1/√d_k",
             _scale_by(lambda kw, res: res.v.shape[3]), "scores", groups=SCALE),
     Mistake("softmax-axis", _axis_text, "the softmax over the wrong axis",
-            lambda kw, res: {**kw, "_normalize_over_queries": True} if _softmax(kw) else None, "weights",
+            lambda kw, res: _spec(kw, normalize_over="queries") if _softmax(kw) else None, "weights",
             groups=NORM),
     Mistake("softmax-whole", lambda kw, what, res: "matches one softmax over the whole score matrix instead of a "
             f"softmax of each {'column' if cols(kw) else 'row'}",
@@ -361,7 +388,7 @@ MISTAKES: list[Mistake] = [
     Mistake("padding-queries", "matches the padding applied to the queries instead of the keys (the key lengths "
             "used as query lengths)", "the padding applied to queries instead of keys", _padding_on_queries,
             "weights", groups=PAD),
-    Mistake("causal", _causal_text, lambda kw: "the causal mask left out" if kw.get("causal") else
+    Mistake("causal", _causal_text, lambda kw: "the causal mask left out" if spec_of(kw).causal else
             "a causal mask added", _toggle_causal, "scores", groups=CAUSAL),
     Mistake("causal-diagonal", "matches the causal mask shifted by one: the diagonal was masked too (j < i "
             "instead of j ≤ i)", "the causal mask shifted (diagonal masked)", _shifted_causal(-1), "scores",

@@ -6,7 +6,7 @@ side for the per-head outputs) is named by its name (attncli/vocabulary.py), wit
 asked, in this problem's numbers: "matches qk = Q·Kᵀ, the step before the scores: divide by √d_k (= √2), then set
 the masked cells to −∞ (causal)". The words (towards_scores, normalizer, ...) serve the mistakes' messages too.
 
-Pure: takes attention() keyword arguments and a result, reads their arrays and meta.
+Pure: takes the problem (keywords and "spec") and a result, reads their arrays and meta.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from attncli.core.heads import merge_heads
-from attncli.core.result import user_view
 from attncli.vocabulary import NOUN
 
 Kwargs = dict[str, Any]
@@ -27,13 +26,24 @@ def cols(kw: Kwargs) -> bool:
     return kw.get("layout", "rows") == "cols"
 
 
+def spec_of(kw: Kwargs) -> Any:
+    """The problem's Spec (mistakes.with_spec put it there), or the default one."""
+    spec = kw.get("spec")
+    if spec is None:
+        from attncli.core.spec import Spec
+
+        spec = Spec()
+    return spec
+
+
 def default_scaling(kw: Kwargs) -> bool:
-    return kw.get("score", "scaled") == "scaled" and kw.get("scale") is None
+    spec = spec_of(kw)
+    return spec.score == "scaled" and spec.scale is None
 
 
 def normalizer(kw: Kwargs) -> str:
     """The normalizer's name as a student reads it (softmax, sparsemax, ...)."""
-    name = kw.get("normalize") or kw.get("normalize_") or "softmax"
+    name = spec_of(kw).normalize
     return {"softmax1": "softmax₁", "relu": "ReLU", "sigmoid": "sigmoid"}.get(name, name)
 
 
@@ -151,7 +161,7 @@ def views(kw: Kwargs, what: str, r: Any) -> Iterator[tuple[str, str, str, np.nda
                    r.export("heads"))
             yield ("heads-order", "matches the heads concatenated in the wrong (reversed) order",
                    "the heads concatenated in reversed order",
-                   user_view(merge_heads(r.heads[:, ::-1]), "concat", batched=r.batched, layout=r.layout))
+                   r.view(merge_heads(r.heads[:, ::-1]), "concat"))
         if wo:
             yield ("output-for-concat", "matches the output, the step after concat: W_O was applied; give the "
                    "heads side by side, before W_O", "the output given for concat", r.export("output"))
@@ -159,4 +169,4 @@ def views(kw: Kwargs, what: str, r: Any) -> Iterator[tuple[str, str, str, np.nda
         of = {"heads": "the per-head outputs", "q": "Q", "k": "K", "v": "V"}[what]
         yield ("concat-for-heads", f"matches {of} as one matrix with the heads side by side (n × H·d) where one "
                "n × d matrix per head (H × n × d) was asked", f"{of} with the heads side by side",
-               user_view(merge_heads(getattr(r, what)), "output", batched=r.batched, layout=r.layout))
+               r.view(merge_heads(getattr(r, what)), "output"))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from attncli.core.inputs import from_tokens
-from attncli.core.spec import Plan
+from attncli.core.plan import Plan
 from attncli.core.validate import as_real, check_finite, compute_dtype, positive_int
 from attncli.errors import AttnError, param
 

@@ -1,12 +1,13 @@
-"""The result of an attention computation, and its user-facing shapes.
+"""The result of an attention computation, and the shapes its caller sees.
 
 Inside, every array is canonical rows layout with all axes present:
     x (B, n_q, d_model)   q (B, H, n_q, d_k)   k (B, G, n_k, d_k)   v (B, G, n_k, d_v)   G = kv heads (H without GQA)
     scores, weights (B, H, n_q, n_k)   heads (B, H, n_q, d_v)   output (B, n_q, d_out)
 `export(name)` gives any array the vocabulary names (attncli/vocabulary.py) in the shape a user sees: the batch
 axis only for batched input, the heads axis of q/k/v/qk/scores/weights only when there is more than one head
-(heads always keeps it), and the last two axes swapped in cols layout. Two are made on export, from what is kept:
-qk (the score function of Q and K, before anything is done to it) and concat (the heads side by side).
+(heads always keeps it). Two are made on export, from what is kept: qk (the score function of Q and K, before
+anything is done to it) and concat (the heads side by side). The command line's result (cli/pipeline.py) adds its
+lecture layout (the last two axes swapped) and images (pixels back into H × W) by overriding `view`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from attncli.core.heads import merge_heads
-from attncli.core.layout import from_rows
 from attncli.core.scores import SCORES
 from attncli.errors import AttnError
 from attncli.record import Record
@@ -35,29 +35,29 @@ class AttentionResult(Record):
     output: np.ndarray
     allowed: np.ndarray | None  # bool, broadcastable to (B, H, n_q, n_k): True where a query may attend to a key
     batched: bool
-    layout: str
     empty_rows: list[tuple[int, int, int]]  # (batch, head, query) rows with every key masked
     meta: dict[str, Any]
-    grid: tuple[int, int] | None = None  # (H, W) when the tokens are an image's pixels
-    steps: list  # core.steps.Step, when computed with trace=True
+    steps: list  # core.steps.Step, when computed with plan.backend="trace"
     streamed: tuple[str, ...] = ()  # maps written block by block to attention(stream_maps=...), not kept here
     x: np.ndarray | None = None  # the tokens Q was projected from (after PE); None when Q, K, V were given
     score_params: dict[str, np.ndarray]  # the score function's parameters (W, W_a, v), per head as the kernel's
-    _fields = ("q", "k", "v", "scores", "weights", "heads", "output", "allowed", "batched", "layout", "empty_rows",
-               "meta", "grid", "steps", "streamed", "x", "score_params")
+    spec: Any = None  # the core.spec.Spec it was computed with
+    _fields = ("q", "k", "v", "scores", "weights", "heads", "output", "allowed", "batched", "empty_rows", "meta",
+               "steps", "streamed", "x", "score_params", "spec")
+    layout = "rows"  # the core's results are rows layout (tokens as rows); the command line's may say cols
+    grid: tuple[int, int] | None = None  # the command line's images: (H, W) of the pixels
 
     def __init__(self, q: np.ndarray, k: np.ndarray, v: np.ndarray, scores: np.ndarray | None,
                  weights: np.ndarray | None, heads: np.ndarray, output: np.ndarray, allowed: np.ndarray | None,
-                 batched: bool, layout: str, empty_rows: list[tuple[int, int, int]],
-                 meta: dict[str, Any] | None = None, grid: tuple[int, int] | None = None, steps: list | None = None,
-                 streamed: tuple[str, ...] = (), x: np.ndarray | None = None,
-                 score_params: dict[str, np.ndarray] | None = None) -> None:
+                 batched: bool, empty_rows: list[tuple[int, int, int]], meta: dict[str, Any] | None = None,
+                 steps: list | None = None, streamed: tuple[str, ...] = (), x: np.ndarray | None = None,
+                 score_params: dict[str, np.ndarray] | None = None, spec: Any = None) -> None:
         self.q, self.k, self.v, self.scores, self.weights = q, k, v, scores, weights
         self.heads, self.output = heads, output
-        self.allowed, self.batched, self.layout, self.empty_rows = allowed, batched, layout, empty_rows
+        self.allowed, self.batched, self.empty_rows = allowed, batched, empty_rows
         self.meta = {} if meta is None else meta
-        self.grid, self.steps, self.streamed = grid, [] if steps is None else steps, streamed
-        self.x, self.score_params = x, {} if score_params is None else score_params
+        self.steps, self.streamed = [] if steps is None else steps, streamed
+        self.x, self.score_params, self.spec = x, {} if score_params is None else score_params, spec
 
     @property
     def qk(self) -> np.ndarray:
@@ -76,7 +76,7 @@ class AttentionResult(Record):
         return merge_heads(self.heads)
 
     def export(self, name: str) -> np.ndarray:
-        """The array `name` (one of vocabulary.NAMES) in the user's shape and layout (see the module docstring)."""
+        """The array `name` (one of vocabulary.NAMES) in the caller's shape (see the module docstring)."""
         if name not in NAMES:
             raise AttnError(f"unknown array {name!r}; the arrays are {', '.join(NAMES)}")
         if name == "x" and self.x is None:
@@ -88,29 +88,22 @@ class AttentionResult(Record):
                 raise AttnError(f"{name} was streamed to its file in blocks (it does not fit in memory)")
             raise AttnError(f"{name} was not computed: attention(need=...) streamed without the maps; "
                             f"add {name!r} to `need`")
-        return user_view(a, name, batched=self.batched, layout=self.layout, grid=self.grid)
+        return self.view(a, name)
+
+    def view(self, a: np.ndarray, name: str) -> np.ndarray:
+        """The canonical array `a` of `name` as the caller sees it: a view, no copy."""
+        return user_view(a, name, batched=self.batched)
 
     def export_mask(self, name: str) -> np.ndarray | None:
         """For scores/weights: the boolean `allowed` map in the same shape as export(name)."""
         if name not in ("scores", "weights") or self.allowed is None:
             return None
-        a = np.broadcast_to(self.allowed, self.weights.shape)
-        return user_view(a, name, batched=self.batched, layout=self.layout)
+        return self.view(np.broadcast_to(self.allowed, self.weights.shape), name)
 
 
-def user_view(a: np.ndarray, name: str, *, batched: bool, layout: str, grid: tuple[int, int] | None = None
-              ) -> np.ndarray:
-    """The canonical array `a` of `name` as the user sees it (see the module docstring); a view, no copy."""
-    if name in ("output", "x") and grid is not None:  # pixels back into the image: (B, H, W, C)
-        a = a.reshape(a.shape[0], *grid, a.shape[-1])
-        return a if batched else a[0]
+def user_view(a: np.ndarray, name: str, *, batched: bool) -> np.ndarray:
+    """The canonical array `a` of `name` as its caller sees it: the batch axis only for batched input, a single
+    head's axis dropped but for `heads` (see the module docstring); a view, no copy."""
     if name not in HEADLESS and name != "heads" and a.shape[1] == 1:
         a = a[:, 0]  # drop a single head axis
-    if not batched:
-        a = a[0]
-    return from_rows(a) if layout == "cols" else a
-
-
-def user_shape(shape: tuple[int, ...], name: str, *, batched: bool, layout: str) -> tuple[int, ...]:
-    """The shape user_view gives an array of canonical `shape`, without the array (for a file written later)."""
-    return user_view(np.broadcast_to(np.empty((), np.int8), shape), name, batched=batched, layout=layout).shape
+    return a if batched else a[0]

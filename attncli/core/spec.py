@@ -2,9 +2,9 @@
 
 `Spec` says *which* attention (the math): the score and its parameters, the normalizer, temperature and softcap,
 the masks, the positions (RoPE, ALiBi), an additive bias and what an empty row gives. `Plan` says *how* to run
-it: which results are needed, the backend, the dtype, blocks, threads, memory. Both are validated when made
-(errors name the field, e.g. ‹spec.window›), print readably (arrays as shape and dtype), compare equal and hash
-(arrays by value), and `replace(field=value)` makes a variant:
+it (core/plan.py): which results are needed, the backend, the dtype, blocks, threads, memory. Both (values.py) are
+validated when made (errors name the field, e.g. ‹spec.window›), print readably (arrays as shape and dtype),
+compare equal and hash (arrays by value), and `replace(field=value)` makes a variant:
 
     >>> spec = Spec(causal=True, rope=Rope(base=10000.0))
     >>> spec.replace(scale=1.0)          # the homework mistake "forgot 1/√d_k"
@@ -17,8 +17,7 @@ lists, RoPE and graphs as tables), so a problem file's or a model layer's attent
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,129 +26,16 @@ from attncli.core.masks import as_bool_mask
 from attncli.core.normalize import NORMALIZERS
 from attncli.core.positions import ROPE_LAYOUTS
 from attncli.core.scores import SCORES
+from attncli.core.values import Value, choice, flag, frozen_array, integer, number
 from attncli.errors import AttnError, param
-from attncli.record import Frozen
 
 EMPTY_ROWS = ("zero", "nan", "error")  # a query row with every key masked: zeros, NaN, or refuse
 NORMALIZE_OVER = ("keys", "queries")  # queries: only to reproduce that mistake (core/diagnose.py)
-BACKENDS = ("auto", "dense", "fused", "trace")
-DTYPES = ("auto", "float32", "float64")
-
-
-# ---- helpers: arrays as read-only values ------------------------------------------------------------------
-
-def _frozen_array(a: Any, name: str, kinds: str = "fiub", what: str = "real numbers") -> np.ndarray | None:
-    """A read-only copy of `a` (None stays None); refuses dtypes outside `kinds` naming `name`."""
-    if a is None:
-        return None
-    arr = np.array(a, copy=True)
-    if arr.dtype.kind not in kinds:
-        raise AttnError(f"{param(name)} must hold {what}; got dtype {arr.dtype}")
-    arr.flags.writeable = False
-    return arr
-
-
-def _key(value: Any) -> Any:
-    """A hashable stand-in for a field value: arrays by shape and values (float64 or bool), so 1 == 1.0."""
-    if isinstance(value, np.ndarray):
-        canon = value if value.dtype == bool else value.astype(np.float64)
-        return ("array", value.shape, canon.dtype.str, canon.tobytes())
-    if isinstance(value, Frozen):
-        return (type(value).__name__, value._key())  # type: ignore[attr-defined]
-    return value
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return f"array(shape={value.shape}, dtype={value.dtype})"
-    return repr(value)
-
-
-def _plain(value: Any) -> Any:
-    """A field value as JSON/TOML values: arrays as nested lists, records as tables, tuples as lists."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, _Value):
-        return value.to_dict()
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _number(value: Any, name: str, *, positive: bool = False, optional: bool = True) -> float | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise AttnError(f"{param(name)} must be a number; got {value!r}")
-    if not math.isfinite(value) or (positive and not value > 0):
-        want = "a positive finite number" if positive else "a finite number"
-        raise AttnError(f"{param(name)} must be {want}; got {value}")
-    return float(value)
-
-
-def _integer(value: Any, name: str, *, low: int, optional: bool = True) -> int | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        want = "a positive integer" if low == 1 else f"an integer ≥ {low}"
-        raise AttnError(f"{param(name)} must be {want}; got {value!r}")
-    return int(value)
-
-
-def _choice(value: Any, choices: Sequence[str], name: str) -> str:
-    if value not in choices:
-        raise AttnError(f"{param(name)} must be one of {', '.join(choices)}; got {value!r}")
-    return str(value)
-
-
-def _flag(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise AttnError(f"{param(name)} must be true or false; got {value!r}")
-    return bool(value)
-
-
-class _Value(Frozen):
-    """A frozen record with arrays compared, hashed and printed by value; `_defaults` gives every field's default,
-    so a dict lists only what differs."""
-
-    _defaults: dict[str, Any] = {}
-
-    def _key(self) -> tuple[Any, ...]:
-        return tuple(_key(v) for v in self._values())
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._key() == other._key()  # type: ignore[attr-defined]
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        shown = [f"{f}={_describe(getattr(self, f))}" for f in self._fields
-                 if _key(getattr(self, f)) != _key(self._defaults.get(f))]
-        return f"{type(self).__name__}({', '.join(shown)})"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields that differ from the defaults, as plain JSON/TOML values (arrays as nested lists)."""
-        return {f: _plain(getattr(self, f)) for f in self._fields
-                if _key(getattr(self, f)) != _key(self._defaults.get(f))}
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any], name: str = "spec") -> Any:
-        """The value `to_dict` gave (or a problem file's table): unknown keys are refused by name."""
-        if not isinstance(values, Mapping):
-            raise AttnError(f"{param(name)} must be a table of fields; got {type(values).__name__}")
-        unknown = [k for k in values if k not in cls._fields]
-        if unknown:
-            raise AttnError(f"{param(name + '.' + str(unknown[0]))} is not a field of {cls.__name__}; the fields "
-                            f"are {', '.join(cls._fields)}")
-        return cls(**dict(values))
 
 
 # ---- the parts of a spec ------------------------------------------------------------------------------------
 
-class Rope(_Value):
+class Rope(Value):
     """Rotary positions (Su et al. 2021) on Q and K per head: token t at position `start + t`, each pair of
     features rotated by θ_i = position · base^(−2i/dim); `layout` "half" pairs x_i with x_{i+dim/2}
     (GPT-NeoX, LLaMA), "interleaved" x_2i with x_2i+1 (GPT-J). `dim` (partial rotary, transformers'
@@ -166,14 +52,14 @@ class Rope(_Value):
         start_ok = isinstance(start, (int, np.integer)) and not isinstance(start, bool) and abs(start) < 2**53
         if not start_ok:
             raise AttnError(f"{param('spec.rope.start')} must be an integer below 2^53 in size; got {start!r}")
-        dim = _integer(dim, "spec.rope.dim", low=2)
+        dim = integer(dim, "spec.rope.dim", low=2)
         if dim is not None and dim % 2:
             raise AttnError(f"{param('spec.rope.dim')} must be even (features turn in pairs); got {dim}")
-        self._set(base=_number(base, "spec.rope.base", positive=True, optional=False),
-                  layout=_choice(layout, ROPE_LAYOUTS, "spec.rope.layout"), start=int(start), dim=dim)
+        self._set(base=number(base, "spec.rope.base", positive=True, optional=False),
+                  layout=choice(layout, ROPE_LAYOUTS, "spec.rope.layout"), start=int(start), dim=dim)
 
 
-class Graph(_Value):
+class Graph(Value):
     """Graph attention's mask: node i attends to j when adjacency[i, j] ≠ 0 (n_q × n_k) or (i, j) is one of the
     `edges` (m × 2 integer pairs); `undirected` adds j → i for each i → j, `self_loops` i → i."""
 
@@ -189,20 +75,20 @@ class Graph(_Value):
         if adjacency is None and edges is None:
             raise AttnError(f"{param('spec.graph')} needs {param('spec.graph.adjacency')} or "
                             f"{param('spec.graph.edges')}")
-        adjacency = _frozen_array(adjacency, "spec.graph.adjacency", what="real numbers (nonzero = may attend)")
+        adjacency = frozen_array(adjacency, "spec.graph.adjacency", what="real numbers (nonzero = may attend)")
         if adjacency is not None and adjacency.ndim != 2:
             raise AttnError(f"{param('spec.graph.adjacency')} must be n_q × n_k; got shape {adjacency.shape}")
-        edges = _frozen_array(edges, "spec.graph.edges", what="integer node indices")
+        edges = frozen_array(edges, "spec.graph.edges", what="integer node indices")
         if edges is not None:
             if edges.size == 0:
-                edges = _frozen_array(edges.reshape(0, 2), "spec.graph.edges")
+                edges = frozen_array(edges.reshape(0, 2), "spec.graph.edges")
             if edges.ndim != 2 or edges.shape[1] != 2:
                 raise AttnError(f"{param('spec.graph.edges')} must be pairs (i, j), m × 2; got shape {edges.shape}")
-        self._set(adjacency=adjacency, edges=edges, undirected=_flag(undirected, "spec.graph.undirected"),
-                  self_loops=_flag(self_loops, "spec.graph.self_loops"))
+        self._set(adjacency=adjacency, edges=edges, undirected=flag(undirected, "spec.graph.undirected"),
+                  self_loops=flag(self_loops, "spec.graph.self_loops"))
 
 
-class Window2d(_Value):
+class Window2d(Value):
     """Local attention over an image's pixels (tokens r·width + c, row-major): pixel (r, c) sees (r′, c′) when
     |r − r′| ≤ size//2 and |c − c′| ≤ size//2; `size` odd, `grid` = (height, width)."""
 
@@ -262,12 +148,12 @@ def _mask(mask: Any) -> np.ndarray | None:
     if m.ndim > 4:
         raise AttnError(f"{param('spec.mask')} has {m.ndim} dimensions {m.shape}; at most 4 "
                         "(batch × heads × n_q × n_k)")
-    return _frozen_array(m, "spec.mask")
+    return frozen_array(m, "spec.mask")
 
 
 def _bias(bias: Any) -> np.ndarray | None:
     """An additive bias (−inf masks; NaN and +inf are refused when attend runs, unless plan.allow_nonfinite)."""
-    b = _frozen_array(bias, "spec.bias")
+    b = frozen_array(bias, "spec.bias")
     if b is not None and b.ndim > 4:
         raise AttnError(f"{param('spec.bias')} has {b.ndim} dimensions {b.shape}; at most 4 "
                         "(batch × heads × n_q × n_k)")
@@ -284,7 +170,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
 }
 
 
-class Spec(_Value):
+class Spec(Value):
     """Which attention, as one frozen, validated value (see the module docstring and the README's formulas):
 
         S = score(Q, K) · scale → softcap·tanh(S/softcap) → + bias + ALiBi → −∞ where masked → ÷ temperature
@@ -331,25 +217,25 @@ class Spec(_Value):
                  query_lens: Sequence[int] | None = None, mask: Any = None, graph: Graph | Mapping | None = None,
                  window2d: Window2d | Mapping | None = None, rope: Rope | Mapping | bool | None = None,
                  alibi: bool = False, bias: Any = None, empty_rows: str = "zero") -> None:
-        va = _frozen_array(va, "spec.va")
+        va = frozen_array(va, "spec.va")
         if va is not None and va.ndim == 0:
-            va = _frozen_array(va.reshape(1), "spec.va")  # h = 1
+            va = frozen_array(va.reshape(1), "spec.va")  # h = 1
         self._set(
-            score=_choice(score, tuple(SCORES), "spec.score"),
-            scale=_number(scale, "spec.scale"),
-            w_score=_frozen_array(w_score, "spec.w_score"), wa_q=_frozen_array(wa_q, "spec.wa_q"),
-            wa_k=_frozen_array(wa_k, "spec.wa_k"), va=va,
-            normalize=_choice(normalize, tuple(NORMALIZERS), "spec.normalize"),
-            normalize_over=_choice(normalize_over, NORMALIZE_OVER, "spec.normalize_over"),
-            temperature=_number(temperature, "spec.temperature", positive=True, optional=False),
-            softcap=_number(softcap, "spec.softcap", positive=True),
-            causal=_flag(causal, "spec.causal"), window=_window(window),
+            score=choice(score, tuple(SCORES), "spec.score"),
+            scale=number(scale, "spec.scale"),
+            w_score=frozen_array(w_score, "spec.w_score"), wa_q=frozen_array(wa_q, "spec.wa_q"),
+            wa_k=frozen_array(wa_k, "spec.wa_k"), va=va,
+            normalize=choice(normalize, tuple(NORMALIZERS), "spec.normalize"),
+            normalize_over=choice(normalize_over, NORMALIZE_OVER, "spec.normalize_over"),
+            temperature=number(temperature, "spec.temperature", positive=True, optional=False),
+            softcap=number(softcap, "spec.softcap", positive=True),
+            causal=flag(causal, "spec.causal"), window=_window(window),
             key_lens=_lengths(key_lens, "spec.key_lens"), query_lens=_lengths(query_lens, "spec.query_lens"),
             mask=_mask(mask), graph=_part(graph, Graph, "spec.graph"),
             window2d=_part(window2d, Window2d, "spec.window2d"),
             rope=Rope() if rope is True else (None if rope is False else _part(rope, Rope, "spec.rope")),
-            alibi=_flag(alibi, "spec.alibi"), bias=_bias(bias),
-            empty_rows=_choice(empty_rows, EMPTY_ROWS, "spec.empty_rows"))
+            alibi=flag(alibi, "spec.alibi"), bias=_bias(bias),
+            empty_rows=choice(empty_rows, EMPTY_ROWS, "spec.empty_rows"))
 
     def replace(self, **changes: Any) -> Spec:
         """A copy with `changes`, validated again: `spec.replace(scale=1.0)`."""
@@ -380,69 +266,6 @@ def _part(value: Any, kind: type, name: str) -> Any:
     raise AttnError(f"{param(name)} must be a {kind.__name__} (or a table of its fields); got {value!r}")
 
 
-# ---- the plan -----------------------------------------------------------------------------------------------
+from attncli.core.plan import BACKENDS, DTYPES, Plan  # noqa: E402 - Spec and Plan come together (the plan after)
 
-PLAN_DEFAULTS: dict[str, Any] = {
-    "need": None, "backend": "auto", "dtype": "auto", "block_rows": None, "threads": None, "memory_limit": None,
-    "stream_maps": None, "allow_nonfinite": False,
-}
-
-
-class Plan(_Value):
-    """How to run a spec: never changes the numbers beyond rounding.
-
-    need: the results wanted (names of attncli.vocabulary.NAMES: q, k, v, qk, scores, weights, heads, concat,
-    output); None = all. Without scores and weights the maps are never held whole (memory ∝ n, not n_q × n_k).
-    backend: "dense" (every map in memory), "fused" (streaming, output and heads only), "trace" (every
-    intermediate step in result.steps, for explain) or "auto" (fused when the maps are not needed and the variant
-    allows it, else dense). dtype: "auto" (float32 when every floating input is, else float64), "float32",
-    "float64". block_rows: query rows per block (None: about 16 MB of scores). threads: None = every core when
-    BLAS is single-threaded. memory_limit: bytes; maps that would not fit are refused before allocating, unless
-    stream_maps takes them: called as stream_maps(name, shape=, dtype=, blocks=(B, H, n_q, n_k)), it returns
-    where that map goes (anything taking `m[:, :, i0:i1] = block`) or None. allow_nonfinite: compute with NaN
-    or ±inf in the inputs instead of refusing them.
-    """
-
-    need: tuple[str, ...] | None
-    backend: str
-    dtype: str
-    block_rows: int | None
-    threads: int | None
-    memory_limit: int | None
-    stream_maps: Callable[..., Any] | None
-    allow_nonfinite: bool
-    _fields = tuple(PLAN_DEFAULTS)
-    _defaults = PLAN_DEFAULTS
-
-    def __init__(self, *, need: Sequence[str] | None = None, backend: str = "auto", dtype: str = "auto",
-                 block_rows: int | None = None, threads: int | None = None, memory_limit: int | None = None,
-                 stream_maps: Callable[..., Any] | None = None, allow_nonfinite: bool = False) -> None:
-        from attncli.vocabulary import NAMES
-
-        if need is not None:
-            if isinstance(need, str):
-                need = (need,)
-            bad = [n for n in need if n not in NAMES]
-            if bad:
-                raise AttnError(f"{param('plan.need')} names {bad[0]!r}; the results are {', '.join(NAMES)}")
-            need = tuple(need)
-        if stream_maps is not None and not callable(stream_maps):
-            raise AttnError(f"{param('plan.stream_maps')} must be callable; got {stream_maps!r}")
-        self._set(need=need, backend=_choice(backend, BACKENDS, "plan.backend"),
-                  dtype=_choice(dtype, DTYPES, "plan.dtype"),
-                  block_rows=_integer(block_rows, "plan.block_rows", low=1),
-                  threads=_integer(threads, "plan.threads", low=1),
-                  memory_limit=_integer(memory_limit, "plan.memory_limit", low=0), stream_maps=stream_maps,
-                  allow_nonfinite=_flag(allow_nonfinite, "plan.allow_nonfinite"))
-
-    def replace(self, **changes: Any) -> Plan:
-        """A copy with `changes`, validated again."""
-        unknown = [k for k in changes if k not in self._fields]
-        if unknown:
-            raise AttnError(f"{param('plan.' + unknown[0])} is not a field of Plan; the fields are "
-                            f"{', '.join(self._fields)}")
-        return Plan(**({f: getattr(self, f) for f in self._fields} | changes))
-
-    def _key(self) -> tuple[Any, ...]:
-        return tuple(id(v) if f == "stream_maps" and v is not None else _key(v)
-                     for f, v in zip(self._fields, self._values(), strict=True))
+__all__ = ["Spec", "Rope", "Graph", "Window2d", "Plan", "BACKENDS", "DTYPES", "EMPTY_ROWS", "NORMALIZE_OVER"]
