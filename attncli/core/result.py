@@ -26,6 +26,17 @@ HEADLESS = ("x", "concat", "output")  # arrays with no heads axis: (B, n, d)
 
 
 class AttentionResult(Record):
+    """What attend() and attention() return: every array of the computation, canonical (all axes present).
+
+    q (B, H, n_q, d_k) and k (B, G, n_k, d_k) after RoPE; v (B, G, n_k, d_v); scores and weights
+    (B, H, n_q, n_k), None when only the output was needed (plan.need) or a map was streamed (`streamed`);
+    heads (B, H, n_q, d_v); output (B, n_q, d_out), the heads side by side (· W_O + b_O in attention()); allowed,
+    where a query may attend; empty_rows, (batch, head, query) rows with every key masked; meta, the variant as it
+    ran; steps, every intermediate matrix with its formula (plan.backend="trace"); spec, the Spec it ran with.
+    `export(name)` gives any array by its vocabulary name (x, q, k, v, qk, scores, weights, heads, concat, output)
+    in the caller's shape: no batch axis for unbatched input, no heads axis for one head.
+    """
+
     q: np.ndarray
     k: np.ndarray
     v: np.ndarray
