@@ -322,15 +322,22 @@ def test_dev_zero_is_refused_with_the_cap() -> None:
     assert "--x" in err and "/dev/zero" in err and "without ending" in err and "0.062 GB of memory available" in err
 
 
-def test_an_endless_binary_stream_is_refused_at_half_the_budget() -> None:
-    feeder = subprocess.Popen([sys.executable, "-c", "import sys\nsys.stdout.buffer.write(b'\\x93NUMPY')\n"
-                               "while True: sys.stdout.buffer.write(bytes(2**20))"], stdout=subprocess.PIPE)
+def fed_from(code: str) -> subprocess.CompletedProcess:
+    """`attncli compute --x -` under a 400 MB address space and a 64 MB budget, its stdin written by another Python
+    process running `code` (killed when attncli is done)."""
+    feeder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
     try:
         proc = run_capped(["compute", "--x", "-"], limit_mb=400, env={"ATTNCLI_MEMORY_LIMIT": "64M"},
                           stdin=feeder.stdout)
     finally:
         feeder.kill()
         feeder.wait()
+    return proc
+
+
+def test_an_endless_binary_stream_is_refused_at_half_the_budget() -> None:
+    proc = fed_from("import sys\nsys.stdout.buffer.write(b'\\x93NUMPY')\n"
+                    "while True: sys.stdout.buffer.write(bytes(2**20))")
     err = proc.stderr.decode()
     assert proc.returncode == 2 and err.count("\n") == 1, err
     assert "'standard input' gave more than 0.031 GB without ending" in err and "half the memory" in err
@@ -338,14 +345,7 @@ def test_an_endless_binary_stream_is_refused_at_half_the_budget() -> None:
 
 def test_a_huge_line_through_a_pipe_is_refused_with_the_cap() -> None:
     # 2 GB of digits without a newline, from another process: attncli stops at its 32 MB cap
-    feeder = subprocess.Popen([sys.executable, "-c", "import sys\nfor _ in range(2048): "
-                               "sys.stdout.buffer.write(b'1' * 2**20)"], stdout=subprocess.PIPE)
-    try:
-        proc = run_capped(["compute", "--x", "-"], limit_mb=400, env={"ATTNCLI_MEMORY_LIMIT": "64M"},
-                          stdin=feeder.stdout)
-    finally:
-        feeder.kill()
-        feeder.wait()
+    proc = fed_from("import sys\nfor _ in range(2048): sys.stdout.buffer.write(b'1' * 2**20)")
     err = proc.stderr.decode()
     assert proc.returncode == 2 and "standard input" in err and "without ending" in err, err
 
