@@ -387,6 +387,7 @@ def test_fast_tail_equals_attention():
     """Mistakes made after the projections are recomputed from Q, K, V (mistakes.tail), not by attention():
     the two agree on batched, grouped-query, cols-layout and masked problems."""
     from attncli.cli.pipeline import compute_attention as attention
+    from attncli.cli.pipeline import rows_problem
     from attncli.core import mistakes as mm
 
     problems = [
@@ -399,12 +400,13 @@ def test_fast_tail_equals_attention():
     checked = 0
     for kw in problems:
         res = attention(**kw)
+        kw, compute = rows_problem(kw)  # mistakes work in rows layout; compute shows the cols problem's arrays
         kw = mm.with_spec(kw, res)  # mistakes change the spec it ran with
         for m in mm.MISTAKES:
             changed = m.change(kw, res)
             if changed is None or not mm.tail_covers(kw, changed):
                 continue
-            fast, slow = mm.tail(res, changed), attention(**changed)
+            fast, slow = mm.tail(res, changed), compute(**changed)
             for what in ("weights", "output"):
                 np.testing.assert_allclose(fast.export(what), slow.export(what), atol=1e-12, err_msg=m.name)
             checked += 1

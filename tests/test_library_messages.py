@@ -132,17 +132,9 @@ LIBRARY_CASES: dict[str, tuple[Callable[[], object], str]] = {
                            "x has d_model = 3 columns (shape (2, 3)) but wq has 2 rows (shape (2, 3)); wq must be "
                            "d_model × d_out; wq transposed would fit: is it stored (out, in) like PyTorch's "
                            "Linear.weight? wq=wq.T"),
-    "weights transposed twice": (_project(np.array([[1.0, 0, 0], [0, 1, 0]]), torch_weights=True),
-                                 "x has d_model = 3 columns (shape (2, 3)) but wq has 2 rows (shape (2, 3)); wq must "
-                                 "be d_model × d_out; wq as stored would fit: it is (in, out) already, so drop "
-                                 "torch_weights=True"),
-    "tokens as columns": (_project(np.ones((2, 2))),
+    "tokens as columns": (_project(np.ones((2, 2))),  # the library has no layout: no hint of one (the CLI's below)
                           "x has d_model = 3 columns (shape (2, 3)) but wq has 2 rows (shape (2, 2)); wq must be "
-                          "d_model × d_out; or, if tokens are columns, add layout=cols"),
-    "lecture layout": (_project(np.ones((2, 1)), cols=True),
-                       "x has d_model = 3 rows (shape (2, 3); cols layout: d_model × n) but wq has 2 columns (shape "
-                       "(1, 2)); in the lecture layout (layout=cols) W_Q is d_k × d_model (it maps a column token to "
-                       "a query: Q = W_q·I)"),
+                          "d_model × d_out"),
     "heads split": (lambda: heads.split_heads(np.ones((1, 2, 3)), 2, "k", "kv_heads"),
                     "k has 3 columns, which 2 heads cannot split evenly; kv_heads must divide 3"),
     "score needs": (lambda: scores.check_params("additive", {"wa_q": None, "wa_k": None, "va": None}, 2, 2),

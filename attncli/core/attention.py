@@ -50,7 +50,7 @@ def attention(x: np.ndarray, weights: Mapping[str, Weight] | None = None, spec: 
     if x_kv is not None:
         tr.add("x_kv", x_kv if x_kv.ndim == 3 else x_kv[None], "tokens")
     qh, kh, vh, batched, _, _ = from_tokens(x, x_kv, w.get("wq"), w.get("wk"), w.get("wv"), w.get("bq"),
-                                            w.get("bk"), w.get("bv"), heads, kv_heads, False, False)
+                                            w.get("bk"), w.get("bv"), heads, kv_heads)
     suffix = "" if w.get("wq") is not None else "_x"
     src, src_cols = ("X_kv", "I_kv") if x_kv is not None else ("X", "I")
     for name, a in (("q", qh), ("k", kh), ("v", vh)) if tr.enabled else ():  # merging copies
