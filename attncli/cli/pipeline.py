@@ -289,9 +289,9 @@ def _heads(o: dict[str, Any], tr: Tracer) -> tuple[np.ndarray, np.ndarray, np.nd
     else:
         qh, kh, vh, batched, _, _ = from_qkv(o["q"], o["k"], o["v"], o["heads"], o["kv_heads"])
     suffix = "_direct" if x is None else ("" if o["wq"] is not None else "_x")
-    src, src_cols = ("X_kv", "I_kv") if x_kv is not None else ("X", "I")
+    src = "X_kv" if x_kv is not None else "X"
     for name, a in (("q", qh), ("k", kh), ("v", vh)) if tr.enabled else ():  # merging copies
-        tr.add(name + suffix, hd.merge_heads(a), "tokens", src=src, src_cols=src_cols,
+        tr.add(name + suffix, hd.merge_heads(a), "tokens", src=src,
                b=f" + b_{name.upper()}" if o["b" + name] is not None else "")
     return qh, kh, vh, batched
 

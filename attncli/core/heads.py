@@ -2,7 +2,7 @@
 
 PyTorch's order: with N heads, the columns of W_Q (d_model × N·d_k) are N contiguous blocks of d_k
 columns, block h belonging to head h. Per-head weights given separately (a list, or a 3-D
-N × d_model × d_k array) are concatenated into that same layout, so every path meets here.
+N × d_model × d_k array) are concatenated into that same order, so every path meets here.
 """
 
 from __future__ import annotations

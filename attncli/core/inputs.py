@@ -2,7 +2,7 @@
 
 Validation here names the parameter (‹x›, ‹wq›, ...) and the shapes the caller gave, in rows layout (tokens as
 rows). A weight that does not fit raises heads.WeightShapeError, which carries the parameters and both shapes, so a
-caller with its own layout or weight orientation (the command line) can say it in its words.
+caller that writes its arrays another way (the command line) can say it in its words.
 """
 
 from __future__ import annotations

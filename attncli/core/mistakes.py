@@ -12,9 +12,9 @@ A mistake made after the projections (scale, masks, normalizer, W_O) need not ru
 problems a class is given (tested against attention() in tests/test_diagnosis.py).
 
 Pure numpy: takes the problem in rows layout (the command's keywords, its arrays, with "spec": the Spec it ran, see
-with_spec) and the correct AttentionResult, returns new ones. A caller with another layout translates the problem in
-(cli/pipeline.py's rows_problem) and its results show the arrays its way (their `view`); the messages' words for
-the student's arrays (a row, a column) follow that view.
+with_spec) and the correct AttentionResult, returns new ones. A caller that writes its arrays another way translates
+the problem in (cli/pipeline.py's rows_problem) and its results show the arrays its way (their `view`); the
+messages' words for the student's arrays (a row, a column) follow that view.
 """
 
 from __future__ import annotations
