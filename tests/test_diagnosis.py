@@ -413,6 +413,36 @@ def test_fast_tail_equals_attention():
     assert checked >= 20
 
 
+def test_a_cols_problem_is_diagnosed_in_rows_layout():
+    """check's diagnosis (core/mistakes.py) works in rows layout: the command line translates a cols problem in
+    (rows_problem: every matrix transposed, as compute does) and shows the mistakes' arrays as the student wrote
+    the problem. The mistakes that change arrays (W_O's row blocks reversed or permuted, the weights transposed,
+    d_model read off X) name the transposed reference answers, and the words follow the columns."""
+    from attncli.cli.grader import Tolerance
+    from attncli.cli.pipeline import compute_attention as attention
+    from attncli.cli.pipeline import rows_problem
+    from attncli.core import diagnose as dg
+
+    p = PROBLEMS["p4"]  # n 3, d_model 4, two heads of 2, W_O
+
+    def t(a: np.ndarray) -> np.ndarray:
+        return np.swapaxes(a, -1, -2)
+
+    cols = dict(x=t(p["x"]), wq=t(p["wq"]), wk=t(p["wk"]), wv=t(p["wv"]), wo=t(p["wo"]), heads=2, layout="cols")
+    rows, compute = rows_problem(cols)
+    assert rows["layout"] == "rows"
+    for name in ("x", "wq", "wk", "wv", "wo"):
+        np.testing.assert_array_equal(rows[name], p[name])  # the rows problem the cols one was written from
+    result = attention(**cols)
+    doctor = dg.Diagnoser(result.export("output"), dg.candidates(rows, "output", result, compute),
+                          Tolerance.of(None, None, None).close)
+    for m in ("heads-order", "heads-interleaved", "sqrt-d-model", "softmax-axis", "no-wo", "transposed-weights"):
+        assert doctor.diagnose(t(reference(p, **args_of(m, p)))).names == [m], m
+    assert "(along each row of A instead of down each column)" in doctor.diagnose(t(reference(p, norm="col"))).message
+    assert "instead of a softmax of each column" in doctor.diagnose(t(reference(p, norm="whole"))).message
+    assert rows_problem(p) == (p, attention)  # a rows problem is left as it is
+
+
 # ---- timing: python tests/test_diagnosis.py -----------------------------------------------------------------------
 
 def _class_of(count: int, seed: int = 0) -> list[tuple[dict, list[np.ndarray]]]:
