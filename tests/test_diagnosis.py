@@ -387,6 +387,7 @@ def test_fast_tail_equals_attention():
     """Mistakes made after the projections are recomputed from Q, K, V (mistakes.tail), not by attention():
     the two agree on batched, grouped-query, cols-layout and masked problems."""
     from attncli.cli.pipeline import compute_attention as attention
+    from attncli.cli.pipeline import rows_problem
     from attncli.core import mistakes as mm
 
     problems = [
@@ -399,16 +400,47 @@ def test_fast_tail_equals_attention():
     checked = 0
     for kw in problems:
         res = attention(**kw)
+        kw, compute = rows_problem(kw)  # mistakes work in rows layout; compute shows the cols problem's arrays
         kw = mm.with_spec(kw, res)  # mistakes change the spec it ran with
         for m in mm.MISTAKES:
             changed = m.change(kw, res)
             if changed is None or not mm.tail_covers(kw, changed):
                 continue
-            fast, slow = mm.tail(res, changed), attention(**changed)
+            fast, slow = mm.tail(res, changed), compute(**changed)
             for what in ("weights", "output"):
                 np.testing.assert_allclose(fast.export(what), slow.export(what), atol=1e-12, err_msg=m.name)
             checked += 1
     assert checked >= 20
+
+
+def test_a_cols_problem_is_diagnosed_in_rows_layout():
+    """check's diagnosis (core/mistakes.py) works in rows layout: the command line translates a cols problem in
+    (rows_problem: every matrix transposed, as compute does) and shows the mistakes' arrays as the student wrote
+    the problem. The mistakes that change arrays (W_O's row blocks reversed or permuted, the weights transposed,
+    d_model read off X) name the transposed reference answers, and the words follow the columns."""
+    from attncli.cli.grader import Tolerance
+    from attncli.cli.pipeline import compute_attention as attention
+    from attncli.cli.pipeline import rows_problem
+    from attncli.core import diagnose as dg
+
+    p = PROBLEMS["p4"]  # n 3, d_model 4, two heads of 2, W_O
+
+    def t(a: np.ndarray) -> np.ndarray:
+        return np.swapaxes(a, -1, -2)
+
+    cols = dict(x=t(p["x"]), wq=t(p["wq"]), wk=t(p["wk"]), wv=t(p["wv"]), wo=t(p["wo"]), heads=2, layout="cols")
+    rows, compute = rows_problem(cols)
+    assert rows["layout"] == "rows"
+    for name in ("x", "wq", "wk", "wv", "wo"):
+        np.testing.assert_array_equal(rows[name], p[name])  # the rows problem the cols one was written from
+    result = attention(**cols)
+    doctor = dg.Diagnoser(result.export("output"), dg.candidates(rows, "output", result, compute),
+                          Tolerance.of(None, None, None).close)
+    for m in ("heads-order", "heads-interleaved", "sqrt-d-model", "softmax-axis", "no-wo", "transposed-weights"):
+        assert doctor.diagnose(t(reference(p, **args_of(m, p)))).names == [m], m
+    assert "(along each row of A instead of down each column)" in doctor.diagnose(t(reference(p, norm="col"))).message
+    assert "instead of a softmax of each column" in doctor.diagnose(t(reference(p, norm="whole"))).message
+    assert rows_problem(p) == (p, attention)  # a rows problem is left as it is
 
 
 # ---- timing: python tests/test_diagnosis.py -----------------------------------------------------------------------

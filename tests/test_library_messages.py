@@ -132,17 +132,9 @@ LIBRARY_CASES: dict[str, tuple[Callable[[], object], str]] = {
                            "x has d_model = 3 columns (shape (2, 3)) but wq has 2 rows (shape (2, 3)); wq must be "
                            "d_model × d_out; wq transposed would fit: is it stored (out, in) like PyTorch's "
                            "Linear.weight? wq=wq.T"),
-    "weights transposed twice": (_project(np.array([[1.0, 0, 0], [0, 1, 0]]), torch_weights=True),
-                                 "x has d_model = 3 columns (shape (2, 3)) but wq has 2 rows (shape (2, 3)); wq must "
-                                 "be d_model × d_out; wq as stored would fit: it is (in, out) already, so drop "
-                                 "torch_weights=True"),
-    "tokens as columns": (_project(np.ones((2, 2))),
+    "tokens as columns": (_project(np.ones((2, 2))),  # the library has no layout: no hint of one (the CLI's below)
                           "x has d_model = 3 columns (shape (2, 3)) but wq has 2 rows (shape (2, 2)); wq must be "
-                          "d_model × d_out; or, if tokens are columns, add layout=cols"),
-    "lecture layout": (_project(np.ones((2, 1)), cols=True),
-                       "x has d_model = 3 rows (shape (2, 3); cols layout: d_model × n) but wq has 2 columns (shape "
-                       "(1, 2)); in the lecture layout (layout=cols) W_Q is d_k × d_model (it maps a column token to "
-                       "a query: Q = W_q·I)"),
+                          "d_model × d_out"),
     "heads split": (lambda: heads.split_heads(np.ones((1, 2, 3)), 2, "k", "kv_heads"),
                     "k has 3 columns, which 2 heads cannot split evenly; kv_heads must divide 3"),
     "score needs": (lambda: scores.check_params("additive", {"wa_q": None, "wa_k": None, "va": None}, 2, 2),
@@ -343,3 +335,24 @@ def test_a_diagnosis_on_the_command_line_says_options_as_before(tmp_path: Path) 
             "belongs, or the other --layout)\n") in out, out
     out = run(["check", tmp_path / "unpadded.npy", *args, "--key-lens", "2"], check=False).stdout.decode()
     assert "\ndiagnosis: matches the computation without the padding mask (--key-lens/--query-lens/--mask)\n" in out
+
+
+def test_a_weight_that_does_not_fit_carries_its_shapes() -> None:
+    """The core's shape error is data (the parameters, both shapes, whether Wᵀ fits), so the command line words it
+    for its lecture layout and --weights-layout torch (cli/layout.py, CLI_CASES above); the library's message
+    speaks rows layout and parameters."""
+    from attncli import project
+
+    x = np.ones((3, 4))
+    with pytest.raises(heads.WeightShapeError) as info:
+        project(x, {"wq": np.ones((2, 4)), "wk": np.ones((4, 2)), "wv": np.ones((4, 2))})
+    e = info.value
+    assert (e.x, e.w, e.x_shape, e.w_shape, e.fits_transposed) == ("x", "wq", (3, 4), (2, 4), True)
+    assert str(e) == ("x has d_model = 4 columns (shape (3, 4)) but wq has 2 rows (shape (2, 4)); wq must be d_model × "
+                      "d_out; wq transposed would fit: is it stored (out, in) like PyTorch's Linear.weight? wq=wq.T")
+    with pytest.raises(heads.WeightShapeError) as info:
+        project(x, {"wq": np.ones((4, 2)), "wk": np.ones((3, 2)), "wv": np.ones((4, 2))}, x_kv=np.ones((2, 4)))
+    e = info.value
+    assert (e.x, e.w, e.x_shape, e.w_shape, e.fits_transposed) == ("x_kv", "wk", (2, 4), (3, 2), False)
+    assert str(e) == ("x_kv has d_model = 4 columns (shape (2, 4)) but wk has 3 rows (shape (3, 2)); wk must be "
+                      "d_model × d_out")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,32 @@ def long_functions() -> list[str]:
 
 def test_no_core_function_runs_past_a_screen() -> None:
     assert not long_functions(), "split these along their steps:\n" + "\n".join(long_functions())
+
+
+# What `cols`, `layout` and `torch` may still mean in core/ once the lecture layout (tokens as columns) and PyTorch's
+# weight orientation are the command line's (issue 21): (file pattern, what the line may say).
+MENTIONS_ALLOWED = [
+    (r"positions\.py|spec\.py", r"layout"),  # RoPE's and PE's own layouts: half, interleaved, concat
+    (r"attend\.py", r"rope\.layout"),  # ... as attend passes them on
+    (r"diagnose\.py", r"layout"),  # a student's answer transposed: the diagnosis named "layout"
+    (r".", r"rows layout|\"layout\": \"rows\"|layout = \"rows\""),  # the core's own convention, said where it matters
+    (r"fused\.py", r"\bcols\b"),  # a block's key columns (p0, p1), not a layout
+    (r"attend\.py", r"torch's scaled_dot_product_attention"),  # the reference attend matches, in its docstring
+]
+
+
+def layout_mentions() -> list[str]:
+    found = []
+    for path in sorted(CORE.glob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if re.search(r"cols|layout|torch", line) and not any(
+                    re.search(f, path.name) and re.search(said, line) for f, said in MENTIONS_ALLOWED):
+                found.append(f"core/{path.name}:{number}: {line.strip()}")
+    return found
+
+
+def test_the_core_computes_in_rows_layout_only() -> None:
+    """The lecture layout's transposes and wording, and the hints for weights read as PyTorch's (out, in), live in
+    cli/ (cli/layout.py, cli/pipeline.py); the core raises heads.WeightShapeError with the shapes as data."""
+    assert not (CORE / "layout.py").exists(), "core/layout.py: the lecture layout's transposes belong to cli/"
+    assert not layout_mentions(), "the lecture layout or torch in core/:\n" + "\n".join(layout_mentions())

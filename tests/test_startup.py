@@ -55,7 +55,8 @@ def third_party(modules: set[str]) -> set[str]:
 # check and init use), the readers and the JSON writer. Anything else costs every run its import: make it lazy
 # where it is used (`python tests/bench_startup.py --importtime` shows what a module costs).
 JSON_RUN_CLI = {"attncli.cli", "attncli.cli.common", "attncli.cli.compute", "attncli.cli.group", "attncli.cli.options",
-                "attncli.cli.problem", "attncli.cli.spec", "attncli.cli.pipeline", "attncli.cli.checks"}
+                "attncli.cli.problem", "attncli.cli.spec", "attncli.cli.pipeline", "attncli.cli.checks",
+                "attncli.cli.layout"}  # the lecture layout's transposes (core/layout.py until issue 21)
 NOT_FOR_COMPUTE = ("attncli.core.diagnose", "attncli.core.mistakes", "attncli.core.generate", "attncli.render",
                    "attncli.models", "attncli.text")
 

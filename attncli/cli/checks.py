@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from attncli.cli.layout import LAYOUTS
 from attncli.core import positions as pos
-from attncli.core.layout import LAYOUTS
 from attncli.core.normalize import NORMALIZERS
 from attncli.core.scores import SCORES
 from attncli.core.validate import finite_number, positive_int

@@ -188,6 +188,7 @@ def build_grader(src: Sources, options: dict[str, Any], own: dict[str, Any], exp
     else:
         from attncli.cli.common import saying_what_was_read
         from attncli.cli.pipeline import compute_attention as attention
+        from attncli.cli.pipeline import rows_problem
         from attncli.cli.spec import attention_kwargs
         from attncli.io.memory import available_memory
 
@@ -195,7 +196,8 @@ def build_grader(src: Sources, options: dict[str, Any], own: dict[str, Any], exp
         with saying_what_was_read(src):
             result = attention(**kwargs, memory_limit=available_memory())
         want = result.export(what).astype(np.float64)
-        cands = dg.candidates(kwargs, what, result, attention)
+        problem, compute = rows_problem(kwargs)  # the diagnosis works in rows layout; compute shows kwargs' layout
+        cands = dg.candidates(problem, what, result, compute)
     doctor = dg.Diagnoser(want, cands, tol.close) if diagnose else None
     return Grader(want, what, tol, doctor, points_of(own["points"]), credit, defaults)
 

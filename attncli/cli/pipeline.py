@@ -17,18 +17,19 @@ The core (attncli.core.attend) runs in rows layout on canonical 4-D arrays (batc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from attncli.cli.checks import check_options, check_sources
+from attncli.cli.layout import as_written, from_rows, to_rows, weight_shape_error
 from attncli.core import heads as hd
 from attncli.core import masks as mk
 from attncli.core import positions as pos
 from attncli.core.attend import Context, attend_heads, rows_text  # noqa: F401 - rows_text: used from here
+from attncli.core.heads import WeightShapeError
 from attncli.core.inputs import from_qkv, from_tokens
-from attncli.core.layout import from_rows, to_rows
 from attncli.core.result import AttentionResult, user_view
 from attncli.core.spec import Graph, Plan, Rope, Spec, Window2d
 from attncli.core.steps import Tracer
@@ -138,6 +139,29 @@ def compute_attention(q: np.ndarray | None = None, k: np.ndarray | None = None, 
     if o["grid"] is not None:
         res.meta["image"] = {"height": o["grid"][0], "width": o["grid"][1]}
     return res
+
+
+def rows_problem(kw: dict[str, Any]) -> tuple[dict[str, Any], Callable[..., AttentionResult]]:
+    """compute_attention's keywords `kw` as the same problem in rows layout, for what works in rows layout only
+    (check's diagnosis, core/mistakes.py), and the compute that shows its results in `kw`'s layout (a mistake's
+    arrays come out as the student wrote the problem). In cols layout every matrix is transposed in: what
+    _canonicalize does, done once before."""
+    if kw.get("layout", "rows") != "cols":
+        return kw, compute_attention
+    rows = {**kw, "layout": "rows"}
+    for name in (*MATRICES, "x", "bias", "mask", "adjacency", "pe"):
+        a = kw.get(name)
+        if a is None or isinstance(a, str):
+            continue
+        rows[name] = [to_rows(np.asarray(m)) for m in a] if isinstance(a, (list, tuple)) and name in MATRICES \
+            else to_rows(np.asarray(a))
+
+    def compute(**problem: Any) -> AttentionResult:
+        res = compute_attention(**problem)
+        res.layout = res.meta["layout"] = "cols"
+        return res
+
+    return rows, compute
 
 
 def _options(q: Any, k: Any, v: Any, options: dict[str, Any]) -> dict[str, Any]:
@@ -254,17 +278,31 @@ def _heads(o: dict[str, Any], tr: Tracer) -> tuple[np.ndarray, np.ndarray, np.nd
     """Q, K, V as (B, H, n, d) from the tokens and projections or as given; recorded as explain shows them."""
     x, x_kv = o["x"], o["x_kv"]
     if x is not None:
-        cols = o["layout"] == "cols" and o["grid"] is None
-        qh, kh, vh, batched, _, _ = from_tokens(x, x_kv, o["wq"], o["wk"], o["wv"], o["bq"], o["bk"], o["bv"],
-                                                o["heads"], o["kv_heads"], o["torch_weights"], cols)
+        layout = "rows" if o["grid"] is not None else o["layout"]  # an image's pixels are tokens as rows
+        if layout == "cols":
+            _check_tokens_as_written(x, x_kv)
+        try:
+            qh, kh, vh, batched, _, _ = from_tokens(x, x_kv, o["wq"], o["wk"], o["wv"], o["bq"], o["bk"], o["bv"],
+                                                    o["heads"], o["kv_heads"])
+        except WeightShapeError as e:
+            raise weight_shape_error(e, layout, o["torch_weights"]) from None
     else:
         qh, kh, vh, batched, _, _ = from_qkv(o["q"], o["k"], o["v"], o["heads"], o["kv_heads"])
     suffix = "_direct" if x is None else ("" if o["wq"] is not None else "_x")
-    src, src_cols = ("X_kv", "I_kv") if x_kv is not None else ("X", "I")
+    src = "X_kv" if x_kv is not None else "X"
     for name, a in (("q", qh), ("k", kh), ("v", vh)) if tr.enabled else ():  # merging copies
-        tr.add(name + suffix, hd.merge_heads(a), "tokens", src=src, src_cols=src_cols,
+        tr.add(name + suffix, hd.merge_heads(a), "tokens", src=src,
                b=f" + b_{name.upper()}" if o["b" + name] is not None else "")
     return qh, kh, vh, batched
+
+
+def _check_tokens_as_written(x: np.ndarray, x_kv: np.ndarray | None) -> None:
+    """from_tokens's checks of X and X_kv (rows layout here), with the shapes the user wrote in cols layout."""
+    check_ndim(x, "‹x›", (2, 3), "n × d_model (rows = tokens) or batch × n × d_model")
+    check_tokens(x, "‹x›", shape=as_written(x.shape, "cols"))
+    if x_kv is not None:
+        check_ndim(x_kv, "‹x_kv›", (x.ndim,), f"{x.ndim}-D like ‹x› (shape {x.shape})")
+        check_tokens(x_kv, "‹x_kv›", shape=as_written(x_kv.shape, "cols"))
 
 
 def _mask(o: dict[str, Any]) -> np.ndarray | None:

@@ -96,9 +96,9 @@ def mask(
     """Print or export the combined boolean mask (1 = may attend) that these mask options make."""
     import numpy as np
 
+    from attncli.cli.layout import from_rows, to_rows
     from attncli.cli.spec import _edges
     from attncli.core import masks as mk
-    from attncli.core.layout import from_rows, to_rows
     from attncli.render.maps import masks_text
 
     fmt_name = resolve_format(None if fmt is None else fmt.value, output)

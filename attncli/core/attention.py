@@ -50,11 +50,11 @@ def attention(x: np.ndarray, weights: Mapping[str, Weight] | None = None, spec: 
     if x_kv is not None:
         tr.add("x_kv", x_kv if x_kv.ndim == 3 else x_kv[None], "tokens")
     qh, kh, vh, batched, _, _ = from_tokens(x, x_kv, w.get("wq"), w.get("wk"), w.get("wv"), w.get("bq"),
-                                            w.get("bk"), w.get("bv"), heads, kv_heads, False, False)
+                                            w.get("bk"), w.get("bv"), heads, kv_heads)
     suffix = "" if w.get("wq") is not None else "_x"
-    src, src_cols = ("X_kv", "I_kv") if x_kv is not None else ("X", "I")
+    src = "X_kv" if x_kv is not None else "X"
     for name, a in (("q", qh), ("k", kh), ("v", vh)) if tr.enabled else ():  # merging copies
-        tr.add(name + suffix, hd.merge_heads(a), "tokens", src=src, src_cols=src_cols,
+        tr.add(name + suffix, hd.merge_heads(a), "tokens", src=src,
                b=f" + b_{name.upper()}" if w.get("b" + name) is not None else "")
     origin = f"{param('wq')}/{param('wk')}" if w.get("wq") is not None else param("x")
     ctx = Context(ft, batched, tr, [], wo=w.get("wo"), bo=w.get("bo"), names=(param("wo"), param("bo"), origin))

@@ -2,7 +2,7 @@
 
 PyTorch's order: with N heads, the columns of W_Q (d_model × N·d_k) are N contiguous blocks of d_k
 columns, block h belonging to head h. Per-head weights given separately (a list, or a 3-D
-N × d_model × d_k array) are concatenated into that same layout, so every path meets here.
+N × d_model × d_k array) are concatenated into that same order, so every path meets here.
 """
 
 from __future__ import annotations
@@ -55,43 +55,34 @@ def concat_heads_bias(b: Weight, name: str) -> np.ndarray:
     return b.reshape(-1)
 
 
+class WeightShapeError(AttnError):
+    """x·W cannot be formed: W's rows are not x's width d_model. Besides its message (rows layout, parameters by
+    name) it carries what a caller needs to say it in its own words: `x`, `w` (the parameters, e.g. "x", "wq"),
+    `x_shape` (x as the caller gave it, (..., n, d_model)), `w_shape` (W as the core holds it, d_in × d_out),
+    `fits_transposed` (Wᵀ would fit), `stated` (the message without its hint) and `hint` ("" or "; ...")."""
+
+    def __init__(self, x: str, w: str, x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> None:
+        self.x, self.w, self.x_shape, self.w_shape = x, w, tuple(x_shape), tuple(w_shape)
+        self.fits_transposed = self.x_shape[-1] == self.w_shape[1]
+        x_p, w_p = named(x), named(w)
+        self.stated = (f"{x_p} has d_model = {self.x_shape[-1]} columns (shape {self.x_shape}) but {w_p} has "
+                       f"{self.w_shape[0]} rows (shape {self.w_shape}); {w_p} must be d_model × d_out")
+        self.hint = (f"; {w_p} transposed would fit: is it stored (out, in) like PyTorch's Linear.weight? "
+                     + param(w, w + ".T") if self.fits_transposed else "")  # a library caller passes the transpose
+        super().__init__(self.stated + self.hint)
+
+
 def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str, str, str],
-            x_shape: tuple[int, ...] | None = None, cols: bool = False, torch_weights: bool = False) -> np.ndarray:
+            x_shape: tuple[int, ...] | None = None) -> np.ndarray:
     """y = x·W + b for x (B, n, d_in), W (d_in, d_out), b (d_out,) -> (B, n, d_out).
 
-    `names` are the parameters to blame (x, W, b); `x_shape` is x's shape as the user gave it; `cols`
-    phrases errors in the lecture layout, where the user's X is d_model × n and W is d_out × d_model.
-    `torch_weights`: the caller transposed W from PyTorch's (out, in), so the hint is not to do it again.
+    `names` are the parameters to blame (x, W, b); `x_shape` is x's shape as the caller gave it ((n, d_in) or
+    (B, n, d_in)). A W whose rows are not d_in raises WeightShapeError.
     """
-    x_opt, w_opt, b_opt = (named(n) for n in names)
-    w_name = names[1].removeprefix("--").removeprefix("‹").removesuffix("›")  # wq, whether "wq", ‹wq› or "--wq"
+    w_opt, b_opt = named(names[1]), named(names[2])
     if x.shape[-1] != w.shape[0]:
-        fits_transposed = x.shape[-1] == w.shape[1]
-        if cols:  # the lecture layout: W is (out, in) whatever the caller's weights layout, so speak of that only
-            w_user = w.shape[::-1]
-            role = LECTURE_ROLES.get(w_name)
-            shape = f"{role[0]} is {role[1]} × d_model" if role else f"{w_opt} is d_out × d_model"
-            maps = f" (it maps a column token to {role[2]}: {role[3]})" if role else ""
-            hint = (f"; {w_opt} looks d_model × {role[1] if role else 'd_out'}, the rows layout's orientation (X·W): "
-                    "transpose it" if fits_transposed else "")
-            raise AttnError(
-                f"{x_opt} has d_model = {x.shape[-1]} rows (shape {x_shape}; cols layout: d_model × n) but "
-                f"{w_opt} has {w.shape[0]} columns (shape {w_user}); in the lecture layout ({param('layout', 'cols')}) "
-                f"{shape}{maps}{hint}"
-            )
-        if not fits_transposed:
-            hint = ""
-        elif torch_weights:  # read as (out, in) already: the file holds (in, out)
-            hint = f"; {w_opt} as stored would fit: it is (in, out) already, so drop {param('torch_weights', True)}"
-        else:  # a library caller passes the transpose: ‹wq=wq.T› (the command line reads the file that way)
-            hint = (f"; {w_opt} transposed would fit: is it stored (out, in) like PyTorch's Linear.weight? "
-                    + param(w_name, w_name + ".T"))
-        raise AttnError(
-            f"{x_opt} has d_model = {x.shape[-1]} columns (shape {x_shape or x.shape}) but {w_opt} has "
-            f"{w.shape[0]} rows (shape {w.shape}); {w_opt} must be d_model × d_out{hint}"
-            + (f"; or, if tokens are columns, add {param('layout', 'cols')}" if x_shape and len(x_shape) == 2
-               and x_shape[0] == w.shape[1] else "")
-        )
+        bare = [n.removeprefix("‹").removesuffix("›") for n in names[:2]]  # x, wq: whether "wq" or ‹wq›
+        raise WeightShapeError(bare[0], bare[1], x_shape or x.shape, w.shape)
     y = matmul_rows(x, w)  # (B, n, d_in) @ (d_in, d_out) -> (B, n, d_out)
     if b is not None:
         if b.shape != (w.shape[1],):
@@ -100,12 +91,6 @@ def project(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, names: tuple[str
     return y
 
 
-# parameter -> (matrix, its output width, what it gives a column token, the product) in the lecture layout's symbols
-LECTURE_ROLES = {
-    "wq": ("W_Q", "d_k", "a query", "Q = W_q·I"),
-    "wk": ("W_K", "d_k", "a key", "K = W_k·I"),
-    "wv": ("W_V", "d_v", "a value", "V = W_v·I"),
-}
 PARALLEL_FLOPS = 1 << 24  # below this a product is not worth splitting over threads
 
 

@@ -1,20 +1,15 @@
 """Canonicalize the inputs: token vectors and projections, or Q/K/V, into (B, heads, n, d).
 
-Validation here names the parameter (‹x›, ‹wq›, ...) and the shapes the caller gave, so a mistake reads as the
-caller wrote it (the command line writes each parameter as its option, and passes its layout for the lecture
-layout's wording).
+Validation here names the parameter (‹x›, ‹wq›, ...) and the shapes the caller gave, in rows layout (tokens as
+rows). A weight that does not fit raises heads.WeightShapeError, which carries the parameters and both shapes, so a
+caller that writes its arrays another way (the command line) can say it in its words.
 """
 
 from __future__ import annotations
 
 from attncli.core import heads as hd
 from attncli.core.validate import check_ndim, check_tokens
-from attncli.errors import AttnError, param
-
-
-def user_shape(shape: tuple[int, ...], cols: bool) -> tuple[int, ...]:
-    """A shape as the user wrote it (cols layout transposes the last two axes)."""
-    return shape[:-2] + shape[-2:][::-1] if cols and len(shape) >= 2 else shape
+from attncli.errors import AttnError
 
 
 def check_groups(n_heads: int, n_kv: int) -> None:
@@ -23,18 +18,18 @@ def check_groups(n_heads: int, n_kv: int) -> None:
                         "each key/value head between heads/kv-heads query heads)")
 
 
-def from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads, torch_weights, cols):
-    """X (n × d_model or B × n × d_model) and projections -> Q, K, V as (B, heads, n, d). `torch_weights`: the
-    caller already read the weights as PyTorch's (out, in), so a hint never suggests that again."""
+def from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads):
+    """X (n × d_model or B × n × d_model) and projections W (d_model × H·d_k, or per head) -> Q, K, V as
+    (B, heads, n, d), the batch and the head counts."""
     check_ndim(x, "‹x›", (2, 3), "n × d_model (rows = tokens) or batch × n × d_model")
-    check_tokens(x, "‹x›", shape=user_shape(x.shape, cols))
+    check_tokens(x, "‹x›")
     batched = x.ndim == 3
     x3 = x if batched else x[None]  # (B, n, d_model)
     if x_kv is None:
         xkv3 = x3
     else:
         check_ndim(x_kv, "‹x_kv›", (x.ndim,), f"{x.ndim}-D like ‹x› (shape {x.shape})")
-        check_tokens(x_kv, "‹x_kv›", shape=user_shape(x_kv.shape, cols))
+        check_tokens(x_kv, "‹x_kv›")
         xkv3 = x_kv if batched else x_kv[None]
         if xkv3.shape[0] != x3.shape[0]:
             raise AttnError(f"‹x› has batch {x3.shape[0]} but ‹x_kv› has {xkv3.shape[0]}")
@@ -58,15 +53,10 @@ def from_tokens(x, x_kv, wq, wk, wv, bq, bk, bv, heads, kv_heads, torch_weights,
                 raise AttnError(f"{name} is empty (shape {w2.shape}); a projection needs at least one row and column")
         bq1, bk1, bv1 = (None if b is None else hd.concat_heads_bias(b, n)
                          for b, n in ((bq, "‹bq›"), (bk, "‹bk›"), (bv, "‹bv›")))
-        # heads.LECTURE_ROLES (the lecture layout's wording, cols only) is keyed by option, "--wq": until it is keyed
-        # by parameter, the cols layout (which only the command line has) passes the option names
-        w_names = [f"--{n}" if cols else param(n) for n in ("wq", "wk", "wv")]
-        qf = hd.project(x3, wq2, bq1, ("‹x›", w_names[0], "‹bq›"), user_shape(x.shape, cols), cols,
-                        torch_weights)  # (B, n_q, H·d_k)
-        kv_src = "‹x_kv›" if x_kv is not None else "‹x›"
-        kv_shape = user_shape(x.shape if x_kv is None else x_kv.shape, cols)
-        kf = hd.project(xkv3, wk2, bk1, (kv_src, w_names[1], "‹bk›"), kv_shape, cols, torch_weights)  # (B, n_k, G·d_k)
-        vf = hd.project(xkv3, wv2, bv1, (kv_src, w_names[2], "‹bv›"), kv_shape, cols, torch_weights)  # (B, n_k, G·d_v)
+        qf = hd.project(x3, wq2, bq1, ("‹x›", "‹wq›", "‹bq›"), x.shape)  # (B, n_q, H·d_k)
+        kv_src, kv_shape = ("‹x›", x.shape) if x_kv is None else ("‹x_kv›", x_kv.shape)
+        kf = hd.project(xkv3, wk2, bk1, (kv_src, "‹wk›", "‹bk›"), kv_shape)  # (B, n_k, G·d_k)
+        vf = hd.project(xkv3, wv2, bv1, (kv_src, "‹wv›", "‹bv›"), kv_shape)  # (B, n_k, G·d_v)
     qh = hd.split_heads(qf, n_heads, "Q (X·W_Q)" if wq is not None else "‹x›")
     if not kv_heads and kf.shape[-1] % n_heads and kf.shape[-1] and qf.shape[-1] % kf.shape[-1] == 0 \
             and n_heads % (qf.shape[-1] // kf.shape[-1]) == 0:  # K cannot be split into ‹heads›: grouped?

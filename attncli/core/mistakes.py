@@ -11,8 +11,10 @@ A mistake made after the projections (scale, masks, normalizer, W_O) need not ru
 `tail` recomputes S = Q·Kᵀ·scale → masks → normalize → ·V → W_O from a result's Q, K, V, for the plain
 problems a class is given (tested against attention() in tests/test_diagnosis.py).
 
-Pure numpy: takes the problem (the command's keywords, its arrays, with "spec": the Spec it ran, see with_spec)
-and the correct AttentionResult, returns new ones.
+Pure numpy: takes the problem in rows layout (the command's keywords, its arrays, with "spec": the Spec it ran, see
+with_spec) and the correct AttentionResult, returns new ones. A caller that writes its arrays another way translates
+the problem in (cli/pipeline.py's rows_problem) and its results show the arrays its way (their `view`); the
+messages' words for the student's arrays (a row, a column) follow that view.
 """
 
 from __future__ import annotations
@@ -26,14 +28,13 @@ import numpy as np
 
 from attncli.core import masks as mk
 from attncli.core.heads import merge_heads
-from attncli.core.layout import from_rows, to_rows
 from attncli.core.neighbours import (
     along,
-    cols,
     default_scaling,
     in_order,
     masked,
     normalizer,
+    query_axis,
     spec_of,
     sqrt_dk,
     towards_scores,
@@ -110,7 +111,7 @@ def _d_model(kw: Kwargs, res: Any) -> int | None:
     x = kw.get("x")
     if x is None or kw.get("wq") is None or np.ndim(x) < 2:
         return None
-    return int(np.shape(x)[-2] if cols(kw) else np.shape(x)[-1])
+    return int(np.shape(x)[-1])
 
 
 def _no_scale_no_softmax(kw: Kwargs, res: Any) -> Kwargs | None:
@@ -172,12 +173,11 @@ def _wo_rows(kw: Kwargs) -> np.ndarray | None:
     if wo is None:
         return None
     w = np.asarray(wo)
-    w = to_rows(w) if cols(kw) else w
     return w.reshape(-1, w.shape[-1]) if w.ndim == 3 else w
 
 
 def _with_wo(kw: Kwargs, w: np.ndarray) -> Kwargs:
-    return {**kw, "wo": from_rows(w) if cols(kw) else w}
+    return {**kw, "wo": w}
 
 
 def _heads_reversed(kw: Kwargs, res: Any) -> Kwargs | None:
@@ -209,11 +209,9 @@ def _heads_interleaved(merge_too: bool) -> Change:
             if a is None or isinstance(a, list) or np.ndim(a) != (2 if matrix else 1):
                 return False
             a = np.asarray(a)
-            rows = to_rows(a) if matrix and cols(kw) else a
-            if rows.shape[-1] % heads:
+            if a.shape[-1] % heads:
                 return False
-            rows = rows[..., interleaved(rows.shape[-1], heads)]
-            new[name] = from_rows(rows) if matrix and cols(kw) else rows
+            new[name] = a[..., interleaved(a.shape[-1], heads)]
             return True
 
         if kw.get("wq") is not None:
@@ -323,7 +321,7 @@ def rounded(decimals: int) -> Mistake:
 
 
 def _axis_text(kw: Kwargs, what: str, res: Any) -> str:
-    if cols(kw):
+    if query_axis(res) == "column":
         return "matches softmax over the wrong axis (along each row of A instead of down each column)"
     return "matches softmax over the wrong axis (down each column of S instead of along each row)"
 
@@ -344,14 +342,14 @@ def _no_softmax_text(kw: Kwargs, what: str, res: Any) -> str:
     if what == "weights":
         zero = " (0 where masked)" if masked(res) else ""
         return (f"matches the scores S{zero}, the step before the weights: the {norm} was left out; apply it "
-                f"{along(kw)}")
-    return f"matches S·V: the {norm} was left out (the scores used as the weights); apply it {along(kw)} first"
+                f"{along(res)}")
+    return f"matches S·V: the {norm} was left out (the scores used as the weights); apply it {along(res)} first"
 
 
 def _raw_text(kw: Kwargs, what: str, res: Any) -> str:
     if what == "weights":
         return (f"matches qk = Q·Kᵀ itself, steps before the weights: both the scaling and the {normalizer(kw)} were "
-                f"left out; {in_order(towards_scores(kw, res) + [f'apply the {normalizer(kw)} {along(kw)}'])}")
+                f"left out; {in_order(towards_scores(kw, res) + [f'apply the {normalizer(kw)} {along(res)}'])}")
     return f"matches Q·Kᵀ·V: both the scaling and the {normalizer(kw)} were left out"
 
 
@@ -372,7 +370,7 @@ MISTAKES: list[Mistake] = [
             lambda kw, res: _spec(kw, normalize_over="queries") if _softmax(kw) else None, "weights",
             groups=NORM),
     Mistake("softmax-whole", lambda kw, what, res: "matches one softmax over the whole score matrix instead of a "
-            f"softmax of each {'column' if cols(kw) else 'row'}",
+            f"softmax of each {query_axis(res)}",
             "one softmax over the whole matrix", lambda kw, res: kw if _softmax(kw) else None, "weights",
             _softmax_whole, groups=NORM),
     Mistake("no-softmax", _no_softmax_text, "the softmax left out", _set(normalize="none"), "weights", groups=NORM),

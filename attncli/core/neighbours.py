@@ -6,7 +6,8 @@ side for the per-head outputs) is named by its name (attncli/vocabulary.py), wit
 asked, in this problem's numbers: "matches qk = Q·Kᵀ, the step before the scores: divide by √d_k (= √2), then set
 the masked cells to −∞ (causal)". The words (towards_scores, normalizer, ...) serve the mistakes' messages too.
 
-Pure: takes the problem (keywords and "spec") and a result, reads their arrays and meta.
+Pure: takes the problem (keywords and "spec", in rows layout) and a result, reads their arrays and meta; the words
+for the student's arrays (a row, a column) follow the result's view.
 """
 
 from __future__ import annotations
@@ -20,10 +21,6 @@ from attncli.core.heads import merge_heads
 from attncli.vocabulary import NOUN
 
 Kwargs = dict[str, Any]
-
-
-def cols(kw: Kwargs) -> bool:
-    return kw.get("layout", "rows") == "cols"
 
 
 def spec_of(kw: Kwargs) -> Any:
@@ -47,8 +44,18 @@ def normalizer(kw: Kwargs) -> str:
     return {"softmax1": "softmax₁", "relu": "ReLU", "sigmoid": "sigmoid"}.get(name, name)
 
 
-def along(kw: Kwargs) -> str:
-    return "down each column" if cols(kw) else "to each row"
+def query_axis(res: Any) -> str:
+    """How one query's scores lie in the arrays a student sees (`res.view`): along a "row", as the core holds them,
+    or down a "column" when the caller's view swaps the last two axes (tokens as columns)."""
+    if res is None:
+        return "row"
+    probe = np.broadcast_to(np.zeros((), np.int8), (1, 1, 2, 3))  # (B, H, n_q, n_k): no memory
+    return "column" if res.view(probe, "weights").shape[-2:] == (3, 2) else "row"
+
+
+def along(res: Any) -> str:
+    """Where the normalizer goes in the student's arrays: "to each row" or "down each column"."""
+    return "down each column" if query_axis(res) == "column" else "to each row"
 
 
 def masked(res: Any) -> list[str]:
@@ -92,7 +99,7 @@ def views(kw: Kwargs, what: str, r: Any) -> Iterator[tuple[str, str, str, np.nda
     """Other arrays of result `r` (of the problem `kw`) a student may give for `what`: a neighbouring step, named by
     the vocabulary's name, with what turns it into the array asked. Yields (id, message, short, array)."""
     H, wo = r.q.shape[1], kw.get("wo") is not None
-    norm, each = normalizer(kw), along(kw)
+    norm, each = normalizer(kw), along(r)
     todo = towards_scores(kw, r)
     # qk given for the scores or the weights is already a mistake's array when only the default 1/√d_k lies
     # between qk and the scores (no-scaling, no-softmax-no-scaling), or the scores' when nothing does

@@ -42,7 +42,7 @@ def project(x: np.ndarray, weights: Mapping[str, Weight] | None = None, heads: i
     _, x, w, x_kv = prepare(x, weights, x_kv, plan)
     check_weights(w)
     qh, kh, vh, _, _, _ = from_tokens(x, x_kv, w.get("wq"), w.get("wk"), w.get("wv"), w.get("bq"), w.get("bk"),
-                                      w.get("bv"), heads, kv_heads, False, False)
+                                      w.get("bv"), heads, kv_heads)
     return qh, kh, vh
 
 

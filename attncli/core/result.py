@@ -6,8 +6,8 @@ Inside, every array is canonical rows layout with all axes present:
 `export(name)` gives any array the vocabulary names (attncli/vocabulary.py) in the shape a user sees: the batch
 axis only for batched input, the heads axis of q/k/v/qk/scores/weights only when there is more than one head
 (heads always keeps it). Two are made on export, from what is kept: qk (the score function of Q and K, before
-anything is done to it) and concat (the heads side by side). The command line's result (cli/pipeline.py) adds its
-lecture layout (the last two axes swapped) and images (pixels back into H × W) by overriding `view`.
+anything is done to it) and concat (the heads side by side). The command line's result (cli/pipeline.py) shows
+them its own way (tokens as columns: the last two axes swapped; images: pixels back into H × W) by overriding `view`.
 """
 
 from __future__ import annotations

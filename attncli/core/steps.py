@@ -1,8 +1,8 @@
 """Every intermediate matrix of the pipeline, with its formula, for `attncli explain`.
 
 `attention(..., trace=True)` records a `Step` at each stage, so explain shows exactly the numbers
-compute gives. Formulas come in both notations: rows (papers, S = Q·Kᵀ) and cols (the lecture's tokens
-as columns: Q = W_q·I, A = Kᵀ·Q, A′ = softmax down each column, O = V·A′).
+compute gives, with its formula in the papers' notation (S = Q·Kᵀ, tokens as rows); render/explain.py writes it in
+the lecture's too.
 
 Kinds say how a step's canonical array is laid out:
     tokens (B, n, d)    heads (B, H, n, d)    map (B, H, n_q, n_k)    table (n, d)
@@ -25,49 +25,48 @@ from attncli.record import Record
 
 _BUDGET: contextvars.ContextVar[int | None] = contextvars.ContextVar("trace_budget", default=None)
 
-# key -> (what the step does, rows formula, cols formula). The score function's raw value is qk; the steps from it
-# to the scores the normalizer takes start from it ({src} is qk in the first of them, then S; {src_cols}: qk, A).
-FORMULAS: dict[str, tuple[str, str, str]] = {
-    "x": ("input tokens", "X (rows = tokens)", "I (columns = tokens)"),
-    "x_kv": ("key/value tokens", "X_kv", "I_kv"),
-    "pe": ("positional encoding", "PE", "PE"),
-    "x_pe": ("input plus positions", "X ← X + PE", "I ← I + PE"),
-    "q": ("queries", "Q = X·W_Q{b}", "Q = W_q·I{b}"),
-    "k": ("keys", "K = {src}·W_K{b}", "K = W_k·{src_cols}{b}"),
-    "v": ("values", "V = {src}·W_V{b}", "V = W_v·{src_cols}{b}"),
-    "q_x": ("queries", "Q = X", "Q = I"),
-    "k_x": ("keys", "K = {src}", "K = {src_cols}"),
-    "v_x": ("values", "V = {src}", "V = {src_cols}"),
-    "q_direct": ("queries", "Q", "Q"),
-    "k_direct": ("keys", "K", "K"),
-    "v_direct": ("values", "V", "V"),
-    "q_rope": ("rotated queries", "Q ← RoPE(Q)", "Q ← RoPE(Q)"),
-    "k_rope": ("rotated keys", "K ← RoPE(K)", "K ← RoPE(K)"),
-    "s_scaled": ("raw scores", "Q·Kᵀ", "Kᵀ·Q"),
-    "s_dot": ("raw scores", "Q·Kᵀ", "Kᵀ·Q"),
-    "s_general": ("raw scores", "Q·W·Kᵀ", "Kᵀ·Wᵀ·Q"),
-    "s_additive": ("raw scores", "qk_ij = vᵀ·tanh(q_i·W_q + k_j·W_k)", "qk_ji = vᵀ·tanh(W_qᵀ·q_i + W_kᵀ·k_j)"),
-    "s_cosine": ("raw scores", "qk_ij = q_i·k_j / (‖q_i‖‖k_j‖)", "qk_ji = k_j·q_i / (‖k_j‖‖q_i‖)"),
-    "s_location": ("raw scores", "Q·W_a", "W_aᵀ·Q"),
-    "scale": ("scaled", "S ← {src} · {scale:.6g}", "A ← {src_cols} · {scale:.6g}"),
-    "scale_sqrt": ("scaled", "S ← {src} / √d_k = {src} / √{d_k}", "A ← {src_cols} / √d_k = {src_cols} / √{d_k}"),
-    "softcap": ("soft-capped", "S ← {c:g}·tanh({src} / {c:g})", "A ← {c:g}·tanh({src_cols} / {c:g})"),
-    "bias": ("bias added", "S ← {src} + bias", "A ← {src_cols} + bias"),
-    "alibi": ("ALiBi added", "S ← {src} − m_h·|i − j|", "A ← {src_cols} − m_h·|i − j|"),
-    "masked": ("masked", "S ← {src} with −∞ where masked ({masks})", "A ← {src_cols} with −∞ where masked ({masks})"),
-    "temperature": ("tempered", "S ← {src} / {t:g}", "A ← {src_cols} / {t:g}"),
-    "a_softmax": ("attention weights", "A = softmax(S) over each row", "A′ = softmax(A) down each column"),
-    "a_softmax1": ("attention weights", "A_ij = exp(S_ij) / (1 + Σ_j exp(S_ij))",
-                   "A′_ji = exp(A_ji) / (1 + Σ_j exp(A_ji))"),
-    "a_sparsemax": ("attention weights", "A = sparsemax(S) over each row", "A′ = sparsemax(A) down each column"),
-    "a_relu": ("attention weights", "A = max(S, 0)", "A′ = max(A, 0)"),
-    "a_sigmoid": ("attention weights", "A = σ(S) = 1 / (1 + e^−S)", "A′ = σ(A)"),
-    "a_none": ("attention weights", "A = S", "A′ = A"),
-    "head": ("head output", "head = A·V", "O_h = V·A′"),
-    "concat": ("concatenated heads", "concat(head_1, …, head_N)", "[O_1; …; O_N] (stacked)"),
-    "output": ("output", "O = concat(heads)·W_O + b_O", "O = W_o·[O_1; …; O_N] + b_o"),
-    "output_plain": ("output", "O = A·V", "O = V·A′"),
-    "output_concat": ("output", "O = concat(head_1, …, head_N)", "O = [O_1; …; O_N]"),
+# key -> (what the step does, its formula). The score function's raw value is qk; the steps from it to the scores
+# the normalizer takes start from it ({src} is qk in the first of them, then S).
+FORMULAS: dict[str, tuple[str, str]] = {
+    "x": ("input tokens", "X (rows = tokens)"),
+    "x_kv": ("key/value tokens", "X_kv"),
+    "pe": ("positional encoding", "PE"),
+    "x_pe": ("input plus positions", "X ← X + PE"),
+    "q": ("queries", "Q = X·W_Q{b}"),
+    "k": ("keys", "K = {src}·W_K{b}"),
+    "v": ("values", "V = {src}·W_V{b}"),
+    "q_x": ("queries", "Q = X"),
+    "k_x": ("keys", "K = {src}"),
+    "v_x": ("values", "V = {src}"),
+    "q_direct": ("queries", "Q"),
+    "k_direct": ("keys", "K"),
+    "v_direct": ("values", "V"),
+    "q_rope": ("rotated queries", "Q ← RoPE(Q)"),
+    "k_rope": ("rotated keys", "K ← RoPE(K)"),
+    "s_scaled": ("raw scores", "Q·Kᵀ"),
+    "s_dot": ("raw scores", "Q·Kᵀ"),
+    "s_general": ("raw scores", "Q·W·Kᵀ"),
+    "s_additive": ("raw scores", "qk_ij = vᵀ·tanh(q_i·W_q + k_j·W_k)"),
+    "s_cosine": ("raw scores", "qk_ij = q_i·k_j / (‖q_i‖‖k_j‖)"),
+    "s_location": ("raw scores", "Q·W_a"),
+    "scale": ("scaled", "S ← {src} · {scale:.6g}"),
+    "scale_sqrt": ("scaled", "S ← {src} / √d_k = {src} / √{d_k}"),
+    "softcap": ("soft-capped", "S ← {c:g}·tanh({src} / {c:g})"),
+    "bias": ("bias added", "S ← {src} + bias"),
+    "alibi": ("ALiBi added", "S ← {src} − m_h·|i − j|"),
+    "masked": ("masked", "S ← {src} with −∞ where masked ({masks})"),
+    "temperature": ("tempered", "S ← {src} / {t:g}"),
+    "a_softmax": ("attention weights", "A = softmax(S) over each row"),
+    "a_softmax1": ("attention weights", "A_ij = exp(S_ij) / (1 + Σ_j exp(S_ij))"),
+    "a_sparsemax": ("attention weights", "A = sparsemax(S) over each row"),
+    "a_relu": ("attention weights", "A = max(S, 0)"),
+    "a_sigmoid": ("attention weights", "A = σ(S) = 1 / (1 + e^−S)"),
+    "a_none": ("attention weights", "A = S"),
+    "head": ("head output", "head = A·V"),
+    "concat": ("concatenated heads", "concat(head_1, …, head_N)"),
+    "output": ("output", "O = concat(heads)·W_O + b_O"),
+    "output_plain": ("output", "O = A·V"),
+    "output_concat": ("output", "O = concat(head_1, …, head_N)"),
 }
 # the steps that change S on its way from qk to the scores (their formulas start from {src})
 TOWARDS_SCORES = ("scale", "scale_sqrt", "softcap", "bias", "alibi", "masked", "temperature")
@@ -108,15 +107,13 @@ class Step(Record):
     key: str
     title: str
     formula: str
-    formula_cols: str
     array: np.ndarray
     kind: str  # tokens | heads | map | table
     params: dict  # the values filled into the formula (scale, d_k, ...)
-    _fields = ("key", "title", "formula", "formula_cols", "array", "kind", "params")
+    _fields = ("key", "title", "formula", "array", "kind", "params")
 
-    def __init__(self, key: str, title: str, formula: str, formula_cols: str, array: np.ndarray, kind: str,
-                 params: dict) -> None:
-        self.key, self.title, self.formula, self.formula_cols = key, title, formula, formula_cols
+    def __init__(self, key: str, title: str, formula: str, array: np.ndarray, kind: str, params: dict) -> None:
+        self.key, self.title, self.formula = key, title, formula
         self.array, self.kind, self.params = array, kind, params
 
 
@@ -138,17 +135,17 @@ class Tracer:
         self.steps: list[Step] = []
         self.budget = _BUDGET.get()
         self.nbytes = 0
-        self._src = ("qk", "qk")  # what the next step towards the scores starts from (rows, cols notation)
+        self._src = "qk"  # what the next step towards the scores starts from
 
     def add(self, key: str, array: np.ndarray, kind: str, **fmt: object) -> None:
         if not self.enabled:
             return
         self._check(key, array, kind)
-        title, rows, cols = FORMULAS[key]
+        title, formula = FORMULAS[key]
         if key in TOWARDS_SCORES:  # the first step after the score function starts from qk, the others from S
-            fmt.update(src=self._src[0], src_cols=self._src[1])
-            self._src = ("S", "A")
-        self.steps.append(Step(key, title, rows.format(**fmt), cols.format(**fmt), np.array(array), kind, fmt))
+            fmt.update(src=self._src)
+            self._src = "S"
+        self.steps.append(Step(key, title, formula.format(**fmt), np.array(array), kind, fmt))
         self.nbytes += array.nbytes
 
     def _check(self, key: str, array: np.ndarray, kind: str) -> None:

@@ -34,6 +34,62 @@ DIMS = {
 }
 KEY_ROWS = {"x_kv", "k", "v", "k_x", "v_x", "k_direct", "v_direct", "k_rope"}
 
+# each step's formula in the lecture's notation (tokens as columns: Q = W_q·I, A = Kᵀ·Q, A′ = softmax down each
+# column, O = V·A′), filled as core/steps.py's FORMULAS with {src} in the lecture's symbols (LECTURE_SYMBOLS)
+LECTURE: dict[str, str] = {
+    "x": "I (columns = tokens)",
+    "x_kv": "I_kv",
+    "pe": "PE",
+    "x_pe": "I ← I + PE",
+    "q": "Q = W_q·I{b}",
+    "k": "K = W_k·{src}{b}",
+    "v": "V = W_v·{src}{b}",
+    "q_x": "Q = I",
+    "k_x": "K = {src}",
+    "v_x": "V = {src}",
+    "q_direct": "Q",
+    "k_direct": "K",
+    "v_direct": "V",
+    "q_rope": "Q ← RoPE(Q)",
+    "k_rope": "K ← RoPE(K)",
+    "s_scaled": "Kᵀ·Q",
+    "s_dot": "Kᵀ·Q",
+    "s_general": "Kᵀ·Wᵀ·Q",
+    "s_additive": "qk_ji = vᵀ·tanh(W_qᵀ·q_i + W_kᵀ·k_j)",
+    "s_cosine": "qk_ji = k_j·q_i / (‖k_j‖‖q_i‖)",
+    "s_location": "W_aᵀ·Q",
+    "scale": "A ← {src} · {scale:.6g}",
+    "scale_sqrt": "A ← {src} / √d_k = {src} / √{d_k}",
+    "softcap": "A ← {c:g}·tanh({src} / {c:g})",
+    "bias": "A ← {src} + bias",
+    "alibi": "A ← {src} − m_h·|i − j|",
+    "masked": "A ← {src} with −∞ where masked ({masks})",
+    "temperature": "A ← {src} / {t:g}",
+    "a_softmax": "A′ = softmax(A) down each column",
+    "a_softmax1": "A′_ji = exp(A_ji) / (1 + Σ_j exp(A_ji))",
+    "a_sparsemax": "A′ = sparsemax(A) down each column",
+    "a_relu": "A′ = max(A, 0)",
+    "a_sigmoid": "A′ = σ(A)",
+    "a_none": "A′ = A",
+    "head": "O_h = V·A′",
+    "concat": "[O_1; …; O_N] (stacked)",
+    "output": "O = W_o·[O_1; …; O_N] + b_o",
+    "output_plain": "O = V·A′",
+    "output_concat": "O = [O_1; …; O_N]",
+}
+LECTURE_SYMBOLS = {"X": "I", "X_kv": "I_kv", "S": "A"}  # what a step starts from: qk is qk in both
+
+
+def lecture_formula(st) -> str:
+    """Step `st`'s formula in the lecture's notation (its own formula when LECTURE has none)."""
+    if st.key not in LECTURE:
+        return st.formula
+    params = dict(st.params)
+    if "src" in params:
+        params["src"] = LECTURE_SYMBOLS.get(params["src"], params["src"])
+    return LECTURE[st.key].format(**params)
+
+
 # LaTeX for each step's formula: (rows layout, cols layout)
 LATEX = {
     "x": ("X", "I"), "x_kv": ("X_{kv}", "I_{kv}"), "pe": (r"\mathrm{PE}", r"\mathrm{PE}"),
@@ -132,9 +188,9 @@ def sections(steps: list, *, layout: str = "rows", batched: bool = False, query_
             dims = tuple(n.replace("H·", "") for n in dims)
         if cols:
             dims = dims[::-1]
-        tex_rows, tex_cols = LATEX.get(st.key, (st.formula, st.formula_cols))
+        tex_rows, tex_cols = LATEX.get(st.key, (st.formula, lecture_formula(st)))
         out.append(Section(number, st.key, title_of(names, towards, st.title),
-                           st.formula_cols if cols else st.formula,
+                           lecture_formula(st) if cols else st.formula,
                            _fill(tex_cols if cols else tex_rows, _tex_params(st.params, cols)),
                            f"{dims[0]} × {dims[1]} = {r} × {c}", mats, names, towards))
     return out
@@ -160,7 +216,7 @@ def _tex_params(params: dict, cols: bool) -> dict:
     """Formula values in LaTeX: X_kv -> X_{kv}, 0.125 -> 0.125, a bias suffix as is."""
     out = {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in params.items()}
     if "src" in out:
-        src = out["src_cols" if cols else "src"]
+        src = LECTURE_SYMBOLS.get(out["src"], out["src"]) if cols else out["src"]
         out["src"] = {"X_kv": "X_{kv}", "I_kv": "I_{kv}", "qk": r"\mathrm{qk}"}.get(src, src)
     if "b" in out and cols:
         out["b"] = out["b"].lower()
