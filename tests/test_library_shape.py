@@ -84,3 +84,25 @@ def test_the_core_computes_in_rows_layout_only() -> None:
     cli/ (cli/layout.py, cli/pipeline.py); the core raises heads.WeightShapeError with the shapes as data."""
     assert not (CORE / "layout.py").exists(), "core/layout.py: the lecture layout's transposes belong to cli/"
     assert not layout_mentions(), "the lecture layout or torch in core/:\n" + "\n".join(layout_mentions())
+
+
+def attncli_imports(folder: str) -> set[str]:
+    """The attncli modules that the modules of attncli/`folder` import, lazily or not."""
+    found = set()
+    for path in (CORE.parent / folder).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("attncli"):
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name.startswith("attncli")}
+    return found
+
+
+@pytest.mark.parametrize("folder, allowed", [
+    ("core", ("attncli.core", "attncli.errors", "attncli.record", "attncli.vocabulary")),
+    ("text", ("attncli.text", "attncli.errors", "attncli.io.source")),
+])
+def test_layers_import_only_what_architecture_md_says(folder: str, allowed: tuple[str, ...]) -> None:
+    """ARCHITECTURE.md's table: the core knows nothing of files, the CLI or rendering; text/ opens no file."""
+    wrong = sorted(m for m in attncli_imports(folder) if not any(m == a or m.startswith(a + ".") for a in allowed))
+    assert not wrong, f"attncli/{folder} imports {wrong}"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from attncli.errors import AttnError, param
-from attncli.io._common import shorten
+from attncli.io.source import shorten
 
 OOV_POLICIES = ("error", "zero", "skip")  # and "unk:TOKEN"
 E = param("embeddings")  # the parameter most messages here name
