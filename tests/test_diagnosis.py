@@ -384,11 +384,12 @@ def test_expected_mode_shapes():
 
 
 def test_fast_tail_equals_attention():
-    """Mistakes made after the projections are recomputed from Q, K, V (mistakes.tail), not by attention():
+    """Mistakes made after the projections are recomputed from Q, K, V (recompute.tail), not by attention():
     the two agree on batched, grouped-query, cols-layout and masked problems."""
     from attncli.cli.pipeline import compute_attention as attention
     from attncli.cli.pipeline import rows_problem
     from attncli.core import mistakes as mm
+    from attncli.core import recompute as rc
 
     problems = [
         dict(x=_m(2, 4, 4), wq=_m(4, 4), wk=_m(4, 2), wv=_m(4, 2), wo=_m(4, 3), bo=_m(3), heads=2, kv_heads=1,
@@ -404,9 +405,9 @@ def test_fast_tail_equals_attention():
         kw = mm.with_spec(kw, res)  # mistakes change the spec it ran with
         for m in mm.MISTAKES:
             changed = m.change(kw, res)
-            if changed is None or not mm.tail_covers(kw, changed):
+            if changed is None or not rc.tail_covers(kw, changed):
                 continue
-            fast, slow = mm.tail(res, changed), compute(**changed)
+            fast, slow = rc.tail(res, changed), compute(**changed)
             for what in ("weights", "output"):
                 np.testing.assert_allclose(fast.export(what), slow.export(what), atol=1e-12, err_msg=m.name)
             checked += 1

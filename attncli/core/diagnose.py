@@ -24,8 +24,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from attncli.core.mistakes import MISTAKES, STAGES, Kwargs, Mistake, plain, rounded, tail, tail_covers, with_spec
+from attncli.core.mistakes import MISTAKES, STAGES, Kwargs, Mistake, rounded, with_spec
 from attncli.core.neighbours import views as neighbours
+from attncli.core.recompute import plain, tail, tail_covers
 from attncli.errors import AttnError, param
 from attncli.vocabulary import NOUN
 
@@ -156,7 +157,7 @@ class Suspects:
 
     def _run(self, *ms: Mistake) -> Any:
         """The result with mistakes `ms` made, or None when they cannot be made here (or together). A mistake
-        made after the projections reuses Q, K, V of a result already computed (mistakes.tail)."""
+        made after the projections reuses Q, K, V of a result already computed (recompute.tail)."""
         ms = tuple(sorted(ms, key=lambda m: STAGES[m.stage]))  # the projections' mistake first: its Q, K, V serve
         try:
             kw = self._changed(ms[0])

@@ -8,8 +8,7 @@ rounded before ·V):
     A′ = f(A or S),   head_h = A′_h·V_h,   O = concat(head_1 … head_N)·W_O + b_O
 
 A mistake made after the projections (scale, masks, normalizer, W_O) need not run attention() again:
-`tail` recomputes S = Q·Kᵀ·scale → masks → normalize → ·V → W_O from a result's Q, K, V, for the plain
-problems a class is given (tested against attention() in tests/test_diagnosis.py).
+core/recompute.py's `tail` recomputes S = Q·Kᵀ·scale → masks → normalize → ·V → W_O from a result's Q, K, V.
 
 Pure numpy: takes the problem in rows layout (the command's keywords, its arrays, with "spec": the Spec it ran, see
 with_spec) and the correct AttentionResult, returns new ones. A caller that writes its arrays another way translates
@@ -26,8 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from attncli.core import masks as mk
-from attncli.core.heads import merge_heads
 from attncli.core.neighbours import (
     along,
     default_scaling,
@@ -39,11 +36,9 @@ from attncli.core.neighbours import (
     sqrt_dk,
     towards_scores,
 )
-from attncli.core.normalize import normalize
-from attncli.core.spec import Spec
+from attncli.core.recompute import Kwargs, rebuild, wo_rows
 from attncli.errors import param
 
-Kwargs = dict[str, Any]
 Change = Callable[[Kwargs, Any], "Kwargs | None"]  # (kwargs, correct result) -> new kwargs, None: impossible here
 Post = Callable[[Any, Kwargs], Any]  # (result, kwargs) -> result with new weights, heads and output
 # the arrays of the vocabulary (attncli/vocabulary.py) in pipeline order: a mistake made at one stage shows in it and
@@ -167,22 +162,13 @@ def _no_wo(kw: Kwargs, res: Any) -> Kwargs | None:
     return {**kw, "wo": None, "bo": None} if kw.get("wo") is not None else None
 
 
-def _wo_rows(kw: Kwargs) -> np.ndarray | None:
-    """W_O as (H·d_v, d_out) in rows layout, or None."""
-    wo = kw.get("wo")
-    if wo is None:
-        return None
-    w = np.asarray(wo)
-    return w.reshape(-1, w.shape[-1]) if w.ndim == 3 else w
-
-
 def _with_wo(kw: Kwargs, w: np.ndarray) -> Kwargs:
     return {**kw, "wo": w}
 
 
 def _heads_reversed(kw: Kwargs, res: Any) -> Kwargs | None:
     """concat(head_N, …, head_1)·W_O equals concat(head_1, …, head_N)·W_O′ with W_O′'s row blocks reversed."""
-    w, H = _wo_rows(kw), res.q.shape[1]
+    w, H = wo_rows(kw), res.q.shape[1]
     if w is None or H < 2 or w.shape[0] % H:
         return None
     return _with_wo(kw, w.reshape(H, -1, w.shape[1])[::-1].reshape(w.shape))
@@ -226,80 +212,12 @@ def _heads_interleaved(merge_too: bool) -> Change:
         elif not all(permute(n, h) for n, h in (("q", H), ("k", G), ("v", G))):
             return None
         if merge_too:
-            w = _wo_rows(kw)
+            w = wo_rows(kw)
             if w is None or w.shape[0] % H:
                 return None
             new.update(_with_wo(new, w[interleaved(w.shape[0], H)]))
         return new
     return change
-
-
-def rebuild(res: Any, kw: Kwargs, weights: np.ndarray, **more: Any) -> Any:
-    """The result with other weights: head_h = A_h·V_h, O = concat(heads)·W_O + b_O (padded queries zero)."""
-    B, H = weights.shape[:2]
-    v = np.repeat(res.v, H // res.v.shape[1], axis=1)  # (B, H, n_k, d_v): each kv head shared by H/G heads
-    heads = weights @ v  # (B, H, n_q, n_k) @ (B, H, n_k, d_v) -> (B, H, n_q, d_v)
-    out = merge_heads(heads)  # (B, n_q, H·d_v)
-    w = _wo_rows(kw)
-    if w is not None:
-        bo = kw.get("bo")
-        out = out @ w + (0 if bo is None else np.asarray(bo).reshape(-1))  # (B, n_q, d_out)
-    if spec_of(kw).query_lens is not None:
-        lens = np.broadcast_to(np.asarray(spec_of(kw).query_lens).reshape(-1), (B,))
-        out = np.where(np.arange(out.shape[1])[None, :, None] < lens[:, None, None], out, 0)
-    return res.replace(weights=weights, heads=heads, output=out, **more)
-
-
-TAIL_KEYS = frozenset({"spec", "wo", "bo"})  # what `tail` recomputes from a result's Q, K, V ...
-TAIL_FIELDS = frozenset({"scale", "normalize", "normalize_over", "causal", "window", "mask", "key_lens",
-                         "query_lens"})  # ... of the spec: the scale, the masks and the normalizer
-
-
-def tail_covers(base: Kwargs, kw: Kwargs) -> bool:
-    """`kw` differs from `base` only in what `tail` recomputes (TAIL_KEYS, and of the spec TAIL_FIELDS)."""
-    differ = {n for n in base.keys() | kw.keys() if base.get(n) is not kw.get(n)}
-    if not differ <= TAIL_KEYS:
-        return False
-    if "spec" not in differ:
-        return True
-    a, b = spec_of(base), spec_of(kw)
-    return all(f in TAIL_FIELDS for f in Spec._fields if not _same(getattr(a, f), getattr(b, f)))
-
-
-def _same(a: Any, b: Any) -> bool:
-    if a is b:
-        return True
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b)
-    return a == b
-
-
-def plain(kw: Kwargs) -> bool:
-    """A problem `tail` can recompute: S = Q·Kᵀ·scale, boolean masks, a normalizer; nothing added to S."""
-    spec = spec_of(kw)
-    return (spec.score in ("scaled", "dot") and spec.softcap is None and spec.temperature == 1.0 and not spec.alibi
-            and spec.bias is None and spec.graph is None and spec.window2d is None and kw.get("image") is None
-            and not kw.get("allow_nonfinite") and spec.empty_rows == "zero")
-
-
-def tail(res: Any, kw: Kwargs) -> Any:
-    """The result of a plain problem recomputed from `res`'s Q, K, V with the spec's scale, masks and normalizer
-    and W_O (TAIL_KEYS): a mistake made after the projections costs a few products, not a whole computation."""
-    spec = spec_of(kw)
-    B, H, n_q, d_k = res.q.shape
-    k = np.repeat(res.k, H // res.k.shape[1], axis=1)  # (B, H, n_k, d_k)
-    scale = spec.scale
-    if scale is None:
-        scale = 1 / math.sqrt(d_k) if spec.score == "scaled" else 1.0
-    s = (res.q @ np.swapaxes(k, -1, -2)) * scale  # (B, H, n_q, d_k) @ (B, H, d_k, n_k) -> (B, H, n_q, n_k)
-    allowed = mk.combine(s.shape, spec).allowed if spec.masked else None
-    if allowed is not None:
-        s = np.where(allowed, s, -np.inf)
-    if spec.normalize_over == "queries":
-        w = np.swapaxes(normalize(np.swapaxes(s, -1, -2).copy(), spec.normalize)[0], -1, -2)
-    else:
-        w = normalize(s.copy(), spec.normalize)[0]  # normalize works in place
-    return rebuild(res, kw, w, scores=s, allowed=allowed)
 
 
 def _softmax_whole(res: Any, kw: Kwargs) -> Any:
