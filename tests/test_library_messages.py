@@ -24,9 +24,10 @@ import pytest
 from cli_helpers import run, run_error
 
 from attncli.core import generate, heads, positions, scores, validate
-from attncli.core.diagnose import LAYOUT, Finding
+from attncli.core.diagnose import Finding
 from attncli.core.mistakes import MISTAKES
 from attncli.core.steps import Tracer, trace_budget
+from attncli.core.suspects import LAYOUT
 from attncli.errors import AttnError
 
 ROOT = Path(__file__).parent.parent

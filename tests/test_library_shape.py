@@ -62,7 +62,7 @@ def test_no_core_function_runs_past_a_screen() -> None:
 MENTIONS_ALLOWED = [
     (r"positions\.py|spec\.py", r"layout"),  # RoPE's and PE's own layouts: half, interleaved, concat
     (r"attend\.py", r"rope\.layout"),  # ... as attend passes them on
-    (r"diagnose\.py", r"layout"),  # a student's answer transposed: the diagnosis named "layout"
+    (r"suspects\.py", r"layout"),  # a student's answer transposed: the diagnosis named "layout"
     (r".", r"rows layout|\"layout\": \"rows\"|layout = \"rows\""),  # the core's own convention, said where it matters
     (r"fused\.py", r"\bcols\b"),  # a block's key columns (p0, p1), not a layout
     (r"attend\.py", r"torch's scaled_dot_product_attention"),  # the reference attend matches, in its docstring
