@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import run
+from cli_helpers import run, run_error
 from safetensors.numpy import load_file
 
 from attncli.core.spec import Rope, Spec
@@ -139,3 +139,59 @@ def test_without_num_key_value_heads_the_config_class_default_is_used(case, kv, 
     else:
         with pytest.raises(AttnError, match=f"heads 4, kv heads {kv},"):
             shapes(open_checkpoint(str(folder)))
+
+
+def test_without_head_dim_qwen3_takes_its_config_class_default_128(tmp_path):
+    """Qwen3Config's head_dim defaults to 128 (configuration_qwen3.py), not hidden_size / heads as Llama's: the
+    qwen3 golden (head_dim 12, hidden 32, 4 heads) without head_dim implies q_proj (4·128, 32) and is refused."""
+    import shutil
+
+    from attncli.errors import AttnError
+
+    for case, head_dim in (("qwen3", 128), ("llama_gqa", 8)):
+        folder = tmp_path / case
+        shutil.copytree(GOLDEN / case, folder)
+        cfg = json.loads((folder / "config.json").read_text())
+        del cfg["head_dim"]
+        (folder / "config.json").write_text(json.dumps(cfg))
+        ckpt = open_checkpoint(str(folder))
+        assert shapes(ckpt).head_dim == head_dim
+        with pytest.raises(AttnError, match=rf"\(48, 32\) but config.json implies \({4 * head_dim}, 32\)"):
+            forward(ckpt, np.array([[1, 2, 3]]), None, layers=[0], hidden=False)
+
+
+def test_qk_norms_need_separate_q_and_k_projections():
+    with pytest.raises(ValueError, match="q/k norms"):
+        replace(FAMILIES["gpt2"], qk_norm=("attn.q_norm.weight", "attn.k_norm.weight"))
+
+
+def test_one_layer_of_a_model_with_qk_norms_is_refused_in_compute(tmp_path):
+    """compute --config computes a layer with the core's attention, which has no q/k norms yet: refused in one
+    line, nothing written, rather than maps without the norms."""
+    np.save(tmp_path / "h.npy", np.zeros((3, 32), dtype=np.float32))
+    err = run_error(["compute", "--config", GOLDEN / "qwen3" / "config.json", "--layer", "1", "--x",
+                     tmp_path / "h.npy", "-o", tmp_path / "w.npy"])
+    assert err.startswith("error: --config: layer 1 of this qwen3 model normalizes each head's q and k"), err
+    assert "self_attn.q_norm.weight" in err and "attncli model" in err, err
+    assert not (tmp_path / "w.npy").exists()
+
+
+def test_qk_norm_is_an_rms_norm_of_each_head_over_head_dim():
+    """Layer.qk_norm_ against numpy here: q (r, H·hd) seen as heads, each x / √(mean(x²) + ε) · w over its hd
+    values, with qwen3's q_norm and k_norm weights; in place, also for q columns that are not contiguous."""
+    from attncli.models.weights import Layer
+
+    ckpt = open_checkpoint(str(GOLDEN / "qwen3"))  # 4 heads over 2 kv heads, head_dim 12, rms_norm_eps 1e-6
+    layer = Layer(ckpt, 1, shapes(ckpt), np.dtype(np.float32))
+    w = load_file(str(GOLDEN / "qwen3" / "model.safetensors"))
+    rng = np.random.default_rng(7)
+    wide = rng.standard_normal((5, 2 * 48)).astype(np.float32)
+    q, k = wide[:, ::2], rng.standard_normal((5, 24)).astype(np.float32)  # (5, 4·12) strided, (5, 2·12)
+    expected = []
+    for y, name, heads in ((q, "q_norm", 4), (k, "k_norm", 2)):
+        x = y.astype(np.float64).reshape(5, heads, 12)
+        g = w[f"model.layers.1.self_attn.{name}.weight"].astype(np.float64)  # (12,)
+        expected.append((x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + 1e-6) * g).reshape(5, -1))
+    layer.qk_norm_(q, k)
+    np.testing.assert_allclose(q, expected[0], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(k, expected[1], atol=1e-6, rtol=0)

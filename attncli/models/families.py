@@ -5,7 +5,7 @@ these tables; the rules a family selects by name (scale, window, position ids) a
 The names follow transformers' modeling files (the reference semantics; see each family's `source`):
 
     norm_at="post" (bert, roberta, distilbert):   x = N₁(x + Attn(x));  x = N₂(x + MLP(x))
-    norm_at="pre" (gpt2, llama, mistral, qwen2, bloom):  x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
+    norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom):  x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
     norm_at="pre", parallel_residual (GPT-NeoX, Falcon style; no family here yet):  x = x + Attn(N₁(x)) + MLP(N₂(x))
     final_norm: N_f(x) at the end, whose output is the last hidden state
 
@@ -83,6 +83,10 @@ class Family:
     fused_layout: str = "blocks"  # "blocks": [q | k | v] (GPT-2); "per_head": (heads, 3, head_dim) (BLOOM)
     attn_bias: bool | str = True  # True, False, or the config key that says (llama's attention_bias)
     o_bias: bool | str = True
+    # the norms (weight names, relative to the layer) each head's q and k go through over head_dim, after the
+    # projections and before RoPE: the family's norm_kind and ε, one weight (head_dim,) shared by every head
+    # (Qwen3's q_norm, k_norm); None: no such norms
+    qk_norm: tuple[str, str] | None = None
     # norms, relative to the layer: N₁ and N₂ (where they sit: norm_at), and the final norm
     norm1: tuple[str, str | None] = ("", None)
     norm2: tuple[str, str | None] = ("", None)
@@ -122,6 +126,8 @@ class Family:
             raise ValueError(f"{self.name}: norm_at is 'pre' or 'post', and a parallel residual is pre-norm")
         if self.weights not in ("out_in", "in_out") or self.fused_layout not in ("blocks", "per_head"):
             raise ValueError(f"{self.name}: weights is 'out_in' or 'in_out'; fused_layout 'blocks' or 'per_head'")
+        if self.qk_norm is not None and self.fused_qkv is not None:
+            raise ValueError(f"{self.name}: q/k norms are read for separate q and k projections only")
 
 
 COMMON_KEYS = {
@@ -212,10 +218,17 @@ def _llama_keys(goldens: tuple[str, ...], eps_goldens: tuple[str, ...], kv_heads
             *_rope_keys(goldens if theta_goldens is None else theta_goldens))
 
 
+def _replacing(keys: tuple[Key, ...], *new: Key) -> tuple[Key, ...]:
+    """`keys` with each entry for a key of `new` replaced by it (a family that differs from the one it follows)."""
+    names = {k.key for k in new}
+    return (*(k for k in keys if k.key not in names), *new)
+
+
 # the golden cases (tests/golden/models) of each family
 GPT2 = ("gpt2", "gpt2_6heads", "gpt2_unscaled", "gpt2_layer_scaled")
 LLAMA = ("llama_gqa", "llama_batch", "llama_bf16", "llama_attn_bias", "llama_no_eps")
 QWEN2 = ("qwen2", "qwen2_window_layers", "qwen2_layer_types")
+QWEN3 = ("qwen3", "qwen3_window")
 
 FAMILIES: dict[str, Family] = {
     "bert": Family(
@@ -276,6 +289,17 @@ FAMILIES: dict[str, Family] = {
                 Honoured("sliding_window", 4096, "rules.qwen2_window", QWEN2[1:]),
                 Honoured("max_window_layers", 28, "rules.qwen2_window", ("qwen2_window_layers",)),
                 Honoured("layer_types", None, "rules.qwen2_window", ("qwen2_layer_types",)))),
+    "qwen3": Family(  # Qwen2's layer and windows, with q/k norms, head_dim 128 by default and attention_bias
+        "qwen3", "transformers/models/qwen3/modeling_qwen3.py", attn_bias="attention_bias", o_bias="attention_bias",
+        qk_norm=("self_attn.q_norm.weight", "self_attn.k_norm.weight"), window=rules.qwen2_window, **_LLAMA,
+        config=(*_replacing(_llama_keys(QWEN3, QWEN3, kv_heads=32, theta_goldens=("qwen3_window",)),
+                            Honoured("head_dim", 128, SHAPES, QWEN3),  # Qwen3Config's default, not hidden / heads
+                            Honoured("rope_theta", 10000.0, ROPE, ("qwen3",))),
+                Honoured("attention_bias", False, "forward.qkv_weights, forward.layer_weights", ("qwen3_window",)),
+                Honoured("use_sliding_window", False, "rules.qwen2_window", QWEN3),
+                Honoured("sliding_window", 4096, "rules.qwen2_window", QWEN3),
+                Honoured("max_window_layers", 28, "rules.qwen2_window", QWEN3),
+                Honoured("layer_types", None, "rules.qwen2_window", ("qwen3_window",)))),
     "bloom": Family(
         "bloom", "transformers/models/bloom/modeling_bloom.py", prefixes=("transformer.", ""),
         layer="h.{i}.", word="word_embeddings.weight",
@@ -297,7 +321,7 @@ FAMILIES: dict[str, Family] = {
 # architectures (config.json "architectures") -> model_type, for configs that do not say model_type
 ARCHITECTURES = {
     "Bert": "bert", "Roberta": "roberta", "DistilBert": "distilbert", "GPT2": "gpt2", "Llama": "llama",
-    "Mistral": "mistral", "Qwen2": "qwen2", "Bloom": "bloom",
+    "Mistral": "mistral", "Qwen2": "qwen2", "Qwen3": "qwen3", "Bloom": "bloom",
 }
 
 

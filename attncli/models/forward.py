@@ -5,6 +5,7 @@
     pre-norm:   h = h + Attn(N₁(h));  h = h + MLP(N₂(h))      (parallel residual: h + Attn(N₁(h)) + MLP(N₂(h)))
     final norm: last hidden state = N_f(h)
     Attn(h) = W_O·attend(Q, K, V, the layer's Spec)    Q, K, V = h·W + b, split into heads
+    q/k norms (qwen3): q_h = N_q(q_h), k_h = N_k(k_h) over each head's head_dim, before attend applies RoPE
     MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)
 
 What a family is (families.py) decides every branch here: where the norms sit, causal or not, the positions,
@@ -23,7 +24,7 @@ import numpy as np
 
 from attncli.core.attend import attend
 from attncli.core.spec import Plan, Rope, Spec
-from attncli.errors import AttnError
+from attncli.errors import AttnError, param
 from attncli.models import rules
 from attncli.models.checkpoint import OPTION, Checkpoint
 from attncli.models.ops import gelu_, layer_norm
@@ -99,6 +100,10 @@ def layer_weights(layer: Layer) -> dict:
     """Layer i's self-attention as attncli.core.attention keywords: W_Q, W_K, W_V, W_O and biases (in × out),
     heads, kv heads, and its settings (layer_spec)."""
     fam, s = layer.ckpt.family, layer.s
+    if fam.qk_norm is not None:  # the core's attention has no q/k norms: refused rather than computed without
+        raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model normalizes each head's q and k "
+                        f"over head_dim ({', '.join(fam.qk_norm)}) before RoPE, which one layer's attention does "
+                        "not compute yet; the model's own forward pass does (attncli model, its layers chosen)")
     proj = qkv_weights(layer)
     if fam.fused_qkv is not None:
         (w, b), d = proj[0], s.hidden
@@ -176,6 +181,8 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
         xr = layer.norm_(fam.norm1, x[r0:r1].copy()) if pre else x[r0:r1]  # N₁(h) or h
         for wb, y in zip(proj, ys, strict=True):
             _linear_rows(xr, wb, y[r0:r1])
+        if fam.qk_norm is not None:  # Qwen3: each head's q and k through an RMSNorm over head_dim, before RoPE
+            layer.qk_norm_(ys[0][r0:r1], ys[1][r0:r1])
 
     rows.run(project)
     q, k, v = heads_of(ys, fam.fused_layout if fam.fused_qkv else None, B, n, s)  # (B, H, n, hd), (B, G, n, hd) ×2

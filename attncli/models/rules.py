@@ -97,9 +97,9 @@ def window_in_every_layer(cfg: dict[str, Any], i: int) -> int | None:
 
 
 def qwen2_window(cfg: dict[str, Any], i: int) -> int | None:
-    """Qwen2 (configuration_qwen2.py, modeling_qwen2.py): `sliding_window` only when `use_sliding_window`
-    (default false), in the layers `layer_types` calls "sliding_attention"; without layer_types, the layers
-    i ≥ `max_window_layers` (default 28)."""
+    """Qwen2 and Qwen3 (configuration_qwen2.py, modeling_qwen2.py; Qwen3's files say the same): `sliding_window`
+    only when `use_sliding_window` (default false), in the layers `layer_types` calls "sliding_attention";
+    without layer_types, the layers i ≥ `max_window_layers` (default 28)."""
     window = _sliding_window(cfg)
     if not flag(cfg, "use_sliding_window", False) or window is None:
         return None

@@ -33,7 +33,8 @@ def shapes(ckpt: Checkpoint) -> Shapes:
     fam = ckpt.family
     hidden, heads = int(ckpt.need("hidden")), int(ckpt.need("heads"))
     kv = int(ckpt.setting("kv_heads") or fam.default("num_key_value_heads") or heads)  # Mistral: 8, Qwen2: 32
-    head_dim = int(ckpt.setting("head_dim") or 0) or (hidden // heads if heads and hidden % heads == 0 else 0)
+    head_dim = int(ckpt.setting("head_dim") or fam.default("head_dim") or 0) or (  # Qwen3: 128
+        hidden // heads if heads and hidden % heads == 0 else 0)
     if heads <= 0 or head_dim <= 0 or kv <= 0 or heads % kv:
         raise AttnError(f"{OPTION}: config.json's head counts do not fit: hidden {hidden}, heads {heads}, kv heads "
                         f"{kv}, head_dim {head_dim}; heads must divide the hidden size (or head_dim be given) and "
@@ -82,12 +83,27 @@ class Layer:
         self.norm_(names, y.reshape(-1, y.shape[-1]))
         return y
 
-    def norm_(self, names: tuple[str, str | None], x: np.ndarray) -> np.ndarray:
-        """The norm `names` of the rows of x (m, d), in place."""
-        w = self.get(names[0], (self.s.hidden,))
+    def norm_(self, names: tuple[str, str | None], x: np.ndarray, width: int | None = None) -> np.ndarray:
+        """The norm `names` of the rows of x (m, width), in place; `width` is the hidden size unless given (a
+        per-head q/k norm's is head_dim)."""
+        d = self.s.hidden if width is None else width
+        w = self.get(names[0], (d,))
         if self.ckpt.family.norm_kind == "rms":
             return rms_norm_(x, w, self.s.eps)
-        return layer_norm_(x, w, self.get(names[1], (self.s.hidden,)) if names[1] else None, self.s.eps)
+        return layer_norm_(x, w, self.get(names[1], (d,)) if names[1] else None, self.s.eps)
+
+    def qk_norm_(self, q: np.ndarray, k: np.ndarray) -> None:
+        """Each head's q and k normed over head_dim, in place (the family's qk_norm, before RoPE; nothing when it
+        has none): q (r, H·hd), k (r, G·hd), rows of the projections' contiguous outputs, seen as (r·H, hd) and
+        (r·G, hd) rows."""
+        names, hd = self.ckpt.family.qk_norm, self.s.head_dim
+        if names is None:
+            return
+        for name, y in ((names[0], q), (names[1], k)):
+            rows = y.reshape(-1, hd)  # (r·H, hd) or (r·G, hd): a view when y's rows are contiguous
+            self.norm_((name, None), rows, hd)
+            if rows.ctypes.data != y.ctypes.data:  # reshape made a copy: write it back
+                y[...] = rows.reshape(y.shape)
 
 
 def split_fused(a: np.ndarray, layout: str, s: Shapes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ For each case in CASES it writes tests/golden/models/<case>/:
                                   use_sliding_window is false); `gpt2` gets the causal-mask buffers
                                   h.N.attn.bias / h.N.attn.masked_bias that older GPT-2 checkpoints hold
                                   (transformers ignores them); `llama_bf16` is saved in bfloat16;
-                                  `qwen2_window_layers` is in the transformers 4 layout too;
+                                  `qwen2_window_layers` and `qwen3` are in the transformers 4 layout too;
                                   `llama_no_eps` has rms_norm_eps removed from config.json (the reload
                                   uses LlamaConfig's default) and embeddings drawn N(0, 0.003²) so that
                                   ε matters.
@@ -52,7 +52,7 @@ For each case in CASES it writes tests/golden/models/<case>/:
                                   holding exactly those float32 values. hidden[0] is the embedding output
                                   (after the embedding LayerNorm for bert/roberta/distilbert/bloom),
                                   hidden[l] the output of layer l, and hidden[L] is after the final norm
-                                  for the families that have one (gpt2 ln_f, llama/mistral/qwen2 norm,
+                                  for the families that have one (gpt2 ln_f, llama/mistral/qwen2/qwen3 norm,
                                   bloom ln_f): transformers replaces the last layer's output by
                                   last_hidden_state (checked below).
   tests/golden/models/SHA256SUMS  sha256sum-style lines for every file written.
@@ -348,6 +348,35 @@ CASES: list[dict] = [
                "transformers derives position ids from the ids (create_position_ids_from_input_ids): "
                "cumsum(ids != pad) * (ids != pad) + pad, so the two pads take position row 1 and the tokens "
                "after them continue the count (rows 2, 3, 4, 1, 1, 5, 6, 7, 8), not rows 2..10."),
+    # ---- issue 22: qwen3 (per-head RMSNorm on q and k before RoPE)
+    dict(name="qwen3", family="qwen3", cls=T.Qwen3ForCausalLM, seed=1330, tokenizer="qwen2",
+         texts=["tokens attend to tokens; heads attend to heads."],
+         config=T.Qwen3Config(vocab_size=140, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=12, rope_theta=1000000.0,
+                              max_position_embeddings=64, tie_word_embeddings=True),
+         legacy_config={"rope_theta": 1000000.0, "rope_scaling": None, "sliding_window": None,
+                        "use_sliding_window": False, "max_window_layers": 28},
+         notes="Qwen3ForCausalLM, tie_word_embeddings=true: prefix 'model.', no lm_head.weight. Grouped kv "
+               "heads: 4 query heads over 2 kv heads; head_dim 12 is given and differs from hidden_size / heads "
+               "= 8: q_proj is (48, 32), o_proj (32, 48). Each layer has self_attn.q_norm.weight and "
+               "self_attn.k_norm.weight (12,): RMSNorm (eps rms_norm_eps) of each head's q and k over head_dim, "
+               "after the projection and before RoPE. attention_bias false: no bias on q/k/v/o_proj. "
+               "config.json is in the Hub's (transformers 4) layout, as Qwen/Qwen3-0.6B's: top-level rope_theta "
+               "(1e6), rope_scaling null, torch_dtype, no rope_parameters, no layer_types, sliding_window null, "
+               "use_sliding_window false. No special tokens added (no BOS)."),
+    dict(name="qwen3_window", family="qwen3", cls=T.Qwen3Model, seed=1331, tokenizer="qwen2",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.Qwen3Config(vocab_size=140, hidden_size=48, intermediate_size=80, num_hidden_layers=3,
+                              num_attention_heads=6, num_key_value_heads=3, head_dim=8, rope_theta=10000.0,
+                              max_position_embeddings=64, use_sliding_window=True, sliding_window=4,
+                              max_window_layers=1, attention_bias=True,
+                              layer_types=["sliding_attention", "full_attention", "sliding_attention"]),
+         notes="Qwen3Model (no prefix) with 6 heads (not a power of two) over 3 kv heads, head_dim 8, "
+               "attention_bias=true (q_proj, k_proj, v_proj AND o_proj have biases, unlike Qwen2's o_proj), "
+               "use_sliding_window=true, sliding_window 4 (shorter than the text) and layer_types [sliding, "
+               "full, sliding] (transformers 5 layout): layer_types decides, not max_window_layers (1 here, "
+               "which alone would window layers 1 and 2): layers 0 and 2 attend to the key itself and the 3 "
+               "before (i - 4 < j <= i), layer 1 is full causal. q_norm / k_norm as in the qwen3 case."),
 ]
 
 
@@ -466,7 +495,7 @@ def layer_windows(model, family: str) -> list[int | None]:
     """Each layer's sliding window as the loaded model applies it (None: none)."""
     if family == "mistral":
         return [model.config.sliding_window] * model.config.num_hidden_layers
-    if family == "qwen2":
+    if family in ("qwen2", "qwen3"):
         return [layer.self_attn.sliding_window for layer in model.layers]
     return [None] * model.config.num_hidden_layers
 
