@@ -307,9 +307,6 @@ MALFORMED = {  # name: (change to a valid tokenizer.json, what the library does 
     "unk token missing": (lambda t: t["model"].update(unk_token="nope"), "encode error"),
     "bad precompiled charsmap": (lambda t: t.update(normalizer={"type": "Precompiled", "precompiled_charsmap": "AAAA"}),
                                  "Rust panic on load"),
-    "stride beyond max_length": (lambda t: t.update(truncation={"direction": "Right", "max_length": 1,
-                                                                 "strategy": "LongestFirst", "stride": 5}),
-                                 "Rust panic on encode"),
 }
 
 
@@ -322,6 +319,19 @@ def test_malformed_tokenizer_json_is_one_line(tmp_path: Path, name: str) -> None
     path.write_text(json.dumps(doc))
     err = error_of(["compute", "--text", "the cat dog", "--tokenizer", path, "--embeddings", "random:4"])
     assert err.startswith("error: --tokenizer: ") and "panicked" not in err
+
+
+def test_a_truncation_block_the_library_panics_on_is_not_applied(tmp_path: Path) -> None:
+    """A stride beyond max_length made the library panic on encode; the file's truncation settings are now
+    switched off (as transformers does unless asked: issue 22), so the text gets all its tokens."""
+    pytest.importorskip("tokenizers")
+    doc = good_tokenizer()
+    doc["truncation"] = {"direction": "Right", "max_length": 1, "strategy": "LongestFirst", "stride": 5}
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(doc))
+    proc = run(["compute", "--text", "the cat dog", "--tokenizer", path, "--embeddings", "random:4", "--format",
+                "json"])
+    assert json.loads(proc.stdout)["meta"]["tokens"] == ["the", "cat", "[UNK]"] and proc.stderr == b""
 
 
 def test_a_good_tokenizer_json_still_works(tmp_path: Path) -> None:

@@ -245,7 +245,10 @@ PRECISION = Annotated[int, _opt("Decimals in tables. e.g. --precision 2", OUT, "
 DEBUG = Annotated[bool, _opt("Show a traceback on errors. e.g. --debug", OUT, "--debug")]
 THREADS = Annotated[int | None, _opt("Threads for long sequences (default: every CPU the process may use, each kept "
                                      "to a CPU of its own on Linux; ATTNCLI_PIN_THREADS=off leaves them to the "
-                                     "scheduler); results do not depend on it. e.g. --threads 1", NUM, "--threads")]
+                                     "scheduler). float32 results can differ between thread counts in their last "
+                                     "bits (a product split over other rows rounds differently): ~1e-7 of the "
+                                     "values' scale in one attention, up to ~1e-5 through a model's layers; "
+                                     "float64: ~1e-14. e.g. --threads 1", NUM, "--threads")]
 BACKEND = Annotated[Backend, _opt("Which kernel computes (the same numbers, to rounding): auto (fused when only the "
                                   "output or heads are shown, else dense), dense (the general kernel; every map), "
                                   "fused (softmax over scaled or dot scores, output and heads only), trace (every "

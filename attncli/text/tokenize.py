@@ -92,7 +92,11 @@ def require_tokenizers() -> None:
 
 def tokenizer_from_json(data: bytes, name: str) -> Tokenizer:
     """The tokenizer a Hugging Face tokenizer.json describes (its bytes; `name`, e.g. its path, says which in
-    messages and is the tokenizer's name). Needs the `text` extra."""
+    messages and is the tokenizer's name). Needs the `text` extra.
+
+    The file's own `padding` and `truncation` settings are switched off (sentence-transformers checkpoints ship
+    `{"strategy": {"Fixed": 24}}` or `{"max_length": 16}`): transformers' tokenizer call pads and truncates only
+    when asked (`padding=`, `truncation=`), so a text gives its own tokens, all of them, and nothing more."""
     require_tokenizers()
     from tokenizers import Tokenizer as HFTokenizer
 
@@ -101,7 +105,10 @@ def tokenizer_from_json(data: bytes, name: str) -> Tokenizer:
     except UnicodeDecodeError:
         raise AttnError(f"{param('tokenizer')}: '{name}' is not UTF-8 text, so not a tokenizer.json") from None
     with library_call(f"cannot read '{name}' as a tokenizer.json"):
-        return Tokenizer(name, HFTokenizer.from_str(text))
+        tok = HFTokenizer.from_str(text)
+        tok.no_padding()  # as transformers encodes by default (no padding=, no truncation=)
+        tok.no_truncation()
+        return Tokenizer(name, tok)
 
 
 def sequence_lines(data: bytes, source: str, name: str) -> list[str]:
