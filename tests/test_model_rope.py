@@ -173,3 +173,14 @@ def test_dynamic_up_to_max_positions_is_rope_without_scaling(tmp_path):
     short = {"ids": [case["ids"][0][:16]]}
     np.testing.assert_allclose(_maps(GOLDEN / "llama_rope_dynamic", short, tmp_path),
                                _maps(folder, short, tmp_path), atol=1e-7, rtol=0)
+
+
+def test_partial_rotary_turns_the_first_features_with_their_own_frequencies():
+    """A family that reads partial_rotary_factor (Phi-3's way): dim = int(d_head · factor), ω_i = θ^(−2i/dim)
+    over that width (transformers' int(head_dim * partial_rotary_factor)); llama's rule ignores it."""
+    cfg = {"partial_rotary_factor": 0.75, "max_position_embeddings": 64,
+           "rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 100.0}}
+    base, omega, m, dim = rules.rope_frequencies(cfg, 8, 5, partial=True)
+    assert dim == 6 and m == 1.0
+    np.testing.assert_allclose(omega, [0.5, 0.5 * 100 ** (-1 / 3), 0.5 * 100 ** (-2 / 3)], rtol=1e-15)
+    assert rules.rope_frequencies(cfg, 8, 5)[3] is None  # all 8 features (Llama)
