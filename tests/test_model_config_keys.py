@@ -250,11 +250,18 @@ def test_compute_config_refuses_a_rope_scaling_type_transformers_does_not_implem
     ({k: v for k, v in LLAMA32_ROPE.items() if k != "low_freq_factor"}, "has no 'low_freq_factor'"),
     ({"rope_type": "linear"}, "has no 'factor'"),
     ({"rope_type": "yarn", "factor": "4"}, "rope_parameters.factor is '4'"),
-    ({"rope_type": "longrope", "short_factor": [1.0, 1.0, 1.0, 1.0], "long_factor": [1.0, -2.0, 1.0, 1.0]},
-     "rope_parameters.long_factor is [1.0, -2.0, 1.0, 1.0]"),
+    ({"rope_type": "longrope", "short_factor": [1.0] * 6, "long_factor": [1.0, -2.0, 1.0, 1.0, 1.0, 1.0]},
+     "rope_parameters.long_factor is [1.0, -2.0, 1.0, 1.0, 1.0, 1.0]"),
+    ({"rope_type": "longrope", "short_factor": [1.0] * 6, "long_factor": [1.0] * 6},  # head_dim 12: 6 pairs
+     None),
+    ({"rope_type": "longrope", "short_factor": [1.0] * 4, "long_factor": [1.0] * 6},
+     "rope_parameters.short_factor has 4 factors; the heads' 12 features turn in 6 pairs"),
 ])
 def test_rope_scaling_without_what_its_type_needs_is_refused_in_one_line(tmp_path, rope, what):
     folder = copy_with(tmp_path, "llama_gqa", "rope_parameters", rope)
+    if what is None:  # the same settings, right: it runs
+        run(["model", folder, "--ids", "1 5 9"])
+        return
     err = run_error(["model", folder, "--ids", "1 5 9"])
     assert what in err, err
 

@@ -360,7 +360,7 @@ def refusal(config: dict, family: Family) -> str | None:
         return (f"MODEL: config.json sets {name} to {json_text(value)}; attncli computes a {family.name} model only "
                 f"with {key.key} {allowed} ({key.what}), so it stops rather than show maps that would be wrong")
     problem = rules.rope_problem(config) if family.positions == "rope" else None
-    return None if problem is None else f"MODEL: config.json's {problem}; give the RoPE settings its rope_type needs"
+    return None if problem is None else f"MODEL: config.json's {problem}, so attncli stops rather than guess its RoPE"
 
 
 def json_text(value: Any) -> str:

@@ -171,6 +171,12 @@ def rope_problem(cfg: dict[str, Any]) -> str | None:
     for key in ROPE_NEEDS.get(p["rope_type"], ()):
         if p.get(key) is None:
             return f"{where} of rope_type {p['rope_type']!r} has no {key!r}, which transformers requires"
+    heads = first(cfg, ("num_attention_heads",), 0)
+    head_dim = first(cfg, ("head_dim",), None) or (first(cfg, ("hidden_size",), 0) // heads if heads else 0)
+    for key in ("short_factor", "long_factor"):
+        if p["rope_type"] == "longrope" and isinstance(p[key], list) and head_dim and len(p[key]) != head_dim // 2:
+            return (f"{where}.{key} has {len(p[key])} factors; the heads' {head_dim} features turn in "
+                    f"{head_dim // 2} pairs, one factor each")
     for key, value in p.items():
         numbers = value if key in ("short_factor", "long_factor") and isinstance(value, list) else [value]
         if key in ROPE_NUMBERS and value is not None and not all(
