@@ -184,3 +184,17 @@ def test_partial_rotary_turns_the_first_features_with_their_own_frequencies():
     assert dim == 6 and m == 1.0
     np.testing.assert_allclose(omega, [0.5, 0.5 * 100 ** (-1 / 3), 0.5 * 100 ** (-2 / 3)], rtol=1e-15)
     assert rules.rope_frequencies(cfg, 8, 5)[3] is None  # all 8 features (Llama)
+
+
+def test_theta_in_rope_parameters_wins_over_a_top_level_one_without_scaling_too(tmp_path):
+    """transformers 5 (convert_rope_params_to_dict) keeps rope_parameters' θ and ignores a top-level rope_theta
+    beside it: llama_gqa (θ 5000 in rope_parameters) with a top-level 1e6 added gives the same maps."""
+    folder = tmp_path / "both"
+    shutil.copytree(GOLDEN / "llama_gqa", folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["rope_parameters"]["rope_theta"] == 5000.0
+    cfg["rope_theta"] = 1e6
+    (folder / "config.json").write_text(json.dumps(cfg))
+    case = json.loads((GOLDEN / "llama_gqa" / "case.json").read_text())
+    expected = np.load(GOLDEN / "llama_gqa" / "expected.npz")["attentions"][:, 0]
+    np.testing.assert_allclose(_maps(folder, case, tmp_path), expected, atol=1e-5, rtol=0)

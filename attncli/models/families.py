@@ -106,7 +106,8 @@ class Family:
     # positions and each layer's attention settings, as named rules (rules.py)
     positions: str = "learned"  # "learned", "rope" or "alibi"
     position_ids: rules.Positions = rules.count_positions  # rows of the learned table each token takes
-    rope_theta: tuple[str, ...] = ("rope_theta", "rope_parameters.rope_theta")  # where config.json keeps θ
+    # where config.json keeps θ, first found wins: inside rope_parameters before the top level, as transformers 5
+    rope_theta: tuple[str, ...] = ("rope_parameters.rope_theta", "rope_theta")
     scale: rules.Scale = rules.inverse_sqrt_scale  # the scores' factor, per layer
     window: rules.Window = rules.no_window  # the sliding window, per layer
     # config.json keys: aliases (first one present wins), and every key that changes the numbers
