@@ -80,14 +80,15 @@ INERT = {
     **{key: "the sequence-summary head of GPT2DoubleHeadsModel, not the model" for key in (
         "summary_type", "summary_use_proj", "summary_activation", "summary_proj_to_labels")},
     "vocab_size": "the embedding table's rows are read from the checkpoint (and checked against it)",
-    "max_position_embeddings": "learned tables are read from the checkpoint; default RoPE does not depend on it",
+    "max_position_embeddings": "learned tables are read from the checkpoint; default RoPE does not depend on it "
+                               "(scaled RoPE: honoured, see the rope families' tables)",
     "n_positions": "the position table is read from the checkpoint",
     "type_vocab_size": "the token type table is read from the checkpoint (row 0 is added)",
     "pad_token_id": "padding_idx only zeroes a gradient; batches are masked by their lengths (RoBERTa: honoured)",
     "add_cross_attention": "cross-attention runs only with encoder_hidden_states, which attncli never gives",
     "pretraining_tp": "not read by transformers' Llama, Mistral and Qwen2 forward (BLOOM: see its table)",
-    "rope_parameters": "read through its keys (rope_parameters.rope_theta, .rope_type, .partial_rotary_factor)",
-    "rope_scaling": "read through its keys (rope_scaling.rope_type, rope_scaling.type)",
+    "rope_parameters": "read through its keys (rope_parameters.rope_theta, .rope_type, .factor, ...)",
+    "rope_scaling": "read through its keys (rope_scaling.rope_type, rope_scaling.type, .factor, ...)",
 }
 
 # values attncli does not compute, one per refused key
@@ -95,9 +96,9 @@ BAD = {
     "is_decoder": True,
     "position_embedding_type": "relative_key",
     "sinusoidal_pos_embds": True,
-    "rope_parameters.rope_type": "llama3",
-    "rope_scaling.rope_type": "linear",
-    "rope_scaling.type": "dynamic",
+    "rope_parameters.rope_type": "proportional",
+    "rope_scaling.rope_type": "mrope",
+    "rope_scaling.type": "su",
     "rope_parameters.partial_rotary_factor": 0.5,
     "partial_rotary_factor": 0.25,
     "layer_types": ["sliding_attention", "full_attention"],
@@ -236,26 +237,38 @@ LLAMA32_ROPE = {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "
                 "original_max_position_embeddings": 8192, "rope_theta": 500000.0}
 
 
-def test_model_refuses_llama3_rope_parameters_in_one_line(tmp_path):
-    """Llama 3.2's RoPE settings as transformers 5 writes them (rope_parameters), which used to be ignored."""
-    folder = copy_with(tmp_path, "llama_gqa", "rope_parameters", LLAMA32_ROPE)
+def test_model_refuses_a_rope_type_transformers_does_not_implement_in_one_line(tmp_path):
+    folder = copy_with(tmp_path, "llama_gqa", "rope_parameters", {"rope_type": "proportional", "rope_theta": 1e4})
     err = run_error(["model", folder, "--ids", "1 5 9", "-o", tmp_path / "out.npz"])
-    assert 'rope_parameters.rope_type to "llama3"' in err and '"default"' in err, err
+    assert 'rope_parameters.rope_type to "proportional"' in err and '"llama3"' in err, err
     assert not (tmp_path / "out.npz").exists()
 
 
-def test_compute_config_refuses_llama3_rope_parameters(tmp_path):
-    folder = copy_with(tmp_path, "llama_gqa", "rope_parameters", LLAMA32_ROPE)
+def test_compute_config_refuses_a_rope_scaling_type_transformers_does_not_implement(tmp_path):
+    folder = copy_with(tmp_path, "qwen2", "rope_scaling", {"type": "su", "factor": 4.0})
     np.save(tmp_path / "h.npy", np.zeros((3, 32), dtype=np.float32))
     err = run_error(["compute", "--config", folder / "config.json", "--layer", "0", "--x", tmp_path / "h.npy"])
-    assert 'rope_parameters.rope_type to "llama3"' in err, err
+    assert 'rope_scaling.type to "su"' in err, err
 
 
-def test_compute_config_refuses_rope_scaling_too(tmp_path):
-    folder = copy_with(tmp_path, "qwen2", "rope_scaling", {"type": "yarn", "factor": 4.0})
-    np.save(tmp_path / "h.npy", np.zeros((3, 32), dtype=np.float32))
-    err = run_error(["compute", "--config", folder / "config.json", "--layer", "0", "--x", tmp_path / "h.npy"])
-    assert 'rope_scaling.type to "yarn"' in err, err
+@pytest.mark.parametrize("rope,what", [
+    ({k: v for k, v in LLAMA32_ROPE.items() if k != "low_freq_factor"}, "has no 'low_freq_factor'"),
+    ({"rope_type": "linear"}, "has no 'factor'"),
+    ({"rope_type": "yarn", "factor": "4"}, "rope_parameters.factor is '4'"),
+    ({"rope_type": "longrope", "short_factor": [1.0] * 6, "long_factor": [1.0, -2.0, 1.0, 1.0, 1.0, 1.0]},
+     "rope_parameters.long_factor is [1.0, -2.0, 1.0, 1.0, 1.0, 1.0]"),
+    ({"rope_type": "longrope", "short_factor": [1.0] * 6, "long_factor": [1.0] * 6},  # head_dim 12: 6 pairs
+     None),
+    ({"rope_type": "longrope", "short_factor": [1.0] * 4, "long_factor": [1.0] * 6},
+     "rope_parameters.short_factor has 4 factors; the heads' 12 features turn in 6 pairs"),
+])
+def test_rope_scaling_without_what_its_type_needs_is_refused_in_one_line(tmp_path, rope, what):
+    folder = copy_with(tmp_path, "llama_gqa", "rope_parameters", rope)
+    if what is None:  # the same settings, right: it runs
+        run(["model", folder, "--ids", "1 5 9"])
+        return
+    err = run_error(["model", folder, "--ids", "1 5 9"])
+    assert what in err, err
 
 
 def test_model_refuses_blooms_residual_after_the_norm(tmp_path):

@@ -49,7 +49,7 @@ def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[st
                         f"(shape {x.shape}); give the hidden state entering layer {layer}")
     dtype = np.float64 if str(o.get("dtype", "auto")) == "float64" else np.float32
     weights = Layer(ckpt, layer, s, np.dtype(dtype))
-    out = layer_weights(weights)
+    out = layer_weights(weights, x.shape[-2])
     fam = ckpt.family
     if fam.norm_at == "pre":  # pre-norm: attention sees N₁(h)
         out["x"] = weights.norm(fam.norm1, np.asarray(x, dtype=dtype))

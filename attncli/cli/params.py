@@ -32,6 +32,8 @@ OPTIONS: dict[str, str | None] = {
     "spec.rope.layout": "--rope-layout",
     "spec.rope.start": "--start-pos",
     "spec.rope.dim": None,
+    "spec.rope.inv_freq": None,  # a model's scaled RoPE (rope_scaling / rope_parameters), no option
+    "spec.rope.attention_factor": None,
     "spec.graph": "--adjacency/--edges",
     "spec.graph.adjacency": "--adjacency",
     "spec.graph.edges": "--edges",

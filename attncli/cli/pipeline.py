@@ -330,8 +330,16 @@ def spec_of(o: dict[str, Any]) -> Spec:
                 query_lens=o["query_lens"],
                 mask=_mask(o),
                 graph=graph, window2d=None if o["window2d"] is None else Window2d(o["window2d"], o["grid"]),
-                rope=Rope(o["rope_base"], o["rope_layout"], o["start_pos"]) if o["rope"] else None,
+                rope=_rope(o),
                 alibi=bool(o["alibi"]), bias=o["bias"], empty_rows=o["empty_rows"])
+
+
+def _rope(o: dict[str, Any]) -> Rope | None:
+    """--rope with --rope-base, --rope-layout and --start-pos; a Rope given whole (a model layer's, from
+    --config: a scaled RoPE's frequencies too) stays as it is."""
+    if isinstance(o["rope"], Rope):
+        return o["rope"]
+    return Rope(o["rope_base"], o["rope_layout"], o["start_pos"]) if o["rope"] else None
 
 
 def image_tokens(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:

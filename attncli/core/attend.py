@@ -28,7 +28,7 @@ from attncli.core.normalize import NORMALIZERS
 from attncli.core.plan import Plan
 from attncli.core.result import AttentionResult
 from attncli.core.scores import SCORES, check_params, default_scale
-from attncli.core.spec import Spec
+from attncli.core.spec import Rope, Spec
 from attncli.core.steps import Tracer
 from attncli.core.validate import (
     as_real,
@@ -141,9 +141,10 @@ def rotate(x: np.ndarray, spec: Spec) -> np.ndarray:
     dim = x.shape[3] if rope.dim is None else rope.dim
     if dim > x.shape[3]:
         raise AttnError(f"{param('spec.rope.dim')} {dim} is more than the {x.shape[3]} features of a head")
+    how = dict(base=rope.base, layout=rope.layout, inv_freq=rope.inv_freq, attention_factor=rope.attention_factor)
     if dim == x.shape[3]:
-        return pos.rope(x, positions, base=rope.base, layout=rope.layout)
-    turned = pos.rope(x[..., :dim], positions, base=rope.base, layout=rope.layout)
+        return pos.rope(x, positions, **how)
+    turned = pos.rope(x[..., :dim], positions, **how)
     return np.concatenate([turned, x[..., dim:]], axis=-1)
 
 
@@ -252,11 +253,21 @@ def meta(kern: Kernel, spec: Spec, ft: np.dtype, described: dict, empty_list: li
         "masks": {"causal": False, "window": None, "key_lens": None, "query_lens": None, "mask": False,
                   "bias": False, "graph": None, "window2d": None, **described},
         "positions": {"pe": None,
-                      "rope": None if rope is None else {"base": rope.base, "layout": rope.layout,
-                                                         "start_pos": rope.start},
+                      "rope": None if rope is None else _rope_meta(rope),
                       "alibi": spec.alibi},
         "empty_rows": {"policy": spec.empty_rows, "rows": [list(r_) for r_ in empty_list]},
     }
+
+
+def _rope_meta(rope: Rope) -> dict[str, Any]:
+    """RoPE's settings for the result's meta (base, rope.layout, start_pos), and a scaled RoPE's frequencies
+    and attention factor when set."""
+    out: dict[str, Any] = {"base": rope.base, "layout": rope.layout, "start_pos": rope.start}
+    if rope.inv_freq is not None:
+        out["inv_freq"] = rope.inv_freq.tolist()
+    if rope.attention_factor != 1.0:
+        out["attention_factor"] = rope.attention_factor
+    return out
 
 
 def rows_text(rows: list[tuple[int, int, int]], limit: int = 5) -> str:

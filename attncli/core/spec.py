@@ -37,26 +37,40 @@ NORMALIZE_OVER = ("keys", "queries")  # queries: only to reproduce that mistake 
 
 class Rope(Value):
     """Rotary positions (Su et al. 2021) on Q and K per head: token t at position `start + t`, each pair of
-    features rotated by θ_i = position · base^(−2i/dim); `layout` "half" pairs x_i with x_{i+dim/2}
+    features rotated by θ_i = position · ω_i, ω_i = base^(−2i/dim); `layout` "half" pairs x_i with x_{i+dim/2}
     (GPT-NeoX, LLaMA), "interleaved" x_2i with x_2i+1 (GPT-J). `dim` (partial rotary, transformers'
-    partial_rotary_factor · d_head): only the first `dim` features of each head turn; None = all of them."""
+    partial_rotary_factor · d_head): only the first `dim` features of each head turn; None = all of them.
+    `inv_freq` (dim/2,): the frequencies ω as given (a scaled RoPE's: linear, dynamic, YaRN, LongRoPE, Llama 3;
+    core/positions.py computes them), instead of base^(−2i/dim). `attention_factor` m multiplies cos and sin
+    (YaRN's and LongRoPE's), so the rotated q·k by m²."""
 
     base: float
     layout: str
     start: int
     dim: int | None
-    _fields = ("base", "layout", "start", "dim")
-    _defaults = {"base": 10000.0, "layout": "half", "start": 0, "dim": None}
+    inv_freq: np.ndarray | None
+    attention_factor: float
+    _fields = ("base", "layout", "start", "dim", "inv_freq", "attention_factor")
+    _defaults = {"base": 10000.0, "layout": "half", "start": 0, "dim": None, "inv_freq": None,
+                 "attention_factor": 1.0}
 
-    def __init__(self, base: float = 10000.0, layout: str = "half", start: int = 0, dim: int | None = None) -> None:
+    def __init__(self, base: float = 10000.0, layout: str = "half", start: int = 0, dim: int | None = None,
+                 inv_freq: Any = None, attention_factor: float = 1.0) -> None:
         start_ok = isinstance(start, (int, np.integer)) and not isinstance(start, bool) and abs(start) < 2**53
         if not start_ok:
             raise AttnError(f"{param('spec.rope.start')} must be an integer below 2^53 in size; got {start!r}")
         dim = integer(dim, "spec.rope.dim", low=2)
         if dim is not None and dim % 2:
             raise AttnError(f"{param('spec.rope.dim')} must be even (features turn in pairs); got {dim}")
+        inv_freq = frozen_array(inv_freq, "spec.rope.inv_freq", kinds="fiu")
+        if inv_freq is not None and (inv_freq.ndim != 1 or not np.all(np.isfinite(inv_freq))):
+            raise AttnError(f"{param('spec.rope.inv_freq')} must be one finite frequency per pair of features "
+                            f"(dim/2,); got shape {inv_freq.shape}")
         self._set(base=number(base, "spec.rope.base", positive=True, optional=False),
-                  layout=choice(layout, ROPE_LAYOUTS, "spec.rope.layout"), start=int(start), dim=dim)
+                  layout=choice(layout, ROPE_LAYOUTS, "spec.rope.layout"), start=int(start), dim=dim,
+                  inv_freq=inv_freq,
+                  attention_factor=number(attention_factor, "spec.rope.attention_factor", positive=True,
+                                          optional=False))
 
 
 class Graph(Value):

@@ -110,7 +110,8 @@ class Family:
     # positions and each layer's attention settings, as named rules (rules.py)
     positions: str = "learned"  # "learned", "rope" or "alibi"
     position_ids: rules.Positions = rules.count_positions  # rows of the learned table each token takes
-    rope_theta: tuple[str, ...] = ("rope_theta", "rope_parameters.rope_theta")  # where config.json keeps θ
+    # where config.json keeps θ, first found wins: inside rope_parameters before the top level, as transformers 5
+    rope_theta: tuple[str, ...] = ("rope_parameters.rope_theta", "rope_theta")
     scale: rules.Scale = rules.inverse_sqrt_scale  # the scores' factor, per layer
     window: rules.Window = rules.no_window  # the sliding window, per layer
     # config.json keys: aliases (first one present wins), and every key that changes the numbers
@@ -154,18 +155,45 @@ def _shape_keys(goldens: tuple[str, ...], **names: Any) -> tuple[Honoured, ...]:
                  for what, (key, default) in names.items())
 
 
+ROPE_SCALED = "forward.layer_spec (rules.rope_frequencies, core/positions.py)"
+# the golden cases of RoPE scaling, one per rope_type and layout (tests/golden/models)
+ROPE_GOLDENS = ("llama_rope_llama3", "llama_rope_linear", "llama_rope_dynamic", "llama_rope_yarn",
+                "llama_rope_yarn_mscale", "llama_rope_longrope", "llama_rope_longrope_short")
+
+
 def _rope_keys(goldens: tuple[str, ...], legacy: tuple[str, ...] = ("qwen2", "qwen2_window_layers")
                ) -> tuple[Key, ...]:
-    """RoPE as transformers 5 reads it for a default rope type: θ from rope_parameters (or the older top-level
-    rope_theta); any scaling (rope_scaling, the transformers 4 layout, or rope_parameters' rope_type) and partial
-    rotary refused (issue 22 implements them)."""
-    scaled = "RoPE scaling, not implemented yet"
+    """RoPE as transformers 5 reads it (modeling_rope_utils.py): θ from rope_parameters (or the older top-level
+    rope_theta); the scaling of every type transformers implements for these families (linear, dynamic, yarn,
+    longrope, llama3), in rope_parameters or in transformers 4's rope_scaling; other types refused. Partial
+    rotary is refused: Llama's default RoPE ignores it and its scaled ones fail on it in transformers."""
+    other = ("a RoPE type transformers' modeling_rope_utils.py does not implement for this family; the ones it "
+             "does are computed, tests/golden/models/llama_rope_* from each")
+    yarn, longrope = ("llama_rope_yarn", "llama_rope_yarn_mscale"), ("llama_rope_longrope",)
     return (
         Honoured("rope_parameters.rope_theta", 10000.0, ROPE, goldens),
         Honoured("rope_theta", 10000.0, ROPE, legacy),
-        Refused("rope_parameters.rope_type", ("default",), scaled),
-        Refused("rope_scaling.rope_type", ("default",), scaled),
-        Refused("rope_scaling.type", ("default",), scaled),
+        Honoured("rope_parameters.factor", None, ROPE_SCALED, ("llama_rope_llama3", *yarn)),
+        Honoured("rope_scaling.factor", None, ROPE_SCALED, ("llama_rope_linear", "llama_rope_dynamic",
+                                                            "llama_rope_longrope_short")),
+        Honoured("rope_parameters.low_freq_factor", None, ROPE_SCALED, ("llama_rope_llama3",)),
+        Honoured("rope_parameters.high_freq_factor", None, ROPE_SCALED, ("llama_rope_llama3",)),
+        Honoured("rope_parameters.original_max_position_embeddings", "max_position_embeddings", ROPE_SCALED,
+                 ("llama_rope_llama3", *yarn, *longrope)),
+        Honoured("original_max_position_embeddings", None, ROPE_SCALED, ("llama_rope_longrope_short",)),
+        Honoured("max_position_embeddings", 2048, ROPE_SCALED, ("llama_rope_dynamic", *longrope)),
+        Honoured("rope_parameters.beta_fast", 32, ROPE_SCALED, ("llama_rope_yarn_mscale",)),
+        Honoured("rope_parameters.beta_slow", 1, ROPE_SCALED, ("llama_rope_yarn_mscale",)),
+        Honoured("rope_parameters.truncate", True, ROPE_SCALED, ("llama_rope_yarn_mscale",)),
+        Honoured("rope_parameters.mscale", None, ROPE_SCALED, ("llama_rope_yarn_mscale",)),
+        Honoured("rope_parameters.mscale_all_dim", None, ROPE_SCALED, ("llama_rope_yarn_mscale",)),
+        Honoured("rope_scaling.attention_factor", None, ROPE_SCALED, ("llama_rope_longrope_short",)),
+        Honoured("rope_parameters.short_factor", None, ROPE_SCALED, longrope),
+        Honoured("rope_parameters.long_factor", None, ROPE_SCALED, longrope),
+        Honoured("rope_scaling.short_factor", None, ROPE_SCALED, ("llama_rope_longrope_short",)),
+        Refused("rope_parameters.rope_type", rules.ROPE_TYPES, other),
+        Refused("rope_scaling.rope_type", rules.ROPE_TYPES, other),
+        Refused("rope_scaling.type", rules.ROPE_TYPES, other),
         Refused("rope_parameters.partial_rotary_factor", (1.0,), "partial rotary"),
         Refused("partial_rotary_factor", (1.0,), "partial rotary"),
     )
@@ -356,7 +384,8 @@ def refusal(config: dict, family: Family) -> str | None:
         allowed = " or ".join(json_text(ok) for ok in key.accepts) if key.accepts else "absent"
         return (f"MODEL: config.json sets {name} to {json_text(value)}; attncli computes a {family.name} model only "
                 f"with {key.key} {allowed} ({key.what}), so it stops rather than show maps that would be wrong")
-    return None
+    problem = rules.rope_problem(config) if family.positions == "rope" else None
+    return None if problem is None else f"MODEL: config.json's {problem}, so attncli stops rather than guess its RoPE"
 
 
 def json_text(value: Any) -> str:

@@ -70,23 +70,32 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
     return h.astype(dtype, copy=False)
 
 
-def layer_spec(ckpt: Checkpoint, i: int, s: Shapes) -> Spec:
-    """Layer i's attention as one Spec, from the family's fields and the rules it names (rules.py) over
-    config.json: causal; window (L, 0): query i sees keys i − L ≤ j ≤ i (transformers' sliding_window W is
-    L = W − 1); RoPE (θ, rotate_half) or ALiBi; scale (None: the core's 1/√d_head)."""
+def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spec:
+    """Layer i's attention as one Spec for a text of n tokens, from the family's fields and the rules it names
+    (rules.py) over config.json: causal; window (L, 0): query i sees keys i − L ≤ j ≤ i (transformers'
+    sliding_window W is L = W − 1); RoPE (θ, rotate_half, and a scaled RoPE's frequencies and attention factor,
+    which may depend on n: None = a text no longer than the model's positions, as transformers computes them
+    when it loads the model) or ALiBi; scale (None: the core's 1/√d_head)."""
     fam, cfg = ckpt.family, ckpt.config
     window = fam.window(cfg, i)
-    return Spec(causal=fam.causal, window=None if window is None else (window - 1, 0),
-                rope=Rope(rules.rope_base(cfg, fam.rope_theta), "half") if fam.positions == "rope" else None,
+    rope = None
+    if fam.positions == "rope":
+        base, omega, m, dim = rules.rope_frequencies(cfg, s.head_dim, 0 if n is None else n)
+        if omega is None:  # the default type: θ where the family's table says config.json keeps it
+            base = rules.rope_base(cfg, fam.rope_theta)
+        rope = Rope(base, "half", dim=dim, inv_freq=omega, attention_factor=m)
+    return Spec(causal=fam.causal, window=None if window is None else (window - 1, 0), rope=rope,
                 alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim))
 
 
 def attention_kwargs(spec: Spec) -> dict:
     """A layer's Spec as keywords of attncli.core.attention.attention (what `compute` calls with one layer of a
-    model): causal, and window, RoPE, ALiBi and scale where set."""
+    model): causal, and window, RoPE (rope=True with its base and layout; rope= the Spec's Rope itself when it
+    holds a scaled RoPE's frequencies, attention factor or partial dim), ALiBi and scale where set."""
     out: dict = {"causal": spec.causal}
     if spec.rope is not None:
-        out.update(rope=True, rope_base=spec.rope.base, rope_layout=spec.rope.layout)
+        plain = spec.rope == Rope(spec.rope.base, spec.rope.layout, spec.rope.start)
+        out.update(rope=True if plain else spec.rope, rope_base=spec.rope.base, rope_layout=spec.rope.layout)
     if spec.alibi:
         out["alibi"] = True
     if spec.window is not None:
@@ -96,9 +105,9 @@ def attention_kwargs(spec: Spec) -> dict:
     return out
 
 
-def layer_weights(layer: Layer) -> dict:
-    """Layer i's self-attention as attncli.core.attention keywords: W_Q, W_K, W_V, W_O and biases (in × out),
-    heads, kv heads, and its settings (layer_spec)."""
+def layer_weights(layer: Layer, n: int) -> dict:
+    """Layer i's self-attention for n tokens as attncli.core.attention keywords: W_Q, W_K, W_V, W_O and biases
+    (in × out), heads, kv heads, and its settings (layer_spec)."""
     fam, s = layer.ckpt.family, layer.s
     if fam.qk_norm is not None:  # the core's attention has no q/k norms: refused rather than computed without
         raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model normalizes each head's q and k "
@@ -113,7 +122,7 @@ def layer_weights(layer: Layer) -> dict:
     (wq, bq), (wk, bk), (wv, bv) = proj
     wo, bo = layer.linear(fam.o, s.heads * s.head_dim, s.hidden, layer.ckpt.flag(fam.o_bias))
     return dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=s.heads, kv_heads=s.kv_heads,
-                **attention_kwargs(layer_spec(layer.ckpt, layer.i, s)))
+                **attention_kwargs(layer_spec(layer.ckpt, layer.i, s, n)))
 
 
 # ---------------------------------------------------------------- the pass, a layer at a time
@@ -186,7 +195,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
 
     rows.run(project)
     q, k, v = heads_of(ys, fam.fused_layout if fam.fused_qkv else None, B, n, s)  # (B, H, n, hd), (B, G, n, hd) ×2
-    spec = layer_spec(layer.ckpt, layer.i, s)
+    spec = layer_spec(layer.ckpt, layer.i, s, n)
     q *= ft.type(1 / math.sqrt(s.head_dim) if spec.scale is None else spec.scale)  # no pass over the n × n scores
     scaled = spec.replace(scale=1.0)
     plan = Plan(need=("weights", "heads"), dtype=dtype, threads=threads)

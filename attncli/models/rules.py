@@ -130,6 +130,105 @@ def rope_base(cfg: dict[str, Any], keys: tuple[str, ...]) -> float:
     return float(first(cfg, keys, 10000.0))
 
 
+# ---------------------------------------------------------------- RoPE as the Hub's configs write it
+
+ROPE_TYPES = ("default", "linear", "dynamic", "yarn", "longrope", "llama3")
+
+
+def rope_parameters(cfg: dict[str, Any]) -> dict[str, Any]:
+    """RoPE's settings as transformers 5 standardizes config.json (modeling_rope_utils.py,
+    convert_rope_params_to_dict / standardize_rope_params): the `rope_scaling` object (transformers 4's layout)
+    when config.json has one, else `rope_parameters`; `type` is the older name of `rope_type` ("default" when
+    neither); `rope_theta` and `partial_rotary_factor` from that object, else from the top level;
+    `original_max_position_embeddings` for llama3, yarn and longrope from the top level when config.json has it
+    there (Phi-3), else from the object, else `max_position_embeddings`."""
+    given = lookup(cfg, "rope_scaling")
+    given = lookup(cfg, "rope_parameters") if not isinstance(given, dict) or not given else given
+    params = dict(given) if isinstance(given, dict) else {}
+    params.setdefault("rope_type", params.get("type", "default"))
+    params.setdefault("rope_theta", first(cfg, ("rope_theta",), 10000.0))
+    if lookup(cfg, "partial_rotary_factor") is not MISSING:
+        params.setdefault("partial_rotary_factor", cfg["partial_rotary_factor"])
+    if params["rope_type"] in ("llama3", "yarn", "longrope"):
+        if "original_max_position_embeddings" in cfg:
+            params["original_max_position_embeddings"] = cfg["original_max_position_embeddings"]
+        params.setdefault("original_max_position_embeddings", first(cfg, ("max_position_embeddings",), 2048))
+    return params
+
+
+# the keys each rope_type needs (transformers' _validate_<type>_rope_parameters), beyond rope_type and θ
+ROPE_NEEDS = {"linear": ("factor",), "dynamic": ("factor",), "yarn": ("factor",),
+              "longrope": ("short_factor", "long_factor"),
+              "llama3": ("factor", "low_freq_factor", "high_freq_factor")}
+
+
+def rope_problem(cfg: dict[str, Any]) -> str | None:
+    """What config.json's RoPE scaling lacks or holds wrong, where transformers refuses to load it (a key its
+    rope_type needs, absent) or its numbers are not numbers; None when attncli can compute it."""
+    p = rope_parameters(cfg)
+    where = "rope_scaling" if isinstance(lookup(cfg, "rope_scaling"), dict) and cfg["rope_scaling"] \
+        else "rope_parameters"
+    for key in ROPE_NEEDS.get(p["rope_type"], ()):
+        if p.get(key) is None:
+            return f"{where} of rope_type {p['rope_type']!r} has no {key!r}, which transformers requires"
+    heads = first(cfg, ("num_attention_heads",), 0)
+    head_dim = first(cfg, ("head_dim",), None) or (first(cfg, ("hidden_size",), 0) // heads if heads else 0)
+    for key in ("short_factor", "long_factor"):
+        if p["rope_type"] == "longrope" and isinstance(p[key], list) and head_dim and len(p[key]) != head_dim // 2:
+            return (f"{where}.{key} has {len(p[key])} factors; the heads' {head_dim} features turn in "
+                    f"{head_dim // 2} pairs, one factor each")
+    for key, value in p.items():
+        numbers = value if key in ("short_factor", "long_factor") and isinstance(value, list) else [value]
+        if key in ROPE_NUMBERS and value is not None and not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+                for v in numbers):
+            return f"{where}.{key} is {value!r}; attncli computes it only as positive numbers"
+    return None
+
+
+ROPE_NUMBERS = ("rope_theta", "factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings",
+                "attention_factor", "beta_fast", "beta_slow", "short_factor", "long_factor")
+
+
+def rope_frequencies(cfg: dict[str, Any], head_dim: int, n: int, partial: bool = False
+                     ) -> tuple[float, np.ndarray | None, float, int | None]:
+    """(θ, ω, m, dim) of a layer's RoPE for a text of n tokens, as transformers' modeling_rope_utils.py computes
+    them from config.json (rope_parameters above): θ the base; ω the scaled frequencies (dim/2,), None for the
+    default type; m the attention factor on cos and sin; dim the features that turn, int(d_head ·
+    partial_rotary_factor) when the family reads it (`partial`, e.g. Phi-3), None = all of them (Llama's
+    default RoPE turns the whole head whatever the config says). dynamic and longrope depend on n:
+    longer than max_position_embeddings / original_max_position_embeddings, the frequencies change."""
+    from attncli.core import positions as pos
+
+    p = rope_parameters(cfg)
+    kind, base = p["rope_type"], float(p["rope_theta"])
+    dim = int(head_dim * float(p.get("partial_rotary_factor") or 1.0)) if partial else head_dim
+    dim = dim - dim % 2
+    max_positions = int(first(cfg, ("max_position_embeddings",), 2048))
+    original = int(p.get("original_max_position_embeddings") or max_positions)
+    factor = p.get("factor")
+    if factor is None and kind in ("yarn", "longrope"):
+        factor = max_positions / original
+    omega, m = None, 1.0
+    if kind == "linear":
+        omega = pos.linear_frequencies(dim, base, float(factor))
+    elif kind == "dynamic":
+        omega = pos.dynamic_frequencies(dim, base, float(factor), n, max_positions)
+    elif kind == "yarn":
+        omega = pos.yarn_frequencies(dim, base, float(factor), original, float(p.get("beta_fast") or 32),
+                                     float(p.get("beta_slow") or 1), bool(p.get("truncate", True)))
+        m = p.get("attention_factor")
+        m = pos.yarn_attention_factor(float(factor), p.get("mscale"), p.get("mscale_all_dim")) if m is None else m
+    elif kind == "longrope":
+        omega = pos.longrope_frequencies(dim, base, p["long_factor"] if n > original else p["short_factor"])
+        m = p.get("attention_factor")
+        m = pos.longrope_attention_factor(float(factor), original) if m is None else m
+    elif kind == "llama3":
+        omega = pos.llama3_frequencies(dim, base, float(factor), float(p["low_freq_factor"]),
+                                       float(p["high_freq_factor"]), original)
+    return base, omega, float(m), (None if dim == head_dim else dim)
+
+
 Scale = Callable[[dict[str, Any], int, int], "float | None"]
 Window = Callable[[dict[str, Any], int], "int | None"]
 Positions = Callable[[dict[str, Any], np.ndarray], np.ndarray]

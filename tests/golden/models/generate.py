@@ -339,6 +339,93 @@ CASES: list[dict] = [
          notes="LlamaModel whose config.json has no rms_norm_eps: transformers uses LlamaConfig's default, "
                "1e-6. Embeddings are drawn N(0, 0.003^2) instead of N(0, 1), so that mean(x^2) ~ 1e-5 at "
                "the first norm and eps 1e-5 instead of 1e-6 moves the hidden states by ~30%."),
+    # ---- RoPE as the Hub's configs write it (issue 22): one case per rope_type of modeling_rope_utils.py
+    dict(name="llama_rope_llama3", family="llama", cls=T.LlamaModel, seed=1320, tokenizer="llama",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=131072,
+                              rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0,
+                                               "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                               "original_max_position_embeddings": 8192},
+                              tie_word_embeddings=False),
+         notes="LlamaModel with Llama 3.2's RoPE (transformers 5 layout, rope_parameters): rope_type llama3, "
+               "rope_theta 500000, factor 32, low_freq_factor 1, high_freq_factor 4, "
+               "original_max_position_embeddings 8192. head_dim 16: of its 8 frequencies, those with wavelength "
+               "2pi/w above 8192 are divided by 32, those between 2048 and 8192 blended, the rest kept."),
+    dict(name="llama_rope_linear", family="llama", cls=T.LlamaModel, seed=1321, tokenizer="llama",
+         texts=["every head looks at every token in the text."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                              rope_parameters={"rope_type": "linear", "rope_theta": 10000.0, "factor": 4.0},
+                              tie_word_embeddings=False),
+         legacy_config={"rope_theta": 10000.0, "rope_scaling": {"type": "linear", "factor": 4.0}},
+         notes="LlamaModel with linear RoPE scaling (position interpolation) in the transformers 4 layout: "
+               "rope_scaling {type: linear, factor: 4} (the older key 'type', not rope_type) and a top-level "
+               "rope_theta; every frequency is divided by 4."),
+    dict(name="llama_rope_dynamic", family="llama", cls=T.LlamaModel, seed=1322, tokenizer="llama",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16,
+                              rope_parameters={"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 3.0},
+                              tie_word_embeddings=False),
+         legacy_config={"rope_theta": 10000.0, "rope_scaling": {"rope_type": "dynamic", "factor": 3.0}},
+         notes="LlamaModel with dynamic NTK RoPE in the transformers 4 layout (rope_scaling {rope_type: "
+               "dynamic, factor: 3}, top-level rope_theta) and max_position_embeddings 16, shorter than the "
+               "text: transformers recomputes the base as theta * (3 n / 16 - 2)^(d/(d-2)) for the n tokens. "
+               "(A fresh model per run: transformers keeps the largest n it has seen.)"),
+    dict(name="llama_rope_yarn", family="llama", cls=T.LlamaModel, seed=1323, tokenizer="llama",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=3, num_key_value_heads=3, max_position_embeddings=64,
+                              rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                                               "original_max_position_embeddings": 16},
+                              tie_word_embeddings=False),
+         notes="LlamaModel with YaRN (Qwen2.5's way of long context; transformers 5 layout): factor 4, "
+               "original_max_position_embeddings 16 (shorter than the text), beta_fast/beta_slow at their "
+               "defaults 32/1; cos and sin are multiplied by the attention factor 0.1 ln 4 + 1. 3 heads of 16."),
+    dict(name="llama_rope_longrope", family="llama", cls=T.LlamaModel, seed=1324, tokenizer="llama",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                              rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                               "original_max_position_embeddings": 16,
+                                               "short_factor": [1.0, 1.1, 1.3, 1.7],
+                                               "long_factor": [1.5, 2.5, 4.0, 9.0]},
+                              tie_word_embeddings=False),
+         notes="LlamaModel with LongRoPE (Phi-3's; transformers 5 layout): short_factor and long_factor per "
+               "frequency, original_max_position_embeddings 16, no factor (so 64 / 16 = 4 gives the attention "
+               "factor sqrt(1 + ln 4 / ln 16)). The text is longer than 16 tokens: the long factors apply."),
+    dict(name="llama_rope_yarn_mscale", family="llama", cls=T.LlamaModel, seed=1325, tokenizer="llama",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
+                              rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                                               "original_max_position_embeddings": 16, "beta_fast": 8.0,
+                                               "beta_slow": 2.0, "mscale": 0.7, "mscale_all_dim": 0.5,
+                                               "truncate": False},
+                              tie_word_embeddings=False),
+         notes="LlamaModel with YaRN's optional settings away from their defaults: beta_fast 8, beta_slow 2, "
+               "truncate false (the ramp's ends not rounded), and mscale 0.7 over mscale_all_dim 0.5 (the "
+               "attention factor (0.07 ln 4 + 1) / (0.05 ln 4 + 1), as DeepSeek's configs write it)."),
+    dict(name="llama_rope_longrope_short", family="llama", cls=T.LlamaModel, seed=1326, tokenizer="llama",
+         texts=["every head looks at every token in the text."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                              rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0, "factor": 8.0,
+                                               "attention_factor": 1.3, "original_max_position_embeddings": 16,
+                                               "short_factor": [1.0, 1.2, 1.6, 2.4],
+                                               "long_factor": [1.5, 2.5, 4.0, 9.0]},
+                              tie_word_embeddings=False),
+         legacy_config={"rope_theta": 10000.0, "original_max_position_embeddings": 16,
+                        "rope_scaling": {"type": "longrope", "factor": 8.0, "attention_factor": 1.3,
+                                         "original_max_position_embeddings": 8,
+                                         "short_factor": [1.0, 1.2, 1.6, 2.4],
+                                         "long_factor": [1.5, 2.5, 4.0, 9.0]}},
+         notes="LlamaModel with LongRoPE in the layout Phi-3's Hub checkpoints have (transformers 4: "
+               "rope_scaling with type longrope, top-level rope_theta and a top-level "
+               "original_max_position_embeddings 16, which transformers prefers to the 8 inside rope_scaling), "
+               "an explicit factor 8 and attention_factor 1.3. The text (14 tokens) is shorter than 16 (longer "
+               "than 8): the short factors apply."),
     dict(name="roberta_pad_inside", family="roberta", cls=T.RobertaModel, seed=1319, tokenizer="roberta",
          ids=[[0, 40, 17, 1, 1, 52, 9, 33, 2]],
          config=T.RobertaConfig(vocab_size=130, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
