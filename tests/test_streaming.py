@@ -95,13 +95,13 @@ def test_fused_kernel_matches_dense_for_grouped_heads_and_temperature():
         assert err(fused) <= max(2 * err(dense), 1e-6), (kw, err(fused), err(dense))
 
 
-@pytest.mark.parametrize("causal,window", [(True, None), (False, "3:5"), (True, "4:0"), (False, "0:2"), (True, "9")])
+@pytest.mark.parametrize("causal,window", [(True, None), (False, (3, 5)), (True, (4, 0)), (False, (0, 2)), (True, 9)])
 def test_partial_keys_cover_every_masked_column(causal, window):
     """Outside masks.partial_keys every key is allowed for every row of the block (checked cell by cell)."""
-    from attncli.core.masks import combine, parse_window
+    from attncli.core.masks import combine
 
     n_q, n_k = 23, 29
-    m = combine((1, 1, n_q, n_k), Spec(causal=causal, window=parse_window(window)))
+    m = combine((1, 1, n_q, n_k), Spec(causal=causal, window=window))
     full = np.broadcast_to(m.allowed, (1, 1, n_q, n_k))[0, 0]
     for i0 in range(n_q):
         for i1 in range(i0 + 1, n_q + 1):

@@ -4,6 +4,7 @@ command-line option, as the CLI passes every option through."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from attncli.core import positions as pos
 from attncli.core.normalize import NORMALIZERS
 from attncli.core.scores import SCORES
 from attncli.core.validate import finite_number, positive_int
-from attncli.errors import AttnError
+from attncli.errors import AttnError, param
 
 EMPTY_ROWS = ("zero", "nan", "error")
 
@@ -78,3 +79,17 @@ def check_sources(*, q: Any, k: Any, v: Any, x: Any, x_kv: Any, image: Any, wq: 
     if window2d is not None and image is None:
         raise AttnError("--window2d needs an image (--image H × W × C) to know the pixel grid")
 
+
+def parse_window(window: int | str | Sequence[int] | None) -> int | Sequence[int] | None:
+    """--window's text: `L` or `L:R` -> L or (L, R); numbers and pairs pass, and the Spec checks them all
+    (core/spec.py)."""
+    if not isinstance(window, str):
+        return window
+    parts = str(window).split(":")
+    try:
+        if len(parts) > 2:
+            raise ValueError
+        return int(parts[0]) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+    except ValueError:
+        raise AttnError(f"{param('spec.window')} takes L (|i − j| ≤ L) or L:R (i − L ≤ j ≤ i + R), e.g. 2 or 3:0; "
+                        f"got {window!r}") from None

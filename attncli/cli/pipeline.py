@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from attncli.cli.checks import check_options, check_sources
+from attncli.cli.checks import check_options, check_sources, parse_window
 from attncli.cli.layout import as_written, from_rows, to_rows, weight_shape_error
 from attncli.core import heads as hd
 from attncli.core import masks as mk
@@ -326,7 +326,7 @@ def spec_of(o: dict[str, Any]) -> Spec:
                                                                      bool(o["self_loops"]))
     return Spec(score=o["score"], scale=o["scale"], w_score=o["w_score"], wa_q=o["wa_q"], wa_k=o["wa_k"], va=o["va"],
                 normalize=o["normalize"], temperature=o["temperature"], softcap=o["softcap"],
-                causal=bool(o["causal"]), window=mk.parse_window(o["window"]), key_lens=o["key_lens"],
+                causal=bool(o["causal"]), window=parse_window(o["window"]), key_lens=o["key_lens"],
                 query_lens=o["query_lens"],
                 mask=_mask(o),
                 graph=graph, window2d=None if o["window2d"] is None else Window2d(o["window2d"], o["grid"]),

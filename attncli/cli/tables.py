@@ -96,6 +96,7 @@ def mask(
     """Print or export the combined boolean mask (1 = may attend) that these mask options make."""
     import numpy as np
 
+    from attncli.cli.checks import parse_window
     from attncli.cli.layout import from_rows, to_rows
     from attncli.cli.spec import _edges
     from attncli.core import masks as mk
@@ -130,7 +131,7 @@ def mask(
     if window2d is not None and hw is None:
         raise AttnError("--window2d needs an image (--image H × W × C) to know the pixel grid")
     with saying_what_was_read(src):
-        spec = Spec(causal=bool(causal), window=mk.parse_window(window), key_lens=k_lens, query_lens=q_lens,
+        spec = Spec(causal=bool(causal), window=parse_window(window), key_lens=k_lens, query_lens=q_lens,
                     mask=None if m_arr is None else mk.as_bool_mask(to_rows(m_arr) if cols else m_arr,
                                                                     invert=mask_invert),
                     graph=graph_of(None if adj is None else (to_rows(adj) if cols else adj), _edges(src, edges),

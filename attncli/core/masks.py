@@ -196,28 +196,6 @@ def _first_odd(mask: np.ndarray) -> str:
     return repr(float(odd[0])) if odd.size else "?"
 
 
-def parse_window(window: int | Sequence[int] | str | None) -> tuple[int, int] | None:
-    """`L` -> (L, L); `L:R` or (L, R) -> (L, R); both ≥ 0."""
-    if window is None:
-        return None
-    try:
-        if isinstance(window, str):
-            parts = window.split(":")
-            if len(parts) > 2:
-                raise ValueError
-            left, right = (int(parts[0]), int(parts[-1]))
-        elif isinstance(window, (int, np.integer)):
-            left = right = int(window)
-        else:
-            left, right = (int(w) for w in window)
-    except (ValueError, TypeError):
-        raise AttnError(f"{param('spec.window')} takes L (|i − j| ≤ L) or L:R (i − L ≤ j ≤ i + R), e.g. 2 or 3:0; "
-                        f"got {window!r}") from None
-    if left < 0 or right < 0:
-        raise AttnError(f"{param('spec.window')} sizes must be ≥ 0; got {left}:{right}")
-    return left, right
-
-
 def _lengths(lens: Sequence[int], name: str, batch: int, n: int, what: str) -> list[int]:
     lens, option = [int(x) for x in lens], param(name)
     if len(lens) != batch:
