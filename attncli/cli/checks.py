@@ -42,8 +42,6 @@ def check_options(*, score: str, normalize: str, layout: str, empty_rows: str, p
     positive_int(block_rows, "block_rows")
     if not temperature > 0:
         raise AttnError(f"--temperature must be positive; got {temperature}")
-    if softcap is not None and not softcap > 0:
-        raise AttnError(f"--softcap must be positive; got {softcap}")
 
 
 def check_sources(*, q: Any, k: Any, v: Any, x: Any, x_kv: Any, image: Any, wq: Any, wk: Any, wv: Any, bq: Any,
