@@ -2,7 +2,7 @@
 
 FIELDS below is every field of transformers 5.24's config class for each family (configuration_*.py, read there
 by hand), so that a key added to neither list shows up here. Each field is in the family's table
-(attncli/models/families.py: Honoured, Refused or Rounding) or in INERT with the reason it changes nothing attncli
+(attncli/models/families/: Honoured, Refused or Rounding) or in INERT with the reason it changes nothing attncli
 computes. Honoured keys are covered by the golden cases they name (tests/golden/models, from transformers;
 compared in test_models_golden.py); refused keys, set to a value attncli does not compute, stop `attncli model`
 and `compute --config` with one line naming the key and the value.

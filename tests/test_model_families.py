@@ -1,4 +1,4 @@
-"""The pieces a family is made of (attncli/models/families.py, rules.py, forward.py), each against numbers
+"""The pieces a family is made of (attncli/models/families/, family.py, rules.py, forward.py), each against numbers
 derived here by hand or computed another way; the families themselves are tested against transformers in
 test_models_golden.py."""
 

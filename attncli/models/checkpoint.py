@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from attncli.errors import AttnError, param
-from attncli.models.families import COMMON_KEYS, Family, family_of, refusal
+from attncli.models.families import family_of, refusal
+from attncli.models.family import COMMON_KEYS, Family
 
 OPTION = "MODEL"
 

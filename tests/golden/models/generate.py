@@ -464,6 +464,30 @@ CASES: list[dict] = [
                "full, sliding] (transformers 5 layout): layer_types decides, not max_window_layers (1 here, "
                "which alone would window layers 1 and 2): layers 0 and 2 attend to the key itself and the 3 "
                "before (i - 4 < j <= i), layer 1 is full causal. q_norm / k_norm as in the qwen3 case."),
+
+    # ---- issue 22, gemma: cases of this group below (one section per group keeps merges apart)
+    #
+
+    # ---- issue 22, neox: cases of this group below (one section per group keeps merges apart)
+    #
+
+    # ---- issue 22, phi3: cases of this group below (one section per group keeps merges apart)
+    #
+
+    # ---- issue 22, moe: cases of this group below (one section per group keeps merges apart)
+    #
+
+    # ---- issue 22, encoders: cases of this group below (one section per group keeps merges apart)
+    #
+
+    # ---- issue 22, deberta: cases of this group below (one section per group keeps merges apart)
+    #
+
+    # ---- issue 22, predict: cases of this group below (one section per group keeps merges apart)
+    #
+
+    # ---- issue 22, hub: cases of this group below (one section per group keeps merges apart)
+    #
 ]
 
 

@@ -1,0 +1,213 @@
+"""Model families as data: where each tensor lives in a checkpoint, how it is laid out, how a layer is put
+together, and every config.json key that changes the numbers. The forward pass (forward.py) is one function over
+these tables; the rules a family selects by name (scale, window, position ids) are in rules.py.
+
+The names follow transformers' modeling files (the reference semantics; see each family's `source`):
+
+    norm_at="post" (bert, roberta, distilbert):   x = N₁(x + Attn(x));  x = N₂(x + MLP(x))
+    norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom):  x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
+    norm_at="pre", parallel_residual (GPT-NeoX, Falcon style; no family here yet):  x = x + Attn(N₁(x)) + MLP(N₂(x))
+    final_norm: N_f(x) at the end, whose output is the last hidden state
+
+`{i}` in a name is the layer index. Linear weights are stored out × in (torch.nn.Linear, `weights="out_in"`)
+except GPT-2's Conv1D, stored in × out (`weights="in_out"`); they are oriented in × out once, when read.
+Checkpoints saved from a task model carry a prefix (`bert.`, `model.`, `transformer.`): `prefixes` lists the ones
+tried, in order.
+
+Every key of transformers' config class for a family that changes the forward pass's numbers is listed in the
+family's `config`, as one of: Honoured (read, by the code named), Refused (only the values listed are computed;
+any other stops the run with one line naming the key and its value, before anything is computed) or Rounding
+(changes only the order of float32 operations in transformers, within the goldens' tolerance). Keys that change
+nothing attncli computes (dropout, use_cache, tie_word_embeddings: no LM head here, ...) are not listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from attncli.models import rules
+
+
+@dataclass(frozen=True)
+class Honoured:
+    """A config.json key attncli reads. `default`: its value when config.json does not have it (transformers'
+    config class default); `read_by`: the code that reads it; `goldens`: the golden cases (tests/golden/models)
+    whose config.json sets it, away from the default where one says so in its notes."""
+
+    key: str
+    default: Any
+    read_by: str
+    goldens: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A config.json key whose values other than `accepts` attncli does not compute (absent or null: the default,
+    which it does): a checkpoint setting another is refused, naming the key, its value and `what` it changes.
+    "a.b" is the key b of the object a."""
+
+    key: str
+    accepts: tuple[Any, ...]
+    what: str
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """A config.json key that changes only how transformers orders its float32 operations (`what`)."""
+
+    key: str
+    what: str
+
+
+Key = Honoured | Refused | Rounding
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    source: str  # the transformers modeling file whose numbers this family reproduces
+    prefixes: tuple[str, ...]
+    layer: str  # the layer's prefix, e.g. "encoder.layer.{i}."
+    # embeddings: word, position (learned), token type, and a norm after them (weight, bias names)
+    word: str
+    position: str | None = None
+    token_type: str | None = None
+    embed_norm: tuple[str, str | None] | None = None
+    # attention, relative to the layer: q, k, v, o projections (weight names; biases by the `bias` suffix rule)
+    q: str | None = None
+    k: str | None = None
+    v: str | None = None
+    o: str = ""
+    fused_qkv: str | None = None  # one tensor holding q, k, v
+    fused_layout: str = "blocks"  # "blocks": [q | k | v] (GPT-2); "per_head": (heads, 3, head_dim) (BLOOM)
+    attn_bias: bool | str = True  # True, False, or the config key that says (llama's attention_bias)
+    o_bias: bool | str = True
+    # the norms (weight names, relative to the layer) each head's q and k go through over head_dim, after the
+    # projections and before RoPE: the family's norm_kind and ε, one weight (head_dim,) shared by every head
+    # (Qwen3's q_norm, k_norm); None: no such norms
+    qk_norm: tuple[str, str] | None = None
+    # norms, relative to the layer: N₁ and N₂ (where they sit: norm_at), and the final norm
+    norm1: tuple[str, str | None] = ("", None)
+    norm2: tuple[str, str | None] = ("", None)
+    final_norm: tuple[str, str | None] | None = None
+    norm_kind: str = "layer"  # "layer" (LayerNorm) or "rms" (RMSNorm)
+    eps_keys: tuple[str, ...] = ("layer_norm_eps",)  # config keys of the norms' ε, first one present wins
+    eps: float = 1e-12  # ε when config.json has none of them (the config class's default)
+    # MLP, relative to the layer: "plain" up → act → down; "gated" act(gate)·up → down
+    mlp: str = "plain"
+    up: str = ""
+    down: str = ""
+    gate: str | None = None
+    mlp_bias: bool | str = True
+    act_key: str | None = None  # the config key naming the activation
+    act: str = "gelu"  # the activation when the config does not say
+    weights: str = "out_in"  # how linear weights are stored: "out_in" (nn.Linear) or "in_out" (GPT-2's Conv1D)
+    # how a layer is put together
+    causal: bool = False  # causal self-attention (query i sees keys j ≤ i)
+    norm_at: str = "post"  # "post": N(x + sublayer(x)); "pre": x + sublayer(N(x))
+    parallel_residual: bool = False  # pre-norm only: x + Attn(N₁(x)) + MLP(N₂(x)), both from the same x
+    # positions and each layer's attention settings, as named rules (rules.py)
+    positions: str = "learned"  # "learned", "rope" or "alibi"
+    position_ids: rules.Positions = rules.count_positions  # rows of the learned table each token takes
+    # where config.json keeps θ, first found wins: inside rope_parameters before the top level, as transformers 5
+    rope_theta: tuple[str, ...] = ("rope_parameters.rope_theta", "rope_theta")
+    scale: rules.Scale = rules.inverse_sqrt_scale  # the scores' factor, per layer
+    window: rules.Window = rules.no_window  # the sliding window, per layer
+    # config.json keys: aliases (first one present wins), and every key that changes the numbers
+    keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    config: tuple[Key, ...] = ()
+
+    def default(self, key: str) -> Any:
+        """The value transformers uses when config.json does not have `key` (its Honoured entry; None if none)."""
+        return next((k.default for k in self.config if isinstance(k, Honoured) and k.key == key), None)
+
+    def __post_init__(self) -> None:
+        if self.norm_at not in ("pre", "post") or self.parallel_residual and self.norm_at != "pre":
+            raise ValueError(f"{self.name}: norm_at is 'pre' or 'post', and a parallel residual is pre-norm")
+        if self.weights not in ("out_in", "in_out") or self.fused_layout not in ("blocks", "per_head"):
+            raise ValueError(f"{self.name}: weights is 'out_in' or 'in_out'; fused_layout 'blocks' or 'per_head'")
+        if self.qk_norm is not None and self.fused_qkv is not None:
+            raise ValueError(f"{self.name}: q/k norms are read for separate q and k projections only")
+
+
+COMMON_KEYS = {
+    "layers": ("num_hidden_layers", "n_layer", "n_layers"),
+    "hidden": ("hidden_size", "n_embd", "dim", "d_model"),
+    "heads": ("num_attention_heads", "n_head", "n_heads"),
+    "kv_heads": ("num_key_value_heads",),
+    "head_dim": ("head_dim",),
+    "inter": ("intermediate_size", "n_inner", "hidden_dim"),
+    "vocab": ("vocab_size",),
+    "positions": ("max_position_embeddings", "n_positions"),
+}
+
+SHAPES = "forward.shapes (and every tensor's shape checked against it)"
+ACT = "forward.activation (ops.ACTIVATIONS; other values refused)"
+EPS = "forward.shapes (ε of every norm)"
+MLP = "forward.mlp_weights (width of the MLP)"
+ROPE = "forward.layer_settings (rules.rope_base)"
+
+
+def shape_keys(goldens: tuple[str, ...], **names: Any) -> tuple[Honoured, ...]:
+    """Honoured entries for the keys that give the shapes: name=(key, default) for each."""
+    return tuple(Honoured(key, default, MLP if what == "inter" else SHAPES, goldens)
+                 for what, (key, default) in names.items())
+
+
+ROPE_SCALED = "forward.layer_spec (rules.rope_frequencies, core/positions.py)"
+# the golden cases of RoPE scaling, one per rope_type and layout (tests/golden/models)
+ROPE_GOLDENS = ("llama_rope_llama3", "llama_rope_linear", "llama_rope_dynamic", "llama_rope_yarn",
+                "llama_rope_yarn_mscale", "llama_rope_longrope", "llama_rope_longrope_short")
+
+
+def rope_keys(goldens: tuple[str, ...], legacy: tuple[str, ...] = ("qwen2", "qwen2_window_layers")
+               ) -> tuple[Key, ...]:
+    """RoPE as transformers 5 reads it (modeling_rope_utils.py): θ from rope_parameters (or the older top-level
+    rope_theta); the scaling of every type transformers implements for these families (linear, dynamic, yarn,
+    longrope, llama3), in rope_parameters or in transformers 4's rope_scaling; other types refused. Partial
+    rotary is refused: Llama's default RoPE ignores it and its scaled ones fail on it in transformers."""
+    other = ("a RoPE type transformers' modeling_rope_utils.py does not implement for this family; the ones it "
+             "does are computed, tests/golden/models/llama_rope_* from each")
+    yarn, longrope = ("llama_rope_yarn", "llama_rope_yarn_mscale"), ("llama_rope_longrope",)
+    return (
+        Honoured("rope_parameters.rope_theta", 10000.0, ROPE, goldens),
+        Honoured("rope_theta", 10000.0, ROPE, legacy),
+        Honoured("rope_parameters.factor", None, ROPE_SCALED, ("llama_rope_llama3", *yarn)),
+        Honoured("rope_scaling.factor", None, ROPE_SCALED, ("llama_rope_linear", "llama_rope_dynamic",
+                                                            "llama_rope_longrope_short")),
+        Honoured("rope_parameters.low_freq_factor", None, ROPE_SCALED, ("llama_rope_llama3",)),
+        Honoured("rope_parameters.high_freq_factor", None, ROPE_SCALED, ("llama_rope_llama3",)),
+        Honoured("rope_parameters.original_max_position_embeddings", "max_position_embeddings", ROPE_SCALED,
+                 ("llama_rope_llama3", *yarn, *longrope)),
+        Honoured("original_max_position_embeddings", None, ROPE_SCALED, ("llama_rope_longrope_short",)),
+        Honoured("max_position_embeddings", 2048, ROPE_SCALED, ("llama_rope_dynamic", *longrope)),
+        Honoured("rope_parameters.beta_fast", 32, ROPE_SCALED, ("llama_rope_yarn_mscale",)),
+        Honoured("rope_parameters.beta_slow", 1, ROPE_SCALED, ("llama_rope_yarn_mscale",)),
+        Honoured("rope_parameters.truncate", True, ROPE_SCALED, ("llama_rope_yarn_mscale",)),
+        Honoured("rope_parameters.mscale", None, ROPE_SCALED, ("llama_rope_yarn_mscale",)),
+        Honoured("rope_parameters.mscale_all_dim", None, ROPE_SCALED, ("llama_rope_yarn_mscale",)),
+        Honoured("rope_scaling.attention_factor", None, ROPE_SCALED, ("llama_rope_longrope_short",)),
+        Honoured("rope_parameters.short_factor", None, ROPE_SCALED, longrope),
+        Honoured("rope_parameters.long_factor", None, ROPE_SCALED, longrope),
+        Honoured("rope_scaling.short_factor", None, ROPE_SCALED, ("llama_rope_longrope_short",)),
+        Refused("rope_parameters.rope_type", rules.ROPE_TYPES, other),
+        Refused("rope_scaling.rope_type", rules.ROPE_TYPES, other),
+        Refused("rope_scaling.type", rules.ROPE_TYPES, other),
+        Refused("rope_parameters.partial_rotary_factor", (1.0,), "partial rotary"),
+        Refused("partial_rotary_factor", (1.0,), "partial rotary"),
+    )
+
+
+def replacing(keys: tuple[Key, ...], *new: Key) -> tuple[Key, ...]:
+    """`keys` with each entry for a key of `new` replaced by it (a family that differs from the one it follows)."""
+    names = {k.key for k in new}
+    return (*(k for k in keys if k.key not in names), *new)
+
+
+def json_text(value: Any) -> str:
+    """A config value as config.json writes it (true, null, "llama3", {...}), cut to 80 characters."""
+    import json
+
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
