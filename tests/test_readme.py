@@ -71,9 +71,17 @@ def run_shown(cmd: str, cwd: Path) -> subprocess.CompletedProcess:
     return proc
 
 
+def link_inputs(cwd: Path) -> None:
+    """What a README command may read, as a clone of the repository has it: samples/, and the golden checkpoints
+    of tests/golden (tiny random models of every family, which the README's family table runs)."""
+    (cwd / "samples").symlink_to(ROOT / "samples")
+    (cwd / "tests").mkdir()
+    (cwd / "tests" / "golden").symlink_to(ROOT / "tests" / "golden")
+
+
 @pytest.mark.parametrize("cmd", COMMANDS)
 def test_readme_command_runs(cmd: str, tmp_path: Path):
-    (tmp_path / "samples").symlink_to(ROOT / "samples")
+    link_inputs(tmp_path)
     run_shown(cmd, tmp_path)
 
 
@@ -158,7 +166,7 @@ def test_readme_shows_outputs():
 
 @pytest.mark.parametrize(("cmds", "shown"), SHOWN, ids=[c[-1][:60] for c, _ in SHOWN])
 def test_readme_shown_output_is_real(cmds: list[str], shown: list[str], tmp_path: Path):
-    (tmp_path / "samples").symlink_to(ROOT / "samples")
+    link_inputs(tmp_path)
     for cmd in cmds[:-1]:
         run_shown(cmd, tmp_path)
     proc = run_shown(cmds[-1], tmp_path)
@@ -201,7 +209,7 @@ def quoted_errors() -> list[str]:
 def refusals(tmp_path_factory) -> str:
     """What every `# exit 2` command of the README prints on stderr, one line each."""
     cwd = tmp_path_factory.mktemp("refusals")
-    (cwd / "samples").symlink_to(ROOT / "samples")
+    link_inputs(cwd)
     lines = []
     for cmd in COMMANDS:
         if re.search(r"#\s*exit 2\s*$", cmd):
