@@ -18,7 +18,7 @@ family has one): layers + 1 of them. Weights are read one layer at a time, orien
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,6 +38,9 @@ class Pass:
     attentions: np.ndarray | None  # (B, layers, heads, n, n): the layers and heads asked for, in their order
     allowed: dict[int, np.ndarray | None]  # layer -> bool, broadcastable to its (B, H, n, n) maps (None: all)
     hidden: list[np.ndarray] | None  # layers + 1 of (B, n, d), when asked for
+    # what each kept layer's attention saw, for the layers and heads asked for (B, layers, heads, n, ·): q (after
+    # q/k norms and RoPE), k and v (the kv head each query head reads), scores (after scale, soft-capping, masks)
+    kept: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) -> np.ndarray:
@@ -172,10 +175,11 @@ def _linear_rows(x: np.ndarray, wb: tuple[np.ndarray, np.ndarray | None], out: n
 
 
 def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act, dtype: str,
-           threads: int | None, into: np.ndarray | None, heads: list[int]
+           threads: int | None, into: np.ndarray | None, heads: list[int], keep: dict[str, np.ndarray] | None = None
            ) -> tuple[np.ndarray, np.ndarray | None]:
     """One layer on h (B, n, d): the new hidden state and where the attention weights may be nonzero; the
-    weights of `heads` are copied `into` (B, len(heads), n, n) when given. Rows run in parallel through the
+    weights of `heads` are copied `into` (B, len(heads), n, n) when given, and what the attention saw into `keep`
+    (name -> (B, len(heads), n, ·): see Pass.kept). Rows run in parallel through the
     projections, the norms, the MLP and that copy; the attention between them runs on every core inside attncli's
     core."""
     fam, s = layer.ckpt.family, layer.s
@@ -196,9 +200,12 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     rows.run(project)
     q, k, v = heads_of(ys, fam.fused_layout if fam.fused_qkv else None, B, n, s)  # (B, H, n, hd), (B, G, n, hd) ×2
     spec = layer_spec(layer.ckpt, layer.i, s, n)
-    q *= ft.type(1 / math.sqrt(s.head_dim) if spec.scale is None else spec.scale)  # no pass over the n × n scores
-    scaled = spec.replace(scale=1.0)
-    plan = Plan(need=("weights", "heads"), dtype=dtype, threads=threads)
+    if keep:  # q as the model has it, the scale applied to the scores (which are kept)
+        scaled = spec
+    else:
+        q *= ft.type(1 / math.sqrt(s.head_dim) if spec.scale is None else spec.scale)  # no pass over the n × n scores
+        scaled = spec.replace(scale=1.0)
+    plan = Plan(need=("weights", "heads", *(keep or ())), dtype=dtype, threads=threads)
 
     def attend_(qb: np.ndarray, kb: np.ndarray, vb: np.ndarray, key_lens: list[int] | None, plan: Plan):
         """attncli's core on projected heads (b, H, n_q, hd), (b, G, n, hd) ×2: the layer's one attention."""
@@ -207,13 +214,15 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     every = heads == list(range(s.heads))
     # With no causal mask, window or positions (the encoders), a query row's attention needs its own row of Q
     # and all of K and V: each thread attends for its own rows and goes straight on to their MLP.
-    by_rows = rows.parallel and spec == Spec(scale=spec.scale)
+    by_rows = rows.parallel and spec == Spec(scale=spec.scale) and not keep
     pieces: dict[tuple[int, int, int], np.ndarray] = {}  # (b, i0, i1) -> where those rows' weights may be nonzero
     if by_rows:
         merged = np.empty((B * n, s.heads * s.head_dim), dtype=ft)  # (m, H·hd)
     else:
         res = attend_(q, k, v, lens, plan)
         merged = res.heads.transpose(0, 2, 1, 3).reshape(B * n, -1)  # (m, H·hd): a view of the kernel's layout
+        if keep:
+            _keep(res, keep, heads, s)
     o = layer.linear(fam.o, s.heads * s.head_dim, d, layer.ckpt.flag(fam.o_bias))
     (up_w, up_b), (down_w, down_b), gate = mlp_weights(layer)
     out = np.empty_like(x)  # (m, d)
@@ -262,6 +271,15 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     return out.reshape(B, n, d), allowed
 
 
+def _keep(res, keep: dict[str, np.ndarray], heads: list[int], s: Shapes) -> None:
+    """Copy what layer's attention saw (an AttentionResult of (B, H or G, n, ·) arrays) for `heads` into `keep`'s
+    (B, len(heads), n, ·) slots: k and v of the kv head each query head reads (h · G // H, as repeat_kv)."""
+    kv = [h * s.kv_heads // s.heads for h in heads]
+    for name, into in keep.items():
+        got = getattr(res, name)  # q, scores (B, H, n, ·); k, v (B, G, n, hd)
+        into[...] = got[:, kv] if name in ("k", "v") else got[:, heads]
+
+
 def _mlp(x: np.ndarray, up: tuple, down: tuple, gate: tuple | None, act) -> np.ndarray:
     """MLP(x) for rows x (r, d): W_down·act(W_up·x + b) + b, or W_down·(act(W_gate·x) ⊙ W_up·x) when gated."""
     (up_w, up_b), ft = up, x.dtype
@@ -277,10 +295,12 @@ def _mlp(x: np.ndarray, up: tuple, down: tuple, gate: tuple | None, act) -> np.n
 
 
 def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers: list[int], hidden: bool,
-            dtype: str = "float32", threads: int | None = None, heads: list[int] | None = None) -> Pass:
+            dtype: str = "float32", threads: int | None = None, heads: list[int] | None = None,
+            keep: tuple[str, ...] = ()) -> Pass:
     """Run the model on token ids (B, n); `lens` are the valid lengths of a padded batch (keys beyond are
     masked, as transformers' attention_mask does); keep the maps of `layers` (and `heads`, default all) and,
-    if `hidden`, every state. Each layer's maps go into one (B, layers, heads, n, n) array as the layer ends."""
+    if `hidden`, every state. Each layer's maps go into one (B, layers, heads, n, n) array as the layer ends;
+    `keep` (of q, k, v, scores) adds what those layers' attention saw, in (B, layers, heads, n, ·) arrays."""
     s = shapes(ckpt)
     np_dtype = np.dtype(dtype)
     fam = ckpt.family
@@ -291,16 +311,19 @@ def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers
     where = {layer: j for j, layer in enumerate(layers)}
     heads = list(range(s.heads)) if heads is None else heads
     maps = np.empty((B, len(layers), len(heads), n, n), dtype=np_dtype) if layers else None
+    kept = {name: np.empty((B, len(layers), len(heads), n, n if name == "scores" else s.head_dim), dtype=np_dtype)
+            for name in keep if layers}
     allowed: dict[int, np.ndarray | None] = {}
     last = max(where) if where and not hidden else s.layers - 1
     rows = Rows(B * n, threads)
     for i in range(last + 1):
         into = maps[:, where[i]] if maps is not None and i in where else None  # (B, H, n, n)
-        h, ok = _block(Layer(ckpt, i, s, np_dtype), h, lens, rows, act, dtype, threads, into, heads)
+        slots = {name: a[:, where[i]] for name, a in kept.items()} if i in where else None  # (B, H, n, ·)
+        h, ok = _block(Layer(ckpt, i, s, np_dtype), h, lens, rows, act, dtype, threads, into, heads, slots)
         if i in where:
             allowed[i] = ok
         if states is not None:
             states.append(h)
     if states is not None and fam.final_norm is not None:  # the model's final norm (no layer prefix)
         states[-1] = Layer(ckpt, s.layers, s, np_dtype, at="").norm(fam.final_norm, h)
-    return Pass(maps, allowed, states)
+    return Pass(maps, allowed, states, kept)

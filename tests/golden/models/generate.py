@@ -488,6 +488,39 @@ CASES: list[dict] = [
 
     # ---- issue 22, hub: cases of this group below (one section per group keeps merges apart)
     #
+
+    # ---- issue 22, hooks: what each layer's attention saw (seen.npz: q, k, v, scores), as forward hooks read it
+    dict(name="llama_seen", family="llama", cls=T.LlamaModel, seed=1341, tokenizer="llama", seen=True,
+         texts=["every head looks at every token in the text.", "a cat ran."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=36, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=6, num_key_value_heads=2, head_dim=8, rope_theta=500.0,
+                              max_position_embeddings=64, pad_token_id=2),
+         notes="LlamaModel, 6 query heads over 2 kv heads (query head h reads kv head h // 3), RoPE θ 500, a batch "
+               "of two texts right-padded with id 2. seen.npz holds what transformers' attention function "
+               "receives and computes for each layer (captured by a registered attention function that calls "
+               "the model's own eager_attention_forward): q (L, B, H, n, hd) after RoPE, k and v (L, B, G, n, "
+               "hd) after RoPE (k) and before repeat_kv, scores (L, B, H, n, n) = q·kᵀ·scaling + the additive "
+               "mask (finfo(float32).min where masked), the values before the softmax."),
+    dict(name="qwen3_seen", family="qwen3", cls=T.Qwen3Model, seed=1342, tokenizer="qwen2", seen=True,
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.Qwen3Config(vocab_size=140, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=8, rope_theta=10000.0,
+                              max_position_embeddings=64, use_sliding_window=True, sliding_window=4,
+                              layer_types=["sliding_attention", "full_attention"]),
+         notes="Qwen3Model: q and k after q_norm / k_norm and RoPE; layer 0 has a 4-token sliding window (its "
+               "scores are masked outside it), layer 1 is full causal. seen.npz as in llama_seen."),
+    dict(name="gpt2_seen", family="gpt2", cls=T.GPT2Model, seed=1343, tokenizer="gpt2", seen=True,
+         texts=["the cat sat on the mat."],
+         config=T.GPT2Config(vocab_size=120, n_embd=32, n_layer=2, n_head=4, n_positions=40,
+                             scale_attn_by_inverse_layer_idx=True),
+         notes="GPT2Model with scale_attn_by_inverse_layer_idx: layer l's scores are scaled by 1/(√hd·(l+1)). "
+               "Fused c_attn split into q, k, v. seen.npz as in llama_seen (no RoPE)."),
+    dict(name="bert_seen", family="bert", cls=T.BertModel, seed=1344, tokenizer="wordpiece", seen=True,
+         texts=["the quick brown fox jumps over the lazy dog!", "a cat ran."],
+         config=T.BertConfig(vocab_size=120, hidden_size=36, num_hidden_layers=2, num_attention_heads=3,
+                             intermediate_size=64, max_position_embeddings=40),
+         notes="BertModel, 3 heads of 12, a padded batch of two texts: the padded keys are masked in the second "
+               "text's scores. seen.npz as in llama_seen."),
 ]
 
 
@@ -611,6 +644,36 @@ def layer_windows(model, family: str) -> list[int | None]:
     return [None] * model.config.num_hidden_layers
 
 
+SEEN: list[dict] = []
+
+
+def seen_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """An attention function that records what it is given (q, k, v per head, k and v before repeat_kv) and the
+    scores its model's own eager_attention_forward computes before the softmax, then calls that function."""
+    eager = sys.modules[type(module).__module__].eager_attention_forward
+    scale = query.size(-1) ** -0.5 if scaling is None else scaling
+    rep = query.shape[1] // key.shape[1]
+    scores = torch.matmul(query, key.repeat_interleave(rep, dim=1).transpose(-1, -2)) * scale
+    if attention_mask is not None:
+        scores = scores + attention_mask[:, :, :, : key.shape[-2]]
+    out = eager(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
+    assert torch.allclose(torch.softmax(scores, -1), out[1], atol=1e-6), "the captured scores are not eager's"
+    SEEN.append({name: t.detach().to(torch.float64).numpy() for name, t in
+                 (("q", query), ("k", key), ("v", value), ("scores", scores))})
+    return out
+
+
+def capture_seen(folder: Path, family: str, ids: np.ndarray, mask: np.ndarray, att: np.ndarray) -> None:
+    """seen.npz: q, k, v and scores of every layer (L, B, ·, n, ·), recorded by seen_attention in call order."""
+    transformers.AttentionInterface.register("seen", seen_attention)
+    transformers.AttentionMaskInterface.register("seen", transformers.masking_utils.eager_mask)  # additive, as eager
+    model = transformers.AutoModel.from_pretrained(folder, dtype=torch.float32, attn_implementation="seen").eval()
+    SEEN.clear()
+    att2, _, _ = run(model, family, ids, mask)
+    assert np.max(np.abs(att2 - att)) <= 1e-7 and len(SEEN) == att.shape[0], (np.max(np.abs(att2 - att)), len(SEEN))
+    np.savez_compressed(folder / "seen.npz", **{k: np.stack([s[k] for s in SEEN]) for k in ("q", "k", "v", "scores")})
+
+
 def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windows: list[int | None]) -> None:
     L, B, H, n, _ = att.shape
     assert np.allclose(att.sum(-1), 1.0, atol=1e-5), name
@@ -688,6 +751,9 @@ def make(c: dict) -> list[Path]:
         assert loaded.config.sliding_window is None  # use_sliding_window false: no window
     check_maps(name, att, mask, causal, windows)
     L, B, H, n, _ = att.shape
+
+    if c.get("seen"):
+        capture_seen(folder, family, ids, mask, att)
 
     # what transformers gives on padded query rows (batches)
     padded = None
