@@ -13,7 +13,8 @@ causal or not, the positions, and each layer's attention: one Spec (causal, wind
 rules the family names (rules.py), given with the projected heads to attncli.attend, once per layer. Hidden states
 follow transformers' `output_hidden_states`: the embeddings, then each layer's output (the last one after the final
 norm when the family has one): layers + 1 of them. Weights are read one layer at a time, oriented in × out as they
-are read. """
+are read.
+"""
 
 from __future__ import annotations
 
