@@ -8,11 +8,12 @@
     q/k norms (qwen3): q_h = N_q(q_h), k_h = N_k(k_h) over each head's head_dim, before attend applies RoPE
     MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)
 
-What a family is (families/, the tables; family.py, what they hold) decides every branch here: where the norms sit, causal or not, the positions,
-and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale) made by the rules the family names
-(rules.py), given with the projected heads to attncli.attend, once per layer. Hidden states follow transformers'
-`output_hidden_states`: the embeddings, then each layer's output (the last one after the final norm when the
-family has one): layers + 1 of them. Weights are read one layer at a time, oriented in × out as they are read.
+What a family is (families/, the tables; family.py, what they hold) decides every branch here: where the norms sit,
+causal or not, the positions, and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale) made by the
+rules the family names (rules.py), given with the projected heads to attncli.attend, once per layer. Hidden states
+follow transformers' `output_hidden_states`: the embeddings, then each layer's output (the last one after the final
+norm when the family has one): layers + 1 of them. Weights are read one layer at a time, oriented in × out as they
+are read.
 """
 
 from __future__ import annotations
