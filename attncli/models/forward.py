@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from attncli.core.attend import attend
-from attncli.core.spec import Plan, Rope, Spec
-from attncli.errors import AttnError, param
+from attncli.core.spec import Plan, QKNorm, Rope, Spec
+from attncli.errors import AttnError
 from attncli.models import rules
 from attncli.models.checkpoint import OPTION, Checkpoint
 from attncli.models.ops import gelu_, layer_norm
@@ -106,6 +106,8 @@ def attention_kwargs(spec: Spec) -> dict:
         out["window"] = spec.window
     if spec.scale is not None:
         out["scale"] = spec.scale
+    if spec.qk_norm is not None:
+        out["qk_norm"] = spec.qk_norm
     return out
 
 
@@ -113,10 +115,6 @@ def layer_weights(layer: Layer, n: int) -> dict:
     """Layer i's self-attention for n tokens as attncli.core.attention keywords: W_Q, W_K, W_V, W_O and biases
     (in × out), heads, kv heads, and its settings (layer_spec)."""
     fam, s = layer.ckpt.family, layer.s
-    if fam.qk_norm is not None:  # the core's attention has no q/k norms: refused rather than computed without
-        raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model normalizes each head's q and k "
-                        f"over head_dim ({', '.join(fam.qk_norm)}) before RoPE, which one layer's attention does "
-                        "not compute yet; the model's own forward pass does (attncli model, its layers chosen)")
     proj = qkv_weights(layer)
     if fam.fused_qkv is not None:
         (w, b), d = proj[0], s.hidden
@@ -125,8 +123,12 @@ def layer_weights(layer: Layer, n: int) -> dict:
         proj = list(zip(ws, bs, strict=True))
     (wq, bq), (wk, bk), (wv, bv) = proj
     wo, bo = layer.linear(fam.o, s.heads * s.head_dim, s.hidden, layer.ckpt.flag(fam.o_bias))
+    spec = layer_spec(layer.ckpt, layer.i, s, n)
+    if fam.qk_norm is not None:  # each head's q and k through the layer's RMSNorms over head_dim, before RoPE
+        hd = s.head_dim
+        spec = spec.replace(qk_norm=QKNorm(layer.get(fam.qk_norm[0], (hd,)), layer.get(fam.qk_norm[1], (hd,)), s.eps))
     return dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=s.heads, kv_heads=s.kv_heads,
-                **attention_kwargs(layer_spec(layer.ckpt, layer.i, s, n)))
+                **attention_kwargs(spec))
 
 
 # ---------------------------------------------------------------- the pass, a layer at a time

@@ -79,7 +79,7 @@ class Layer:
 
     def norm(self, names: tuple[str, str | None], x: np.ndarray) -> np.ndarray:
         """The norm `names` (weight, bias) of x, into a new array."""
-        y = np.array(x, dtype=self.dtype, copy=True)
+        y = np.array(x, dtype=self.dtype, copy=True, order="C")  # C order: the 2-D view below writes into y
         self.norm_(names, y.reshape(-1, y.shape[-1]))
         return y
 
