@@ -21,7 +21,7 @@ SOURCES = ("--x", "--x-kv", "--image", "--q", "--k", "--v", "--wq", "--wk", "--w
 METAVARS = {"--key-lens": "N,N…", "--query-lens": "N,N…", "--show": "NAMES", "--output": "PATH", "--heads": "N",
             "--kv-heads": "G", "--scale": "F", "--precision": "N", "--temperature": "T", "--softcap": "C",
             "--qk-norm-eps": "ε", "--window": "L|L:R", "--window2d": "K", "--pe-base": "F", "--rope-base": "F",
-            "--start-pos": "P", "--pe": "sinusoidal|SOURCE"}
+            "--rope-dim": "D", "--start-pos": "P", "--pe": "sinusoidal|SOURCE"}
 
 
 def _opt(help: str, panel: str, *names: str, show_default: bool = False, **kw):
@@ -224,6 +224,10 @@ ROPE_BASE = Annotated[float, _opt("RoPE base θ. e.g. --rope-base 500000", POS, 
 ROPE_LAYOUT = Annotated[RopeLayout, _opt("half = rotate x_i with x_{i+d/2} (GPT-NeoX, LLaMA); interleaved = "
                                          "rotate pairs (x_2i, x_2i+1) (GPT-J, the paper). e.g. --rope-layout "
                                          "interleaved", POS, "--rope-layout", show_default=True)]
+ROPE_DIM = Annotated[int | None, _opt("Partial rotary: RoPE turns only the first D features of each head (even; "
+                                      "ω_i = θ^(−2i/D)), the rest pass through unchanged (GPT-NeoX's rotary_pct, "
+                                      "Phi's partial_rotary_factor, times d_head). e.g. --rope --rope-dim 2",
+                                      POS, "--rope-dim")]
 START_POS = Annotated[int, _opt("Position of the first token for RoPE (e.g. a KV-cache offset). "
                                 "e.g. --start-pos 128", POS, "--start-pos", show_default=True)]
 ALIBI = Annotated[bool, _opt("ALiBi: add −m_h·|i − j| to head h's scores (−m_h·(i − j) with --causal), "

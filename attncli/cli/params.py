@@ -35,7 +35,7 @@ OPTIONS: dict[str, str | None] = {
     "spec.rope.base": "--rope-base",
     "spec.rope.layout": "--rope-layout",
     "spec.rope.start": "--start-pos",
-    "spec.rope.dim": None,
+    "spec.rope.dim": "--rope-dim",
     "spec.rope.inv_freq": None,  # a model's scaled RoPE (rope_scaling / rope_parameters), no option
     "spec.rope.attention_factor": None,
     "spec.graph": "--adjacency/--edges",

@@ -91,7 +91,7 @@ DEFAULTS: dict[str, Any] = {  # every keyword of compute_attention, by the comma
     "start_pos": 0, "alibi": False, "empty_rows": "zero", "layout": "rows", "dtype": "auto",
     "allow_nonfinite": False, "trace": False, "need": None, "block_rows": None, "threads": None,
     "memory_limit": None, "stream_maps": None, "torch_weights": False, "backend": "auto", "spec": None,
-    "q_norm": None, "k_norm": None, "qk_norm_eps": 1e-6, "qk_norm": None,
+    "q_norm": None, "k_norm": None, "qk_norm_eps": 1e-6, "qk_norm": None, "rope_dim": None,
 }
 MATRICES = ("q", "k", "v", "x_kv", "wq", "wk", "wv", "wo", "w_score", "wa_q", "wa_k")  # transposed in cols layout
 
@@ -349,11 +349,13 @@ def _qk_norm(o: dict[str, Any]) -> QKNorm | None:
 
 
 def _rope(o: dict[str, Any]) -> Rope | None:
-    """--rope with --rope-base, --rope-layout and --start-pos; a Rope given whole (a model layer's, from
-    --config: a scaled RoPE's frequencies too) stays as it is."""
+    """--rope with --rope-base, --rope-layout, --rope-dim and --start-pos; a Rope given whole (a model layer's,
+    from --config: a scaled RoPE's frequencies too) stays as it is."""
     if isinstance(o["rope"], Rope):
         return o["rope"]
-    return Rope(o["rope_base"], o["rope_layout"], o["start_pos"]) if o["rope"] else None
+    if o["rope_dim"] is not None and not o["rope"]:
+        raise AttnError(f"{param('spec.rope.dim')} says how many features RoPE turns: give {param('spec.rope')} too")
+    return Rope(o["rope_base"], o["rope_layout"], o["start_pos"], dim=o["rope_dim"]) if o["rope"] else None
 
 
 def image_tokens(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:

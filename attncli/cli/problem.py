@@ -50,7 +50,7 @@ ATTENTION_OPTIONS: list[tuple[str, Any, Any]] = [
     ("undirected", opt.UNDIRECTED, False), ("self_loops", opt.SELF_LOOPS, False), ("window2d", opt.WINDOW2D, None),
     ("empty_rows", opt.EMPTY_ROWS, opt.EmptyRows.zero),
     ("pe", opt.PE, None), ("pe_base", opt.PE_BASE, 10000.0), ("pe_layout", opt.PE_LAYOUT, opt.PeLayout.interleaved),
-    ("rope", opt.ROPE, False), ("rope_base", opt.ROPE_BASE, 10000.0),
+    ("rope", opt.ROPE, False), ("rope_base", opt.ROPE_BASE, 10000.0), ("rope_dim", opt.ROPE_DIM, None),
     ("rope_layout", opt.ROPE_LAYOUT, opt.RopeLayout.half), ("start_pos", opt.START_POS, 0), ("alibi", opt.ALIBI, False),
     ("layout", opt.LAYOUT, opt.Layout.rows), ("dtype", opt.DTYPE, opt.DType.auto),
     ("allow_nonfinite", opt.ALLOW_NONFINITE, False),
@@ -67,8 +67,8 @@ LIST_AS_TEXT = {"key_lens", "query_lens", "window"}  # [5, 3] -> "5,3"; [2, 0] -
 # keys some computing command takes: a problem file may hold them all, each command uses its own
 COMMAND_KEYS = {"show", "fmt", "output", "precision", "what", "atol", "rtol", "decimals", "expected", "diagnose",
                 "report", "dpi", "cmap", "threads", "max_cells", "points", "credit", "report_format", "visibility"}
-INTS = {"layer", "heads", "kv_heads", "window2d", "seed", "start_pos", "precision", "decimals", "top_k", "dpi",
-        "threads", "max_cells"}
+INTS = {"layer", "heads", "kv_heads", "window2d", "seed", "start_pos", "rope_dim", "precision", "decimals", "top_k",
+        "dpi", "threads", "max_cells"}
 FLOATS = {"scale", "softcap", "qk_norm_eps", "temperature", "pe_base", "rope_base", "atol", "rtol", "points"}
 PROBLEM_HELP = ("A problem file (TOML): inputs as inline matrices or paths relative to it, and any option by name; "
                 "options on the command line win; its matrices are written in its layout (layout = \"rows\" unless it "

@@ -17,7 +17,7 @@ ARRAY_OPTIONS = {  # attention() keyword -> option
 }
 REPEATABLE = {"wq": "--wq", "wk": "--wk", "wv": "--wv", "bq": "--bq", "bk": "--bk", "bv": "--bv"}
 PLAIN = ("heads", "kv_heads", "scale", "temperature", "softcap", "qk_norm_eps", "causal", "window", "mask_invert",
-         "undirected", "self_loops", "window2d", "pe_base", "rope", "rope_base", "start_pos", "alibi",
+         "undirected", "self_loops", "window2d", "pe_base", "rope", "rope_base", "rope_dim", "start_pos", "alibi",
          "allow_nonfinite")
 CHOICES = ("score", "normalize", "empty_rows", "layout", "dtype", "pe_layout", "rope_layout")
 

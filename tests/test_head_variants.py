@@ -1,5 +1,6 @@
-"""Q/K norms (Spec.qk_norm; compute --q-norm/--k-norm): each head's q and k through an RMSNorm over d_k, before
-RoPE (Qwen3, Gemma 3). Expected values: the norm written out in numpy here, then attention on the normed q and
+"""Variants of each head's q and k that today's models bring: q/k norms (Spec.qk_norm; compute --q-norm/--k-norm),
+each head's q and k through an RMSNorm over d_k before RoPE (Qwen3, Gemma 3), and partial rotary (Rope(dim);
+compute --rope-dim). Expected values: the norm written out in numpy here, then attention on the normed q and
 k with no q/k norm (a different code path); transformers' through tests/test_model_layer.py (qwen3 layers)."""
 
 from __future__ import annotations
@@ -85,3 +86,23 @@ def test_config_decides_the_norms(tmp_path):
     golden = Path(__file__).parent / "golden" / "models" / "qwen3"
     err = run_error(["compute", "--config", golden / "config.json", "--layer", "0", "--x", "1 1", "--q-norm", "1 1"])
     assert "--q-norm" in err and "--config decides" in err
+
+
+# ---- partial rotary from the command line (--rope-dim), against the rotation written out by hand ----------------
+
+def test_rope_dim_turns_only_the_first_features(tmp_path):
+    x = np.array([[1.0, 0, 1, 0], [0, 2, 0, 2], [1, 1, 1, 1]])
+    np.save(tmp_path / "x.npy", x)
+    run(["compute", "--x", tmp_path / "x.npy", "--rope", "--rope-dim", "2", "--show", "q", "-o", tmp_path / "q.npy"])
+    want = x.copy()
+    for pos in range(3):  # D = 2: one pair (x0, x1) in half layout, ω_0 = base^0 = 1; x2, x3 unchanged
+        c, s = np.cos(pos), np.sin(pos)
+        want[pos, :2] = [x[pos, 0] * c - x[pos, 1] * s, x[pos, 1] * c + x[pos, 0] * s]
+    np.testing.assert_allclose(np.load(tmp_path / "q.npy"), want, atol=1e-12)
+
+
+def test_rope_dim_needs_rope_and_an_even_count_within_the_head():
+    x = "1 0 1 0; 0 2 0 2; 1 1 1 1"
+    assert "give --rope too" in run_error(["compute", "--x", x, "--rope-dim", "2"])
+    assert "--rope-dim must be even" in run_error(["compute", "--x", x, "--rope", "--rope-dim", "3"])
+    assert "--rope-dim 6 is more than the 4 features" in run_error(["compute", "--x", x, "--rope", "--rope-dim", "6"])
