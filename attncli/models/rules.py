@@ -199,13 +199,15 @@ def rope_problem(cfg: dict[str, Any], keys: RopeKeys | None = None) -> str | Non
             return f"{where} of rope_type {p['rope_type']!r} has no {key!r}, which transformers requires"
     heads = first(cfg, ("num_attention_heads",), 0)
     head_dim = first(cfg, ("head_dim",), None) or (first(cfg, ("hidden_size",), 0) // heads if heads else 0)
-    if keys is not None and isinstance(head_dim, int) and head_dim > 0 and not _number_problem(
-            {"partial_rotary_factor": p["partial_rotary_factor"]}, where):
+    if keys is not None and isinstance(head_dim, int) and head_dim > 0:
+        fraction, at = p.get("partial_rotary_factor"), _partial_at(cfg, keys, where)
+        if _number_problem({"partial_rotary_factor": fraction}, where):
+            return f"{at} is {fraction!r}; attncli computes it only as a positive number"
         dim = rotary_dim(cfg, head_dim, keys)
         if dim < 2 or dim % 2 or dim > head_dim:
-            return (f"{_partial_at(cfg, keys, where)} {p['partial_rotary_factor']!r} turns int({head_dim} · "
-                    f"{p['partial_rotary_factor']!r}) = {dim} of each head's {head_dim} features; attncli computes "
-                    "partial rotary over an even number of them, at least 2 (features turn in pairs)")
+            return (f"{at} {fraction!r} turns int({head_dim} · {fraction!r}) = {dim} of each head's {head_dim} "
+                    "features; attncli computes partial rotary over an even number of them, at least 2 and at "
+                    "most all (features turn in pairs)")
         head_dim = dim  # longrope's factors: one per pair of the features that turn
     for key in ("short_factor", "long_factor"):
         if p["rope_type"] == "longrope" and isinstance(p[key], list) and head_dim and len(p[key]) != head_dim // 2:
@@ -221,7 +223,7 @@ def _partial_at(cfg: dict[str, Any], keys: RopeKeys, where: str) -> str:
     if isinstance(lookup(cfg, where), dict) and lookup(cfg, f"{where}.partial_rotary_factor") is not MISSING:
         return f"{where}.partial_rotary_factor"
     given = next((key for key in keys.partial if lookup(cfg, key) is not MISSING), None)
-    return given or f"the default partial rotary fraction (no {' or '.join(keys.partial)})"
+    return given or f"partial rotary fraction (no {' or '.join(keys.partial)}: the default)"
 
 
 def _number_problem(p: dict[str, Any], where: str) -> str:
