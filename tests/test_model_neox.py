@@ -179,6 +179,42 @@ def test_absent_attention_bias_and_parallel_residual_take_gpt_neoxs_defaults(tmp
                                rtol=0)
 
 
+def test_pythias_buffers_in_the_file_change_nothing(tmp_path):
+    """Pythia's safetensors on the Hub also hold each layer's attention.bias (a bool causal mask),
+    attention.masked_bias and attention.rotary_emb.inv_freq (transformers ignores them on load): the same maps."""
+    from safetensors.numpy import save_file
+
+    folder = copy_with(tmp_path, "gpt_neox", {})
+    tensors = load_file(str(folder / "model.safetensors"))
+    for i in range(2):
+        tensors[f"gpt_neox.layers.{i}.attention.bias"] = np.tril(np.ones((1, 1, 64, 64), dtype=bool))
+        tensors[f"gpt_neox.layers.{i}.attention.masked_bias"] = np.array(-1e9, dtype=np.float32)
+        tensors[f"gpt_neox.layers.{i}.attention.rotary_emb.inv_freq"] = np.ones(2, dtype=np.float32)
+    save_file(tensors, str(folder / "model.safetensors"))
+    np.testing.assert_allclose(passes(folder, "gpt_neox")[0], expected("gpt_neox")["attentions"], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("arch,family", [("GPTNeoXForCausalLM", "gpt_neox"), ("GPTNeoXModel", "gpt_neox"),
+                                         ("PhiForCausalLM", "phi"), ("PhiModel", "phi")])
+def test_a_config_without_model_type_is_known_by_its_architecture(arch, family):
+    from attncli.errors import AttnError
+    from attncli.models.families import family_of
+
+    assert family_of({"architectures": [arch]}).name == family
+    try:  # Phi-3 is not Phi (whether attncli knows it or not)
+        other = family_of({"architectures": ["Phi3ForCausalLM"]}).name
+    except AttnError:
+        other = None
+    assert other != "phi"
+
+
+def test_qk_norm_settings_need_the_qk_norms():
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="q/k norms of qk_norm"):
+        replace(FAMILIES["gpt2"], qk_norm_if="qk_layernorm")
+
+
 # ---------------------------------------------------------------- one layer: compute --config
 
 

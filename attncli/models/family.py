@@ -139,6 +139,8 @@ class Family:
             raise ValueError(f"{self.name}: weights is 'out_in' or 'in_out'; fused_layout 'blocks' or 'per_head'")
         if self.qk_norm is not None and self.fused_qkv is not None:
             raise ValueError(f"{self.name}: q/k norms are read for separate q and k projections only")
+        if self.qk_norm is None and (self.qk_norm_bias is not None or self.qk_norm_if is not True):
+            raise ValueError(f"{self.name}: qk_norm_bias and qk_norm_if describe the q/k norms of qk_norm")
 
 
 COMMON_KEYS = {
