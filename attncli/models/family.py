@@ -6,7 +6,7 @@ The names follow transformers' modeling files (the reference semantics; see each
 
     norm_at="post" (bert, roberta, distilbert):   x = N₁(x + Attn(x));  x = N₂(x + MLP(x))
     norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom):  x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
-    norm_at="pre", parallel_residual (GPT-NeoX, Falcon style; no family here yet):  x = x + Attn(N₁(x)) + MLP(N₂(x))
+    norm_at="pre", parallel_residual (GPT-NeoX; Phi, whose N₂ is N₁):  x = x + Attn(N₁(x)) + MLP(N₂(x))
     final_norm: N_f(x) at the end, whose output is the last hidden state
 
 `{i}` in a name is the layer index. Linear weights are stored out × in (torch.nn.Linear, `weights="out_in"`)
@@ -123,7 +123,7 @@ class Family:
     # fraction, and that fraction's default; only the first int(d_head · fraction) features of each head turn):
     # GPT-NeoX, Phi. None: θ where `rope_theta` says, and every feature turns (Llama's default RoPE)
     rope_keys: rules.RopeKeys | None = None
-    # the q/k norms' biases (names relative to the layer, as qk_norm's weights; None: no biases: RMSNorm), and
+    # the q/k norms' biases (names relative to the layer, as qk_norm's weights; None: none), and
     # whether the model has those norms: True, or the config key that says (Phi's qk_layernorm, default false)
     qk_norm_bias: tuple[str, str] | None = None
     qk_norm_if: bool | str = True

@@ -24,6 +24,7 @@ from attncli.models.family import (
     Family,
     Honoured,
     Key,
+    Refused,
     replacing,
     rope_keys,
     shape_keys,
@@ -43,7 +44,12 @@ def _rope(goldens: tuple[str, ...], top: tuple[Key, ...], *scaled: Key) -> tuple
     Llama (rope_keys), with the family's `scaled` goldens named. rope_keys' top-level rope_theta and
     partial_rotary_factor are dropped: `top` says what the family reads there (GPT-NeoX ignores both)."""
     keys = tuple(k for k in rope_keys(goldens) if k.key not in ("rope_theta", "partial_rotary_factor"))
-    return replacing(keys, *top, Honoured("rope_parameters.partial_rotary_factor", None, PARTIAL, goldens), *scaled)
+    other = ("a RoPE type attncli does not compute for this family (transformers' 'proportional', Gemma's, is not "
+             "computed here); the others are, over the rotary features")
+    types = (Refused(key, rules.ROPE_TYPES, other)
+             for key in ("rope_parameters.rope_type", "rope_scaling.rope_type", "rope_scaling.type"))
+    return replacing(keys, *top, Honoured("rope_parameters.partial_rotary_factor", None, PARTIAL, goldens), *types,
+                     *scaled)
 
 
 FAMILIES: dict[str, Family] = {
