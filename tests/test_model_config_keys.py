@@ -67,6 +67,16 @@ FIELDS = {
     "bloom": ("vocab_size", "hidden_size", "n_layer", "n_head", "layer_norm_epsilon", "initializer_range",
               "use_cache", "bos_token_id", "eos_token_id", "pad_token_id", "apply_residual_connection_post_layernorm",
               "hidden_dropout", "attention_dropout", "pretraining_tp", "slow_but_exact", "tie_word_embeddings"),
+    "gpt_neox": ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                 "hidden_act", "attention_dropout", "hidden_dropout", "classifier_dropout", "max_position_embeddings",
+                 "initializer_range", "layer_norm_eps", "use_cache", "bos_token_id", "eos_token_id", "pad_token_id",
+                 "tie_word_embeddings", "use_parallel_residual", "rope_parameters", "attention_bias", "is_decoder",
+                 "rotary_pct", "rotary_emb_base", "rope_scaling"),  # the transformers 4 layout (Pythia's)
+    "phi": ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+            "num_key_value_heads", "resid_pdrop", "embd_pdrop", "attention_dropout", "hidden_act",
+            "max_position_embeddings", "initializer_range", "layer_norm_eps", "use_cache", "tie_word_embeddings",
+            "rope_parameters", "qk_layernorm", "bos_token_id", "eos_token_id", "pad_token_id",
+            "rope_theta", "rope_scaling", "partial_rotary_factor"),  # the transformers 4 layout (microsoft/phi-2's)
 }
 FIELDS["roberta"] = FIELDS["bert"]
 
@@ -89,6 +99,11 @@ INERT = {
     "pretraining_tp": "not read by transformers' Llama, Mistral and Qwen2 forward (BLOOM: see its table)",
     "rope_parameters": "read through its keys (rope_parameters.rope_theta, .rope_type, .factor, ...)",
     "rope_scaling": "read through its keys (rope_scaling.rope_type, rope_scaling.type, .factor, ...)",
+}
+
+# fields inert in one family only (the same key changes the numbers of others)
+INERT_IN = {
+    "gpt_neox": {"is_decoder": "GPTNeoXAttention is causal whatever it says (is_causal = True, create_causal_mask)"},
 }
 
 # values attncli does not compute, one per refused key
@@ -138,7 +153,7 @@ def refused_keys() -> list[tuple[str, str]]:
 
 def test_every_field_of_the_config_class_is_listed_or_said_inert():
     for name, fam in FAMILIES.items():
-        listed = {k.key.split(".")[0] for k in fam.config} | set(INERT)
+        listed = {k.key.split(".")[0] for k in fam.config} | set(INERT) | set(INERT_IN.get(name, {}))
         missing = sorted(set(FIELDS[name]) - listed)
         assert not missing, f"{name}: config keys neither honoured, refused nor inert: {missing}"
 

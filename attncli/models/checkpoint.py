@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from attncli.errors import AttnError, param
+from attncli.models import rules
 from attncli.models.families import family_of, refusal
 from attncli.models.family import COMMON_KEYS, Family
 
@@ -63,8 +64,11 @@ class Checkpoint:
         return value
 
     def flag(self, spec: bool | str) -> bool:
-        """A family setting that is fixed (True/False) or read from a config key."""
-        return bool(self.config.get(spec, False)) if isinstance(spec, str) else spec
+        """A family setting that is fixed (True/False) or read from a config key (absent or null: the family's
+        Honoured default for it, else false)."""
+        if not isinstance(spec, str):
+            return spec
+        return rules.flag(self.config, spec, bool(self.family.default(spec)))
 
     # ---- tensors
     def has(self, name: str) -> bool:

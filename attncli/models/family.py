@@ -6,7 +6,7 @@ The names follow transformers' modeling files (the reference semantics; see each
 
     norm_at="post" (bert, roberta, distilbert):   x = N₁(x + Attn(x));  x = N₂(x + MLP(x))
     norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom):  x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
-    norm_at="pre", parallel_residual (GPT-NeoX, Falcon style; no family here yet):  x = x + Attn(N₁(x)) + MLP(N₂(x))
+    norm_at="pre", parallel_residual (GPT-NeoX; Phi, whose N₂ is N₁):  x = x + Attn(N₁(x)) + MLP(N₂(x))
     final_norm: N_f(x) at the end, whose output is the last hidden state
 
 `{i}` in a name is the layer index. Linear weights are stored out × in (torch.nn.Linear, `weights="out_in"`)
@@ -106,7 +106,9 @@ class Family:
     # how a layer is put together
     causal: bool = False  # causal self-attention (query i sees keys j ≤ i)
     norm_at: str = "post"  # "post": N(x + sublayer(x)); "pre": x + sublayer(N(x))
-    parallel_residual: bool = False  # pre-norm only: x + Attn(N₁(x)) + MLP(N₂(x)), both from the same x
+    # pre-norm only: x + Attn(N₁(x)) + MLP(N₂(x)), both from the same x; True, False or the config key that says
+    # (GPT-NeoX's use_parallel_residual); Phi's one norm for both is norm2 = norm1
+    parallel_residual: bool | str = False
     # positions and each layer's attention settings, as named rules (rules.py)
     positions: str = "learned"  # "learned", "rope" or "alibi"
     position_ids: rules.Positions = rules.count_positions  # rows of the learned table each token takes
@@ -117,6 +119,14 @@ class Family:
     # config.json keys: aliases (first one present wins), and every key that changes the numbers
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     config: tuple[Key, ...] = ()
+    # RoPE as the family's config class reads it (rules.RopeKeys: the top-level keys of θ and of the partial rotary
+    # fraction, and that fraction's default; only the first int(d_head · fraction) features of each head turn):
+    # GPT-NeoX, Phi. None: θ where `rope_theta` says, and every feature turns (Llama's default RoPE)
+    rope_keys: rules.RopeKeys | None = None
+    # the q/k norms' biases (names relative to the layer, as qk_norm's weights; None: none), and
+    # whether the model has those norms: True, or the config key that says (Phi's qk_layernorm, default false)
+    qk_norm_bias: tuple[str, str] | None = None
+    qk_norm_if: bool | str = True
 
     def default(self, key: str) -> Any:
         """The value transformers uses when config.json does not have `key` (its Honoured entry; None if none)."""
@@ -129,6 +139,8 @@ class Family:
             raise ValueError(f"{self.name}: weights is 'out_in' or 'in_out'; fused_layout 'blocks' or 'per_head'")
         if self.qk_norm is not None and self.fused_qkv is not None:
             raise ValueError(f"{self.name}: q/k norms are read for separate q and k projections only")
+        if self.qk_norm is None and (self.qk_norm_bias is not None or self.qk_norm_if is not True):
+            raise ValueError(f"{self.name}: qk_norm_bias and qk_norm_if describe the q/k norms of qk_norm")
 
 
 COMMON_KEYS = {

@@ -25,7 +25,7 @@ import numpy as np
 
 from attncli.core.attend import attend
 from attncli.core.spec import Plan, QKNorm, Rope, Spec
-from attncli.errors import AttnError
+from attncli.errors import AttnError, param
 from attncli.models import rules
 from attncli.models.checkpoint import OPTION, Checkpoint
 from attncli.models.ops import gelu_, layer_norm
@@ -84,7 +84,7 @@ def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spe
     window = fam.window(cfg, i)
     rope = None
     if fam.positions == "rope":
-        base, omega, m, dim = rules.rope_frequencies(cfg, s.head_dim, 0 if n is None else n)
+        base, omega, m, dim = rules.rope_frequencies(cfg, s.head_dim, 0 if n is None else n, keys=fam.rope_keys)
         if omega is None:  # the default type: θ where the family's table says config.json keeps it
             base = rules.rope_base(cfg, fam.rope_theta)
         rope = Rope(base, "half", dim=dim, inv_freq=omega, attention_factor=m)
@@ -115,6 +115,12 @@ def layer_weights(layer: Layer, n: int) -> dict:
     """Layer i's self-attention for n tokens as attncli.core.attention keywords: W_Q, W_K, W_V, W_O and biases
     (in × out), heads, kv heads, and its settings (layer_spec)."""
     fam, s = layer.ckpt.family, layer.s
+    if layer.has_qk_norm() and (fam.norm_kind != "rms" or fam.qk_norm_bias is not None):
+        # the core's q/k norms (Spec.qk_norm) are RMSNorms: a LayerNorm (Phi's) is refused rather than computed as one
+        raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model puts each head's q and k "
+                        f"through a LayerNorm over head_dim ({', '.join(fam.qk_norm)}) before RoPE; one layer's "
+                        "attention computes RMSNorm q/k norms only; the model's own forward pass does (attncli "
+                        "model, its layers chosen)")
     proj = qkv_weights(layer)
     if fam.fused_qkv is not None:
         (w, b), d = proj[0], s.hidden
@@ -124,7 +130,7 @@ def layer_weights(layer: Layer, n: int) -> dict:
     (wq, bq), (wk, bk), (wv, bv) = proj
     wo, bo = layer.linear(fam.o, s.heads * s.head_dim, s.hidden, layer.ckpt.flag(fam.o_bias))
     spec = layer_spec(layer.ckpt, layer.i, s, n)
-    if fam.qk_norm is not None:  # each head's q and k through the layer's RMSNorms over head_dim, before RoPE
+    if layer.has_qk_norm():  # each head's q and k through the layer's RMSNorms over head_dim, before RoPE
         hd = s.head_dim
         spec = spec.replace(qk_norm=QKNorm(layer.get(fam.qk_norm[0], (hd,)), layer.get(fam.qk_norm[1], (hd,)), s.eps))
     return dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=s.heads, kv_heads=s.kv_heads,
@@ -192,12 +198,13 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     x = h.reshape(B * n, d)  # (m, d), read only
     proj = qkv_weights(layer)
     ys = [np.empty((B * n, w.shape[1]), dtype=ft) for w, _ in proj]  # (m, width)
+    qk_norm, parallel = layer.has_qk_norm(), layer.ckpt.flag(fam.parallel_residual)
 
     def project(r0: int, r1: int) -> None:
         xr = layer.norm_(fam.norm1, x[r0:r1].copy()) if pre else x[r0:r1]  # N₁(h) or h
         for wb, y in zip(proj, ys, strict=True):
             _linear_rows(xr, wb, y[r0:r1])
-        if fam.qk_norm is not None:  # Qwen3: each head's q and k through an RMSNorm over head_dim, before RoPE
+        if qk_norm:  # Qwen3, Phi: each head's q and k through a norm over head_dim, before RoPE
             layer.qk_norm_(ys[0][r0:r1], ys[1][r0:r1])
 
     rows.run(project)
@@ -250,7 +257,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
         a += x[r0:r1]  # h₁ = h + Attn(·)
         if not pre:  # h₁ = N₁(h + Attn(h)); h = N₂(h₁ + MLP(h₁))
             m_in = layer.norm_(fam.norm1, a)
-        elif fam.parallel_residual:  # h + Attn(N₁(h)) + MLP(N₂(h))
+        elif parallel:  # h + Attn(N₁(h)) + MLP(N₂(h))
             m_in = layer.norm_(fam.norm2, x[r0:r1].copy())
         else:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
             m_in = layer.norm_(fam.norm2, a.copy())

@@ -92,16 +92,23 @@ class Layer:
             return rms_norm_(x, w, self.s.eps)
         return layer_norm_(x, w, self.get(names[1], (d,)) if names[1] else None, self.s.eps)
 
+    def has_qk_norm(self) -> bool:
+        """Whether each head's q and k go through a norm before RoPE (the family's qk_norm, when its qk_norm_if
+        says so: always, or as a config key says)."""
+        fam = self.ckpt.family
+        return fam.qk_norm is not None and self.ckpt.flag(fam.qk_norm_if)
+
     def qk_norm_(self, q: np.ndarray, k: np.ndarray) -> None:
-        """Each head's q and k normed over head_dim, in place (the family's qk_norm, before RoPE; nothing when it
-        has none): q (r, H·hd), k (r, G·hd), rows of the projections' contiguous outputs, seen as (r·H, hd) and
-        (r·G, hd) rows."""
-        names, hd = self.ckpt.family.qk_norm, self.s.head_dim
-        if names is None:
+        """Each head's q and k normed over head_dim, in place (the family's qk_norm with its qk_norm_bias, before
+        RoPE; nothing when it has none): q (r, H·hd), k (r, G·hd), rows of the projections' contiguous outputs,
+        seen as (r·H, hd) and (r·G, hd) rows."""
+        fam, hd = self.ckpt.family, self.s.head_dim
+        if not self.has_qk_norm():
             return
-        for name, y in ((names[0], q), (names[1], k)):
+        names, biases = fam.qk_norm, fam.qk_norm_bias or (None, None)
+        for name, bias, y in ((names[0], biases[0], q), (names[1], biases[1], k)):
             rows = y.reshape(-1, hd)  # (r·H, hd) or (r·G, hd): a view when y's rows are contiguous
-            self.norm_((name, None), rows, hd)
+            self.norm_((name, bias), rows, hd)
             if rows.ctypes.data != y.ctypes.data:  # reshape made a copy: write it back
                 y[...] = rows.reshape(y.shape)
 

@@ -470,6 +470,71 @@ CASES: list[dict] = [
 
     # ---- issue 22, neox: cases of this group below (one section per group keeps merges apart)
     #
+    dict(name="gpt_neox", family="gpt_neox", cls=T.GPTNeoXForCausalLM, seed=1340, tokenizer="gpt2",
+         texts=["the quick brown fox jumps over the lazy dog!"],
+         config=T.GPTNeoXConfig(vocab_size=128, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                                num_attention_heads=3, max_position_embeddings=64, rotary_pct=0.25,
+                                rotary_emb_base=10000, use_parallel_residual=True, bos_token_id=None,
+                                eos_token_id=None),
+         legacy_config={"rotary_pct": 0.25, "rotary_emb_base": 10000, "rope_scaling": None},
+         notes="GPTNeoXForCausalLM (Pythia's layout): tensors prefixed 'gpt_neox.' (embed_in, layers.N."
+               "input_layernorm, attention.query_key_value, attention.dense, post_attention_layernorm, "
+               "mlp.dense_h_to_4h / dense_4h_to_h, final_layer_norm), plus the LM head. 3 heads of 16 (not a "
+               "power of two). query_key_value (3d, d) is fused per head: its output viewed as (heads, 3 * "
+               "head_dim) and chunked into q, k, v of each head. use_parallel_residual true: h + Attn(N1(h)) + "
+               "MLP(N2(h)). config.json in the Hub's (transformers 4) layout, as EleutherAI/pythia-*'s: "
+               "rotary_pct 0.25 and rotary_emb_base 10000 at the top level, no rope_parameters: RoPE turns the "
+               "first int(16 * 0.25) = 4 features of each head (rotate_half within them, w_i = 10000^(-2i/4)), "
+               "the other 12 pass through. attention_bias true (GPTNeoXConfig's default): biases on "
+               "query_key_value and dense. hidden_act gelu (erf)."),
+    dict(name="gpt_neox_sequential", family="gpt_neox", cls=T.GPTNeoXModel, seed=1341, tokenizer="gpt2",
+         texts=["tokens attend to tokens; heads attend to heads."],
+         config=T.GPTNeoXConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                                num_attention_heads=4, max_position_embeddings=64, use_parallel_residual=False,
+                                attention_bias=False, hidden_act="gelu_new",
+                                rope_parameters={"rope_type": "default", "rope_theta": 500.0,
+                                                 "partial_rotary_factor": 0.5},
+                                bos_token_id=None, eos_token_id=None),
+         notes="GPTNeoXModel (no prefix) with use_parallel_residual false: h1 = h + Attn(N1(h)), h1 + MLP(N2(h1)). "
+               "attention_bias false: no bias on query_key_value or dense (the MLP keeps its biases). "
+               "hidden_act gelu_new (tanh). transformers 5 layout: rope_parameters {rope_theta 500, "
+               "partial_rotary_factor 0.5}: 4 of each head's 8 features turn."),
+    dict(name="gpt_neox_rope_dynamic", family="gpt_neox", cls=T.GPTNeoXModel, seed=1342, tokenizer="gpt2",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.GPTNeoXConfig(vocab_size=128, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                                num_attention_heads=2, max_position_embeddings=8, rotary_pct=0.5,
+                                rotary_emb_base=1000, rope_scaling={"rope_type": "dynamic", "factor": 3.0},
+                                bos_token_id=None, eos_token_id=None),
+         legacy_config={"rotary_pct": 0.5, "rotary_emb_base": 1000,
+                        "rope_scaling": {"type": "dynamic", "factor": 3.0}},
+         notes="GPTNeoXModel with dynamic NTK RoPE over partial rotary, transformers 4 layout: rope_scaling {type: "
+               "dynamic, factor: 3} (no rope_theta inside: rotary_emb_base 1000 is theta), rotary_pct 0.5: 12 of "
+               "each head's 24 features turn, max_position_embeddings 8, shorter than the text: transformers "
+               "recomputes theta * (3 n / 8 - 2)^(12/10) over the 12 rotary features for the n tokens."),
+    dict(name="phi", family="phi", cls=T.PhiForCausalLM, seed=1343, tokenizer="gpt2",
+         texts=["attention is all you need, said the model."],
+         config=T.PhiConfig(vocab_size=128, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                            num_attention_heads=6, max_position_embeddings=64, partial_rotary_factor=0.5,
+                            rope_theta=10000.0, qk_layernorm=True, bos_token_id=None, eos_token_id=None),
+         legacy_config={"partial_rotary_factor": 0.5, "rope_theta": 10000.0, "rope_scaling": None},
+         notes="PhiForCausalLM (microsoft/phi-2's layout): prefix 'model.' (embed_tokens, layers.N.input_layernorm, "
+               "self_attn.q_proj / k_proj / v_proj / dense, mlp.fc1 / fc2, final_layernorm), plus lm_head with a "
+               "bias. One norm for attention and MLP: h + Attn(N(h)) + MLP(N(h)). 6 heads of 8 (not a power of "
+               "two). qk_layernorm true: self_attn.q_layernorm and k_layernorm, LayerNorm (weight and bias, eps "
+               "layer_norm_eps) of each head's q and k over head_dim 8, before RoPE. config.json in the Hub's "
+               "(transformers 4) layout: top-level partial_rotary_factor 0.5 and rope_theta: the first 4 of each "
+               "head's 8 features turn. hidden_act gelu_new (tanh); biases on every projection."),
+    dict(name="phi_rope_linear", family="phi", cls=T.PhiModel, seed=1344, tokenizer="gpt2",
+         texts=["every head looks at every token in the text."],
+         config=T.PhiConfig(vocab_size=128, hidden_size=40, intermediate_size=80, num_hidden_layers=2,
+                            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                            rope_parameters={"rope_type": "linear", "factor": 4.0, "rope_theta": 100.0,
+                                             "partial_rotary_factor": 0.4},
+                            bos_token_id=None, eos_token_id=None),
+         notes="PhiModel (no prefix), qk_layernorm false (PhiConfig's default: no q/k norms), 4 heads of 10 over "
+               "2 kv heads (grouped). transformers 5 layout: "
+               "rope_parameters {linear, factor 4, rope_theta 100, partial_rotary_factor 0.4}: int(10 * 0.4) = 4 "
+               "features of each head turn, at 100^(-2i/4) / 4."),
 
     # ---- issue 22, phi3: cases of this group below (one section per group keeps merges apart)
     #
