@@ -4,8 +4,8 @@ these tables; the rules a family selects by name (scale, window, position ids) a
 
 The names follow transformers' modeling files (the reference semantics; see each family's `source`):
 
-    norm_at="post" (bert, roberta, distilbert):   x = N₁(x + Attn(x));  x = N₂(x + MLP(x))
-    norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom):  x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
+    norm_at="post" (bert, roberta, distilbert, xlm-roberta, electra, albert):  x = N₁(x + Attn(x));  x = N₂(x + MLP(x))
+    norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom, modernbert):  x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
     norm_at="pre", parallel_residual (GPT-NeoX, Falcon style; no family here yet):  x = x + Attn(N₁(x)) + MLP(N₂(x))
     final_norm: N_f(x) at the end, whose output is the last hidden state
 
