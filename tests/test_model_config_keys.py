@@ -210,6 +210,12 @@ def test_every_honoured_key_is_exercised_by_a_golden_case():
     ("mlp_bias", "llama_attn_bias", True),
     ("rms_norm_eps", "llama_gqa", 1e-5),
     ("pad_token_id", "roberta_pad_inside", 1),
+    ("embedding_size", "electra", 16),
+    ("embedding_size", "albert", 16),
+    ("local_attention", "modernbert", 6),
+    ("global_rope_theta", "modernbert", 1000.0),
+    ("norm_bias", "modernbert_batch", True),
+    ("mlp_bias", "modernbert_batch", True),
 ])
 def test_the_settings_goldens_hold_the_values_their_notes_say(key, case, value):
     """The goldens that cover a setting away from its default really hold it (and the default differs)."""
