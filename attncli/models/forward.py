@@ -30,6 +30,7 @@ from attncli.errors import AttnError, param
 from attncli.models import rules
 from attncli.models.checkpoint import OPTION, Checkpoint
 from attncli.models.factorized import embedding_width, project
+from attncli.models.family import Family
 from attncli.models.ops import gelu_, layer_norm
 from attncli.models.weights import Layer, Shapes, activation, mlp_weights, qkv_weights, shapes, split_fused
 
@@ -96,7 +97,7 @@ def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spe
                 alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim))
 
 
-def _rope_base(fam, cfg: dict, i: int) -> float:
+def _rope_base(fam: Family, cfg: dict, i: int) -> float:
     """Layer i's RoPE θ: the family's per-layer rule (ModernBERT's global and local bases), else its keys."""
     return rules.rope_base(cfg, fam.rope_theta) if fam.layer_rope_base is None else fam.layer_rope_base(cfg, i)
 
