@@ -4,8 +4,8 @@ these tables; the rules a family selects by name (scale, window, position ids) a
 
 The names follow transformers' modeling files (the reference semantics; see each family's `source`):
 
-    norm_at="post" (bert, roberta, distilbert):   x = N₁(x + Attn(x));  x = N₂(x + MLP(x))
-    norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom):  x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
+    norm_at="post" (bert, roberta, distilbert, xlm-roberta, electra, albert):  x = N₁(x + Attn(x));  x = N₂(x + MLP(x))
+    norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom, modernbert):  x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
     norm_at="pre", parallel_residual (GPT-NeoX; Phi, whose N₂ is N₁):  x = x + Attn(N₁(x)) + MLP(N₂(x))
     final_norm: N_f(x) at the end, whose output is the last hidden state
 
@@ -94,7 +94,8 @@ class Family:
     norm_kind: str = "layer"  # "layer" (LayerNorm) or "rms" (RMSNorm)
     eps_keys: tuple[str, ...] = ("layer_norm_eps",)  # config keys of the norms' ε, first one present wins
     eps: float = 1e-12  # ε when config.json has none of them (the config class's default)
-    # MLP, relative to the layer: "plain" up → act → down; "gated" act(gate)·up → down
+    # MLP, relative to the layer: "plain" up → act → down; "gated" act(gate)·up → down; "gated_fused": `up` names
+    # one tensor 2·inter wide, [act input | multiplier] (ModernBERT's Wi: act(x·W₁)·(x·W₂) → down)
     mlp: str = "plain"
     up: str = ""
     down: str = ""
@@ -127,6 +128,20 @@ class Family:
     # whether the model has those norms: True, or the config key that says (Phi's qk_layernorm, default false)
     qk_norm_bias: tuple[str, str] | None = None
     qk_norm_if: bool | str = True
+    # factorized embeddings (ELECTRA, ALBERT): the embedding tables and their norm are config.json's embedding_size
+    # wide (keys["embed"], else its Honoured default), and this linear (name without a layer prefix; weight and
+    # bias) maps them to the hidden size: only when the two widths differ (ELECTRA's embeddings_project), or
+    # always when `embed_project_always` (ALBERT's encoder.embedding_hidden_mapping_in); None: no such map
+    embed_project: str | None = None
+    embed_project_always: bool = False
+    # whether the LayerNorms (embeddings, N₁, N₂, final) have the biases their names say: True, or the config key
+    # that says (ModernBERT's norm_bias, default false)
+    norm_bias: bool | str = True
+    # False: layer 0 has no N₁ (ModernBERT's attn_norm is nn.Identity there: the embeddings' norm precedes it)
+    first_norm1: bool = True
+    # layer i's RoPE θ when it differs between layers (ModernBERT's global and local bases, rules.py); None: the
+    # family's `rope_theta` keys in every layer
+    layer_rope_base: rules.LayerRopeBase | None = None
 
     def default(self, key: str) -> Any:
         """The value transformers uses when config.json does not have `key` (its Honoured entry; None if none)."""
@@ -137,6 +152,8 @@ class Family:
             raise ValueError(f"{self.name}: norm_at is 'pre' or 'post', and a parallel residual is pre-norm")
         if self.weights not in ("out_in", "in_out") or self.fused_layout not in ("blocks", "per_head"):
             raise ValueError(f"{self.name}: weights is 'out_in' or 'in_out'; fused_layout 'blocks' or 'per_head'")
+        if self.mlp not in ("plain", "gated", "gated_fused"):
+            raise ValueError(f"{self.name}: mlp is 'plain', 'gated' or 'gated_fused'")
         if self.qk_norm is not None and self.fused_qkv is not None:
             raise ValueError(f"{self.name}: q/k norms are read for separate q and k projections only")
         if self.qk_norm is None and (self.qk_norm_bias is not None or self.qk_norm_if is not True):

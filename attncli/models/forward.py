@@ -1,12 +1,13 @@
 """One forward pass over a checkpoint, in numpy, with every attention computed by attncli's core.
 
     h₀ = E_word[ids] (+ E_pos[position ids]) (+ E_type[0]) (→ LayerNorm)                      embeddings
+         (→ · W_proj + b: factorized embeddings, ELECTRA and ALBERT, models/factorized.py)
     post-norm:  h = N₁(h + Attn(h));  h = N₂(h + MLP(h))
     pre-norm:   h = h + Attn(N₁(h));  h = h + MLP(N₂(h))      (parallel residual: h + Attn(N₁(h)) + MLP(N₂(h)))
     final norm: last hidden state = N_f(h)
     Attn(h) = W_O·attend(Q, K, V, the layer's Spec)    Q, K, V = h·W + b, split into heads
     q/k norms (qwen3): q_h = N_q(q_h), k_h = N_k(k_h) over each head's head_dim, before attend applies RoPE
-    MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)
+    MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)   (ModernBERT's Wi: [W_gate | W_up] in one)
 
 What a family is (families/, the tables; family.py, what they hold) decides every branch here: where the norms sit,
 causal or not, the positions, and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale) made by the
@@ -28,6 +29,8 @@ from attncli.core.spec import Plan, QKNorm, Rope, Spec
 from attncli.errors import AttnError, param
 from attncli.models import rules
 from attncli.models.checkpoint import OPTION, Checkpoint
+from attncli.models.factorized import embedding_width, project
+from attncli.models.family import Family
 from attncli.models.ops import gelu_, layer_norm
 from attncli.models.weights import Layer, Shapes, activation, mlp_weights, qkv_weights, shapes, split_fused
 
@@ -45,12 +48,14 @@ class Pass:
 
 
 def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) -> np.ndarray:
-    """(B, n, d) from token ids (B, n)."""
+    """(B, n, d) from token ids (B, n) (factorized embeddings: e wide, then projected to d)."""
     fam = ckpt.family
     word = ckpt.tensor(fam.word)
-    if word.ndim != 2 or word.shape[1] != s.hidden:
+    width = embedding_width(ckpt, s)  # the hidden size, or a factorized embedding's embedding_size
+    if word.ndim != 2 or word.shape[1] != width:
         raise AttnError(f"{OPTION}: the word embeddings '{ckpt.prefix + fam.word}' have shape {word.shape}, not "
-                        f"(vocabulary, {s.hidden}) as config.json's hidden size says")
+                        f"(vocabulary, {width}) as config.json's "
+                        f"{'hidden size' if width == s.hidden else 'embedding_size'} says")
     if ids.size and (ids.min() < 0 or ids.max() >= word.shape[0]):
         bad = int(ids.max() if ids.max() >= word.shape[0] else ids.min())
         raise AttnError(f"token id {bad} is outside the embedding table of {word.shape[0]} rows; is the tokenizer "
@@ -61,7 +66,7 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
         table = ckpt.tensor(fam.position)
         rows = fam.position_ids(ckpt.config, ids)  # (B, n): the row of the position table each token takes
         start = int(fam.position_ids(ckpt.config, np.full((1, 1), -1))[0, 0])  # the first token's row
-        if table.ndim != 2 or table.shape[1] != s.hidden or (ids.size and int(rows.max()) >= table.shape[0]):
+        if table.ndim != 2 or table.shape[1] != width or (ids.size and int(rows.max()) >= table.shape[0]):
             raise AttnError(f"{OPTION}: the model has {table.shape[0] - start} learned positions; the text has {n} "
                             "tokens: give a shorter text")
         h = h + table[rows].astype(dtype)  # (B, n, d)
@@ -69,27 +74,35 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
         h = h + ckpt.tensor(fam.token_type)[0].astype(dtype)
     if fam.embed_norm is not None:
         w, b = fam.embed_norm
-        h = layer_norm(h, ckpt.tensor(w, (s.hidden,)).astype(dtype),
-                       ckpt.tensor(b, (s.hidden,)).astype(dtype) if b else None, s.eps)
-    return h.astype(dtype, copy=False)
+        h = layer_norm(h, ckpt.tensor(w, (width,)).astype(dtype),
+                       ckpt.tensor(b, (width,)).astype(dtype) if b and ckpt.flag(fam.norm_bias) else None, s.eps)
+    return project(ckpt, h.astype(dtype, copy=False), s)  # (B, n, d): ELECTRA's and ALBERT's map to the hidden size
 
 
 def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spec:
     """Layer i's attention as one Spec for a text of n tokens, from the family's fields and the rules it names
     (rules.py) over config.json: causal; window (L, 0): query i sees keys i − L ≤ j ≤ i (transformers'
-    sliding_window W is L = W − 1); RoPE (θ, rotate_half, and a scaled RoPE's frequencies and attention factor,
-    which may depend on n: None = a text no longer than the model's positions, as transformers computes them
-    when it loads the model) or ALiBi; scale (None: the core's 1/√d_head)."""
+    sliding_window W is L = W − 1), or a rule's (L, R) (ModernBERT's local layers: |i − j| ≤ L = R); RoPE (θ,
+    rotate_half, and a scaled RoPE's frequencies and attention factor, which may depend on n: None = a text no
+    longer than the model's positions, as transformers computes them when it loads the model) or ALiBi; scale
+    (None: the core's 1/√d_head)."""
     fam, cfg = ckpt.family, ckpt.config
     window = fam.window(cfg, i)
+    if isinstance(window, int):  # a causal window W: (W − 1, 0); a rule's (L, R) is the Spec's as it is
+        window = (window - 1, 0)
     rope = None
     if fam.positions == "rope":
         base, omega, m, dim = rules.rope_frequencies(cfg, s.head_dim, 0 if n is None else n, keys=fam.rope_keys)
         if omega is None:  # the default type: θ where the family's table says config.json keeps it
-            base = rules.rope_base(cfg, fam.rope_theta)
+            base = _rope_base(fam, cfg, i)
         rope = Rope(base, "half", dim=dim, inv_freq=omega, attention_factor=m)
-    return Spec(causal=fam.causal, window=None if window is None else (window - 1, 0), rope=rope,
+    return Spec(causal=fam.causal, window=window, rope=rope,
                 alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim))
+
+
+def _rope_base(fam: Family, cfg: dict, i: int) -> float:
+    """Layer i's RoPE θ: the family's per-layer rule (ModernBERT's global and local bases), else its keys."""
+    return rules.rope_base(cfg, fam.rope_theta) if fam.layer_rope_base is None else fam.layer_rope_base(cfg, i)
 
 
 def attention_kwargs(spec: Spec) -> dict:

@@ -110,6 +110,39 @@ def qwen2_window(cfg: dict[str, Any], i: int) -> int | None:
     return window if i >= int(first(cfg, ("max_window_layers",), 28)) else None
 
 
+# ---------------------------------------------------------------- ModernBERT: alternating global and local layers
+
+
+def modernbert_layer_type(cfg: dict[str, Any], i: int) -> str:
+    """ModernBERT (configuration_modernbert.py): layer i is "full_attention" (global) or "sliding_attention"
+    (local) as `layer_types` says (transformers 5's config.json); without it (the Hub's transformers 4 layout),
+    every `global_attn_every_n_layers`-th layer (default 3) from layer 0 is global: i % n == 0."""
+    types = lookup(cfg, "layer_types")
+    if isinstance(types, list) and i < len(types):
+        return str(types[i])
+    every = int(first(cfg, ("global_attn_every_n_layers",), 3))
+    return "sliding_attention" if every and i % every else "full_attention"
+
+
+def modernbert_window(cfg: dict[str, Any], i: int) -> tuple[int, int] | None:
+    """ModernBERT (modeling_modernbert.py, masking_utils.sliding_window_bidirectional_overlay): in a local layer
+    query i sees key j when |i − j| ≤ local_attention // 2 (`local_attention` default 128: ±64), the Spec window
+    (L, R) = (local_attention // 2, local_attention // 2); global layers see every key."""
+    if modernbert_layer_type(cfg, i) != "sliding_attention":
+        return None
+    half = int(first(cfg, ("local_attention",), 128)) // 2
+    return (half, half)
+
+
+def modernbert_rope_base(cfg: dict[str, Any], i: int) -> float:
+    """ModernBERT (configuration_modernbert.py, convert_rope_params_to_dict): RoPE's θ of a global layer from
+    rope_parameters.full_attention.rope_theta, else the Hub's `global_rope_theta`, else 160000; of a local layer
+    from rope_parameters.sliding_attention.rope_theta, else `local_rope_theta`, else 10000."""
+    if modernbert_layer_type(cfg, i) == "sliding_attention":
+        return float(first(cfg, ("rope_parameters.sliding_attention.rope_theta", "local_rope_theta"), 10000.0))
+    return float(first(cfg, ("rope_parameters.full_attention.rope_theta", "global_rope_theta"), 160000.0))
+
+
 # ---------------------------------------------------------------- position ids (learned position tables)
 
 
@@ -283,5 +316,8 @@ def rope_frequencies(cfg: dict[str, Any], head_dim: int, n: int, partial: bool =
 
 
 Scale = Callable[[dict[str, Any], int, int], "float | None"]
-Window = Callable[[dict[str, Any], int], "int | None"]
+# a layer's window: W (a causal window, key j seen when i − W < j ≤ i), a Spec window (L, R) (i − L ≤ j ≤ i + R, a
+# bidirectional one), or None
+Window = Callable[[dict[str, Any], int], "int | tuple[int, int] | None"]
+LayerRopeBase = Callable[[dict[str, Any], int], float]
 Positions = Callable[[dict[str, Any], np.ndarray], np.ndarray]

@@ -86,11 +86,15 @@ class Layer:
     def norm_(self, names: tuple[str, str | None], x: np.ndarray, width: int | None = None) -> np.ndarray:
         """The norm `names` of the rows of x (m, width), in place; `width` is the hidden size unless given (a
         per-head q/k norm's is head_dim)."""
+        fam = self.ckpt.family
+        if names == fam.norm1 and self.i == 0 and not fam.first_norm1:  # ModernBERT's layer 0: N₁ is the identity
+            return x
         d = self.s.hidden if width is None else width
         w = self.get(names[0], (d,))
-        if self.ckpt.family.norm_kind == "rms":
+        if fam.norm_kind == "rms":
             return rms_norm_(x, w, self.s.eps)
-        return layer_norm_(x, w, self.get(names[1], (d,)) if names[1] else None, self.s.eps)
+        bias = self.get(names[1], (d,)) if names[1] and self.ckpt.flag(fam.norm_bias) else None
+        return layer_norm_(x, w, bias, self.s.eps)
 
     def has_qk_norm(self) -> bool:
         """Whether each head's q and k go through a norm before RoPE (the family's qk_norm, when its qk_norm_if
@@ -139,9 +143,15 @@ def qkv_weights(layer: Layer) -> list[tuple[np.ndarray, np.ndarray | None]]:
 
 
 def mlp_weights(layer: Layer) -> tuple:
-    """(W_up, b), (W_down, b), (W_gate, b) or None for a plain MLP: W in × out, s.inter wide."""
+    """(W_up, b), (W_down, b), (W_gate, b) or None for a plain MLP: W in × out, s.inter wide; a fused gated MLP's
+    one tensor (d, 2·inter) split into gate (its first half, through the activation) and up (its second)."""
     fam, s = layer.ckpt.family, layer.s
     bias = layer.ckpt.flag(fam.mlp_bias)
+    if fam.mlp == "gated_fused":  # one product, [act input | multiplier] (ModernBERT's Wi), as column views
+        w, b = layer.linear(fam.up, s.hidden, 2 * s.inter, bias)  # (d, 2·inter)
+        gate = (w[:, : s.inter], None if b is None else b[: s.inter])  # act(x·W₁)
+        up = (w[:, s.inter:], None if b is None else b[s.inter:])  # · x·W₂
+        return up, layer.linear(fam.down, s.inter, s.hidden, bias), gate
     up = layer.linear(fam.up, s.hidden, s.inter, bias)
     down = layer.linear(fam.down, s.inter, s.hidden, bias)
     gate = layer.linear(fam.gate, s.hidden, s.inter, bias) if fam.mlp == "gated" else None  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ For each case in CASES it writes tests/golden/models/<case>/:
                                   use_sliding_window is false); `gpt2` gets the causal-mask buffers
                                   h.N.attn.bias / h.N.attn.masked_bias that older GPT-2 checkpoints hold
                                   (transformers ignores them); `llama_bf16` is saved in bfloat16;
-                                  `qwen2_window_layers` and `qwen3` are in the transformers 4 layout too;
+                                  `qwen2_window_layers`, `qwen3` and `modernbert` are in the transformers 4 layout too;
                                   `llama_no_eps` has rms_norm_eps removed from config.json (the reload
                                   uses LlamaConfig's default) and embeddings drawn N(0, 0.003²) so that
                                   ε matters.
@@ -543,7 +543,73 @@ CASES: list[dict] = [
     #
 
     # ---- issue 22, encoders: cases of this group below (one section per group keeps merges apart)
-    #
+    dict(name="xlm_roberta", family="xlm-roberta", cls=T.XLMRobertaForMaskedLM, seed=1360, tokenizer="roberta",
+         texts=["attention is all you need, said the model.", "the cat sat on the mat."],
+         config=T.XLMRobertaConfig(vocab_size=130, hidden_size=48, num_hidden_layers=2, num_attention_heads=6,
+                                   intermediate_size=80, max_position_embeddings=40, type_vocab_size=1,
+                                   pad_token_id=1, bos_token_id=0, eos_token_id=2),
+         notes="XLMRobertaForMaskedLM: tensors prefixed 'roberta.' (RoBERTa's names: embeddings.*, "
+               "encoder.layer.N.attention.self.query/key/value, attention.output.dense/LayerNorm, "
+               "intermediate.dense, output.dense/LayerNorm), plus lm_head.* (decoder weight tied, absent). "
+               "RoBERTa's layer and positions (counted after pad_token_id 1: token i takes row i + 2). 6 heads "
+               "of 8 (not a power of two). A batch of two texts of different lengths, right-padded with <pad>=1."),
+    dict(name="electra", family="electra", cls=T.ElectraForPreTraining, seed=1361, tokenizer="wordpiece",
+         texts=["The cat sat on the [MASK], sitting still."],
+         config=T.ElectraConfig(vocab_size=120, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                                num_attention_heads=4, intermediate_size=64, max_position_embeddings=40),
+         notes="ElectraForPreTraining (the discriminator): tensors prefixed 'electra.', plus "
+               "discriminator_predictions.*. embedding_size 16 differs from hidden_size 32: the word, position "
+               "and token type tables and embeddings.LayerNorm are 16 wide, and embeddings_project (32, 16) with "
+               "its bias maps the normed embeddings to the hidden size; hidden[0] is after that projection (the "
+               "input of layer 0). Then BERT's post-norm layer. token_type_ids 0 (row 0 added)."),
+    dict(name="albert", family="albert", cls=T.AlbertForMaskedLM, seed=1362, tokenizer="wordpiece",
+         texts=["every head looks at every token in the text."],
+         config=T.AlbertConfig(vocab_size=120, embedding_size=16, hidden_size=48, num_hidden_layers=3,
+                               num_attention_heads=3, intermediate_size=96, max_position_embeddings=40,
+                               pad_token_id=0, bos_token_id=2, eos_token_id=3),
+         notes="AlbertForMaskedLM: tensors prefixed 'albert.', plus predictions.* (the MLM head). Factorized "
+               "embeddings: the tables and embeddings.LayerNorm are embedding_size 16 wide, "
+               "encoder.embedding_hidden_mapping_in (48, 16) maps them to hidden_size 48 (hidden[0] is after "
+               "it). One layer's weights, encoder.albert_layer_groups.0.albert_layers.0.* (attention.query/key/"
+               "value/dense, attention.LayerNorm, ffn, ffn_output, full_layer_layer_norm), run 3 times "
+               "(num_hidden_groups 1, inner_group_num 1, as the released ALBERTs): post-norm as BERT. 3 heads of "
+               "16; hidden_act gelu_new (tanh), AlbertConfig's default."),
+    dict(name="modernbert", family="modernbert", cls=T.ModernBertForMaskedLM, seed=1363, tokenizer="wordpiece",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.ModernBertConfig(vocab_size=120, hidden_size=32, intermediate_size=40, num_hidden_layers=4,
+                                   num_attention_heads=4, global_attn_every_n_layers=3, local_attention=6,
+                                   global_rope_theta=1000.0, local_rope_theta=50.0, max_position_embeddings=64,
+                                   pad_token_id=0, bos_token_id=2, eos_token_id=3, cls_token_id=2,
+                                   sep_token_id=3),
+         legacy_config={"global_attn_every_n_layers": 3, "global_rope_theta": 1000.0, "local_rope_theta": 50.0},
+         notes="ModernBertForMaskedLM: tensors prefixed 'model.', plus head.* and decoder.bias (decoder weight "
+               "tied, absent). config.json in the Hub's (transformers 4) layout, as answerdotai/ModernBERT-base's: "
+               "global_attn_every_n_layers 3, global_rope_theta 1000, local_rope_theta 50, local_attention 6, no "
+               "layer_types, no rope_parameters. Layers 0 and 3 are global (every key; RoPE base 1000), layers 1 "
+               "and 2 local: query i sees key j iff |i - j| <= local_attention // 2 = 3 (shorter than the text; "
+               "RoPE base 50). Pre-norm; layer 0 has no attn_norm (nn.Identity: the embeddings' norm precedes "
+               "it); LayerNorms without biases (norm_bias false), no biases on Wqkv, Wo, Wi, mlp.Wo "
+               "(attention_bias, mlp_bias false). Wqkv (3d, d): its output viewed as (3, heads, head_dim) "
+               "-> q, k, v. Wi (2 * intermediate, d): act(first half) * second half (GeGLU, gelu erf). "
+               "hidden[L] is after final_norm."),
+    dict(name="modernbert_batch", family="modernbert", cls=T.ModernBertModel, seed=1364, tokenizer="wordpiece",
+         texts=["the quick brown fox jumps over the lazy dog!", "a cat ran."],
+         config=T.ModernBertConfig(vocab_size=120, hidden_size=48, intermediate_size=56, num_hidden_layers=3,
+                                   num_attention_heads=6, local_attention=5, max_position_embeddings=64,
+                                   layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+                                   rope_parameters={"full_attention": {"rope_type": "default", "rope_theta": 2000.0},
+                                                    "sliding_attention": {"rope_type": "default",
+                                                                          "rope_theta": 100.0}},
+                                   attention_bias=True, mlp_bias=True, norm_bias=True, norm_eps=1e-6,
+                                   pad_token_id=0, bos_token_id=2, eos_token_id=3, cls_token_id=2,
+                                   sep_token_id=3),
+         notes="ModernBertModel (no prefix), config.json in the transformers 5 layout: layer_types [sliding, "
+               "full, sliding] (which decides; global_attn_every_n_layers 3 beside it would make layer 0 global) "
+               "and rope_parameters {full_attention: rope_theta 2000, sliding_attention: rope_theta 100}. "
+               "local_attention 5 (odd): local layers see |i - j| <= 5 // 2 = 2. attention_bias, mlp_bias and "
+               "norm_bias true (every LayerNorm, Wqkv, Wo, Wi and mlp.Wo has a bias), norm_eps 1e-6, 6 heads of "
+               "8. A batch of two texts of different lengths, right-padded with [PAD]=0 (eager attention with "
+               "the padding mask, no unpadding)."),
 
     # ---- issue 22, deberta: cases of this group below (one section per group keeps merges apart)
     #
@@ -594,7 +660,7 @@ CASES: list[dict] = [
 # --------------------------------------------------------------------------------------------------------------
 
 
-QK_NAMES = {"query", "key", "q_lin", "k_lin", "q_proj", "k_proj", "c_attn", "query_key_value"}
+QK_NAMES = {"query", "key", "q_lin", "k_lin", "q_proj", "k_proj", "c_attn", "query_key_value", "Wqkv"}
 
 
 def redraw(model: torch.nn.Module, seed: int, embed_std: float = 1.0) -> None:
@@ -706,6 +772,9 @@ def layer_windows(model, family: str) -> list[int | None]:
         return [model.config.sliding_window] * model.config.num_hidden_layers
     if family in ("qwen2", "qwen3"):
         return [layer.self_attn.sliding_window for layer in model.layers]
+    if family == "modernbert":  # bidirectional: (L, R), key j seen iff i - L <= j <= i + R
+        half = model.config.sliding_window  # local_attention // 2
+        return [(half, half) if t == "sliding_attention" else None for t in model.config.layer_types]
     return [None] * model.config.num_hidden_layers
 
 
@@ -748,10 +817,14 @@ def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windo
         blocked |= (mask[:, None, :] == 0)  # padded keys
         if causal:
             blocked |= (j > i)[None]
-        if window is not None:
+        if isinstance(window, tuple):
+            blocked |= ((j < i - window[0]) | (j > i + window[1]))[None]
+        elif window is not None:
             blocked |= (j <= i - window)[None]
         for b in range(B):
-            assert np.all(att[layer, b][:, blocked[b]] == 0.0), f"{name}: a masked entry is not exactly 0"
+            seen = ~blocked[b].all(-1)  # query rows with a key to see (not: a padded row outside every window)
+            assert np.all(att[layer, b][:, blocked[b] & seen[:, None]] == 0.0), \
+                f"{name}: a masked entry is not exactly 0"
             assert np.all(att[layer, b][:, ~blocked[b]] > 0.0), f"{name}: an allowed entry is 0 (masked?)"
 
 
@@ -810,7 +883,7 @@ def make(c: dict) -> list[Path]:
     assert np.array_equal(hid[-1], last.to(torch.float64).numpy()), f"{name}: hidden[L] is not last_hidden_state"
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
 
-    causal = family not in {"bert", "roberta", "distilbert"}
+    causal = family not in {"bert", "roberta", "distilbert", "xlm-roberta", "electra", "albert", "modernbert"}
     windows = layer_windows(loaded, family)
     if name == "qwen2":
         assert loaded.config.sliding_window is None  # use_sliding_window false: no window
@@ -829,11 +902,18 @@ def make(c: dict) -> list[Path]:
             if lb < n:
                 pr = att[:, b, :, lb:, :]  # (L, H, n - lb, n)
                 assert np.allclose(pr.sum(-1), 1.0, atol=1e-5)
-                assert np.all(pr[..., lb:] == 0.0)
+                # a bidirectional window's padded rows past len_b - 1 + L see no valid key: uniform over all n
+                far = np.array([[isinstance(w, tuple) and i - w[0] > lb - 1 for i in range(lb, n)] for w in windows])
+                assert np.allclose(pr[far[:, None].repeat(H, 1)], 1 / n, atol=1e-7)
+                assert np.all(pr[~far[:, None].repeat(H, 1)][..., lb:] == 0.0)
                 rows.append(f"sequence {b + 1}: rows {lb}..{n - 1}")
+        far_rows = any(isinstance(w, tuple) for w in windows)
         padded = ("Padded query rows (" + "; ".join(rows) + ") are ordinary softmax rows over the valid keys"
                   f"{' up to the row' if causal else ''} (they sum to 1; padded key columns are exactly 0 in "
-                  "every row), and the hidden states at padded positions are computed but meaningless. "
+                  "every row" + ("; except, in a local layer, a padded row i whose window holds no valid key "
+                                 "(i - L > len_b - 1): uniform, 1/n over every key, padded ones too" if far_rows
+                                 else "") + "), and the hidden states at padded positions are computed but "
+                  "meaningless. "
                   "Compare only valid rows and columns: attentions[l, b, h, :len_b, :len_b] and "
                   "hidden[l, b, :len_b].")
 
