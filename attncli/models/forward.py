@@ -6,11 +6,14 @@
     final norm: last hidden state = N_f(h)
     Attn(h) = W_O·attend(Q, K, V, the layer's Spec)    Q, K, V = h·W + b, split into heads
     q/k norms (qwen3): q_h = N_q(q_h), k_h = N_k(k_h) over each head's head_dim, before attend applies RoPE
+                (olmo2: q = N_q(q), k = N_k(k) over the whole projection, before the split into heads)
+    sublayer output norms (gemma2/3 sandwich, olmo2): h + Nₐ(Attn(·)), h + Nₘ(MLP(·)); gemma: h₀ × √d
     MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)
 
-What a family is (families/, the tables; family.py, what they hold) decides every branch here: where the norms sit, causal or not, the positions,
-and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale) made by the rules the family names
-(rules.py), given with the projected heads to attncli.attend, once per layer. Hidden states follow transformers'
+What a family is (families/, the tables; family.py, what they hold) decides every branch here: where the norms
+sit, causal or not, the positions, and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale,
+soft-capping) made by the rules the family names (rules.py), given with the projected heads to attncli.attend,
+once per layer. Hidden states follow transformers'
 `output_hidden_states`: the embeddings, then each layer's output (the last one after the final norm when the
 family has one): layers + 1 of them. Weights are read one layer at a time, oriented in × out as they are read.
 """
@@ -52,6 +55,8 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
         raise AttnError(f"token id {bad} is outside the embedding table of {word.shape[0]} rows; is the tokenizer "
                         "the model's own?")
     h = word[ids].astype(dtype)  # (B, n, d)
+    if fam.embed_scale:  # Gemma: × √d, √d rounded to the model's dtype first (hidden_size**0.5 as a tensor)
+        h *= dtype.type(s.hidden ** 0.5)
     n = ids.shape[1]
     if fam.position is not None:
         table = ckpt.tensor(fam.position)
@@ -80,12 +85,13 @@ def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spe
     window = fam.window(cfg, i)
     rope = None
     if fam.positions == "rope":
-        base, omega, m, dim = rules.rope_frequencies(cfg, s.head_dim, 0 if n is None else n)
+        rcfg = fam.layer_rope(cfg, i)  # config.json, or what this layer's RoPE reads (Gemma 3: by layer type)
+        base, omega, m, dim = rules.rope_frequencies(rcfg, s.head_dim, 0 if n is None else n)
         if omega is None:  # the default type: θ where the family's table says config.json keeps it
-            base = rules.rope_base(cfg, fam.rope_theta)
+            base = rules.rope_base(rcfg, fam.rope_theta)
         rope = Rope(base, "half", dim=dim, inv_freq=omega, attention_factor=m)
     return Spec(causal=fam.causal, window=None if window is None else (window - 1, 0), rope=rope,
-                alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim))
+                alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim), softcap=fam.softcap(cfg, i))
 
 
 def attention_kwargs(spec: Spec) -> dict:
@@ -102,6 +108,8 @@ def attention_kwargs(spec: Spec) -> dict:
         out["window"] = spec.window
     if spec.scale is not None:
         out["scale"] = spec.scale
+    if spec.softcap is not None:
+        out["softcap"] = spec.softcap
     return out
 
 
@@ -187,7 +195,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     ys = [np.empty((B * n, w.shape[1]), dtype=ft) for w, _ in proj]  # (m, width)
 
     def project(r0: int, r1: int) -> None:
-        xr = layer.norm_(fam.norm1, x[r0:r1].copy()) if pre else x[r0:r1]  # N₁(h) or h
+        xr = layer.norm_(fam.norm1, x[r0:r1].copy()) if pre and fam.norm1 else x[r0:r1]  # N₁(h) or h
         for wb, y in zip(proj, ys, strict=True):
             _linear_rows(xr, wb, y[r0:r1])
         if fam.qk_norm is not None:  # Qwen3: each head's q and k through an RMSNorm over head_dim, before RoPE
@@ -235,6 +243,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
         if by_rows:
             attend_rows(r0, r1)
         a = _linear_rows(merged[r0:r1], o, out[r0:r1])  # Attn(h)
+        layer.norm_(fam.attn_out_norm, a)  # Nₐ(Attn(h)) when the family norms the output (Gemma 2/3, OLMo 2)
         a += x[r0:r1]  # h₁ = h + Attn(·)
         if not pre:  # h₁ = N₁(h + Attn(h)); h = N₂(h₁ + MLP(h₁))
             m_in = layer.norm_(fam.norm1, a)
@@ -242,7 +251,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
             m_in = layer.norm_(fam.norm2, x[r0:r1].copy())
         else:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
             m_in = layer.norm_(fam.norm2, a.copy())
-        a += _mlp(m_in, (up_w, up_b), (down_w, down_b), gate, act)
+        a += layer.norm_(fam.mlp_out_norm, _mlp(m_in, (up_w, up_b), (down_w, down_b), gate, act))  # (Nₘ)
         if not pre:
             layer.norm_(fam.norm2, a)
         if into is not None and not by_rows:  # the maps' query rows of these tokens, while the other threads compute
