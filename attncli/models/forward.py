@@ -118,8 +118,9 @@ def layer_weights(layer: Layer, n: int) -> dict:
     (in × out), heads, kv heads, and its settings (layer_spec)."""
     fam, s = layer.ckpt.family, layer.s
     if fam.qk_norm is not None:  # the core's attention has no q/k norms: refused rather than computed without
-        raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model normalizes each head's q and k "
-                        f"over head_dim ({', '.join(fam.qk_norm)}) before RoPE, which one layer's attention does "
+        over = "each head's q and k over head_dim" if fam.qk_norm_over == "head" else "q and k over all their heads"
+        raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model normalizes {over} "
+                        f"({', '.join(fam.qk_norm)}) before RoPE, which one layer's attention does "
                         "not compute yet; the model's own forward pass does (attncli model, its layers chosen)")
     proj = qkv_weights(layer)
     if fam.fused_qkv is not None:
