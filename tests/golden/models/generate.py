@@ -30,7 +30,10 @@ For each case in CASES it writes tests/golden/models/<case>/:
                                   `qwen2_window_layers` and `qwen3` are in the transformers 4 layout too;
                                   `llama_no_eps` has rms_norm_eps removed from config.json (the reload
                                   uses LlamaConfig's default) and embeddings drawn N(0, 0.003²) so that
-                                  ε matters.
+                                  ε matters; `gemma` is in the transformers 4 layout too (hidden_act
+                                  "gelu", as google/gemma-7b's); `gemma3`'s text_config is cut to the few
+                                  keys google/gemma-3-4b-it's sets (gemma3_hub_config), and its vision
+                                  tower's conv and projector weights are drawn N(0, 0.02²) (not compared).
   tokenizer.json                  a small tokenizer made with the `tokenizers` library, in the style of the
                                   family (WordPiece + "[CLS] $A [SEP]"; byte-level BPE; Metaspace BPE + "<s>").
   case.json                       what `attncli model` is given and what to expect:
