@@ -7,14 +7,16 @@
     final norm: last hidden state = N_f(h)
     Attn(h) = W_O·attend(Q, K, V, the layer's Spec)    Q, K, V = h·W + b, split into heads
     q/k norms (qwen3): q_h = N_q(q_h), k_h = N_k(k_h) over each head's head_dim, before attend applies RoPE
+                (olmo2: q = N_q(q), k = N_k(k) over the whole projection, before the split into heads)
+    sublayer output norms (gemma2/3 sandwich, olmo2): h + Nₐ(Attn(·)), h + Nₘ(MLP(·)); gemma: h₀ × √d
     MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)   (ModernBERT's Wi: [W_gate | W_up] in one)
 
 What a family is (families/, the tables; family.py, what they hold) decides every branch here: where the norms sit,
-causal or not, the positions, and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale) made by the
-rules the family names (rules.py), given with the projected heads to attncli.attend, once per layer. Hidden states
-follow transformers' `output_hidden_states`: the embeddings, then each layer's output (the last one after the final
-norm when the family has one): layers + 1 of them. Weights are read one layer at a time, oriented in × out as they
-are read.
+causal or not, the positions, and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale,
+soft-capping) made by the rules the family names (rules.py), given with the projected heads to attncli.attend, once
+per layer. Hidden states follow transformers' `output_hidden_states`: the embeddings, then each layer's output (the
+last one after the final norm when the family has one): layers + 1 of them. Weights are read one layer at a time,
+oriented in × out as they are read.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
         raise AttnError(f"token id {bad} is outside the embedding table of {word.shape[0]} rows; is the tokenizer "
                         "the model's own?")
     h = word[ids].astype(dtype)  # (B, n, d)
+    if fam.embed_scale:  # Gemma: × √d, √d rounded to the model's dtype first (hidden_size**0.5 as a tensor)
+        h *= dtype.type(s.hidden ** 0.5)
     n = ids.shape[1]
     if fam.position is not None:
         table = ckpt.tensor(fam.position)
@@ -92,12 +96,13 @@ def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spe
         window = (window - 1, 0)
     rope = None
     if fam.positions == "rope":
-        base, omega, m, dim = rules.rope_frequencies(cfg, s.head_dim, 0 if n is None else n, keys=fam.rope_keys)
+        rcfg = fam.layer_rope(cfg, i)  # config.json, or what this layer's RoPE reads (Gemma 3: by layer type)
+        base, omega, m, dim = rules.rope_frequencies(rcfg, s.head_dim, 0 if n is None else n, keys=fam.rope_keys)
         if omega is None:  # the default type: θ where the family's table says config.json keeps it
-            base = _rope_base(fam, cfg, i)
+            base = _rope_base(fam, rcfg, i)
         rope = Rope(base, "half", dim=dim, inv_freq=omega, attention_factor=m)
     return Spec(causal=fam.causal, window=window, rope=rope,
-                alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim))
+                alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim), softcap=fam.softcap(cfg, i))
 
 
 def _rope_base(fam: Family, cfg: dict, i: int) -> float:
@@ -121,6 +126,8 @@ def attention_kwargs(spec: Spec) -> dict:
         out["scale"] = spec.scale
     if spec.qk_norm is not None:
         out["qk_norm"] = spec.qk_norm
+    if spec.softcap is not None:
+        out["softcap"] = spec.softcap
     return out
 
 
@@ -128,12 +135,15 @@ def layer_weights(layer: Layer, n: int) -> dict:
     """Layer i's self-attention for n tokens as attncli.core.attention keywords: W_Q, W_K, W_V, W_O and biases
     (in × out), heads, kv heads, and its settings (layer_spec)."""
     fam, s = layer.ckpt.family, layer.s
-    if layer.has_qk_norm() and (fam.norm_kind != "rms" or fam.qk_norm_bias is not None):
-        # the core's q/k norms (Spec.qk_norm) are RMSNorms: a LayerNorm (Phi's) is refused rather than computed as one
-        raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model puts each head's q and k "
-                        f"through a LayerNorm over head_dim ({', '.join(fam.qk_norm)}) before RoPE; one layer's "
-                        "attention computes RMSNorm q/k norms only; the model's own forward pass does (attncli "
-                        "model, its layers chosen)")
+    rms = fam.norm_kind in ("rms", "rms_offset") and fam.qk_norm_bias is None
+    if layer.has_qk_norm() and not (rms and fam.qk_norm_over == "head"):
+        # the core's q/k norms (Spec.qk_norm) are per-head RMSNorms: a LayerNorm (Phi's) or a norm over all the
+        # heads at once (OLMo 2's) is refused rather than computed as one
+        what = "each head's q and k" if fam.qk_norm_over == "head" else "q and k, all heads at once,"
+        raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model puts {what} through "
+                        f"{'an RMSNorm' if rms else 'a LayerNorm'} ({', '.join(fam.qk_norm)}) before RoPE; one "
+                        "layer's attention computes per-head RMSNorm q/k norms only; the model's own forward pass "
+                        "does (attncli model, its layers chosen)")
     proj = qkv_weights(layer)
     if fam.fused_qkv is not None:
         (w, b), d = proj[0], s.hidden
@@ -144,8 +154,10 @@ def layer_weights(layer: Layer, n: int) -> dict:
     wo, bo = layer.linear(fam.o, s.heads * s.head_dim, s.hidden, layer.ckpt.flag(fam.o_bias))
     spec = layer_spec(layer.ckpt, layer.i, s, n)
     if layer.has_qk_norm():  # each head's q and k through the layer's RMSNorms over head_dim, before RoPE
-        hd = s.head_dim
-        spec = spec.replace(qk_norm=QKNorm(layer.get(fam.qk_norm[0], (hd,)), layer.get(fam.qk_norm[1], (hd,)), s.eps))
+        nq, nk = (layer.get(name, (s.head_dim,)) for name in fam.qk_norm)
+        if fam.norm_kind == "rms_offset":  # Gemma's (1 + w), rounded to the dtype as its norm computes it
+            nq, nk = ((w + layer.dtype.type(1)).astype(layer.dtype) for w in (nq, nk))
+        spec = spec.replace(qk_norm=QKNorm(nq, nk, s.eps))
     return dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=s.heads, kv_heads=s.kv_heads,
                 **attention_kwargs(spec))
 
@@ -214,7 +226,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     qk_norm, parallel = layer.has_qk_norm(), layer.ckpt.flag(fam.parallel_residual)
 
     def project(r0: int, r1: int) -> None:
-        xr = layer.norm_(fam.norm1, x[r0:r1].copy()) if pre else x[r0:r1]  # N₁(h) or h
+        xr = layer.norm_(fam.norm1, x[r0:r1].copy()) if pre and fam.norm1 else x[r0:r1]  # N₁(h) or h
         for wb, y in zip(proj, ys, strict=True):
             _linear_rows(xr, wb, y[r0:r1])
         if qk_norm:  # Qwen3, Phi: each head's q and k through a norm over head_dim, before RoPE
@@ -267,6 +279,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
         if by_rows:
             attend_rows(r0, r1)
         a = _linear_rows(merged[r0:r1], o, out[r0:r1])  # Attn(h)
+        layer.norm_(fam.attn_out_norm, a)  # Nₐ(Attn(h)) when the family norms the output (Gemma 2/3, OLMo 2)
         a += x[r0:r1]  # h₁ = h + Attn(·)
         if not pre:  # h₁ = N₁(h + Attn(h)); h = N₂(h₁ + MLP(h₁))
             m_in = layer.norm_(fam.norm1, a)
@@ -274,7 +287,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
             m_in = layer.norm_(fam.norm2, x[r0:r1].copy())
         else:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
             m_in = layer.norm_(fam.norm2, a.copy())
-        a += _mlp(m_in, (up_w, up_b), (down_w, down_b), gate, act)
+        a += layer.norm_(fam.mlp_out_norm, _mlp(m_in, (up_w, up_b), (down_w, down_b), gate, act))  # (Nₘ)
         if not pre:
             layer.norm_(fam.norm2, a)
         if into is not None and not by_rows:  # the maps' query rows of these tokens, while the other threads compute

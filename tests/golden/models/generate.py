@@ -30,7 +30,10 @@ For each case in CASES it writes tests/golden/models/<case>/:
                                   `qwen2_window_layers`, `qwen3` and `modernbert` are in the transformers 4 layout too;
                                   `llama_no_eps` has rms_norm_eps removed from config.json (the reload
                                   uses LlamaConfig's default) and embeddings drawn N(0, 0.003²) so that
-                                  ε matters.
+                                  ε matters; `gemma` is in the transformers 4 layout too (hidden_act
+                                  "gelu", as google/gemma-7b's); `gemma3`'s text_config is cut to the few
+                                  keys google/gemma-3-4b-it's sets (gemma3_hub_config), and its vision
+                                  tower's conv and projector weights are drawn N(0, 0.02²) (not compared).
   tokenizer.json                  a small tokenizer made with the `tokenizers` library, in the style of the
                                   family (WordPiece + "[CLS] $A [SEP]"; byte-level BPE; Metaspace BPE + "<s>").
   case.json                       what `attncli model` is given and what to expect:
@@ -467,6 +470,97 @@ CASES: list[dict] = [
 
     # ---- issue 22, gemma: cases of this group below (one section per group keeps merges apart)
     #
+    dict(name="gemma", family="gemma", cls=T.GemmaForCausalLM, seed=1340, tokenizer="llama",
+         texts=["every head looks at every token in the text."],
+         config=T.GemmaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=1, head_dim=12, rope_theta=10000.0,
+                              max_position_embeddings=64, pad_token_id=0, bos_token_id=1, eos_token_id=2),
+         legacy_config={"rope_theta": 10000.0, "hidden_act": "gelu", "hidden_activation": "gelu_pytorch_tanh"},
+         notes="GemmaForCausalLM, lm_head tied (absent): prefix 'model.'. Multi-query: 4 query heads over 1 kv "
+               "head; head_dim 12 differs from hidden_size / heads = 8 (q_proj (48, 32), o_proj (32, 48)). The "
+               "embeddings are multiplied by sqrt(hidden_size) (a float32 scalar). Every RMSNorm computes "
+               "x / sqrt(mean(x^2) + eps) * (1 + weight) in float32 (the stored weights are offsets from 1; "
+               "here 1 + N(0, 0.2^2), so the factor is about 2). MLP: down(gelu_tanh(gate(x)) * up(x)). "
+               "config.json in the Hub's (transformers 4) layout, as google/gemma-7b's: top-level rope_theta (no "
+               "rope_parameters, so rope_parameters.rope_theta is left out), "
+               "hidden_act 'gelu' (GemmaConfig runs it as gelu_pytorch_tanh) beside hidden_activation "
+               "(not a GemmaConfig field). <s> is prepended."),
+    dict(name="gemma2", family="gemma2", cls=T.Gemma2ForCausalLM, seed=1341, tokenizer="llama",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.Gemma2Config(vocab_size=128, hidden_size=48, intermediate_size=96, num_hidden_layers=3,
+                               num_attention_heads=6, num_key_value_heads=3, head_dim=16, rope_theta=10000.0,
+                               max_position_embeddings=64, query_pre_attn_scalar=20, attn_logit_softcapping=2.0,
+                               final_logit_softcapping=5.0, sliding_window=4, pad_token_id=2, bos_token_id=1,
+                               eos_token_id=2),
+         notes="Gemma2ForCausalLM (prefix 'model.'), 6 heads (not a power of two) over 3 kv heads, head_dim 16 "
+               "(not hidden_size / heads = 8). Scores: q.k * query_pre_attn_scalar**-0.5 (20, not head_dim), "
+               "then soft-capped 2.0 * tanh(s / 2.0) (attn_logit_softcapping 2.0, small enough that it changes "
+               "every map), then masked. layer_types (transformers 5 layout) [sliding, full, sliding]: layers 0 "
+               "and 2 have sliding_window 4 (i - 4 < j <= i), shorter than the texts; layer 1 full causal. "
+               "Sandwich norms: h + post_attention_layernorm(attn(input_layernorm(h))), then h + "
+               "post_feedforward_layernorm(mlp(pre_feedforward_layernorm(h))), all (1 + w) RMSNorms. "
+               "final_logit_softcapping applies to the LM head's logits only, not compared here."),
+    dict(name="gemma3_text", family="gemma3_text", cls=T.Gemma3ForCausalLM, seed=1342, tokenizer="llama",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.Gemma3TextConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=4,
+                                   num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                   max_position_embeddings=64, query_pre_attn_scalar=24, sliding_window=4,
+                                   attn_logit_softcapping=1.0,
+                                   layer_types=["sliding_attention", "sliding_attention", "full_attention",
+                                                "sliding_attention"],
+                                   rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 100.0},
+                                                    "full_attention": {"rope_type": "linear", "factor": 4.0,
+                                                                       "rope_theta": 50000.0}},
+                                   pad_token_id=0, bos_token_id=1, eos_token_id=2),
+         notes="Gemma3ForCausalLM (model_type gemma3_text, prefix 'model.'), 4 heads over 2 kv heads, head_dim "
+               "16. layer_types [sliding, sliding, full, sliding]: sliding layers see i - 4 < j <= i and rotate "
+               "with rope_parameters.sliding_attention (theta 100), the full layer with "
+               "rope_parameters.full_attention (linear, factor 4, theta 50000). self_attn.q_norm / k_norm (16,): "
+               "(1 + w) RMSNorm of each head's q and k over head_dim, before RoPE. Scale "
+               "query_pre_attn_scalar**-0.5 (24). attn_logit_softcapping is 1.0 in config.json, and transformers' "
+               "Gemma3Attention never applies it: the maps are not soft-capped. Sandwich norms and sqrt(d) "
+               "embeddings as gemma2."),
+    dict(name="gemma3", family="gemma3", cls=T.Gemma3ForConditionalGeneration, seed=1343, tokenizer="llama",
+         texts=["attention is all you need, said the model."],
+         config=T.Gemma3Config(
+             text_config=T.Gemma3TextConfig(vocab_size=128, hidden_size=32, intermediate_size=64,
+                                            num_hidden_layers=6, head_dim=8, max_position_embeddings=64,
+                                            sliding_window=3, rope_theta=20000.0, rope_local_base_freq=500.0,
+                                            rope_scaling={"rope_type": "linear", "factor": 8.0},
+                                            pad_token_id=0, bos_token_id=1, eos_token_id=2),
+             vision_config=T.SiglipVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                                num_attention_heads=2, image_size=28, patch_size=14,
+                                                vision_use_head=False),
+             mm_tokens_per_image=4, boi_token_index=125, eoi_token_index=126, image_token_index=127),
+         prefix="language_model.model.", prefix_found="",
+         gemma3_hub_config=["hidden_size", "intermediate_size", "num_hidden_layers", "head_dim", "vocab_size",
+                            "max_position_embeddings", "sliding_window", "model_type"],
+         gemma3_hub_extra={"rope_theta": 20000.0, "rope_local_base_freq": 500.0,
+                           "rope_scaling": {"rope_type": "linear", "factor": 8.0}},
+         notes="Gemma3ForConditionalGeneration (model_type gemma3; Gemma 3 >= 4B) with a tiny SigLIP vision "
+               "tower (its tensors, vision_tower.* and multi_modal_projector.*, are not part of the text pass). "
+               "Text tensors under 'language_model.model.' (transformers 5.24's save_pretrained writes the Hub's "
+               "names; in memory they are 'model.language_model.'). config.json's text_config is in the Hub's "
+               "layout (as google/gemma-3-4b-it's): only hidden_size, intermediate_size, num_hidden_layers, head_dim, "
+               "vocab_size, max_position_embeddings, sliding_window (3), model_type, and the transformers 4 RoPE "
+               "keys rope_theta 20000 (global layers), rope_local_base_freq 500 (sliding layers), rope_scaling "
+               "linear factor 8 (global layers only); every other key is left out, so Gemma3TextConfig's default "
+               "applies: num_attention_heads 8 over num_key_value_heads 4, query_pre_attn_scalar 256, "
+               "rms_norm_eps 1e-6, hidden_activation gelu_pytorch_tanh, attention_bias false, "
+               "sliding_window_pattern 6 (layers 0-4 sliding, layer 5 full), no layer_types, no "
+               "rope_parameters. The reference is AutoModel (Gemma3Model) on input_ids only."),
+    dict(name="olmo2", family="olmo2", cls=T.Olmo2ForCausalLM, seed=1344, tokenizer="qwen2",
+         texts=["tokens attend to tokens; heads attend to heads.", "the cat sat on the mat."],
+         config=T.Olmo2Config(vocab_size=140, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                              num_attention_heads=6, num_key_value_heads=2, rope_theta=10000.0,
+                              max_position_embeddings=64, rms_norm_eps=1e-6, tie_word_embeddings=False,
+                              pad_token_id=0, bos_token_id=None, eos_token_id=None),
+         notes="Olmo2ForCausalLM (prefix 'model.', lm_head untied), 6 heads over 2 kv heads, head_dim 8. No "
+               "input norms: h + post_attention_layernorm(attn(h)), then h + post_feedforward_layernorm(mlp(h)). "
+               "self_attn.q_norm.weight (48,) and k_norm.weight (16,): one RMSNorm over the whole q projection "
+               "(H * head_dim) and one over the whole k projection (G * head_dim), before the split into heads "
+               "and before RoPE. rms_norm_eps 1e-6 (Olmo2Config's default is 1e-5). No special tokens added. A "
+               "batch of two texts of different lengths, right-padded with <|endoftext|>."),
 
     # ---- issue 22, neox: cases of this group below (one section per group keeps merges apart)
     #
@@ -696,6 +790,8 @@ def redraw(model: torch.nn.Module, seed: int, embed_std: float = 1.0) -> None:
                 normal(p, 0.0, 0.2) if pname == "bias" else normal(p, 1.0, 0.2)
             elif pname == "bias" and p.ndim == 1:  # e.g. the MLM head's output bias
                 normal(p, 0.0, 0.2)
+            elif kind in ("Conv2d", "Gemma3MultiModalProjector"):  # gemma3's vision tower: not compared
+                normal(p, 0.0, 0.02)
             else:
                 raise AssertionError(f"redraw: unknown parameter {kind}.{pname}")
             done.add(id(p))
@@ -766,15 +862,26 @@ def legacy_config(path: Path, extra: dict) -> None:
     path.write_text(json.dumps(dict(sorted(cfg.items())), indent=2) + "\n")
 
 
+def gemma3_hub_config(path: Path, keep: list[str], extra: dict) -> None:
+    """Rewrite a gemma3 config.json as the Hub's Gemma 3 >= 4B ones are: a text_config of a few keys (the rest
+    Gemma3TextConfig's defaults) with the transformers 4 RoPE keys."""
+    cfg = json.loads(path.read_text())
+    text = {k: v for k, v in cfg["text_config"].items() if k in keep}
+    cfg["text_config"] = dict(sorted({**text, **extra}.items()))
+    path.write_text(json.dumps(dict(sorted(cfg.items())), indent=2) + "\n")
+
+
 def layer_windows(model, family: str) -> list[int | None]:
     """Each layer's sliding window as the loaded model applies it (None: none)."""
     if family == "mistral":
         return [model.config.sliding_window] * model.config.num_hidden_layers
-    if family in ("qwen2", "qwen3"):
+    if family in ("qwen2", "qwen3", "gemma2", "gemma3_text"):
         return [layer.self_attn.sliding_window for layer in model.layers]
     if family == "modernbert":  # bidirectional: (L, R), key j seen iff i - L <= j <= i + R
         half = model.config.sliding_window  # local_attention // 2
         return [(half, half) if t == "sliding_attention" else None for t in model.config.layer_types]
+    if family == "gemma3":
+        return [layer.self_attn.sliding_window for layer in model.language_model.layers]
     return [None] * model.config.num_hidden_layers
 
 
@@ -862,6 +969,8 @@ def make(c: dict) -> list[Path]:
         legacy_gpt2_buffers(folder / "model.safetensors", config.n_layer, config.n_positions)
     if c.get("legacy_config"):
         legacy_config(folder / "config.json", c["legacy_config"])
+    if c.get("gemma3_hub_config"):
+        gemma3_hub_config(folder / "config.json", c["gemma3_hub_config"], c["gemma3_hub_extra"])
     if c.get("drop_config_keys"):
         path = folder / "config.json"
         cfg = json.loads(path.read_text())
@@ -870,7 +979,8 @@ def make(c: dict) -> list[Path]:
         path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
     tok = TOKENIZERS[c["tokenizer"]][0]()
-    assert tok.get_vocab_size() <= config.vocab_size, (name, tok.get_vocab_size(), config.vocab_size)
+    vocab = config.get_text_config().vocab_size  # (gemma3: its text_config)
+    assert tok.get_vocab_size() <= vocab, (name, tok.get_vocab_size(), vocab)
     tok.save(str(folder / "tokenizer.json"))
     ids, mask, seqs, added = encode(c, folder)
 
@@ -931,8 +1041,9 @@ def make(c: dict) -> list[Path]:
     base = c["cls"].base_model_prefix  # "bert", "transformer", "model", ...
     prefix = f"{base}." if any(k.startswith(f"{base}.") for k in names) else ""
     assert prefix == ("" if c["cls"].__name__.endswith("Model") and "LMHead" not in c["cls"].__name__
-                      else f"{base}."), (name, prefix)
-    cfg = loaded.config
+                      else f"{base}.") or prefix == c.get("prefix_found"), (name, prefix)
+    prefix = c.get("prefix", prefix)  # (gemma3: its text tower's, the file's other tensors being the vision tower)
+    cfg = loaded.config.get_text_config()  # (gemma3: its text_config)
     d = hid.shape[-1]
     case = {
         "family": family,
