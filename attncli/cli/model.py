@@ -199,6 +199,7 @@ def model(
         **({"pairs": pair} if pair else {}),
         "lengths": lens, "layers": pick_layers, "heads": pick_heads, "dtype": dtype,
         **({"top_k": 5 if top_k is None else top_k} if "predictions" in wanted else {}),
+        **({"head": head.source} if head is not None else {}),
         "shapes": {k: list(v.shape) for k, v in arrays.items() if isinstance(v, np.ndarray)},
         "attncli_version": __version__,
     }

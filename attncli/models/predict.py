@@ -46,6 +46,7 @@ class Head:
     scaling: float | None  # logits divided by it (Granite's logits_scaling)
     cap: float | None  # c·tanh(logits / c) (final_logit_softcapping)
     masked: bool  # an MLM head (fills masks) rather than a next-token head
+    source: str = ""  # where the output weight came from: its tensor, or the word embeddings (tied)
 
 
 @dataclass
@@ -109,8 +110,11 @@ def head_of(ckpt: Checkpoint, s: Shapes, dtype: np.dtype) -> Head:
             raise AttnError(f"{OPTION}: the {kind} head's activation {name!r} is not supported; supported: "
                             f"{', '.join(ACTIVATIONS)}")
         act = ACTIVATIONS[name]
+    source = (f"{ckpt.prefix}{fam.word} (tie_word_embeddings)" if tied else fam.lm_head) + (
+        f" + {bias_name}" if bias_name else "")
     return Head(weight.astype(dtype, copy=False), bias, transform, act, s.eps,
-                _positive(ckpt, "logits_scaling"), _positive(ckpt, "final_logit_softcapping"), not fam.causal)
+                _positive(ckpt, "logits_scaling"), _positive(ckpt, "final_logit_softcapping"), not fam.causal,
+                source)
 
 
 def _positive(ckpt: Checkpoint, key: str) -> float | None:
@@ -171,7 +175,7 @@ def predict(head: Head, last: np.ndarray, ids: np.ndarray, lens: list[int], k: i
     valid = np.arange(n)[None, :] < np.asarray(lens)[:, None]  # (B, n)
     top_ids = np.full((B, n, k), -1, dtype=np.int64)
     top_p = np.full((B, n, k), np.nan, dtype=last.dtype)
-    p_next = np.full((B, n), np.nan, dtype=np.float64)
+    nll = np.full((B, n), np.nan, dtype=np.float64)  # −ln p of the next token
     flat = last.reshape(B * n, d)
     targets = np.full(B * n, -1, dtype=np.int64)  # the id that follows each position (causal), −1: none
     if not head.masked:
@@ -184,20 +188,20 @@ def predict(head: Head, last: np.ndarray, ids: np.ndarray, lens: list[int], k: i
         z = logits_of(head, flat[at].copy())  # (r, V)
         if logits is not None:
             logits.reshape(B * n, V)[at] = z
-        top, p, pn = _reduce(z, k, targets[at])
-        top_ids.reshape(B * n, k)[at], top_p.reshape(B * n, k)[at], p_next.reshape(-1)[at] = top, p, pn
+        top, p, nl = _reduce(z, k, targets[at])
+        top_ids.reshape(B * n, k)[at], top_p.reshape(B * n, k)[at], nll.reshape(-1)[at] = top, p, nl
     loss = np.full(B, np.nan)
     if not head.masked:
         for b, lb in enumerate(lens):
             if lb > 1:
-                loss[b] = float(-np.log(p_next[b, : lb - 1]).mean())
-    return Predictions(top_ids, top_p, p_next, loss, logits, head.masked)
+                loss[b] = float(nll[b, : lb - 1].mean())
+    return Predictions(top_ids, top_p, np.exp(-nll), loss, logits, head.masked)
 
 
 def _reduce(z: np.ndarray, k: int, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Of a block of logits z (r, V): the top k ids (r, k), best first (ties: the lower id first), their
-    probabilities, and the probability of each row's target id (r,) (nan where it is −1). The log-sum-exp is
-    taken over z − max in z's dtype and summed in float64."""
+    probabilities, and −ln p of each row's target id (r,) (nan where it is −1). The log-sum-exp is taken over
+    z − max in z's dtype and summed in float64."""
     r, V = z.shape
     m = z.max(axis=1, keepdims=True)  # (r, 1)
     lse = m[:, 0].astype(np.float64) + np.log(np.exp(z - m).sum(axis=1, dtype=np.float64))  # (r,)
@@ -207,9 +211,9 @@ def _reduce(z: np.ndarray, k: int, targets: np.ndarray) -> tuple[np.ndarray, np.
     top = np.take_along_axis(part, order, axis=1)
     p = np.exp(np.take_along_axis(z, top, axis=1).astype(np.float64) - lse[:, None]).astype(z.dtype)
     has = targets >= 0
-    pn = np.full(r, np.nan)
-    pn[has] = np.exp(z[np.flatnonzero(has), targets[has]].astype(np.float64) - lse[has])
-    return top, p, pn
+    nll = np.full(r, np.nan)
+    nll[has] = lse[has] - z[np.flatnonzero(has), targets[has]].astype(np.float64)
+    return top, p, nll
 
 
 def mask_positions(tokens: list[str], special: list[bool] | None) -> list[int]:
