@@ -31,7 +31,8 @@ from attncli.models.checkpoint import OPTION, Checkpoint
 from attncli.models.ops import ACTIVATIONS, layer_norm_
 from attncli.models.weights import Shapes
 
-BLOCK_BYTES = 32 * 1024**2  # one block of logits (rows × vocabulary) and its work arrays
+BLOCK_BYTES = 64 * 1024**2  # one block of logits (rows × vocabulary) and its work arrays
+WORK_BYTES = 8  # per logit, besides the logits and two arrays like them: argpartition's int64 indices
 MASK_TOKENS = ("[MASK]", "<mask>")  # the mask token of BERT-style and RoBERTa-style vocabularies
 
 
@@ -149,9 +150,14 @@ def logits_of(head: Head, h: np.ndarray) -> np.ndarray:
     return z
 
 
+def block_bytes(rows: int, vocab: int, itemsize: int) -> int:
+    """Bytes a block of `rows` positions takes: its logits, two arrays like them and argpartition's indices."""
+    return rows * vocab * (3 * itemsize + WORK_BYTES)
+
+
 def block_rows(vocab: int, itemsize: int) -> int:
     """Positions per block: a (rows, vocabulary) block of logits and its work arrays within BLOCK_BYTES."""
-    return max(1, BLOCK_BYTES // (3 * max(1, vocab) * itemsize))
+    return max(1, BLOCK_BYTES // block_bytes(1, max(1, vocab), itemsize))
 
 
 def predict(head: Head, last: np.ndarray, ids: np.ndarray, lens: list[int], k: int, keep: bool) -> Predictions:
@@ -165,7 +171,7 @@ def predict(head: Head, last: np.ndarray, ids: np.ndarray, lens: list[int], k: i
     k = min(k, V)
     item = last.dtype.itemsize
     rows = block_rows(V, item)
-    check_allocation(3 * min(rows, B * n) * V * item, f"the logits of {min(rows, B * n)} position(s) over a "
+    check_allocation(block_bytes(min(rows, B * n), V, item), f"the logits of {min(rows, B * n)} position(s) over a "
                      f"vocabulary of {V}", option=param("show"))
     logits = None
     if keep:
@@ -204,8 +210,10 @@ def _reduce(z: np.ndarray, k: int, targets: np.ndarray) -> tuple[np.ndarray, np.
     z − max in z's dtype and summed in float64."""
     r, V = z.shape
     m = z.max(axis=1, keepdims=True)  # (r, 1)
-    lse = m[:, 0].astype(np.float64) + np.log(np.exp(z - m).sum(axis=1, dtype=np.float64))  # (r,)
-    part = np.argpartition(-z, k - 1, axis=1)[:, :k] if k < V else np.tile(np.arange(V), (r, 1))  # (r, k)
+    e = np.subtract(z, m)  # (r, V)
+    lse = m[:, 0].astype(np.float64) + np.log(np.exp(e, out=e).sum(axis=1, dtype=np.float64))  # (r,)
+    del e
+    part = np.argpartition(z, V - k, axis=1)[:, V - k:] if k < V else np.tile(np.arange(V), (r, 1))  # (r, k)
     vals = np.take_along_axis(z, part, axis=1)
     order = np.lexsort((part, -vals), axis=1)  # by value descending, then id
     top = np.take_along_axis(part, order, axis=1)
