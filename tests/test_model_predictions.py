@@ -383,3 +383,19 @@ def test_pair_refusals(tmp_path):
     save_file(tensors, folder / "model.safetensors")
     err = run_error(["model", folder, *text_args(case)])
     assert "token type" in err and "1 row" in err, err
+
+
+def test_safetensors_holds_the_predictions_and_names_the_head(tmp_path):
+    import json as js
+
+    from safetensors import safe_open
+
+    case, expected = load("qwen3_lm")
+    out = tmp_path / "p.safetensors"
+    run(["model", GOLDEN / "qwen3_lm", *text_args(case), "--show", "predictions,logits", "-o", out])
+    with safe_open(str(out), "np") as f:
+        assert {"top_ids", "top_p", "p_next", "loss", "perplexity", "logits", "ids"} <= set(f.keys())
+        assert f.get_tensor("top_ids").tolist() == expected["top_ids"][0].tolist()
+        assert abs(float(f.get_tensor("loss").reshape(-1)[0]) - expected["loss"][0]) <= LOSS_TOL  # 0-d: (1,) here
+        meta = js.loads(f.metadata()["attncli"])
+    assert meta["head"] == "model.embed_tokens.weight (tie_word_embeddings)" and meta["top_k"] == 5
