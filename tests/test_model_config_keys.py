@@ -27,6 +27,7 @@ from attncli.models.families import FAMILIES, Honoured, Refused, Rounding
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "models"
 
+# tie_word_embeddings: Honoured by the families attncli reads a head of (models/predict.py); inert for the others
 _COMMON_INERT = ("initializer_range", "use_cache", "bos_token_id", "eos_token_id", "tie_word_embeddings")
 FIELDS = {
     "bert": ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
@@ -146,7 +147,8 @@ INERT = {
     "max_position_embeddings": "learned tables are read from the checkpoint; default RoPE does not depend on it "
                                "(scaled RoPE: honoured, see the rope families' tables)",
     "n_positions": "the position table is read from the checkpoint",
-    "type_vocab_size": "the token type table is read from the checkpoint (row 0 is added)",
+    "type_vocab_size": "the token type table is read from the checkpoint (the row of each token's type: 0, or 1 "
+                       "in a sentence pair's second text; a type past its rows is refused)",
     "pad_token_id": "padding_idx only zeroes a gradient; batches are masked by their lengths (RoBERTa: honoured)",
     "add_cross_attention": "cross-attention runs only with encoder_hidden_states, which attncli never gives",
     "pretraining_tp": "not read by transformers' Llama, Mistral and Qwen2 forward (BLOOM: see its table)",

@@ -20,7 +20,7 @@ Every key of transformers' config class for a family that changes the forward pa
 family's `config`, as one of: Honoured (read, by the code named), Refused (only the values listed are computed;
 any other stops the run with one line naming the key and its value, before anything is computed) or Rounding
 (changes only the order of float32 operations in transformers, within the goldens' tolerance). Keys that change
-nothing attncli computes (dropout, use_cache, tie_word_embeddings: no LM head here, ...) are not listed.
+nothing attncli computes (dropout, use_cache, ...) are not listed.
 """
 
 from __future__ import annotations
@@ -162,6 +162,18 @@ class Family:
     # True: a key config.json leaves out takes its Honoured default (the config class's) for every reader, as
     # transformers fills a config (the Hub's Gemma 3 text_config sets a handful of keys and relies on the rest)
     class_defaults: bool = False
+    # the head that turns the last hidden state into logits over the vocabulary (models/predict.py; a causal
+    # family's predicts the next token, an encoder's fills masks). Names are whole, without the checkpoint's
+    # prefix: the head sits beside the base model (lm_head.weight, cls.predictions.*). lm_head: the output weight
+    # (vocab, d), replaced by the word embeddings when config.json ties them (tie_word_embeddings, the family's
+    # Honoured default when absent); None: the family has no head attncli reads. lm_bias: the output bias, the
+    # first name present (() or none present: no bias). lm_transform: (dense, norm weight, norm bias) of an MLM
+    # head, applied first: LayerNorm(act(dense(h))), with the family's ε; lm_act: that activation (None: the
+    # family's MLP activation, from act_key)
+    lm_head: str | None = None
+    lm_bias: tuple[str, ...] = ()
+    lm_transform: tuple[str, str, str] | None = None
+    lm_act: str | None = None
 
     def default(self, key: str) -> Any:
         """The value transformers uses when config.json does not have `key` (its Honoured entry; None if none)."""
@@ -198,6 +210,7 @@ ACT = "forward.activation (ops.ACTIVATIONS; other values refused)"
 EPS = "forward.shapes (ε of every norm)"
 MLP = "forward.mlp_weights (width of the MLP)"
 ROPE = "forward.layer_settings (rules.rope_base)"
+HEAD = "predict.output_weight (the LM/MLM head's output weight: the word embeddings when tied)"
 
 
 def shape_keys(goldens: tuple[str, ...], **names: Any) -> tuple[Honoured, ...]:

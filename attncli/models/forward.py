@@ -1,6 +1,6 @@
 """One forward pass over a checkpoint, in numpy, with every attention computed by attncli's core.
 
-    h₀ = E_word[ids] (+ E_pos[position ids]) (+ E_type[0]) (→ LayerNorm)                      embeddings
+    h₀ = E_word[ids] (+ E_pos[position ids]) (+ E_type[token types], 0 unless a pair) (→ LayerNorm)   embeddings
          (→ · W_proj + b: factorized embeddings, ELECTRA and ALBERT, models/factorized.py)
     post-norm:  h = N₁(h + Attn(h));  h = N₂(h + MLP(h))
     pre-norm:   h = h + Attn(N₁(h));  h = h + MLP(N₂(h))      (parallel residual: h + Attn(N₁(h)) + MLP(N₂(h)))
@@ -47,10 +47,13 @@ class Pass:
     # what each kept layer's attention saw, for the layers and heads asked for (B, layers, heads, n, ·): q (after
     # q/k norms and RoPE), k and v (the kv head each query head reads), scores (after scale, soft-capping, masks)
     kept: dict[str, np.ndarray] = field(default_factory=dict)
+    last: np.ndarray | None = None  # (B, n, d): the last hidden state (after the final norm), when asked for
 
 
-def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) -> np.ndarray:
-    """(B, n, d) from token ids (B, n) (factorized embeddings: e wide, then projected to d)."""
+def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype, types: np.ndarray | None = None
+               ) -> np.ndarray:
+    """(B, n, d) from token ids (B, n) and, for a family with token types, their type ids (B, n) (None: all 0);
+    factorized embeddings: e wide, then projected to d."""
     fam = ckpt.family
     word = ckpt.tensor(fam.word)
     width = embedding_width(ckpt, s)  # the hidden size, or a factorized embedding's embedding_size
@@ -75,12 +78,23 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
                             "tokens: give a shorter text")
         h = h + table[rows].astype(dtype)  # (B, n, d)
     if fam.token_type is not None and ckpt.has(fam.token_type):
-        h = h + ckpt.tensor(fam.token_type)[0].astype(dtype)
+        h = h + token_types(ckpt.tensor(fam.token_type), types).astype(dtype)  # (d,) or (B, n, d)
     if fam.embed_norm is not None:
         w, b = fam.embed_norm
         h = layer_norm(h, ckpt.tensor(w, (width,)).astype(dtype),
                        ckpt.tensor(b, (width,)).astype(dtype) if b and ckpt.flag(fam.norm_bias) else None, s.eps)
     return project(ckpt, h.astype(dtype, copy=False), s)  # (B, n, d): ELECTRA's and ALBERT's map to the hidden size
+
+
+def token_types(table: np.ndarray, types: np.ndarray | None) -> np.ndarray:
+    """The token type embedding each token adds: row 0 for all (types None), else table[types] (B, n, d)."""
+    if types is None:
+        return table[0]
+    if types.size and int(types.max()) >= table.shape[0]:
+        raise AttnError(f"{OPTION}: the tokenizer gives token type {int(types.max())} but the model's token type "
+                        f"table has {table.shape[0]} row(s) (config.json type_vocab_size); the model takes no "
+                        "second segment")
+    return table[types]
 
 
 def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spec:
@@ -332,16 +346,18 @@ def _mlp(x: np.ndarray, up: tuple, down: tuple, gate: tuple | None, act) -> np.n
 
 def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers: list[int], hidden: bool,
             dtype: str = "float32", threads: int | None = None, heads: list[int] | None = None,
-            keep: tuple[str, ...] = ()) -> Pass:
+            keep: tuple[str, ...] = (), types: np.ndarray | None = None, last: bool = False) -> Pass:
     """Run the model on token ids (B, n); `lens` are the valid lengths of a padded batch (keys beyond are
     masked, as transformers' attention_mask does); keep the maps of `layers` (and `heads`, default all) and,
-    if `hidden`, every state. Each layer's maps go into one (B, layers, heads, n, n) array as the layer ends;
-    `keep` (of q, k, v, scores) adds what those layers' attention saw, in (B, layers, heads, n, ·) arrays."""
+    if `hidden`, every state; if `last`, the last hidden state (what a head reads). `types`: token type ids
+    (B, n) of a sentence pair (None: all 0). Each layer's maps go into one (B, layers, heads, n, n) array as the
+    layer ends; `keep` (of q, k, v, scores) adds what those layers' attention saw, in (B, layers, heads, n, ·)
+    arrays."""
     s = shapes(ckpt)
     np_dtype = np.dtype(dtype)
     fam = ckpt.family
     act = activation(ckpt)
-    h = embeddings(ckpt, ids, s, np_dtype)  # (B, n, d)
+    h = embeddings(ckpt, ids, s, np_dtype, types)  # (B, n, d)
     B, n = ids.shape
     states = [h] if hidden else None
     where = {layer: j for j, layer in enumerate(layers)}
@@ -350,9 +366,9 @@ def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers
     kept = {name: np.empty((B, len(layers), len(heads), n, n if name == "scores" else s.head_dim), dtype=np_dtype)
             for name in keep if layers}
     allowed: dict[int, np.ndarray | None] = {}
-    last = max(where) if where and not hidden else s.layers - 1
+    stop = max(where) if where and not hidden and not last else s.layers - 1
     rows = Rows(B * n, threads)
-    for i in range(last + 1):
+    for i in range(stop + 1):
         into = maps[:, where[i]] if maps is not None and i in where else None  # (B, H, n, n)
         slots = {name: a[:, where[i]] for name, a in kept.items()} if i in where else None  # (B, H, n, ·)
         h, ok = _block(Layer(ckpt, i, s, np_dtype), h, lens, rows, act, dtype, threads, into, heads, slots)
@@ -360,6 +376,8 @@ def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers
             allowed[i] = ok
         if states is not None:
             states.append(h)
-    if states is not None and fam.final_norm is not None:  # the model's final norm (no layer prefix)
-        states[-1] = Layer(ckpt, s.layers, s, np_dtype, at="").norm(fam.final_norm, h)
-    return Pass(maps, allowed, states, kept)
+    if (states is not None or last) and fam.final_norm is not None:  # the model's final norm (no layer prefix)
+        h = Layer(ckpt, s.layers, s, np_dtype, at="").norm(fam.final_norm, h)
+        if states is not None:
+            states[-1] = h
+    return Pass(maps, allowed, states, kept, h if last else None)

@@ -709,7 +709,77 @@ CASES: list[dict] = [
     #
 
     # ---- issue 22, predict: cases of this group below (one section per group keeps merges apart)
-    #
+    # Each saved from its *ForCausalLM / *ForMaskedLM class and run by it (logits=True): expected.npz adds
+    # logits (B, n, vocab), top_ids (B, n, 5) (torch.topk of the logits) and, for the decoders, loss (B,):
+    # transformers' labels= loss of each text run alone (labels = its ids: the mean next-token cross-entropy).
+    dict(name="gpt2_lm", family="gpt2", cls=T.GPT2LMHeadModel, seed=1340, tokenizer="gpt2", logits=True,
+         texts=["the cat sat on the mat and the dog ran."],
+         config=T.GPT2Config(vocab_size=130, n_embd=32, n_layer=2, n_head=4, n_positions=32, n_inner=64,
+                             bos_token_id=None, eos_token_id=None),
+         notes="GPT2LMHeadModel, tie_word_embeddings true: lm_head.weight is transformer.wte.weight (absent "
+               "from the file); logits = ln_f(h) . wte^T, no bias."),
+    dict(name="llama_lm", family="llama", cls=T.LlamaForCausalLM, seed=1341, tokenizer="llama", logits=True,
+         texts=["every head looks at every token in the text.", "the cat sat."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0,
+                              max_position_embeddings=64, tie_word_embeddings=False, pad_token_id=2),
+         notes="LlamaForCausalLM, tie_word_embeddings false: its own lm_head.weight (vocab, d) in the file. A "
+               "batch of two texts, right-padded with id 2: logits and loss compared on each text's valid "
+               "positions (loss is each text run alone)."),
+    dict(name="mistral_lm", family="mistral", cls=T.MistralForCausalLM, seed=1342, tokenizer="llama", logits=True,
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.MistralConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                num_attention_heads=4, num_key_value_heads=2, sliding_window=4,
+                                rope_theta=10000.0, max_position_embeddings=64, tie_word_embeddings=True),
+         notes="MistralForCausalLM, tie_word_embeddings true (lm_head.weight absent: the embeddings), "
+               "sliding_window 4 shorter than the text."),
+    dict(name="qwen2_lm", family="qwen2", cls=T.Qwen2ForCausalLM, seed=1343, tokenizer="qwen2", logits=True,
+         texts=["tokens attend to tokens; heads attend to heads."],
+         config=T.Qwen2Config(vocab_size=140, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, rope_theta=1000000.0,
+                              max_position_embeddings=64, tie_word_embeddings=False),
+         notes="Qwen2ForCausalLM, tie_word_embeddings false: its own lm_head.weight."),
+    dict(name="qwen3_lm", family="qwen3", cls=T.Qwen3ForCausalLM, seed=1344, tokenizer="qwen2", logits=True,
+         texts=["small models make small files, and tests stay fast."],
+         config=T.Qwen3Config(vocab_size=140, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=12, rope_theta=1000000.0,
+                              max_position_embeddings=64, tie_word_embeddings=True),
+         notes="Qwen3ForCausalLM, tie_word_embeddings true (as Qwen/Qwen3-0.6B): lm_head.weight absent, the "
+               "embeddings are the output weight; q/k norms."),
+    dict(name="bloom_lm", family="bloom", cls=T.BloomForCausalLM, seed=1345, tokenizer="bloom", logits=True,
+         texts=["a dog ran in the park and the cat sat still."],
+         config=T.BloomConfig(vocab_size=120, hidden_size=48, n_layer=2, n_head=6, bos_token_id=1,
+                              eos_token_id=2, pad_token_id=3),
+         notes="BloomForCausalLM, tie_word_embeddings true: lm_head.weight is transformer.word_embeddings."),
+    dict(name="bert_mlm", family="bert", cls=T.BertForMaskedLM, seed=1346, tokenizer="wordpiece", logits=True,
+         texts=["the cat sat on the [MASK], and the [MASK] ran in the park."],
+         config=T.BertConfig(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                             intermediate_size=64, max_position_embeddings=40, tie_word_embeddings=True),
+         notes="BertForMaskedLM: the MLM head cls.predictions: transform.dense, the activation hidden_act "
+               "(gelu), transform.LayerNorm (eps layer_norm_eps), then the decoder tied to the word embeddings "
+               "(absent from the file) plus cls.predictions.bias. Two [MASK] tokens in the text."),
+    dict(name="roberta_mlm", family="roberta", cls=T.RobertaForMaskedLM, seed=1347, tokenizer="roberta",
+         logits=True, texts=["attention is all you <mask>, said the model."],
+         config=T.RobertaConfig(vocab_size=130, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                intermediate_size=64, max_position_embeddings=40, type_vocab_size=1,
+                                pad_token_id=1, bos_token_id=0, eos_token_id=2, hidden_act="gelu_new",
+                                tie_word_embeddings=True),
+         notes="RobertaForMaskedLM: lm_head.dense, gelu (erf; fixed in RobertaLMHead, whatever hidden_act "
+               "says: gelu_new here, which the layers' MLP uses), lm_head.layer_norm, the decoder tied to the "
+               "word embeddings, lm_head.bias. One <mask> in the text."),
+    dict(name="distilbert_mlm", family="distilbert", cls=T.DistilBertForMaskedLM, seed=1348, tokenizer="wordpiece",
+         logits=True, texts=["every [MASK] looks at every token!"],
+         config=T.DistilBertConfig(vocab_size=110, dim=32, n_layers=2, n_heads=4, hidden_dim=64,
+                                   max_position_embeddings=40, tie_word_embeddings=True),
+         notes="DistilBertForMaskedLM: vocab_transform, the activation (gelu), vocab_layer_norm (eps 1e-12, "
+               "fixed), vocab_projector tied to the word embeddings (its bias vocab_projector.bias in the file)."),
+    dict(name="bert_pair", family="bert", cls=T.BertForMaskedLM, seed=1349, tokenizer="wordpiece", logits=True,
+         texts=["the cat sat on the mat."], pairs=["a dog ran in the [MASK]."],
+         config=T.BertConfig(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                             intermediate_size=64, max_position_embeddings=40, type_vocab_size=2),
+         notes="BertForMaskedLM given a sentence pair: tokenizer(text, pair) gives [CLS] A [SEP] B [SEP] with "
+               "token_type_ids 0 over [CLS] A [SEP] and 1 over B [SEP] (the template's $B:1 [SEP]:1); the "
+               "embeddings add token_type_embeddings row 0 or 1 by type. One [MASK] in B."),
 
     # ---- issue 22, hub: cases of this group below (one section per group keeps merges apart)
     #
@@ -808,7 +878,20 @@ def encode(c: dict, folder: Path) -> tuple[np.ndarray, np.ndarray, list[list[int
     path = folder / "tokenizer.json"
     backend = Tokenizer.from_file(str(path))
     hf = transformers.PreTrainedTokenizerFast(tokenizer_file=str(path), **TOKENIZERS[c["tokenizer"]][1])
-    if c.get("texts"):
+    if c.get("pairs"):  # sentence pairs (predict's cases): ids and token types as the pair template says
+        pairs = list(zip(c["texts"], c["pairs"], strict=True))
+        encs = [backend.encode(a, b, add_special_tokens=True) for a, b in pairs]
+        for (a, b), e in zip(pairs, encs, strict=True):
+            got = hf(a, b, return_token_type_ids=True)
+            assert got["input_ids"] == e.ids and got["token_type_ids"] == e.type_ids, (c["name"], a, b)
+        batch = hf([a for a, _ in pairs], [b for _, b in pairs], padding=True, return_token_type_ids=True,
+                   return_tensors="np")
+        c["_types"] = batch["token_type_ids"].astype(np.int64)
+        seqs = [e.ids for e in encs]
+        ids, mask = batch["input_ids"].astype(np.int64), batch["attention_mask"].astype(np.int64)
+        added = [backend.id_to_token(i) for i in seqs[0] if backend.id_to_token(i) in
+                 {t.content for t in backend.get_added_tokens_decoder().values() if t.special}]
+    elif c.get("texts"):
         seqs = [backend.encode(t, add_special_tokens=True).ids for t in c["texts"]]
         for t, s in zip(c["texts"], seqs, strict=True):
             assert hf(t)["input_ids"] == s, (c["name"], t, hf(t)["input_ids"], s)
@@ -827,17 +910,43 @@ def encode(c: dict, folder: Path) -> tuple[np.ndarray, np.ndarray, list[list[int
     return ids, mask, [list(map(int, s)) for s in seqs], added
 
 
-def run(model, family: str, ids: np.ndarray, mask: np.ndarray):
+def run(model, family: str, ids: np.ndarray, mask: np.ndarray, types: np.ndarray | None = None):
     kw = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask),
           "output_attentions": True, "output_hidden_states": True}
-    if family == "bert":
+    if types is not None:  # a sentence pair's token types (predict's cases)
+        kw["token_type_ids"] = torch.from_numpy(types)
+    elif family == "bert":
         kw["token_type_ids"] = torch.zeros_like(kw["input_ids"])
     with torch.no_grad():
         out = model(**kw)
     att = torch.stack(out.attentions).to(torch.float64).numpy()  # (L, B, H, n, n)
     hid = torch.stack(out.hidden_states).to(torch.float64).numpy()  # (L+1, B, n, d)
     last = getattr(out, "last_hidden_state", None)
-    return att, hid, last
+    logits = getattr(out, "logits", None)  # a head class (predict's cases): (B, n, vocab)
+    return att, hid, last, logits
+
+
+def predicted(c: dict, folder: Path, family: str, ids: np.ndarray, mask: np.ndarray, types: np.ndarray | None,
+              att: np.ndarray, hid: np.ndarray) -> dict[str, np.ndarray]:
+    """predict's cases: the folder reloaded with its head class (c["cls"]); its maps and hidden states must equal
+    the base model's. logits (B, n, vocab), top_ids (B, n, 5) by torch.topk, token_type_ids for pairs, and for
+    the decoders loss (B,): transformers' labels= loss of each text alone (labels = its ids)."""
+    head = c["cls"].from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
+    att1, hid1, _, logits = run(head, family, ids, mask, types)
+    assert np.array_equal(att1, att) and np.array_equal(hid1, hid), f"{c['name']}: the head class's pass differs"
+    out = {"logits": logits.to(torch.float64).numpy(),
+           "top_ids": torch.topk(logits, 5, dim=-1).indices.numpy().astype(np.int64)}
+    if types is not None:
+        out["token_type_ids"] = types
+    if family not in {"bert", "roberta", "distilbert"}:
+        losses = []
+        for b in range(ids.shape[0]):
+            lb = int(mask[b].sum())
+            one = torch.from_numpy(ids[b: b + 1, :lb])
+            with torch.no_grad():
+                losses.append(float(head(input_ids=one, labels=one).loss))
+        out["loss"] = np.array(losses, dtype=np.float64)
+    return out
 
 
 def legacy_gpt2_buffers(path: Path, n_layer: int, n_positions: int) -> None:
@@ -986,8 +1095,10 @@ def make(c: dict) -> list[Path]:
 
     # the reference: the folder as transformers loads it
     loaded = transformers.AutoModel.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
-    att, hid, last = run(loaded, family, ids, mask)
-    att0, hid0, _ = run(model, family, ids, mask)  # the model in memory (its class, before saving)
+    types = c.get("_types")
+    att, hid, last, _ = run(loaded, family, ids, mask, types)
+    att0, hid0, _, _ = run(model, family, ids, mask, types)  # the model in memory (its class, before saving)
+    extra = predicted(c, folder, family, ids, mask, types, att, hid) if c.get("logits") else {}
     assert np.max(np.abs(att - att0)) <= 1e-6 and np.max(np.abs(hid - hid0)) <= 1e-6 * max(1, np.abs(hid).max()), \
         f"{name}: reloaded folder differs from the model in memory"
     assert np.array_equal(hid[-1], last.to(torch.float64).numpy()), f"{name}: hidden[L] is not last_hidden_state"
@@ -1030,13 +1141,13 @@ def make(c: dict) -> list[Path]:
     # single runs of each sequence agree with its valid block of the batch
     if B > 1:
         for b, s in enumerate(seqs):
-            a1, h1, _ = run(loaded, family, np.array([s]), np.ones((1, len(s)), dtype=np.int64))
+            a1, h1, _, _ = run(loaded, family, np.array([s]), np.ones((1, len(s)), dtype=np.int64))
             lb = len(s)
             assert np.max(np.abs(a1[:, 0] - att[:, b, :, :lb, :lb])) <= 1e-6, name
             assert np.max(np.abs(h1[:, 0] - hid[:, b, :lb])) <= 1e-5 * max(1, np.abs(h1).max()), name
 
     np.savez_compressed(folder / "expected.npz", input_ids=ids, attention_mask=mask,
-                        attentions=att, hidden=hid)
+                        attentions=att, hidden=hid, **extra)
     names = tensor_names(folder / "model.safetensors")
     base = c["cls"].base_model_prefix  # "bert", "transformer", "model", ...
     prefix = f"{base}." if any(k.startswith(f"{base}.") for k in names) else ""
@@ -1061,6 +1172,7 @@ def make(c: dict) -> list[Path]:
         "hidden_size": d,
         "dtype": sorted({dt for _, dt in names.values()}),
         "padded": padded,
+        **({"pairs": c["pairs"]} if c.get("pairs") else {}),
         "notes": c["notes"],
         "tensors": {k: v[0] for k, v in sorted(names.items())},
     }
