@@ -67,6 +67,22 @@ FIELDS = {
     "bloom": ("vocab_size", "hidden_size", "n_layer", "n_head", "layer_norm_epsilon", "initializer_range",
               "use_cache", "bos_token_id", "eos_token_id", "pad_token_id", "apply_residual_connection_post_layernorm",
               "hidden_dropout", "attention_dropout", "pretraining_tp", "slow_but_exact", "tie_word_embeddings"),
+    # issue 22, moe
+    "mixtral": ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                "num_key_value_heads", "head_dim", "hidden_act", "max_position_embeddings", "initializer_range",
+                "rms_norm_eps", "use_cache", "pad_token_id", "bos_token_id", "eos_token_id", "tie_word_embeddings",
+                "sliding_window", "attention_dropout", "num_experts_per_tok", "num_local_experts",
+                "output_router_logits", "router_aux_loss_coef", "router_jitter_noise", "rope_parameters",
+                "rope_theta", "rope_scaling", "partial_rotary_factor"),
+    "qwen3_moe": ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                  "num_key_value_heads", "hidden_act", "max_position_embeddings", "initializer_range",
+                  "rms_norm_eps", "use_cache", "tie_word_embeddings", "rope_parameters", "attention_bias",
+                  "use_sliding_window", "sliding_window", "attention_dropout", "decoder_sparse_step",
+                  "moe_intermediate_size", "num_experts_per_tok", "num_experts", "norm_topk_prob",
+                  "output_router_logits", "router_aux_loss_coef", "mlp_only_layers", "pad_token_id", "bos_token_id",
+                  "eos_token_id",
+                  "head_dim", "num_local_experts",  # not fields, but in the Hub's configs / what transformers 5 writes
+                  "rope_theta", "rope_scaling", "partial_rotary_factor"),
 }
 FIELDS["roberta"] = FIELDS["bert"]
 
@@ -89,6 +105,9 @@ INERT = {
     "pretraining_tp": "not read by transformers' Llama, Mistral and Qwen2 forward (BLOOM: see its table)",
     "rope_parameters": "read through its keys (rope_parameters.rope_theta, .rope_type, .factor, ...)",
     "rope_scaling": "read through its keys (rope_scaling.rope_type, rope_scaling.type, .factor, ...)",
+    "output_router_logits": "returns the router's logits for the auxiliary loss (training); routing is the same",
+    "router_aux_loss_coef": "the weight of the load-balancing loss (training)",
+    "router_jitter_noise": "Mixtral multiplies the MLP's input by noise only in training mode",
 }
 
 # values attncli does not compute, one per refused key

@@ -7,8 +7,10 @@
     Attn(h) = W_O·attend(Q, K, V, the layer's Spec)    Q, K, V = h·W + b, split into heads
     q/k norms (qwen3): q_h = N_q(q_h), k_h = N_k(k_h) over each head's head_dim, before attend applies RoPE
     MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)
+          or a mixture of experts (models/moe.py)
 
-What a family is (families/, the tables; family.py, what they hold) decides every branch here: where the norms sit, causal or not, the positions,
+What a family is (families/, the tables; family.py, what they hold) decides every branch here: where the norms
+sit, causal or not, the positions,
 and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale) made by the rules the family names
 (rules.py), given with the projected heads to attncli.attend, once per layer. Hidden states follow transformers'
 `output_hidden_states`: the embeddings, then each layer's output (the last one after the final norm when the
@@ -25,7 +27,7 @@ import numpy as np
 from attncli.core.attend import attend
 from attncli.core.spec import Plan, Rope, Spec
 from attncli.errors import AttnError, param
-from attncli.models import rules
+from attncli.models import moe, rules
 from attncli.models.checkpoint import OPTION, Checkpoint
 from attncli.models.ops import gelu_, layer_norm
 from attncli.models.weights import Layer, Shapes, activation, mlp_weights, qkv_weights, shapes, split_fused
@@ -215,7 +217,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
         res = attend_(q, k, v, lens, plan)
         merged = res.heads.transpose(0, 2, 1, 3).reshape(B * n, -1)  # (m, H·hd): a view of the kernel's layout
     o = layer.linear(fam.o, s.heads * s.head_dim, d, layer.ckpt.flag(fam.o_bias))
-    (up_w, up_b), (down_w, down_b), gate = mlp_weights(layer)
+    mlp = mlp_of(layer, act)
     out = np.empty_like(x)  # (m, d)
 
     def attend_rows(r0: int, r1: int) -> None:
@@ -242,7 +244,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
             m_in = layer.norm_(fam.norm2, x[r0:r1].copy())
         else:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
             m_in = layer.norm_(fam.norm2, a.copy())
-        a += _mlp(m_in, (up_w, up_b), (down_w, down_b), gate, act)
+        a += mlp(m_in)
         if not pre:
             layer.norm_(fam.norm2, a)
         if into is not None and not by_rows:  # the maps' query rows of these tokens, while the other threads compute
@@ -260,6 +262,16 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     for (b, i0, i1), piece in pieces.items():
         allowed[b, :, i0:i1] = piece[0]
     return out.reshape(B, n, d), allowed
+
+
+def mlp_of(layer: Layer, act):
+    """Layer i's MLP as a function of rows (r, d) → (r, d): its mixture of experts where the family has one in
+    this layer (models/moe.py), else the dense MLP (_mlp)."""
+    experts = moe.experts_of(layer, act)
+    if experts is not None:
+        return experts
+    up, down, gate = mlp_weights(layer)
+    return lambda x: _mlp(x, up, down, gate, act)
 
 
 def _mlp(x: np.ndarray, up: tuple, down: tuple, gate: tuple | None, act) -> np.ndarray:
