@@ -171,6 +171,9 @@ TEMPERATURE = Annotated[float, _opt("Divide the scores by T before normalizing (
                                     "flattens). e.g. --temperature 0.5", NORM, "--temperature", show_default=True)]
 SOFTCAP = Annotated[float | None, _opt("Soft-cap the scores: s → C·tanh(s/C), before bias and masks (Gemma 2, "
                                        "FlashAttention's softcap). e.g. --softcap 50", NORM, "--softcap")]
+SINKS = Annotated[Src, _opt("Attention sinks (gpt-oss): one logit s_h per head that joins each row's softmax "
+                             "denominator, a_ij = exp(s_ij)/(exp(s_h) + Σ_j exp(s_ij)); rows sum to less than 1. "
+                             "Softmax only; softmax1 is a sink at 0. e.g. --sinks \"0.5 -1 2\"", NORM, "--sinks")]
 
 # ---- masks --------------------------------------------------------------------------------------
 CAUSAL = Annotated[bool, _opt("Causal mask: query i sees keys j ≤ i (top-left aligned, as PyTorch's is_causal). "

@@ -91,6 +91,7 @@ DEFAULTS: dict[str, Any] = {  # every keyword of compute_attention, by the comma
     "start_pos": 0, "alibi": False, "empty_rows": "zero", "layout": "rows", "dtype": "auto",
     "allow_nonfinite": False, "trace": False, "need": None, "block_rows": None, "threads": None,
     "memory_limit": None, "stream_maps": None, "torch_weights": False, "backend": "auto", "spec": None,
+    "sinks": None,
 }
 MATRICES = ("q", "k", "v", "x_kv", "wq", "wk", "wv", "wo", "w_score", "wa_q", "wa_k")  # transposed in cols layout
 
@@ -331,7 +332,7 @@ def spec_of(o: dict[str, Any]) -> Spec:
                 mask=_mask(o),
                 graph=graph, window2d=None if o["window2d"] is None else Window2d(o["window2d"], o["grid"]),
                 rope=_rope(o),
-                alibi=bool(o["alibi"]), bias=o["bias"], empty_rows=o["empty_rows"])
+                alibi=bool(o["alibi"]), bias=o["bias"], empty_rows=o["empty_rows"], sinks=o["sinks"])
 
 
 def _rope(o: dict[str, Any]) -> Rope | None:

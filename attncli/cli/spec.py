@@ -12,7 +12,7 @@ from attncli.record import Record
 ARRAY_OPTIONS = {  # attention() keyword -> option
     "x": "--x", "x_kv": "--x-kv", "image": "--image", "q": "--q", "k": "--k", "v": "--v",
     "wo": "--wo", "bo": "--bo", "mask": "--mask", "bias": "--bias", "w_score": "--w-score",
-    "wa_q": "--wa-q", "wa_k": "--wa-k", "va": "--va", "adjacency": "--adjacency",
+    "wa_q": "--wa-q", "wa_k": "--wa-k", "va": "--va", "sinks": "--sinks", "adjacency": "--adjacency",
 }
 REPEATABLE = {"wq": "--wq", "wk": "--wk", "wv": "--wv", "bq": "--bq", "bk": "--bk", "bv": "--bv"}
 PLAIN = ("heads", "kv_heads", "scale", "temperature", "softcap", "causal", "window", "mask_invert", "undirected",
