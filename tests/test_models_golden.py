@@ -40,7 +40,7 @@ TEXT_CASES = [c for c in CASES if json.loads((GOLDEN / c / "case.json").read_tex
 ATT_TOL = 1e-5
 HID_TOL = 1e-4
 FAMILIES = {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "qwen3", "bloom",
-            "mixtral", "qwen3_moe"}  # issue 22, moe
+            "mixtral", "qwen3_moe", "gpt_oss"}  # issue 22, moe
 
 
 def load(name: str) -> tuple[dict, dict[str, np.ndarray]]:

@@ -157,6 +157,12 @@ class Family:
     config: tuple[Key, ...] = ()
     # a mixture of experts in place of the MLP (Mixtral, Qwen3-MoE, gpt-oss; models/moe.py), None: a dense MLP
     moe: Moe | None = None
+    # attention sinks: the tensor (heads,) relative to the layer holding one logit per head that joins the
+    # softmax's denominator (gpt-oss's self_attn.sinks; the Spec's sinks), None: none
+    sinks: str | None = None
+    # RoPE's settings when config.json has neither rope_parameters nor rope_scaling (gpt-oss: the config class's
+    # __post_init__ writes its YaRN defaults), as a rope_parameters object; None: the default RoPE
+    rope_default: dict[str, Any] | None = None
 
     def default(self, key: str) -> Any:
         """The value transformers uses when config.json does not have `key` (its Honoured entry; None if none)."""

@@ -82,18 +82,38 @@ def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spe
     window = fam.window(cfg, i)
     rope = None
     if fam.positions == "rope":
+        cfg = rope_config(ckpt)
         base, omega, m, dim = rules.rope_frequencies(cfg, s.head_dim, 0 if n is None else n)
         if omega is None:  # the default type: θ where the family's table says config.json keeps it
             base = rules.rope_base(cfg, fam.rope_theta)
         rope = Rope(base, "half", dim=dim, inv_freq=omega, attention_factor=m)
     return Spec(causal=fam.causal, window=None if window is None else (window - 1, 0), rope=rope,
-                alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim))
+                alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim), sinks=layer_sinks(ckpt, i, s))
+
+
+def rope_config(ckpt: Checkpoint) -> dict:
+    """config.json, with the family's rope_default as its rope_parameters when it has neither rope_parameters
+    nor rope_scaling (gpt-oss: GptOssConfig's YaRN defaults; a top-level rope_theta still wins over the
+    default's θ, as transformers standardizes it)."""
+    cfg, default = ckpt.config, ckpt.family.rope_default
+    if default is None or cfg.get("rope_parameters") is not None or cfg.get("rope_scaling") is not None:
+        return cfg
+    theta = cfg.get("rope_theta", default["rope_theta"])
+    return {**cfg, "rope_parameters": {**default, "rope_theta": theta}}
+
+
+def layer_sinks(ckpt: Checkpoint, i: int, s: Shapes) -> np.ndarray | None:
+    """Layer i's attention sinks (heads,), one logit per head (the family's sinks tensor), or None."""
+    name = ckpt.family.sinks
+    if name is None:
+        return None
+    return ckpt.tensor(ckpt.family.layer.format(i=i) + name, (s.heads,)).astype(np.float64)
 
 
 def attention_kwargs(spec: Spec) -> dict:
     """A layer's Spec as keywords of attncli.core.attention.attention (what `compute` calls with one layer of a
     model): causal, and window, RoPE (rope=True with its base and layout; rope= the Spec's Rope itself when it
-    holds a scaled RoPE's frequencies, attention factor or partial dim), ALiBi and scale where set."""
+    holds a scaled RoPE's frequencies, attention factor or partial dim), ALiBi, scale and sinks where set."""
     out: dict = {"causal": spec.causal}
     if spec.rope is not None:
         plain = spec.rope == Rope(spec.rope.base, spec.rope.layout, spec.rope.start)
@@ -104,6 +124,8 @@ def attention_kwargs(spec: Spec) -> dict:
         out["window"] = spec.window
     if spec.scale is not None:
         out["scale"] = spec.scale
+    if spec.sinks is not None:
+        out["sinks"] = spec.sinks
     return out
 
 

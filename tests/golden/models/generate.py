@@ -534,6 +534,47 @@ CASES: list[dict] = [
                "4 experts, 2 per token, norm_topk_prob true (the two probabilities divided by their sum); "
                "layer 1 a dense MLP of intermediate_size 56. Router weights drawn N(0, 2.5²/48)."),
 
+    dict(name="gpt_oss", family="gpt_oss", cls=T.GptOssForCausalLM, seed=1374, tokenizer="qwen2",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.GptOssConfig(vocab_size=140, hidden_size=32, intermediate_size=16, num_hidden_layers=2,
+                               num_attention_heads=4, num_key_value_heads=2, head_dim=8, sliding_window=4,
+                               num_local_experts=4, num_experts_per_tok=2, swiglu_limit=1.0, swiglu_alpha=1.5,
+                               max_position_embeddings=64, tie_word_embeddings=False,
+                               rope_parameters={"rope_type": "yarn", "factor": 4.0, "beta_fast": 8.0,
+                                                "beta_slow": 1.0, "truncate": False, "rope_theta": 10000.0,
+                                                "original_max_position_embeddings": 8}),
+         notes="GptOssForCausalLM (prefix 'model.'): 4 query heads over 2 kv heads, head_dim 8, attention_bias "
+               "(GptOssConfig's default true: q, k, v and o biases). Attention sinks: self_attn.sinks (4,) "
+               "drawn N(1, 1.5²), one logit per head joining the softmax's denominator, so rows sum to less "
+               "than 1. layer_types as GptOssConfig makes them (sliding on even layers): layer 0 a 4-token "
+               "window (i - 4 < j <= i), layer 1 full causal. YaRN RoPE, factor 4 over "
+               "original_max_position_embeddings 8 (the text is longer), beta_fast 8, truncate false. Each "
+               "layer's MLP is a mixture of 4 experts, 2 per token: mlp.router.weight (4, 32) and its bias; "
+               "mlp.experts.gate_up_proj (4, 32, 32) stored in x out with gate and up in alternate columns, "
+               "gate_up_proj_bias, down_proj (4, 16, 32), down_proj_bias. Routing: top-2 router logits, "
+               "softmax over those 2. Experts: (clamp(up, -L, L) + 1) * g * sigmoid(alpha * g), "
+               "g = min(gate, L), with swiglu_limit L = 1 (so the clamp bites) and swiglu_alpha 1.5."),
+    dict(name="gpt_oss_bf16", family="gpt_oss", cls=T.GptOssModel, seed=1375, tokenizer="qwen2",
+         texts=["tokens attend to tokens; heads attend to heads."], dtype=torch.bfloat16,
+         config=T.GptOssConfig(vocab_size=140, hidden_size=48, intermediate_size=24, num_hidden_layers=3,
+                               num_attention_heads=6, num_key_value_heads=2, head_dim=8, sliding_window=3,
+                               num_local_experts=5, num_experts_per_tok=3, max_position_embeddings=64,
+                               layer_types=["full_attention", "sliding_attention", "full_attention"],
+                               rope_parameters={"rope_type": "yarn", "factor": 32.0, "beta_fast": 32.0,
+                                                "beta_slow": 1.0, "truncate": False, "rope_theta": 20000.0,
+                                                "original_max_position_embeddings": 4096}),
+         legacy_config={"rope_theta": 20000.0,
+                        "layer_types": ["full_attention", "sliding_attention", "full_attention"]},
+         notes="GptOssModel (no prefix) saved in bfloat16, its numbers unquantized (the Hub's are MXFP4); "
+               "config.json in the transformers 4 layout (torch_dtype, top-level rope_theta 20000) with neither "
+               "rope_parameters nor rope_scaling: GptOssConfig's __post_init__ supplies YaRN (factor 32 over "
+               "original_max_position_embeddings 4096, beta_fast 32, beta_slow 1, truncate false) and the "
+               "top-level rope_theta is its θ. 6 heads (not a power of two) over 2 kv heads; "
+               "layer_types [full, sliding, full] with "
+               "sliding_window 3; 5 experts, 3 per token; swiglu_limit 7 and swiglu_alpha 1.702 "
+               "(GptOssConfig's defaults, left out of the config class call); attention_bias true; sinks as in "
+               "gpt_oss."),
+
     # ---- issue 22, encoders: cases of this group below (one section per group keeps merges apart)
     #
 
@@ -709,9 +750,13 @@ def layer_windows(model, family: str) -> list[int | None]:
     return [None] * model.config.num_hidden_layers
 
 
-def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windows: list[int | None]) -> None:
+def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windows: list[int | None],
+               sinks: bool = False) -> None:
     L, B, H, n, _ = att.shape
-    assert np.allclose(att.sum(-1), 1.0, atol=1e-5), name
+    if sinks:  # attention sinks take the rest of each row
+        assert np.all(att.sum(-1) <= 1.0 + 1e-6) and np.any(att.sum(-1) < 0.9), f"{name}: the sinks take no share"
+    else:
+        assert np.allclose(att.sum(-1), 1.0, atol=1e-5), name
     i, j = np.arange(n)[:, None], np.arange(n)[None, :]
     for layer, window in enumerate(windows):
         blocked = np.zeros((B, n, n), dtype=bool)
@@ -788,7 +833,7 @@ def make(c: dict) -> list[Path]:
     windows = layer_windows(loaded, family)
     if name == "qwen2":
         assert loaded.config.sliding_window is None  # use_sliding_window false: no window
-    check_maps(name, att, mask, causal, windows)
+    check_maps(name, att, mask, causal, windows, sinks=family == "gpt_oss")
     L, B, H, n, _ = att.shape
 
     # what transformers gives on padded query rows (batches)
