@@ -49,14 +49,20 @@ def test_large_sinks_and_scores_stay_finite():
     assert np.all(res.weights[:, 0] < 1e-100)  # a sink of 800 takes everything
 
 
-def test_the_output_alone_runs_dense_and_fused_refuses_naming_sinks():
-    q, k, v = qkv(3)
-    spec = Spec(causal=True, sinks=[0.5, -1.0, 2.0])
-    whole = attend(q, k, v, spec)
-    alone = attend(q, k, v, spec, Plan(need=("output",)))  # auto: the dense kernel, the fused one has no sinks
-    np.testing.assert_array_equal(alone.output, whole.output)
-    with pytest.raises(AttnError, match="sinks"):
-        attend(q, k, v, spec, Plan(need=("output",), backend="fused"))
+@pytest.mark.parametrize("sinks", [[0.5, -1.0, 2.0], [800.0, -800.0, 60.0], [0.0, 0.0, 0.0]])
+@pytest.mark.parametrize("kv_heads", [3, 1])
+@pytest.mark.parametrize("masks", [dict(causal=True), dict(window=(1, 0), key_lens=[5, 2]), dict(key_lens=[0, 5])])
+def test_the_fused_kernel_computes_sinks_as_the_dense_one(sinks, kv_heads, masks):
+    """The fused kernel adds e^(s_h) to its unshifted row sums; a sink too large for them (800), a row with every
+    key masked (key_lens 0) and grouped kv heads go through its shifted path."""
+    q, k, v = qkv(5)
+    k, v = k[:, :kv_heads], v[:, :kv_heads]
+    spec = Spec(sinks=sinks, **masks)
+    dense = attend(q, k, v, spec, Plan(need=("output",), backend="dense"))
+    for dtype, tol in (("float64", 1e-12), ("float32", 2e-6)):
+        fused = attend(q, k, v, spec, Plan(need=("output",), backend="fused", dtype=dtype))
+        np.testing.assert_allclose(fused.output, dense.output, rtol=0, atol=tol)
+        assert fused.empty_rows == dense.empty_rows
 
 
 def test_one_sink_per_head():

@@ -40,8 +40,7 @@ def choose(kernel: Kernel, plan: Plan, *, keep_maps: bool, traced: bool) -> str:
     fits = not keep_maps and eligible(kernel)
     if plan.backend == "fused" and not fits:
         why = ("the scores or weights are asked for (it keeps no maps)" if keep_maps else
-               "it computes softmax over scaled or dot scores with no bias, ALiBi, softcap or sinks, from finite "
-               "inputs")
+               "it computes softmax over scaled or dot scores with no bias, ALiBi or softcap, from finite inputs")
         raise AttnError(f"{param('plan.backend', 'fused')} cannot run this: {why}; "
                         f"use {param('plan.backend', 'dense')} or {param('plan.backend', 'auto')}")
     if plan.backend == "dense":
