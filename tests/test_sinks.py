@@ -89,3 +89,9 @@ def test_compute_refuses_sinks_of_another_count_or_normalizer():
     assert "--sinks must have one logit per head: 2 heads, got 3 logits" in err, err
     err = run_error([*base, "--sinks", "0.5 -1", "--normalize", "sparsemax"])
     assert "--sinks join a softmax's denominator" in err and "--normalize" in err, err
+
+
+def test_explain_writes_the_sinks_formula():
+    out = run(["explain", "--x", "1 0; 0 1; 1 1", "--sinks", "0.5"]).stdout.decode()
+    assert "A_ij = exp(S_ij) / (exp(s_h) + Σ_j exp(S_ij))" in out, out
+    assert "A = softmax(S)" not in out

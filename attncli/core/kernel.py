@@ -234,7 +234,7 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
         w, empty = kernel.weights(s.copy())  # the normalizer may work in place; keep the scores
         if empty_value is not None and empty.any():
             w[empty] = empty_value
-        tr.add("a_" + kernel.normalize, w, "map")
+        tr.add("a_" + ("sinks" if kernel.sinks is not None else kernel.normalize), w, "map")
         return {"scores": s, "weights": w, "allowed": allowed, "empty": empty, "heads": kernel.values(w)}
 
     n_threads = threads or default_threads()
