@@ -252,7 +252,7 @@ def meta(kern: Kernel, spec: Spec, ft: np.dtype, described: dict, empty_list: li
         "variant": SCORES[spec.score][2],
         "score": spec.score,
         "normalize": spec.normalize,
-        "rows_sum_to": NORMALIZERS[spec.normalize][1],
+        "rows_sum_to": "at most 1" if spec.sinks is not None else NORMALIZERS[spec.normalize][1],  # sinks: the rest
         "scale": kern.scale,
         "temperature": spec.temperature,
         "softcap": spec.softcap,
