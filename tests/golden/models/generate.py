@@ -30,7 +30,14 @@ For each case in CASES it writes tests/golden/models/<case>/:
                                   `qwen2_window_layers` and `qwen3` are in the transformers 4 layout too;
                                   `llama_no_eps` has rms_norm_eps removed from config.json (the reload
                                   uses LlamaConfig's default) and embeddings drawn N(0, 0.003²) so that
-                                  ε matters.
+                                  ε matters. Mixtures of experts (issue 22): routers N(0, 2.5²/d) so that
+                                  routing is decisive, fused expert weights N(0, 1/fan_in) (fan-in the hidden
+                                  size for gate/up, the expert width for down), gpt-oss's sinks N(1, 1.5²);
+                                  `mixtral_tie` copies expert 1's router row to experts 3 and 4 (tie_experts;
+                                  check_tie makes sure torch.topk's choice among them differs from the lowest
+                                  index first somewhere); `qwen3_moe` says num_experts where transformers 5
+                                  writes num_local_experts; `gpt_oss_bf16` is saved in bfloat16 with no RoPE
+                                  settings in config.json.
   tokenizer.json                  a small tokenizer made with the `tokenizers` library, in the style of the
                                   family (WordPiece + "[CLS] $A [SEP]"; byte-level BPE; Metaspace BPE + "<s>").
   case.json                       what `attncli model` is given and what to expect:
