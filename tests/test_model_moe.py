@@ -55,3 +55,24 @@ def test_windows_of_the_moe_families():
     assert [rules.gpt_oss_window({}, i) for i in range(3)] == [128, None, 128]
     types = ["full_attention", "sliding_attention"]
     assert [rules.gpt_oss_window({"layer_types": types, "sliding_window": 4}, i) for i in range(2)] == [None, 4]
+
+
+def test_gpt_oss_without_attention_bias_in_config_json_has_biases(tmp_path):
+    """GptOssConfig's attention_bias defaults to true (Llama's to false): a config.json without the key reads the
+    q, k, v and o biases, and the maps stay transformers' (tests/golden/models/gpt_oss, which has them)."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from cli_helpers import run
+
+    golden = Path(__file__).parent / "golden" / "models" / "gpt_oss"
+    folder = tmp_path / "gpt_oss"
+    shutil.copytree(golden, folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg.pop("attention_bias") is True
+    (folder / "config.json").write_text(json.dumps(cfg))
+    ids = json.loads((golden / "case.json").read_text())["ids"][0]
+    run(["model", folder, "--ids", " ".join(map(str, ids)), "--format", "npz", "-o", tmp_path / "out.npz"])
+    expected = np.load(golden / "expected.npz")["attentions"][:, 0]
+    np.testing.assert_allclose(np.load(tmp_path / "out.npz")["attentions"], expected, atol=1e-5, rtol=0)

@@ -63,8 +63,12 @@ class Checkpoint:
         return value
 
     def flag(self, spec: bool | str) -> bool:
-        """A family setting that is fixed (True/False) or read from a config key."""
-        return bool(self.config.get(spec, False)) if isinstance(spec, str) else spec
+        """A family setting that is fixed (True/False) or read from a config key (when config.json does not have
+        it, the config class's default: the family's Honoured entry, else false; gpt-oss's attention_bias is true)."""
+        if not isinstance(spec, str):
+            return spec
+        value = self.config.get(spec)
+        return bool(self.family.default(spec) if value is None else value)
 
     # ---- tensors
     def has(self, name: str) -> bool:
