@@ -43,7 +43,8 @@ ATT_TOL = 1e-5
 HID_TOL = 1e-4
 FAMILIES = {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "qwen3", "bloom",
             "gpt_neox", "phi", "xlm-roberta", "electra", "albert", "modernbert",
-            "gemma", "gemma2", "gemma3_text", "gemma3", "olmo2"}
+            "gemma", "gemma2", "gemma3_text", "gemma3", "olmo2",
+            "mixtral", "qwen3_moe", "gpt_oss"}
 
 
 def load(name: str) -> tuple[dict, dict[str, np.ndarray]]:

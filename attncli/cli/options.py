@@ -178,6 +178,9 @@ K_NORM = Annotated[Src, _opt("Each head's keys through an RMSNorm over d_k with 
                              "e.g. --k-norm \"1 1\"", NORM, "--k-norm")]
 QK_NORM_EPS = Annotated[float, _opt("ε of --q-norm and --k-norm. e.g. --qk-norm-eps 1e-5", NORM, "--qk-norm-eps",
                                     show_default=True)]
+SINKS = Annotated[Src, _opt("Attention sinks (gpt-oss): one logit s_h per head that joins each row's softmax "
+                             "denominator, a_ij = exp(s_ij)/(exp(s_h) + Σ_j exp(s_ij)); rows sum to less than 1. "
+                             "Softmax only; softmax1 is a sink at 0. e.g. --sinks \"0.5 -1 2\"", NORM, "--sinks")]
 
 # ---- masks --------------------------------------------------------------------------------------
 CAUSAL = Annotated[bool, _opt("Causal mask: query i sees keys j ≤ i (top-left aligned, as PyTorch's is_causal). "
