@@ -336,3 +336,14 @@ def test_a_path_that_is_not_a_hub_id_is_not_looked_up(hub: Hub, env: dict):
         err = failed(["model", path, "--ids", "1 2"], env)
         assert "no such folder" in err, err
     assert hub.log == []
+
+
+def test_compute_config_takes_a_hub_ids_config(hub: Hub, env: dict, tmp_path: Path):
+    """compute --config owner/name/config.json --layer L: the layer of the Hub's model (main), as from a folder."""
+    with np.load(GOLDEN / "gpt2" / "expected.npz") as z:
+        np.save(tmp_path / "h.npy", z["hidden"][1, 0].astype(np.float32))
+        want = z["attentions"][1, 0]
+    attncli(["compute", "--config", "tiny/gpt2/config.json", "--layer", "1", "--x", tmp_path / "h.npy", "--show",
+             "weights", "--format", "npy", "-o", tmp_path / "w.npy"], env)
+    np.testing.assert_allclose(np.load(tmp_path / "w.npy"), want, atol=1e-5, rtol=0)
+    assert "model.safetensors" in hub.fetched()
