@@ -120,3 +120,30 @@ def test_the_fp8_checkpoint_is_dequantized_where_its_tensors_are_loaded():
     scales = np.repeat(np.repeat(raw(name[: -len("weight")] + "weight_scale_inv"), 16, 0), 8, 1)
     np.testing.assert_array_equal(w, raw(name) * scales)
     assert np.abs(w).max() < 2
+
+
+# ---- what attncli refuses before anything is computed, besides quantizations
+
+
+def test_an_unknown_model_type_names_it_and_the_supported_ones(tmp_path):
+    folder = _fp8_copy(tmp_path)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["model_type"] = "falcon_mamba"
+    (folder / "config.json").write_text(json.dumps(cfg))
+    err = run_error(["model", folder, "--ids", "1 5 9"])
+    from attncli.models.families import FAMILIES
+
+    assert "model_type 'falcon_mamba'" in err and "does not support" in err, err
+    assert all(name in err for name in FAMILIES), err
+
+
+@pytest.mark.parametrize("name", ["model.pt", "weights.pth", "pytorch_model.bin"])
+def test_a_folder_of_pickles_only_is_refused_without_unpickling(tmp_path, name):
+    import pickle
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    shutil.copy(FP8_CASE / "config.json", folder / "config.json")
+    (folder / name).write_bytes(pickle.dumps({"w": 1}, protocol=4))
+    err = run_error(["model", folder, "--ids", "1 5 9"])
+    assert f"only {name}" in err and "never unpickles" in err and "safetensors" in err, err
