@@ -2,7 +2,8 @@
 against a loopback Hub: a threaded http.server on 127.0.0.1 that answers the requests huggingface_hub makes
 (model info `api/models/{id}/revision/{rev}`, the file tree `api/models/{id}/tree/{commit}`, and HEAD / GET of
 `{id}/resolve/{rev}/{file}` with the ETag, X-Repo-Commit and Content-Length headers it needs, Range requests
-too), reached through HF_ENDPOINT, with a fresh HF_HOME per test.
+too; safetensors files are LFS files, redirected to a CDN on another host name as the Hub does, with
+X-Linked-Etag and X-Linked-Size), reached through HF_ENDPOINT, with a fresh HF_HOME per test.
 
 The repositories hold copies of golden checkpoints (tests/golden/models), so a run from the Hub is compared with
 what transformers computed for that checkpoint. Skipped only when huggingface_hub is not installed (CI installs
@@ -80,15 +81,26 @@ class Hub:
         self.commits.update(files)
 
     def fetched(self) -> set[str]:
-        return {unquote(p.split("/resolve/", 1)[1].split("/", 1)[1]) for m, p in self.log
-                if m == "GET" and "/resolve/" in p}
+        """The files whose bytes were asked for (from resolve/, or the CDN an LFS file is redirected to)."""
+        return {unquote(p.split("?f=", 1)[1]) if p.startswith("/cdn/") else unquote(p.split("/resolve/", 1)[1]
+                                                                                     .split("/", 1)[1])
+                for m, p in self.log if m == "GET" and ("/resolve/" in p or p.startswith("/cdn/"))}
 
     # ---- answers
     def answer(self, req: BaseHTTPRequestHandler, body: bool) -> None:
-        path = urlsplit(req.path).path
-        self.log.append((req.command, path))
+        url = urlsplit(req.path)
+        path = url.path
+        self.log.append((req.command, req.path))
         parts = [unquote(p) for p in path.strip("/").split("/")]
-        if parts[:2] == ["api", "models"] and len(parts) >= 6 and parts[4] in ("revision", "tree"):
+        if parts[0] == "cdn" and len(parts) == 2:  # where the Hub redirects an LFS file (another host's name)
+            name = unquote(url.query.removeprefix("f="))
+            blob = next((b for files in self.commits.values() for n, b in files.items()
+                         if n == name and hashlib.sha256(b).hexdigest() == parts[1]), None)
+            if blob is None:
+                self.error(req, 404, None, "no such blob")
+            else:
+                self.file(req, None, name, blob, body)
+        elif parts[:2] == ["api", "models"] and len(parts) >= 6 and parts[4] in ("revision", "tree"):
             repo, what, rev = f"{parts[2]}/{parts[3]}", parts[4], parts[5]
             commit = self.commit(req, repo, rev)
             if commit is None:
@@ -99,7 +111,9 @@ class Hub:
                         "gated": "auto" if repo in self.gated else False,
                         "siblings": [{"rfilename": name} for name in sorted(files)]}
             else:
-                data = [{"type": "file", "path": name, "size": len(blob), "oid": hashlib.sha1(blob).hexdigest()}
+                data = [{"type": "file", "path": name, "size": len(blob), "oid": hashlib.sha1(blob).hexdigest(),
+                         **({"lfs": {"oid": hashlib.sha256(blob).hexdigest(), "size": len(blob), "pointerSize": 134}}
+                            if name.endswith(".safetensors") else {})}
                         for name, blob in sorted(files.items())]
             self.send(req, 200, json.dumps(data).encode(), {"Content-Type": "application/json"}, body)
         elif len(parts) >= 5 and parts[2] == "resolve":
@@ -115,6 +129,13 @@ class Hub:
             if blob is None:
                 self.error(req, 404, "EntryNotFound", "Entry not found", {"X-Repo-Commit": commit})
                 return
+            if name.endswith(".safetensors"):  # an LFS file: the Hub answers with a redirect to its CDN
+                digest = hashlib.sha256(blob).hexdigest()
+                cdn = f"http://localhost:{self.server.server_address[1]}/cdn/{digest}?f={name}"
+                linked = {"Location": cdn, "X-Repo-Commit": commit, "X-Linked-Etag": f'"{digest}"',
+                          "X-Linked-Size": str(len(blob)), "ETag": f'"{hashlib.sha1(blob).hexdigest()}"'}
+                self.send(req, 302, b"", linked, body)
+                return
             self.file(req, commit, name, blob, body)
         else:
             self.error(req, 404, None, "Not found")
@@ -128,9 +149,9 @@ class Hub:
             return None
         return self.repos[repo][rev]
 
-    def file(self, req: BaseHTTPRequestHandler, commit: str, name: str, blob: bytes, body: bool) -> None:
-        headers = {"X-Repo-Commit": commit, "ETag": f'"{hashlib.sha256(blob).hexdigest()}"',
-                   "Accept-Ranges": "bytes", "Content-Type": "application/octet-stream"}
+    def file(self, req: BaseHTTPRequestHandler, commit: str | None, name: str, blob: bytes, body: bool) -> None:
+        headers = {"ETag": f'"{hashlib.sha256(blob).hexdigest()}"', "Accept-Ranges": "bytes",
+                   "Content-Type": "application/octet-stream", **({"X-Repo-Commit": commit} if commit else {})}
         ranged = req.headers.get("Range")
         mode = self.cut.get(name) if body else None
         if ranged and mode == "always":  # the resume finds the connection gone too
@@ -295,7 +316,7 @@ def test_a_download_cut_halfway_is_never_used_as_a_model(hub: Hub, env: dict, tm
 def test_a_download_cut_halfway_resumes_on_the_next_request(hub: Hub, env: dict, tmp_path: Path):
     hub.cut["model.safetensors"] = "once"
     assert_is_case(maps(["tiny/gpt2", *ids_of("gpt2")], env, tmp_path), "gpt2")
-    assert [m for m, p in hub.log if p.endswith("/model.safetensors") and m == "GET"] == ["GET", "GET"]
+    assert [m for m, p in hub.log if p.endswith("f=model.safetensors") and m == "GET"] == ["GET", "GET"]
 
 
 def test_a_repository_with_pickles_only_is_refused_without_downloading_them(hub: Hub, env: dict):
