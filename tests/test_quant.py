@@ -34,7 +34,7 @@ def gold() -> dict[str, np.ndarray]:
 
 def test_every_f8_byte_reads_as_torch_reads_it(gold):
     every = np.arange(256, dtype=np.uint8)
-    for dtype, key in (("F8_E4M3", "f8_e4m3"), ("F8_E5M2", "f8_e5m2")):
+    for dtype, key in (("F8_E4M3", "f8_e4m3"), ("F8_E5M2", "f8_e5m2"), ("F8_E8M0", "f8_e8m0")):
         got = decode(every, dtype)
         assert got.dtype == np.float32
         np.testing.assert_array_equal(got, gold[key], err_msg=dtype)  # NaN where torch has NaN

@@ -4,11 +4,11 @@ Two formats are plain arithmetic and are dequantized here, exactly as transforme
 (its CPU path), so every family gets them where tensors are loaded (checkpoint.open_checkpoint):
 
 - `fp8` (transformers/integrations/finegrained_fp8.py, FineGrainedFP8Config; DeepSeek-V3, Qwen3-*-FP8): a weight
-  W stored as F8_E4M3 (rows × cols, any leading axes) beside `W_scale_inv`'s sibling `…weight_scale_inv`, one
-  float32 scale per `weight_block_size` [bm, bn] block (rows/bm × cols/bn, whole blocks only; one for the whole
-  tensor when the config has no block size), or E8M0 exponents stored as U8 (scale 2^(e − 127)). W = fp8 →
-  float32, times its block's scale, in float32 (Fp8Dequantize). Activations are not quantized (transformers'
-  `dequantize=True`, what it does on a CPU).
+  `….weight` stored as F8_E4M3 (rows × cols, any leading axes) beside its `….weight_scale_inv`: one float32
+  scale per `weight_block_size` [bm, bn] block (rows/bm × cols/bn, whole blocks only; one for the whole tensor
+  when the config has no block size), or E8M0 exponents (F8_E8M0, or bytes as U8: scale 2^(e − 127)).
+  W = fp8 → float32, times its block's scale, in float32 (Fp8Dequantize). Activations are not quantized
+  (transformers' `dequantize=True`, what it does on a CPU).
 - `mxfp4` (transformers/integrations/mxfp4.py, gpt-oss's experts): `X_blocks` (E, rows, G, 16) uint8, two
   E2M1 values per byte (low nibble first), and `X_scales` (E, rows, G) uint8 exponents: X = value · 2^(s − 127),
   (E, rows, G·32) transposed to (E, G·32, rows), as `convert_moe_packed_tensors` gives the tensor X.

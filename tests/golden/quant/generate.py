@@ -4,7 +4,8 @@ transformers' own functions (a separate environment, as tests/golden/models/gene
     /path/to/torchenv/bin/python tests/golden/quant/generate.py
 
 writes tests/golden/quant/quant.npz:
-  f8_e4m3, f8_e5m2   (256,) float32: every byte as torch reads it (torch.float8_e4m3fn / float8_e5m2 -> float32)
+  f8_e4m3, f8_e5m2, f8_e8m0  (256,) float32: every byte as torch reads it (torch.float8_e4m3fn / float8_e5m2 /
+                     float8_e8m0fnu -> float32)
   mx_blocks (3, 5, 4, 16) uint8 and mx_scales (3, 5, 4) uint8: random MXFP4 blocks and exponents (the scales
                      take every exponent the format has, 0..255, over the tensor), and mx_expected
                      (3, 128, 5) float32: transformers.integrations.mxfp4.convert_moe_packed_tensors(blocks,
@@ -37,6 +38,7 @@ def main() -> None:
     every = torch.arange(256, dtype=torch.uint8)
     e4m3 = every.view(torch.float8_e4m3fn).to(torch.float32).numpy()
     e5m2 = every.view(torch.float8_e5m2).to(torch.float32).numpy()
+    e8m0 = every.view(torch.float8_e8m0fnu).to(torch.float32).numpy()
 
     blocks = rng.integers(0, 256, size=(3, 5, 4, 16), dtype=np.uint8)
     scales = rng.integers(100, 150, size=(3, 5, 4), dtype=np.uint8)
@@ -49,9 +51,9 @@ def main() -> None:
     w = torch.from_numpy(bits.copy()).view(torch.float8_e4m3fn)
     fp8 = _dequantize_fp8_weight(w, torch.from_numpy(scale_inv), [8, 8], torch.float32)
 
-    np.savez_compressed(HERE / "quant.npz", f8_e4m3=e4m3, f8_e5m2=e5m2, mx_blocks=blocks, mx_scales=scales,
-                        mx_expected=mx.numpy(), fp8_w=bits, fp8_scale_inv=scale_inv, fp8_block=np.array([8, 8]),
-                        fp8_expected=fp8.numpy())
+    np.savez_compressed(HERE / "quant.npz", f8_e4m3=e4m3, f8_e5m2=e5m2, f8_e8m0=e8m0, mx_blocks=blocks,
+                        mx_scales=scales, mx_expected=mx.numpy(), fp8_w=bits, fp8_scale_inv=scale_inv,
+                        fp8_block=np.array([8, 8]), fp8_expected=fp8.numpy())
     print(f"mxfp4 {tuple(mx.shape)}, fp8 {tuple(fp8.shape)}: wrote {HERE / 'quant.npz'}")
 
 
