@@ -355,7 +355,7 @@ def test_without_huggingface_hub_a_hub_id_names_the_extra(tmp_path: Path, env: d
 def test_a_path_that_is_not_a_hub_id_is_not_looked_up(hub: Hub, env: dict):
     for path in ("./missing", "a/b/c", "missing", "../x/y"):
         err = failed(["model", path, "--ids", "1 2"], env)
-        assert "no such folder" in err, err
+        assert "no such folder" in err and "or a Hub id (owner/name" in err, err
     assert hub.log == []
 
 

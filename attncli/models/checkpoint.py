@@ -104,7 +104,8 @@ def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
             file_blob(Src(OPTION, folder), path)
         what = "no such folder" if not os.path.exists(path) else "not a folder"
         raise AttnError(f"{OPTION}: '{folder}' is {what}; give a model folder holding config.json and "
-                        "model.safetensors (the Hugging Face layout)")
+                        "model.safetensors (the Hugging Face layout), or a Hub id (owner/name, e.g. "
+                        "openai-community/gpt2)")
     if not os.path.isfile(path / "config.json"):
         raise AttnError(f"{OPTION}: '{folder}' has no config.json; give a Hugging Face model folder")
     config = _read_json(path / "config.json", "config.json")
