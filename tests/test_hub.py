@@ -276,6 +276,9 @@ def test_a_revision_by_branch_and_by_commit(hub: Hub, env: dict, tmp_path: Path)
     assert_is_case(maps(["tiny/gpt2", "--revision", "v2", *ids_of("gpt2_6heads")], env, tmp_path), "gpt2_6heads")
     assert snapshot(env, V2).is_dir() and not snapshot(env, MAIN).exists()
     assert_is_case(maps(["tiny/gpt2", "--revision", V2, *ids_of("gpt2_6heads")], env, tmp_path), "gpt2_6heads")
+    for bad in ("", " main"):
+        assert "--revision takes a branch, tag or commit" in failed(["model", "tiny/gpt2", "--revision", bad,
+                                                                     "--ids", "1 2"], env)
     err = failed(["model", "tiny/gpt2", "--revision", "nope", "--ids", "1 2"], env)
     assert "'tiny/gpt2'" in err and "no revision 'nope'" in err and "404" in err, err
 

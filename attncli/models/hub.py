@@ -41,6 +41,9 @@ def looks_like_hub_id(model: str) -> bool:
 def resolve(model: str, revision: str | None = None) -> str:
     """The folder MODEL names: a local path as it is (no network), or a Hub id's snapshot in the Hugging Face
     cache, downloaded first when it is not there. `revision` (a branch, tag or commit) is for Hub ids only."""
+    if revision is not None and (not revision.strip() or revision != revision.strip()):
+        raise AttnError(f"{param('revision')} takes a branch, tag or commit of the Hub's repository (e.g. main); "
+                        f"got {revision!r}")
     if os.path.exists(model) or not looks_like_hub_id(model):
         if revision is not None:
             raise AttnError(f"{param('revision')} picks a revision of a model on the Hugging Face Hub, but "
