@@ -889,6 +889,21 @@ CASES: list[dict] = [
 
     # ---- issue 22, hub: cases of this group below (one section per group keeps merges apart)
     #
+    dict(name="llama_fp8", family="llama", cls=T.LlamaForCausalLM, seed=1380, tokenizer="llama",
+         texts=["small models make small files, and tests stay fast."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=8, rope_theta=10000.0,
+                              max_position_embeddings=64, tie_word_embeddings=False, pad_token_id=2),
+         fp8_block=[16, 8],
+         notes="An FP8 checkpoint as transformers' FineGrainedFP8Config writes one: every q/k/v/o_proj and "
+               "gate/up/down_proj weight of the layers is stored as F8_E4M3 beside its weight_scale_inv (F32, "
+               "one scale per 16 x 8 block: rows/16 x cols/8), quantized here as Fp8Quantize does (scale = "
+               "448 / the block's largest |w|, w * scale clamped to +-448 and cast to float8_e4m3fn, "
+               "weight_scale_inv = 1 / scale); embeddings, norms and lm_head stay F32. config.json has "
+               "quantization_config {quant_method: fp8, weight_block_size: [16, 8], activation_scheme: "
+               "dynamic}. The reference is transformers' own load on CPU, which dequantizes (Fp8Dequantize: "
+               "fp8 -> float32 times the block's scale); the in-memory model is given torch's fp8 * scale "
+               "weights before the reload check."),
 
     # ---- issue 22, hooks: what each layer's attention saw (seen.npz: q, k, v, scores), as forward hooks read it
     dict(name="llama_seen", family="llama", cls=T.LlamaModel, seed=1341, tokenizer="llama", seen=True,
@@ -1195,6 +1210,40 @@ def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windo
             assert np.all(att[layer, b][:, ~blocked[b]] > 0.0), f"{name}: an allowed entry is 0 (masked?)"
 
 
+def fp8_quantize(model: torch.nn.Module, folder: Path, block: list[int]) -> None:
+    """Rewrite model.safetensors as an FP8 checkpoint (transformers' Fp8Quantize, block-wise: each layer's
+    *_proj.weight as float8_e4m3fn with its weight_scale_inv), add quantization_config to config.json, and give
+    the in-memory model the dequantized weights (fp8 -> float32 times each block's scale, in torch)."""
+    from safetensors.torch import load_file
+    from safetensors.torch import save_file as save_torch
+
+    path = folder / "model.safetensors"
+    tensors = load_file(str(path))
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    bm, bn = block
+    out, plain = {}, {}
+    for name, w in tensors.items():
+        if not (name.endswith("_proj.weight") and ".layers." in name):
+            out[name] = w
+            continue
+        rows, cols = w.shape
+        assert rows % bm == 0 and cols % bn == 0, (name, w.shape, block)
+        tiles = w.reshape(rows // bm, bm, cols // bn, bn)
+        scale = 448.0 / tiles.abs().amax(dim=(1, 3))
+        q = torch.clamp(tiles * scale[:, None, :, None], -448.0, 448.0).to(torch.float8_e4m3fn).reshape(rows, cols)
+        inv = (1.0 / scale).to(torch.float32)
+        out[name], out[name[: -len("weight")] + "weight_scale_inv"] = q, inv
+        plain[name] = q.to(torch.float32) * inv.repeat_interleave(bm, 0).repeat_interleave(bn, 1)
+    save_torch(dict(sorted(out.items())), str(path), metadata=meta)
+    cfg_path = folder / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["quantization_config"] = {"activation_scheme": "dynamic", "quant_method": "fp8", "weight_block_size": block}
+    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    missing, unexpected = model.load_state_dict(plain, strict=False)
+    assert not unexpected and len(plain) == 7 * model.config.num_hidden_layers, (unexpected, len(plain))
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -1233,6 +1282,8 @@ def make(c: dict) -> list[Path]:
         legacy_config(folder / "config.json", c["legacy_config"])
     if c.get("gemma3_hub_config"):
         gemma3_hub_config(folder / "config.json", c["gemma3_hub_config"], c["gemma3_hub_extra"])
+    if c.get("fp8_block"):
+        fp8_quantize(model, folder, c["fp8_block"])
     if c.get("drop_config_keys"):
         path = folder / "config.json"
         cfg = json.loads(path.read_text())
