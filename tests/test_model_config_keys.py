@@ -156,9 +156,9 @@ INERT = {
         "hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "dropout", "attention_dropout",
         "qa_dropout", "seq_classif_dropout", "resid_pdrop", "embd_pdrop", "attn_pdrop", "summary_first_dropout",
         "hidden_dropout", "summary_last_dropout", "classifier_dropout_prob", "embedding_dropout", "mlp_dropout")},
-    **{key: "ModernBERT's masked-LM and classifier heads, not the model" for key in (
-        "decoder_bias", "classifier_pooling", "classifier_bias", "classifier_activation", "sparse_prediction",
-        "sparse_pred_ignore_index")},
+    **{key: "ModernBERT's classifier head, or the masked-LM head's loss (sparse_prediction gathers the labelled "
+            "positions only when labels are given): not the logits of --show predictions" for key in (
+        "classifier_pooling", "sparse_prediction", "sparse_pred_ignore_index")},
     "initializer_cutoff_factor": "training only (the initializer's truncation)",
     "cls_token_id": "the tokenizer's ids (tokenizer.json adds [CLS] and [SEP]); the forward pass reads none",
     "sep_token_id": "the tokenizer's ids (tokenizer.json adds [CLS] and [SEP]); the forward pass reads none",
@@ -180,8 +180,6 @@ INERT = {
     "output_router_logits": "returns the router's logits for the auxiliary loss (training); routing is the same",
     "router_aux_loss_coef": "the weight of the load-balancing loss (training)",
     "router_jitter_noise": "Mixtral multiplies the MLP's input by noise only in training mode",
-    "final_logit_softcapping": "applies to logits, which attncli model shows only with --show predictions "
-                               "(issue 22's predict part)",
     "attn_logit_softcapping": "gemma3_text / gemma3: transformers 5.24's Gemma3Attention never passes it to its "
                               "attention, so the maps are not soft-capped (golden gemma3_text sets it to 1.0); "
                               "gemma2 honours it (its table)",
@@ -194,6 +192,9 @@ INERT = {
 INERT_IN = {
     "gpt_neox": {"is_decoder": "GPTNeoXAttention is causal whatever it says (is_causal = True, create_causal_mask)"},
     "gpt_oss": {"hidden_act": "GptOssExperts computes its clamped SwiGLU itself; no module reads hidden_act"},
+    "gemma3": {"final_logit_softcapping": "Gemma3ForConditionalGeneration applies none to its logits (its "
+                                          "text_config's is read only by Gemma3ForCausalLM): set, --show "
+                                          "predictions is refused (Family.lm_unread), the maps run"},
 }
 
 # values attncli does not compute, one per refused key

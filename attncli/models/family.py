@@ -220,6 +220,22 @@ class Family:
     # RoPE's settings when config.json has neither rope_parameters nor rope_scaling (gpt-oss: the config class's
     # __post_init__ writes its YaRN defaults), as a rope_parameters object; None: the default RoPE
     rope_default: dict[str, Any] | None = None
+    # ---- issue 22, heads: each default keeps the families above as they were
+    # other names of the output weight, tried after lm_head in order (GPT-NeoX: Pythia's embed_out.weight, which
+    # transformers 5 renames lm_head.weight when it loads; Gemma 3's language_model.lm_head.weight)
+    lm_head_alt: tuple[str, ...] = ()
+    # the config key naming an MLM head's activation, read before lm_act (ModernBERT's classifier_activation, its
+    # Honoured default when absent); None: lm_act, else the family's MLP activation
+    lm_act_key: str | None = None
+    # tensors that say the checkpoint holds another head than the one attncli reads, and what that head is (the
+    # ELECTRA discriminator's discriminator_predictions): predictions are refused naming it
+    lm_instead: tuple[tuple[str, str], ...] = ()
+    # True: tie_word_embeddings is read from config.json's top level, not from its text_config (Gemma 3's
+    # Gemma3ForConditionalGeneration ties by Gemma3Config's own key)
+    lm_tie_outer: bool = False
+    # logit settings config.json may hold that the family's head class does not apply (Gemma3ForConditionalGeneration
+    # ignores its text_config's final_logit_softcapping): set to anything but null, predictions are refused
+    lm_unread: tuple[str, ...] = ()
 
     def default(self, key: str) -> Any:
         """The value transformers uses when config.json does not have `key` (its Honoured entry; None if none)."""

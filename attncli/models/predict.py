@@ -64,7 +64,7 @@ class Predictions:
 def _tied(ckpt: Checkpoint) -> bool:
     """tie_word_embeddings from config.json, else the family's config class default (its Honoured entry)."""
     fam = ckpt.family
-    value = ckpt.config.get("tie_word_embeddings")
+    value = (_outer(ckpt) if fam.lm_tie_outer else ckpt.config).get("tie_word_embeddings")
     if value is None:
         value = fam.default("tie_word_embeddings")
     if not isinstance(value, bool):
@@ -75,47 +75,80 @@ def _tied(ckpt: Checkpoint) -> bool:
     return value
 
 
+def _outer(ckpt: Checkpoint) -> dict:
+    """config.json as written (its top level, when the pass reads a text_config inside it)."""
+    from attncli.models.checkpoint import _read_json
+
+    config = _read_json(ckpt.folder / "config.json", "config.json")
+    return config if isinstance(config, dict) else {}
+
+
 def head_of(ckpt: Checkpoint, s: Shapes, dtype: np.dtype) -> Head:
     """The checkpoint's LM or MLM head, its tensors read and checked, or one line saying it has none."""
+    from attncli.models.factorized import embedding_width
+
     fam = ckpt.family
     kind = "masked-LM" if not fam.causal else "LM"
     top = dataclasses.replace(ckpt, prefix="")  # the head's tensors sit beside the base model's prefix
     if fam.lm_head is None:
         raise AttnError(f"{OPTION}: attncli reads no {kind} head for a {fam.name} model yet; the maps and hidden "
                         "states are computed, predictions are not")
+    for key in fam.lm_unread:
+        value = rules.lookup(ckpt.config, key)
+        if value is not rules.MISSING and value is not None:
+            raise AttnError(f"{OPTION}: config.json sets {key} to {value!r}, which transformers' {fam.name} head "
+                            "class does not apply (its text-only class would): attncli stops rather than choose; "
+                            f"set {key} to null for the {fam.name} class's logits")
     tied = _tied(ckpt)
+    out_name = next((n for n in (fam.lm_head, *fam.lm_head_alt) if top.has(n)), fam.lm_head)
     needed = [fam.lm_transform[0] + ".weight"] if fam.lm_transform is not None else []
-    needed += [] if tied else [fam.lm_head]
+    needed += [] if tied else [out_name]
     needed += [fam.lm_bias[0]] if fam.lm_bias and not any(top.has(n) for n in fam.lm_bias) else []
     absent = [n for n in needed if not top.has(n)]
     if absent:
-        arch = ckpt.config.get("architectures")
+        arch = ckpt.config.get("architectures") or (_outer(ckpt).get("architectures") if fam.text_config else None)
         saved = f" ({', '.join(map(str, arch))})" if isinstance(arch, list) and arch else ""
+        other = next((what for name, what in fam.lm_instead if top.has(name) or ckpt.has(name)), None)
+        if other is not None:
+            raise AttnError(f"{OPTION}: this {fam.name} checkpoint{saved} is {other}; it has no {kind} head "
+                            f"({', '.join(absent)} not in the file), so attncli computes its maps and hidden states "
+                            "but no predictions")
         raise AttnError(f"{OPTION}: this {fam.name} checkpoint has no {kind} head ({', '.join(absent)} not in the "
                         f"file{'' if tied else '; config.json says tie_word_embeddings false'}): it was saved from "
                         f"a base class{saved}, which computes hidden states but predicts no tokens; give a "
                         "checkpoint saved with its head (*ForCausalLM, *LMHeadModel, *ForMaskedLM)")
+    width = embedding_width(ckpt, s)  # what the output weight reads: the embeddings' width (ELECTRA, ALBERT)
     word = ckpt.tensor(fam.word)
-    weight = word if tied else top.tensor(fam.lm_head, (s.vocab, s.hidden))
+    weight = word if tied else top.tensor(out_name, (s.vocab, width))
     bias_name = next((n for n in fam.lm_bias if top.has(n)), None)
     bias = None if bias_name is None else top.tensor(bias_name, (weight.shape[0],)).astype(dtype)
     transform, act = None, None
     if fam.lm_transform is not None:
         dense, nw, nb = fam.lm_transform
-        w = top.tensor(dense + ".weight", (s.hidden, s.hidden)).astype(dtype).T  # (in, out)
-        b = top.tensor(dense + ".bias", (s.hidden,)).astype(dtype) if top.has(dense + ".bias") else None
-        transform = (w, b, top.tensor(nw, (s.hidden,)).astype(dtype),
-                     top.tensor(nb, (s.hidden,)).astype(dtype) if top.has(nb) else None)
-        name = fam.lm_act or (ckpt.config.get(fam.act_key, fam.act) if fam.act_key else fam.act)
+        w = top.tensor(dense + ".weight", (width, s.hidden)).astype(dtype).T  # (in, out): (d, e)
+        b = top.tensor(dense + ".bias", (width,)).astype(dtype) if top.has(dense + ".bias") else None
+        transform = (w, b, top.tensor(nw, (width,)).astype(dtype),
+                     top.tensor(nb, (width,)).astype(dtype) if top.has(nb) else None)
+        name = _head_act(ckpt)
         if name not in ACTIVATIONS:
             raise AttnError(f"{OPTION}: the {kind} head's activation {name!r} is not supported; supported: "
                             f"{', '.join(ACTIVATIONS)}")
         act = ACTIVATIONS[name]
-    source = (f"{ckpt.prefix}{fam.word} (tie_word_embeddings)" if tied else fam.lm_head) + (
+    source = (f"{ckpt.prefix}{fam.word} (tie_word_embeddings)" if tied else out_name) + (
         f" + {bias_name}" if bias_name else "")
     return Head(weight.astype(dtype, copy=False), bias, transform, act, s.eps,
                 _positive(ckpt, "logits_scaling"), _positive(ckpt, "final_logit_softcapping"), not fam.causal,
                 source)
+
+
+def _head_act(ckpt: Checkpoint) -> str:
+    """The MLM head's activation: the family's lm_act_key in config.json (its Honoured default when absent), else
+    its fixed lm_act, else the MLP's activation."""
+    fam = ckpt.family
+    if fam.lm_act_key is not None:
+        value = ckpt.config.get(fam.lm_act_key)
+        return value if value is not None else fam.default(fam.lm_act_key)
+    return fam.lm_act or (ckpt.config.get(fam.act_key, fam.act) if fam.act_key else fam.act)
 
 
 def _positive(ckpt: Checkpoint, key: str) -> float | None:

@@ -10,6 +10,7 @@ from attncli.models.families.encoders import _BERT_EMBED, _BERT_LAYER, _bert_key
 from attncli.models.family import (
     ACT,
     EPS,
+    HEAD,
     Family,
     Honoured,
     Key,
@@ -27,6 +28,7 @@ MODERNBERT = ("modernbert", "modernbert_batch")
 EMBED = "factorized.embedding_width (the embedding tables' and their norm's width; the projection after them)"
 MB_LAYERS = "rules.modernbert_layer_type (rules.modernbert_window, rules.modernbert_rope_base)"
 MB_ROPE = "forward.layer_spec (rules.modernbert_rope_base)"
+MLM_HEAD = "predict.head_of (the masked-LM head: classifier_bias, decoder_bias say whether the file has the bias)"
 
 
 def _electra_keys() -> tuple[Key, ...]:
@@ -34,13 +36,15 @@ def _electra_keys() -> tuple[Key, ...]:
     return (*replacing(_bert_keys(ELECTRA), *shape_keys(
                 ELECTRA, hidden=("hidden_size", 256), layers=("num_hidden_layers", 12),
                 heads=("num_attention_heads", 4), inter=("intermediate_size", 1024))),
-            Honoured("embedding_size", 128, EMBED, ELECTRA))
+            Honoured("embedding_size", 128, EMBED, ELECTRA),
+            Honoured("tie_word_embeddings", True, HEAD, ("electra_mlm",)))
 
 
 def _albert_keys() -> tuple[Key, ...]:
     return (*shape_keys(ALBERT, hidden=("hidden_size", 4096), layers=("num_hidden_layers", 12),
                         heads=("num_attention_heads", 64), inter=("intermediate_size", 16384)),
             Honoured("embedding_size", 128, EMBED, ALBERT),
+            Honoured("tie_word_embeddings", True, HEAD, ("albert_mlm",)),
             Honoured("hidden_act", "gelu_new", ACT, ALBERT),
             Honoured("layer_norm_eps", 1e-12, EPS, ALBERT),
             Refused("num_hidden_groups", (1,), "layers in groups with weights of their own "
@@ -60,6 +64,10 @@ def _modernbert_keys() -> tuple[Key, ...]:
             Honoured("attention_bias", False, "weights.qkv_weights, forward.layer_weights (Wqkv's and Wo's biases)",
                      batch),
             Honoured("mlp_bias", False, "weights.mlp_weights (Wi's and Wo's biases)", batch),
+            Honoured("tie_word_embeddings", True, HEAD, ("modernbert_mlm",)),
+            Honoured("classifier_activation", "gelu", MLM_HEAD, ("modernbert_mlm",)),
+            Honoured("classifier_bias", False, MLM_HEAD, ("modernbert_mlm",)),
+            Honoured("decoder_bias", True, MLM_HEAD, ("modernbert_mlm",)),
             Honoured("layer_types", None, MB_LAYERS, batch),
             Honoured("global_attn_every_n_layers", 3, MB_LAYERS, MODERNBERT),
             Honoured("local_attention", 128, "rules.modernbert_window", MODERNBERT),
@@ -79,11 +87,24 @@ FAMILIES: dict[str, Family] = {
         "xlm-roberta", "transformers/models/xlm_roberta/modeling_xlm_roberta.py", prefixes=("roberta.", ""),
         layer="encoder.layer.{i}.", position_ids=rules.positions_after_pad, **_BERT_EMBED, **_BERT_LAYER,
         config=(*_bert_keys(XLMR),
-                Honoured("pad_token_id", 1, "rules.positions_after_pad", XLMR))),
+                Honoured("pad_token_id", 1, "rules.positions_after_pad", XLMR),
+                Honoured("tie_word_embeddings", True, HEAD, ("xlm_roberta_mlm",))),
+        lm_head="lm_head.decoder.weight", lm_bias=("lm_head.bias", "lm_head.decoder.bias"),
+        lm_transform=("lm_head.dense", "lm_head.layer_norm.weight", "lm_head.layer_norm.bias"),
+        lm_act="gelu"),  # XLMRobertaLMHead's gelu (erf), whatever hidden_act says
     "electra": Family(  # BERT's layer; embeddings embedding_size wide, projected when it differs from the hidden
         "electra", "transformers/models/electra/modeling_electra.py", prefixes=("electra.", ""),
         layer="encoder.layer.{i}.", **_BERT_EMBED, **_BERT_LAYER, embed_project="embeddings_project",
-        keys={"embed": ("embedding_size",)}, config=_electra_keys()),
+        keys={"embed": ("embedding_size",)}, config=_electra_keys(),
+        # ElectraForMaskedLM (the generator): dense (hidden → embedding_size), gelu (erf, fixed in
+        # ElectraGeneratorPredictions), LayerNorm, then generator_lm_head (tied to the embeddings) and its bias
+        lm_head="generator_lm_head.weight", lm_bias=("generator_lm_head.bias",),
+        lm_transform=("generator_predictions.dense", "generator_predictions.LayerNorm.weight",
+                      "generator_predictions.LayerNorm.bias"), lm_act="gelu",
+        lm_instead=(("discriminator_predictions.dense.weight",
+                     "an ELECTRA discriminator (ElectraForPreTraining, as google/electra-*-discriminator): its head "
+                     "tells for each token whether it was replaced, and predicts no token; the generator "
+                     "(ElectraForMaskedLM, as google/electra-*-generator) has the masked-LM head"),)),
     "albert": Family(  # BERT's post-norm layer under its own names, one layer's weights for every layer
         "albert", "transformers/models/albert/modeling_albert.py", prefixes=("albert.", ""),
         layer="encoder.albert_layer_groups.0.albert_layers.0.", **_BERT_EMBED,
@@ -91,7 +112,10 @@ FAMILIES: dict[str, Family] = {
         norm1=("attention.LayerNorm.weight", "attention.LayerNorm.bias"), up="ffn", down="ffn_output",
         norm2=("full_layer_layer_norm.weight", "full_layer_layer_norm.bias"), act_key="hidden_act", act="gelu_new",
         embed_project="encoder.embedding_hidden_mapping_in", embed_project_always=True,
-        keys={"embed": ("embedding_size",)}, config=_albert_keys()),
+        keys={"embed": ("embedding_size",)}, config=_albert_keys(),
+        # AlbertForMaskedLM: dense (hidden → embedding_size), hidden_act, LayerNorm, decoder (tied) + bias
+        lm_head="predictions.decoder.weight", lm_bias=("predictions.bias", "predictions.decoder.bias"),
+        lm_transform=("predictions.dense", "predictions.LayerNorm.weight", "predictions.LayerNorm.bias")),
     "modernbert": Family(
         "modernbert", "transformers/models/modernbert/modeling_modernbert.py", prefixes=("model.", ""),
         layer="layers.{i}.", word="embeddings.tok_embeddings.weight",
@@ -102,7 +126,11 @@ FAMILIES: dict[str, Family] = {
         eps_keys=("norm_eps",), eps=1e-5, mlp="gated_fused", up="mlp.Wi", down="mlp.Wo", mlp_bias="mlp_bias",
         act_key="hidden_activation", act="gelu", norm_at="pre", positions="rope", window=rules.modernbert_window,
         norm_bias="norm_bias", first_norm1=False, layer_rope_base=rules.modernbert_rope_base,
-        config=_modernbert_keys()),
+        config=_modernbert_keys(),
+        # ModernBertForMaskedLM: head.dense (its bias when classifier_bias), classifier_activation, head.norm (its
+        # bias when norm_bias), then decoder (tied) and decoder.bias (when decoder_bias)
+        lm_head="decoder.weight", lm_bias=("decoder.bias",),
+        lm_transform=("head.dense", "head.norm.weight", "head.norm.bias"), lm_act_key="classifier_activation"),
 }
 
 ARCHITECTURES = {"XLMRoberta": "xlm-roberta", "Electra": "electra", "Albert": "albert", "ModernBert": "modernbert"}

@@ -19,6 +19,7 @@ from attncli.models import rules
 from attncli.models.family import (
     ACT,
     EPS,
+    HEAD,
     ROPE_SCALED,
     SHAPES,
     Family,
@@ -42,7 +43,7 @@ _DECODER = dict(
     q="self_attn.q_proj", k="self_attn.k_proj", v="self_attn.v_proj", o="self_attn.o_proj",
     attn_bias="attention_bias", o_bias="attention_bias", final_norm=("norm.weight", None),
     eps_keys=("rms_norm_eps",), mlp="gated", gate="mlp.gate_proj", up="mlp.up_proj", down="mlp.down_proj",
-    mlp_bias=False, causal=True, norm_at="pre", positions="rope",
+    mlp_bias=False, causal=True, norm_at="pre", positions="rope", lm_head="lm_head.weight",
 )
 _GEMMA = dict(
     _DECODER, norm_kind="rms_offset", eps=1e-6, act="gelu_pytorch_tanh", embed_scale=True, class_defaults=True,
@@ -58,6 +59,7 @@ BIDIRECTIONAL = Refused("use_bidirectional_attention", (False,),
                         "attention to every token, no causal mask (EmbeddingGemma); transformers' eager and sdpa "
                         "attentions do not agree on it")
 SCALAR = "rules.query_pre_attn_scale"
+SOFTCAP = "models/predict.py (the logits c·tanh(z/c))"
 
 
 def _keys(goldens: tuple[str, ...], *, hidden: int, inter: int, layers: int, heads: int, kv: int | None,
@@ -129,7 +131,8 @@ FAMILIES: dict[str, Family] = {
         act_aliases=(("gelu", "gelu_pytorch_tanh"),),  # GemmaConfig.__post_init__: legacy "gelu" is the tanh one
         config=(*_keys(GEMMA, hidden=3072, inter=24576, layers=28, heads=16, kv=16, positions=8192,
                        act_key="hidden_act", act="gelu_pytorch_tanh", eps=1e-6),
-                *_rope(GEMMA, 8192, legacy=GEMMA), BIDIRECTIONAL)),
+                *_rope(GEMMA, 8192, legacy=GEMMA), BIDIRECTIONAL,
+                Honoured("tie_word_embeddings", True, HEAD, ("gemma_lm",)))),
     "gemma2": Family(
         "gemma2", "transformers/models/gemma2/modeling_gemma2.py", **_SANDWICH,
         softcap=rules.attn_logit_softcap, window=rules.gemma2_window,
@@ -140,14 +143,21 @@ FAMILIES: dict[str, Family] = {
                 Honoured("attn_logit_softcapping", 50.0, "rules.attn_logit_softcap", GEMMA2),
                 Honoured("sliding_window", 4096, "rules.gemma2_window", GEMMA2),
                 Honoured("layer_types", None, "rules.gemma2_window", GEMMA2),
-                BIDIRECTIONAL)),
+                BIDIRECTIONAL,
+                Honoured("tie_word_embeddings", True, HEAD, ("gemma2_lm",)),
+                Honoured("final_logit_softcapping", 30.0, SOFTCAP, ("gemma2_lm",)))),
     "gemma3_text": Family(
         "gemma3_text", "transformers/models/gemma3/modeling_gemma3.py", **_GEMMA3,
-        config=_gemma3_keys(GEMMA3_TEXT)),
+        config=(*_gemma3_keys(GEMMA3_TEXT),
+                Honoured("tie_word_embeddings", True, HEAD, ("gemma3_text_lm",)),
+                Honoured("final_logit_softcapping", None, SOFTCAP, ("gemma3_text_lm",)))),
     "gemma3": Family(  # Gemma3ForConditionalGeneration (Gemma 3 ≥ 4B): its text tower
         "gemma3", "transformers/models/gemma3/modeling_gemma3.py",
         **{**_GEMMA3, "prefixes": ("model.language_model.", "language_model.model.")}, text_config="text_config",
-        config=_gemma3_keys(GEMMA3)),
+        lm_head_alt=("language_model.lm_head.weight",), lm_tie_outer=True, lm_unread=("final_logit_softcapping",),
+        config=(*_gemma3_keys(GEMMA3),
+                # Gemma3Config's own key (config.json's top level), not text_config's: models/predict.py
+                Honoured("tie_word_embeddings", True, HEAD, ("gemma3_lm",)))),
     "olmo2": Family(
         "olmo2", "transformers/models/olmo2/modeling_olmo2.py", **_DECODER, norm_kind="rms", eps=1e-5,
         norm1=None, norm2=None, attn_out_norm=("post_attention_layernorm.weight", None),
@@ -156,7 +166,8 @@ FAMILIES: dict[str, Family] = {
         act_key="hidden_act", act="silu",
         config=(*_keys(OLMO2, hidden=4096, inter=11008, layers=32, heads=32, kv=None, positions=2048,
                        act_key="hidden_act", act="silu", eps=1e-5, head_dim=None),
-                *_rope(OLMO2, 2048))),
+                *_rope(OLMO2, 2048),
+                Honoured("tie_word_embeddings", False, HEAD, ("olmo2_lm",)))),
 }
 
 ARCHITECTURES = {"Gemma": "gemma", "Gemma2": "gemma2", "Gemma3ForCausalLM": "gemma3_text",

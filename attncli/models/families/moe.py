@@ -8,6 +8,7 @@ from attncli.models import rules
 from attncli.models.families.decoders import _LLAMA, _llama_keys
 from attncli.models.family import (
     EPS,
+    HEAD,
     MLP,
     ROPE,
     ROPE_SCALED,
@@ -41,7 +42,8 @@ FAMILIES: dict[str, Family] = {
                            Honoured("intermediate_size", 14336, MOE, MIXTRAL)),  # each expert's width
                 Honoured("sliding_window", None, "rules.mixtral_window", ("mixtral",)),
                 Honoured("num_local_experts", 8, MOE, MIXTRAL),
-                Honoured("num_experts_per_tok", 2, MOE, MIXTRAL))),
+                Honoured("num_experts_per_tok", 2, MOE, MIXTRAL),
+                Honoured("tie_word_embeddings", False, HEAD, ("mixtral_lm",)))),
     "qwen3_moe": Family(  # Qwen3's attention (q/k norms), experts in the layers decoder_sparse_step and
         # mlp_only_layers leave them, the others a dense MLP of intermediate_size
         "qwen3_moe", "transformers/models/qwen3_moe/modeling_qwen3_moe.py", attn_bias="attention_bias",
@@ -62,7 +64,8 @@ FAMILIES: dict[str, Family] = {
                 Honoured("moe_intermediate_size", 768, MOE, QWEN3_MOE),
                 Honoured("norm_topk_prob", False, MOE, QWEN3_MOE),
                 Honoured("decoder_sparse_step", 1, "rules.qwen3_moe_layers", ("qwen3_moe",)),
-                Honoured("mlp_only_layers", None, "rules.qwen3_moe_layers", ("qwen3_moe_norm",)))),
+                Honoured("mlp_only_layers", None, "rules.qwen3_moe_layers", ("qwen3_moe_norm",)),
+                Honoured("tie_word_embeddings", False, HEAD, ("qwen3_moe", "qwen3_moe_lm")))),
     "gpt_oss": Family(  # Llama's layer with attention sinks, biases, windows on alternate layers, and experts
         # stored fused (gate and up interleaved) with a clamped SwiGLU, routed top-k then softmax
         "gpt_oss", "transformers/models/gpt_oss/modeling_gpt_oss.py", attn_bias="attention_bias",
@@ -92,7 +95,8 @@ FAMILIES: dict[str, Family] = {
                 Honoured("num_local_experts", 128, MOE, GPT_OSS),
                 Honoured("num_experts_per_tok", 4, MOE, GPT_OSS),
                 Honoured("swiglu_limit", 7.0, MOE, GPT_OSS),
-                Honoured("swiglu_alpha", 1.702, MOE, ("gpt_oss",)))),
+                Honoured("swiglu_alpha", 1.702, MOE, ("gpt_oss",)),
+                Honoured("tie_word_embeddings", False, HEAD, ("gpt_oss_lm",)))),
 }
 
 ARCHITECTURES = {"Mixtral": "mixtral", "Qwen3Moe": "qwen3_moe", "GptOss": "gpt_oss"}

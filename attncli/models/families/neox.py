@@ -19,6 +19,7 @@ from attncli.models import rules
 from attncli.models.family import (
     ACT,
     EPS,
+    HEAD,
     ROPE,
     ROPE_SCALED,
     Family,
@@ -76,7 +77,10 @@ FAMILIES: dict[str, Family] = {
                     Honoured("rotary_pct", 0.25, PARTIAL, LEGACY_NEOX),
                     Honoured("rotary_emb_base", 10000.0, ROPE, LEGACY_NEOX)),
                     Honoured("rope_scaling.factor", None, ROPE_SCALED, ("gpt_neox_rope_dynamic",)),
-                    Honoured("max_position_embeddings", 2048, ROPE_SCALED, ("gpt_neox_rope_dynamic",))))),
+                    Honoured("max_position_embeddings", 2048, ROPE_SCALED, ("gpt_neox_rope_dynamic",))),
+                Honoured("tie_word_embeddings", False, HEAD, ("gpt_neox_lm",))),
+        lm_head="embed_out.weight", lm_head_alt=("lm_head.weight",)),  # Pythia's name; transformers 5 loads it
+        # as lm_head.weight, and save_pretrained writes embed_out.weight back
     "phi": Family(
         "phi", "transformers/models/phi/modeling_phi.py", prefixes=("model.", ""), layer="layers.{i}.",
         word="embed_tokens.weight",
@@ -99,7 +103,9 @@ FAMILIES: dict[str, Family] = {
                 *_rope(("phi_rope_linear",), (
                     Honoured("partial_rotary_factor", 0.5, PARTIAL, LEGACY_PHI),
                     Honoured("rope_theta", 10000.0, ROPE, LEGACY_PHI)),
-                    Honoured("rope_parameters.factor", None, ROPE_SCALED, ("phi_rope_linear",))))),
+                    Honoured("rope_parameters.factor", None, ROPE_SCALED, ("phi_rope_linear",))),
+                Honoured("tie_word_embeddings", False, HEAD, ("phi_lm",))),
+        lm_head="lm_head.weight", lm_bias=("lm_head.bias",)),
 }
 
 ARCHITECTURES = {"GPTNeoX": "gpt_neox", "Phi": "phi"}

@@ -937,6 +937,137 @@ CASES: list[dict] = [
                              intermediate_size=64, max_position_embeddings=40),
          notes="BertModel, 3 heads of 12, a padded batch of two texts: the padded keys are masked in the second "
                "text's scores. seen.npz as in llama_seen."),
+
+    # ---- issue 22, heads: the LM / MLM head of each family that landed without one, saved from its *ForCausalLM /
+    # *ForMaskedLM class with logits=True (expected.npz as predict's cases: logits, top_ids, loss for the decoders)
+    dict(name="gpt_neox_lm", family="gpt_neox", cls=T.GPTNeoXForCausalLM, seed=1390, tokenizer="gpt2", logits=True,
+         texts=["the quick brown fox jumps over the lazy dog!", "a cat ran."],
+         config=T.GPTNeoXConfig(vocab_size=128, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                                num_attention_heads=3, max_position_embeddings=64, rotary_pct=0.25,
+                                rotary_emb_base=10000, bos_token_id=None, eos_token_id=None, pad_token_id=0),
+         notes="GPTNeoXForCausalLM, tie_word_embeddings false (GPTNeoXConfig's default): the output weight is "
+               "embed_out.weight (Pythia's name, as save_pretrained writes it; transformers 5 loads it as "
+               "lm_head.weight), no bias. A batch of two texts right-padded with <|endoftext|>."),
+    dict(name="phi_lm", family="phi", cls=T.PhiForCausalLM, seed=1391, tokenizer="qwen2", logits=True,
+         texts=["tokens attend to tokens; heads attend to heads."],
+         config=T.PhiConfig(vocab_size=140, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                            num_attention_heads=4, max_position_embeddings=64, qk_layernorm=True,
+                            bos_token_id=None, eos_token_id=None),
+         notes="PhiForCausalLM, tie_word_embeddings false (PhiConfig's default): lm_head.weight and lm_head.bias "
+               "(Phi's head has a bias). qk_layernorm true."),
+    dict(name="gemma_lm", family="gemma", cls=T.GemmaForCausalLM, seed=1392, tokenizer="llama", logits=True,
+         texts=["small models make small files, and tests stay fast."],
+         config=T.GemmaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=1, head_dim=12, rope_theta=10000.0,
+                              max_position_embeddings=64, pad_token_id=0, bos_token_id=1, eos_token_id=2),
+         drop_config_keys=["tie_word_embeddings"],
+         notes="GemmaForCausalLM with tie_word_embeddings left out of config.json (GemmaConfig's default, true): "
+               "the output weight is the word embeddings (lm_head.weight absent), no bias, no soft-capping."),
+    dict(name="gemma2_lm", family="gemma2", cls=T.Gemma2ForCausalLM, seed=1393, tokenizer="llama", logits=True,
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.Gemma2Config(vocab_size=128, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                               num_attention_heads=6, num_key_value_heads=3, head_dim=16, rope_theta=10000.0,
+                               max_position_embeddings=64, query_pre_attn_scalar=20, attn_logit_softcapping=2.0,
+                               sliding_window=4, pad_token_id=2, bos_token_id=1, eos_token_id=2),
+         drop_config_keys=["final_logit_softcapping"],
+         notes="Gemma2ForCausalLM, tied (tie_word_embeddings true). final_logit_softcapping is left out of "
+               "config.json: Gemma2Config's default 30.0 applies, logits = 30 * tanh(z / 30) (the raw z reach "
+               "about 30 here, so the capping moves them by far more than the tolerance)."),
+    dict(name="gemma3_text_lm", family="gemma3_text", cls=T.Gemma3ForCausalLM, seed=1394, tokenizer="llama",
+         logits=True, texts=["every head looks at every token in the text."],
+         config=T.Gemma3TextConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                   max_position_embeddings=64, query_pre_attn_scalar=24, sliding_window=4,
+                                   final_logit_softcapping=3.0, tie_word_embeddings=False,
+                                   pad_token_id=0, bos_token_id=1, eos_token_id=2),
+         notes="Gemma3ForCausalLM, tie_word_embeddings false: its own lm_head.weight. final_logit_softcapping 3.0 "
+               "(Gemma3TextConfig's default is null): logits = 3 * tanh(z / 3), which bites."),
+    dict(name="gemma3_lm", family="gemma3", cls=T.Gemma3ForConditionalGeneration, seed=1403, tokenizer="llama",
+         logits=True, texts=["the cat sat on the mat and the dog ran."],
+         config=T.Gemma3Config(
+             text_config=T.Gemma3TextConfig(vocab_size=128, hidden_size=32, intermediate_size=64,
+                                            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                            head_dim=8, max_position_embeddings=64, sliding_window=3,
+                                            tie_word_embeddings=True, pad_token_id=0, bos_token_id=1,
+                                            eos_token_id=2),
+             vision_config=T.SiglipVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                                num_attention_heads=2, image_size=28, patch_size=14,
+                                                vision_use_head=False),
+             mm_tokens_per_image=4, boi_token_index=125, eoi_token_index=126, image_token_index=127,
+             tie_word_embeddings=False),
+         prefix="language_model.model.", prefix_found="",
+         notes="Gemma3ForConditionalGeneration (model_type gemma3) whose config.json says tie_word_embeddings "
+               "false at its top level (Gemma3Config's key, which decides for this class) and true in its "
+               "text_config (which it does not read): its own lm_head.weight is the output weight. No "
+               "soft-capping (this class applies none). The reference for the maps is AutoModel (Gemma3Model)."),
+    dict(name="olmo2_lm", family="olmo2", cls=T.Olmo2ForCausalLM, seed=1395, tokenizer="qwen2", logits=True,
+         texts=["attention is all you need, said the model."],
+         config=T.Olmo2Config(vocab_size=140, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0,
+                              max_position_embeddings=64, tie_word_embeddings=True,
+                              pad_token_id=0, bos_token_id=None, eos_token_id=None),
+         notes="Olmo2ForCausalLM with tie_word_embeddings true (Olmo2Config's default is false): the output "
+               "weight is the word embeddings."),
+    dict(name="mixtral_lm", family="mixtral", cls=T.MixtralForCausalLM, seed=1396, tokenizer="llama", logits=True,
+         texts=["a dog ran in the park and the cat sat still.", "the cat sat."],
+         config=T.MixtralConfig(vocab_size=128, hidden_size=32, intermediate_size=24, num_hidden_layers=2,
+                                num_attention_heads=4, num_key_value_heads=2, num_local_experts=4,
+                                num_experts_per_tok=2, rope_theta=10000.0, max_position_embeddings=64,
+                                tie_word_embeddings=False, pad_token_id=2),
+         notes="MixtralForCausalLM, its own lm_head.weight; the loss is the plain cross-entropy "
+               "(output_router_logits false: no auxiliary loss). A batch of two texts right-padded with </s>=2."),
+    dict(name="qwen3_moe_lm", family="qwen3_moe", cls=T.Qwen3MoeForCausalLM, seed=1397, tokenizer="qwen2",
+         logits=True, texts=["the quick brown fox jumps over the lazy dog!"],
+         config=T.Qwen3MoeConfig(vocab_size=140, hidden_size=32, intermediate_size=40, num_hidden_layers=2,
+                                 num_attention_heads=4, num_key_value_heads=2, head_dim=8, num_experts=4,
+                                 num_experts_per_tok=2, moe_intermediate_size=20, norm_topk_prob=True,
+                                 rope_theta=10000.0, max_position_embeddings=64, tie_word_embeddings=True),
+         notes="Qwen3MoeForCausalLM, tie_word_embeddings true: the output weight is the word embeddings."),
+    dict(name="gpt_oss_lm", family="gpt_oss", cls=T.GptOssForCausalLM, seed=1398, tokenizer="qwen2", logits=True,
+         texts=["small models make small files, and tests stay fast."],
+         config=T.GptOssConfig(vocab_size=140, hidden_size=32, intermediate_size=16, num_hidden_layers=2,
+                               num_attention_heads=4, num_key_value_heads=2, head_dim=8, sliding_window=4,
+                               num_local_experts=4, num_experts_per_tok=2, max_position_embeddings=64,
+                               rope_parameters={"rope_type": "yarn", "factor": 4.0, "beta_fast": 8.0,
+                                                "beta_slow": 1.0, "truncate": False, "rope_theta": 10000.0,
+                                                "original_max_position_embeddings": 8}),
+         notes="GptOssForCausalLM, tie_word_embeddings false (GptOssConfig's default): its own lm_head.weight; "
+               "sinks, windows, YaRN and experts as in the gpt_oss case."),
+    dict(name="xlm_roberta_mlm", family="xlm-roberta", cls=T.XLMRobertaForMaskedLM, seed=1399, tokenizer="roberta",
+         logits=True, texts=["attention is all you <mask>, said the <mask>."],
+         config=T.XLMRobertaConfig(vocab_size=130, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                   intermediate_size=64, max_position_embeddings=40, type_vocab_size=1,
+                                   pad_token_id=1, bos_token_id=0, eos_token_id=2, hidden_act="gelu_new"),
+         notes="XLMRobertaForMaskedLM: lm_head.dense, gelu (erf, fixed in XLMRobertaLMHead whatever hidden_act "
+               "says: gelu_new here), lm_head.layer_norm, the decoder tied to the word embeddings (absent), "
+               "lm_head.bias. Two <mask> tokens."),
+    dict(name="electra_mlm", family="electra", cls=T.ElectraForMaskedLM, seed=1400, tokenizer="wordpiece",
+         logits=True, texts=["the cat sat on the [MASK], and the dog ran in the [MASK]."],
+         config=T.ElectraConfig(vocab_size=120, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                                num_attention_heads=4, intermediate_size=64, max_position_embeddings=40,
+                                hidden_act="gelu_new"),
+         notes="ElectraForMaskedLM (the generator): generator_predictions.dense (16, 32) maps the hidden size "
+               "32 to embedding_size 16, then gelu (erf, fixed in ElectraGeneratorPredictions whatever "
+               "hidden_act says: gelu_new here), generator_predictions.LayerNorm (16), then generator_lm_head "
+               "(120, 16) tied to the word embeddings (absent) plus generator_lm_head.bias. Two [MASK] tokens."),
+    dict(name="albert_mlm", family="albert", cls=T.AlbertForMaskedLM, seed=1401, tokenizer="wordpiece",
+         logits=True, texts=["every [MASK] looks at every token in the text."],
+         config=T.AlbertConfig(vocab_size=120, embedding_size=16, hidden_size=48, num_hidden_layers=2,
+                               num_attention_heads=4, intermediate_size=96, max_position_embeddings=40,
+                               pad_token_id=0, bos_token_id=2, eos_token_id=3),
+         notes="AlbertForMaskedLM: predictions.dense (16, 48) to embedding_size 16, hidden_act (gelu_new, "
+               "AlbertConfig's default), predictions.LayerNorm (16), predictions.decoder (120, 16) tied to the "
+               "word embeddings (absent) plus predictions.bias (the decoder's bias is tied to it)."),
+    dict(name="modernbert_mlm", family="modernbert", cls=T.ModernBertForMaskedLM, seed=1402, tokenizer="wordpiece",
+         logits=True, texts=["the quick brown fox jumps over the [MASK] dog!"],
+         config=T.ModernBertConfig(vocab_size=120, hidden_size=32, intermediate_size=40, num_hidden_layers=2,
+                                   num_attention_heads=4, local_attention=4, max_position_embeddings=64,
+                                   classifier_activation="silu", classifier_bias=True, decoder_bias=True,
+                                   pad_token_id=0, bos_token_id=2, eos_token_id=3, cls_token_id=2,
+                                   sep_token_id=3),
+         notes="ModernBertForMaskedLM: head.dense with its bias (classifier_bias true; ModernBertConfig's default "
+               "is false), classifier_activation silu (its default is gelu), head.norm without bias (norm_bias "
+               "false), then decoder tied to the word embeddings (absent) plus decoder.bias (decoder_bias true)."),
 ]
 
 
@@ -1098,7 +1229,7 @@ def predicted(c: dict, folder: Path, family: str, ids: np.ndarray, mask: np.ndar
            "top_ids": torch.topk(logits, 5, dim=-1).indices.numpy().astype(np.int64)}
     if types is not None:
         out["token_type_ids"] = types
-    if family not in {"bert", "roberta", "distilbert"}:
+    if not c["cls"].__name__.endswith("ForMaskedLM"):  # a causal head: the labels= loss
         losses = []
         for b in range(ids.shape[0]):
             lb = int(mask[b].sum())
