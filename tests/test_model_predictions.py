@@ -233,17 +233,38 @@ def test_without_tie_word_embeddings_the_config_class_default_decides(name, tmp_
     assert np.abs(batched(got["logits"], case)[0, :lb] - expected["logits"][0, :lb]).max() <= LOGIT_TOL
 
 
-def test_tied_head_uses_the_embeddings_even_when_lm_head_is_in_the_file(tmp_path):
-    """tie_word_embeddings true: transformers ties lm_head to the embeddings whatever the file holds."""
+def test_tied_head_in_the_file_equal_to_the_embeddings_is_the_embeddings(tmp_path):
+    """tie_word_embeddings true and the file holding lm_head.weight equal to the embeddings (as torch .bin
+    conversions do): the embeddings, transformers' logits."""
     from safetensors.numpy import load_file, save_file
 
     case, expected = load("gpt2_lm")
     folder = copy_case("gpt2_lm", tmp_path)
     tensors = load_file(folder / "model.safetensors")
-    tensors["lm_head.weight"] = np.zeros_like(tensors["transformer.wte.weight"])
+    tensors["lm_head.weight"] = tensors["transformer.wte.weight"].copy()
     save_file(tensors, folder / "model.safetensors")
     got = npz_run(folder, [*text_args(case), "--show", "logits"], tmp_path)
     assert np.abs(got["logits"] - expected["logits"][0]).max() <= LOGIT_TOL
+
+
+def test_tied_head_in_the_file_unlike_the_embeddings_is_kept_as_transformers_does(tmp_path):
+    """tie_word_embeddings true but the file's lm_head.weight differs from the embeddings: transformers 5.24 does
+    not tie them (a warning) and its logits are h_L · lm_headᵀ. Expected: golden gpt2_lm's last hidden state
+    (transformers', after ln_f) times that weight, in numpy; .meta.head says which weight was used."""
+    from safetensors.numpy import load_file, save_file
+
+    case, expected = load("gpt2_lm")
+    folder = copy_case("gpt2_lm", tmp_path)
+    tensors = load_file(folder / "model.safetensors")
+    w = np.random.default_rng(7).standard_normal(tensors["transformer.wte.weight"].shape).astype(np.float32)
+    tensors["lm_head.weight"] = w
+    save_file(tensors, folder / "model.safetensors")
+    got = npz_run(folder, [*text_args(case), "--show", "logits"], tmp_path)
+    want = expected["hidden"][-1, 0] @ w.astype(np.float64).T
+    assert np.abs(got["logits"] - want).max() <= LOGIT_TOL
+    assert np.abs(got["logits"] - expected["logits"][0]).max() > 1
+    doc = json.loads(run(["model", folder, *text_args(case), "--show", "predictions", "--format", "json"]).stdout)
+    assert doc["meta"]["head"].startswith("lm_head.weight (in the file, unlike the word embeddings"), doc["meta"]
 
 
 def test_blocks_of_positions_give_the_same_logits(monkeypatch):
@@ -338,14 +359,25 @@ def test_gemma2_without_final_logit_softcapping_caps_at_its_config_class_default
 
 def test_gemma3_ties_by_its_top_level_key(tmp_path):
     """Gemma3ForConditionalGeneration reads Gemma3Config's tie_word_embeddings, not its text_config's: golden
-    gemma3_lm says false at the top and true inside, and matches transformers with its own lm_head. Set true at the
-    top, the embeddings are the output weight: logits of h · Eᵀ, unlike transformers' with lm_head."""
+    gemma3_lm says false at the top and true inside (and matches transformers with its own lm_head). Without
+    that lm_head in the file: refused as untied; with the top level set true, the embeddings are the output
+    weight, logits = h_L · Eᵀ over transformers' last hidden state (numpy here)."""
+    from safetensors.numpy import load_file, save_file
+
     case, expected = load("gemma3_lm")
     cfg = json.loads((GOLDEN / "gemma3_lm" / "config.json").read_text())
     assert cfg["tie_word_embeddings"] is False and cfg["text_config"]["tie_word_embeddings"] is True
-    folder = copy_case("gemma3_lm", tmp_path, tie_word_embeddings=True)
+    folder = copy_case("gemma3_lm", tmp_path)
+    tensors = load_file(folder / "model.safetensors")
+    del tensors["language_model.lm_head.weight"]
+    save_file(tensors, folder / "model.safetensors")
+    err = run_error(["model", folder, *text_args(case), "--show", "predictions"])
+    assert "language_model.lm_head.weight" in err and "tie_word_embeddings false" in err, err
+    cfg["tie_word_embeddings"] = True
+    (folder / "config.json").write_text(json.dumps(cfg))
     got = npz_run(folder, [*text_args(case), "--show", "logits"], tmp_path)
-    assert np.abs(got["logits"] - expected["logits"][0]).max() > 0.1
+    embed = tensors["language_model.model.embed_tokens.weight"].astype(np.float64)
+    assert np.abs(got["logits"] - expected["hidden"][-1, 0] @ embed.T).max() <= LOGIT_TOL
 
 
 def test_gemma3_refuses_a_soft_capping_its_class_does_not_apply(tmp_path):

@@ -7,10 +7,11 @@
     p = softmax(logits);  loss = mean over i < n−1 of −ln p_i(id_{i+1}) (nats);  perplexity = e^loss
 
 W_out is the family's `lm_head` tensor, or the word embeddings when config.json ties them
-(`tie_word_embeddings`; absent: the family's config class default): decided from config.json and the file,
-never guessed — a head whose tensors are not in the file (a checkpoint saved from a base class such as
-BertModel or LlamaModel) is one line saying so. The family's `lm_*` fields (models/family.py) name the
-tensors, as transformers' *ForCausalLM / *ForMaskedLM classes hold them.
+(`tie_word_embeddings`; absent: the family's config class default) — unless the file holds an `lm_head` tensor
+that differs from them, which transformers 5 then keeps (it ties only equal tensors, with a warning): decided
+from config.json and the file, never guessed — a head whose tensors are not in the file (a checkpoint saved
+from a base class such as BertModel or LlamaModel) is one line saying so. The family's `lm_*` fields
+(models/family.py) name the tensors, as transformers' *ForCausalLM / *ForMaskedLM classes hold them.
 
 Logits are made for a block of positions at a time, (rows, vocabulary) within BLOCK_BYTES, reduced to each
 position's top k, log-sum-exp and the probability of the next token, and dropped: the whole (n, vocabulary)
@@ -104,15 +105,14 @@ def head_of(ckpt: Checkpoint, s: Shapes, dtype: np.dtype) -> Head:
     needed = [fam.lm_transform[0] + ".weight"] if fam.lm_transform is not None else []
     needed += [] if tied else [out_name]
     needed += [fam.lm_bias[0]] if fam.lm_bias and not any(top.has(n) for n in fam.lm_bias) else []
-    absent = [n for n in needed if not top.has(n)]
+    absent = [" or ".join((fam.lm_head, *fam.lm_head_alt)) if n == out_name else n for n in needed if not top.has(n)]
     if absent:
         arch = ckpt.config.get("architectures") or (_outer(ckpt).get("architectures") if fam.text_config else None)
         saved = f" ({', '.join(map(str, arch))})" if isinstance(arch, list) and arch else ""
         other = next((what for name, what in fam.lm_instead if top.has(name) or ckpt.has(name)), None)
         if other is not None:
-            raise AttnError(f"{OPTION}: this {fam.name} checkpoint{saved} is {other}; it has no {kind} head "
-                            f"({', '.join(absent)} not in the file), so attncli computes its maps and hidden states "
-                            "but no predictions")
+            raise AttnError(f"{OPTION}: this {fam.name} checkpoint is {other}; attncli computes its maps and "
+                            f"hidden states, not predictions ({', '.join(absent)} not in the file)")
         raise AttnError(f"{OPTION}: this {fam.name} checkpoint has no {kind} head ({', '.join(absent)} not in the "
                         f"file{'' if tied else '; config.json says tie_word_embeddings false'}): it was saved from "
                         f"a base class{saved}, which computes hidden states but predicts no tokens; give a "
@@ -120,6 +120,9 @@ def head_of(ckpt: Checkpoint, s: Shapes, dtype: np.dtype) -> Head:
     width = embedding_width(ckpt, s)  # what the output weight reads: the embeddings' width (ELECTRA, ALBERT)
     word = ckpt.tensor(fam.word)
     weight = word if tied else top.tensor(out_name, (s.vocab, width))
+    kept = tied and top.has(out_name)  # tied, but the file holds the output weight too
+    if kept and not np.array_equal(own := top.tensor(out_name, tuple(word.shape)), word):
+        weight, tied = own, False  # transformers ties only equal tensors: it keeps the file's, with a warning
     bias_name = next((n for n in fam.lm_bias if top.has(n)), None)
     bias = None if bias_name is None else top.tensor(bias_name, (weight.shape[0],)).astype(dtype)
     transform, act = None, None
@@ -134,7 +137,9 @@ def head_of(ckpt: Checkpoint, s: Shapes, dtype: np.dtype) -> Head:
             raise AttnError(f"{OPTION}: the {kind} head's activation {name!r} is not supported; supported: "
                             f"{', '.join(ACTIVATIONS)}")
         act = ACTIVATIONS[name]
-    source = (f"{ckpt.prefix}{fam.word} (tie_word_embeddings)" if tied else out_name) + (
+    source = (f"{ckpt.prefix}{fam.word} (tie_word_embeddings)" if tied else out_name + (
+        " (in the file, unlike the word embeddings it is tied to: transformers does not tie them)" if kept else
+        "")) + (
         f" + {bias_name}" if bias_name else "")
     return Head(weight.astype(dtype, copy=False), bias, transform, act, s.eps,
                 _positive(ckpt, "logits_scaling"), _positive(ckpt, "final_logit_softcapping"), not fam.causal,
