@@ -69,6 +69,14 @@ FIELDS = {
               "hidden_dropout", "attention_dropout", "pretraining_tp", "slow_but_exact", "tie_word_embeddings"),
 }
 FIELDS["roberta"] = FIELDS["bert"]
+FIELDS["deberta-v2"] = (  # DebertaV2Config's fields, then the keys its modeling file reads with getattr
+    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
+    "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
+    "initializer_range", "layer_norm_eps", "relative_attention", "max_relative_positions", "pad_token_id",
+    "bos_token_id", "eos_token_id", "position_biased_input", "pos_att_type", "pooler_dropout", "pooler_hidden_act",
+    "legacy", "tie_word_embeddings", "pooler_hidden_size",
+    "position_buckets", "share_att_key", "norm_rel_ebd", "attention_head_size", "embedding_size", "conv_kernel_size",
+    "conv_act", "conv_groups")
 
 # why each remaining field changes nothing attncli computes (maps and hidden states, in eval mode)
 INERT = {
@@ -89,6 +97,10 @@ INERT = {
     "pretraining_tp": "not read by transformers' Llama, Mistral and Qwen2 forward (BLOOM: see its table)",
     "rope_parameters": "read through its keys (rope_parameters.rope_theta, .rope_type, .factor, ...)",
     "rope_scaling": "read through its keys (rope_scaling.rope_type, rope_scaling.type, .factor, ...)",
+    **{key: "the pooler or the MLM head, which attncli does not compute" for key in (
+        "pooler_dropout", "pooler_hidden_act", "pooler_hidden_size", "legacy")},
+    **{key: "read only by DeBERTa's ConvLayer, which conv_kernel_size (refused) switches on" for key in (
+        "conv_act", "conv_groups")},
 }
 
 # values attncli does not compute, one per refused key
@@ -103,6 +115,9 @@ BAD = {
     "partial_rotary_factor": 0.25,
     "layer_types": ["sliding_attention", "full_attention"],
     "apply_residual_connection_post_layernorm": True,
+    "attention_head_size": 16,
+    "embedding_size": 128,
+    "conv_kernel_size": 3,
 }
 # values that change nothing beyond float32 rounding, one per Rounding key
 ROUNDING = {"reorder_and_upcast_attn": True, "pretraining_tp": 2, "slow_but_exact": True}

@@ -52,6 +52,7 @@ __all__ = ["Fused", "Fallback", "NotFinite", "eligible"]
 def eligible(k: Kernel) -> bool:
     """The fused kernel computes this: softmax over scaled or dot scores, nothing added to them, finite inputs."""
     return (k.normalize == "softmax" and k.score in ("scaled", "dot") and k.softcap is None and not k.alibi
+            and k.rel is None
             and not k.masks.bias_parts and not k.over_queries and k.check_overflow)
 
 

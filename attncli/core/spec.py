@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from attncli.core.disentangled import Disentangled
 from attncli.core.masks import as_bool_mask
 from attncli.core.normalize import NORMALIZERS
 from attncli.core.positions import ROPE_LAYOUTS
@@ -180,7 +181,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "score": "scaled", "scale": None, "w_score": None, "wa_q": None, "wa_k": None, "va": None,
     "normalize": "softmax", "normalize_over": "keys", "temperature": 1.0, "softcap": None,
     "causal": False, "window": None, "key_lens": None, "query_lens": None, "mask": None, "graph": None,
-    "window2d": None, "rope": None, "alibi": False, "bias": None, "empty_rows": "zero",
+    "window2d": None, "rope": None, "alibi": False, "bias": None, "empty_rows": "zero", "disentangled": None,
 }
 
 
@@ -198,6 +199,8 @@ class Spec(Value):
     (B, H, n_q, n_k), True = may attend), graph (Graph), window2d (Window2d over an image's pixels).
     rope: Rope or None; alibi: ALiBi's per-head linear bias. bias: additive (B, H, n_q, n_k)-broadcastable,
     −inf masks. empty_rows: what a query row with every key masked gives: "zero", "nan" or "error".
+    disentangled: DeBERTa's relative-position terms (core/disentangled.py), added to the score before the scale:
+    S = (q_i·k_j + q_i·K_r[c(i, j)] + k_j·Q_r[c′(j, i)])·scale, scale 1/√(d_k·(1 + terms)) unless given.
     """
 
     score: str
@@ -221,6 +224,7 @@ class Spec(Value):
     alibi: bool
     bias: np.ndarray | None
     empty_rows: str
+    disentangled: Disentangled | None
     _fields = tuple(SPEC_DEFAULTS)
     _defaults = SPEC_DEFAULTS
 
@@ -230,7 +234,8 @@ class Spec(Value):
                  window: int | Sequence[int] | None = None, key_lens: Sequence[int] | None = None,
                  query_lens: Sequence[int] | None = None, mask: Any = None, graph: Graph | Mapping | None = None,
                  window2d: Window2d | Mapping | None = None, rope: Rope | Mapping | bool | None = None,
-                 alibi: bool = False, bias: Any = None, empty_rows: str = "zero") -> None:
+                 alibi: bool = False, bias: Any = None, empty_rows: str = "zero",
+                 disentangled: Disentangled | Mapping | None = None) -> None:
         va = frozen_array(va, "spec.va")
         if va is not None and va.ndim == 0:
             va = frozen_array(va.reshape(1), "spec.va")  # h = 1
@@ -249,7 +254,8 @@ class Spec(Value):
             window2d=_part(window2d, Window2d, "spec.window2d"),
             rope=Rope() if rope is True else (None if rope is False else _part(rope, Rope, "spec.rope")),
             alibi=flag(alibi, "spec.alibi"), bias=_bias(bias),
-            empty_rows=choice(empty_rows, EMPTY_ROWS, "spec.empty_rows"))
+            empty_rows=choice(empty_rows, EMPTY_ROWS, "spec.empty_rows"),
+            disentangled=_part(disentangled, Disentangled, "spec.disentangled"))
 
     def replace(self, **changes: Any) -> Spec:
         """A copy with `changes`, validated again: `spec.replace(scale=1.0)`."""
@@ -282,4 +288,5 @@ def _part(value: Any, kind: type, name: str) -> Any:
 
 from attncli.core.plan import BACKENDS, DTYPES, Plan  # noqa: E402 - Spec and Plan come together (the plan after)
 
-__all__ = ["Spec", "Rope", "Graph", "Window2d", "Plan", "BACKENDS", "DTYPES", "EMPTY_ROWS", "NORMALIZE_OVER"]
+__all__ = ["Spec", "Rope", "Graph", "Window2d", "Disentangled", "Plan", "BACKENDS", "DTYPES", "EMPTY_ROWS",
+           "NORMALIZE_OVER"]

@@ -64,6 +64,19 @@ Key = Honoured | Refused | Rounding
 
 
 @dataclass(frozen=True)
+class Relative:
+    """Where DeBERTa's disentangled attention keeps its tensors (models/relative.py reads them): the relative
+    position embeddings (2k, d) and their LayerNorm (weight, bias), both the model's own (no layer prefix); and,
+    relative to the layer, the projections of those positions as keys (c2p) and queries (p2c) when the layer
+    does not share its own W_K, W_Q with them (share_att_key false)."""
+
+    table: str
+    norm: tuple[str, str | None]
+    pos_key: str
+    pos_query: str
+
+
+@dataclass(frozen=True)
 class Family:
     name: str
     source: str  # the transformers modeling file whose numbers this family reproduces
@@ -117,6 +130,12 @@ class Family:
     # config.json keys: aliases (first one present wins), and every key that changes the numbers
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     config: tuple[Key, ...] = ()
+    # the config key, and its value when absent, that says whether the learned position table is added (DeBERTa's
+    # position_biased_input); None: it is added whenever the family has one
+    position_key: tuple[str, bool] | None = None
+    # disentangled attention's tensors (DeBERTa; models/relative.py): relative-position scores c2p and p2c added
+    # to each layer's, over the scale the family's `scale` rule gives; None: none
+    relative: Relative | None = None
 
     def default(self, key: str) -> Any:
         """The value transformers uses when config.json does not have `key` (its Honoured entry; None if none)."""

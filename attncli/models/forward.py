@@ -28,6 +28,7 @@ from attncli.errors import AttnError, param
 from attncli.models import rules
 from attncli.models.checkpoint import OPTION, Checkpoint
 from attncli.models.ops import gelu_, layer_norm
+from attncli.models.relative import layer_terms
 from attncli.models.weights import Layer, Shapes, activation, mlp_weights, qkv_weights, shapes, split_fused
 
 # ---------------------------------------------------------------- the pass
@@ -53,7 +54,7 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
                         "the model's own?")
     h = word[ids].astype(dtype)  # (B, n, d)
     n = ids.shape[1]
-    if fam.position is not None:
+    if fam.position is not None and (fam.position_key is None or rules.flag(ckpt.config, *fam.position_key)):
         table = ckpt.tensor(fam.position)
         rows = fam.position_ids(ckpt.config, ids)  # (B, n): the row of the position table each token takes
         start = int(fam.position_ids(ckpt.config, np.full((1, 1), -1))[0, 0])  # the first token's row
@@ -113,6 +114,10 @@ def layer_weights(layer: Layer, n: int) -> dict:
         raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model normalizes each head's q and k "
                         f"over head_dim ({', '.join(fam.qk_norm)}) before RoPE, which one layer's attention does "
                         "not compute yet; the model's own forward pass does (attncli model, its layers chosen)")
+    if fam.relative is not None and layer_terms(layer) is not None:  # DeBERTa's c2p/p2c: the model's pass has them
+        raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model adds relative-position scores "
+                        "(disentangled attention, c2p/p2c), which one layer's attention from a config does not "
+                        "compute yet; the model's own forward pass does (attncli model, its layers chosen)")
     proj = qkv_weights(layer)
     if fam.fused_qkv is not None:
         (w, b), d = proj[0], s.hidden
@@ -196,8 +201,11 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     rows.run(project)
     q, k, v = heads_of(ys, fam.fused_layout if fam.fused_qkv else None, B, n, s)  # (B, H, n, hd), (B, G, n, hd) ×2
     spec = layer_spec(layer.ckpt, layer.i, s, n)
-    q *= ft.type(1 / math.sqrt(s.head_dim) if spec.scale is None else spec.scale)  # no pass over the n × n scores
-    scaled = spec.replace(scale=1.0)
+    if fam.relative is not None:  # DeBERTa: c2p and p2c from this layer's projections of the relative positions
+        spec = spec.replace(disentangled=layer_terms(layer))
+    if spec.disentangled is None:
+        q *= ft.type(1 / math.sqrt(s.head_dim) if spec.scale is None else spec.scale)  # no pass over the n × n scores
+    scaled = spec.replace(scale=1.0) if spec.disentangled is None else spec
     plan = Plan(need=("weights", "heads"), dtype=dtype, threads=threads)
 
     def attend_(qb: np.ndarray, kb: np.ndarray, vb: np.ndarray, key_lens: list[int] | None, plan: Plan):

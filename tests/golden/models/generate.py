@@ -160,6 +160,31 @@ def metaspace_bpe(vocab_size: int) -> Tokenizer:
     return tok
 
 
+def spm_deberta(folder: Path, tokenizer_config: dict) -> None:
+    """DeBERTa-v3 style: a SentencePiece unigram spm.model trained on CORPUS ([PAD]=0 [CLS]=1 [SEP]=2 [UNK]=3,
+    [MASK] a user-defined piece) and tokenizer_config.json; no tokenizer.json. The normalization rule is
+    "identity" (no 240 KB precompiled NFKC map in the file): transformers' DebertaV2Tokenizer does not read that
+    map (its normalizer is its own: whitespace runs, NFC, right strip)."""
+    import io
+
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(CORPUS), model_writer=model, vocab_size=100, model_type="unigram",
+        hard_vocab_limit=False, character_coverage=1.0, num_threads=1, normalization_rule_name="identity",
+        pad_id=0, pad_piece="[PAD]", bos_id=1, bos_piece="[CLS]", eos_id=2, eos_piece="[SEP]", unk_id=3,
+        unk_piece="[UNK]", user_defined_symbols=["[MASK]"], minloglevel=2)
+    (folder / "spm.model").write_bytes(model.getvalue())
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2, sort_keys=True) + "\n")
+
+
+# tokenizers read from a SentencePiece model by transformers (no tokenizer.json): name -> writer(folder, config)
+SPM_TOKENIZERS = {"spm_deberta": spm_deberta}
+# texts whose ids transformers' tokenizer gives are kept in case.json (tokenizer_checks) for SentencePiece cases
+SPM_CHECKS = ["the cat sat on the mat.", "The  Cat\tsat\n on [MASK] mat!", "  leading and trailing  ",
+              "unknown 猫 characters, déjà vu", "tokens;attend,to:tokens", "[CLS] typed [SEP]", "don't stop"]
+
 TOKENIZERS = {
     "wordpiece": (wordpiece, {"pad_token": "[PAD]"}),
     "gpt2": (lambda: byte_bpe(120, ["<|endoftext|>"], None), {"pad_token": "<|endoftext|>"}),
@@ -482,6 +507,42 @@ CASES: list[dict] = [
 
     # ---- issue 22, deberta: cases of this group below (one section per group keeps merges apart)
     #
+    dict(name="deberta_v3", family="deberta-v2", cls=T.DebertaV2Model, seed=1340, tokenizer="spm_deberta",
+         texts=["the cat sat on the mat and the dog ran in the park."],
+         config=T.DebertaV2Config(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                  intermediate_size=64, max_position_embeddings=64, type_vocab_size=0,
+                                  relative_attention=True, max_relative_positions=-1, position_buckets=8,
+                                  pos_att_type="p2c|c2p", share_att_key=True, norm_rel_ebd="layer_norm",
+                                  position_biased_input=False, layer_norm_eps=1e-7, hidden_act="gelu"),
+         spm_config={"do_lower_case": False, "vocab_type": "spm"},
+         notes="DebertaV2Model (no prefix) in DeBERTa-v3's layout: relative_attention, pos_att_type p2c|c2p, "
+               "share_att_key (the positions go through each layer's own query_proj/key_proj, biases "
+               "included), norm_rel_ebd layer_norm (encoder.LayerNorm on encoder.rel_embeddings), "
+               "position_biased_input false (no absolute positions), type_vocab_size 0 (no token types). "
+               "position_buckets 8 with max_relative_positions -1, so max_position_embeddings (64) is M: "
+               "distances |i - j| >= 4 are log-bucketed (the text has 28 tokens), the table has 16 rows. "
+               "Scale 1/sqrt(8 * 3). The tokenizer is a SentencePiece spm.model (unigram, trained on the "
+               "corpus) with tokenizer_config.json {do_lower_case: false, vocab_type: spm} as "
+               "microsoft/deberta-v3-base ships it (no tokenizer.json; the class comes from model_type); "
+               "ids from transformers' DebertaV2Tokenizer. buckets.npz: transformers' "
+               "make_log_bucket_position over -1100..1100 for (256, 512), DeBERTa-v3's, and (8, 64)."),
+    dict(name="deberta_v3_pos_proj", family="deberta-v2", cls=T.DebertaV2ForMaskedLM, seed=1341,
+         tokenizer="spm_deberta",
+         texts=["Attention is all you need, said the model.", "A dog ran!"],
+         config=T.DebertaV2Config(vocab_size=128, hidden_size=36, num_hidden_layers=2, num_attention_heads=3,
+                                  intermediate_size=64, max_position_embeddings=40, type_vocab_size=2,
+                                  relative_attention=True, max_relative_positions=6, pos_att_type=["c2p", "p2c"],
+                                  share_att_key=False, position_biased_input=True, layer_norm_eps=1e-7,
+                                  hidden_act="gelu"),
+         spm_config={"tokenizer_class": "DebertaV2Tokenizer", "do_lower_case": True, "split_by_punct": True},
+         notes="DebertaV2ForMaskedLM (prefix 'deberta.', plus the legacy MLM head lm_predictions.*) with "
+               "share_att_key false: each layer has its own pos_key_proj (c2p) and pos_query_proj (p2c). "
+               "No position_buckets (absent: -1) and max_relative_positions 6: relative positions i - j "
+               "unbucketed, clamped to the 12-row table (rel_embeddings, not normed: norm_rel_ebd absent, "
+               "'none'). position_biased_input true: the absolute position table is added too; "
+               "type_vocab_size 2 (row 0 added). 3 heads of 12. A batch of two texts, right-padded with "
+               "[PAD] = 0. tokenizer_config.json names DebertaV2Tokenizer with do_lower_case and "
+               "split_by_punct."),
 
     # ---- issue 22, predict: cases of this group below (one section per group keeps merges apart)
     #
@@ -496,7 +557,8 @@ CASES: list[dict] = [
 # --------------------------------------------------------------------------------------------------------------
 
 
-QK_NAMES = {"query", "key", "q_lin", "k_lin", "q_proj", "k_proj", "c_attn", "query_key_value"}
+QK_NAMES = {"query", "key", "q_lin", "k_lin", "q_proj", "k_proj", "c_attn", "query_key_value",
+            "query_proj", "key_proj", "pos_key_proj", "pos_query_proj"}
 
 
 def redraw(model: torch.nn.Module, seed: int, embed_std: float = 1.0) -> None:
@@ -545,9 +607,14 @@ def tensor_names(path: Path) -> dict[str, tuple[list[int], str]]:
 
 def encode(c: dict, folder: Path) -> tuple[np.ndarray, np.ndarray, list[list[int]], list[str]]:
     """input_ids, attention_mask (B, n) from transformers' tokenizer, checked against tokenizers' encode."""
-    path = folder / "tokenizer.json"
-    backend = Tokenizer.from_file(str(path))
-    hf = transformers.PreTrainedTokenizerFast(tokenizer_file=str(path), **TOKENIZERS[c["tokenizer"]][1])
+    if c["tokenizer"] in SPM_TOKENIZERS:  # transformers' own class for the folder (AutoTokenizer), its backend
+        hf = transformers.AutoTokenizer.from_pretrained(folder)
+        assert type(hf).__name__ == "DebertaV2Tokenizer", type(hf)
+        backend = hf.backend_tokenizer
+    else:
+        path = folder / "tokenizer.json"
+        backend = Tokenizer.from_file(str(path))
+        hf = transformers.PreTrainedTokenizerFast(tokenizer_file=str(path), **TOKENIZERS[c["tokenizer"]][1])
     if c.get("texts"):
         seqs = [backend.encode(t, add_special_tokens=True).ids for t in c["texts"]]
         for t, s in zip(c["texts"], seqs, strict=True):
@@ -611,7 +678,8 @@ def layer_windows(model, family: str) -> list[int | None]:
     return [None] * model.config.num_hidden_layers
 
 
-def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windows: list[int | None]) -> None:
+def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windows: list[int | None],
+               valid_rows_only: bool = False) -> None:
     L, B, H, n, _ = att.shape
     assert np.allclose(att.sum(-1), 1.0, atol=1e-5), name
     i, j = np.arange(n)[:, None], np.arange(n)[None, :]
@@ -623,8 +691,9 @@ def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windo
         if window is not None:
             blocked |= (j <= i - window)[None]
         for b in range(B):
-            assert np.all(att[layer, b][:, blocked[b]] == 0.0), f"{name}: a masked entry is not exactly 0"
-            assert np.all(att[layer, b][:, ~blocked[b]] > 0.0), f"{name}: an allowed entry is 0 (masked?)"
+            rows = slice(0, int(mask[b].sum()) if valid_rows_only else n)
+            assert np.all(att[layer, b][:, rows][:, blocked[b][rows]] == 0.0), f"{name}: a masked entry is not 0"
+            assert np.all(att[layer, b][:, rows][:, ~blocked[b][rows]] > 0.0), f"{name}: an allowed entry is 0"
 
 
 def sha256(path: Path) -> str:
@@ -668,9 +737,12 @@ def make(c: dict) -> list[Path]:
             del cfg[key]
         path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
-    tok = TOKENIZERS[c["tokenizer"]][0]()
-    assert tok.get_vocab_size() <= config.vocab_size, (name, tok.get_vocab_size(), config.vocab_size)
-    tok.save(str(folder / "tokenizer.json"))
+    if c["tokenizer"] in SPM_TOKENIZERS:
+        SPM_TOKENIZERS[c["tokenizer"]](folder, c["spm_config"])
+    else:
+        tok = TOKENIZERS[c["tokenizer"]][0]()
+        assert tok.get_vocab_size() <= config.vocab_size, (name, tok.get_vocab_size(), config.vocab_size)
+        tok.save(str(folder / "tokenizer.json"))
     ids, mask, seqs, added = encode(c, folder)
 
     # the reference: the folder as transformers loads it
@@ -682,11 +754,12 @@ def make(c: dict) -> list[Path]:
     assert np.array_equal(hid[-1], last.to(torch.float64).numpy()), f"{name}: hidden[L] is not last_hidden_state"
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
 
-    causal = family not in {"bert", "roberta", "distilbert"}
+    causal = family not in {"bert", "roberta", "distilbert", "deberta-v2"}
     windows = layer_windows(loaded, family)
     if name == "qwen2":
         assert loaded.config.sliding_window is None  # use_sliding_window false: no window
-    check_maps(name, att, mask, causal, windows)
+    whole_rows = family == "deberta-v2"  # its mask is mask_i·mask_j: padded query rows are masked whole
+    check_maps(name, att, mask, causal, windows, valid_rows_only=whole_rows)
     L, B, H, n, _ = att.shape
 
     # what transformers gives on padded query rows (batches)
@@ -698,13 +771,18 @@ def make(c: dict) -> list[Path]:
             if lb < n:
                 pr = att[:, b, :, lb:, :]  # (L, H, n - lb, n)
                 assert np.allclose(pr.sum(-1), 1.0, atol=1e-5)
-                assert np.all(pr[..., lb:] == 0.0)
+                assert whole_rows or np.all(pr[..., lb:] == 0.0)
                 rows.append(f"sequence {b + 1}: rows {lb}..{n - 1}")
         padded = ("Padded query rows (" + "; ".join(rows) + ") are ordinary softmax rows over the valid keys"
                   f"{' up to the row' if causal else ''} (they sum to 1; padded key columns are exactly 0 in "
                   "every row), and the hidden states at padded positions are computed but meaningless. "
                   "Compare only valid rows and columns: attentions[l, b, h, :len_b, :len_b] and "
                   "hidden[l, b, :len_b].")
+        if whole_rows:
+            padded = ("Padded query rows (" + "; ".join(rows) + ") have every key masked (DeBERTa's mask is "
+                      "mask_i * mask_j, filled with the float32 minimum): each is uniform over all n keys, padded "
+                      "ones included; valid rows give exactly 0 to padded keys. Compare only valid rows and "
+                      "columns: attentions[l, b, h, :len_b, :len_b] and hidden[l, b, :len_b].")
 
     # single runs of each sequence agree with its valid block of the batch
     if B > 1:
@@ -742,6 +820,16 @@ def make(c: dict) -> list[Path]:
         "notes": c["notes"],
         "tensors": {k: v[0] for k, v in sorted(names.items())},
     }
+    if c["tokenizer"] in SPM_TOKENIZERS:  # more texts through transformers' tokenizer, for the reader's tests
+        hf = transformers.AutoTokenizer.from_pretrained(folder)
+        case["tokenizer_checks"] = [[t, hf(t)["input_ids"]] for t in SPM_CHECKS]
+    if family == "deberta-v2" and name == "deberta_v3":  # the bucket function itself at the Hub's settings
+        from transformers.models.deberta_v2.modeling_deberta_v2 import make_log_bucket_position
+
+        rel = torch.arange(-1100, 1101)
+        np.savez_compressed(folder / "buckets.npz", relative=rel.numpy(),
+                            **{f"b{b}_m{m}": make_log_bucket_position(rel, b, m).numpy() for b, m in ((256, 512),
+                                                                                                     (8, 64))})
     (folder / "case.json").write_text(json.dumps(case, indent=1, ensure_ascii=False) + "\n")
     print(f"{name}: {c['cls'].__name__}, prefix {prefix!r}, {len(names)} tensors, L={L} H={H} n={n} B={B} d={d}, "
           f"{sum(p.stat().st_size for p in folder.iterdir()) / 1024:.0f} KiB")

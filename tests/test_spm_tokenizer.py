@@ -1,0 +1,100 @@
+"""SentencePiece tokenizers (a model's spm.model, no tokenizer.json): ids as transformers' tokenizer gives them.
+
+The golden cases with an spm.model (tests/golden/models/deberta_v3*, made by generate.py) keep, in case.json's
+tokenizer_checks, texts and the ids transformers 5.24's DebertaV2Tokenizer gave for them (whitespace runs, tabs,
+uppercase under do_lower_case, punctuation under split_by_punct, unknown characters, special tokens typed in the
+text); attncli's tokenizer must give the same ids."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_helpers import run, run_error
+
+pytest.importorskip("sentencepiece")
+pytest.importorskip("tokenizers")
+
+from attncli.errors import AttnError  # noqa: E402
+from attncli.models.checkpoint import open_checkpoint  # noqa: E402
+from attncli.models.tokens import encode_texts  # noqa: E402
+from attncli.text.spm import piece_types  # noqa: E402
+
+GOLDEN = Path(__file__).parent / "golden" / "models"
+SPM_CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "spm.model").is_file())
+
+
+def test_there_are_sentencepiece_cases():
+    assert SPM_CASES == ["deberta_v3", "deberta_v3_pos_proj"]
+
+
+@pytest.mark.parametrize("name", SPM_CASES)
+def test_ids_equal_transformers_tokenizer(name):
+    case = json.loads((GOLDEN / name / "case.json").read_text())
+    checks = case["tokenizer_checks"] + [[t, ids] for t, ids in zip(case["texts"], case["ids"], strict=True)]
+    ckpt = open_checkpoint(str(GOLDEN / name))
+    for text, ids in checks:
+        assert encode_texts(ckpt, [text]).ids == [ids], text
+
+
+def test_the_settings_the_checks_cover():
+    """do_lower_case and split_by_punct change the ids (so the checks above test them), and [MASK] is a
+    user-defined piece of the model (an added token, matched in the raw text)."""
+    plain = json.loads((GOLDEN / "deberta_v3" / "case.json").read_text())["tokenizer_checks"]
+    lowered = json.loads((GOLDEN / "deberta_v3_pos_proj" / "case.json").read_text())["tokenizer_checks"]
+    assert dict(map(tuple, [(t, tuple(i)) for t, i in plain])) != dict((t, tuple(i)) for t, i in lowered)
+    types = piece_types((GOLDEN / "deberta_v3" / "spm.model").read_bytes())
+    assert types[:6] == [3, 3, 3, 2, 4, 1]  # [PAD] [CLS] [SEP] control, [UNK] unknown, [MASK] user-defined
+    mask_id = 4
+    assert any(mask_id in ids for text, ids in plain if "[MASK]" in text)
+
+
+def test_labels_show_the_word_starts(tmp_path):
+    out = tmp_path / "out.json"
+    run(["model", GOLDEN / "deberta_v3", "--text", "the cat sat", "--layers", "0", "--heads", "0",
+         "--format", "json", "-o", out])
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["tokens"][0] == "[CLS]" and meta["tokens"][-1] == "[SEP]"
+    assert meta["labels"][1].startswith("␣") and meta["tokens"][1].startswith("▁")
+
+
+def copy_case(tmp_path: Path, name: str = "deberta_v3") -> Path:
+    folder = tmp_path / name
+    shutil.copytree(GOLDEN / name, folder)
+    return folder
+
+
+def test_a_class_attncli_does_not_rebuild_is_refused_by_name(tmp_path):
+    folder = copy_case(tmp_path)
+    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "T5Tokenizer"}))
+    err = run_error(["model", folder, "--text", "the cat"])
+    assert "T5Tokenizer" in err and "DebertaV2Tokenizer" in err and "--ids" in err
+    run(["model", folder, "--ids", "1 6 7 2"])  # ids need no tokenizer
+
+
+def test_a_damaged_model_file_is_one_line(tmp_path):
+    folder = copy_case(tmp_path)
+    (folder / "spm.model").write_bytes(b"\x0a\xff\xff\xff garbage")
+    err = run_error(["model", folder, "--text", "the cat"])
+    assert "spm.model" in err and "SentencePiece" in err
+
+
+def test_an_added_token_with_an_id_the_model_does_not_give_is_refused(tmp_path):
+    folder = copy_case(tmp_path)
+    (folder / "added_tokens.json").write_text(json.dumps({"[NEW]": 500}))
+    with pytest.raises(AttnError, match=r"'\[NEW\]' with id 500"):
+        encode_texts(open_checkpoint(str(folder)), ["the cat"])
+    (folder / "added_tokens.json").write_text(json.dumps({"[MASK]": 4}))  # already there with that id: fine
+    assert encode_texts(open_checkpoint(str(folder)), ["the [MASK]"]).ids[0][-2] == 4
+
+
+def test_missing_sentencepiece_extra_is_named(tmp_path):
+    code = ("import sys; sys.modules['sentencepiece'] = None; from attncli.cli import main; "
+            f"main(['model', {str(GOLDEN / 'deberta_v3')!r}, '--text', 'the cat'])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 2 and "attncli[sentencepiece]" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1
