@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run, run_error
 
 from attncli.core.attend import attend
 from attncli.core.disentangled import log_buckets, relative_positions
@@ -151,3 +152,67 @@ def test_cross_attention_and_wrong_widths_are_refused():
         attend(x, x, x, Spec(disentangled=Disentangled(("c2p",), np.ones((4, 3)))))
     with pytest.raises(AttnError, match="heads"):
         attend(x, x, x, Spec(disentangled=Disentangled(("c2p",), np.ones((2, 4, 2)))))
+
+
+# ---------------------------------------------------------------- the command line: compute's options
+
+
+def test_compute_rel_embeddings_projects_the_table_with_the_layers_own_weights(tmp_path):
+    """--rel-embeddings R with --wq/--wk (+ biases), 2 heads: K_r = R·W_K + b_K, Q_r = R·W_Q + b_Q per head, as
+    DeBERTa's share_att_key; weights against the loops above."""
+    rng = np.random.default_rng(11)
+    n, d_model, H, d, span = 7, 6, 2, 3, 3
+    x, r = rng.normal(size=(n, d_model)), rng.normal(size=(2 * span, d_model))
+    w = {name: rng.normal(size=(d_model, H * d)) for name in ("wq", "wk", "wv")}
+    b = {name: rng.normal(size=(H * d,)) for name in ("bq", "bk")}
+    for name, a in {"x": x, "rel": r, **w, **b}.items():
+        np.save(tmp_path / f"{name}.npy", a)
+
+    def heads(a):  # (m, H·d) -> (1, H, m, d)
+        return a.reshape(a.shape[0], H, d).transpose(1, 0, 2)[None]
+
+    q, k, v = heads(x @ w["wq"] + b["bq"]), heads(x @ w["wk"] + b["bk"]), heads(x @ w["wv"])
+    pos_query, pos_key = heads(r @ w["wq"] + b["bq"])[0], heads(r @ w["wk"] + b["bk"])[0]
+    expected, _ = reference(q, k, v, pos_key, pos_query, ("c2p", "p2c"), 4, 6)
+    out = tmp_path / "w.npy"
+    run(["compute", "--x", tmp_path / "x.npy", *[a for name in ("wq", "wk", "wv", "bq", "bk")
+                                                 for a in (f"--{name}", tmp_path / f"{name}.npy")],
+         "--heads", "2", "--rel-embeddings", tmp_path / "rel.npy", "--position-buckets", "4",
+         "--max-relative-positions", "6", "--dtype", "float64", "--show", "weights", "--format", "npy", "-o", out])
+    assert np.abs(np.load(out) - expected[0]).max() < 1e-12
+    run(["compute", "--x", tmp_path / "x.npy", *[a for name in ("wq", "wk", "wv", "bq", "bk")
+                                                 for a in (f"--{name}", tmp_path / f"{name}.npy")],
+         "--heads", "2", "--rel-embeddings", tmp_path / "rel.npy", "--pos-att-type", "c2p", "--dtype", "float64",
+         "--show", "weights", "--format", "npy", "-o", out])
+    expected, _ = reference(q, k, v, pos_key, None, ("c2p",), 0, 0)
+    assert np.abs(np.load(out) - expected[0]).max() < 1e-12
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--position-buckets", "4"], "give the relative position table with --rel-embeddings"),
+    (["--rel-embeddings", "1 0; 0 1", "--pos-att-type", "c2q"], "--pos-att-type takes c2p, p2c or both"),
+    (["--rel-embeddings", "1 0 0; 0 1 0"], "--rel-embeddings has 3 columns"),
+    (["--rel-embeddings", "1 0; 0 1; 1 1"], "--rel-embeddings has 3 rows"),
+    (["--rel-embeddings", "1 0; 0 1", "--position-buckets", "8", "--max-relative-positions", "4"],
+     "--max-relative-positions must be more than 5"),
+])
+def test_compute_refuses_what_it_cannot_compute_in_one_line(args, says):
+    err = run_error(["compute", "--x", "1 0; 0 1", *args])
+    assert says in err, err
+
+
+@pytest.mark.parametrize("case", ["deberta_v3", "deberta_v3_pos_proj"])
+@pytest.mark.parametrize("layer", [0, 1])
+def test_compute_config_runs_one_deberta_layer_as_the_model_does(case, layer, tmp_path):
+    """compute --config MODEL/config.json --layer L --x hidden_states[L]: transformers' maps of that layer."""
+    folder = GOLDEN.parent / case
+    expected = np.load(folder / "expected.npz")
+    n = json.loads((folder / "case.json").read_text())["lengths"][0]
+    np.save(tmp_path / "h.npy", expected["hidden"][layer, 0, :n].astype(np.float32))
+    out = tmp_path / "w.npy"
+    run(["compute", "--config", folder / "config.json", "--layer", str(layer), "--x", tmp_path / "h.npy",
+         "--show", "weights", "--format", "npy", "-o", out])
+    assert np.abs(np.load(out) - expected["attentions"][layer, 0, :, :n, :n]).max() < 1e-5
+    err = run_error(["compute", "--config", folder / "config.json", "--layer", str(layer), "--x", tmp_path / "h.npy",
+                     "--rel-embeddings", "1 0; 0 1"])
+    assert "--rel-embeddings" in err and "--config decides" in err

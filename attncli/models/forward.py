@@ -108,16 +108,13 @@ def attention_kwargs(spec: Spec) -> dict:
 
 def layer_weights(layer: Layer, n: int) -> dict:
     """Layer i's self-attention for n tokens as attncli.core.attention keywords: W_Q, W_K, W_V, W_O and biases
-    (in × out), heads, kv heads, and its settings (layer_spec)."""
+    (in × out), heads, kv heads, and its settings (layer_spec); DeBERTa's relative-position terms as
+    `rel_embeddings` (a core Disentangled)."""
     fam, s = layer.ckpt.family, layer.s
     if fam.qk_norm is not None:  # the core's attention has no q/k norms: refused rather than computed without
         raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model normalizes each head's q and k "
                         f"over head_dim ({', '.join(fam.qk_norm)}) before RoPE, which one layer's attention does "
                         "not compute yet; the model's own forward pass does (attncli model, its layers chosen)")
-    if fam.relative is not None and layer_terms(layer) is not None:  # DeBERTa's c2p/p2c: the model's pass has them
-        raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model adds relative-position scores "
-                        "(disentangled attention, c2p/p2c), which one layer's attention from a config does not "
-                        "compute yet; the model's own forward pass does (attncli model, its layers chosen)")
     proj = qkv_weights(layer)
     if fam.fused_qkv is not None:
         (w, b), d = proj[0], s.hidden
@@ -126,8 +123,11 @@ def layer_weights(layer: Layer, n: int) -> dict:
         proj = list(zip(ws, bs, strict=True))
     (wq, bq), (wk, bk), (wv, bv) = proj
     wo, bo = layer.linear(fam.o, s.heads * s.head_dim, s.hidden, layer.ckpt.flag(fam.o_bias))
-    return dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=s.heads, kv_heads=s.kv_heads,
-                **attention_kwargs(layer_spec(layer.ckpt, layer.i, s, n)))
+    out = dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=s.heads, kv_heads=s.kv_heads,
+               **attention_kwargs(layer_spec(layer.ckpt, layer.i, s, n)))
+    if fam.relative is not None:  # DeBERTa: the layer's c2p/p2c terms, whole (compute's rel_embeddings takes them)
+        out["rel_embeddings"] = layer_terms(layer)
+    return out
 
 
 # ---------------------------------------------------------------- the pass, a layer at a time
