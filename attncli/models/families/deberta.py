@@ -9,7 +9,7 @@ from attncli.models.family import ACT, EPS, Family, Honoured, Refused, Relative,
 
 REL = "models/relative.py (layer_terms; the core's disentangled.py)"
 # the golden cases (tests/golden/models) of the family
-DEBERTA = ("deberta_v3", "deberta_v3_pos_proj")
+DEBERTA = ("deberta_v3", "deberta_v3_pos_proj", "deberta_v2_absolute")
 
 FAMILIES: dict[str, Family] = {
     "deberta-v2": Family(
@@ -33,7 +33,7 @@ FAMILIES: dict[str, Family] = {
                 Honoured("layer_norm_eps", 1e-7, EPS, DEBERTA),
                 Honoured("position_biased_input", True, "forward.embeddings (the family's position_key)",
                          DEBERTA),
-                Honoured("relative_attention", False, REL, DEBERTA),
+                Honoured("relative_attention", False, REL + " (off: no terms, the scale still counts them)", DEBERTA),
                 Honoured("pos_att_type", None, REL + " and relative.deberta_scale", DEBERTA),
                 Honoured("position_buckets", -1, REL + " (relative.settings)", DEBERTA),
                 Honoured("max_relative_positions", -1, REL + " (relative.settings)", DEBERTA),

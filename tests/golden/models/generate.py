@@ -543,6 +543,19 @@ CASES: list[dict] = [
                "type_vocab_size 2 (row 0 added). 3 heads of 12. A batch of two texts, right-padded with "
                "[PAD] = 0. tokenizer_config.json names DebertaV2Tokenizer with do_lower_case and "
                "split_by_punct."),
+    dict(name="deberta_v2_absolute", family="deberta-v2", cls=T.DebertaV2Model, seed=1342, tokenizer="spm_deberta",
+         texts=["tokens attend to tokens; heads attend to heads."],
+         config=T.DebertaV2Config(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                  intermediate_size=64, max_position_embeddings=40, type_vocab_size=0,
+                                  relative_attention=False, pos_att_type=["p2c", "c2p"], layer_norm_eps=1e-7,
+                                  hidden_act="gelu"),
+         spm_config={"do_lower_case": False, "vocab_type": "spm"},
+         notes="DebertaV2Model with relative_attention false (DebertaV2Config's default): no rel_embeddings, no "
+               "c2p or p2c terms, but pos_att_type [p2c, c2p] still sets the scale to 1/sqrt(16 * 3) "
+               "(DisentangledSelfAttention counts the terms before it looks at relative_attention); "
+               "position_biased_input true (the default): learned absolute positions. share_att_key, "
+               "position_buckets and norm_rel_ebd are absent (nothing reads them without relative "
+               "attention)."),
 
     # ---- issue 22, predict: cases of this group below (one section per group keeps merges apart)
     #
