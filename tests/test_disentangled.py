@@ -188,6 +188,17 @@ def test_compute_rel_embeddings_projects_the_table_with_the_layers_own_weights(t
     assert np.abs(np.load(out) - expected[0]).max() < 1e-12
 
 
+def test_compute_reads_the_table_transposed_in_cols_layout():
+    x, rel = "1 0 1 0; 0 2 0 2; 1 1 1 1", "0.5 0 0 0; 0 0.5 0 0; 0 0 0.5 0; 0 0 0 0.5; 1 1 0 0; 0 0 1 1"
+    x_cols = "1 0 1; 0 2 1; 1 0 1; 0 2 1"
+    rel_cols = "0.5 0 0 0 1 0; 0 0.5 0 0 1 0; 0 0 0.5 0 0 1; 0 0 0 0.5 0 1"
+    rows = json.loads(run(["compute", "--x", x, "--rel-embeddings", rel, "--show", "weights", "--format",
+                           "json"]).stdout)["weights"]
+    cols = json.loads(run(["compute", "--layout", "cols", "--x", x_cols, "--rel-embeddings", rel_cols, "--show",
+                           "weights", "--format", "json"]).stdout)["weights"]
+    assert np.allclose(np.array(rows), np.array(cols).T, atol=1e-6)
+
+
 @pytest.mark.parametrize("args,says", [
     (["--position-buckets", "4"], "give the relative position table with --rel-embeddings"),
     (["--rel-embeddings", "1 0; 0 1", "--pos-att-type", "c2q"], "--pos-att-type takes c2p, p2c or both"),
@@ -216,3 +227,19 @@ def test_compute_config_runs_one_deberta_layer_as_the_model_does(case, layer, tm
     err = run_error(["compute", "--config", folder / "config.json", "--layer", str(layer), "--x", tmp_path / "h.npy",
                      "--rel-embeddings", "1 0; 0 1"])
     assert "--rel-embeddings" in err and "--config decides" in err
+
+
+def test_a_problem_file_holds_the_relative_table_and_its_settings(tmp_path):
+    np.save(tmp_path / "rel.npy", np.eye(4)[:4] * 0.5)
+    (tmp_path / "problem.toml").write_text('x = [[1, 0, 1, 0], [0, 2, 0, 2], [1, 1, 1, 1], [0, 1, 0, 1]]\n'
+                                            'rel_embeddings = "rel.npy"\npos_att_type = "p2c"\n'
+                                            'position_buckets = 2\nmax_relative_positions = 4\n')
+    got = json.loads(run(["compute", tmp_path / "problem.toml", "--show", "weights", "--format", "json"],
+                         cwd=tmp_path.parent).stdout)["weights"]
+    given = json.loads(run(["compute", "--x", "1 0 1 0; 0 2 0 2; 1 1 1 1; 0 1 0 1", "--rel-embeddings",
+                            tmp_path / "rel.npy", "--pos-att-type", "p2c", "--position-buckets", "2",
+                            "--max-relative-positions", "4", "--show", "weights", "--format", "json"]).stdout)
+    assert got == given["weights"]
+    plain = json.loads(run(["compute", "--x", "1 0 1 0; 0 2 0 2; 1 1 1 1; 0 1 0 1", "--show", "weights",
+                            "--format", "json"]).stdout)["weights"]
+    assert got != plain

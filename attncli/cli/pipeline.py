@@ -152,9 +152,9 @@ def rows_problem(kw: dict[str, Any]) -> tuple[dict[str, Any], Callable[..., Atte
     if kw.get("layout", "rows") != "cols":
         return kw, compute_attention
     rows = {**kw, "layout": "rows"}
-    for name in (*MATRICES, "x", "bias", "mask", "adjacency", "pe"):
+    for name in (*MATRICES, "x", "bias", "mask", "adjacency", "pe", "rel_embeddings"):
         a = kw.get(name)
-        if a is None or isinstance(a, str):
+        if a is None or isinstance(a, (str, Disentangled)):  # a model layer's terms (--config) are rows already
             continue
         rows[name] = [to_rows(np.asarray(m)) for m in a] if isinstance(a, (list, tuple)) and name in MATRICES \
             else to_rows(np.asarray(a))

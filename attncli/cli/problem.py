@@ -63,7 +63,7 @@ PATH_OPTIONS = {"x", "x_kv", "image", "q", "k", "v", "tokens", "ids", "embedding
                 "adjacency", "edges", "pe", "expected", "tokenizer", "config", "rel_embeddings"}
 # inputs whose orientation the layout decides: a problem file holding any of them is written in one layout
 MATRIX_KEYS = {"x", "x_kv", "q", "k", "v", "wq", "wk", "wv", "wo", "weights", "w_score", "wa_q", "wa_k", "mask",
-               "bias", "adjacency", "pe", "expected"}
+               "bias", "adjacency", "pe", "expected", "rel_embeddings"}
 LIST_AS_TEXT = {"key_lens", "query_lens", "window"}  # [5, 3] -> "5,3"; [2, 0] -> "2:0" for window
 # keys some computing command takes: a problem file may hold them all, each command uses its own
 COMMAND_KEYS = {"show", "fmt", "output", "precision", "what", "atol", "rtol", "decimals", "expected", "diagnose",
