@@ -21,7 +21,7 @@ pytest.importorskip("tokenizers")
 
 from attncli.errors import AttnError  # noqa: E402
 from attncli.models.checkpoint import open_checkpoint  # noqa: E402
-from attncli.models.tokens import encode_texts  # noqa: E402
+from attncli.models.tokens import _tokenizer, encode_texts  # noqa: E402
 from attncli.text.spm import piece_types  # noqa: E402
 
 GOLDEN = Path(__file__).parent / "golden" / "models"
@@ -60,6 +60,29 @@ def test_labels_show_the_word_starts(tmp_path):
     meta = json.loads(out.read_text())["meta"]
     assert meta["tokens"][0] == "[CLS]" and meta["tokens"][-1] == "[SEP]"
     assert meta["labels"][1].startswith("␣") and meta["tokens"][1].startswith("▁")
+
+
+@pytest.mark.parametrize("name", SPM_CASES)
+def test_every_token_is_labelled_as_the_rebuilt_decoder_writes_it(name):
+    """As tests/test_model_labels.py does for tokenizer.json: every id's label is what the Metaspace decoder
+    writes for it (␣ for a word start), special and added tokens as they are."""
+    folder = GOLDEN / name
+    tok = _tokenizer(open_checkpoint(str(folder)), True)  # the tokenizers.Tokenizer attncli rebuilt
+    added = {int(i) for i in tok.get_added_tokens_decoder()}
+    ids = list(range(tok.get_vocab_size(with_added_tokens=True)))
+    rows = [ids[k:k + 32] for k in range(0, len(ids), 32)]
+    out = run(["model", folder, *(a for row in rows for a in ("--ids", " ".join(map(str, row)))), "--layers", "0",
+               "--heads", "0", "--format", "json"])
+    meta = json.loads(out.stdout)["meta"]
+    tokens = [t for row in meta["tokens"] for t in row]
+    labels = [t for row in meta["labels"] for t in row]
+    assert tokens == [tok.id_to_token(i) for i in ids]
+    for i, token, label in zip(ids, tokens, labels, strict=True):
+        if i in added:
+            assert label == token
+        else:
+            assert label.replace("␣", " ") == tok.decoder.decode(["a", token])[1:], (i, token, label)
+    assert sum(label.startswith("␣") for label in labels) > 5
 
 
 def copy_case(tmp_path: Path, name: str = "deberta_v3") -> Path:
