@@ -33,6 +33,13 @@ For each case in CASES it writes tests/golden/models/<case>/:
                                   ε matters.
   tokenizer.json                  a small tokenizer made with the `tokenizers` library, in the style of the
                                   family (WordPiece + "[CLS] $A [SEP]"; byte-level BPE; Metaspace BPE + "<s>").
+                                  The deberta-v2 cases have none: spm.model, a SentencePiece unigram model
+                                  trained on CORPUS with sentencepiece's trainer (needs `sentencepiece` and
+                                  `protobuf` in the torch environment), and tokenizer_config.json, as
+                                  DeBERTa-v3 ships them; their ids come from transformers' AutoTokenizer
+                                  (DebertaV2Tokenizer), and case.json's tokenizer_checks holds more texts with
+                                  the ids it gives. deberta_v3/buckets.npz holds transformers'
+                                  make_log_bucket_position over -1100..1100 at (256, 512) and (8, 64).
   case.json                       what `attncli model` is given and what to expect:
                                     family, class (the transformers class saved), prefix (of the tensor
                                     names), texts (list, or null for an ids case), ids (the unpadded ids of
