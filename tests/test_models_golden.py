@@ -40,8 +40,9 @@ TEXT_CASES = [c for c in CASES if json.loads((GOLDEN / c / "case.json").read_tex
 ATT_TOL = 1e-5
 HID_TOL = 1e-4
 FAMILIES = {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "qwen3", "bloom", "deberta-v2"}
-# the cases whose tokenizer is a SentencePiece model (spm.model, no tokenizer.json), read with `sentencepiece`
-SPM_CASES = [c for c in CASES if (GOLDEN / c / "spm.model").is_file()]
+# the cases whose tokenizer is a SentencePiece model (spm.model or tokenizer.model, no tokenizer.json), read with
+# `sentencepiece`
+SPM_CASES = [c for c in CASES if not (GOLDEN / c / "tokenizer.json").is_file()]
 
 
 def load(name: str) -> tuple[dict, dict[str, np.ndarray]]:
@@ -130,7 +131,8 @@ def test_every_family_and_setting_is_covered():
     window = json.loads((GOLDEN / "mistral_window" / "config.json").read_text())["sliding_window"]
     assert window < cases["mistral_window"]["lengths"][0]
     for name in cases:
-        tokenizer = "spm.model" if name in SPM_CASES else "tokenizer.json"
+        tokenizer = next((f for f in ("spm.model", "tokenizer.model") if (GOLDEN / name / f).is_file()),
+                         "tokenizer.json")
         for needed in ("config.json", "model.safetensors", tokenizer, "expected.npz"):
             assert (GOLDEN / name / needed).is_file(), (name, needed)
 

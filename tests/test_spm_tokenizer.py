@@ -1,9 +1,10 @@
-"""SentencePiece tokenizers (a model's spm.model, no tokenizer.json): ids as transformers' tokenizer gives them.
+"""SentencePiece tokenizers (a model's spm.model or tokenizer.model, no tokenizer.json): ids as transformers'
+tokenizer gives them.
 
-The golden cases with an spm.model (tests/golden/models/deberta_v3*, made by generate.py) keep, in case.json's
-tokenizer_checks, texts and the ids transformers 5.24's DebertaV2Tokenizer gave for them (whitespace runs, tabs,
-uppercase under do_lower_case, punctuation under split_by_punct, unknown characters, special tokens typed in the
-text); attncli's tokenizer must give the same ids."""
+The golden cases with one (tests/golden/models/deberta_*, llama_spm, made by generate.py) keep, in case.json's
+tokenizer_checks, texts and the ids transformers 5.24's DebertaV2Tokenizer or LlamaTokenizer gave for them
+(whitespace runs, tabs, uppercase under do_lower_case, punctuation under split_by_punct, characters only byte
+fallback spells, special tokens typed in the text); attncli's tokenizer must give the same ids."""
 
 from __future__ import annotations
 
@@ -25,11 +26,13 @@ from attncli.models.tokens import _tokenizer, encode_texts  # noqa: E402
 from attncli.text.spm import piece_types  # noqa: E402
 
 GOLDEN = Path(__file__).parent / "golden" / "models"
-SPM_CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "spm.model").is_file())
+SPM_CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "case.json").is_file()
+                   and not (p / "tokenizer.json").is_file())
 
 
 def test_there_are_sentencepiece_cases():
-    assert SPM_CASES == ["deberta_v2_absolute", "deberta_v3", "deberta_v3_pos_proj"]
+    assert SPM_CASES == ["deberta_v2_absolute", "deberta_v3", "deberta_v3_pos_proj", "llama_spm"]
+    assert (GOLDEN / "llama_spm" / "tokenizer.model").is_file()
 
 
 @pytest.mark.parametrize("name", SPM_CASES)
@@ -80,8 +83,9 @@ def test_every_token_is_labelled_as_the_rebuilt_decoder_writes_it(name):
     for i, token, label in zip(ids, tokens, labels, strict=True):
         if i in added:
             assert label == token
-        else:
-            assert label.replace("␣", " ") == tok.decoder.decode(["a", token])[1:], (i, token, label)
+        elif not token.startswith("<0x"):  # byte pieces: tests/test_model_labels.py's rule for Llama's bytes
+            shown = label.replace("␣", " ").replace("⏎", "\n").replace("⇥", "\t").replace("␍", "\r")
+            assert shown == tok.decoder.decode(["a", token])[1:], (i, token, label)
     assert sum(label.startswith("␣") for label in labels) > 5
 
 
@@ -95,7 +99,7 @@ def test_a_class_attncli_does_not_rebuild_is_refused_by_name(tmp_path):
     folder = copy_case(tmp_path)
     (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "T5Tokenizer"}))
     err = run_error(["model", folder, "--text", "the cat"])
-    assert "T5Tokenizer" in err and "DebertaV2Tokenizer" in err and "--ids" in err
+    assert "T5Tokenizer" in err and "DebertaV2Tokenizer, LlamaTokenizer" in err and "--ids" in err
     run(["model", folder, "--ids", "1 6 7 2"])  # ids need no tokenizer
 
 

@@ -11,8 +11,9 @@ pipeline from them. Reproduced here:
     pre-tokenizer [Punctuation (isolated) if split_by_punct] · Metaspace "▁" (prefixed always, or only first
     without add_prefix_space); "[CLS] A [SEP]" (pairs "[CLS] A [SEP] B [SEP]"); special tokens matched in the raw
     text.
+    LlamaTokenizer (models/llama/tokenization_llama.py; Llama-1/2's tokenizer.model): see llama() below.
 
-Other classes (T5Tokenizer, LlamaTokenizer, ...) are refused by name. Bytes in, a tokenizer out: the caller
+Other classes (T5Tokenizer, ...) are refused by name. Bytes in, a tokenizer out: the caller
 reads the files (attncli.io, models/tokens.py).
 """
 
@@ -165,10 +166,66 @@ def _added_tokens(tok: Any, settings: dict[str, Any], name: str) -> None:
                         "which the SentencePiece model does not give it; attncli stops rather than guess its id")
 
 
+def merges_of(vocab: dict[str, int]) -> list[tuple[str, str]]:
+    """BPE merges from a vocabulary alone, as transformers' generate_merges makes them for a SentencePiece BPE
+    model (tokenization_utils_base.py): every split of a piece into two pieces of the vocabulary, ordered by the
+    merged piece's id, then the lengths of its left and right parts (each piece's splits by their parts' ids)."""
+    merges = []
+    for merge, rank in vocab.items():
+        local = [(merge[:i], merge[i:], rank) for i in range(1, len(merge))
+                 if merge[:i] in vocab and merge[i:] in vocab]
+        merges.extend(sorted(local, key=lambda m: (vocab[m[0]], vocab[m[1]])))
+    return [(left, right) for left, right, _ in sorted(merges, key=lambda m: (m[2], len(m[0]), len(m[1])))]
+
+
+def llama(vocab: list[tuple[str, float]], unk_id: int, types: list[int], settings: dict[str, Any],
+          name: str) -> Tokenizer:
+    """transformers' LlamaTokenizer over a SentencePiece BPE model (models/llama/tokenization_llama.py): BPE over
+    the pieces with the merges merges_of gives and byte fallback (no unknown token: a character with no piece
+    and no byte pieces is left out); no normalizer; Metaspace "▁" before the first word only (legacy false, the
+    default), before every word (legacy true) or never (add_prefix_space false); `<s>` before the text only
+    with add_bos_token, `</s>` after it only with add_eos_token (both false when tokenizer_config.json does not
+    say, as TokenizersBackend reads them)."""
+    require_tokenizers()
+    from tokenizers import AddedToken, decoders, pre_tokenizers, processors
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers.models import BPE
+
+    ranks = {piece: i for i, (piece, _) in enumerate(vocab)}
+    prefix = settings.get("add_prefix_space")
+    prefix = True if prefix is None else bool(prefix)
+    scheme = ("first" if not settings.get("legacy", False) else "always") if prefix else "never"
+    specials = {key: _token(settings.get(key)) or default
+                for key, default in (("unk_token", "<unk>"), ("bos_token", "<s>"), ("eos_token", "</s>"))}
+    with library_call(f"cannot build LlamaTokenizer from '{name}'"):
+        tok = HFTokenizer(BPE(vocab=ranks, merges=merges_of(ranks), fuse_unk=True, byte_fallback=True,
+                              dropout=None))
+        tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=scheme, split=False)
+        steps = [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()]
+        tok.decoder = decoders.Sequence(steps + ([decoders.Strip(content=" ", left=1)] if prefix else []))
+        added = [AddedToken(piece, normalized=False, special=kind == CONTROL)
+                 for (piece, _), kind in zip(vocab, types, strict=True) if kind in (CONTROL, USER_DEFINED)]
+        tok.add_tokens([t for t in added if not t.special])
+        tok.add_special_tokens([t for t in added if t.special])
+        named = [specials[key] for key in ("unk_token", "bos_token", "eos_token")]
+        pad = _token(settings.get("pad_token"))
+        tok.add_special_tokens([AddedToken(t, normalized=False, special=True)
+                                for t in dict.fromkeys(named + ([pad] if pad else []))])
+        _added_tokens(tok, settings, name)
+        bos, eos = specials["bos_token"], specials["eos_token"]
+        add_bos, add_eos = bool(settings.get("add_bos_token", False)), bool(settings.get("add_eos_token", False))
+        single = f"{bos + ':0 ' if add_bos else ''}$A:0{' ' + eos + ':0' if add_eos else ''}"
+        pair = f"{single}{' ' + bos + ':1' if add_bos else ''} $B:1{' ' + eos + ':1' if add_eos else ''}"
+        tok.post_processor = processors.TemplateProcessing(
+            single=single, pair=pair, special_tokens=[(t, tok.token_to_id(t)) for t, on in ((bos, add_bos),
+                                                                                           (eos, add_eos)) if on])
+    return Tokenizer(name, tok)
+
+
 # tokenizer classes (tokenizer_config.json's tokenizer_class, "Fast" dropped) attncli rebuilds from a SentencePiece
 # model; and the class AutoTokenizer picks from config.json's model_type when tokenizer_config.json names none
-BUILDERS = {"DebertaV2Tokenizer": deberta_v2}
-BY_MODEL_TYPE = {"deberta-v2": "DebertaV2Tokenizer"}
+BUILDERS = {"DebertaV2Tokenizer": deberta_v2, "LlamaTokenizer": llama}
+BY_MODEL_TYPE = {"deberta-v2": "DebertaV2Tokenizer", "llama": "LlamaTokenizer"}
 
 
 def tokenizer_from_spm(data: bytes, name: str, settings: dict[str, Any], model_type: Any) -> Tokenizer:

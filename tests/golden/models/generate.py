@@ -186,11 +186,28 @@ def spm_deberta(folder: Path, tokenizer_config: dict) -> None:
     (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2, sort_keys=True) + "\n")
 
 
+def spm_llama(folder: Path, tokenizer_config: dict) -> None:
+    """Llama-2 style: a SentencePiece BPE tokenizer.model trained on CORPUS with byte fallback (<unk>=0 <s>=1
+    </s>=2, then the 256 byte pieces <0x00>..<0xFF>) and tokenizer_config.json; no tokenizer.json."""
+    import io
+
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(CORPUS), model_writer=model, vocab_size=330, model_type="bpe",
+        hard_vocab_limit=False, character_coverage=1.0, num_threads=1, normalization_rule_name="identity",
+        byte_fallback=True, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2)
+    (folder / "tokenizer.model").write_bytes(model.getvalue())
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2, sort_keys=True) + "\n")
+
+
 # tokenizers read from a SentencePiece model by transformers (no tokenizer.json): name -> writer(folder, config)
-SPM_TOKENIZERS = {"spm_deberta": spm_deberta}
+SPM_TOKENIZERS = {"spm_deberta": spm_deberta, "spm_llama": spm_llama}
 # texts whose ids transformers' tokenizer gives are kept in case.json (tokenizer_checks) for SentencePiece cases
 SPM_CHECKS = ["the cat sat on the mat.", "The  Cat\tsat\n on [MASK] mat!", "  leading and trailing  ",
-              "unknown 猫 characters, déjà vu", "tokens;attend,to:tokens", "[CLS] typed [SEP]", "don't stop"]
+              "unknown 猫 characters, déjà vu", "tokens;attend,to:tokens", "[CLS] typed [SEP]", "don't stop",
+              "<s> typed </s> and <unk>"]
 
 TOKENIZERS = {
     "wordpiece": (wordpiece, {"pad_token": "[PAD]"}),
@@ -521,7 +538,7 @@ CASES: list[dict] = [
                                   relative_attention=True, max_relative_positions=-1, position_buckets=8,
                                   pos_att_type="p2c|c2p", share_att_key=True, norm_rel_ebd="layer_norm",
                                   position_biased_input=False, layer_norm_eps=1e-7, hidden_act="gelu"),
-         spm_config={"do_lower_case": False, "vocab_type": "spm"},
+         spm_config={"do_lower_case": False, "vocab_type": "spm"}, spm_class="DebertaV2Tokenizer",
          notes="DebertaV2Model (no prefix) in DeBERTa-v3's layout: relative_attention, pos_att_type p2c|c2p, "
                "share_att_key (the positions go through each layer's own query_proj/key_proj, biases "
                "included), norm_rel_ebd layer_norm (encoder.LayerNorm on encoder.rel_embeddings), "
@@ -542,6 +559,7 @@ CASES: list[dict] = [
                                   share_att_key=False, position_biased_input=True, layer_norm_eps=1e-7,
                                   hidden_act="gelu"),
          spm_config={"tokenizer_class": "DebertaV2Tokenizer", "do_lower_case": True, "split_by_punct": True},
+         spm_class="DebertaV2Tokenizer",
          notes="DebertaV2ForMaskedLM (prefix 'deberta.', plus the legacy MLM head lm_predictions.*) with "
                "share_att_key false: each layer has its own pos_key_proj (c2p) and pos_query_proj (p2c). "
                "No position_buckets (absent: -1) and max_relative_positions 6: relative positions i - j "
@@ -556,13 +574,26 @@ CASES: list[dict] = [
                                   intermediate_size=64, max_position_embeddings=40, type_vocab_size=0,
                                   relative_attention=False, pos_att_type=["p2c", "c2p"], layer_norm_eps=1e-7,
                                   hidden_act="gelu"),
-         spm_config={"do_lower_case": False, "vocab_type": "spm"},
+         spm_config={"do_lower_case": False, "vocab_type": "spm"}, spm_class="DebertaV2Tokenizer",
          notes="DebertaV2Model with relative_attention false (DebertaV2Config's default): no rel_embeddings, no "
                "c2p or p2c terms, but pos_att_type [p2c, c2p] still sets the scale to 1/sqrt(16 * 3) "
                "(DisentangledSelfAttention counts the terms before it looks at relative_attention); "
                "position_biased_input true (the default): learned absolute positions. share_att_key, "
                "position_buckets and norm_rel_ebd are absent (nothing reads them without relative "
                "attention)."),
+    dict(name="llama_spm", family="llama", cls=T.LlamaModel, seed=1343, tokenizer="spm_llama",
+         texts=["every head looks at every token in the text."],
+         config=T.LlamaConfig(vocab_size=384, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0,
+                              max_position_embeddings=64, tie_word_embeddings=False),
+         spm_config={"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": False,
+                     "legacy": False, "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+                     "pad_token": "</s>"},
+         spm_class="LlamaTokenizer",
+         notes="LlamaModel whose tokenizer is a SentencePiece BPE tokenizer.model (byte fallback) with Llama-2's "
+               "tokenizer_config.json (LlamaTokenizer, add_bos_token true, legacy false) and no "
+               "tokenizer.json; ids from transformers' LlamaTokenizer, which builds BPE merges from the "
+               "vocabulary (generate_merges) and puts <s> first."),
 
     # ---- issue 22, predict: cases of this group below (one section per group keeps merges apart)
     #
@@ -629,7 +660,7 @@ def encode(c: dict, folder: Path) -> tuple[np.ndarray, np.ndarray, list[list[int
     """input_ids, attention_mask (B, n) from transformers' tokenizer, checked against tokenizers' encode."""
     if c["tokenizer"] in SPM_TOKENIZERS:  # transformers' own class for the folder (AutoTokenizer), its backend
         hf = transformers.AutoTokenizer.from_pretrained(folder)
-        assert type(hf).__name__ == "DebertaV2Tokenizer", type(hf)
+        assert type(hf).__name__ == c["spm_class"], type(hf)
         backend = hf.backend_tokenizer
     else:
         path = folder / "tokenizer.json"
