@@ -44,6 +44,21 @@ def test_ids_equal_transformers_tokenizer(name):
         assert encode_texts(ckpt, [text]).ids == [ids], text
 
 
+@pytest.mark.parametrize("name", ["deberta_v3", "llama_spm"])
+def test_ids_equal_transformers_under_other_tokenizer_settings(name, tmp_path):
+    """The same SentencePiece model under other tokenizer_config.json settings (case.json's tokenizer_variants:
+    add_prefix_space false, legacy, add_bos_token / add_eos_token, a mask token the model lacks, another unknown
+    token): the ids transformers gave."""
+    variants = json.loads((GOLDEN / name / "case.json").read_text())["tokenizer_variants"]
+    assert len(variants) == 4
+    folder = copy_case(tmp_path, name)
+    for settings, checks in variants:
+        (folder / "tokenizer_config.json").write_text(json.dumps(settings))
+        ckpt = open_checkpoint(str(folder))
+        for text, ids in checks:
+            assert encode_texts(ckpt, [text]).ids == [ids], (settings, text)
+
+
 def test_the_settings_the_checks_cover():
     """do_lower_case and split_by_punct change the ids (so the checks above test them), and [MASK] is a
     user-defined piece of the model (an added token, matched in the raw text)."""

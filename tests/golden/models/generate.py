@@ -38,7 +38,9 @@ For each case in CASES it writes tests/golden/models/<case>/:
                                   `protobuf` in the torch environment), and tokenizer_config.json, as
                                   DeBERTa-v3 ships them; their ids come from transformers' AutoTokenizer
                                   (DebertaV2Tokenizer), and case.json's tokenizer_checks holds more texts with
-                                  the ids it gives. deberta_v3/buckets.npz holds transformers'
+                                  the ids it gives; tokenizer_variants, the ids of the same texts under other
+                                  tokenizer_config.json settings. llama_spm is the same with Llama-2's
+                                  tokenizer.model (BPE, byte fallback) and LlamaTokenizer. deberta_v3/buckets.npz holds transformers'
                                   make_log_bucket_position over -1100..1100 at (256, 512) and (8, 64).
   case.json                       what `attncli model` is given and what to expect:
                                     family, class (the transformers class saved), prefix (of the tensor
@@ -207,7 +209,7 @@ SPM_TOKENIZERS = {"spm_deberta": spm_deberta, "spm_llama": spm_llama}
 # texts whose ids transformers' tokenizer gives are kept in case.json (tokenizer_checks) for SentencePiece cases
 SPM_CHECKS = ["the cat sat on the mat.", "The  Cat\tsat\n on [MASK] mat!", "  leading and trailing  ",
               "unknown 猫 characters, déjà vu", "tokens;attend,to:tokens", "[CLS] typed [SEP]", "don't stop",
-              "<s> typed </s> and <unk>"]
+              "<s> typed </s> and <unk>", "a [MSK] b", "x[CLS]y<s>z[MASK]w"]
 
 TOKENIZERS = {
     "wordpiece": (wordpiece, {"pad_token": "[PAD]"}),
@@ -539,6 +541,9 @@ CASES: list[dict] = [
                                   pos_att_type="p2c|c2p", share_att_key=True, norm_rel_ebd="layer_norm",
                                   position_biased_input=False, layer_norm_eps=1e-7, hidden_act="gelu"),
          spm_config={"do_lower_case": False, "vocab_type": "spm"}, spm_class="DebertaV2Tokenizer",
+         spm_variants=[{"add_prefix_space": False}, {"do_lower_case": True, "split_by_punct": True,
+                                                      "add_prefix_space": False},
+                       {"mask_token": "[MSK]"}, {"unk_token": "[PAD]"}],
          notes="DebertaV2Model (no prefix) in DeBERTa-v3's layout: relative_attention, pos_att_type p2c|c2p, "
                "share_att_key (the positions go through each layer's own query_proj/key_proj, biases "
                "included), norm_rel_ebd layer_norm (encoder.LayerNorm on encoder.rel_embeddings), "
@@ -590,6 +595,10 @@ CASES: list[dict] = [
                      "legacy": False, "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
                      "pad_token": "</s>"},
          spm_class="LlamaTokenizer",
+         spm_variants=[{"tokenizer_class": "LlamaTokenizer"},
+                       {"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "legacy": True},
+                       {"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_prefix_space": False},
+                       {"tokenizer_class": "LlamaTokenizer", "add_eos_token": True}],
          notes="LlamaModel whose tokenizer is a SentencePiece BPE tokenizer.model (byte fallback) with Llama-2's "
                "tokenizer_config.json (LlamaTokenizer, add_bos_token true, legacy false) and no "
                "tokenizer.json; ids from transformers' LlamaTokenizer, which builds BPE merges from the "
@@ -649,6 +658,23 @@ def redraw(model: torch.nn.Module, seed: int, embed_std: float = 1.0) -> None:
                 raise AssertionError(f"redraw: unknown parameter {kind}.{pname}")
             done.add(id(p))
     assert done == {id(p) for p in model.parameters()}
+
+
+def spm_variants(folder: Path, variants: list[dict]) -> list:
+    """[tokenizer_config.json, [[text, ids], ...]] for each variant of the case's tokenizer_config.json: the same
+    SentencePiece model and config.json in a scratch folder, ids from transformers' AutoTokenizer."""
+    import tempfile
+
+    out = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in ("config.json", "spm.model", "tokenizer.model"):
+            if (folder / name).is_file():
+                shutil.copy(folder / name, Path(scratch) / name)
+        for variant in variants:
+            (Path(scratch) / "tokenizer_config.json").write_text(json.dumps(variant))
+            hf = transformers.AutoTokenizer.from_pretrained(scratch)
+            out.append([variant, [[t, hf(t)["input_ids"]] for t in SPM_CHECKS]])
+    return out
 
 
 def tensor_names(path: Path) -> dict[str, tuple[list[int], str]]:
@@ -874,6 +900,7 @@ def make(c: dict) -> list[Path]:
     if c["tokenizer"] in SPM_TOKENIZERS:  # more texts through transformers' tokenizer, for the reader's tests
         hf = transformers.AutoTokenizer.from_pretrained(folder)
         case["tokenizer_checks"] = [[t, hf(t)["input_ids"]] for t in SPM_CHECKS]
+        case["tokenizer_variants"] = spm_variants(folder, c.get("spm_variants", []))
     if family == "deberta-v2" and name == "deberta_v3":  # the bucket function itself at the Hub's settings
         from transformers.models.deberta_v2.modeling_deberta_v2 import make_log_bucket_position
 
