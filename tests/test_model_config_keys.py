@@ -194,8 +194,8 @@ INERT = {
     "text_config": "gemma3: read as the text model's config, whose keys the family's table lists",
     **{key: "gemma3: the vision tower and image tokens; attncli runs the text tower on text only" for key in (
         "vision_config", "mm_tokens_per_image", "boi_token_index", "eoi_token_index", "image_token_index")},
-    **{key: "the pooler or the MLM head, which attncli does not compute" for key in (
-        "pooler_dropout", "pooler_hidden_act", "pooler_hidden_size", "legacy")},
+    **{key: "the pooler, which attncli does not compute" for key in (
+        "pooler_dropout", "pooler_hidden_act", "pooler_hidden_size")},
     **{key: "read only by DeBERTa's ConvLayer, which conv_kernel_size (refused) switches on" for key in (
         "conv_act", "conv_groups")},
 }

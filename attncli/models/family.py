@@ -255,6 +255,12 @@ class Family:
     # logit settings config.json may hold that the family's head class does not apply (Gemma3ForConditionalGeneration
     # ignores its text_config's final_logit_softcapping): set to anything but null, predictions are refused
     lm_unread: tuple[str, ...] = ()
+    # True: the output weight is the word embeddings whatever tie_word_embeddings says (DeBERTa's non-legacy head
+    # multiplies by them itself)
+    lm_tied_always: bool = False
+    # (config key, value, lm_* fields): when config.json's key (its Honoured default when absent) is that value, the
+    # head is read with these fields in place of the family's (DeBERTa's legacy false: lm_predictions.lm_head.*)
+    lm_switch: tuple[str, Any, dict[str, Any]] | None = None
 
     def default(self, key: str) -> Any:
         """The value transformers uses when config.json does not have `key` (its Honoured entry; None if none)."""

@@ -65,6 +65,8 @@ class Predictions:
 def _tied(ckpt: Checkpoint) -> bool:
     """tie_word_embeddings from config.json, else the family's config class default (its Honoured entry)."""
     fam = ckpt.family
+    if fam.lm_tied_always:
+        return True
     value = (_outer(ckpt) if fam.lm_tie_outer else ckpt.config).get("tie_word_embeddings")
     if value is None:
         value = fam.default("tie_word_embeddings")
@@ -88,6 +90,7 @@ def head_of(ckpt: Checkpoint, s: Shapes, dtype: np.dtype) -> Head:
     """The checkpoint's LM or MLM head, its tensors read and checked, or one line saying it has none."""
     from attncli.models.factorized import embedding_width
 
+    ckpt = _head_family(ckpt)
     fam = ckpt.family
     kind = "masked-LM" if not fam.causal else "LM"
     top = dataclasses.replace(ckpt, prefix="")  # the head's tensors sit beside the base model's prefix
@@ -120,7 +123,7 @@ def head_of(ckpt: Checkpoint, s: Shapes, dtype: np.dtype) -> Head:
     width = embedding_width(ckpt, s)  # what the output weight reads: the embeddings' width (ELECTRA, ALBERT)
     word = ckpt.tensor(fam.word)
     weight = word if tied else top.tensor(out_name, (s.vocab, width))
-    kept = tied and top.has(out_name)  # tied, but the file holds the output weight too
+    kept = tied and not fam.lm_tied_always and top.has(out_name)  # tied, but the file holds the output weight too
     if kept and not np.array_equal(own := top.tensor(out_name, tuple(word.shape)), word):
         weight, tied = own, False  # transformers ties only equal tensors: it keeps the file's, with a warning
     bias_name = next((n for n in fam.lm_bias if top.has(n)), None)
@@ -144,6 +147,17 @@ def head_of(ckpt: Checkpoint, s: Shapes, dtype: np.dtype) -> Head:
     return Head(weight.astype(dtype, copy=False), bias, transform, act, s.eps,
                 _positive(ckpt, "logits_scaling"), _positive(ckpt, "final_logit_softcapping"), not fam.causal,
                 source)
+
+
+def _head_family(ckpt: Checkpoint) -> Checkpoint:
+    """The checkpoint with its family's head fields as config.json selects them (Family.lm_switch)."""
+    fam = ckpt.family
+    if fam.lm_switch is None:
+        return ckpt
+    key, value, fields = fam.lm_switch
+    given = rules.lookup(ckpt.config, key)
+    given = fam.default(key) if given is rules.MISSING or given is None else given
+    return dataclasses.replace(ckpt, family=dataclasses.replace(fam, **fields)) if given == value else ckpt
 
 
 def _head_act(ckpt: Checkpoint) -> str:

@@ -5,11 +5,34 @@ the checkpoint) — and no absolute positions unless position_biased_input."""
 from __future__ import annotations
 
 from attncli.models import relative
-from attncli.models.family import ACT, EPS, Family, Honoured, Refused, Relative, shape_keys
+from attncli.models.family import ACT, EPS, HEAD, Family, Honoured, Refused, Relative, shape_keys
 
 REL = "models/relative.py (layer_terms; the core's disentangled.py)"
 # the golden cases (tests/golden/models) of the family
 DEBERTA = ("deberta_v3", "deberta_v3_pos_proj", "deberta_v2_absolute")
+MLM = ("deberta_v3_mlm", "deberta_v2_mlm")
+
+# DebertaV2ForMaskedLM's two heads, chosen by config.json's legacy (DebertaV2Config's default true): legacy,
+# cls.predictions (BERT's: transform.dense → hidden_act → LayerNorm → decoder, tied, + bias); not legacy,
+# lm_predictions.lm_head (dense → hidden_act → LayerNorm, then · the word embeddings ᵀ + bias, always), the head
+# microsoft/deberta-v3-* ship — with legacy true (their configs leave it out) transformers draws a random head
+# in its place, so attncli refuses rather than show either
+_LEGACY = dict(
+    lm_head="cls.predictions.decoder.weight", lm_bias=("cls.predictions.bias", "cls.predictions.decoder.bias"),
+    lm_transform=("cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm.weight",
+                  "cls.predictions.transform.LayerNorm.bias"),
+    lm_instead=(("lm_predictions.lm_head.dense.weight",
+                 "one with DeBERTa's own masked-LM head (lm_predictions.lm_head.*, as microsoft/deberta-v3-* "
+                 "ship it), which DebertaV2ForMaskedLM reads only when config.json sets legacy false (with legacy "
+                 "true, the default, transformers draws a random head in its place); set \"legacy\": false in "
+                 "config.json to read it"),))
+_OWN = dict(
+    lm_bias=("lm_predictions.lm_head.bias",), lm_tied_always=True,
+    lm_transform=("lm_predictions.lm_head.dense", "lm_predictions.lm_head.LayerNorm.weight",
+                  "lm_predictions.lm_head.LayerNorm.bias"),
+    lm_instead=(("cls.predictions.transform.dense.weight",
+                 "one with DeBERTa's legacy masked-LM head (cls.predictions.*), which DebertaV2ForMaskedLM "
+                 "reads only when legacy is true (the default), and config.json sets legacy false"),))
 
 FAMILIES: dict[str, Family] = {
     "deberta-v2": Family(
@@ -44,7 +67,10 @@ FAMILIES: dict[str, Family] = {
                 Refused("attention_head_size", (), "heads narrower or wider than hidden_size / heads (transformers' "
                         "output projection then fails)"),
                 Refused("embedding_size", (), "embeddings narrower than the hidden size, widened by embed_proj"),
-                Refused("conv_kernel_size", (0,), "DeBERTa-v2's convolution beside the first layer (ConvLayer)"))),
+                Refused("conv_kernel_size", (0,), "DeBERTa-v2's convolution beside the first layer (ConvLayer)"),
+                Honoured("tie_word_embeddings", True, HEAD, MLM),
+                Honoured("legacy", True, "predict.head_of (Family.lm_switch: which masked-LM head)", MLM)),
+        **_LEGACY, lm_switch=("legacy", False, _OWN)),
 }
 
 ARCHITECTURES = {"DebertaV2": "deberta-v2"}

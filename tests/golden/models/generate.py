@@ -1190,6 +1190,29 @@ CASES: list[dict] = [
          notes="ModernBertForMaskedLM: head.dense with its bias (classifier_bias true; ModernBertConfig's default "
                "is false), classifier_activation silu (its default is gelu), head.norm without bias (norm_bias "
                "false), then decoder tied to the word embeddings (absent) plus decoder.bias (decoder_bias true)."),
+    dict(name="deberta_v3_mlm", family="deberta-v2", cls=T.DebertaV2ForMaskedLM, seed=1404, tokenizer="spm_deberta",
+         logits=True, texts=["the cat sat on the [MASK] and the dog ran in the [MASK]."],
+         config=T.DebertaV2Config(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                  intermediate_size=64, max_position_embeddings=64, type_vocab_size=0,
+                                  relative_attention=True, max_relative_positions=-1, position_buckets=8,
+                                  pos_att_type="p2c|c2p", share_att_key=True, norm_rel_ebd="layer_norm",
+                                  position_biased_input=False, layer_norm_eps=1e-7, hidden_act="gelu",
+                                  legacy=False, tie_word_embeddings=False),
+         spm_config={"do_lower_case": False, "vocab_type": "spm"}, spm_class="DebertaV2Tokenizer",
+         notes="DebertaV2ForMaskedLM with legacy false: the head microsoft/deberta-v3-* ship, "
+               "lm_predictions.lm_head.dense, gelu (hidden_act), lm_predictions.lm_head.LayerNorm, then times the "
+               "word embeddings (always: this head reads them itself, whatever tie_word_embeddings says; false "
+               "here) plus lm_predictions.lm_head.bias. DeBERTa-v3's attention as deberta_v3. Two [MASK]s."),
+    dict(name="deberta_v2_mlm", family="deberta-v2", cls=T.DebertaV2ForMaskedLM, seed=1405, tokenizer="spm_deberta",
+         logits=True, texts=["every [MASK] looks at every token in the text."],
+         config=T.DebertaV2Config(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                  intermediate_size=64, max_position_embeddings=40, type_vocab_size=0,
+                                  relative_attention=True, max_relative_positions=8, pos_att_type=["c2p", "p2c"],
+                                  layer_norm_eps=1e-7, hidden_act="gelu_new"),
+         spm_config={"do_lower_case": False, "vocab_type": "spm"}, spm_class="DebertaV2Tokenizer",
+         notes="DebertaV2ForMaskedLM with legacy true (DebertaV2Config's default, in config.json): BERT's head "
+               "cls.predictions.transform.dense, hidden_act (gelu_new), transform.LayerNorm, then the decoder tied "
+               "to the word embeddings (absent) plus cls.predictions.bias."),
 ]
 
 
