@@ -422,6 +422,25 @@ def test_deberta_reads_the_head_legacy_selects_and_refuses_the_other(name, legac
     run(["model", folder, *text_args(case), "--format", "json"])
 
 
+@pytest.mark.parametrize("key", ["classifier_bias", "decoder_bias"])
+def test_modernbert_head_biases_follow_their_config_keys(key, tmp_path):
+    """ModernBertForMaskedLM's head.dense and decoder have biases only as classifier_bias / decoder_bias say
+    (transformers ignores a file's bias then). Golden modernbert_mlm has both; with one key false, the logits are
+    this numpy head over transformers' last hidden state without that bias."""
+    from safetensors.numpy import load_file
+
+    case, expected = load("modernbert_mlm")
+    t = {k: v.astype(np.float64) for k, v in load_file(GOLDEN / "modernbert_mlm" / "model.safetensors").items()}
+    folder = copy_case("modernbert_mlm", tmp_path, **{key: False})
+    got = npz_run(folder, [*text_args(case), "--show", "logits"], tmp_path)
+    h = expected["hidden"][-1, 0] @ t["head.dense.weight"].T + (key != "classifier_bias") * t["head.dense.bias"]
+    h = h / (1 + np.exp(-h))  # silu (classifier_activation)
+    h = (h - h.mean(-1, keepdims=True)) / np.sqrt(h.var(-1, keepdims=True) + 1e-5) * t["head.norm.weight"]
+    want = h @ t["model.embeddings.tok_embeddings.weight"].T + (key != "decoder_bias") * t["decoder.bias"]
+    assert np.abs(got["logits"] - want).max() <= LOGIT_TOL
+    assert np.abs(got["logits"] - expected["logits"][0]).max() > 1e-2
+
+
 def test_a_family_without_a_known_tie_default_is_refused(tmp_path, monkeypatch):
     """A family whose table has no tie_word_embeddings default, config.json without the key: refused (not
     guessed). Checked on the library with the llama family's entry taken out."""

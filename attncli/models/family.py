@@ -261,6 +261,11 @@ class Family:
     # (config key, value, lm_* fields): when config.json's key (its Honoured default when absent) is that value, the
     # head is read with these fields in place of the family's (DeBERTa's legacy false: lm_predictions.lm_head.*)
     lm_switch: tuple[str, Any, dict[str, Any]] | None = None
+    # whether the head has its output bias (lm_bias) and its dense layer's bias: True, or the config key that says
+    # (ModernBERT's decoder_bias, classifier_bias); a bias the key turns off is not read even if the file holds it
+    # (transformers' Linear has none then); the head's norm has a bias as `norm_bias` says
+    lm_out_bias: bool | str = True
+    lm_dense_bias: bool | str = True
 
     def default(self, key: str) -> Any:
         """The value transformers uses when config.json does not have `key` (its Honoured entry; None if none)."""

@@ -107,7 +107,8 @@ def head_of(ckpt: Checkpoint, s: Shapes, dtype: np.dtype) -> Head:
     out_name = next((n for n in (fam.lm_head, *fam.lm_head_alt) if top.has(n)), fam.lm_head)
     needed = [fam.lm_transform[0] + ".weight"] if fam.lm_transform is not None else []
     needed += [] if tied else [out_name]
-    needed += [fam.lm_bias[0]] if fam.lm_bias and not any(top.has(n) for n in fam.lm_bias) else []
+    out_bias = fam.lm_bias if ckpt.flag(fam.lm_out_bias) else ()
+    needed += [out_bias[0]] if out_bias and not any(top.has(n) for n in out_bias) else []
     absent = [" or ".join((fam.lm_head, *fam.lm_head_alt)) if n == out_name else n for n in needed if not top.has(n)]
     if absent:
         arch = ckpt.config.get("architectures") or (_outer(ckpt).get("architectures") if fam.text_config else None)
@@ -126,15 +127,16 @@ def head_of(ckpt: Checkpoint, s: Shapes, dtype: np.dtype) -> Head:
     kept = tied and not fam.lm_tied_always and top.has(out_name)  # tied, but the file holds the output weight too
     if kept and not np.array_equal(own := top.tensor(out_name, tuple(word.shape)), word):
         weight, tied = own, False  # transformers ties only equal tensors: it keeps the file's, with a warning
-    bias_name = next((n for n in fam.lm_bias if top.has(n)), None)
+    bias_name = next((n for n in out_bias if top.has(n)), None)
     bias = None if bias_name is None else top.tensor(bias_name, (weight.shape[0],)).astype(dtype)
     transform, act = None, None
     if fam.lm_transform is not None:
         dense, nw, nb = fam.lm_transform
         w = top.tensor(dense + ".weight", (width, s.hidden)).astype(dtype).T  # (in, out): (d, e)
-        b = top.tensor(dense + ".bias", (width,)).astype(dtype) if top.has(dense + ".bias") else None
+        has_b = ckpt.flag(fam.lm_dense_bias) and top.has(dense + ".bias")
+        b = top.tensor(dense + ".bias", (width,)).astype(dtype) if has_b else None
         transform = (w, b, top.tensor(nw, (width,)).astype(dtype),
-                     top.tensor(nb, (width,)).astype(dtype) if top.has(nb) else None)
+                     top.tensor(nb, (width,)).astype(dtype) if ckpt.flag(fam.norm_bias) and top.has(nb) else None)
         name = _head_act(ckpt)
         if name not in ACTIVATIONS:
             raise AttnError(f"{OPTION}: the {kind} head's activation {name!r} is not supported; supported: "

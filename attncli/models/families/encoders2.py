@@ -28,7 +28,7 @@ MODERNBERT = ("modernbert", "modernbert_batch")
 EMBED = "factorized.embedding_width (the embedding tables' and their norm's width; the projection after them)"
 MB_LAYERS = "rules.modernbert_layer_type (rules.modernbert_window, rules.modernbert_rope_base)"
 MB_ROPE = "forward.layer_spec (rules.modernbert_rope_base)"
-MLM_HEAD = "predict.head_of (the masked-LM head: classifier_bias, decoder_bias say whether the file has the bias)"
+MLM_HEAD = "predict.head_of (the masked-LM head: Family.lm_act_key, lm_dense_bias, lm_out_bias)"
 
 
 def _electra_keys() -> tuple[Key, ...]:
@@ -130,7 +130,8 @@ FAMILIES: dict[str, Family] = {
         # ModernBertForMaskedLM: head.dense (its bias when classifier_bias), classifier_activation, head.norm (its
         # bias when norm_bias), then decoder (tied) and decoder.bias (when decoder_bias)
         lm_head="decoder.weight", lm_bias=("decoder.bias",),
-        lm_transform=("head.dense", "head.norm.weight", "head.norm.bias"), lm_act_key="classifier_activation"),
+        lm_transform=("head.dense", "head.norm.weight", "head.norm.bias"), lm_act_key="classifier_activation",
+        lm_out_bias="decoder_bias", lm_dense_bias="classifier_bias"),
 }
 
 ARCHITECTURES = {"XLMRoberta": "xlm-roberta", "Electra": "electra", "Albert": "albert", "ModernBert": "modernbert"}
