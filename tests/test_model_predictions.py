@@ -1,10 +1,11 @@
 """`attncli model --show predictions` / `logits` and `--pair` against transformers (issue 22).
 
-The golden cases with a head (tests/golden/models/*_lm, *_mlm, bert_pair; generate.py's predict section) were
-saved from transformers' *ForCausalLM / *ForMaskedLM classes and run by them: expected.npz holds their logits
-(B, n, vocab), torch.topk's top 5 ids, and for the decoders transformers' own `labels=` loss of each text.
+The golden cases with a head (tests/golden/models/*_lm, *_mlm, bert_pair; generate.py's predict and heads
+sections, one or more for every family with a head) were saved from transformers' *ForCausalLM / *ForMaskedLM
+classes and run by them: expected.npz holds their logits (B, n, vocab), torch.topk's top 5 ids, and for the
+decoders transformers' own `labels=` loss of each text.
 What is compared:
-* logits: |attncli − transformers| ≤ 1e-4, absolute (logits here reach ~35; measured ≤ 1.8e-5);
+* logits: |attncli − transformers| ≤ 1e-4, absolute (logits here reach ~71; measured ≤ 3.6e-5, gemma_lm);
 * top-5 ids: equal to torch.topk's at every valid position (an MLM's fillers: at each mask);
 * probabilities: top_p and p_next against a softmax of transformers' logits computed here in float64 (1e-5);
 * loss: within 1e-5 of transformers' labels= loss (measured ≤ 4.4e-6); perplexity = e^loss;
