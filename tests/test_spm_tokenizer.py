@@ -31,7 +31,8 @@ SPM_CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "case.json").is_file
 
 
 def test_there_are_sentencepiece_cases():
-    assert SPM_CASES == ["deberta_v2_absolute", "deberta_v3", "deberta_v3_pos_proj", "llama_spm"]
+    assert SPM_CASES == ["deberta_v2_absolute", "deberta_v2_mlm", "deberta_v3", "deberta_v3_mlm", "deberta_v3_pos_proj",
+                         "llama_spm"]
     assert (GOLDEN / "llama_spm" / "tokenizer.model").is_file()
 
 
