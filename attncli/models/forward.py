@@ -31,7 +31,7 @@ from attncli.core.attend import attend
 from attncli.core.spec import Plan, QKNorm, Rope, Spec
 from attncli.errors import AttnError, param
 from attncli.models import moe, rules
-from attncli.models.checkpoint import OPTION, Checkpoint
+from attncli.models.checkpoint import OPTION, Checkpoint, RowsOutside
 from attncli.models.factorized import embedding_width, project
 from attncli.models.family import Family
 from attncli.models.ops import gelu_, layer_norm
@@ -57,17 +57,18 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype, ty
     """(B, n, d) from token ids (B, n) and, for a family with token types, their type ids (B, n) (None: all 0);
     factorized embeddings: e wide, then projected to d."""
     fam = ckpt.family
-    word = ckpt.tensor(fam.word)
     width = embedding_width(ckpt, s)  # the hidden size, or a factorized embedding's embedding_size
-    if word.ndim != 2 or word.shape[1] != width:
-        raise AttnError(f"{OPTION}: the word embeddings '{ckpt.prefix + fam.word}' have shape {word.shape}, not "
-                        f"(vocabulary, {width}) as config.json's "
+    try:
+        word = ckpt.rows(fam.word, ids)  # (B, n, e): the text's rows only, read and decoded alone
+    except RowsOutside as outside:
+        bad = int(ids.max() if ids.max() >= outside.rows else ids.min())
+        raise AttnError(f"token id {bad} is outside the embedding table of {outside.rows} rows; is the tokenizer "
+                        "the model's own?") from None
+    if word.ndim != ids.ndim + 1 or word.shape[-1] != width:
+        raise AttnError(f"{OPTION}: the word embeddings '{ckpt.prefix + fam.word}' have rows of shape "
+                        f"{word.shape[ids.ndim:]}, not the (vocabulary, {width}) table config.json's "
                         f"{'hidden size' if width == s.hidden else 'embedding_size'} says")
-    if ids.size and (ids.min() < 0 or ids.max() >= word.shape[0]):
-        bad = int(ids.max() if ids.max() >= word.shape[0] else ids.min())
-        raise AttnError(f"token id {bad} is outside the embedding table of {word.shape[0]} rows; is the tokenizer "
-                        "the model's own?")
-    h = word[ids].astype(dtype)  # (B, n, d)
+    h = word.astype(dtype)  # (B, n, d)
     if fam.embed_scale:  # Gemma: × √d, √d rounded to the model's dtype first (hidden_size**0.5 as a tensor)
         h *= dtype.type(s.hidden ** 0.5)
     n = ids.shape[1]
