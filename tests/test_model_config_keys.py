@@ -67,6 +67,22 @@ FIELDS = {
     "bloom": ("vocab_size", "hidden_size", "n_layer", "n_head", "layer_norm_epsilon", "initializer_range",
               "use_cache", "bos_token_id", "eos_token_id", "pad_token_id", "apply_residual_connection_post_layernorm",
               "hidden_dropout", "attention_dropout", "pretraining_tp", "slow_but_exact", "tie_word_embeddings"),
+    # ---- issue 22, phi3 group
+    "phi3": ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+             "num_key_value_heads", "resid_pdrop", "embd_pdrop", "attention_dropout", "hidden_act",
+             "max_position_embeddings", "original_max_position_embeddings", "initializer_range", "rms_norm_eps",
+             "use_cache", "tie_word_embeddings", "rope_parameters", "bos_token_id", "eos_token_id", "pad_token_id",
+             "sliding_window", "rope_theta", "rope_scaling", "partial_rotary_factor"),
+    "opt": ("vocab_size", "hidden_size", "num_hidden_layers", "ffn_dim", "max_position_embeddings",
+            "do_layer_norm_before", "_remove_final_layer_norm", "word_embed_proj_dim", "dropout", "attention_dropout",
+            "num_attention_heads", "activation_function", "layerdrop", "init_std", "use_cache", "pad_token_id",
+            "bos_token_id", "eos_token_id", "enable_bias", "layer_norm_elementwise_affine", "tie_word_embeddings"),
+    "granite": ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                "num_key_value_heads", "hidden_act", "max_position_embeddings", "initializer_range", "rms_norm_eps",
+                "use_cache", "pad_token_id", "bos_token_id", "eos_token_id", "tie_word_embeddings",
+                "rope_parameters", "attention_bias", "attention_dropout", "mlp_bias", "embedding_multiplier",
+                "logits_scaling", "residual_multiplier", "attention_multiplier",
+                "rope_theta", "rope_scaling", "partial_rotary_factor", "head_dim"),
 }
 FIELDS["roberta"] = FIELDS["bert"]
 
@@ -89,7 +105,13 @@ INERT = {
     "pretraining_tp": "not read by transformers' Llama, Mistral and Qwen2 forward (BLOOM: see its table)",
     "rope_parameters": "read through its keys (rope_parameters.rope_theta, .rope_type, .factor, ...)",
     "rope_scaling": "read through its keys (rope_scaling.rope_type, rope_scaling.type, .factor, ...)",
+    "layerdrop": "skips layers in training only",
+    "init_std": "the initialisation of weights the checkpoint replaces",
 }
+# Granite's logits_scaling divides the logits, which only a prediction head computes: honoured there when
+# attncli has one (models/predict.py), else inert here for that reason
+if not (ROOT / "attncli" / "models" / "predict.py").exists():
+    INERT["logits_scaling"] = "divides the logits only, and attncli computes no logits (no models/predict.py)"
 
 # values attncli does not compute, one per refused key
 BAD = {
@@ -172,6 +194,17 @@ def test_every_honoured_key_is_exercised_by_a_golden_case():
     ("mlp_bias", "llama_attn_bias", True),
     ("rms_norm_eps", "llama_gqa", 1e-5),
     ("pad_token_id", "roberta_pad_inside", 1),
+    ("partial_rotary_factor", "phi3", 0.75),
+    ("sliding_window", "phi3_window", 4),
+    ("do_layer_norm_before", "opt_post", False),
+    ("word_embed_proj_dim", "opt_post", 16),
+    ("enable_bias", "opt_bare", False),
+    ("layer_norm_elementwise_affine", "opt_bare", False),
+    ("_remove_final_layer_norm", "opt_bare", True),
+    ("activation_function", "opt_bare", "gelu"),
+    ("embedding_multiplier", "granite", 3.0),
+    ("attention_multiplier", "granite", 0.2),
+    ("residual_multiplier", "granite", 0.5),
 ])
 def test_the_settings_goldens_hold_the_values_their_notes_say(key, case, value):
     """The goldens that cover a setting away from its default really hold it (and the default differs)."""

@@ -39,7 +39,8 @@ CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "case.json").is_file())
 TEXT_CASES = [c for c in CASES if json.loads((GOLDEN / c / "case.json").read_text())["texts"]]
 ATT_TOL = 1e-5
 HID_TOL = 1e-4
-FAMILIES = {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "qwen3", "bloom"}
+FAMILIES = {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "qwen3", "bloom",
+            "phi3", "opt", "granite"}
 
 
 def load(name: str) -> tuple[dict, dict[str, np.ndarray]]:

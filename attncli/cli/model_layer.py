@@ -51,8 +51,8 @@ def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[st
     weights = Layer(ckpt, layer, s, np.dtype(dtype))
     out = layer_weights(weights, x.shape[-2])
     fam = ckpt.family
-    if fam.norm_at == "pre":  # pre-norm: attention sees N₁(h)
+    pre = fam.is_pre_norm(ckpt.config)
+    if pre:  # pre-norm: attention sees N₁(h)
         out["x"] = weights.norm(fam.norm1, np.asarray(x, dtype=dtype))
-    src.info["--config"] = {"source": config, "model_type": fam.name, "layer": layer,
-                            "pre_norm": fam.norm_at == "pre"}
+    src.info["--config"] = {"source": config, "model_type": fam.name, "layer": layer, "pre_norm": pre}
     return out

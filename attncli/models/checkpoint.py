@@ -63,8 +63,12 @@ class Checkpoint:
         return value
 
     def flag(self, spec: bool | str) -> bool:
-        """A family setting that is fixed (True/False) or read from a config key."""
-        return bool(self.config.get(spec, False)) if isinstance(spec, str) else spec
+        """A family setting that is fixed (True/False) or read from a config key (absent or null: the key's
+        default in the family's table, e.g. OPT's enable_bias true; False when the table has none)."""
+        if not isinstance(spec, str):
+            return spec
+        value = self.config.get(spec)
+        return bool(self.family.default(spec) if value is None else value)
 
     # ---- tensors
     def has(self, name: str) -> bool:
@@ -108,6 +112,7 @@ def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
     if not isinstance(config, dict):
         raise AttnError(f"{OPTION}: '{path / 'config.json'}' is not a JSON object")
     family = family_of(config)
+    config = {**dict(family.class_defaults), **config}  # keys the config class always has (Phi-3's)
     refused = refusal(config, family)  # a setting attncli does not compute: before any tensor is read
     if refused is not None:
         raise AttnError(refused)

@@ -117,6 +117,42 @@ class Family:
     # config.json keys: aliases (first one present wins), and every key that changes the numbers
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     config: tuple[Key, ...] = ()
+    # ---- issue 22 (Phi-3, OPT, Granite): each default keeps the families above as they were
+    # one tensor holding the gated MLP's [gate | up] (Phi-3's mlp.gate_up_proj), instead of `gate` and `up`
+    gate_up: str | None = None
+    # RoPE turns only the first int(head_dim · partial_rotary_factor) features of each head (Phi-3, Phi-4-mini;
+    # rules.rope_frequencies(partial=True)); False: the whole head, whatever config.json says
+    rope_partial: bool = False
+    # whether the norms sit before (True) or after (False) each sublayer, from config.json (OPT's
+    # do_layer_norm_before), instead of norm_at; and whether final_norm applies (OPT's); None: norm_at / always
+    pre_norm_rule: rules.Flag | None = None
+    final_norm_rule: rules.Flag | None = None
+    # the norms have a weight (and bias): True, or the config key that says (OPT's layer_norm_elementwise_affine;
+    # false: N(x) with weight 1 and no bias, nothing read from the checkpoint)
+    norm_affine: bool | str = True
+    # (tensor, config key of the word embeddings' width): a linear map without bias from that width to the hidden
+    # size, applied to the word embeddings when the two differ (OPT's project_in and word_embed_proj_dim)
+    project_in: tuple[str, str] | None = None
+    # config keys of factors (Granite's): the word embeddings × embed_multiplier; each sublayer's output ×
+    # residual_multiplier before it is added to the residual stream. None: no factor
+    embed_multiplier: str | None = None
+    residual_multiplier: str | None = None
+    # top-level keys transformers' config class always has, with its default when config.json has none, where a
+    # shared rule reads absence otherwise (Phi-3's original_max_position_embeddings 4096): set before any rule runs
+    class_defaults: tuple[tuple[str, Any], ...] = ()
+
+    def is_pre_norm(self, cfg: dict[str, Any]) -> bool:
+        """Whether the norms sit before each sublayer (pre-norm) for this config.json."""
+        return self.norm_at == "pre" if self.pre_norm_rule is None else self.pre_norm_rule(cfg)
+
+    def has_final_norm(self, cfg: dict[str, Any]) -> bool:
+        """Whether final_norm applies for this config.json."""
+        return self.final_norm is not None and (self.final_norm_rule is None or self.final_norm_rule(cfg))
+
+    def setting(self, cfg: dict[str, Any], key: str) -> Any:
+        """config.json's value of `key`, else transformers' default (its Honoured entry)."""
+        value = rules.lookup(cfg, key)
+        return self.default(key) if value is rules.MISSING else value
 
     def default(self, key: str) -> Any:
         """The value transformers uses when config.json does not have `key` (its Honoured entry; None if none)."""

@@ -7,12 +7,15 @@
     Attn(h) = W_O·attend(Q, K, V, the layer's Spec)    Q, K, V = h·W + b, split into heads
     q/k norms (qwen3): q_h = N_q(q_h), k_h = N_k(k_h) over each head's head_dim, before attend applies RoPE
     MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)
+    OPT: E_word[ids] through project_in when narrower than the layers; Granite: E_word[ids] × m_emb, and each
+    sublayer's output × m_res before the residual add (h + m_res·Attn(N₁(h)), ...)
 
-What a family is (families/, the tables; family.py, what they hold) decides every branch here: where the norms sit, causal or not, the positions,
-and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale) made by the rules the family names
-(rules.py), given with the projected heads to attncli.attend, once per layer. Hidden states follow transformers'
-`output_hidden_states`: the embeddings, then each layer's output (the last one after the final norm when the
-family has one): layers + 1 of them. Weights are read one layer at a time, oriented in × out as they are read.
+What a family is (families/, the tables; family.py, what they hold) decides every branch here: where the norms sit,
+causal or not, the positions, and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale) made by the
+rules the family names (rules.py), given with the projected heads to attncli.attend, once per layer. Hidden states
+follow transformers' `output_hidden_states`: the embeddings, then each layer's output (the last one after the final
+norm when the family has one): layers + 1 of them. Weights are read one layer at a time, oriented in × out as they
+are read.
 """
 
 from __future__ import annotations
@@ -44,14 +47,15 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
     """(B, n, d) from token ids (B, n)."""
     fam = ckpt.family
     word = ckpt.tensor(fam.word)
-    if word.ndim != 2 or word.shape[1] != s.hidden:
+    width = embedding_width(ckpt, s)
+    if word.ndim != 2 or word.shape[1] != width:
         raise AttnError(f"{OPTION}: the word embeddings '{ckpt.prefix + fam.word}' have shape {word.shape}, not "
-                        f"(vocabulary, {s.hidden}) as config.json's hidden size says")
+                        f"(vocabulary, {width}) as config.json's hidden size says")
     if ids.size and (ids.min() < 0 or ids.max() >= word.shape[0]):
         bad = int(ids.max() if ids.max() >= word.shape[0] else ids.min())
         raise AttnError(f"token id {bad} is outside the embedding table of {word.shape[0]} rows; is the tokenizer "
                         "the model's own?")
-    h = word[ids].astype(dtype)  # (B, n, d)
+    h = scaled_words(ckpt, word[ids].astype(dtype), s)  # (B, n, d)
     n = ids.shape[1]
     if fam.position is not None:
         table = ckpt.tensor(fam.position)
@@ -70,6 +74,32 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
     return h.astype(dtype, copy=False)
 
 
+def embedding_width(ckpt: Checkpoint, s: Shapes) -> int:
+    """The word embeddings' width: the hidden size, or the family's project_in width key (OPT's
+    word_embed_proj_dim) when config.json sets it."""
+    key = ckpt.family.project_in[1] if ckpt.family.project_in is not None else None
+    value = None if key is None else ckpt.config.get(key)
+    return s.hidden if value is None else int(value)
+
+
+def scaled_words(ckpt: Checkpoint, h: np.ndarray, s: Shapes) -> np.ndarray:
+    """The word embeddings (B, n, e) as the layers take them (B, n, d): through project_in (no bias) when
+    their width e is not the hidden size d (OPT), × the embedding multiplier (Granite)."""
+    fam, e = ckpt.family, h.shape[-1]
+    if fam.project_in is not None and e != s.hidden:
+        w, _ = Layer(ckpt, 0, s, h.dtype, at="").linear(fam.project_in[0], e, s.hidden, False)  # (e, d)
+        h = h @ w
+    if fam.embed_multiplier is not None:
+        h *= h.dtype.type(fam.setting(ckpt.config, fam.embed_multiplier))
+    return h
+
+
+def residual_factor(ckpt: Checkpoint) -> float | None:
+    """The factor on each sublayer's output before the residual add (Granite's residual_multiplier), or None."""
+    fam = ckpt.family
+    return None if fam.residual_multiplier is None else float(fam.setting(ckpt.config, fam.residual_multiplier))
+
+
 def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spec:
     """Layer i's attention as one Spec for a text of n tokens, from the family's fields and the rules it names
     (rules.py) over config.json: causal; window (L, 0): query i sees keys i − L ≤ j ≤ i (transformers'
@@ -80,7 +110,7 @@ def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spe
     window = fam.window(cfg, i)
     rope = None
     if fam.positions == "rope":
-        base, omega, m, dim = rules.rope_frequencies(cfg, s.head_dim, 0 if n is None else n)
+        base, omega, m, dim = rules.rope_frequencies(cfg, s.head_dim, 0 if n is None else n, fam.rope_partial)
         if omega is None:  # the default type: θ where the family's table says config.json keeps it
             base = rules.rope_base(cfg, fam.rope_theta)
         rope = Rope(base, "half", dim=dim, inv_freq=omega, attention_factor=m)
@@ -181,7 +211,8 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     fam, s = layer.ckpt.family, layer.s
     B, n, d = h.shape
     ft = layer.dtype
-    pre = fam.norm_at == "pre"
+    pre = fam.is_pre_norm(layer.ckpt.config)
+    res_m = residual_factor(layer.ckpt)  # Granite: x + m·Attn(·), x + m·MLP(·)
     x = h.reshape(B * n, d)  # (m, d), read only
     proj = qkv_weights(layer)
     ys = [np.empty((B * n, w.shape[1]), dtype=ft) for w, _ in proj]  # (m, width)
@@ -235,6 +266,8 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
         if by_rows:
             attend_rows(r0, r1)
         a = _linear_rows(merged[r0:r1], o, out[r0:r1])  # Attn(h)
+        if res_m is not None:
+            a *= ft.type(res_m)
         a += x[r0:r1]  # h₁ = h + Attn(·)
         if not pre:  # h₁ = N₁(h + Attn(h)); h = N₂(h₁ + MLP(h₁))
             m_in = layer.norm_(fam.norm1, a)
@@ -242,7 +275,10 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
             m_in = layer.norm_(fam.norm2, x[r0:r1].copy())
         else:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
             m_in = layer.norm_(fam.norm2, a.copy())
-        a += _mlp(m_in, (up_w, up_b), (down_w, down_b), gate, act)
+        f = _mlp(m_in, (up_w, up_b), (down_w, down_b), gate, act)
+        if res_m is not None:
+            f *= ft.type(res_m)
+        a += f
         if not pre:
             layer.norm_(fam.norm2, a)
         if into is not None and not by_rows:  # the maps' query rows of these tokens, while the other threads compute
@@ -301,6 +337,6 @@ def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers
             allowed[i] = ok
         if states is not None:
             states.append(h)
-    if states is not None and fam.final_norm is not None:  # the model's final norm (no layer prefix)
-        states[-1] = Layer(ckpt, s.layers, s, np_dtype, at="").norm(fam.final_norm, h)
+    if states is not None and fam.has_final_norm(ckpt.config):  # the model's final norm (no layer prefix)
+        states[-1] = Layer(ckpt, s.layers, s, np_dtype, at="").norm(fam.final_norm, h)  # type: ignore[arg-type]
     return Pass(maps, allowed, states)

@@ -75,6 +75,12 @@ def gpt2_scale(cfg: dict[str, Any], i: int, head_dim: int) -> float:
     return scale
 
 
+def granite_scale(cfg: dict[str, Any], i: int, head_dim: int) -> float:
+    """Granite (modeling_granite.py, GraniteAttention: `self.scaling = config.attention_multiplier`): the
+    scores' factor is `attention_multiplier` (default 1.0) in every layer, instead of 1/√d_head."""
+    return float(first(cfg, ("attention_multiplier",), 1.0))
+
+
 # ---------------------------------------------------------------- sliding windows: key j is seen when i − j < W
 
 
@@ -94,6 +100,13 @@ def _sliding_window(cfg: dict[str, Any]) -> int | None:
 def window_in_every_layer(cfg: dict[str, Any], i: int) -> int | None:
     """Mistral (modeling_mistral.py): `sliding_window` in every layer."""
     return _sliding_window(cfg)
+
+
+def window_when_set(cfg: dict[str, Any], i: int) -> int | None:
+    """Phi-3 (modeling_phi3.py: the sliding-window causal mask when `config.sliding_window` is not None):
+    `sliding_window` in every layer; none when config.json has none or null (Phi3Config's default)."""
+    window = lookup(cfg, "sliding_window")
+    return None if window is MISSING else int(window)
 
 
 def qwen2_window(cfg: dict[str, Any], i: int) -> int | None:
@@ -123,6 +136,26 @@ def positions_after_pad(cfg: dict[str, Any], ids: np.ndarray) -> np.ndarray:
     pad = int(first(cfg, ("pad_token_id",), 1))
     real = (ids != pad).astype(np.int64)  # (B, n)
     return np.cumsum(real, axis=1) * real + pad
+
+
+def opt_positions(cfg: dict[str, Any], ids: np.ndarray) -> np.ndarray:
+    """OPT (modeling_opt.py, OPTLearnedPositionalEmbedding): position ids from the attention mask,
+    cumsum(mask)·mask − 1, taking rows 2 + those of the table (its `offset`). A text's own tokens are 0..n−1
+    (rows 2..n+1) whatever their ids, as attncli's batches are right-padded: only the padding after a shorter
+    text, never shown, would take row 1 in transformers."""
+    return np.broadcast_to(np.arange(ids.shape[1]) + 2, ids.shape)
+
+
+def opt_pre_norm(cfg: dict[str, Any]) -> bool:
+    """OPT (modeling_opt.py, OPTDecoderLayer): each layer's norms before its sublayers when
+    `do_layer_norm_before` (default true: 125m, 1.3b, ...), after them when false (350m)."""
+    return flag(cfg, "do_layer_norm_before", True)
+
+
+def opt_final_norm(cfg: dict[str, Any]) -> bool:
+    """OPT (modeling_opt.py, OPTDecoder): the decoder's final_layer_norm exists only when
+    `do_layer_norm_before` and not `_remove_final_layer_norm` (default false)."""
+    return opt_pre_norm(cfg) and not flag(cfg, "_remove_final_layer_norm", False)
 
 
 def rope_base(cfg: dict[str, Any], keys: tuple[str, ...]) -> float:
@@ -162,9 +195,10 @@ ROPE_NEEDS = {"linear": ("factor",), "dynamic": ("factor",), "yarn": ("factor",)
               "llama3": ("factor", "low_freq_factor", "high_freq_factor")}
 
 
-def rope_problem(cfg: dict[str, Any]) -> str | None:
+def rope_problem(cfg: dict[str, Any], partial: bool = False) -> str | None:
     """What config.json's RoPE scaling lacks or holds wrong, where transformers refuses to load it (a key its
-    rope_type needs, absent) or its numbers are not numbers; None when attncli can compute it."""
+    rope_type needs, absent) or its numbers are not numbers; None when attncli can compute it. `partial`: the
+    family turns int(head_dim · partial_rotary_factor) features (one longrope factor per pair of those)."""
     p = rope_parameters(cfg)
     where = "rope_scaling" if isinstance(lookup(cfg, "rope_scaling"), dict) and cfg["rope_scaling"] \
         else "rope_parameters"
@@ -173,6 +207,12 @@ def rope_problem(cfg: dict[str, Any]) -> str | None:
             return f"{where} of rope_type {p['rope_type']!r} has no {key!r}, which transformers requires"
     heads = first(cfg, ("num_attention_heads",), 0)
     head_dim = first(cfg, ("head_dim",), None) or (first(cfg, ("hidden_size",), 0) // heads if heads else 0)
+    share = p.get("partial_rotary_factor", 1.0) if partial else 1.0
+    if not (isinstance(share, (int, float)) and not isinstance(share, bool) and 0 < share <= 1
+            and (not head_dim or int(head_dim * share) >= 2)):
+        return (f"partial_rotary_factor is {share!r}; attncli computes it only as a share of the heads' "
+                f"{head_dim} features in (0, 1] that leaves at least one pair to turn")
+    head_dim = int(head_dim * share)
     for key in ("short_factor", "long_factor"):
         if p["rope_type"] == "longrope" and isinstance(p[key], list) and head_dim and len(p[key]) != head_dim // 2:
             return (f"{where}.{key} has {len(p[key])} factors; the heads' {head_dim} features turn in "
@@ -232,3 +272,4 @@ def rope_frequencies(cfg: dict[str, Any], head_dim: int, n: int, partial: bool =
 Scale = Callable[[dict[str, Any], int, int], "float | None"]
 Window = Callable[[dict[str, Any], int], "int | None"]
 Positions = Callable[[dict[str, Any], np.ndarray], np.ndarray]
+Flag = Callable[[dict[str, Any]], bool]

@@ -87,6 +87,9 @@ class Layer:
         """The norm `names` of the rows of x (m, width), in place; `width` is the hidden size unless given (a
         per-head q/k norm's is head_dim)."""
         d = self.s.hidden if width is None else width
+        if not self.ckpt.flag(self.ckpt.family.norm_affine):  # no weight or bias (OPT's elementwise_affine false)
+            return layer_norm_(x, np.ones(d, dtype=self.dtype), None, self.s.eps) \
+                if self.ckpt.family.norm_kind == "layer" else rms_norm_(x, np.ones(d, dtype=self.dtype), self.s.eps)
         w = self.get(names[0], (d,))
         if self.ckpt.family.norm_kind == "rms":
             return rms_norm_(x, w, self.s.eps)
@@ -132,10 +135,15 @@ def qkv_weights(layer: Layer) -> list[tuple[np.ndarray, np.ndarray | None]]:
 
 
 def mlp_weights(layer: Layer) -> tuple:
-    """(W_up, b), (W_down, b), (W_gate, b) or None for a plain MLP: W in × out, s.inter wide."""
+    """(W_up, b), (W_down, b), (W_gate, b) or None for a plain MLP: W in × out, s.inter wide (views of one fused
+    [gate | up] tensor when the family has one)."""
     fam, s = layer.ckpt.family, layer.s
     bias = layer.ckpt.flag(fam.mlp_bias)
-    up = layer.linear(fam.up, s.hidden, s.inter, bias)
     down = layer.linear(fam.down, s.inter, s.hidden, bias)
+    if fam.gate_up is not None:  # one (d, 2·inter) product: [gate | up] columns (Phi-3's gate_up_proj)
+        w, b = layer.linear(fam.gate_up, s.hidden, 2 * s.inter, bias)
+        gate_b, up_b = (None, None) if b is None else (b[: s.inter], b[s.inter:])
+        return (w[:, s.inter:], up_b), down, (w[:, : s.inter], gate_b)
+    up = layer.linear(fam.up, s.hidden, s.inter, bias)
     gate = layer.linear(fam.gate, s.hidden, s.inter, bias) if fam.mlp == "gated" else None  # type: ignore[arg-type]
     return up, down, gate

@@ -6,13 +6,13 @@ and only the operations it truly adds (docs/models.md, "Adding a family")."""
 from __future__ import annotations
 
 from attncli.models import rules
-from attncli.models.families import decoders, encoders
+from attncli.models.families import decoders, encoders, phi3
 from attncli.models.family import COMMON_KEYS, Family, Honoured, Key, Refused, Rounding, json_text
 
 __all__ = ["ARCHITECTURES", "COMMON_KEYS", "FAMILIES", "Family", "Honoured", "Key", "Refused", "Rounding",
            "family_of", "refusal"]
 
-GROUPS = (encoders, decoders)
+GROUPS = (encoders, decoders, phi3)
 FAMILIES: dict[str, Family] = {name: fam for group in GROUPS for name, fam in group.FAMILIES.items()}
 
 # architectures (config.json "architectures") -> model_type, for configs that do not say model_type
@@ -50,5 +50,5 @@ def refusal(config: dict, family: Family) -> str | None:
         allowed = " or ".join(json_text(ok) for ok in key.accepts) if key.accepts else "absent"
         return (f"MODEL: config.json sets {name} to {json_text(value)}; attncli computes a {family.name} model only "
                 f"with {key.key} {allowed} ({key.what}), so it stops rather than show maps that would be wrong")
-    problem = rules.rope_problem(config) if family.positions == "rope" else None
+    problem = rules.rope_problem(config, family.rope_partial) if family.positions == "rope" else None
     return None if problem is None else f"MODEL: config.json's {problem}, so attncli stops rather than guess its RoPE"
