@@ -120,7 +120,7 @@ BAD = {
     "sinusoidal_pos_embds": True,
     "rope_parameters.rope_type": "proportional",
     "rope_scaling.rope_type": "mrope",
-    "rope_scaling.type": "su",
+    "rope_scaling.type": "mrope",
     "rope_parameters.partial_rotary_factor": 0.5,
     "partial_rotary_factor": 0.25,
     "layer_types": ["sliding_attention", "full_attention"],

@@ -154,7 +154,27 @@ def test_phi3_longrope_factors_count_the_pairs_that_turn(tmp_path):
 
 
 def test_phi3_refuses_rope_types_its_transformers_class_refuses(tmp_path):
-    folder = copy_case(tmp_path, "phi3_window", rope_scaling={"type": "su", "short_factor": [1.0] * 4,
-                                                              "long_factor": [1.0] * 4})
+    folder = copy_case(tmp_path, "phi3_window", rope_scaling={"type": "linear", "factor": 2.0})
     err = run_error(["model", folder, "--ids", "1 5 9"])
-    assert 'rope_scaling.type to "su"' in err and "longrope" in err, err
+    assert 'rope_scaling.type to "linear"' in err and '"default" or "longrope"' in err, err
+
+
+@pytest.mark.parametrize("kind", ["su", "yarn"])
+def test_phi3_reads_su_and_yarn_as_longrope_as_transformers_does(tmp_path, kind):
+    """Phi3Config.convert_rope_params_to_dict renames them (early Phi-3 128k checkpoints wrote "su"): the same
+    maps as the golden's longrope."""
+    cfg = json.loads((GOLDEN / "phi3_window" / "config.json").read_text())
+    folder = copy_case(tmp_path, "phi3_window", rope_scaling={**cfg["rope_scaling"], "type": kind})
+    ids, att, _ = expected_of("phi3_window")
+    np.testing.assert_allclose(npz_of(folder, ids, tmp_path)["attentions"], att, atol=1e-5, rtol=0)
+    assert json.loads((folder / "config.json").read_text())["rope_scaling"]["type"] == kind  # file as it was
+
+
+def test_phi3_config_standardized_as_its_class_does():
+    given = {"rope_scaling": {"type": "su", "factor": 2.0}, "rope_theta": 1e4}
+    got = rules.phi3_config(given)
+    assert got["original_max_position_embeddings"] == 4096 and got["rope_scaling"]["type"] == "longrope"
+    assert given == {"rope_scaling": {"type": "su", "factor": 2.0}, "rope_theta": 1e4}  # not changed in place
+    assert rules.phi3_config({"original_max_position_embeddings": 16})["original_max_position_embeddings"] == 16
+    assert rules.phi3_config({"rope_parameters": {"rope_type": "longrope"}})["rope_parameters"] == {
+        "rope_type": "longrope"}

@@ -112,7 +112,7 @@ def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
     if not isinstance(config, dict):
         raise AttnError(f"{OPTION}: '{path / 'config.json'}' is not a JSON object")
     family = family_of(config)
-    config = {**dict(family.class_defaults), **config}  # keys the config class always has (Phi-3's)
+    config = config if family.standardize is None else family.standardize(config)  # as its config class reads it
     refused = refusal(config, family)  # a setting attncli does not compute: before any tensor is read
     if refused is not None:
         raise AttnError(refused)

@@ -137,9 +137,9 @@ class Family:
     # residual_multiplier before it is added to the residual stream. None: no factor
     embed_multiplier: str | None = None
     residual_multiplier: str | None = None
-    # top-level keys transformers' config class always has, with its default when config.json has none, where a
-    # shared rule reads absence otherwise (Phi-3's original_max_position_embeddings 4096): set before any rule runs
-    class_defaults: tuple[tuple[str, Any], ...] = ()
+    # config.json as the family's transformers config class standardizes it, before any rule reads it or any key
+    # is refused (Phi3Config's: original_max_position_embeddings 4096 when absent, rope type su/yarn → longrope)
+    standardize: rules.Standardize | None = None
 
     def is_pre_norm(self, cfg: dict[str, Any]) -> bool:
         """Whether the norms sit before each sublayer (pre-norm) for this config.json."""

@@ -138,6 +138,22 @@ def positions_after_pad(cfg: dict[str, Any], ids: np.ndarray) -> np.ndarray:
     return np.cumsum(real, axis=1) * real + pad
 
 
+def phi3_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Phi-3 (configuration_phi3.py, Phi3Config): config.json as the class reads it. Its field
+    `original_max_position_embeddings` is 4096 when config.json has none, and (top level) it replaces the one
+    inside rope_parameters / rope_scaling (rope_parameters() above); a RoPE type "su" or "yarn" is read as
+    "longrope" (convert_rope_params_to_dict). A new dict; config.json's own is left as it is."""
+    out = dict(cfg)
+    if "original_max_position_embeddings" not in out:
+        out["original_max_position_embeddings"] = 4096
+    for key in ("rope_scaling", "rope_parameters"):
+        given = out.get(key)
+        if isinstance(given, dict):
+            out[key] = {k: "longrope" if k in ("rope_type", "type") and v in ("su", "yarn") else v
+                        for k, v in given.items()}
+    return out
+
+
 def opt_positions(cfg: dict[str, Any], ids: np.ndarray) -> np.ndarray:
     """OPT (modeling_opt.py, OPTLearnedPositionalEmbedding): position ids from the attention mask,
     cumsum(mask)·mask − 1, taking rows 2 + those of the table (its `offset`). A text's own tokens are 0..n−1
@@ -273,3 +289,4 @@ Scale = Callable[[dict[str, Any], int, int], "float | None"]
 Window = Callable[[dict[str, Any], int], "int | None"]
 Positions = Callable[[dict[str, Any], np.ndarray], np.ndarray]
 Flag = Callable[[dict[str, Any]], bool]
+Standardize = Callable[[dict[str, Any]], dict[str, Any]]

@@ -36,14 +36,14 @@ OPT = ("opt", "opt_post", "opt_bare")
 GRANITE = ("granite",)
 
 _PHI3_ROPE_TYPES = ("default", "longrope")
-_PHI3_ROPE_WHAT = ("a RoPE type other than default and longrope, which transformers' Phi-3 refuses (it renames "
-                   "'su' and 'yarn' to longrope: write longrope if that is what the checkpoint means)")
+_PHI3_ROPE_WHAT = ("a RoPE type transformers' Phi3Config refuses; it reads 'su' and 'yarn' as longrope, and so "
+                   "does attncli")
 
 
 def _phi3_keys() -> tuple[Key, ...]:
     """Phi3Config's keys (configuration_phi3.py): Llama's shapes, ε 1e-5, RoPE default or longrope with
     partial_rotary_factor; original_max_position_embeddings is a field of the class (4096 when config.json has
-    none), and it replaces the one inside rope_parameters."""
+    none), and it replaces the one inside rope_parameters; su and yarn are longrope (rules.phi3_config)."""
     long_goldens = ("phi3",)
     return (*shape_keys(PHI3, hidden=("hidden_size", 3072), layers=("num_hidden_layers", 32),
                          heads=("num_attention_heads", 32), kv_heads=("num_key_value_heads", None),
@@ -76,7 +76,7 @@ FAMILIES: dict[str, Family] = {
         **{**_LLAMA, "q": None, "k": None, "v": None, "gate": None, "up": "", "eps": 1e-5},
         fused_qkv="self_attn.qkv_proj", fused_layout="blocks", attn_bias=False, o_bias=False,
         gate_up="mlp.gate_up_proj", rope_partial=True, window=rules.window_when_set,
-        class_defaults=(("original_max_position_embeddings", 4096),),
+        standardize=rules.phi3_config,
         config=_phi3_keys()),
     "opt": Family(
         "opt", "transformers/models/opt/modeling_opt.py", prefixes=("model.decoder.", "decoder."),
