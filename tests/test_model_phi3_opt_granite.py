@@ -104,6 +104,16 @@ def test_phi3_partial_rotary_turns_three_quarters_of_each_head():
     assert rope.attention_factor == pytest.approx(np.sqrt(1 + np.log(64 / 16) / np.log(16)))
 
 
+def test_phi3_partial_rotary_with_the_default_rope_turns_the_same_share(tmp_path):
+    """Phi3RotaryEmbedding.compute_default_rope_parameters: dim = int(head_dim · partial_rotary_factor), inv_freq
+    = θ^(−2i/dim) over those dim features: the core's Rope(dim=12) with its own frequencies, unscaled."""
+    folder = copy_case(tmp_path, "phi3", rope_parameters={"rope_type": "default", "rope_theta": 500.0,
+                                                          "partial_rotary_factor": 0.75})
+    ckpt = open_checkpoint(str(folder))
+    rope = layer_spec(ckpt, 0, shapes(ckpt), 26).rope
+    assert (rope.base, rope.dim, rope.inv_freq, rope.attention_factor) == (500.0, 12, None, 1.0)
+
+
 def test_phi3_without_original_max_position_embeddings_takes_its_config_class_default():
     """Phi3Config's field defaults to 4096 and replaces the value inside rope_scaling (8 here): 26 tokens take
     the short factors, and the attention factor is √(1 + ln 2 / ln 4096)."""

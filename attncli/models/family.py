@@ -5,7 +5,8 @@ these tables; the rules a family selects by name (scale, window, position ids) a
 The names follow transformers' modeling files (the reference semantics; see each family's `source`):
 
     norm_at="post" (bert, roberta, distilbert):   x = N₁(x + Attn(x));  x = N₂(x + MLP(x))
-    norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom):  x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
+    norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom, phi3, granite):  x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
+    (opt: pre or post as config.json's do_layer_norm_before says, its pre_norm_rule)
     norm_at="pre", parallel_residual (GPT-NeoX, Falcon style; no family here yet):  x = x + Attn(N₁(x)) + MLP(N₂(x))
     final_norm: N_f(x) at the end, whose output is the last hidden state
 
