@@ -133,7 +133,7 @@ def test_an_opt_config_without_the_newer_keys_takes_their_defaults(tmp_path):
     """facebook/opt-125m's config.json predates enable_bias and layer_norm_elementwise_affine (both true by
     default): the golden `opt` (which has them true) without them gives transformers' maps and states."""
     folder = copy_case(tmp_path, "opt", enable_bias=None, layer_norm_elementwise_affine=None,
-                       do_layer_norm_before=None, _remove_final_layer_norm=None, word_embed_proj_dim=None)
+                       do_layer_norm_before=None, _remove_final_layer_norm=None)
     ids, att, hid = expected_of("opt")
     got = npz_of(folder, ids, tmp_path)
     np.testing.assert_allclose(got["attentions"], att, atol=1e-5, rtol=0)

@@ -98,7 +98,7 @@ FAMILIES: dict[str, Family] = {
                 Honoured("do_layer_norm_before", True, _OPT_NORMS, OPT),
                 Honoured("_remove_final_layer_norm", False, "forward.forward (rules.opt_final_norm)", ("opt_bare",)),
                 Honoured("word_embed_proj_dim", None, "forward.embedding_width, forward.scaled_words (project_in)",
-                         ("opt_post",)),
+                         ("opt", "opt_post")),
                 Honoured("enable_bias", True, "forward.qkv_weights, forward.layer_weights, weights.mlp_weights",
                          ("opt_bare",)),
                 Honoured("layer_norm_elementwise_affine", True, "weights.Layer.norm_", ("opt_bare",)))),

@@ -525,12 +525,16 @@ CASES: list[dict] = [
     dict(name="opt", family="opt", cls=T.OPTForCausalLM, seed=1342, tokenizer="opt",
          texts=["the quick brown fox jumps over the lazy dog!", "a cat sat."],
          config=T.OPTConfig(vocab_size=130, hidden_size=48, num_hidden_layers=2, num_attention_heads=3,
-                            ffn_dim=96, max_position_embeddings=40, pad_token_id=1, bos_token_id=2,
-                            eos_token_id=2),
+                            ffn_dim=96, max_position_embeddings=40, word_embed_proj_dim=32, pad_token_id=1,
+                            bos_token_id=2, eos_token_id=2),
          notes="OPTForCausalLM: tensors prefixed 'model.decoder.' (embed_tokens, embed_positions (42 rows: "
                "max_position_embeddings + the offset 2), layers.N.self_attn.{q,k,v,out}_proj, "
                "self_attn_layer_norm, fc1, fc2, final_layer_norm, and the decoder's final_layer_norm); "
-               "lm_head tied, absent. Pre-norm (do_layer_norm_before true), ReLU, biases everywhere, "
+               "lm_head tied, absent. word_embed_proj_dim 32 < hidden_size 48: embed_tokens (130, 32) through "
+               "project_in (48, 32) before the positions; the last state goes through the decoder's "
+               "final_layer_norm and then project_out (32, 48): hidden[L] here is the state between them (captured "
+               "with a forward hook; transformers' hidden_states[L] is project_out of it). "
+               "Pre-norm (do_layer_norm_before true), ReLU, biases everywhere, "
                "LayerNorm eps 1e-5 (fixed, nn.LayerNorm's default). 3 heads. Position ids come from the "
                "attention mask, cumsum(mask) * mask - 1, and take rows + 2 of embed_positions. A batch of two "
                "texts of different lengths, right-padded with <pad>=1: each text's tokens take rows 2..len+1 "
