@@ -188,3 +188,36 @@ def test_phi3_config_standardized_as_its_class_does():
     assert rules.phi3_config({"original_max_position_embeddings": 16})["original_max_position_embeddings"] == 16
     assert rules.phi3_config({"rope_parameters": {"rope_type": "longrope"}})["rope_parameters"] == {
         "rope_type": "longrope"}
+
+
+# ---------------------------------------------------------------- each golden bites
+
+
+@pytest.mark.parametrize("family,change,case", [
+    ("phi3", {"standardize": None}, "phi3_window"),  # the 8 inside rope_scaling instead of Phi3Config's 4096
+    ("phi3", {"window": rules.no_window}, "phi3_window"),
+    ("granite", {"residual_multiplier": None}, "granite"),
+    ("granite", {"embed_multiplier": None}, "granite"),
+    ("granite", {"scale": rules.inverse_sqrt_scale}, "granite"),
+    ("opt", {"pre_norm_rule": None}, "opt_post"),  # pre-norm, as norm_at alone says
+    ("opt", {"final_norm_rule": None}, "opt_bare"),  # a final norm although _remove_final_layer_norm
+    ("opt", {"position_ids": rules.count_positions}, "opt"),  # no offset of 2
+])
+def test_each_setting_changes_what_its_golden_holds(monkeypatch, family, change, case):
+    """Without the setting, the golden case that covers it is off by far more than its tolerance: the goldens
+    test what they say."""
+    from dataclasses import replace
+
+    from attncli.models.forward import forward
+
+    ids, att, hid = expected_of(case)
+
+    def off() -> float:
+        ckpt = open_checkpoint(str(GOLDEN / case))
+        run = forward(ckpt, np.array([ids]), None, layers=list(range(att.shape[0])), hidden=True)
+        states = np.stack([h[0] for h in run.hidden])  # (L+1, n, d)
+        return max(np.abs(run.attentions[0] - att).max(), (np.abs(states - hid) / np.maximum(1, np.abs(hid))).max())
+
+    assert off() < 1e-4
+    monkeypatch.setitem(FAMILIES, family, replace(FAMILIES[family], **change))
+    assert off() > 1e-2

@@ -482,7 +482,7 @@ CASES: list[dict] = [
 
     # ---- issue 22, phi3: cases of this group below (one section per group keeps merges apart)
     #
-    dict(name="phi3", family="phi3", cls=T.Phi3ForCausalLM, seed=1340, tokenizer="llama",
+    dict(name="phi3", family="phi3", cls=T.Phi3ForCausalLM, seed=1350, tokenizer="llama",
          texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
          config=T.Phi3Config(vocab_size=128, hidden_size=64, intermediate_size=80, num_hidden_layers=2,
                              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
@@ -499,7 +499,7 @@ CASES: list[dict] = [
                "within those 12), the last 4 pass unchanged. LongRoPE with 6 short and long factors (one per "
                "pair of the 12), original_max_position_embeddings 16 (top level) < the text's tokens: the long "
                "factors apply, and cos/sin are multiplied by sqrt(1 + ln(64/16) / ln 16)."),
-    dict(name="phi3_window", family="phi3", cls=T.Phi3Model, seed=1341, tokenizer="llama",
+    dict(name="phi3_window", family="phi3", cls=T.Phi3Model, seed=1351, tokenizer="llama",
          texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
          config=T.Phi3Config(vocab_size=128, hidden_size=48, intermediate_size=64, num_hidden_layers=2,
                              num_attention_heads=6, num_key_value_heads=3, max_position_embeddings=64,
@@ -522,7 +522,7 @@ CASES: list[dict] = [
                "field defaults to 4096 and transformers uses it instead of the 8 inside rope_scaling, so the "
                "text (longer than 8, shorter than 4096) takes the short factors, and the attention factor is "
                "sqrt(1 + ln 2 / ln 4096)."),
-    dict(name="opt", family="opt", cls=T.OPTForCausalLM, seed=1342, tokenizer="opt",
+    dict(name="opt", family="opt", cls=T.OPTForCausalLM, seed=1352, tokenizer="opt",
          texts=["the quick brown fox jumps over the lazy dog!", "a cat sat."],
          config=T.OPTConfig(vocab_size=130, hidden_size=48, num_hidden_layers=2, num_attention_heads=3,
                             ffn_dim=96, max_position_embeddings=40, word_embed_proj_dim=32, pad_token_id=1,
@@ -539,7 +539,7 @@ CASES: list[dict] = [
                "attention mask, cumsum(mask) * mask - 1, and take rows + 2 of embed_positions. A batch of two "
                "texts of different lengths, right-padded with <pad>=1: each text's tokens take rows 2..len+1 "
                "(the padding takes row 1). '</s> $A' (</s> = 2 first, as OPT's tokenizer)."),
-    dict(name="opt_post", family="opt", cls=T.OPTModel, seed=1343, tokenizer="opt",
+    dict(name="opt_post", family="opt", cls=T.OPTModel, seed=1353, tokenizer="opt",
          texts=["attention is all you need, said the model."],
          config=T.OPTConfig(vocab_size=130, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                             ffn_dim=64, max_position_embeddings=40, do_layer_norm_before=False,
@@ -551,7 +551,7 @@ CASES: list[dict] = [
                "back to 16 (for the LM head). transformers' hidden_states[L] is that projected, 16 wide state; "
                "hidden[L] here is the state entering project_out (captured with a forward hook), 32 wide as "
                "the others: what attncli shows."),
-    dict(name="opt_bare", family="opt", cls=T.OPTModel, seed=1344, tokenizer="opt",
+    dict(name="opt_bare", family="opt", cls=T.OPTModel, seed=1354, tokenizer="opt",
          ids=[[2, 40, 17, 1, 52, 9, 33, 77, 5]],
          config=T.OPTConfig(vocab_size=130, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                             ffn_dim=64, max_position_embeddings=40, enable_bias=False,
@@ -562,7 +562,7 @@ CASES: list[dict] = [
                "_remove_final_layer_norm true (no final norm although pre-norm) and activation_function gelu. "
                "The ids hold the pad id 1 inside, attention_mask all 1: OPT's positions come from the mask, not "
                "the ids, so every token takes row i + 2."),
-    dict(name="granite", family="granite", cls=T.GraniteForCausalLM, seed=1345, tokenizer="gpt2",
+    dict(name="granite", family="granite", cls=T.GraniteForCausalLM, seed=1355, tokenizer="gpt2",
          texts=["the cat sat on the mat and the dog ran."],
          config=T.GraniteConfig(vocab_size=130, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                 num_attention_heads=4, num_key_value_heads=2, head_dim=12, rms_norm_eps=1e-5,
