@@ -190,6 +190,14 @@ def test_phi3_config_standardized_as_its_class_does():
         "rope_type": "longrope"}
 
 
+@pytest.mark.parametrize("case,key", [("granite", "embedding_multiplier"), ("granite", "attention_multiplier"),
+                                      ("granite", "residual_multiplier"), ("opt_post", "word_embed_proj_dim"),
+                                      ("phi3_window", "sliding_window")])
+def test_a_setting_that_is_not_a_number_is_refused_in_one_line(tmp_path, case, key):
+    err = run_error(["model", copy_case(tmp_path, case, **{key: "x"}), "--ids", "1 5 9"])
+    assert f'config.json sets {key} to "x"' in err and "finite number" in err, err
+
+
 # ---------------------------------------------------------------- each golden bites
 
 

@@ -141,6 +141,8 @@ class Family:
     # config.json as the family's transformers config class standardizes it, before any rule reads it or any key
     # is refused (Phi3Config's: original_max_position_embeddings 4096 when absent, rope type su/yarn → longrope)
     standardize: rules.Standardize | None = None
+    # config keys whose value must be a finite number (Granite's multipliers): anything else is refused in one line
+    numbers: tuple[str, ...] = ()
 
     def is_pre_norm(self, cfg: dict[str, Any]) -> bool:
         """Whether the norms sit before each sublayer (pre-norm) for this config.json."""

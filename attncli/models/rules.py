@@ -42,6 +42,11 @@ def found_at(cfg: dict[str, Any], key: str) -> str:
     return key
 
 
+def is_number(value: Any) -> bool:
+    """A finite int or float, as config.json writes numbers (true/false are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def flag(cfg: dict[str, Any], key: str, default: bool) -> bool:
     """A true/false setting of config.json (`default` when absent), as Python's truth."""
     value = lookup(cfg, key)

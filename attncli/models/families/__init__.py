@@ -50,5 +50,10 @@ def refusal(config: dict, family: Family) -> str | None:
         allowed = " or ".join(json_text(ok) for ok in key.accepts) if key.accepts else "absent"
         return (f"MODEL: config.json sets {name} to {json_text(value)}; attncli computes a {family.name} model only "
                 f"with {key.key} {allowed} ({key.what}), so it stops rather than show maps that would be wrong")
+    for key in family.numbers:
+        value = rules.lookup(config, key)
+        if value is not rules.MISSING and not rules.is_number(value):
+            return (f"MODEL: config.json sets {key} to {json_text(value)}; attncli computes a {family.name} model "
+                    f"only with a finite number there")
     problem = rules.rope_problem(config, family.rope_partial) if family.positions == "rope" else None
     return None if problem is None else f"MODEL: config.json's {problem}, so attncli stops rather than guess its RoPE"

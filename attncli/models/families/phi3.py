@@ -76,7 +76,7 @@ FAMILIES: dict[str, Family] = {
         **{**_LLAMA, "q": None, "k": None, "v": None, "gate": None, "up": "", "eps": 1e-5},
         fused_qkv="self_attn.qkv_proj", fused_layout="blocks", attn_bias=False, o_bias=False,
         gate_up="mlp.gate_up_proj", rope_partial=True, window=rules.window_when_set,
-        standardize=rules.phi3_config,
+        standardize=rules.phi3_config, numbers=("sliding_window",),
         config=_phi3_keys()),
     "opt": Family(
         "opt", "transformers/models/opt/modeling_opt.py", prefixes=("model.decoder.", "decoder."),
@@ -91,7 +91,7 @@ FAMILIES: dict[str, Family] = {
         eps_keys=(), eps=1e-5,  # nn.LayerNorm's default: not a config key
         up="fc1", down="fc2", act_key="activation_function", act="relu",
         causal=True, norm_at="pre", pre_norm_rule=rules.opt_pre_norm, final_norm_rule=rules.opt_final_norm,
-        keys={"inter": ("ffn_dim",)},
+        keys={"inter": ("ffn_dim",)}, numbers=("word_embed_proj_dim",),
         config=(*shape_keys(OPT, hidden=("hidden_size", 768), layers=("num_hidden_layers", 12),
                              heads=("num_attention_heads", 12), inter=("ffn_dim", 3072)),
                 Honoured("activation_function", "relu", ACT, OPT),
@@ -107,6 +107,7 @@ FAMILIES: dict[str, Family] = {
         attn_bias="attention_bias", o_bias="attention_bias", **{**_LLAMA, "mlp_bias": "mlp_bias"},
         scale=rules.granite_scale, embed_multiplier="embedding_multiplier",
         residual_multiplier="residual_multiplier",
+        numbers=("embedding_multiplier", "attention_multiplier", "residual_multiplier"),
         config=(*replacing(_llama_keys(GRANITE, GRANITE), Honoured("head_dim", None, SHAPES, GRANITE)),
                 Honoured("attention_bias", False, "forward.qkv_weights, forward.layer_weights", GRANITE),
                 Honoured("mlp_bias", False, "weights.mlp_weights", GRANITE),
