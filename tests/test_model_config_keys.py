@@ -67,6 +67,39 @@ FIELDS = {
     "bloom": ("vocab_size", "hidden_size", "n_layer", "n_head", "layer_norm_epsilon", "initializer_range",
               "use_cache", "bos_token_id", "eos_token_id", "pad_token_id", "apply_residual_connection_post_layernorm",
               "hidden_dropout", "attention_dropout", "pretraining_tp", "slow_but_exact", "tie_word_embeddings"),
+    "gpt_neox": ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                 "hidden_act", "attention_dropout", "hidden_dropout", "classifier_dropout", "max_position_embeddings",
+                 "initializer_range", "layer_norm_eps", "use_cache", "bos_token_id", "eos_token_id", "pad_token_id",
+                 "tie_word_embeddings", "use_parallel_residual", "rope_parameters", "attention_bias", "is_decoder",
+                 "rotary_pct", "rotary_emb_base", "rope_scaling"),  # the transformers 4 layout (Pythia's)
+    "phi": ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+            "num_key_value_heads", "resid_pdrop", "embd_pdrop", "attention_dropout", "hidden_act",
+            "max_position_embeddings", "initializer_range", "layer_norm_eps", "use_cache", "tie_word_embeddings",
+            "rope_parameters", "qk_layernorm", "bos_token_id", "eos_token_id", "pad_token_id",
+            "rope_theta", "rope_scaling", "partial_rotary_factor"),  # the transformers 4 layout (microsoft/phi-2's)
+    "electra": ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                "intermediate_size", "hidden_act", "hidden_dropout_prob", "attention_probs_dropout_prob",
+                "max_position_embeddings", "type_vocab_size", "initializer_range", "layer_norm_eps", "summary_type",
+                "summary_use_proj", "summary_activation", "summary_last_dropout", "pad_token_id", "use_cache",
+                "classifier_dropout", "is_decoder", "add_cross_attention", "bos_token_id", "eos_token_id",
+                "tie_word_embeddings", "position_embedding_type"),
+    "albert": ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
+               "num_attention_heads", "intermediate_size", "inner_group_num", "hidden_act", "hidden_dropout_prob",
+               "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size", "initializer_range",
+               "layer_norm_eps", "classifier_dropout_prob", "pad_token_id", "bos_token_id", "eos_token_id",
+               "tie_word_embeddings"),
+    "modernbert": ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                   "hidden_activation", "max_position_embeddings", "initializer_range", "initializer_cutoff_factor",
+                   "norm_eps", "norm_bias", "pad_token_id", "eos_token_id", "bos_token_id", "cls_token_id",
+                   "sep_token_id", "attention_bias", "attention_dropout", "layer_types", "rope_parameters",
+                   "local_attention", "embedding_dropout", "mlp_bias", "mlp_dropout", "decoder_bias",
+                   "classifier_pooling", "classifier_dropout", "classifier_bias", "classifier_activation",
+                   "deterministic_flash_attn", "sparse_prediction", "sparse_pred_ignore_index",
+                   "tie_word_embeddings",
+                   # read by ModernBertConfig from the Hub's (transformers 4) config.json, and its sliding_window
+                   # property (half of local_attention); reference_compile: torch.compile in transformers 4
+                   "global_attn_every_n_layers", "global_rope_theta", "local_rope_theta", "rope_scaling",
+                   "sliding_window", "reference_compile"),
     # ---- issue 22, phi3 group
     "phi3": ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
              "num_key_value_heads", "resid_pdrop", "embd_pdrop", "attention_dropout", "hidden_act",
@@ -85,6 +118,7 @@ FIELDS = {
                 "rope_theta", "rope_scaling", "partial_rotary_factor", "head_dim"),
 }
 FIELDS["roberta"] = FIELDS["bert"]
+FIELDS["xlm-roberta"] = FIELDS["bert"]  # XLMRobertaConfig has BertConfig's fields
 
 # why each remaining field changes nothing attncli computes (maps and hidden states, in eval mode)
 INERT = {
@@ -92,7 +126,15 @@ INERT = {
     **{key: "dropout: off in eval mode" for key in (
         "hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout", "dropout", "attention_dropout",
         "qa_dropout", "seq_classif_dropout", "resid_pdrop", "embd_pdrop", "attn_pdrop", "summary_first_dropout",
-        "hidden_dropout")},
+        "hidden_dropout", "summary_last_dropout", "classifier_dropout_prob", "embedding_dropout", "mlp_dropout")},
+    **{key: "ModernBERT's masked-LM and classifier heads, not the model" for key in (
+        "decoder_bias", "classifier_pooling", "classifier_bias", "classifier_activation", "sparse_prediction",
+        "sparse_pred_ignore_index")},
+    "initializer_cutoff_factor": "training only (the initializer's truncation)",
+    "cls_token_id": "the tokenizer's ids (tokenizer.json adds [CLS] and [SEP]); the forward pass reads none",
+    "sep_token_id": "the tokenizer's ids (tokenizer.json adds [CLS] and [SEP]); the forward pass reads none",
+    "deterministic_flash_attn": "flash attention only; attncli's maps are eager attention's",
+    "reference_compile": "torch.compile in transformers 4; not read by transformers 5",
     **{key: "the sequence-summary head of GPT2DoubleHeadsModel, not the model" for key in (
         "summary_type", "summary_use_proj", "summary_activation", "summary_proj_to_labels")},
     "vocab_size": "the embedding table's rows are read from the checkpoint (and checked against it)",
@@ -113,6 +155,11 @@ INERT = {
 if not (ROOT / "attncli" / "models" / "predict.py").exists():
     INERT["logits_scaling"] = "divides the logits only, and attncli computes no logits (no models/predict.py)"
 
+# fields inert in one family only (the same key changes the numbers of others)
+INERT_IN = {
+    "gpt_neox": {"is_decoder": "GPTNeoXAttention is causal whatever it says (is_causal = True, create_causal_mask)"},
+}
+
 # values attncli does not compute, one per refused key
 BAD = {
     "is_decoder": True,
@@ -125,6 +172,12 @@ BAD = {
     "partial_rotary_factor": 0.25,
     "layer_types": ["sliding_attention", "full_attention"],
     "apply_residual_connection_post_layernorm": True,
+    "num_hidden_groups": 2,
+    "inner_group_num": 2,
+    "rope_parameters.full_attention.rope_type": "linear",
+    "rope_parameters.sliding_attention.rope_type": "dynamic",
+    "rope_scaling": {"factor": 2.0, "rope_type": "linear"},
+    "sliding_window": 64,
 }
 # values that change nothing beyond float32 rounding, one per Rounding key
 ROUNDING = {"reorder_and_upcast_attn": True, "pretraining_tp": 2, "slow_but_exact": True}
@@ -160,7 +213,7 @@ def refused_keys() -> list[tuple[str, str]]:
 
 def test_every_field_of_the_config_class_is_listed_or_said_inert():
     for name, fam in FAMILIES.items():
-        listed = {k.key.split(".")[0] for k in fam.config} | set(INERT)
+        listed = {k.key.split(".")[0] for k in fam.config} | set(INERT) | set(INERT_IN.get(name, {}))
         missing = sorted(set(FIELDS[name]) - listed)
         assert not missing, f"{name}: config keys neither honoured, refused nor inert: {missing}"
 
@@ -194,6 +247,12 @@ def test_every_honoured_key_is_exercised_by_a_golden_case():
     ("mlp_bias", "llama_attn_bias", True),
     ("rms_norm_eps", "llama_gqa", 1e-5),
     ("pad_token_id", "roberta_pad_inside", 1),
+    ("embedding_size", "electra", 16),
+    ("embedding_size", "albert", 16),
+    ("local_attention", "modernbert", 6),
+    ("global_rope_theta", "modernbert", 1000.0),
+    ("norm_bias", "modernbert_batch", True),
+    ("mlp_bias", "modernbert_batch", True),
     ("partial_rotary_factor", "phi3", 0.75),
     ("sliding_window", "phi3_window", 4),
     ("do_layer_norm_before", "opt_post", False),

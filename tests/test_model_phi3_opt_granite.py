@@ -146,8 +146,8 @@ def test_opt_refuses_a_text_longer_than_its_positions(tmp_path):
 
 
 @pytest.mark.parametrize("share,what", [
-    (1.5, "partial_rotary_factor is 1.5"),
-    (0.05, "partial_rotary_factor is 0.05"),  # int(16 · 0.05) = 0 features would turn
+    (1.5, "partial_rotary_factor 1.5 turns int(8 · 1.5) = 12"),
+    (0.05, "partial_rotary_factor 0.05 turns int(8 · 0.05) = 0"),  # no feature would turn
 ])
 def test_phi3_partial_rotary_out_of_range_is_refused_in_one_line(tmp_path, share, what):
     folder = copy_case(tmp_path, "phi3_window", partial_rotary_factor=share)

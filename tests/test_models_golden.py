@@ -40,6 +40,7 @@ TEXT_CASES = [c for c in CASES if json.loads((GOLDEN / c / "case.json").read_tex
 ATT_TOL = 1e-5
 HID_TOL = 1e-4
 FAMILIES = {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "qwen3", "bloom",
+            "gpt_neox", "phi", "xlm-roberta", "electra", "albert", "modernbert",
             "phi3", "opt", "granite"}
 
 

@@ -11,7 +11,8 @@ from attncli.cli.common import PICTURES, check_look, emit, parse_show, resolve_f
 from attncli.cli.group import app
 from attncli.errors import AttnError
 
-SHOWABLE = ("attentions", "hidden", "stats")
+SHOWABLE = ("attentions", "hidden", "stats", "scores", "q", "k", "v")
+SEEN = ("q", "k", "v", "scores")  # what the kept layers' attention saw (forward.Pass.kept)
 PANEL = "Model"
 EPILOG = (
     "Examples:\n\n"
@@ -20,6 +21,8 @@ EPILOG = (
     "--format heatmap\n\n"
     "  attncli model samples/tiny_gpt --text \"elk tree bee elk tree bee\" -o view.html\n\n"
     "  attncli model samples/tiny_gpt --ids \"5 9 12 5 9 12\" --show attentions,hidden -o out.npz\n\n"
+    "  attncli model samples/tiny_gpt --text \"sand key drum sand\" --show scores,q,k,v --layers 1 --heads 0 "
+    "-o seen.npz\n\n"
     "  attncli model samples/tiny_gpt --text \"sand key\" --text \"elk tree bee\" --format json | jq .meta.tokens"
 )
 
@@ -66,7 +69,11 @@ def model(
     show: Annotated[str | None, opt._opt("What to show: attentions (default; layers × heads × n × n, batch first "
                                          "for several texts), hidden (layers+1 × n × d), stats (per layer and head: "
                                          "entropy, shares on the first, special, previous and same token, induction, "
-                                         "mean distance; the heads that stand out). e.g. --show attentions,stats",
+                                         "mean distance; the heads that stand out), scores (the kept layers' "
+                                         "pre-softmax scores after scale, soft-capping and masks: −inf, null in "
+                                         "JSON, where masked), q, k, v (each kept head's, after q/k norms and "
+                                         "RoPE; k and v of the kv head it reads): layers × heads × n × (n or "
+                                         "head_dim). e.g. --show attentions,stats",
                                          opt.OUT, "--show")] = None,
     layers: Annotated[str | None, opt._opt("Layers whose maps to keep: indices and ranges, −1 the last. "
                                            "e.g. --layers 0,3-5", PANEL, "--layers")] = None,
@@ -116,9 +123,10 @@ def model(
     batch = np.full((len(lens), n), seqs.pad_id, dtype=np.int64)
     for b, row in enumerate(seqs.ids):
         batch[b, : len(row)] = row
-    maps_needed = "attentions" in wanted or "stats" in wanted
+    seen = tuple(name for name in SEEN if name in wanted)
+    maps_needed = "attentions" in wanted or "stats" in wanted or bool(seen)
     result = forward(ckpt, batch, lens if len(lens) > 1 else None, layers=pick_layers if maps_needed else [],
-                     hidden="hidden" in wanted, dtype=dtype, threads=threads, heads=pick_heads)
+                     hidden="hidden" in wanted, dtype=dtype, threads=threads, heads=pick_heads, keep=seen)
     several = len(lens) > 1
     arrays: dict[str, Any] = {}
     att = result.attentions  # (B, L, H, n, n), or None
@@ -127,6 +135,8 @@ def model(
     if "hidden" in wanted:
         hid = np.stack(result.hidden, axis=1)  # (B, L+1, n, d)
         arrays["hidden"] = hid if several else hid[0]
+    for name in seen:  # (B, L, H, n, ·), or (L, H, n, ·) for one text
+        arrays[name] = result.kept[name] if several else result.kept[name][0]
     arrays["ids"] = batch if several else batch[0]
     found: list[dict] = []
     if "stats" in wanted:
@@ -153,7 +163,7 @@ def model(
             arrays = {first: arrays[first]}
 
     def masks() -> Any:  # where each text's queries may look (causal, window, padding): drawn and printed as masked
-        if "attentions" not in wanted:
+        if "attentions" not in wanted and "scores" not in wanted:
             return None
         full = (batch.shape[0], s.heads, n, n)  # one layer's maps, every head
         return np.stack([np.broadcast_to(result.allowed[i], full)[:, pick_heads] if result.allowed[i] is not None

@@ -11,7 +11,7 @@ from attncli.errors import AttnError
 
 # options the model decides: giving one as well is a contradiction, not an override
 FROM_MODEL = ("wq", "wk", "wv", "wo", "bq", "bk", "bv", "bo", "heads", "kv_heads", "rope", "alibi", "causal",
-              "window", "scale", "pe")
+              "window", "scale", "pe", "q_norm", "k_norm", "rope_dim")
 
 
 def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:

@@ -17,11 +17,11 @@ IN, PROJ, SCORE, NORM, MASK, POS, NUM, OUT = (
 
 SOURCES = ("--x", "--x-kv", "--image", "--q", "--k", "--v", "--wq", "--wk", "--wv", "--bq", "--bk", "--bv",
            "--wo", "--bo", "--weights", "--mask", "--bias", "--w-score", "--wa-q", "--wa-k", "--va",
-           "--adjacency", "--edges", "--pe")
+           "--adjacency", "--edges", "--pe", "--q-norm", "--k-norm")
 METAVARS = {"--key-lens": "N,N…", "--query-lens": "N,N…", "--show": "NAMES", "--output": "PATH", "--heads": "N",
             "--kv-heads": "G", "--scale": "F", "--precision": "N", "--temperature": "T", "--softcap": "C",
-            "--window": "L|L:R", "--window2d": "K", "--pe-base": "F", "--rope-base": "F", "--start-pos": "P",
-            "--pe": "sinusoidal|SOURCE"}
+            "--qk-norm-eps": "ε", "--window": "L|L:R", "--window2d": "K", "--pe-base": "F", "--rope-base": "F",
+            "--rope-dim": "D", "--start-pos": "P", "--pe": "sinusoidal|SOURCE"}
 
 
 def _opt(help: str, panel: str, *names: str, show_default: bool = False, **kw):
@@ -171,6 +171,13 @@ TEMPERATURE = Annotated[float, _opt("Divide the scores by T before normalizing (
                                     "flattens). e.g. --temperature 0.5", NORM, "--temperature", show_default=True)]
 SOFTCAP = Annotated[float | None, _opt("Soft-cap the scores: s → C·tanh(s/C), before bias and masks (Gemma 2, "
                                        "FlashAttention's softcap). e.g. --softcap 50", NORM, "--softcap")]
+Q_NORM = Annotated[Src, _opt("Each head's queries through an RMSNorm over their d_k features before RoPE, with "
+                             "these d_k weights: q ← q/√(mean(q²) + ε)·w (Qwen3's q_norm, Gemma 3's); give --k-norm "
+                             "too. e.g. --q-norm \"1 0.5\" --k-norm \"1 1\"", NORM, "--q-norm")]
+K_NORM = Annotated[Src, _opt("Each head's keys through an RMSNorm over d_k with these weights (with --q-norm). "
+                             "e.g. --k-norm \"1 1\"", NORM, "--k-norm")]
+QK_NORM_EPS = Annotated[float, _opt("ε of --q-norm and --k-norm. e.g. --qk-norm-eps 1e-5", NORM, "--qk-norm-eps",
+                                    show_default=True)]
 
 # ---- masks --------------------------------------------------------------------------------------
 CAUSAL = Annotated[bool, _opt("Causal mask: query i sees keys j ≤ i (top-left aligned, as PyTorch's is_causal). "
@@ -217,6 +224,10 @@ ROPE_BASE = Annotated[float, _opt("RoPE base θ. e.g. --rope-base 500000", POS, 
 ROPE_LAYOUT = Annotated[RopeLayout, _opt("half = rotate x_i with x_{i+d/2} (GPT-NeoX, LLaMA); interleaved = "
                                          "rotate pairs (x_2i, x_2i+1) (GPT-J, the paper). e.g. --rope-layout "
                                          "interleaved", POS, "--rope-layout", show_default=True)]
+ROPE_DIM = Annotated[int | None, _opt("Partial rotary: RoPE turns only the first D features of each head (even; "
+                                      "ω_i = θ^(−2i/D)), the rest pass through unchanged (GPT-NeoX's rotary_pct, "
+                                      "Phi's partial_rotary_factor, times d_head). e.g. --rope --rope-dim 2",
+                                      POS, "--rope-dim")]
 START_POS = Annotated[int, _opt("Position of the first token for RoPE (e.g. a KV-cache offset). "
                                 "e.g. --start-pos 128", POS, "--start-pos", show_default=True)]
 ALIBI = Annotated[bool, _opt("ALiBi: add −m_h·|i − j| to head h's scores (−m_h·(i − j) with --causal), "

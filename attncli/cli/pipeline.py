@@ -31,7 +31,7 @@ from attncli.core.attend import Context, attend_heads, rows_text  # noqa: F401 -
 from attncli.core.heads import WeightShapeError
 from attncli.core.inputs import from_qkv, from_tokens
 from attncli.core.result import AttentionResult, user_view
-from attncli.core.spec import Graph, Plan, Rope, Spec, Window2d
+from attncli.core.spec import Graph, Plan, QKNorm, Rope, Spec, Window2d
 from attncli.core.steps import Tracer
 from attncli.core.validate import (
     as_real,
@@ -91,6 +91,7 @@ DEFAULTS: dict[str, Any] = {  # every keyword of compute_attention, by the comma
     "start_pos": 0, "alibi": False, "empty_rows": "zero", "layout": "rows", "dtype": "auto",
     "allow_nonfinite": False, "trace": False, "need": None, "block_rows": None, "threads": None,
     "memory_limit": None, "stream_maps": None, "torch_weights": False, "backend": "auto", "spec": None,
+    "q_norm": None, "k_norm": None, "qk_norm_eps": 1e-6, "qk_norm": None, "rope_dim": None,
 }
 MATRICES = ("q", "k", "v", "x_kv", "wq", "wk", "wv", "wo", "w_score", "wa_q", "wa_k")  # transposed in cols layout
 
@@ -331,15 +332,30 @@ def spec_of(o: dict[str, Any]) -> Spec:
                 mask=_mask(o),
                 graph=graph, window2d=None if o["window2d"] is None else Window2d(o["window2d"], o["grid"]),
                 rope=_rope(o),
-                alibi=bool(o["alibi"]), bias=o["bias"], empty_rows=o["empty_rows"])
+                alibi=bool(o["alibi"]), bias=o["bias"], empty_rows=o["empty_rows"], qk_norm=_qk_norm(o))
+
+
+def _qk_norm(o: dict[str, Any]) -> QKNorm | None:
+    """--q-norm and --k-norm (with --qk-norm-eps) as one QKNorm; a model layer's (--config) given whole."""
+    if o["qk_norm"] is not None:
+        return o["qk_norm"]
+    if o["q_norm"] is None and o["k_norm"] is None:
+        return None
+    if o["q_norm"] is None or o["k_norm"] is None:
+        given, missing = ("q", "k") if o["q_norm"] is not None else ("k", "q")
+        raise AttnError(f"{param('spec.qk_norm.' + given)} normalizes one side only: give "
+                        f"{param('spec.qk_norm.' + missing)} too (a vector of ones leaves that side's scale as is)")
+    return QKNorm(o["q_norm"], o["k_norm"], o["qk_norm_eps"])
 
 
 def _rope(o: dict[str, Any]) -> Rope | None:
-    """--rope with --rope-base, --rope-layout and --start-pos; a Rope given whole (a model layer's, from
-    --config: a scaled RoPE's frequencies too) stays as it is."""
+    """--rope with --rope-base, --rope-layout, --rope-dim and --start-pos; a Rope given whole (a model layer's,
+    from --config: a scaled RoPE's frequencies too) stays as it is."""
     if isinstance(o["rope"], Rope):
         return o["rope"]
-    return Rope(o["rope_base"], o["rope_layout"], o["start_pos"]) if o["rope"] else None
+    if o["rope_dim"] is not None and not o["rope"]:
+        raise AttnError(f"{param('spec.rope.dim')} says how many features RoPE turns: give {param('spec.rope')} too")
+    return Rope(o["rope_base"], o["rope_layout"], o["start_pos"], dim=o["rope_dim"]) if o["rope"] else None
 
 
 def image_tokens(image: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:

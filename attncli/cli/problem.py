@@ -42,14 +42,15 @@ ATTENTION_OPTIONS: list[tuple[str, Any, Any]] = [
     ("score", opt.SCORE_, opt.Score.scaled), ("scale", opt.SCALE, None), ("w_score", opt.W_SCORE, None),
     ("wa_q", opt.WA_Q, None), ("wa_k", opt.WA_K, None), ("va", opt.VA, None),
     ("normalize", opt.NORMALIZE, opt.Normalizer.softmax), ("temperature", opt.TEMPERATURE, 1.0),
-    ("softcap", opt.SOFTCAP, None),
+    ("softcap", opt.SOFTCAP, None), ("q_norm", opt.Q_NORM, None), ("k_norm", opt.K_NORM, None),
+    ("qk_norm_eps", opt.QK_NORM_EPS, 1e-6),
     ("causal", opt.CAUSAL, False), ("window", opt.WINDOW, None), ("key_lens", opt.KEY_LENS, None),
     ("query_lens", opt.QUERY_LENS, None), ("mask", opt.MASK_, None), ("mask_invert", opt.MASK_INVERT, False),
     ("bias", opt.BIAS, None), ("adjacency", opt.ADJACENCY, None), ("edges", opt.EDGES, None),
     ("undirected", opt.UNDIRECTED, False), ("self_loops", opt.SELF_LOOPS, False), ("window2d", opt.WINDOW2D, None),
     ("empty_rows", opt.EMPTY_ROWS, opt.EmptyRows.zero),
     ("pe", opt.PE, None), ("pe_base", opt.PE_BASE, 10000.0), ("pe_layout", opt.PE_LAYOUT, opt.PeLayout.interleaved),
-    ("rope", opt.ROPE, False), ("rope_base", opt.ROPE_BASE, 10000.0),
+    ("rope", opt.ROPE, False), ("rope_base", opt.ROPE_BASE, 10000.0), ("rope_dim", opt.ROPE_DIM, None),
     ("rope_layout", opt.ROPE_LAYOUT, opt.RopeLayout.half), ("start_pos", opt.START_POS, 0), ("alibi", opt.ALIBI, False),
     ("layout", opt.LAYOUT, opt.Layout.rows), ("dtype", opt.DTYPE, opt.DType.auto),
     ("allow_nonfinite", opt.ALLOW_NONFINITE, False),
@@ -58,7 +59,7 @@ ATTENTION_NAMES = [name for name, _, _ in ATTENTION_OPTIONS]
 # options whose values are SOURCEs (paths are taken relative to the problem file)
 PATH_OPTIONS = {"x", "x_kv", "image", "q", "k", "v", "tokens", "ids", "embeddings", "vocab", "labels", "wq", "wk",
                 "wv", "bq", "bk", "bv", "wo", "bo", "weights", "w_score", "wa_q", "wa_k", "va", "mask", "bias",
-                "adjacency", "edges", "pe", "expected", "tokenizer", "config"}
+                "adjacency", "edges", "pe", "expected", "tokenizer", "config", "q_norm", "k_norm"}
 # inputs whose orientation the layout decides: a problem file holding any of them is written in one layout
 MATRIX_KEYS = {"x", "x_kv", "q", "k", "v", "wq", "wk", "wv", "wo", "weights", "w_score", "wa_q", "wa_k", "mask",
                "bias", "adjacency", "pe", "expected"}
@@ -66,9 +67,9 @@ LIST_AS_TEXT = {"key_lens", "query_lens", "window"}  # [5, 3] -> "5,3"; [2, 0] -
 # keys some computing command takes: a problem file may hold them all, each command uses its own
 COMMAND_KEYS = {"show", "fmt", "output", "precision", "what", "atol", "rtol", "decimals", "expected", "diagnose",
                 "report", "dpi", "cmap", "threads", "max_cells", "points", "credit", "report_format", "visibility"}
-INTS = {"layer", "heads", "kv_heads", "window2d", "seed", "start_pos", "precision", "decimals", "top_k", "dpi",
-        "threads", "max_cells"}
-FLOATS = {"scale", "softcap", "temperature", "pe_base", "rope_base", "atol", "rtol", "points"}
+INTS = {"layer", "heads", "kv_heads", "window2d", "seed", "start_pos", "rope_dim", "precision", "decimals", "top_k",
+        "dpi", "threads", "max_cells"}
+FLOATS = {"scale", "softcap", "qk_norm_eps", "temperature", "pe_base", "rope_base", "atol", "rtol", "points"}
 PROBLEM_HELP = ("A problem file (TOML): inputs as inline matrices or paths relative to it, and any option by name; "
                 "options on the command line win; its matrices are written in its layout (layout = \"rows\" unless it "
                 "says \"cols\"). `attncli init` writes a template. e.g. samples/self_attention/problem.toml")

@@ -1,5 +1,6 @@
 """attend(q, k, v, spec, plan): attention on projected arrays, the core of everything else.
 
+    Q, K ← RMSNorm(Q), RMSNorm(K) over each head's features      (spec.qk_norm)
     Q, K ← RoPE(Q), RoPE(K)                                       (spec.rope, per head)
     S_h = score(Q_h, K_h) · scale → softcap → + bias + ALiBi → masked = −inf → ÷ temperature
     A_h = normalize(S_h) over keys                                (masked weights exactly 0)
@@ -25,10 +26,11 @@ from attncli.core.backends import run as run_backend
 from attncli.core.inputs import check_groups, from_qkv
 from attncli.core.kernel import Kernel
 from attncli.core.normalize import NORMALIZERS
+from attncli.core.norms import rms_norm_heads
 from attncli.core.plan import Plan
 from attncli.core.result import AttentionResult
 from attncli.core.scores import SCORES, check_params, default_scale
-from attncli.core.spec import Rope, Spec
+from attncli.core.spec import QKNorm, Rope, Spec
 from attncli.core.steps import Tracer
 from attncli.core.validate import (
     as_real,
@@ -102,6 +104,8 @@ def attend_heads(qh: np.ndarray, kh: np.ndarray, vh: np.ndarray, spec: Spec, pla
     if kh.shape[0] != B or vh.shape[0] != B:
         raise AttnError(f"batch sizes differ: queries {B}, keys {kh.shape[0]}, values {vh.shape[0]}")
     check_groups(H, G)
+    if spec.qk_norm is not None:
+        qh, kh = qk_normed(qh, kh, spec.qk_norm, d_q, d_k)
     if spec.rope is not None:
         qh, kh = rotate(qh, spec), rotate(kh, spec)
         ctx.tr.add("q_rope", qh, "heads")
@@ -131,6 +135,14 @@ def canon_param(a: np.ndarray, name: str, ft: np.dtype, plan: Plan) -> np.ndarra
     if not plan.allow_nonfinite:
         check_finite(a, param(name))
     return a
+
+
+def qk_normed(qh: np.ndarray, kh: np.ndarray, norm: QKNorm, d_q: int, d_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """qh (B, H, n_q, d) and kh (B, G, n_k, d), each head's vectors through RMSNorm with norm.q and norm.k."""
+    if not norm.q.shape[0] == d_q == d_k:
+        raise AttnError(f"{param('spec.qk_norm')} has {norm.q.shape[0]} weights per head; the heads have d_q = {d_q}"
+                        f" and d_k = {d_k} features")
+    return rms_norm_heads(qh, norm.q, norm.eps), rms_norm_heads(kh, norm.k, norm.eps)
 
 
 def rotate(x: np.ndarray, spec: Spec) -> np.ndarray:
@@ -256,6 +268,8 @@ def meta(kern: Kernel, spec: Spec, ft: np.dtype, described: dict, empty_list: li
                       "rope": None if rope is None else _rope_meta(rope),
                       "alibi": spec.alibi},
         "empty_rows": {"policy": spec.empty_rows, "rows": [list(r_) for r_ in empty_list]},
+        **({} if spec.qk_norm is None else {"qk_norm": {"eps": spec.qk_norm.eps,
+                                                         "q": spec.qk_norm.q.tolist(), "k": spec.qk_norm.k.tolist()}}),
     }
 
 

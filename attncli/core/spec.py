@@ -73,6 +73,32 @@ class Rope(Value):
                                           optional=False))
 
 
+class QKNorm(Value):
+    """Each head's query and key through an RMSNorm over its d_k features, before RoPE (Qwen3's `q_norm` and
+    `k_norm`, Gemma 3's, OLMo 2's per head): q_h ← q_h / √(mean(q_h²) + eps) · q, k_h likewise with `k`; `q` and
+    `k` are weight vectors (d_k,) shared by every head (Gemma's (1 + w) is given as that sum)."""
+
+    q: np.ndarray
+    k: np.ndarray
+    eps: float
+    _fields = ("q", "k", "eps")
+    _defaults: dict[str, Any] = {"eps": 1e-6}
+
+    def __init__(self, q: Any, k: Any, eps: float = 1e-6) -> None:
+        weights = {}
+        for name, w in (("q", q), ("k", k)):
+            a = frozen_array(w, f"spec.qk_norm.{name}", kinds="fiu")
+            if a is None or a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
+                shape = None if a is None else a.shape
+                raise AttnError(f"{param('spec.qk_norm.' + name)} must be one finite weight per feature of a head "
+                                f"(d_k,); got {'nothing' if shape is None else 'shape ' + str(shape)}")
+            weights[name] = a
+        if weights["q"].shape != weights["k"].shape:
+            raise AttnError(f"{param('spec.qk_norm.q')} has {weights['q'].size} weights and "
+                            f"{param('spec.qk_norm.k')} {weights['k'].size}: queries and keys have the same d_k")
+        self._set(q=weights["q"], k=weights["k"], eps=number(eps, "spec.qk_norm.eps", positive=True, optional=False))
+
+
 class Graph(Value):
     """Graph attention's mask: node i attends to j when adjacency[i, j] ≠ 0 (n_q × n_k) or (i, j) is one of the
     `edges` (m × 2 integer pairs); `undirected` adds j → i for each i → j, `self_loops` i → i."""
@@ -180,13 +206,14 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "score": "scaled", "scale": None, "w_score": None, "wa_q": None, "wa_k": None, "va": None,
     "normalize": "softmax", "normalize_over": "keys", "temperature": 1.0, "softcap": None,
     "causal": False, "window": None, "key_lens": None, "query_lens": None, "mask": None, "graph": None,
-    "window2d": None, "rope": None, "alibi": False, "bias": None, "empty_rows": "zero",
+    "window2d": None, "rope": None, "alibi": False, "bias": None, "empty_rows": "zero", "qk_norm": None,
 }
 
 
 class Spec(Value):
     """Which attention, as one frozen, validated value (see the module docstring and the README's formulas):
 
+        Q, K ← RMSNorm per head (qk_norm), then RoPE (rope)
         S = score(Q, K) · scale → softcap·tanh(S/softcap) → + bias + ALiBi → −∞ where masked → ÷ temperature
         A = normalize(S) over the keys,   head = A·V
 
@@ -198,6 +225,7 @@ class Spec(Value):
     (B, H, n_q, n_k), True = may attend), graph (Graph), window2d (Window2d over an image's pixels).
     rope: Rope or None; alibi: ALiBi's per-head linear bias. bias: additive (B, H, n_q, n_k)-broadcastable,
     −inf masks. empty_rows: what a query row with every key masked gives: "zero", "nan" or "error".
+    qk_norm: QKNorm (each head's q and k through an RMSNorm over d_k, before RoPE) or None.
     """
 
     score: str
@@ -221,6 +249,7 @@ class Spec(Value):
     alibi: bool
     bias: np.ndarray | None
     empty_rows: str
+    qk_norm: QKNorm | None
     _fields = tuple(SPEC_DEFAULTS)
     _defaults = SPEC_DEFAULTS
 
@@ -230,7 +259,8 @@ class Spec(Value):
                  window: int | Sequence[int] | None = None, key_lens: Sequence[int] | None = None,
                  query_lens: Sequence[int] | None = None, mask: Any = None, graph: Graph | Mapping | None = None,
                  window2d: Window2d | Mapping | None = None, rope: Rope | Mapping | bool | None = None,
-                 alibi: bool = False, bias: Any = None, empty_rows: str = "zero") -> None:
+                 alibi: bool = False, bias: Any = None, empty_rows: str = "zero",
+                 qk_norm: QKNorm | Mapping | None = None) -> None:
         va = frozen_array(va, "spec.va")
         if va is not None and va.ndim == 0:
             va = frozen_array(va.reshape(1), "spec.va")  # h = 1
@@ -249,7 +279,8 @@ class Spec(Value):
             window2d=_part(window2d, Window2d, "spec.window2d"),
             rope=Rope() if rope is True else (None if rope is False else _part(rope, Rope, "spec.rope")),
             alibi=flag(alibi, "spec.alibi"), bias=_bias(bias),
-            empty_rows=choice(empty_rows, EMPTY_ROWS, "spec.empty_rows"))
+            empty_rows=choice(empty_rows, EMPTY_ROWS, "spec.empty_rows"),
+            qk_norm=_part(qk_norm, QKNorm, "spec.qk_norm"))
 
     def replace(self, **changes: Any) -> Spec:
         """A copy with `changes`, validated again: `spec.replace(scale=1.0)`."""
@@ -282,4 +313,4 @@ def _part(value: Any, kind: type, name: str) -> Any:
 
 from attncli.core.plan import BACKENDS, DTYPES, Plan  # noqa: E402 - Spec and Plan come together (the plan after)
 
-__all__ = ["Spec", "Rope", "Graph", "Window2d", "Plan", "BACKENDS", "DTYPES", "EMPTY_ROWS", "NORMALIZE_OVER"]
+__all__ = ["Spec", "Rope", "QKNorm", "Graph", "Window2d", "Plan", "BACKENDS", "DTYPES", "EMPTY_ROWS", "NORMALIZE_OVER"]

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from attncli.errors import AttnError, param
+from attncli.models import rules
 from attncli.models.families import family_of, refusal
 from attncli.models.family import COMMON_KEYS, Family
 
@@ -63,12 +64,11 @@ class Checkpoint:
         return value
 
     def flag(self, spec: bool | str) -> bool:
-        """A family setting that is fixed (True/False) or read from a config key (absent or null: the key's
-        default in the family's table, e.g. OPT's enable_bias true; False when the table has none)."""
+        """A family setting that is fixed (True/False) or read from a config key (absent or null: the family's
+        Honoured default for it, else false)."""
         if not isinstance(spec, str):
             return spec
-        value = self.config.get(spec)
-        return bool(self.family.default(spec) if value is None else value)
+        return rules.flag(self.config, spec, bool(self.family.default(spec)))
 
     # ---- tensors
     def has(self, name: str) -> bool:

@@ -4,10 +4,11 @@ these tables; the rules a family selects by name (scale, window, position ids) a
 
 The names follow transformers' modeling files (the reference semantics; see each family's `source`):
 
-    norm_at="post" (bert, roberta, distilbert):   x = N₁(x + Attn(x));  x = N₂(x + MLP(x))
-    norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom, phi3, granite):  x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
+    norm_at="post" (bert, roberta, distilbert, xlm-roberta, electra, albert):  x = N₁(x + Attn(x));  x = N₂(x + MLP(x))
+    norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom, modernbert, phi3, granite):
+        x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
+    norm_at="pre", parallel_residual (GPT-NeoX; Phi, whose N₂ is N₁):  x = x + Attn(N₁(x)) + MLP(N₂(x))
     (opt: pre or post as config.json's do_layer_norm_before says, its pre_norm_rule)
-    norm_at="pre", parallel_residual (GPT-NeoX, Falcon style; no family here yet):  x = x + Attn(N₁(x)) + MLP(N₂(x))
     final_norm: N_f(x) at the end, whose output is the last hidden state
 
 `{i}` in a name is the layer index. Linear weights are stored out × in (torch.nn.Linear, `weights="out_in"`)
@@ -95,7 +96,8 @@ class Family:
     norm_kind: str = "layer"  # "layer" (LayerNorm) or "rms" (RMSNorm)
     eps_keys: tuple[str, ...] = ("layer_norm_eps",)  # config keys of the norms' ε, first one present wins
     eps: float = 1e-12  # ε when config.json has none of them (the config class's default)
-    # MLP, relative to the layer: "plain" up → act → down; "gated" act(gate)·up → down
+    # MLP, relative to the layer: "plain" up → act → down; "gated" act(gate)·up → down; "gated_fused": `up` names
+    # one tensor 2·inter wide, [act input | multiplier] (ModernBERT's Wi: act(x·W₁)·(x·W₂) → down)
     mlp: str = "plain"
     up: str = ""
     down: str = ""
@@ -107,7 +109,9 @@ class Family:
     # how a layer is put together
     causal: bool = False  # causal self-attention (query i sees keys j ≤ i)
     norm_at: str = "post"  # "post": N(x + sublayer(x)); "pre": x + sublayer(N(x))
-    parallel_residual: bool = False  # pre-norm only: x + Attn(N₁(x)) + MLP(N₂(x)), both from the same x
+    # pre-norm only: x + Attn(N₁(x)) + MLP(N₂(x)), both from the same x; True, False or the config key that says
+    # (GPT-NeoX's use_parallel_residual); Phi's one norm for both is norm2 = norm1
+    parallel_residual: bool | str = False
     # positions and each layer's attention settings, as named rules (rules.py)
     positions: str = "learned"  # "learned", "rope" or "alibi"
     position_ids: rules.Positions = rules.count_positions  # rows of the learned table each token takes
@@ -118,12 +122,29 @@ class Family:
     # config.json keys: aliases (first one present wins), and every key that changes the numbers
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     config: tuple[Key, ...] = ()
+    # RoPE as the family's config class reads it (rules.RopeKeys: the top-level keys of θ and of the partial rotary
+    # fraction, and that fraction's default; only the first int(d_head · fraction) features of each head turn):
+    # GPT-NeoX, Phi. None: θ where `rope_theta` says, and every feature turns (Llama's default RoPE)
+    rope_keys: rules.RopeKeys | None = None
+    # the q/k norms' biases (names relative to the layer, as qk_norm's weights; None: none), and
+    # whether the model has those norms: True, or the config key that says (Phi's qk_layernorm, default false)
+    qk_norm_bias: tuple[str, str] | None = None
+    qk_norm_if: bool | str = True
+    # factorized embeddings (ELECTRA, ALBERT): the embedding tables and their norm are config.json's embedding_size
+    # wide (keys["embed"], else its Honoured default), and this linear (name without a layer prefix; weight and
+    # bias) maps them to the hidden size: only when the two widths differ (ELECTRA's embeddings_project), or
+    # always when `embed_project_always` (ALBERT's encoder.embedding_hidden_mapping_in); None: no such map
+    embed_project: str | None = None
+    embed_project_always: bool = False
+    # whether the LayerNorms (embeddings, N₁, N₂, final) have the biases their names say: True, or the config key
+    # that says (ModernBERT's norm_bias, default false)
+    norm_bias: bool | str = True
+    # False: layer 0 has no N₁ (ModernBERT's attn_norm is nn.Identity there: the embeddings' norm precedes it)
+    first_norm1: bool = True
+    # layer i's RoPE θ when it differs between layers (ModernBERT's global and local bases, rules.py); None: the
+    # family's `rope_theta` keys in every layer
+    layer_rope_base: rules.LayerRopeBase | None = None
     # ---- issue 22 (Phi-3, OPT, Granite): each default keeps the families above as they were
-    # one tensor holding the gated MLP's [gate | up] (Phi-3's mlp.gate_up_proj), instead of `gate` and `up`
-    gate_up: str | None = None
-    # RoPE turns only the first int(head_dim · partial_rotary_factor) features of each head (Phi-3, Phi-4-mini;
-    # rules.rope_frequencies(partial=True)); False: the whole head, whatever config.json says
-    rope_partial: bool = False
     # whether the norms sit before (True) or after (False) each sublayer, from config.json (OPT's
     # do_layer_norm_before), instead of norm_at; and whether final_norm applies (OPT's); None: norm_at / always
     pre_norm_rule: rules.Flag | None = None
@@ -166,8 +187,12 @@ class Family:
             raise ValueError(f"{self.name}: norm_at is 'pre' or 'post', and a parallel residual is pre-norm")
         if self.weights not in ("out_in", "in_out") or self.fused_layout not in ("blocks", "per_head"):
             raise ValueError(f"{self.name}: weights is 'out_in' or 'in_out'; fused_layout 'blocks' or 'per_head'")
+        if self.mlp not in ("plain", "gated", "gated_fused"):
+            raise ValueError(f"{self.name}: mlp is 'plain', 'gated' or 'gated_fused'")
         if self.qk_norm is not None and self.fused_qkv is not None:
             raise ValueError(f"{self.name}: q/k norms are read for separate q and k projections only")
+        if self.qk_norm is None and (self.qk_norm_bias is not None or self.qk_norm_if is not True):
+            raise ValueError(f"{self.name}: qk_norm_bias and qk_norm_if describe the q/k norms of qk_norm")
 
 
 COMMON_KEYS = {

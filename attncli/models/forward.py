@@ -1,12 +1,13 @@
 """One forward pass over a checkpoint, in numpy, with every attention computed by attncli's core.
 
     h₀ = E_word[ids] (+ E_pos[position ids]) (+ E_type[0]) (→ LayerNorm)                      embeddings
+         (→ · W_proj + b: factorized embeddings, ELECTRA and ALBERT, models/factorized.py)
     post-norm:  h = N₁(h + Attn(h));  h = N₂(h + MLP(h))
     pre-norm:   h = h + Attn(N₁(h));  h = h + MLP(N₂(h))      (parallel residual: h + Attn(N₁(h)) + MLP(N₂(h)))
     final norm: last hidden state = N_f(h)
     Attn(h) = W_O·attend(Q, K, V, the layer's Spec)    Q, K, V = h·W + b, split into heads
     q/k norms (qwen3): q_h = N_q(q_h), k_h = N_k(k_h) over each head's head_dim, before attend applies RoPE
-    MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)
+    MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)   (ModernBERT's Wi: [W_gate | W_up] in one)
     OPT: E_word[ids] through project_in when narrower than the layers; Granite: E_word[ids] × m_emb, and each
     sublayer's output × m_res before the residual add (h + m_res·Attn(N₁(h)), ...)
 
@@ -21,15 +22,17 @@ are read.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from attncli.core.attend import attend
-from attncli.core.spec import Plan, Rope, Spec
+from attncli.core.spec import Plan, QKNorm, Rope, Spec
 from attncli.errors import AttnError, param
 from attncli.models import rules
 from attncli.models.checkpoint import OPTION, Checkpoint
+from attncli.models.factorized import embedding_width, project
+from attncli.models.family import Family
 from attncli.models.ops import gelu_, layer_norm
 from attncli.models.weights import Layer, Shapes, activation, mlp_weights, qkv_weights, shapes, split_fused
 
@@ -41,16 +44,21 @@ class Pass:
     attentions: np.ndarray | None  # (B, layers, heads, n, n): the layers and heads asked for, in their order
     allowed: dict[int, np.ndarray | None]  # layer -> bool, broadcastable to its (B, H, n, n) maps (None: all)
     hidden: list[np.ndarray] | None  # layers + 1 of (B, n, d), when asked for
+    # what each kept layer's attention saw, for the layers and heads asked for (B, layers, heads, n, ·): q (after
+    # q/k norms and RoPE), k and v (the kv head each query head reads), scores (after scale, soft-capping, masks)
+    kept: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) -> np.ndarray:
-    """(B, n, d) from token ids (B, n)."""
+    """(B, n, d) from token ids (B, n) (factorized embeddings: e wide, then projected to d)."""
     fam = ckpt.family
     word = ckpt.tensor(fam.word)
-    width = embedding_width(ckpt, s)
-    if word.ndim != 2 or word.shape[1] != width:
+    width = embedding_width(ckpt, s)  # the hidden size, or a factorized embedding's embedding_size
+    words = word_width(ckpt, width)  # OPT's word_embed_proj_dim, mapped to `width` by project_in
+    if word.ndim != 2 or word.shape[1] != words:
+        what = "hidden size" if words == s.hidden else "embedding_size" if words == width else fam.project_in[1]
         raise AttnError(f"{OPTION}: the word embeddings '{ckpt.prefix + fam.word}' have shape {word.shape}, not "
-                        f"(vocabulary, {width}) as config.json's hidden size says")
+                        f"(vocabulary, {words}) as config.json's {what} says")
     if ids.size and (ids.min() < 0 or ids.max() >= word.shape[0]):
         bad = int(ids.max() if ids.max() >= word.shape[0] else ids.min())
         raise AttnError(f"token id {bad} is outside the embedding table of {word.shape[0]} rows; is the tokenizer "
@@ -61,7 +69,7 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
         table = ckpt.tensor(fam.position)
         rows = fam.position_ids(ckpt.config, ids)  # (B, n): the row of the position table each token takes
         start = int(fam.position_ids(ckpt.config, np.full((1, 1), -1))[0, 0])  # the first token's row
-        if table.ndim != 2 or table.shape[1] != s.hidden or (ids.size and int(rows.max()) >= table.shape[0]):
+        if table.ndim != 2 or table.shape[1] != width or (ids.size and int(rows.max()) >= table.shape[0]):
             raise AttnError(f"{OPTION}: the model has {table.shape[0] - start} learned positions; the text has {n} "
                             "tokens: give a shorter text")
         h = h + table[rows].astype(dtype)  # (B, n, d)
@@ -69,17 +77,17 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
         h = h + ckpt.tensor(fam.token_type)[0].astype(dtype)
     if fam.embed_norm is not None:
         w, b = fam.embed_norm
-        h = layer_norm(h, ckpt.tensor(w, (s.hidden,)).astype(dtype),
-                       ckpt.tensor(b, (s.hidden,)).astype(dtype) if b else None, s.eps)
-    return h.astype(dtype, copy=False)
+        h = layer_norm(h, ckpt.tensor(w, (width,)).astype(dtype),
+                       ckpt.tensor(b, (width,)).astype(dtype) if b and ckpt.flag(fam.norm_bias) else None, s.eps)
+    return project(ckpt, h.astype(dtype, copy=False), s)  # (B, n, d): ELECTRA's and ALBERT's map to the hidden size
 
 
-def embedding_width(ckpt: Checkpoint, s: Shapes) -> int:
-    """The word embeddings' width: the hidden size, or the family's project_in width key (OPT's
+def word_width(ckpt: Checkpoint, width: int) -> int:
+    """The word embeddings' width: `width` (the embeddings'), or the family's project_in width key (OPT's
     word_embed_proj_dim) when config.json sets it."""
     key = ckpt.family.project_in[1] if ckpt.family.project_in is not None else None
     value = None if key is None else ckpt.config.get(key)
-    return s.hidden if value is None else int(value)
+    return width if value is None else int(value)
 
 
 def scaled_words(ckpt: Checkpoint, h: np.ndarray, s: Shapes) -> np.ndarray:
@@ -103,19 +111,27 @@ def residual_factor(ckpt: Checkpoint) -> float | None:
 def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spec:
     """Layer i's attention as one Spec for a text of n tokens, from the family's fields and the rules it names
     (rules.py) over config.json: causal; window (L, 0): query i sees keys i − L ≤ j ≤ i (transformers'
-    sliding_window W is L = W − 1); RoPE (θ, rotate_half, and a scaled RoPE's frequencies and attention factor,
-    which may depend on n: None = a text no longer than the model's positions, as transformers computes them
-    when it loads the model) or ALiBi; scale (None: the core's 1/√d_head)."""
+    sliding_window W is L = W − 1), or a rule's (L, R) (ModernBERT's local layers: |i − j| ≤ L = R); RoPE (θ,
+    rotate_half, and a scaled RoPE's frequencies and attention factor, which may depend on n: None = a text no
+    longer than the model's positions, as transformers computes them when it loads the model) or ALiBi; scale
+    (None: the core's 1/√d_head)."""
     fam, cfg = ckpt.family, ckpt.config
     window = fam.window(cfg, i)
+    if isinstance(window, int):  # a causal window W: (W − 1, 0); a rule's (L, R) is the Spec's as it is
+        window = (window - 1, 0)
     rope = None
     if fam.positions == "rope":
-        base, omega, m, dim = rules.rope_frequencies(cfg, s.head_dim, 0 if n is None else n, fam.rope_partial)
+        base, omega, m, dim = rules.rope_frequencies(cfg, s.head_dim, 0 if n is None else n, keys=fam.rope_keys)
         if omega is None:  # the default type: θ where the family's table says config.json keeps it
-            base = rules.rope_base(cfg, fam.rope_theta)
+            base = _rope_base(fam, cfg, i)
         rope = Rope(base, "half", dim=dim, inv_freq=omega, attention_factor=m)
-    return Spec(causal=fam.causal, window=None if window is None else (window - 1, 0), rope=rope,
+    return Spec(causal=fam.causal, window=window, rope=rope,
                 alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim))
+
+
+def _rope_base(fam: Family, cfg: dict, i: int) -> float:
+    """Layer i's RoPE θ: the family's per-layer rule (ModernBERT's global and local bases), else its keys."""
+    return rules.rope_base(cfg, fam.rope_theta) if fam.layer_rope_base is None else fam.layer_rope_base(cfg, i)
 
 
 def attention_kwargs(spec: Spec) -> dict:
@@ -132,6 +148,8 @@ def attention_kwargs(spec: Spec) -> dict:
         out["window"] = spec.window
     if spec.scale is not None:
         out["scale"] = spec.scale
+    if spec.qk_norm is not None:
+        out["qk_norm"] = spec.qk_norm
     return out
 
 
@@ -139,10 +157,12 @@ def layer_weights(layer: Layer, n: int) -> dict:
     """Layer i's self-attention for n tokens as attncli.core.attention keywords: W_Q, W_K, W_V, W_O and biases
     (in × out), heads, kv heads, and its settings (layer_spec)."""
     fam, s = layer.ckpt.family, layer.s
-    if fam.qk_norm is not None:  # the core's attention has no q/k norms: refused rather than computed without
-        raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model normalizes each head's q and k "
-                        f"over head_dim ({', '.join(fam.qk_norm)}) before RoPE, which one layer's attention does "
-                        "not compute yet; the model's own forward pass does (attncli model, its layers chosen)")
+    if layer.has_qk_norm() and (fam.norm_kind != "rms" or fam.qk_norm_bias is not None):
+        # the core's q/k norms (Spec.qk_norm) are RMSNorms: a LayerNorm (Phi's) is refused rather than computed as one
+        raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model puts each head's q and k "
+                        f"through a LayerNorm over head_dim ({', '.join(fam.qk_norm)}) before RoPE; one layer's "
+                        "attention computes RMSNorm q/k norms only; the model's own forward pass does (attncli "
+                        "model, its layers chosen)")
     proj = qkv_weights(layer)
     if fam.fused_qkv is not None:
         (w, b), d = proj[0], s.hidden
@@ -151,8 +171,12 @@ def layer_weights(layer: Layer, n: int) -> dict:
         proj = list(zip(ws, bs, strict=True))
     (wq, bq), (wk, bk), (wv, bv) = proj
     wo, bo = layer.linear(fam.o, s.heads * s.head_dim, s.hidden, layer.ckpt.flag(fam.o_bias))
+    spec = layer_spec(layer.ckpt, layer.i, s, n)
+    if layer.has_qk_norm():  # each head's q and k through the layer's RMSNorms over head_dim, before RoPE
+        hd = s.head_dim
+        spec = spec.replace(qk_norm=QKNorm(layer.get(fam.qk_norm[0], (hd,)), layer.get(fam.qk_norm[1], (hd,)), s.eps))
     return dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=s.heads, kv_heads=s.kv_heads,
-                **attention_kwargs(layer_spec(layer.ckpt, layer.i, s, n)))
+                **attention_kwargs(spec))
 
 
 # ---------------------------------------------------------------- the pass, a layer at a time
@@ -202,10 +226,11 @@ def _linear_rows(x: np.ndarray, wb: tuple[np.ndarray, np.ndarray | None], out: n
 
 
 def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act, dtype: str,
-           threads: int | None, into: np.ndarray | None, heads: list[int]
+           threads: int | None, into: np.ndarray | None, heads: list[int], keep: dict[str, np.ndarray] | None = None
            ) -> tuple[np.ndarray, np.ndarray | None]:
     """One layer on h (B, n, d): the new hidden state and where the attention weights may be nonzero; the
-    weights of `heads` are copied `into` (B, len(heads), n, n) when given. Rows run in parallel through the
+    weights of `heads` are copied `into` (B, len(heads), n, n) when given, and what the attention saw into `keep`
+    (name -> (B, len(heads), n, ·): see Pass.kept). Rows run in parallel through the
     projections, the norms, the MLP and that copy; the attention between them runs on every core inside attncli's
     core."""
     fam, s = layer.ckpt.family, layer.s
@@ -216,20 +241,24 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     x = h.reshape(B * n, d)  # (m, d), read only
     proj = qkv_weights(layer)
     ys = [np.empty((B * n, w.shape[1]), dtype=ft) for w, _ in proj]  # (m, width)
+    qk_norm, parallel = layer.has_qk_norm(), layer.ckpt.flag(fam.parallel_residual)
 
     def project(r0: int, r1: int) -> None:
         xr = layer.norm_(fam.norm1, x[r0:r1].copy()) if pre else x[r0:r1]  # N₁(h) or h
         for wb, y in zip(proj, ys, strict=True):
             _linear_rows(xr, wb, y[r0:r1])
-        if fam.qk_norm is not None:  # Qwen3: each head's q and k through an RMSNorm over head_dim, before RoPE
+        if qk_norm:  # Qwen3, Phi: each head's q and k through a norm over head_dim, before RoPE
             layer.qk_norm_(ys[0][r0:r1], ys[1][r0:r1])
 
     rows.run(project)
     q, k, v = heads_of(ys, fam.fused_layout if fam.fused_qkv else None, B, n, s)  # (B, H, n, hd), (B, G, n, hd) ×2
     spec = layer_spec(layer.ckpt, layer.i, s, n)
-    q *= ft.type(1 / math.sqrt(s.head_dim) if spec.scale is None else spec.scale)  # no pass over the n × n scores
-    scaled = spec.replace(scale=1.0)
-    plan = Plan(need=("weights", "heads"), dtype=dtype, threads=threads)
+    if keep:  # q as the model has it, the scale applied to the scores (which are kept)
+        scaled = spec
+    else:
+        q *= ft.type(1 / math.sqrt(s.head_dim) if spec.scale is None else spec.scale)  # no pass over the n × n scores
+        scaled = spec.replace(scale=1.0)
+    plan = Plan(need=("weights", "heads", *(keep or ())), dtype=dtype, threads=threads)
 
     def attend_(qb: np.ndarray, kb: np.ndarray, vb: np.ndarray, key_lens: list[int] | None, plan: Plan):
         """attncli's core on projected heads (b, H, n_q, hd), (b, G, n, hd) ×2: the layer's one attention."""
@@ -238,13 +267,15 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     every = heads == list(range(s.heads))
     # With no causal mask, window or positions (the encoders), a query row's attention needs its own row of Q
     # and all of K and V: each thread attends for its own rows and goes straight on to their MLP.
-    by_rows = rows.parallel and spec == Spec(scale=spec.scale)
+    by_rows = rows.parallel and spec == Spec(scale=spec.scale) and not keep
     pieces: dict[tuple[int, int, int], np.ndarray] = {}  # (b, i0, i1) -> where those rows' weights may be nonzero
     if by_rows:
         merged = np.empty((B * n, s.heads * s.head_dim), dtype=ft)  # (m, H·hd)
     else:
         res = attend_(q, k, v, lens, plan)
         merged = res.heads.transpose(0, 2, 1, 3).reshape(B * n, -1)  # (m, H·hd): a view of the kernel's layout
+        if keep:
+            _keep(res, keep, heads, s)
     o = layer.linear(fam.o, s.heads * s.head_dim, d, layer.ckpt.flag(fam.o_bias))
     (up_w, up_b), (down_w, down_b), gate = mlp_weights(layer)
     out = np.empty_like(x)  # (m, d)
@@ -271,7 +302,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
         a += x[r0:r1]  # h₁ = h + Attn(·)
         if not pre:  # h₁ = N₁(h + Attn(h)); h = N₂(h₁ + MLP(h₁))
             m_in = layer.norm_(fam.norm1, a)
-        elif fam.parallel_residual:  # h + Attn(N₁(h)) + MLP(N₂(h))
+        elif parallel:  # h + Attn(N₁(h)) + MLP(N₂(h))
             m_in = layer.norm_(fam.norm2, x[r0:r1].copy())
         else:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
             m_in = layer.norm_(fam.norm2, a.copy())
@@ -298,6 +329,15 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     return out.reshape(B, n, d), allowed
 
 
+def _keep(res, keep: dict[str, np.ndarray], heads: list[int], s: Shapes) -> None:
+    """Copy what layer's attention saw (an AttentionResult of (B, H or G, n, ·) arrays) for `heads` into `keep`'s
+    (B, len(heads), n, ·) slots: k and v of the kv head each query head reads (h · G // H, as repeat_kv)."""
+    kv = [h * s.kv_heads // s.heads for h in heads]
+    for name, into in keep.items():
+        got = getattr(res, name)  # q, scores (B, H, n, ·); k, v (B, G, n, hd)
+        into[...] = got[:, kv] if name in ("k", "v") else got[:, heads]
+
+
 def _mlp(x: np.ndarray, up: tuple, down: tuple, gate: tuple | None, act) -> np.ndarray:
     """MLP(x) for rows x (r, d): W_down·act(W_up·x + b) + b, or W_down·(act(W_gate·x) ⊙ W_up·x) when gated."""
     (up_w, up_b), ft = up, x.dtype
@@ -313,10 +353,12 @@ def _mlp(x: np.ndarray, up: tuple, down: tuple, gate: tuple | None, act) -> np.n
 
 
 def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers: list[int], hidden: bool,
-            dtype: str = "float32", threads: int | None = None, heads: list[int] | None = None) -> Pass:
+            dtype: str = "float32", threads: int | None = None, heads: list[int] | None = None,
+            keep: tuple[str, ...] = ()) -> Pass:
     """Run the model on token ids (B, n); `lens` are the valid lengths of a padded batch (keys beyond are
     masked, as transformers' attention_mask does); keep the maps of `layers` (and `heads`, default all) and,
-    if `hidden`, every state. Each layer's maps go into one (B, layers, heads, n, n) array as the layer ends."""
+    if `hidden`, every state. Each layer's maps go into one (B, layers, heads, n, n) array as the layer ends;
+    `keep` (of q, k, v, scores) adds what those layers' attention saw, in (B, layers, heads, n, ·) arrays."""
     s = shapes(ckpt)
     np_dtype = np.dtype(dtype)
     fam = ckpt.family
@@ -327,16 +369,19 @@ def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers
     where = {layer: j for j, layer in enumerate(layers)}
     heads = list(range(s.heads)) if heads is None else heads
     maps = np.empty((B, len(layers), len(heads), n, n), dtype=np_dtype) if layers else None
+    kept = {name: np.empty((B, len(layers), len(heads), n, n if name == "scores" else s.head_dim), dtype=np_dtype)
+            for name in keep if layers}
     allowed: dict[int, np.ndarray | None] = {}
     last = max(where) if where and not hidden else s.layers - 1
     rows = Rows(B * n, threads)
     for i in range(last + 1):
         into = maps[:, where[i]] if maps is not None and i in where else None  # (B, H, n, n)
-        h, ok = _block(Layer(ckpt, i, s, np_dtype), h, lens, rows, act, dtype, threads, into, heads)
+        slots = {name: a[:, where[i]] for name, a in kept.items()} if i in where else None  # (B, H, n, ·)
+        h, ok = _block(Layer(ckpt, i, s, np_dtype), h, lens, rows, act, dtype, threads, into, heads, slots)
         if i in where:
             allowed[i] = ok
         if states is not None:
             states.append(h)
     if states is not None and fam.has_final_norm(ckpt.config):  # the model's final norm (no layer prefix)
         states[-1] = Layer(ckpt, s.layers, s, np_dtype, at="").norm(fam.final_norm, h)  # type: ignore[arg-type]
-    return Pass(maps, allowed, states)
+    return Pass(maps, allowed, states, kept)

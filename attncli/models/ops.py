@@ -22,22 +22,16 @@ from functools import cache
 
 import numpy as np
 
-BLOCK = 32768  # elements per block: a few arrays of this size stay in the core's cache
-
-
-def _blocks(x: np.ndarray):
-    """Row blocks of a 2-D array of about BLOCK elements each."""
-    step = max(1, BLOCK // max(1, x.shape[-1]))
-    for i0 in range(0, x.shape[0], step):
-        yield x[i0: i0 + step]
-
+# the forward pass's RMSNorm is the core's (core/norms.py), which a Spec's q/k norms use too
+from attncli.core.norms import BLOCK, rms_norm_  # noqa: F401 - rms_norm_: models/ import it from here
+from attncli.core.norms import blocks as _blocks
 
 # ---------------------------------------------------------------- norms
 
 
 def layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, eps: float) -> np.ndarray:
     """LayerNorm over the last axis, into a new array."""
-    y = np.array(x, copy=True)
+    y = np.array(x, copy=True, order="C")  # C order: the 2-D view below writes into y
     layer_norm_(y.reshape(-1, y.shape[-1]), w, b, eps)
     return y
 
@@ -62,21 +56,9 @@ def layer_norm_(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, eps: float) 
 
 def rms_norm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
     """RMSNorm over the last axis, into a new array."""
-    y = np.array(x, copy=True)
+    y = np.array(x, copy=True, order="C")  # C order: the 2-D view below writes into y
     rms_norm_(y.reshape(-1, y.shape[-1]), w, eps)
     return y
-
-
-def rms_norm_(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
-    ft = x.dtype.type
-    for xb in _blocks(x):
-        inv = np.square(xb) @ np.full(x.shape[-1], 1 / x.shape[-1], dtype=x.dtype)  # (r,): mean of x²
-        inv += ft(eps)
-        np.sqrt(inv, out=inv)
-        np.divide(ft(1), inv, out=inv)
-        xb *= inv[:, None]
-        xb *= w
-    return x
 
 
 # ---------------------------------------------------------------- erf (float64 GELU)

@@ -79,32 +79,43 @@ class Layer:
 
     def norm(self, names: tuple[str, str | None], x: np.ndarray) -> np.ndarray:
         """The norm `names` (weight, bias) of x, into a new array."""
-        y = np.array(x, dtype=self.dtype, copy=True)
+        y = np.array(x, dtype=self.dtype, copy=True, order="C")  # C order: the 2-D view below writes into y
         self.norm_(names, y.reshape(-1, y.shape[-1]))
         return y
 
     def norm_(self, names: tuple[str, str | None], x: np.ndarray, width: int | None = None) -> np.ndarray:
         """The norm `names` of the rows of x (m, width), in place; `width` is the hidden size unless given (a
         per-head q/k norm's is head_dim)."""
+        fam = self.ckpt.family
+        if names == fam.norm1 and self.i == 0 and not fam.first_norm1:  # ModernBERT's layer 0: N₁ is the identity
+            return x
         d = self.s.hidden if width is None else width
         if not self.ckpt.flag(self.ckpt.family.norm_affine):  # no weight or bias (OPT's elementwise_affine false)
             return layer_norm_(x, np.ones(d, dtype=self.dtype), None, self.s.eps) \
                 if self.ckpt.family.norm_kind == "layer" else rms_norm_(x, np.ones(d, dtype=self.dtype), self.s.eps)
         w = self.get(names[0], (d,))
-        if self.ckpt.family.norm_kind == "rms":
+        if fam.norm_kind == "rms":
             return rms_norm_(x, w, self.s.eps)
-        return layer_norm_(x, w, self.get(names[1], (d,)) if names[1] else None, self.s.eps)
+        bias = self.get(names[1], (d,)) if names[1] and self.ckpt.flag(fam.norm_bias) else None
+        return layer_norm_(x, w, bias, self.s.eps)
+
+    def has_qk_norm(self) -> bool:
+        """Whether each head's q and k go through a norm before RoPE (the family's qk_norm, when its qk_norm_if
+        says so: always, or as a config key says)."""
+        fam = self.ckpt.family
+        return fam.qk_norm is not None and self.ckpt.flag(fam.qk_norm_if)
 
     def qk_norm_(self, q: np.ndarray, k: np.ndarray) -> None:
-        """Each head's q and k normed over head_dim, in place (the family's qk_norm, before RoPE; nothing when it
-        has none): q (r, H·hd), k (r, G·hd), rows of the projections' contiguous outputs, seen as (r·H, hd) and
-        (r·G, hd) rows."""
-        names, hd = self.ckpt.family.qk_norm, self.s.head_dim
-        if names is None:
+        """Each head's q and k normed over head_dim, in place (the family's qk_norm with its qk_norm_bias, before
+        RoPE; nothing when it has none): q (r, H·hd), k (r, G·hd), rows of the projections' contiguous outputs,
+        seen as (r·H, hd) and (r·G, hd) rows."""
+        fam, hd = self.ckpt.family, self.s.head_dim
+        if not self.has_qk_norm():
             return
-        for name, y in ((names[0], q), (names[1], k)):
+        names, biases = fam.qk_norm, fam.qk_norm_bias or (None, None)
+        for name, bias, y in ((names[0], biases[0], q), (names[1], biases[1], k)):
             rows = y.reshape(-1, hd)  # (r·H, hd) or (r·G, hd): a view when y's rows are contiguous
-            self.norm_((name, None), rows, hd)
+            self.norm_((name, bias), rows, hd)
             if rows.ctypes.data != y.ctypes.data:  # reshape made a copy: write it back
                 y[...] = rows.reshape(y.shape)
 
@@ -135,15 +146,16 @@ def qkv_weights(layer: Layer) -> list[tuple[np.ndarray, np.ndarray | None]]:
 
 
 def mlp_weights(layer: Layer) -> tuple:
-    """(W_up, b), (W_down, b), (W_gate, b) or None for a plain MLP: W in × out, s.inter wide (views of one fused
-    [gate | up] tensor when the family has one)."""
+    """(W_up, b), (W_down, b), (W_gate, b) or None for a plain MLP: W in × out, s.inter wide; a fused gated MLP's
+    one tensor (d, 2·inter) split into gate (its first half, through the activation) and up (its second)."""
     fam, s = layer.ckpt.family, layer.s
     bias = layer.ckpt.flag(fam.mlp_bias)
-    down = layer.linear(fam.down, s.inter, s.hidden, bias)
-    if fam.gate_up is not None:  # one (d, 2·inter) product: [gate | up] columns (Phi-3's gate_up_proj)
-        w, b = layer.linear(fam.gate_up, s.hidden, 2 * s.inter, bias)
-        gate_b, up_b = (None, None) if b is None else (b[: s.inter], b[s.inter:])
-        return (w[:, s.inter:], up_b), down, (w[:, : s.inter], gate_b)
+    if fam.mlp == "gated_fused":  # one product, [act input | multiplier] (ModernBERT's Wi), as column views
+        w, b = layer.linear(fam.up, s.hidden, 2 * s.inter, bias)  # (d, 2·inter)
+        gate = (w[:, : s.inter], None if b is None else b[: s.inter])  # act(x·W₁)
+        up = (w[:, s.inter:], None if b is None else b[s.inter:])  # · x·W₂
+        return up, layer.linear(fam.down, s.inter, s.hidden, bias), gate
     up = layer.linear(fam.up, s.hidden, s.inter, bias)
+    down = layer.linear(fam.down, s.inter, s.hidden, bias)
     gate = layer.linear(fam.gate, s.hidden, s.inter, bias) if fam.mlp == "gated" else None  # type: ignore[arg-type]
     return up, down, gate

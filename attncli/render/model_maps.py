@@ -13,10 +13,10 @@ import numpy as np
 from attncli.render.maps import MapGroup, MapSet, Panel
 
 
-def _per_text(arrays: dict[str, Any], lens: list[int]) -> np.ndarray:
-    """(B, L, H, n, n) whatever the batch size."""
-    att = arrays["attentions"]
-    return att if len(lens) > 1 else att[None]
+def _per_text(arrays: dict[str, Any], lens: list[int], name: str = "attentions") -> np.ndarray:
+    """(B, L, H, n, ·) whatever the batch size."""
+    got = arrays[name]
+    return got if len(lens) > 1 else got[None]
 
 
 def _labels(tokens: list[str]) -> list[str]:
@@ -63,6 +63,26 @@ def tables_of(arrays: dict[str, Any], tokens: list[list[str]], layers: list[int]
                     ok = None if allowed is None else allowed[b, i, j, :n, :n]
                     out += array_tables(title, att[b, i, j, :n, :n], allowed=ok, precision=precision,
                                         row_labels=labels, col_labels=labels)
+    if "scores" in arrays:  # the pre-softmax scores, masked cells as for the maps
+        sc = _per_text(arrays, lens, "scores")
+        for b, n in enumerate(lens):
+            labels = _labels(tokens[b])
+            for i, li in enumerate(layers):
+                for j, hi in enumerate(heads):
+                    title = ("" if len(lens) == 1 else f"text {b} · ") + f"scores · layer {li} · head {hi}"
+                    ok = None if allowed is None else allowed[b, i, j, :n, :n]
+                    out += array_tables(title, sc[b, i, j, :n, :n], allowed=ok, precision=precision,
+                                        row_labels=labels, col_labels=labels)
+    for name in ("q", "k", "v"):  # token rows × head_dim features, per layer and head
+        if name in arrays:
+            got = _per_text(arrays, lens, name)
+            for b, n in enumerate(lens):
+                labels = _labels(tokens[b])
+                for i, li in enumerate(layers):
+                    for j, hi in enumerate(heads):
+                        title = ("" if len(lens) == 1 else f"text {b} · ") + f"{name} · layer {li} · head {hi}"
+                        out += array_tables(title, got[b, i, j, :n], precision=precision, row_labels=labels,
+                                            prefixes=("t", "d"))
     if "stats" in arrays:
         out += stats_renderables(arrays["stats"], arrays.get("standouts", []), precision)
     if "hidden" in arrays:  # one table per text and state: the embeddings (state 0), then each layer's output

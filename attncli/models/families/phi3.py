@@ -73,9 +73,10 @@ _OPT_NORMS = "forward._block (Family.is_pre_norm: rules.opt_pre_norm)"
 FAMILIES: dict[str, Family] = {
     "phi3": Family(
         "phi3", "transformers/models/phi3/modeling_phi3.py",
-        **{**_LLAMA, "q": None, "k": None, "v": None, "gate": None, "up": "", "eps": 1e-5},
+        **{**_LLAMA, "q": None, "k": None, "v": None, "gate": None, "eps": 1e-5,
+           "mlp": "gated_fused", "up": "mlp.gate_up_proj"},  # [gate | up]: act(first half) · second half
         fused_qkv="self_attn.qkv_proj", fused_layout="blocks", attn_bias=False, o_bias=False,
-        gate_up="mlp.gate_up_proj", rope_partial=True, window=rules.window_when_set,
+        rope_keys=rules.RopeKeys(), window=rules.window_when_set,
         standardize=rules.phi3_config, numbers=("sliding_window",),
         config=_phi3_keys()),
     "opt": Family(

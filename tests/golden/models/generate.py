@@ -27,7 +27,7 @@ For each case in CASES it writes tests/golden/models/<case>/:
                                   use_sliding_window is false); `gpt2` gets the causal-mask buffers
                                   h.N.attn.bias / h.N.attn.masked_bias that older GPT-2 checkpoints hold
                                   (transformers ignores them); `llama_bf16` is saved in bfloat16;
-                                  `qwen2_window_layers` and `qwen3` are in the transformers 4 layout too;
+                                  `qwen2_window_layers`, `qwen3` and `modernbert` are in the transformers 4 layout too;
                                   `llama_no_eps` has rms_norm_eps removed from config.json (the reload
                                   uses LlamaConfig's default) and embeddings drawn N(0, 0.003²) so that
                                   ε matters.
@@ -479,6 +479,71 @@ CASES: list[dict] = [
 
     # ---- issue 22, neox: cases of this group below (one section per group keeps merges apart)
     #
+    dict(name="gpt_neox", family="gpt_neox", cls=T.GPTNeoXForCausalLM, seed=1340, tokenizer="gpt2",
+         texts=["the quick brown fox jumps over the lazy dog!"],
+         config=T.GPTNeoXConfig(vocab_size=128, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                                num_attention_heads=3, max_position_embeddings=64, rotary_pct=0.25,
+                                rotary_emb_base=10000, use_parallel_residual=True, bos_token_id=None,
+                                eos_token_id=None),
+         legacy_config={"rotary_pct": 0.25, "rotary_emb_base": 10000, "rope_scaling": None},
+         notes="GPTNeoXForCausalLM (Pythia's layout): tensors prefixed 'gpt_neox.' (embed_in, layers.N."
+               "input_layernorm, attention.query_key_value, attention.dense, post_attention_layernorm, "
+               "mlp.dense_h_to_4h / dense_4h_to_h, final_layer_norm), plus the LM head. 3 heads of 16 (not a "
+               "power of two). query_key_value (3d, d) is fused per head: its output viewed as (heads, 3 * "
+               "head_dim) and chunked into q, k, v of each head. use_parallel_residual true: h + Attn(N1(h)) + "
+               "MLP(N2(h)). config.json in the Hub's (transformers 4) layout, as EleutherAI/pythia-*'s: "
+               "rotary_pct 0.25 and rotary_emb_base 10000 at the top level, no rope_parameters: RoPE turns the "
+               "first int(16 * 0.25) = 4 features of each head (rotate_half within them, w_i = 10000^(-2i/4)), "
+               "the other 12 pass through. attention_bias true (GPTNeoXConfig's default): biases on "
+               "query_key_value and dense. hidden_act gelu (erf)."),
+    dict(name="gpt_neox_sequential", family="gpt_neox", cls=T.GPTNeoXModel, seed=1341, tokenizer="gpt2",
+         texts=["tokens attend to tokens; heads attend to heads."],
+         config=T.GPTNeoXConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                                num_attention_heads=4, max_position_embeddings=64, use_parallel_residual=False,
+                                attention_bias=False, hidden_act="gelu_new",
+                                rope_parameters={"rope_type": "default", "rope_theta": 500.0,
+                                                 "partial_rotary_factor": 0.5},
+                                bos_token_id=None, eos_token_id=None),
+         notes="GPTNeoXModel (no prefix) with use_parallel_residual false: h1 = h + Attn(N1(h)), h1 + MLP(N2(h1)). "
+               "attention_bias false: no bias on query_key_value or dense (the MLP keeps its biases). "
+               "hidden_act gelu_new (tanh). transformers 5 layout: rope_parameters {rope_theta 500, "
+               "partial_rotary_factor 0.5}: 4 of each head's 8 features turn."),
+    dict(name="gpt_neox_rope_dynamic", family="gpt_neox", cls=T.GPTNeoXModel, seed=1342, tokenizer="gpt2",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.GPTNeoXConfig(vocab_size=128, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                                num_attention_heads=2, max_position_embeddings=8, rotary_pct=0.5,
+                                rotary_emb_base=1000, rope_scaling={"rope_type": "dynamic", "factor": 3.0},
+                                bos_token_id=None, eos_token_id=None),
+         legacy_config={"rotary_pct": 0.5, "rotary_emb_base": 1000,
+                        "rope_scaling": {"type": "dynamic", "factor": 3.0}},
+         notes="GPTNeoXModel with dynamic NTK RoPE over partial rotary, transformers 4 layout: rope_scaling {type: "
+               "dynamic, factor: 3} (no rope_theta inside: rotary_emb_base 1000 is theta), rotary_pct 0.5: 12 of "
+               "each head's 24 features turn, max_position_embeddings 8, shorter than the text: transformers "
+               "recomputes theta * (3 n / 8 - 2)^(12/10) over the 12 rotary features for the n tokens."),
+    dict(name="phi", family="phi", cls=T.PhiForCausalLM, seed=1343, tokenizer="gpt2",
+         texts=["attention is all you need, said the model."],
+         config=T.PhiConfig(vocab_size=128, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                            num_attention_heads=6, max_position_embeddings=64, partial_rotary_factor=0.5,
+                            rope_theta=10000.0, qk_layernorm=True, bos_token_id=None, eos_token_id=None),
+         legacy_config={"partial_rotary_factor": 0.5, "rope_theta": 10000.0, "rope_scaling": None},
+         notes="PhiForCausalLM (microsoft/phi-2's layout): prefix 'model.' (embed_tokens, layers.N.input_layernorm, "
+               "self_attn.q_proj / k_proj / v_proj / dense, mlp.fc1 / fc2, final_layernorm), plus lm_head with a "
+               "bias. One norm for attention and MLP: h + Attn(N(h)) + MLP(N(h)). 6 heads of 8 (not a power of "
+               "two). qk_layernorm true: self_attn.q_layernorm and k_layernorm, LayerNorm (weight and bias, eps "
+               "layer_norm_eps) of each head's q and k over head_dim 8, before RoPE. config.json in the Hub's "
+               "(transformers 4) layout: top-level partial_rotary_factor 0.5 and rope_theta: the first 4 of each "
+               "head's 8 features turn. hidden_act gelu_new (tanh); biases on every projection."),
+    dict(name="phi_rope_linear", family="phi", cls=T.PhiModel, seed=1344, tokenizer="gpt2",
+         texts=["every head looks at every token in the text."],
+         config=T.PhiConfig(vocab_size=128, hidden_size=40, intermediate_size=80, num_hidden_layers=2,
+                            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                            rope_parameters={"rope_type": "linear", "factor": 4.0, "rope_theta": 100.0,
+                                             "partial_rotary_factor": 0.4},
+                            bos_token_id=None, eos_token_id=None),
+         notes="PhiModel (no prefix), qk_layernorm false (PhiConfig's default: no q/k norms), 4 heads of 10 over "
+               "2 kv heads (grouped). transformers 5 layout: "
+               "rope_parameters {linear, factor 4, rope_theta 100, partial_rotary_factor 0.4}: int(10 * 0.4) = 4 "
+               "features of each head turn, at 100^(-2i/4) / 4."),
 
     # ---- issue 22, phi3: cases of this group below (one section per group keeps merges apart)
     #
@@ -581,7 +646,73 @@ CASES: list[dict] = [
     #
 
     # ---- issue 22, encoders: cases of this group below (one section per group keeps merges apart)
-    #
+    dict(name="xlm_roberta", family="xlm-roberta", cls=T.XLMRobertaForMaskedLM, seed=1360, tokenizer="roberta",
+         texts=["attention is all you need, said the model.", "the cat sat on the mat."],
+         config=T.XLMRobertaConfig(vocab_size=130, hidden_size=48, num_hidden_layers=2, num_attention_heads=6,
+                                   intermediate_size=80, max_position_embeddings=40, type_vocab_size=1,
+                                   pad_token_id=1, bos_token_id=0, eos_token_id=2),
+         notes="XLMRobertaForMaskedLM: tensors prefixed 'roberta.' (RoBERTa's names: embeddings.*, "
+               "encoder.layer.N.attention.self.query/key/value, attention.output.dense/LayerNorm, "
+               "intermediate.dense, output.dense/LayerNorm), plus lm_head.* (decoder weight tied, absent). "
+               "RoBERTa's layer and positions (counted after pad_token_id 1: token i takes row i + 2). 6 heads "
+               "of 8 (not a power of two). A batch of two texts of different lengths, right-padded with <pad>=1."),
+    dict(name="electra", family="electra", cls=T.ElectraForPreTraining, seed=1361, tokenizer="wordpiece",
+         texts=["The cat sat on the [MASK], sitting still."],
+         config=T.ElectraConfig(vocab_size=120, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                                num_attention_heads=4, intermediate_size=64, max_position_embeddings=40),
+         notes="ElectraForPreTraining (the discriminator): tensors prefixed 'electra.', plus "
+               "discriminator_predictions.*. embedding_size 16 differs from hidden_size 32: the word, position "
+               "and token type tables and embeddings.LayerNorm are 16 wide, and embeddings_project (32, 16) with "
+               "its bias maps the normed embeddings to the hidden size; hidden[0] is after that projection (the "
+               "input of layer 0). Then BERT's post-norm layer. token_type_ids 0 (row 0 added)."),
+    dict(name="albert", family="albert", cls=T.AlbertForMaskedLM, seed=1362, tokenizer="wordpiece",
+         texts=["every head looks at every token in the text."],
+         config=T.AlbertConfig(vocab_size=120, embedding_size=16, hidden_size=48, num_hidden_layers=3,
+                               num_attention_heads=3, intermediate_size=96, max_position_embeddings=40,
+                               pad_token_id=0, bos_token_id=2, eos_token_id=3),
+         notes="AlbertForMaskedLM: tensors prefixed 'albert.', plus predictions.* (the MLM head). Factorized "
+               "embeddings: the tables and embeddings.LayerNorm are embedding_size 16 wide, "
+               "encoder.embedding_hidden_mapping_in (48, 16) maps them to hidden_size 48 (hidden[0] is after "
+               "it). One layer's weights, encoder.albert_layer_groups.0.albert_layers.0.* (attention.query/key/"
+               "value/dense, attention.LayerNorm, ffn, ffn_output, full_layer_layer_norm), run 3 times "
+               "(num_hidden_groups 1, inner_group_num 1, as the released ALBERTs): post-norm as BERT. 3 heads of "
+               "16; hidden_act gelu_new (tanh), AlbertConfig's default."),
+    dict(name="modernbert", family="modernbert", cls=T.ModernBertForMaskedLM, seed=1363, tokenizer="wordpiece",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.ModernBertConfig(vocab_size=120, hidden_size=32, intermediate_size=40, num_hidden_layers=4,
+                                   num_attention_heads=4, global_attn_every_n_layers=3, local_attention=6,
+                                   global_rope_theta=1000.0, local_rope_theta=50.0, max_position_embeddings=64,
+                                   pad_token_id=0, bos_token_id=2, eos_token_id=3, cls_token_id=2,
+                                   sep_token_id=3),
+         legacy_config={"global_attn_every_n_layers": 3, "global_rope_theta": 1000.0, "local_rope_theta": 50.0},
+         notes="ModernBertForMaskedLM: tensors prefixed 'model.', plus head.* and decoder.bias (decoder weight "
+               "tied, absent). config.json in the Hub's (transformers 4) layout, as answerdotai/ModernBERT-base's: "
+               "global_attn_every_n_layers 3, global_rope_theta 1000, local_rope_theta 50, local_attention 6, no "
+               "layer_types, no rope_parameters. Layers 0 and 3 are global (every key; RoPE base 1000), layers 1 "
+               "and 2 local: query i sees key j iff |i - j| <= local_attention // 2 = 3 (shorter than the text; "
+               "RoPE base 50). Pre-norm; layer 0 has no attn_norm (nn.Identity: the embeddings' norm precedes "
+               "it); LayerNorms without biases (norm_bias false), no biases on Wqkv, Wo, Wi, mlp.Wo "
+               "(attention_bias, mlp_bias false). Wqkv (3d, d): its output viewed as (3, heads, head_dim) "
+               "-> q, k, v. Wi (2 * intermediate, d): act(first half) * second half (GeGLU, gelu erf). "
+               "hidden[L] is after final_norm."),
+    dict(name="modernbert_batch", family="modernbert", cls=T.ModernBertModel, seed=1364, tokenizer="wordpiece",
+         texts=["the quick brown fox jumps over the lazy dog!", "a cat ran."],
+         config=T.ModernBertConfig(vocab_size=120, hidden_size=48, intermediate_size=56, num_hidden_layers=3,
+                                   num_attention_heads=6, local_attention=5, max_position_embeddings=64,
+                                   layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+                                   rope_parameters={"full_attention": {"rope_type": "default", "rope_theta": 2000.0},
+                                                    "sliding_attention": {"rope_type": "default",
+                                                                          "rope_theta": 100.0}},
+                                   attention_bias=True, mlp_bias=True, norm_bias=True, norm_eps=1e-6,
+                                   pad_token_id=0, bos_token_id=2, eos_token_id=3, cls_token_id=2,
+                                   sep_token_id=3),
+         notes="ModernBertModel (no prefix), config.json in the transformers 5 layout: layer_types [sliding, "
+               "full, sliding] (which decides; global_attn_every_n_layers 3 beside it would make layer 0 global) "
+               "and rope_parameters {full_attention: rope_theta 2000, sliding_attention: rope_theta 100}. "
+               "local_attention 5 (odd): local layers see |i - j| <= 5 // 2 = 2. attention_bias, mlp_bias and "
+               "norm_bias true (every LayerNorm, Wqkv, Wo, Wi and mlp.Wo has a bias), norm_eps 1e-6, 6 heads of "
+               "8. A batch of two texts of different lengths, right-padded with [PAD]=0 (eager attention with "
+               "the padding mask, no unpadding)."),
 
     # ---- issue 22, deberta: cases of this group below (one section per group keeps merges apart)
     #
@@ -591,6 +722,39 @@ CASES: list[dict] = [
 
     # ---- issue 22, hub: cases of this group below (one section per group keeps merges apart)
     #
+
+    # ---- issue 22, hooks: what each layer's attention saw (seen.npz: q, k, v, scores), as forward hooks read it
+    dict(name="llama_seen", family="llama", cls=T.LlamaModel, seed=1341, tokenizer="llama", seen=True,
+         texts=["every head looks at every token in the text.", "a cat ran."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=36, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=6, num_key_value_heads=2, head_dim=8, rope_theta=500.0,
+                              max_position_embeddings=64, pad_token_id=2),
+         notes="LlamaModel, 6 query heads over 2 kv heads (query head h reads kv head h // 3), RoPE θ 500, a batch "
+               "of two texts right-padded with id 2. seen.npz holds what transformers' attention function "
+               "receives and computes for each layer (captured by a registered attention function that calls "
+               "the model's own eager_attention_forward): q (L, B, H, n, hd) after RoPE, k and v (L, B, G, n, "
+               "hd) after RoPE (k) and before repeat_kv, scores (L, B, H, n, n) = q·kᵀ·scaling + the additive "
+               "mask (finfo(float32).min where masked), the values before the softmax."),
+    dict(name="qwen3_seen", family="qwen3", cls=T.Qwen3Model, seed=1342, tokenizer="qwen2", seen=True,
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.Qwen3Config(vocab_size=140, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=8, rope_theta=10000.0,
+                              max_position_embeddings=64, use_sliding_window=True, sliding_window=4,
+                              layer_types=["sliding_attention", "full_attention"]),
+         notes="Qwen3Model: q and k after q_norm / k_norm and RoPE; layer 0 has a 4-token sliding window (its "
+               "scores are masked outside it), layer 1 is full causal. seen.npz as in llama_seen."),
+    dict(name="gpt2_seen", family="gpt2", cls=T.GPT2Model, seed=1343, tokenizer="gpt2", seen=True,
+         texts=["the cat sat on the mat."],
+         config=T.GPT2Config(vocab_size=120, n_embd=32, n_layer=2, n_head=4, n_positions=40,
+                             scale_attn_by_inverse_layer_idx=True),
+         notes="GPT2Model with scale_attn_by_inverse_layer_idx: layer l's scores are scaled by 1/(√hd·(l+1)). "
+               "Fused c_attn split into q, k, v. seen.npz as in llama_seen (no RoPE)."),
+    dict(name="bert_seen", family="bert", cls=T.BertModel, seed=1344, tokenizer="wordpiece", seen=True,
+         texts=["the quick brown fox jumps over the lazy dog!", "a cat ran."],
+         config=T.BertConfig(vocab_size=120, hidden_size=36, num_hidden_layers=2, num_attention_heads=3,
+                             intermediate_size=64, max_position_embeddings=40),
+         notes="BertModel, 3 heads of 12, a padded batch of two texts: the padded keys are masked in the second "
+               "text's scores. seen.npz as in llama_seen."),
 ]
 
 
@@ -599,7 +763,7 @@ CASES: list[dict] = [
 # --------------------------------------------------------------------------------------------------------------
 
 
-QK_NAMES = {"query", "key", "q_lin", "k_lin", "q_proj", "k_proj", "c_attn", "query_key_value", "qkv_proj"}
+QK_NAMES = {"query", "key", "q_lin", "k_lin", "q_proj", "k_proj", "c_attn", "query_key_value", "Wqkv", "qkv_proj"}
 
 
 def redraw(model: torch.nn.Module, seed: int, embed_std: float = 1.0) -> None:
@@ -720,7 +884,40 @@ def layer_windows(model, family: str) -> list[int | None]:
         return [model.config.sliding_window] * model.config.num_hidden_layers
     if family in ("qwen2", "qwen3"):
         return [layer.self_attn.sliding_window for layer in model.layers]
+    if family == "modernbert":  # bidirectional: (L, R), key j seen iff i - L <= j <= i + R
+        half = model.config.sliding_window  # local_attention // 2
+        return [(half, half) if t == "sliding_attention" else None for t in model.config.layer_types]
     return [None] * model.config.num_hidden_layers
+
+
+SEEN: list[dict] = []
+
+
+def seen_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """An attention function that records what it is given (q, k, v per head, k and v before repeat_kv) and the
+    scores its model's own eager_attention_forward computes before the softmax, then calls that function."""
+    eager = sys.modules[type(module).__module__].eager_attention_forward
+    scale = query.size(-1) ** -0.5 if scaling is None else scaling
+    rep = query.shape[1] // key.shape[1]
+    scores = torch.matmul(query, key.repeat_interleave(rep, dim=1).transpose(-1, -2)) * scale
+    if attention_mask is not None:
+        scores = scores + attention_mask[:, :, :, : key.shape[-2]]
+    out = eager(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
+    assert torch.allclose(torch.softmax(scores, -1), out[1], atol=1e-6), "the captured scores are not eager's"
+    SEEN.append({name: t.detach().to(torch.float64).numpy() for name, t in
+                 (("q", query), ("k", key), ("v", value), ("scores", scores))})
+    return out
+
+
+def capture_seen(folder: Path, family: str, ids: np.ndarray, mask: np.ndarray, att: np.ndarray) -> None:
+    """seen.npz: q, k, v and scores of every layer (L, B, ·, n, ·), recorded by seen_attention in call order."""
+    transformers.AttentionInterface.register("seen", seen_attention)
+    transformers.AttentionMaskInterface.register("seen", transformers.masking_utils.eager_mask)  # additive, as eager
+    model = transformers.AutoModel.from_pretrained(folder, dtype=torch.float32, attn_implementation="seen").eval()
+    SEEN.clear()
+    att2, _, _ = run(model, family, ids, mask)
+    assert np.max(np.abs(att2 - att)) <= 1e-7 and len(SEEN) == att.shape[0], (np.max(np.abs(att2 - att)), len(SEEN))
+    np.savez_compressed(folder / "seen.npz", **{k: np.stack([s[k] for s in SEEN]) for k in ("q", "k", "v", "scores")})
 
 
 def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windows: list[int | None]) -> None:
@@ -732,10 +929,14 @@ def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windo
         blocked |= (mask[:, None, :] == 0)  # padded keys
         if causal:
             blocked |= (j > i)[None]
-        if window is not None:
+        if isinstance(window, tuple):
+            blocked |= ((j < i - window[0]) | (j > i + window[1]))[None]
+        elif window is not None:
             blocked |= (j <= i - window)[None]
         for b in range(B):
-            assert np.all(att[layer, b][:, blocked[b]] == 0.0), f"{name}: a masked entry is not exactly 0"
+            seen = ~blocked[b].all(-1)  # query rows with a key to see (not: a padded row outside every window)
+            assert np.all(att[layer, b][:, blocked[b] & seen[:, None]] == 0.0), \
+                f"{name}: a masked entry is not exactly 0"
             assert np.all(att[layer, b][:, ~blocked[b]] > 0.0), f"{name}: an allowed entry is 0 (masked?)"
 
 
@@ -794,12 +995,15 @@ def make(c: dict) -> list[Path]:
     assert np.array_equal(hid[-1], last.to(torch.float64).numpy()), f"{name}: hidden[L] is not last_hidden_state"
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
 
-    causal = family not in {"bert", "roberta", "distilbert"}
+    causal = family not in {"bert", "roberta", "distilbert", "xlm-roberta", "electra", "albert", "modernbert"}
     windows = layer_windows(loaded, family)
     if name == "qwen2":
         assert loaded.config.sliding_window is None  # use_sliding_window false: no window
     check_maps(name, att, mask, causal, windows)
     L, B, H, n, _ = att.shape
+
+    if c.get("seen"):
+        capture_seen(folder, family, ids, mask, att)
 
     # what transformers gives on padded query rows (batches)
     padded = None
@@ -810,11 +1014,18 @@ def make(c: dict) -> list[Path]:
             if lb < n:
                 pr = att[:, b, :, lb:, :]  # (L, H, n - lb, n)
                 assert np.allclose(pr.sum(-1), 1.0, atol=1e-5)
-                assert np.all(pr[..., lb:] == 0.0)
+                # a bidirectional window's padded rows past len_b - 1 + L see no valid key: uniform over all n
+                far = np.array([[isinstance(w, tuple) and i - w[0] > lb - 1 for i in range(lb, n)] for w in windows])
+                assert np.allclose(pr[far[:, None].repeat(H, 1)], 1 / n, atol=1e-7)
+                assert np.all(pr[~far[:, None].repeat(H, 1)][..., lb:] == 0.0)
                 rows.append(f"sequence {b + 1}: rows {lb}..{n - 1}")
+        far_rows = any(isinstance(w, tuple) for w in windows)
         padded = ("Padded query rows (" + "; ".join(rows) + ") are ordinary softmax rows over the valid keys"
                   f"{' up to the row' if causal else ''} (they sum to 1; padded key columns are exactly 0 in "
-                  "every row), and the hidden states at padded positions are computed but meaningless. "
+                  "every row" + ("; except, in a local layer, a padded row i whose window holds no valid key "
+                                 "(i - L > len_b - 1): uniform, 1/n over every key, padded ones too" if far_rows
+                                 else "") + "), and the hidden states at padded positions are computed but "
+                  "meaningless. "
                   "Compare only valid rows and columns: attentions[l, b, h, :len_b, :len_b] and "
                   "hidden[l, b, :len_b].")
 
