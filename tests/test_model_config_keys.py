@@ -27,6 +27,7 @@ from attncli.models.families import FAMILIES, Honoured, Refused, Rounding
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden" / "models"
 
+# tie_word_embeddings: Honoured by the families attncli reads a head of (models/predict.py); inert for the others
 _COMMON_INERT = ("initializer_range", "use_cache", "bos_token_id", "eos_token_id", "tie_word_embeddings")
 FIELDS = {
     "bert": ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
@@ -117,6 +118,27 @@ FIELDS = {
                 "logits_scaling", "residual_multiplier", "attention_multiplier",
                 "rope_theta", "rope_scaling", "partial_rotary_factor", "head_dim"),
 }
+_GEMMA = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+          "num_key_value_heads", "head_dim", "max_position_embeddings", "initializer_range", "rms_norm_eps",
+          "use_cache", "pad_token_id", "eos_token_id", "bos_token_id", "tie_word_embeddings", "rope_parameters",
+          "attention_bias", "attention_dropout", "use_bidirectional_attention",
+          "rope_theta", "rope_scaling", "partial_rotary_factor")  # (the last three: transformers 4's layout)
+_GEMMA2 = (*_GEMMA, "hidden_activation", "query_pre_attn_scalar", "sliding_window", "layer_types",
+           "final_logit_softcapping", "attn_logit_softcapping")
+FIELDS.update({
+    "gemma": (*_GEMMA, "hidden_act"),
+    "gemma2": _GEMMA2,
+    # Gemma3TextConfig; rope_local_base_freq and sliding_window_pattern are read from transformers 4's configs
+    "gemma3_text": (*_GEMMA2, "rope_local_base_freq", "sliding_window_pattern"),
+    "olmo2": ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+              "num_key_value_heads", "hidden_act", "max_position_embeddings", "initializer_range", "use_cache",
+              "pad_token_id", "bos_token_id", "eos_token_id", "tie_word_embeddings", "rope_parameters",
+              "attention_bias", "attention_dropout", "rms_norm_eps", "rope_theta", "rope_scaling",
+              "partial_rotary_factor"),
+})
+# gemma3: Gemma3Config's own fields, and its text_config's (Gemma3TextConfig's), which the family's table lists
+FIELDS["gemma3"] = (*FIELDS["gemma3_text"], "text_config", "vision_config", "mm_tokens_per_image",
+                    "boi_token_index", "eoi_token_index", "image_token_index")
 FIELDS["roberta"] = FIELDS["bert"]
 FIELDS["xlm-roberta"] = FIELDS["bert"]  # XLMRobertaConfig has BertConfig's fields
 
@@ -141,7 +163,8 @@ INERT = {
     "max_position_embeddings": "learned tables are read from the checkpoint; default RoPE does not depend on it "
                                "(scaled RoPE: honoured, see the rope families' tables)",
     "n_positions": "the position table is read from the checkpoint",
-    "type_vocab_size": "the token type table is read from the checkpoint (row 0 is added)",
+    "type_vocab_size": "the token type table is read from the checkpoint (the row of each token's type: 0, or 1 "
+                       "in a sentence pair's second text; a type past its rows is refused)",
     "pad_token_id": "padding_idx only zeroes a gradient; batches are masked by their lengths (RoBERTa: honoured)",
     "add_cross_attention": "cross-attention runs only with encoder_hidden_states, which attncli never gives",
     "pretraining_tp": "not read by transformers' Llama, Mistral and Qwen2 forward (BLOOM: see its table)",
@@ -149,11 +172,15 @@ INERT = {
     "rope_scaling": "read through its keys (rope_scaling.rope_type, rope_scaling.type, .factor, ...)",
     "layerdrop": "skips layers in training only",
     "init_std": "the initialisation of weights the checkpoint replaces",
+    "final_logit_softcapping": "applies to logits, which attncli model shows only with --show predictions "
+                               "(issue 22's predict part)",
+    "attn_logit_softcapping": "gemma3_text / gemma3: transformers 5.24's Gemma3Attention never passes it to its "
+                              "attention, so the maps are not soft-capped (golden gemma3_text sets it to 1.0); "
+                              "gemma2 honours it (its table)",
+    "text_config": "gemma3: read as the text model's config, whose keys the family's table lists",
+    **{key: "gemma3: the vision tower and image tokens; attncli runs the text tower on text only" for key in (
+        "vision_config", "mm_tokens_per_image", "boi_token_index", "eoi_token_index", "image_token_index")},
 }
-# Granite's logits_scaling divides the logits, which only a prediction head computes: honoured there when
-# attncli has one (models/predict.py), else inert here for that reason
-if not (ROOT / "attncli" / "models" / "predict.py").exists():
-    INERT["logits_scaling"] = "divides the logits only, and attncli computes no logits (no models/predict.py)"
 
 # fields inert in one family only (the same key changes the numbers of others)
 INERT_IN = {
@@ -174,10 +201,13 @@ BAD = {
     "apply_residual_connection_post_layernorm": True,
     "num_hidden_groups": 2,
     "inner_group_num": 2,
-    "rope_parameters.full_attention.rope_type": "linear",
-    "rope_parameters.sliding_attention.rope_type": "dynamic",
     "rope_scaling": {"factor": 2.0, "rope_type": "linear"},
     "sliding_window": 64,
+    "use_bidirectional_attention": True,
+    "rope_parameters.full_attention.rope_type": "proportional",
+    "rope_parameters.sliding_attention.rope_type": "proportional",
+    "rope_parameters.full_attention.partial_rotary_factor": 0.5,
+    "rope_parameters.sliding_attention.partial_rotary_factor": 0.5,
 }
 # values that change nothing beyond float32 rounding, one per Rounding key
 ROUNDING = {"reorder_and_upcast_attn": True, "pretraining_tp": 2, "slow_but_exact": True}
@@ -198,11 +228,16 @@ def set_key(cfg: dict, key: str, value) -> None:
     cfg[last] = value
 
 
+def text_config(cfg: dict) -> dict:
+    """The config a family's keys are in: config.json, or its text_config (gemma3)."""
+    return cfg["text_config"] if isinstance(cfg.get("text_config"), dict) else cfg
+
+
 def copy_with(tmp_path: Path, case: str, key: str, value) -> Path:
     folder = tmp_path / case
     shutil.copytree(GOLDEN / case, folder)
     cfg = json.loads((folder / "config.json").read_text())
-    set_key(cfg, key, value)
+    set_key(text_config(cfg), key, value)
     (folder / "config.json").write_text(json.dumps(cfg))
     return folder
 
@@ -230,7 +265,7 @@ def test_every_honoured_key_is_exercised_by_a_golden_case():
                 if not (GOLDEN / case / "case.json").is_file():
                     wrong.append(f"{name}: {key.key}: no golden case {case}")
                     continue
-                cfg = json.loads((GOLDEN / case / "config.json").read_text())
+                cfg = text_config(json.loads((GOLDEN / case / "config.json").read_text()))
                 notes = json.loads((GOLDEN / case / "case.json").read_text())["notes"]
                 if rules.lookup(cfg, key.key) is rules.MISSING and key.key not in notes:
                     wrong.append(f"{name}: golden {case} neither sets {key.key} nor says it leaves it out")
@@ -264,6 +299,10 @@ def test_every_honoured_key_is_exercised_by_a_golden_case():
     ("embedding_multiplier", "granite", 3.0),
     ("attention_multiplier", "granite", 0.2),
     ("residual_multiplier", "granite", 0.5),
+    ("query_pre_attn_scalar", "gemma2", 20),
+    ("attn_logit_softcapping", "gemma2", 2.0),
+    ("query_pre_attn_scalar", "gemma3_text", 24),
+    ("rms_norm_eps", "olmo2", 1e-6),
 ])
 def test_the_settings_goldens_hold_the_values_their_notes_say(key, case, value):
     """The goldens that cover a setting away from its default really hold it (and the default differs)."""

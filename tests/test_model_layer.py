@@ -13,7 +13,7 @@ from cli_helpers import run, run_error
 GOLDEN = Path(__file__).parent / "golden" / "models"
 CASES = ["bert", "roberta", "distilbert", "gpt2_6heads", "llama_gqa", "mistral_window", "qwen2", "bloom",
          "llama_bf16", "llama_rope_llama3", "llama_rope_linear", "llama_rope_dynamic", "llama_rope_yarn",
-         "llama_rope_longrope", "qwen3", "qwen3_window",
+         "llama_rope_longrope", "qwen3", "qwen3_window", "gemma3_text", "gemma3",
          "phi3", "phi3_window", "opt", "opt_post", "opt_bare", "granite"]
 
 

@@ -11,7 +11,8 @@ from attncli.cli.common import PICTURES, check_look, emit, parse_show, resolve_f
 from attncli.cli.group import app
 from attncli.errors import AttnError
 
-SHOWABLE = ("attentions", "hidden", "stats", "scores", "q", "k", "v")
+SHOWABLE = ("attentions", "hidden", "stats", "scores", "q", "k", "v", "predictions", "logits")
+ALL = ("attentions", "hidden", "stats")  # what --show all means (predictions and logits need a head: asked by name)
 SEEN = ("q", "k", "v", "scores")  # what the kept layers' attention saw (forward.Pass.kept)
 PANEL = "Model"
 EPILOG = (
@@ -23,7 +24,9 @@ EPILOG = (
     "  attncli model samples/tiny_gpt --ids \"5 9 12 5 9 12\" --show attentions,hidden -o out.npz\n\n"
     "  attncli model samples/tiny_gpt --text \"sand key drum sand\" --show scores,q,k,v --layers 1 --heads 0 "
     "-o seen.npz\n\n"
-    "  attncli model samples/tiny_gpt --text \"sand key\" --text \"elk tree bee\" --format json | jq .meta.tokens"
+    "  attncli model samples/tiny_gpt --text \"sand key\" --text \"elk tree bee\" --format json | jq .meta.tokens\n\n"
+    "  attncli model samples/tiny_gpt --text \"sand key drum kite hen dog sand key\" --show predictions --top-k 3\n\n"
+    "  attncli model samples/tiny_gpt --text \"elk tree bee elk tree\" --show predictions,logits -o predicted.npz"
 )
 
 
@@ -63,6 +66,11 @@ def model(
                                                  "--tokens")] = None,
     ids: Annotated[list[str] | None, opt._opt("Token ids, space- or comma-separated; repeat for a batch. "
                                               "e.g. --ids \"101 7592 102\"", PANEL, "--ids")] = None,
+    pair: Annotated[list[str] | None, opt._opt("A second text for each --text, joined to it as the tokenizer's pair "
+                                               "template says ([CLS] A [SEP] B [SEP]), its tokens of token type 1 "
+                                               "where the model has token types (encoders). "
+                                               "e.g. --text \"the cat sat.\" --pair \"it was tired.\"", PANEL,
+                                               "--pair")] = None,
     no_special_tokens: Annotated[bool, opt._opt("Leave out the special tokens the tokenizer adds ([CLS] ... [SEP], "
                                                 "<s>). e.g. --no-special-tokens", PANEL,
                                                 "--no-special-tokens")] = False,
@@ -73,8 +81,14 @@ def model(
                                          "pre-softmax scores after scale, soft-capping and masks: −inf, null in "
                                          "JSON, where masked), q, k, v (each kept head's, after q/k norms and "
                                          "RoPE; k and v of the kv head it reads): layers × heads × n × (n or "
-                                         "head_dim). e.g. --show attentions,stats",
+                                         "head_dim), predictions (the head's top --top-k next tokens at each "
+                                         "position with their probabilities, the text's loss and perplexity; an "
+                                         "encoder's masked-LM head: the fillers of each [MASK]), logits (positions "
+                                         "× vocabulary, npz/npy/safetensors). all: attentions,hidden,stats. "
+                                         "e.g. --show attentions,stats",
                                          opt.OUT, "--show")] = None,
+    top_k: Annotated[int | None, opt._opt("How many tokens --show predictions lists at each position, best "
+                                          "first (default 5). e.g. --top-k 10", opt.OUT, "--top-k")] = None,
     layers: Annotated[str | None, opt._opt("Layers whose maps to keep: indices and ranges, −1 the last. "
                                            "e.g. --layers 0,3-5", PANEL, "--layers")] = None,
     heads: Annotated[str | None, opt._opt("Heads to keep. e.g. --heads 0,2", PANEL, "--heads")] = None,
@@ -102,16 +116,25 @@ def model(
     fmt_name = resolve_format(None if fmt is None else str(fmt), output)
     look = check_look(precision, dpi, cmap)
     wanted = parse_show(show, SHOWABLE, ["attentions"])
+    if show is not None and show.strip() == "all":
+        wanted = list(ALL)
+    predicting = "predictions" in wanted or "logits" in wanted
+    if predicting or top_k is not None:
+        from attncli.cli.model_predict import check_request
+
+        check_request(wanted, fmt_name, top_k, PICTURES)
     given = [name for name, value in (("--text", text), ("--tokens", tokens), ("--ids", ids)) if value]
     if len(given) > 1:
         raise AttnError(f"give one of --text, --tokens, --ids; got {given[0]} and {given[1]}")
     if not given:
         raise AttnError("give the tokens: --text \"...\" (with the model's tokenizer.json), --tokens \"a b c\" or "
                         "--ids \"1 2 3\"")
+    if pair and not text:
+        raise AttnError(f"--pair is the second text of a --text; {given[0]} gives tokens already made")
     ckpt = open_checkpoint(folder)
     s = shapes(ckpt)
     with speaking({"tokenizer": "tokenizer.json"}):  # the tokenizer is the checkpoint's file, not an option
-        seqs = (encode_texts(ckpt, text, special=not no_special_tokens) if text
+        seqs = (encode_texts(ckpt, text, special=not no_special_tokens, pairs=pair) if text
                 else encode_tokens(ckpt, tokens) if tokens else encode_ids(ckpt, ids))  # type: ignore[arg-type]
     for message in seqs.warnings:  # text the tokenizer cannot read: said, not refused (the maps are still real)
         warn(spoken(message))
@@ -123,10 +146,21 @@ def model(
     batch = np.full((len(lens), n), seqs.pad_id, dtype=np.int64)
     for b, row in enumerate(seqs.ids):
         batch[b, : len(row)] = row
+    types = None
+    if seqs.types is not None:  # sentence pairs: each token's type (0 for A, 1 for B), padded with 0
+        types = np.zeros_like(batch)
+        for b, row in enumerate(seqs.types):
+            types[b, : len(row)] = row
     seen = tuple(name for name in SEEN if name in wanted)
     maps_needed = "attentions" in wanted or "stats" in wanted or bool(seen)
+    head = None
+    if predicting:  # the head's tensors checked before the pass
+        from attncli.models.predict import head_of
+
+        head = head_of(ckpt, s, np.dtype(dtype))
     result = forward(ckpt, batch, lens if len(lens) > 1 else None, layers=pick_layers if maps_needed else [],
-                     hidden="hidden" in wanted, dtype=dtype, threads=threads, heads=pick_heads, keep=seen)
+                     hidden="hidden" in wanted, dtype=dtype, threads=threads, heads=pick_heads, types=types,
+                     last=predicting, keep=seen)
     several = len(lens) > 1
     arrays: dict[str, Any] = {}
     att = result.attentions  # (B, L, H, n, n), or None
@@ -138,6 +172,29 @@ def model(
     for name in seen:  # (B, L, H, n, ·), or (L, H, n, ·) for one text
         arrays[name] = result.kept[name] if several else result.kept[name][0]
     arrays["ids"] = batch if several else batch[0]
+    if types is not None:
+        arrays["token_type_ids"] = types if several else types[0]
+    pred_tables: list[Any] = []
+    if head is not None:
+        from attncli.cli import model_predict as mp
+        from attncli.models.predict import predict
+        from attncli.models.tokens import namer
+
+        k = 5 if top_k is None else top_k
+        pred = predict(head, result.last, batch, lens, k, "logits" in wanted)
+        if "predictions" in wanted:
+            mp.require_masks(pred, seqs, lens)
+        with speaking({"tokenizer": "tokenizer.json"}):
+            name = namer(ckpt)
+        if fmt_name in ("csv", "tsv") and "predictions" in wanted:
+            mp.write_csv(pred, seqs, lens, name, fmt_name, output)
+            return
+        arrays.update(mp.arrays_of(pred, seqs, lens, fmt_name, wanted, name))
+        if fmt_name == "table" and "predictions" in wanted:
+            from attncli.render.predictions import prediction_renderables
+
+            pred_tables = prediction_renderables(mp.rows_of(pred, seqs, lens, name), min(k, head.weight.shape[0]),
+                                                 precision)
     found: list[dict] = []
     if "stats" in wanted:
         from attncli.models.stats import head_table, standouts
@@ -149,7 +206,10 @@ def model(
         "model": ckpt.config.get("_name_or_path") or ckpt.folder.name, "model_type": ckpt.family.name,
         "source": ckpt.family.source, "tokens": seqs.tokens if several else seqs.tokens[0],
         "labels": shown if several else shown[0],
+        **({"pairs": pair} if pair else {}),
         "lengths": lens, "layers": pick_layers, "heads": pick_heads, "dtype": dtype,
+        **({"top_k": 5 if top_k is None else top_k} if "predictions" in wanted else {}),
+        **({"head": head.source} if head is not None else {}),
         "shapes": {k: list(v.shape) for k, v in arrays.items() if isinstance(v, np.ndarray)},
         "attncli_version": __version__,
     }
@@ -174,7 +234,8 @@ def model(
         _write_page(att, masks(), shown, pick_layers, pick_heads, meta["model"], look, output)
     else:
         emit(arrays, meta, fmt_name, output, [],
-             lambda: _render().tables_of(arrays, shown, pick_layers, pick_heads, lens, precision, masks()),
+             lambda: _render().tables_of(arrays, shown, pick_layers, pick_heads, lens, precision, masks())
+             + pred_tables,
              lambda: _render().maps_of(arrays, shown, pick_layers, pick_heads, lens, meta["model"], masks()),
              look)
     if "stats" in wanted and fmt_name in PICTURES and "attentions" in wanted and (fmt_name == "heatmap" or output):

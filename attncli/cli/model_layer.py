@@ -50,6 +50,9 @@ def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[st
     dtype = np.float64 if str(o.get("dtype", "auto")) == "float64" else np.float32
     weights = Layer(ckpt, layer, s, np.dtype(dtype))
     out = layer_weights(weights, x.shape[-2])
+    if out.get("softcap") is not None and o.get("softcap") is not None:  # (a model without one: --softcap applies)
+        raise AttnError(f"--softcap: layer {layer} of this {ckpt.family.name} model soft-caps its scores at "
+                        f"{out['softcap']:g} (config.json); drop --softcap (or drop --config)")
     fam = ckpt.family
     pre = fam.is_pre_norm(ckpt.config)
     if pre:  # pre-norm: attention sees N₁(h)

@@ -215,11 +215,20 @@ def encode_safetensors(arrays: dict[str, np.ndarray], meta: dict) -> bytes:
 ENCODE_COST = {"json": 100, "csv": 64, "tsv": 64}
 
 
+def _count(value: object) -> int:
+    """How many values an array holds, or a plain JSON value (lists and objects, ragged ones too): its leaves."""
+    if isinstance(value, dict):
+        return sum(_count(v) for v in value.values()) or 1
+    if isinstance(value, list | tuple):
+        return sum(_count(v) for v in value) or 1
+    return int(np.asarray(value).size)
+
+
 def check_text_memory(arrays: dict[str, np.ndarray], fmt: str) -> None:
     """Refuse, before encoding, a JSON/CSV/TSV document too big for the memory budget (io.memory)."""
     from attncli.io.memory import check_allocation
 
-    values = sum(int(np.asarray(a).size) for a in arrays.values())
+    values = sum(_count(a) for a in arrays.values())
     check_allocation(values * ENCODE_COST[fmt], f"writing {values:,} values as {fmt.upper()}",
                      ["a binary format (-o out.npy, .npz or .safetensors: written without a copy)",
                       "fewer arrays (--show)"], option=OPTION)

@@ -112,6 +112,7 @@ def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
     if not isinstance(config, dict):
         raise AttnError(f"{OPTION}: '{path / 'config.json'}' is not a JSON object")
     family = family_of(config)
+    config = text_config(config, family)
     config = config if family.standardize is None else family.standardize(config)  # as its config class reads it
     refused = refusal(config, family)  # a setting attncli does not compute: before any tensor is read
     if refused is not None:
@@ -120,6 +121,26 @@ def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
     ckpt = Checkpoint(path, config, family, names, load)
     ckpt.prefix = _prefix(ckpt)
     return ckpt
+
+
+def text_config(config: dict[str, Any], family: Family) -> dict[str, Any]:
+    """The config the pass reads: config.json, or the text model's config nested in it (the family's
+    text_config: Gemma 3's); with class_defaults, every Honoured key it leaves out set to its default (the config
+    class's, as transformers fills it; a key written as null stays null)."""
+    from attncli.models.family import Honoured
+
+    if family.text_config is not None:
+        nested = config.get(family.text_config)
+        if not isinstance(nested, dict):
+            raise AttnError(f"{OPTION}: config.json (model_type {config.get('model_type')!r}) has no "
+                            f"{family.text_config} object, where a {family.name} model keeps its text model's settings")
+        config = dict(nested)
+    if family.class_defaults:
+        config = dict(config)
+        for key in family.config:
+            if isinstance(key, Honoured) and "." not in key.key and key.default is not None:
+                config.setdefault(key.key, key.default)
+    return config
 
 
 def _tensors(folder: Path, weights: str | None = None

@@ -7,6 +7,8 @@ The names follow transformers' modeling files (the reference semantics; see each
     norm_at="post" (bert, roberta, distilbert, xlm-roberta, electra, albert):  x = N₁(x + Attn(x));  x = N₂(x + MLP(x))
     norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom, modernbert, phi3, granite):
         x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
+    with attn_out_norm / mlp_out_norm (gemma2, gemma3: "sandwich"):  x = x + Nₐ(Attn(N₁(x)));  x = x + Nₘ(MLP(N₂(x)))
+    norm1 = norm2 = None, with out norms (olmo2):  x = x + Nₐ(Attn(x));  x = x + Nₘ(MLP(x))
     norm_at="pre", parallel_residual (GPT-NeoX; Phi, whose N₂ is N₁):  x = x + Attn(N₁(x)) + MLP(N₂(x))
     (opt: pre or post as config.json's do_layer_norm_before says, its pre_norm_rule)
     final_norm: N_f(x) at the end, whose output is the last hidden state
@@ -20,7 +22,7 @@ Every key of transformers' config class for a family that changes the forward pa
 family's `config`, as one of: Honoured (read, by the code named), Refused (only the values listed are computed;
 any other stops the run with one line naming the key and its value, before anything is computed) or Rounding
 (changes only the order of float32 operations in transformers, within the goldens' tolerance). Keys that change
-nothing attncli computes (dropout, use_cache, tie_word_embeddings: no LM head here, ...) are not listed.
+nothing attncli computes (dropout, use_cache, ...) are not listed.
 """
 
 from __future__ import annotations
@@ -90,10 +92,11 @@ class Family:
     # (Qwen3's q_norm, k_norm); None: no such norms
     qk_norm: tuple[str, str] | None = None
     # norms, relative to the layer: N₁ and N₂ (where they sit: norm_at), and the final norm
-    norm1: tuple[str, str | None] = ("", None)
-    norm2: tuple[str, str | None] = ("", None)
+    norm1: tuple[str, str | None] | None = ("", None)  # None: no norm there (OLMo 2's pre-norm has none)
+    norm2: tuple[str, str | None] | None = ("", None)
     final_norm: tuple[str, str | None] | None = None
-    norm_kind: str = "layer"  # "layer" (LayerNorm) or "rms" (RMSNorm)
+    # "layer" (LayerNorm), "rms" (RMSNorm: x/rms(x)·w) or "rms_offset" (Gemma's: x/rms(x)·(1 + w), in float32)
+    norm_kind: str = "layer"
     eps_keys: tuple[str, ...] = ("layer_norm_eps",)  # config keys of the norms' ε, first one present wins
     eps: float = 1e-12  # ε when config.json has none of them (the config class's default)
     # MLP, relative to the layer: "plain" up → act → down; "gated" act(gate)·up → down; "gated_fused": `up` names
@@ -144,6 +147,35 @@ class Family:
     # layer i's RoPE θ when it differs between layers (ModernBERT's global and local bases, rules.py); None: the
     # family's `rope_theta` keys in every layer
     layer_rope_base: rules.LayerRopeBase | None = None
+    # ---- issue 22 (Gemma 1/2/3, OLMo 2); each default keeps the families above as they were
+    embed_scale: bool = False  # h₀ = E_word[ids] · √d, with √d (hidden_size**0.5) rounded to the model's dtype
+    # norms on the sublayer outputs (weight, bias), relative to the layer: h + N(Attn(·)), h + N(MLP(·)), each
+    # before the residual add (Gemma 2/3's post_attention_layernorm / post_feedforward_layernorm, OLMo 2's)
+    attn_out_norm: tuple[str, str | None] | None = None
+    mlp_out_norm: tuple[str, str | None] | None = None
+    # what qk_norm normalizes over: "head", each head's head_dim (Qwen3, Gemma 3); "full", the whole projection
+    # (H·head_dim for q, G·head_dim for k) before the split into heads (OLMo 2)
+    qk_norm_over: str = "head"
+    softcap: rules.Softcap = rules.no_softcap  # per layer: scores c·tanh(S/c) after the scale, before the masks
+    layer_rope: rules.LayerRope = rules.same_rope  # the config a layer's RoPE is read from (Gemma 3: by layer type)
+    text_config: str | None = None  # the config.json key holding the text model's config (Gemma 3's text_config)
+    # activation names the config class renames before use (GemmaConfig: hidden_act "gelu" runs gelu_pytorch_tanh)
+    act_aliases: tuple[tuple[str, str], ...] = ()
+    # True: a key config.json leaves out takes its Honoured default (the config class's) for every reader, as
+    # transformers fills a config (the Hub's Gemma 3 text_config sets a handful of keys and relies on the rest)
+    class_defaults: bool = False
+    # the head that turns the last hidden state into logits over the vocabulary (models/predict.py; a causal
+    # family's predicts the next token, an encoder's fills masks). Names are whole, without the checkpoint's
+    # prefix: the head sits beside the base model (lm_head.weight, cls.predictions.*). lm_head: the output weight
+    # (vocab, d), replaced by the word embeddings when config.json ties them (tie_word_embeddings, the family's
+    # Honoured default when absent); None: the family has no head attncli reads. lm_bias: the output bias, the
+    # first name present (() or none present: no bias). lm_transform: (dense, norm weight, norm bias) of an MLM
+    # head, applied first: LayerNorm(act(dense(h))), with the family's ε; lm_act: that activation (None: the
+    # family's MLP activation, from act_key)
+    lm_head: str | None = None
+    lm_bias: tuple[str, ...] = ()
+    lm_transform: tuple[str, str, str] | None = None
+    lm_act: str | None = None
     # ---- issue 22 (Phi-3, OPT, Granite): each default keeps the families above as they were
     # whether the norms sit before (True) or after (False) each sublayer, from config.json (OPT's
     # do_layer_norm_before), instead of norm_at; and whether final_norm applies (OPT's); None: norm_at / always
@@ -164,6 +196,9 @@ class Family:
     standardize: rules.Standardize | None = None
     # config keys whose value must be a finite number (Granite's multipliers): anything else is refused in one line
     numbers: tuple[str, ...] = ()
+    # OPT's project_out: the last state back to the word embeddings' width (project_in's key) before the LM head
+    # (models/predict.py; the hidden states stay as wide as the layers). None: no such map
+    project_out: str | None = None
 
     def is_pre_norm(self, cfg: dict[str, Any]) -> bool:
         """Whether the norms sit before each sublayer (pre-norm) for this config.json."""
@@ -193,6 +228,8 @@ class Family:
             raise ValueError(f"{self.name}: q/k norms are read for separate q and k projections only")
         if self.qk_norm is None and (self.qk_norm_bias is not None or self.qk_norm_if is not True):
             raise ValueError(f"{self.name}: qk_norm_bias and qk_norm_if describe the q/k norms of qk_norm")
+        if self.qk_norm_over not in ("head", "full"):
+            raise ValueError(f"{self.name}: qk_norm_over is 'head' or 'full'")
 
 
 COMMON_KEYS = {
@@ -211,6 +248,7 @@ ACT = "forward.activation (ops.ACTIVATIONS; other values refused)"
 EPS = "forward.shapes (ε of every norm)"
 MLP = "forward.mlp_weights (width of the MLP)"
 ROPE = "forward.layer_settings (rules.rope_base)"
+HEAD = "predict.output_weight (the LM/MLM head's output weight: the word embeddings when tied)"
 
 
 def shape_keys(goldens: tuple[str, ...], **names: Any) -> tuple[Honoured, ...]:

@@ -1,22 +1,24 @@
 """One forward pass over a checkpoint, in numpy, with every attention computed by attncli's core.
 
-    h₀ = E_word[ids] (+ E_pos[position ids]) (+ E_type[0]) (→ LayerNorm)                      embeddings
+    h₀ = E_word[ids] (+ E_pos[position ids]) (+ E_type[token types], 0 unless a pair) (→ LayerNorm)   embeddings
          (→ · W_proj + b: factorized embeddings, ELECTRA and ALBERT, models/factorized.py)
     post-norm:  h = N₁(h + Attn(h));  h = N₂(h + MLP(h))
     pre-norm:   h = h + Attn(N₁(h));  h = h + MLP(N₂(h))      (parallel residual: h + Attn(N₁(h)) + MLP(N₂(h)))
     final norm: last hidden state = N_f(h)
     Attn(h) = W_O·attend(Q, K, V, the layer's Spec)    Q, K, V = h·W + b, split into heads
     q/k norms (qwen3): q_h = N_q(q_h), k_h = N_k(k_h) over each head's head_dim, before attend applies RoPE
+                (olmo2: q = N_q(q), k = N_k(k) over the whole projection, before the split into heads)
+    sublayer output norms (gemma2/3 sandwich, olmo2): h + Nₐ(Attn(·)), h + Nₘ(MLP(·)); gemma: h₀ × √d
     MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)   (ModernBERT's Wi: [W_gate | W_up] in one)
     OPT: E_word[ids] through project_in when narrower than the layers; Granite: E_word[ids] × m_emb, and each
     sublayer's output × m_res before the residual add (h + m_res·Attn(N₁(h)), ...)
 
 What a family is (families/, the tables; family.py, what they hold) decides every branch here: where the norms sit,
-causal or not, the positions, and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale) made by the
-rules the family names (rules.py), given with the projected heads to attncli.attend, once per layer. Hidden states
-follow transformers' `output_hidden_states`: the embeddings, then each layer's output (the last one after the final
-norm when the family has one): layers + 1 of them. Weights are read one layer at a time, oriented in × out as they
-are read.
+causal or not, the positions, and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale,
+soft-capping) made by the rules the family names (rules.py), given with the projected heads to attncli.attend, once
+per layer. Hidden states follow transformers' `output_hidden_states`: the embeddings, then each layer's output (the
+last one after the final norm when the family has one): layers + 1 of them. Weights are read one layer at a time,
+oriented in × out as they are read.
 """
 
 from __future__ import annotations
@@ -47,10 +49,15 @@ class Pass:
     # what each kept layer's attention saw, for the layers and heads asked for (B, layers, heads, n, ·): q (after
     # q/k norms and RoPE), k and v (the kv head each query head reads), scores (after scale, soft-capping, masks)
     kept: dict[str, np.ndarray] = field(default_factory=dict)
+    # (B, n, d): the last hidden state (after the final norm; OPT-350m's through project_out, (B, n, e)) as the
+    # LM head reads it, when asked for
+    last: np.ndarray | None = None
 
 
-def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) -> np.ndarray:
-    """(B, n, d) from token ids (B, n) (factorized embeddings: e wide, then projected to d)."""
+def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype, types: np.ndarray | None = None
+               ) -> np.ndarray:
+    """(B, n, d) from token ids (B, n) and, for a family with token types, their type ids (B, n) (None: all 0);
+    factorized embeddings: e wide, then projected to d."""
     fam = ckpt.family
     word = ckpt.tensor(fam.word)
     width = embedding_width(ckpt, s)  # the hidden size, or a factorized embedding's embedding_size
@@ -63,7 +70,9 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
         bad = int(ids.max() if ids.max() >= word.shape[0] else ids.min())
         raise AttnError(f"token id {bad} is outside the embedding table of {word.shape[0]} rows; is the tokenizer "
                         "the model's own?")
-    h = scaled_words(ckpt, word[ids].astype(dtype), s)  # (B, n, d)
+    h = scaled_words(ckpt, word[ids].astype(dtype), s)  # (B, n, d): OPT's project_in, Granite's factor
+    if fam.embed_scale:  # Gemma: × √d, √d rounded to the model's dtype first (hidden_size**0.5 as a tensor)
+        h *= dtype.type(s.hidden ** 0.5)
     n = ids.shape[1]
     if fam.position is not None:
         table = ckpt.tensor(fam.position)
@@ -74,7 +83,7 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype) ->
                             "tokens: give a shorter text")
         h = h + table[rows].astype(dtype)  # (B, n, d)
     if fam.token_type is not None and ckpt.has(fam.token_type):
-        h = h + ckpt.tensor(fam.token_type)[0].astype(dtype)
+        h = h + token_types(ckpt.tensor(fam.token_type), types).astype(dtype)  # (d,) or (B, n, d)
     if fam.embed_norm is not None:
         w, b = fam.embed_norm
         h = layer_norm(h, ckpt.tensor(w, (width,)).astype(dtype),
@@ -108,6 +117,28 @@ def residual_factor(ckpt: Checkpoint) -> float | None:
     return None if fam.residual_multiplier is None else float(fam.setting(ckpt.config, fam.residual_multiplier))
 
 
+def project_out(ckpt: Checkpoint, h: np.ndarray, s: Shapes) -> np.ndarray:
+    """The last hidden state (B, n, d) as the LM head reads it: through the family's project_out (no bias) back to
+    the word embeddings' width e when e ≠ d (OPT-350m), else h as it is."""
+    fam = ckpt.family
+    width = word_width(ckpt, embedding_width(ckpt, s))
+    if fam.project_out is None or width == s.hidden:
+        return h
+    w, _ = Layer(ckpt, s.layers, s, h.dtype, at="").linear(fam.project_out, s.hidden, width, False)  # (d, e)
+    return h @ w
+
+
+def token_types(table: np.ndarray, types: np.ndarray | None) -> np.ndarray:
+    """The token type embedding each token adds: row 0 for all (types None), else table[types] (B, n, d)."""
+    if types is None:
+        return table[0]
+    if types.size and int(types.max()) >= table.shape[0]:
+        raise AttnError(f"{OPTION}: the tokenizer gives token type {int(types.max())} but the model's token type "
+                        f"table has {table.shape[0]} row(s) (config.json type_vocab_size); the model takes no "
+                        "second segment")
+    return table[types]
+
+
 def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spec:
     """Layer i's attention as one Spec for a text of n tokens, from the family's fields and the rules it names
     (rules.py) over config.json: causal; window (L, 0): query i sees keys i − L ≤ j ≤ i (transformers'
@@ -121,12 +152,13 @@ def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spe
         window = (window - 1, 0)
     rope = None
     if fam.positions == "rope":
-        base, omega, m, dim = rules.rope_frequencies(cfg, s.head_dim, 0 if n is None else n, keys=fam.rope_keys)
+        rcfg = fam.layer_rope(cfg, i)  # config.json, or what this layer's RoPE reads (Gemma 3: by layer type)
+        base, omega, m, dim = rules.rope_frequencies(rcfg, s.head_dim, 0 if n is None else n, keys=fam.rope_keys)
         if omega is None:  # the default type: θ where the family's table says config.json keeps it
-            base = _rope_base(fam, cfg, i)
+            base = _rope_base(fam, rcfg, i)
         rope = Rope(base, "half", dim=dim, inv_freq=omega, attention_factor=m)
     return Spec(causal=fam.causal, window=window, rope=rope,
-                alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim))
+                alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim), softcap=fam.softcap(cfg, i))
 
 
 def _rope_base(fam: Family, cfg: dict, i: int) -> float:
@@ -150,6 +182,8 @@ def attention_kwargs(spec: Spec) -> dict:
         out["scale"] = spec.scale
     if spec.qk_norm is not None:
         out["qk_norm"] = spec.qk_norm
+    if spec.softcap is not None:
+        out["softcap"] = spec.softcap
     return out
 
 
@@ -157,12 +191,15 @@ def layer_weights(layer: Layer, n: int) -> dict:
     """Layer i's self-attention for n tokens as attncli.core.attention keywords: W_Q, W_K, W_V, W_O and biases
     (in × out), heads, kv heads, and its settings (layer_spec)."""
     fam, s = layer.ckpt.family, layer.s
-    if layer.has_qk_norm() and (fam.norm_kind != "rms" or fam.qk_norm_bias is not None):
-        # the core's q/k norms (Spec.qk_norm) are RMSNorms: a LayerNorm (Phi's) is refused rather than computed as one
-        raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model puts each head's q and k "
-                        f"through a LayerNorm over head_dim ({', '.join(fam.qk_norm)}) before RoPE; one layer's "
-                        "attention computes RMSNorm q/k norms only; the model's own forward pass does (attncli "
-                        "model, its layers chosen)")
+    rms = fam.norm_kind in ("rms", "rms_offset") and fam.qk_norm_bias is None
+    if layer.has_qk_norm() and not (rms and fam.qk_norm_over == "head"):
+        # the core's q/k norms (Spec.qk_norm) are per-head RMSNorms: a LayerNorm (Phi's) or a norm over all the
+        # heads at once (OLMo 2's) is refused rather than computed as one
+        what = "each head's q and k" if fam.qk_norm_over == "head" else "q and k, all heads at once,"
+        raise AttnError(f"{param('config')}: layer {layer.i} of this {fam.name} model puts {what} through "
+                        f"{'an RMSNorm' if rms else 'a LayerNorm'} ({', '.join(fam.qk_norm)}) before RoPE; one "
+                        "layer's attention computes per-head RMSNorm q/k norms only; the model's own forward pass "
+                        "does (attncli model, its layers chosen)")
     proj = qkv_weights(layer)
     if fam.fused_qkv is not None:
         (w, b), d = proj[0], s.hidden
@@ -173,8 +210,10 @@ def layer_weights(layer: Layer, n: int) -> dict:
     wo, bo = layer.linear(fam.o, s.heads * s.head_dim, s.hidden, layer.ckpt.flag(fam.o_bias))
     spec = layer_spec(layer.ckpt, layer.i, s, n)
     if layer.has_qk_norm():  # each head's q and k through the layer's RMSNorms over head_dim, before RoPE
-        hd = s.head_dim
-        spec = spec.replace(qk_norm=QKNorm(layer.get(fam.qk_norm[0], (hd,)), layer.get(fam.qk_norm[1], (hd,)), s.eps))
+        nq, nk = (layer.get(name, (s.head_dim,)) for name in fam.qk_norm)
+        if fam.norm_kind == "rms_offset":  # Gemma's (1 + w), rounded to the dtype as its norm computes it
+            nq, nk = ((w + layer.dtype.type(1)).astype(layer.dtype) for w in (nq, nk))
+        spec = spec.replace(qk_norm=QKNorm(nq, nk, s.eps))
     return dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=s.heads, kv_heads=s.kv_heads,
                 **attention_kwargs(spec))
 
@@ -244,7 +283,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     qk_norm, parallel = layer.has_qk_norm(), layer.ckpt.flag(fam.parallel_residual)
 
     def project(r0: int, r1: int) -> None:
-        xr = layer.norm_(fam.norm1, x[r0:r1].copy()) if pre else x[r0:r1]  # N₁(h) or h
+        xr = layer.norm_(fam.norm1, x[r0:r1].copy()) if pre and fam.norm1 else x[r0:r1]  # N₁(h) or h
         for wb, y in zip(proj, ys, strict=True):
             _linear_rows(xr, wb, y[r0:r1])
         if qk_norm:  # Qwen3, Phi: each head's q and k through a norm over head_dim, before RoPE
@@ -297,6 +336,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
         if by_rows:
             attend_rows(r0, r1)
         a = _linear_rows(merged[r0:r1], o, out[r0:r1])  # Attn(h)
+        layer.norm_(fam.attn_out_norm, a)  # Nₐ(Attn(h)) when the family norms the output (Gemma 2/3, OLMo 2)
         if res_m is not None:
             a *= ft.type(res_m)
         a += x[r0:r1]  # h₁ = h + Attn(·)
@@ -306,7 +346,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
             m_in = layer.norm_(fam.norm2, x[r0:r1].copy())
         else:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
             m_in = layer.norm_(fam.norm2, a.copy())
-        f = _mlp(m_in, (up_w, up_b), (down_w, down_b), gate, act)
+        f = layer.norm_(fam.mlp_out_norm, _mlp(m_in, (up_w, up_b), (down_w, down_b), gate, act))  # (Nₘ)
         if res_m is not None:
             f *= ft.type(res_m)
         a += f
@@ -354,16 +394,18 @@ def _mlp(x: np.ndarray, up: tuple, down: tuple, gate: tuple | None, act) -> np.n
 
 def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers: list[int], hidden: bool,
             dtype: str = "float32", threads: int | None = None, heads: list[int] | None = None,
-            keep: tuple[str, ...] = ()) -> Pass:
+            keep: tuple[str, ...] = (), types: np.ndarray | None = None, last: bool = False) -> Pass:
     """Run the model on token ids (B, n); `lens` are the valid lengths of a padded batch (keys beyond are
     masked, as transformers' attention_mask does); keep the maps of `layers` (and `heads`, default all) and,
-    if `hidden`, every state. Each layer's maps go into one (B, layers, heads, n, n) array as the layer ends;
-    `keep` (of q, k, v, scores) adds what those layers' attention saw, in (B, layers, heads, n, ·) arrays."""
+    if `hidden`, every state; if `last`, the last hidden state (what a head reads). `types`: token type ids
+    (B, n) of a sentence pair (None: all 0). Each layer's maps go into one (B, layers, heads, n, n) array as the
+    layer ends; `keep` (of q, k, v, scores) adds what those layers' attention saw, in (B, layers, heads, n, ·)
+    arrays."""
     s = shapes(ckpt)
     np_dtype = np.dtype(dtype)
     fam = ckpt.family
     act = activation(ckpt)
-    h = embeddings(ckpt, ids, s, np_dtype)  # (B, n, d)
+    h = embeddings(ckpt, ids, s, np_dtype, types)  # (B, n, d)
     B, n = ids.shape
     states = [h] if hidden else None
     where = {layer: j for j, layer in enumerate(layers)}
@@ -372,9 +414,9 @@ def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers
     kept = {name: np.empty((B, len(layers), len(heads), n, n if name == "scores" else s.head_dim), dtype=np_dtype)
             for name in keep if layers}
     allowed: dict[int, np.ndarray | None] = {}
-    last = max(where) if where and not hidden else s.layers - 1
+    stop = max(where) if where and not hidden and not last else s.layers - 1
     rows = Rows(B * n, threads)
-    for i in range(last + 1):
+    for i in range(stop + 1):
         into = maps[:, where[i]] if maps is not None and i in where else None  # (B, H, n, n)
         slots = {name: a[:, where[i]] for name, a in kept.items()} if i in where else None  # (B, H, n, ·)
         h, ok = _block(Layer(ckpt, i, s, np_dtype), h, lens, rows, act, dtype, threads, into, heads, slots)
@@ -382,6 +424,8 @@ def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers
             allowed[i] = ok
         if states is not None:
             states.append(h)
-    if states is not None and fam.has_final_norm(ckpt.config):  # the model's final norm (no layer prefix)
-        states[-1] = Layer(ckpt, s.layers, s, np_dtype, at="").norm(fam.final_norm, h)  # type: ignore[arg-type]
-    return Pass(maps, allowed, states, kept)
+    if (states is not None or last) and fam.has_final_norm(ckpt.config):  # the model's final norm (no layer prefix)
+        h = Layer(ckpt, s.layers, s, np_dtype, at="").norm(fam.final_norm, h)  # type: ignore[arg-type]
+        if states is not None:
+            states[-1] = h
+    return Pass(maps, allowed, states, kept, project_out(ckpt, h, s) if last else None)

@@ -87,6 +87,27 @@ def granite_scale(cfg: dict[str, Any], i: int, head_dim: int) -> float:
     return float(first(cfg, ("attention_multiplier",), 1.0))
 
 
+def query_pre_attn_scale(cfg: dict[str, Any], i: int, head_dim: int) -> float:
+    """Gemma 2 and 3 (modeling_gemma2.py, modeling_gemma3.py: `self.scaling = config.query_pre_attn_scalar**-0.5`):
+    1/√`query_pre_attn_scalar` (default 256) in every layer, whatever head_dim is."""
+    return float(first(cfg, ("query_pre_attn_scalar",), 256)) ** -0.5
+
+
+# ---------------------------------------------------------------- soft-capping of the scores: c·tanh(S/c)
+
+
+def no_softcap(cfg: dict[str, Any], i: int) -> float | None:
+    return None
+
+
+def attn_logit_softcap(cfg: dict[str, Any], i: int) -> float | None:
+    """Gemma 2 (modeling_gemma2.py, eager_attention_forward): scores S·scale → c·tanh(S·scale / c) before the
+    mask, c = `attn_logit_softcapping` in every layer (null: none). Gemma 3's modeling file never passes it to
+    its attention, so gemma3_text does not use this rule."""
+    value = lookup(cfg, "attn_logit_softcapping")
+    return None if value is MISSING else float(value)
+
+
 # ---------------------------------------------------------------- sliding windows: key j is seen when i − j < W
 
 
@@ -159,6 +180,62 @@ def modernbert_rope_base(cfg: dict[str, Any], i: int) -> float:
     if modernbert_layer_type(cfg, i) == "sliding_attention":
         return float(first(cfg, ("rope_parameters.sliding_attention.rope_theta", "local_rope_theta"), 10000.0))
     return float(first(cfg, ("rope_parameters.full_attention.rope_theta", "global_rope_theta"), 160000.0))
+def gemma2_window(cfg: dict[str, Any], i: int) -> int | None:
+    """Gemma 2 (configuration_gemma2.py, modeling_gemma2.py): `sliding_window` (null: none) in the layers
+    `layer_types` calls "sliding_attention"; without layer_types, every other layer from the first (0, 2, 4, ...)."""
+    return _typed_window(cfg, i, 2)
+
+
+def gemma3_window(cfg: dict[str, Any], i: int) -> int | None:
+    """Gemma 3 (configuration_gemma3.py): as Gemma 2, but without layer_types the pattern is
+    `sliding_window_pattern` (default 6): layer i is global when (i + 1) is a multiple of it, local otherwise."""
+    pattern = first(cfg, ("sliding_window_pattern",), 6)
+    return _typed_window(cfg, i, int(pattern))
+
+
+def layer_type(cfg: dict[str, Any], i: int, pattern: int) -> str:
+    """Layer i's type: `layer_types`[i], else "full_attention" when (i + 1) is a multiple of `pattern`, else
+    "sliding_attention" (the default both Gemma config classes fill layer_types with)."""
+    types = lookup(cfg, "layer_types")
+    if isinstance(types, list):
+        return str(types[i]) if i < len(types) else "full_attention"
+    return "sliding_attention" if (i + 1) % pattern else "full_attention"
+
+
+def _typed_window(cfg: dict[str, Any], i: int, pattern: int) -> int | None:
+    window = lookup(cfg, "sliding_window")
+    if window is MISSING or layer_type(cfg, i, pattern) != "sliding_attention":
+        return None
+    return int(window)
+
+
+# ---------------------------------------------------------------- a layer's RoPE settings
+
+
+def same_rope(cfg: dict[str, Any], i: int) -> dict[str, Any]:
+    """Every layer's RoPE from config.json itself (one RoPE for the model)."""
+    return cfg
+
+
+GEMMA3_THETA = {"full_attention": ("rope_theta", 1_000_000.0), "sliding_attention": ("rope_local_base_freq", 10_000.0)}
+
+
+def gemma3_rope(cfg: dict[str, Any], i: int) -> dict[str, Any]:
+    """Gemma 3 (configuration_gemma3.py, convert_rope_params_to_dict; modeling_gemma3.py, Gemma3RotaryEmbedding):
+    one RoPE per layer type. rope_parameters holds {"full_attention": {...}, "sliding_attention": {...}}; the
+    older layout's rope_scaling updates the full (global) layers' entry; θ defaults to the top-level rope_theta
+    (default 10⁶) for full layers and `rope_local_base_freq` (default 10⁴) for sliding ones. Returned: config.json
+    with layer i's entry as its rope_parameters (and no rope_scaling), for rope_frequencies and rope_problem."""
+    kind = layer_type(cfg, i, int(first(cfg, ("sliding_window_pattern",), 6)))
+    given = lookup(cfg, "rope_parameters")
+    entry = given.get(kind) if isinstance(given, dict) else None
+    params = dict(entry) if isinstance(entry, dict) else {"rope_type": "default"}
+    scaling = lookup(cfg, "rope_scaling")
+    if kind == "full_attention" and isinstance(scaling, dict):
+        params.update(scaling)
+    key, default = GEMMA3_THETA.get(kind, GEMMA3_THETA["full_attention"])
+    params.setdefault("rope_theta", first(cfg, (key,), default))
+    return {**{k: v for k, v in cfg.items() if k not in ("rope_scaling", "rope_theta")}, "rope_parameters": params}
 
 
 # ---------------------------------------------------------------- position ids (learned position tables)
@@ -377,3 +454,5 @@ LayerRopeBase = Callable[[dict[str, Any], int], float]
 Positions = Callable[[dict[str, Any], np.ndarray], np.ndarray]
 Flag = Callable[[dict[str, Any]], bool]
 Standardize = Callable[[dict[str, Any]], dict[str, Any]]
+Softcap = Callable[[dict[str, Any], int], "float | None"]
+LayerRope = Callable[[dict[str, Any], int], dict[str, Any]]

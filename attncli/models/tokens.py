@@ -27,6 +27,7 @@ class Sequences:
     special: list[list[bool]] | None = None  # which tokens are special ([CLS], <s>, ...), when a tokenizer says
     labels: list[list[str]] | None = None  # the tokens as a reader reads them (models/labels.py); None: the tokens
     warnings: list[str] = field(default_factory=list)  # what the CLI says on stderr: text the tokenizer cannot read
+    types: list[list[int]] | None = None  # token type ids of sentence pairs (None: one text each, all type 0)
 
     def shown(self) -> list[list[str]]:
         """The labels tables and pictures show."""
@@ -101,16 +102,58 @@ def _pad_id(ckpt: Checkpoint) -> int:
     return int(pad) if isinstance(pad, int) and pad >= 0 else 0
 
 
-def encode_texts(ckpt: Checkpoint, texts: list[str], *, special: bool = True) -> Sequences:
+def _pair_template(tok) -> str | None:
+    """The kind of post-processor that says how the tokenizer joins a pair of texts (TemplateProcessing with a
+    pair template, BertProcessing, RobertaProcessing), or None when it has none."""
+    import json
+
+    def kind_of(state: dict) -> str | None:
+        kind = state.get("type")
+        if kind in ("BertProcessing", "RobertaProcessing") or kind == "TemplateProcessing" and state.get("pair"):
+            return kind
+        if kind == "Sequence":
+            return next((k for p in state.get("processors") or [] if isinstance(p, dict) and (k := kind_of(p))),
+                        None)
+        return None
+
+    if tok.post_processor is None:
+        return None
+    try:
+        state = json.loads(tok.post_processor.__getstate__())
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return kind_of(state) if isinstance(state, dict) else None
+
+
+def encode_texts(ckpt: Checkpoint, texts: list[str], *, special: bool = True, pairs: list[str] | None = None
+                 ) -> Sequences:
+    """Each text through the tokenizer (special tokens added as the model expects, unless `special` is
+    False); with `pairs`, each text and its pair as one sequence, joined as the tokenizer's pair template says
+    ([CLS] A [SEP] B [SEP]), with its token type ids."""
     from attncli.text.tokenize import library_call
 
     tok = _tokenizer(ckpt, needed=True)
+    if pairs is not None:
+        if ckpt.family.causal:
+            raise AttnError(f"{param('pair')}: a {ckpt.family.name} model is a decoder, which reads one text; a "
+                            "sentence pair is for encoders (bert, roberta, ...)")
+        if len(pairs) != len(texts):
+            raise AttnError(f"{param('pair')} is given {len(pairs)} time(s) and {param('text')} {len(texts)}: give "
+                            f"one {param('pair')} for each {param('text')}")
+        if _pair_template(tok) is None:
+            raise AttnError(f"{param('pair')}: the model's tokenizer.json has no pair template (its post_processor "
+                            "says how one text is wrapped, not how two are joined), so attncli would have to guess "
+                            f"where the second text goes; give the tokens yourself with {param('tokens')}")
     specials, added, steps = _special_ids(tok), _added_ids(tok), _steps(tok)
     unk_id = _unk_id(tok)
-    seqs = Sequences([], [], _pad_id(ckpt), [], [])
-    for text in texts:
+    seqs = Sequences([], [], _pad_id(ckpt), [], [], types=[] if pairs is not None else None)
+    for j, text in enumerate(texts):
         with library_call(f"cannot tokenize {text[:40]!r}"):
-            enc = tok.encode(text, add_special_tokens=special)
+            if pairs is None:
+                enc = tok.encode(text, add_special_tokens=special)
+            else:
+                enc = tok.encode(text, pairs[j], add_special_tokens=special)
+                seqs.types.append(list(enc.type_ids))  # type: ignore[union-attr]
         if not enc.ids:
             raise AttnError(f"{param('text')} {text[:40]!r} has no tokens")
         ids, tokens = list(enc.ids), list(enc.tokens)
@@ -157,6 +200,24 @@ def _unreadable(text: str, ids: list[int], made: list[int], offsets: list[tuple[
                    f"character{'' if one else 's'} ({chars}) and no unknown token to stand in for "
                    f"{'it' if one else 'them'}: {'it is' if one else 'they are'} left out of the tokens and the maps")
     return out
+
+
+def namer(ckpt: Checkpoint):
+    """A function from token ids to (raw tokens, labels): the tokenizer.json's vocabulary (None for an id it
+    has no token for: a model's vocabulary may be larger than its tokenizer's) and its decoder's labels (the id
+    as text when there is no token), when the folder has one; else (None, the id as text)."""
+    tok = _tokenizer(ckpt, needed=False)
+    if tok is None:
+        return lambda row: ([None] * len(row), [str(i) for i in row])
+    added, steps = _added_ids(tok), _steps(tok)
+
+    def name(row: list[int]) -> tuple[list[str | None], list[str]]:
+        raw = [tok.id_to_token(int(i)) for i in row]
+        keep = [t is None or int(i) in added for t, i in zip(raw, row, strict=True)]
+        shown = [t if t is not None else str(i) for t, i in zip(raw, row, strict=True)]
+        return raw, labels(shown, keep, steps)
+
+    return name
 
 
 def encode_ids(ckpt: Checkpoint, given: list[str]) -> Sequences:

@@ -48,6 +48,7 @@ def activation(ckpt: Checkpoint):
     """The family's MLP activation, as an in-place function of a (rows, width) array (ops.ACTIVATIONS)."""
     fam = ckpt.family
     name = ckpt.config.get(fam.act_key, fam.act) if fam.act_key else fam.act
+    name = dict(fam.act_aliases).get(name, name)  # the config class's renaming (Gemma: "gelu" → tanh GELU)
     if name not in ACTIVATIONS:
         raise AttnError(f"{OPTION}: config.json's activation {name!r} is not supported; supported: "
                         f"{', '.join(ACTIVATIONS)}")
@@ -83,10 +84,13 @@ class Layer:
         self.norm_(names, y.reshape(-1, y.shape[-1]))
         return y
 
-    def norm_(self, names: tuple[str, str | None], x: np.ndarray, width: int | None = None) -> np.ndarray:
-        """The norm `names` of the rows of x (m, width), in place; `width` is the hidden size unless given (a
-        per-head q/k norm's is head_dim)."""
+    def norm_(self, names: tuple[str, str | None] | None, x: np.ndarray, width: int | None = None) -> np.ndarray:
+        """The norm `names` of the rows of x (m, width), in place (None: no norm, x as it is); `width` is the
+        hidden size unless given (a per-head q/k norm's is head_dim). "rms_offset" (Gemma's RMSNorm) computes
+        x/rms(x)·(1 + w) with 1 + w rounded to the working dtype first, as Gemma's (1.0 + weight.float())."""
         fam = self.ckpt.family
+        if names is None:
+            return x
         if names == fam.norm1 and self.i == 0 and not fam.first_norm1:  # ModernBERT's layer 0: N₁ is the identity
             return x
         d = self.s.hidden if width is None else width
@@ -94,7 +98,10 @@ class Layer:
             return layer_norm_(x, np.ones(d, dtype=self.dtype), None, self.s.eps) \
                 if self.ckpt.family.norm_kind == "layer" else rms_norm_(x, np.ones(d, dtype=self.dtype), self.s.eps)
         w = self.get(names[0], (d,))
-        if fam.norm_kind == "rms":
+        kind = fam.norm_kind
+        if kind == "rms_offset":
+            return rms_norm_(x, (w + self.dtype.type(1)).astype(self.dtype, copy=False), self.s.eps)
+        if kind == "rms":
             return rms_norm_(x, w, self.s.eps)
         bias = self.get(names[1], (d,)) if names[1] and self.ckpt.flag(fam.norm_bias) else None
         return layer_norm_(x, w, bias, self.s.eps)
@@ -108,11 +115,16 @@ class Layer:
     def qk_norm_(self, q: np.ndarray, k: np.ndarray) -> None:
         """Each head's q and k normed over head_dim, in place (the family's qk_norm with its qk_norm_bias, before
         RoPE; nothing when it has none): q (r, H·hd), k (r, G·hd), rows of the projections' contiguous outputs,
-        seen as (r·H, hd) and (r·G, hd) rows."""
+        seen as (r·H, hd) and (r·G, hd) rows; or, qk_norm_over "full", each row of q and of k normed whole (H·hd
+        and G·hd wide)."""
         fam, hd = self.ckpt.family, self.s.head_dim
         if not self.has_qk_norm():
             return
         names, biases = fam.qk_norm, fam.qk_norm_bias or (None, None)
+        if fam.qk_norm_over == "full":  # OLMo 2: over all of q (r, H·hd) and all of k (r, G·hd)
+            self.norm_((names[0], biases[0]), q, q.shape[1])
+            self.norm_((names[1], biases[1]), k, k.shape[1])
+            return
         for name, bias, y in ((names[0], biases[0], q), (names[1], biases[1], k)):
             rows = y.reshape(-1, hd)  # (r·H, hd) or (r·G, hd): a view when y's rows are contiguous
             self.norm_((name, bias), rows, hd)

@@ -6,13 +6,13 @@ and only the operations it truly adds (docs/models.md, "Adding a family")."""
 from __future__ import annotations
 
 from attncli.models import rules
-from attncli.models.families import decoders, encoders, encoders2, neox, phi3
+from attncli.models.families import decoders, encoders, encoders2, gemma, neox, phi3
 from attncli.models.family import COMMON_KEYS, Family, Honoured, Key, Refused, Rounding, json_text
 
 __all__ = ["ARCHITECTURES", "COMMON_KEYS", "FAMILIES", "Family", "Honoured", "Key", "Refused", "Rounding",
            "family_of", "refusal"]
 
-GROUPS = (encoders, decoders, encoders2, neox, phi3)
+GROUPS = (encoders, decoders, encoders2, neox, gemma, phi3)
 FAMILIES: dict[str, Family] = {name: fam for group in GROUPS for name, fam in group.FAMILIES.items()}
 
 # architectures (config.json "architectures") -> model_type, for configs that do not say model_type
@@ -55,5 +55,12 @@ def refusal(config: dict, family: Family) -> str | None:
         if value is not rules.MISSING and not rules.is_number(value):
             return (f"MODEL: config.json sets {key} to {json_text(value)}; attncli computes a {family.name} model "
                     f"only with a finite number there")
-    problem = rules.rope_problem(config, family.rope_keys) if family.positions == "rope" else None
-    return None if problem is None else f"MODEL: config.json's {problem}, so attncli stops rather than guess its RoPE"
+    if family.positions != "rope":
+        return None
+    layers = config.get("num_hidden_layers")  # a RoPE per layer (Gemma 3's layer types): each one checked
+    count = layers if family.layer_rope is not rules.same_rope and isinstance(layers, int) and layers > 0 else 1
+    for i in range(min(count, 4096)):
+        problem = rules.rope_problem(family.layer_rope(config, i), family.rope_keys)
+        if problem is not None:
+            return f"MODEL: config.json's {problem}, so attncli stops rather than guess its RoPE"
+    return None

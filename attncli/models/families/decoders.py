@@ -6,6 +6,7 @@ from attncli.models import rules
 from attncli.models.family import (
     ACT,
     EPS,
+    HEAD,
     ROPE,
     SHAPES,
     Family,
@@ -24,7 +25,7 @@ _LLAMA = dict(
     norm1=("input_layernorm.weight", None), norm2=("post_attention_layernorm.weight", None),
     final_norm=("norm.weight", None), norm_kind="rms", eps_keys=("rms_norm_eps",), eps=1e-6,
     mlp="gated", gate="mlp.gate_proj", up="mlp.up_proj", down="mlp.down_proj", mlp_bias=False,
-    act_key="hidden_act", act="silu", causal=True, norm_at="pre", positions="rope",
+    act_key="hidden_act", act="silu", causal=True, norm_at="pre", positions="rope", lm_head="lm_head.weight",
 )
 
 
@@ -62,20 +63,24 @@ FAMILIES: dict[str, Family] = {
                 Honoured("layer_norm_epsilon", 1e-5, EPS, GPT2),
                 Honoured("scale_attn_weights", True, "rules.gpt2_scale", ("gpt2_unscaled",)),
                 Honoured("scale_attn_by_inverse_layer_idx", False, "rules.gpt2_scale", ("gpt2_layer_scaled",)),
-                Rounding("reorder_and_upcast_attn", "the same scores, scaled before the product, in float32"))),
+                Rounding("reorder_and_upcast_attn", "the same scores, scaled before the product, in float32"),
+                Honoured("tie_word_embeddings", True, HEAD, ("gpt2_lm",))),
+        lm_head="lm_head.weight"),
     "llama": Family(
         "llama", "transformers/models/llama/modeling_llama.py", attn_bias="attention_bias", o_bias="attention_bias",
         **{**_LLAMA, "mlp_bias": "mlp_bias"},
         config=(*_llama_keys(LLAMA, ("llama_gqa", "llama_no_eps")),
                 Honoured("attention_bias", False, "forward.qkv_weights, forward.layer_weights", ("llama_attn_bias",)),
-                Honoured("mlp_bias", False, "forward.mlp_weights", ("llama_attn_bias",)))),
+                Honoured("mlp_bias", False, "forward.mlp_weights", ("llama_attn_bias",)),
+                Honoured("tie_word_embeddings", False, HEAD, ("llama_lm",)))),
     "mistral": Family(
         "mistral", "transformers/models/mistral/modeling_mistral.py", attn_bias=False, o_bias=False,
         window=rules.window_in_every_layer, **_LLAMA,
         config=(*_llama_keys(("mistral_window",), ("mistral_window",), kv_heads=8),
                 Honoured("sliding_window", 4096, "rules.window_in_every_layer", ("mistral_window",)),
                 Refused("layer_types", (), "which layers have a sliding window: transformers' Mistral ignores "
-                        "it with a warning, Ministral reads it"))),
+                        "it with a warning, Ministral reads it"),
+                Honoured("tie_word_embeddings", False, HEAD, ("mistral_lm",)))),
     "qwen2": Family(
         "qwen2", "transformers/models/qwen2/modeling_qwen2.py", attn_bias=True, o_bias=False,
         window=rules.qwen2_window, **_LLAMA,
@@ -83,7 +88,8 @@ FAMILIES: dict[str, Family] = {
                 Honoured("use_sliding_window", False, "rules.qwen2_window", QWEN2[1:]),
                 Honoured("sliding_window", 4096, "rules.qwen2_window", QWEN2[1:]),
                 Honoured("max_window_layers", 28, "rules.qwen2_window", ("qwen2_window_layers",)),
-                Honoured("layer_types", None, "rules.qwen2_window", ("qwen2_layer_types",)))),
+                Honoured("layer_types", None, "rules.qwen2_window", ("qwen2_layer_types",)),
+                Honoured("tie_word_embeddings", False, HEAD, ("qwen2_lm",)))),
     "qwen3": Family(  # Qwen2's layer and windows, with q/k norms, head_dim 128 by default and attention_bias
         "qwen3", "transformers/models/qwen3/modeling_qwen3.py", attn_bias="attention_bias", o_bias="attention_bias",
         qk_norm=("self_attn.q_norm.weight", "self_attn.k_norm.weight"), window=rules.qwen2_window, **_LLAMA,
@@ -94,7 +100,8 @@ FAMILIES: dict[str, Family] = {
                 Honoured("use_sliding_window", False, "rules.qwen2_window", QWEN3),
                 Honoured("sliding_window", 4096, "rules.qwen2_window", QWEN3),
                 Honoured("max_window_layers", 28, "rules.qwen2_window", QWEN3),
-                Honoured("layer_types", None, "rules.qwen2_window", ("qwen3_window",)))),
+                Honoured("layer_types", None, "rules.qwen2_window", ("qwen3_window",)),
+                Honoured("tie_word_embeddings", False, HEAD, ("qwen3_lm",)))),
     "bloom": Family(
         "bloom", "transformers/models/bloom/modeling_bloom.py", prefixes=("transformer.", ""),
         layer="h.{i}.", word="word_embeddings.weight",
@@ -110,7 +117,9 @@ FAMILIES: dict[str, Family] = {
                 Refused("apply_residual_connection_post_layernorm", (False,),
                         "the normed input is added back instead of the input"),
                 Rounding("pretraining_tp", "with slow_but_exact, the output projections summed in slices"),
-                Rounding("slow_but_exact", "the output projections summed in slices of pretraining_tp"))),
+                Rounding("slow_but_exact", "the output projections summed in slices of pretraining_tp"),
+                Honoured("tie_word_embeddings", True, HEAD, ("bloom_lm",))),
+        lm_head="lm_head.weight"),
 }
 
 ARCHITECTURES = {"GPT2": "gpt2", "Llama": "llama", "Mistral": "mistral", "Qwen2": "qwen2", "Qwen3": "qwen3",

@@ -6,6 +6,7 @@ from attncli.models import rules
 from attncli.models.family import (
     ACT,
     EPS,
+    HEAD,
     Family,
     Honoured,
     Key,
@@ -40,12 +41,21 @@ def _bert_keys(goldens: tuple[str, ...]) -> tuple[Key, ...]:
 FAMILIES: dict[str, Family] = {
     "bert": Family(
         "bert", "transformers/models/bert/modeling_bert.py", prefixes=("bert.", ""), layer="encoder.layer.{i}.",
-        **_BERT_EMBED, **_BERT_LAYER, config=_bert_keys(("bert", "bert_batch"))),
+        **_BERT_EMBED, **_BERT_LAYER,
+        config=(*_bert_keys(("bert", "bert_batch")),
+                Honoured("tie_word_embeddings", True, HEAD, ("bert_mlm", "bert_pair"))),
+        lm_head="cls.predictions.decoder.weight", lm_bias=("cls.predictions.bias", "cls.predictions.decoder.bias"),
+        lm_transform=("cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm.weight",
+                      "cls.predictions.transform.LayerNorm.bias")),
     "roberta": Family(
         "roberta", "transformers/models/roberta/modeling_roberta.py", prefixes=("roberta.", ""),
         layer="encoder.layer.{i}.", position_ids=rules.positions_after_pad, **_BERT_EMBED, **_BERT_LAYER,
         config=(*_bert_keys(("roberta", "roberta_pad_inside")),
-                Honoured("pad_token_id", 1, "rules.positions_after_pad", ("roberta", "roberta_pad_inside")))),
+                Honoured("pad_token_id", 1, "rules.positions_after_pad", ("roberta", "roberta_pad_inside")),
+                Honoured("tie_word_embeddings", True, HEAD, ("roberta_mlm",))),
+        lm_head="lm_head.decoder.weight", lm_bias=("lm_head.bias", "lm_head.decoder.bias"),
+        lm_transform=("lm_head.dense", "lm_head.layer_norm.weight", "lm_head.layer_norm.bias"),
+        lm_act="gelu"),  # RobertaLMHead's gelu (erf), whatever hidden_act says
     "distilbert": Family(
         "distilbert", "transformers/models/distilbert/modeling_distilbert.py",
         prefixes=("distilbert.", ""), layer="transformer.layer.{i}.", word="embeddings.word_embeddings.weight",
@@ -59,7 +69,10 @@ FAMILIES: dict[str, Family] = {
         config=(*shape_keys(("distilbert",), hidden=("dim", 768), layers=("n_layers", 6), heads=("n_heads", 12),
                              inter=("hidden_dim", 3072)),
                 Honoured("activation", "gelu", ACT, ("distilbert",)),
-                Refused("sinusoidal_pos_embds", (False,), "a sinusoidal position table instead of a learned one"))),
+                Refused("sinusoidal_pos_embds", (False,), "a sinusoidal position table instead of a learned one"),
+                Honoured("tie_word_embeddings", True, HEAD, ("distilbert_mlm",))),
+        lm_head="vocab_projector.weight", lm_bias=("vocab_projector.bias",),
+        lm_transform=("vocab_transform", "vocab_layer_norm.weight", "vocab_layer_norm.bias")),
 }
 
 ARCHITECTURES = {"Bert": "bert", "Roberta": "roberta", "DistilBert": "distilbert"}

@@ -9,7 +9,7 @@ own, each a table entry over the one forward pass (family.py says what each fiel
   `project_in` (OPT-350m), biases and norm weights by config.json.
 - granite: Llama's layer with four multipliers: the embeddings × `embedding_multiplier`, the scores' scale
   `attention_multiplier` (instead of 1/√d_head), each sublayer's output × `residual_multiplier` before the
-  residual add; `logits_scaling` divides the logits (no logits here).
+  residual add; `logits_scaling` divides the logits (models/predict.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from attncli.models.families.decoders import _LLAMA, _llama_keys
 from attncli.models.family import (
     ACT,
     EPS,
+    HEAD,
     ROPE,
     ROPE_SCALED,
     SHAPES,
@@ -63,6 +64,7 @@ def _phi3_keys() -> tuple[Key, ...]:
             Honoured("partial_rotary_factor", 1.0, ROPE_SCALED, ("phi3",)),
             Honoured("rope_parameters.partial_rotary_factor", 1.0, ROPE_SCALED, ("phi3",)),
             Honoured("sliding_window", None, "rules.window_when_set", ("phi3_window",)),
+            Honoured("tie_word_embeddings", False, HEAD, ("phi3",)),
             Refused("rope_parameters.rope_type", _PHI3_ROPE_TYPES, _PHI3_ROPE_WHAT),
             Refused("rope_scaling.rope_type", _PHI3_ROPE_TYPES, _PHI3_ROPE_WHAT),
             Refused("rope_scaling.type", _PHI3_ROPE_TYPES, _PHI3_ROPE_WHAT))
@@ -93,6 +95,7 @@ FAMILIES: dict[str, Family] = {
         up="fc1", down="fc2", act_key="activation_function", act="relu",
         causal=True, norm_at="pre", pre_norm_rule=rules.opt_pre_norm, final_norm_rule=rules.opt_final_norm,
         keys={"inter": ("ffn_dim",)}, numbers=("word_embed_proj_dim",),
+        lm_head="lm_head.weight", project_out="project_out",  # the head reads project_out(h) (word width)
         config=(*shape_keys(OPT, hidden=("hidden_size", 768), layers=("num_hidden_layers", 12),
                              heads=("num_attention_heads", 12), inter=("ffn_dim", 3072)),
                 Honoured("activation_function", "relu", ACT, OPT),
@@ -102,7 +105,8 @@ FAMILIES: dict[str, Family] = {
                          ("opt", "opt_post")),
                 Honoured("enable_bias", True, "forward.qkv_weights, forward.layer_weights, weights.mlp_weights",
                          ("opt_bare",)),
-                Honoured("layer_norm_elementwise_affine", True, "weights.Layer.norm_", ("opt_bare",)))),
+                Honoured("layer_norm_elementwise_affine", True, "weights.Layer.norm_", ("opt_bare",)),
+                Honoured("tie_word_embeddings", True, HEAD, ("opt",)))),
     "granite": Family(
         "granite", "transformers/models/granite/modeling_granite.py",
         attn_bias="attention_bias", o_bias="attention_bias", **{**_LLAMA, "mlp_bias": "mlp_bias"},
@@ -114,7 +118,9 @@ FAMILIES: dict[str, Family] = {
                 Honoured("mlp_bias", False, "weights.mlp_weights", GRANITE),
                 Honoured("embedding_multiplier", 1.0, "forward.scaled_words", GRANITE),
                 Honoured("attention_multiplier", 1.0, "rules.granite_scale", GRANITE),
-                Honoured("residual_multiplier", 1.0, "forward._block (forward.residual_factor)", GRANITE))),
+                Honoured("residual_multiplier", 1.0, "forward._block (forward.residual_factor)", GRANITE),
+                Honoured("logits_scaling", 1.0, "predict.head_of (the logits ÷ logits_scaling)", GRANITE),
+                Honoured("tie_word_embeddings", False, HEAD, GRANITE))),
 }
 
 ARCHITECTURES = {"Phi3": "phi3", "OPT": "opt", "Granite": "granite"}

@@ -30,7 +30,10 @@ For each case in CASES it writes tests/golden/models/<case>/:
                                   `qwen2_window_layers`, `qwen3` and `modernbert` are in the transformers 4 layout too;
                                   `llama_no_eps` has rms_norm_eps removed from config.json (the reload
                                   uses LlamaConfig's default) and embeddings drawn N(0, 0.003²) so that
-                                  ε matters.
+                                  ε matters; `gemma` is in the transformers 4 layout too (hidden_act
+                                  "gelu", as google/gemma-7b's); `gemma3`'s text_config is cut to the few
+                                  keys google/gemma-3-4b-it's sets (gemma3_hub_config), and its vision
+                                  tower's conv and projector weights are drawn N(0, 0.02²) (not compared).
   tokenizer.json                  a small tokenizer made with the `tokenizers` library, in the style of the
                                   family (WordPiece + "[CLS] $A [SEP]"; byte-level BPE; Metaspace BPE + "<s>").
   case.json                       what `attncli model` is given and what to expect:
@@ -476,6 +479,97 @@ CASES: list[dict] = [
 
     # ---- issue 22, gemma: cases of this group below (one section per group keeps merges apart)
     #
+    dict(name="gemma", family="gemma", cls=T.GemmaForCausalLM, seed=1340, tokenizer="llama",
+         texts=["every head looks at every token in the text."],
+         config=T.GemmaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=1, head_dim=12, rope_theta=10000.0,
+                              max_position_embeddings=64, pad_token_id=0, bos_token_id=1, eos_token_id=2),
+         legacy_config={"rope_theta": 10000.0, "hidden_act": "gelu", "hidden_activation": "gelu_pytorch_tanh"},
+         notes="GemmaForCausalLM, lm_head tied (absent): prefix 'model.'. Multi-query: 4 query heads over 1 kv "
+               "head; head_dim 12 differs from hidden_size / heads = 8 (q_proj (48, 32), o_proj (32, 48)). The "
+               "embeddings are multiplied by sqrt(hidden_size) (a float32 scalar). Every RMSNorm computes "
+               "x / sqrt(mean(x^2) + eps) * (1 + weight) in float32 (the stored weights are offsets from 1; "
+               "here 1 + N(0, 0.2^2), so the factor is about 2). MLP: down(gelu_tanh(gate(x)) * up(x)). "
+               "config.json in the Hub's (transformers 4) layout, as google/gemma-7b's: top-level rope_theta (no "
+               "rope_parameters, so rope_parameters.rope_theta is left out), "
+               "hidden_act 'gelu' (GemmaConfig runs it as gelu_pytorch_tanh) beside hidden_activation "
+               "(not a GemmaConfig field). <s> is prepended."),
+    dict(name="gemma2", family="gemma2", cls=T.Gemma2ForCausalLM, seed=1341, tokenizer="llama",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.Gemma2Config(vocab_size=128, hidden_size=48, intermediate_size=96, num_hidden_layers=3,
+                               num_attention_heads=6, num_key_value_heads=3, head_dim=16, rope_theta=10000.0,
+                               max_position_embeddings=64, query_pre_attn_scalar=20, attn_logit_softcapping=2.0,
+                               final_logit_softcapping=5.0, sliding_window=4, pad_token_id=2, bos_token_id=1,
+                               eos_token_id=2),
+         notes="Gemma2ForCausalLM (prefix 'model.'), 6 heads (not a power of two) over 3 kv heads, head_dim 16 "
+               "(not hidden_size / heads = 8). Scores: q.k * query_pre_attn_scalar**-0.5 (20, not head_dim), "
+               "then soft-capped 2.0 * tanh(s / 2.0) (attn_logit_softcapping 2.0, small enough that it changes "
+               "every map), then masked. layer_types (transformers 5 layout) [sliding, full, sliding]: layers 0 "
+               "and 2 have sliding_window 4 (i - 4 < j <= i), shorter than the texts; layer 1 full causal. "
+               "Sandwich norms: h + post_attention_layernorm(attn(input_layernorm(h))), then h + "
+               "post_feedforward_layernorm(mlp(pre_feedforward_layernorm(h))), all (1 + w) RMSNorms. "
+               "final_logit_softcapping applies to the LM head's logits only, not compared here."),
+    dict(name="gemma3_text", family="gemma3_text", cls=T.Gemma3ForCausalLM, seed=1342, tokenizer="llama",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.Gemma3TextConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=4,
+                                   num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                   max_position_embeddings=64, query_pre_attn_scalar=24, sliding_window=4,
+                                   attn_logit_softcapping=1.0,
+                                   layer_types=["sliding_attention", "sliding_attention", "full_attention",
+                                                "sliding_attention"],
+                                   rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 100.0},
+                                                    "full_attention": {"rope_type": "linear", "factor": 4.0,
+                                                                       "rope_theta": 50000.0}},
+                                   pad_token_id=0, bos_token_id=1, eos_token_id=2),
+         notes="Gemma3ForCausalLM (model_type gemma3_text, prefix 'model.'), 4 heads over 2 kv heads, head_dim "
+               "16. layer_types [sliding, sliding, full, sliding]: sliding layers see i - 4 < j <= i and rotate "
+               "with rope_parameters.sliding_attention (theta 100), the full layer with "
+               "rope_parameters.full_attention (linear, factor 4, theta 50000). self_attn.q_norm / k_norm (16,): "
+               "(1 + w) RMSNorm of each head's q and k over head_dim, before RoPE. Scale "
+               "query_pre_attn_scalar**-0.5 (24). attn_logit_softcapping is 1.0 in config.json, and transformers' "
+               "Gemma3Attention never applies it: the maps are not soft-capped. Sandwich norms and sqrt(d) "
+               "embeddings as gemma2."),
+    dict(name="gemma3", family="gemma3", cls=T.Gemma3ForConditionalGeneration, seed=1343, tokenizer="llama",
+         texts=["attention is all you need, said the model."],
+         config=T.Gemma3Config(
+             text_config=T.Gemma3TextConfig(vocab_size=128, hidden_size=32, intermediate_size=64,
+                                            num_hidden_layers=6, head_dim=8, max_position_embeddings=64,
+                                            sliding_window=3, rope_theta=20000.0, rope_local_base_freq=500.0,
+                                            rope_scaling={"rope_type": "linear", "factor": 8.0},
+                                            pad_token_id=0, bos_token_id=1, eos_token_id=2),
+             vision_config=T.SiglipVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                                num_attention_heads=2, image_size=28, patch_size=14,
+                                                vision_use_head=False),
+             mm_tokens_per_image=4, boi_token_index=125, eoi_token_index=126, image_token_index=127),
+         prefix="language_model.model.", prefix_found="",
+         gemma3_hub_config=["hidden_size", "intermediate_size", "num_hidden_layers", "head_dim", "vocab_size",
+                            "max_position_embeddings", "sliding_window", "model_type"],
+         gemma3_hub_extra={"rope_theta": 20000.0, "rope_local_base_freq": 500.0,
+                           "rope_scaling": {"rope_type": "linear", "factor": 8.0}},
+         notes="Gemma3ForConditionalGeneration (model_type gemma3; Gemma 3 >= 4B) with a tiny SigLIP vision "
+               "tower (its tensors, vision_tower.* and multi_modal_projector.*, are not part of the text pass). "
+               "Text tensors under 'language_model.model.' (transformers 5.24's save_pretrained writes the Hub's "
+               "names; in memory they are 'model.language_model.'). config.json's text_config is in the Hub's "
+               "layout (as google/gemma-3-4b-it's): only hidden_size, intermediate_size, num_hidden_layers, head_dim, "
+               "vocab_size, max_position_embeddings, sliding_window (3), model_type, and the transformers 4 RoPE "
+               "keys rope_theta 20000 (global layers), rope_local_base_freq 500 (sliding layers), rope_scaling "
+               "linear factor 8 (global layers only); every other key is left out, so Gemma3TextConfig's default "
+               "applies: num_attention_heads 8 over num_key_value_heads 4, query_pre_attn_scalar 256, "
+               "rms_norm_eps 1e-6, hidden_activation gelu_pytorch_tanh, attention_bias false, "
+               "sliding_window_pattern 6 (layers 0-4 sliding, layer 5 full), no layer_types, no "
+               "rope_parameters. The reference is AutoModel (Gemma3Model) on input_ids only."),
+    dict(name="olmo2", family="olmo2", cls=T.Olmo2ForCausalLM, seed=1344, tokenizer="qwen2",
+         texts=["tokens attend to tokens; heads attend to heads.", "the cat sat on the mat."],
+         config=T.Olmo2Config(vocab_size=140, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+                              num_attention_heads=6, num_key_value_heads=2, rope_theta=10000.0,
+                              max_position_embeddings=64, rms_norm_eps=1e-6, tie_word_embeddings=False,
+                              pad_token_id=0, bos_token_id=None, eos_token_id=None),
+         notes="Olmo2ForCausalLM (prefix 'model.', lm_head untied), 6 heads over 2 kv heads, head_dim 8. No "
+               "input norms: h + post_attention_layernorm(attn(h)), then h + post_feedforward_layernorm(mlp(h)). "
+               "self_attn.q_norm.weight (48,) and k_norm.weight (16,): one RMSNorm over the whole q projection "
+               "(H * head_dim) and one over the whole k projection (G * head_dim), before the split into heads "
+               "and before RoPE. rms_norm_eps 1e-6 (Olmo2Config's default is 1e-5). No special tokens added. A "
+               "batch of two texts of different lengths, right-padded with <|endoftext|>."),
 
     # ---- issue 22, neox: cases of this group below (one section per group keeps merges apart)
     #
@@ -547,7 +641,7 @@ CASES: list[dict] = [
 
     # ---- issue 22, phi3: cases of this group below (one section per group keeps merges apart)
     #
-    dict(name="phi3", family="phi3", cls=T.Phi3ForCausalLM, seed=1350, tokenizer="llama",
+    dict(name="phi3", family="phi3", cls=T.Phi3ForCausalLM, seed=1350, tokenizer="llama", logits=True,
          texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
          config=T.Phi3Config(vocab_size=128, hidden_size=64, intermediate_size=80, num_hidden_layers=2,
                              num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
@@ -587,7 +681,7 @@ CASES: list[dict] = [
                "field defaults to 4096 and transformers uses it instead of the 8 inside rope_scaling, so the "
                "text (longer than 8, shorter than 4096) takes the short factors, and the attention factor is "
                "sqrt(1 + ln 2 / ln 4096)."),
-    dict(name="opt", family="opt", cls=T.OPTForCausalLM, seed=1352, tokenizer="opt",
+    dict(name="opt", family="opt", cls=T.OPTForCausalLM, seed=1352, tokenizer="opt", logits=True,
          texts=["the quick brown fox jumps over the lazy dog!", "a cat sat."],
          config=T.OPTConfig(vocab_size=130, hidden_size=48, num_hidden_layers=2, num_attention_heads=3,
                             ffn_dim=96, max_position_embeddings=40, word_embed_proj_dim=32, pad_token_id=1,
@@ -627,7 +721,7 @@ CASES: list[dict] = [
                "_remove_final_layer_norm true (no final norm although pre-norm) and activation_function gelu. "
                "The ids hold the pad id 1 inside, attention_mask all 1: OPT's positions come from the mask, not "
                "the ids, so every token takes row i + 2."),
-    dict(name="granite", family="granite", cls=T.GraniteForCausalLM, seed=1355, tokenizer="gpt2",
+    dict(name="granite", family="granite", cls=T.GraniteForCausalLM, seed=1355, tokenizer="gpt2", logits=True,
          texts=["the cat sat on the mat and the dog ran."],
          config=T.GraniteConfig(vocab_size=130, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                 num_attention_heads=4, num_key_value_heads=2, head_dim=12, rms_norm_eps=1e-5,
@@ -718,7 +812,77 @@ CASES: list[dict] = [
     #
 
     # ---- issue 22, predict: cases of this group below (one section per group keeps merges apart)
-    #
+    # Each saved from its *ForCausalLM / *ForMaskedLM class and run by it (logits=True): expected.npz adds
+    # logits (B, n, vocab), top_ids (B, n, 5) (torch.topk of the logits) and, for the decoders, loss (B,):
+    # transformers' labels= loss of each text run alone (labels = its ids: the mean next-token cross-entropy).
+    dict(name="gpt2_lm", family="gpt2", cls=T.GPT2LMHeadModel, seed=1340, tokenizer="gpt2", logits=True,
+         texts=["the cat sat on the mat and the dog ran."],
+         config=T.GPT2Config(vocab_size=130, n_embd=32, n_layer=2, n_head=4, n_positions=32, n_inner=64,
+                             bos_token_id=None, eos_token_id=None),
+         notes="GPT2LMHeadModel, tie_word_embeddings true: lm_head.weight is transformer.wte.weight (absent "
+               "from the file); logits = ln_f(h) . wte^T, no bias."),
+    dict(name="llama_lm", family="llama", cls=T.LlamaForCausalLM, seed=1341, tokenizer="llama", logits=True,
+         texts=["every head looks at every token in the text.", "the cat sat."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0,
+                              max_position_embeddings=64, tie_word_embeddings=False, pad_token_id=2),
+         notes="LlamaForCausalLM, tie_word_embeddings false: its own lm_head.weight (vocab, d) in the file. A "
+               "batch of two texts, right-padded with id 2: logits and loss compared on each text's valid "
+               "positions (loss is each text run alone)."),
+    dict(name="mistral_lm", family="mistral", cls=T.MistralForCausalLM, seed=1342, tokenizer="llama", logits=True,
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.MistralConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                num_attention_heads=4, num_key_value_heads=2, sliding_window=4,
+                                rope_theta=10000.0, max_position_embeddings=64, tie_word_embeddings=True),
+         notes="MistralForCausalLM, tie_word_embeddings true (lm_head.weight absent: the embeddings), "
+               "sliding_window 4 shorter than the text."),
+    dict(name="qwen2_lm", family="qwen2", cls=T.Qwen2ForCausalLM, seed=1343, tokenizer="qwen2", logits=True,
+         texts=["tokens attend to tokens; heads attend to heads."],
+         config=T.Qwen2Config(vocab_size=140, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, rope_theta=1000000.0,
+                              max_position_embeddings=64, tie_word_embeddings=False),
+         notes="Qwen2ForCausalLM, tie_word_embeddings false: its own lm_head.weight."),
+    dict(name="qwen3_lm", family="qwen3", cls=T.Qwen3ForCausalLM, seed=1344, tokenizer="qwen2", logits=True,
+         texts=["small models make small files, and tests stay fast."],
+         config=T.Qwen3Config(vocab_size=140, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=12, rope_theta=1000000.0,
+                              max_position_embeddings=64, tie_word_embeddings=True),
+         notes="Qwen3ForCausalLM, tie_word_embeddings true (as Qwen/Qwen3-0.6B): lm_head.weight absent, the "
+               "embeddings are the output weight; q/k norms."),
+    dict(name="bloom_lm", family="bloom", cls=T.BloomForCausalLM, seed=1345, tokenizer="bloom", logits=True,
+         texts=["a dog ran in the park and the cat sat still."],
+         config=T.BloomConfig(vocab_size=120, hidden_size=48, n_layer=2, n_head=6, bos_token_id=1,
+                              eos_token_id=2, pad_token_id=3),
+         notes="BloomForCausalLM, tie_word_embeddings true: lm_head.weight is transformer.word_embeddings."),
+    dict(name="bert_mlm", family="bert", cls=T.BertForMaskedLM, seed=1346, tokenizer="wordpiece", logits=True,
+         texts=["the cat sat on the [MASK], and the [MASK] ran in the park."],
+         config=T.BertConfig(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                             intermediate_size=64, max_position_embeddings=40, tie_word_embeddings=True),
+         notes="BertForMaskedLM: the MLM head cls.predictions: transform.dense, the activation hidden_act "
+               "(gelu), transform.LayerNorm (eps layer_norm_eps), then the decoder tied to the word embeddings "
+               "(absent from the file) plus cls.predictions.bias. Two [MASK] tokens in the text."),
+    dict(name="roberta_mlm", family="roberta", cls=T.RobertaForMaskedLM, seed=1347, tokenizer="roberta",
+         logits=True, texts=["attention is all you <mask>, said the model."],
+         config=T.RobertaConfig(vocab_size=130, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                intermediate_size=64, max_position_embeddings=40, type_vocab_size=1,
+                                pad_token_id=1, bos_token_id=0, eos_token_id=2, hidden_act="gelu_new",
+                                tie_word_embeddings=True),
+         notes="RobertaForMaskedLM: lm_head.dense, gelu (erf; fixed in RobertaLMHead, whatever hidden_act "
+               "says: gelu_new here, which the layers' MLP uses), lm_head.layer_norm, the decoder tied to the "
+               "word embeddings, lm_head.bias. One <mask> in the text."),
+    dict(name="distilbert_mlm", family="distilbert", cls=T.DistilBertForMaskedLM, seed=1348, tokenizer="wordpiece",
+         logits=True, texts=["every [MASK] looks at every token!"],
+         config=T.DistilBertConfig(vocab_size=110, dim=32, n_layers=2, n_heads=4, hidden_dim=64,
+                                   max_position_embeddings=40, tie_word_embeddings=True),
+         notes="DistilBertForMaskedLM: vocab_transform, the activation (gelu), vocab_layer_norm (eps 1e-12, "
+               "fixed), vocab_projector tied to the word embeddings (its bias vocab_projector.bias in the file)."),
+    dict(name="bert_pair", family="bert", cls=T.BertForMaskedLM, seed=1349, tokenizer="wordpiece", logits=True,
+         texts=["the cat sat on the mat."], pairs=["a dog ran in the [MASK]."],
+         config=T.BertConfig(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                             intermediate_size=64, max_position_embeddings=40, type_vocab_size=2),
+         notes="BertForMaskedLM given a sentence pair: tokenizer(text, pair) gives [CLS] A [SEP] B [SEP] with "
+               "token_type_ids 0 over [CLS] A [SEP] and 1 over B [SEP] (the template's $B:1 [SEP]:1); the "
+               "embeddings add token_type_embeddings row 0 or 1 by type. One [MASK] in B."),
 
     # ---- issue 22, hub: cases of this group below (one section per group keeps merges apart)
     #
@@ -799,6 +963,8 @@ def redraw(model: torch.nn.Module, seed: int, embed_std: float = 1.0) -> None:
                 normal(p, 0.0, 0.2) if pname == "bias" else normal(p, 1.0, 0.2)
             elif pname == "bias" and p.ndim == 1:  # e.g. the MLM head's output bias
                 normal(p, 0.0, 0.2)
+            elif kind in ("Conv2d", "Gemma3MultiModalProjector"):  # gemma3's vision tower: not compared
+                normal(p, 0.0, 0.02)
             else:
                 raise AssertionError(f"redraw: unknown parameter {kind}.{pname}")
             done.add(id(p))
@@ -815,7 +981,20 @@ def encode(c: dict, folder: Path) -> tuple[np.ndarray, np.ndarray, list[list[int
     path = folder / "tokenizer.json"
     backend = Tokenizer.from_file(str(path))
     hf = transformers.PreTrainedTokenizerFast(tokenizer_file=str(path), **TOKENIZERS[c["tokenizer"]][1])
-    if c.get("texts"):
+    if c.get("pairs"):  # sentence pairs (predict's cases): ids and token types as the pair template says
+        pairs = list(zip(c["texts"], c["pairs"], strict=True))
+        encs = [backend.encode(a, b, add_special_tokens=True) for a, b in pairs]
+        for (a, b), e in zip(pairs, encs, strict=True):
+            got = hf(a, b, return_token_type_ids=True)
+            assert got["input_ids"] == e.ids and got["token_type_ids"] == e.type_ids, (c["name"], a, b)
+        batch = hf([a for a, _ in pairs], [b for _, b in pairs], padding=True, return_token_type_ids=True,
+                   return_tensors="np")
+        c["_types"] = batch["token_type_ids"].astype(np.int64)
+        seqs = [e.ids for e in encs]
+        ids, mask = batch["input_ids"].astype(np.int64), batch["attention_mask"].astype(np.int64)
+        added = [backend.id_to_token(i) for i in seqs[0] if backend.id_to_token(i) in
+                 {t.content for t in backend.get_added_tokens_decoder().values() if t.special}]
+    elif c.get("texts"):
         seqs = [backend.encode(t, add_special_tokens=True).ids for t in c["texts"]]
         for t, s in zip(c["texts"], seqs, strict=True):
             assert hf(t)["input_ids"] == s, (c["name"], t, hf(t)["input_ids"], s)
@@ -834,10 +1013,12 @@ def encode(c: dict, folder: Path) -> tuple[np.ndarray, np.ndarray, list[list[int
     return ids, mask, [list(map(int, s)) for s in seqs], added
 
 
-def run(model, family: str, ids: np.ndarray, mask: np.ndarray):
+def run(model, family: str, ids: np.ndarray, mask: np.ndarray, types: np.ndarray | None = None):
     kw = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask),
           "output_attentions": True, "output_hidden_states": True}
-    if family == "bert":
+    if types is not None:  # a sentence pair's token types (predict's cases)
+        kw["token_type_ids"] = torch.from_numpy(types)
+    elif family == "bert":
         kw["token_type_ids"] = torch.zeros_like(kw["input_ids"])
     # OPT-350m's project_out makes the last state narrower than the others: keep the state entering it
     decoder = getattr(model, "decoder", None) or getattr(getattr(model, "model", None), "decoder", None)
@@ -853,7 +1034,31 @@ def run(model, family: str, ids: np.ndarray, mask: np.ndarray):
     att = torch.stack(out.attentions).to(torch.float64).numpy()  # (L, B, H, n, n)
     hid = torch.stack(states).to(torch.float64).numpy()  # (L+1, B, n, d)
     last = getattr(out, "last_hidden_state", None) if hook is None else entering[0]
-    return att, hid, last
+    logits = getattr(out, "logits", None)  # a head class (predict's cases): (B, n, vocab)
+    return att, hid, last, logits
+
+
+def predicted(c: dict, folder: Path, family: str, ids: np.ndarray, mask: np.ndarray, types: np.ndarray | None,
+              att: np.ndarray, hid: np.ndarray) -> dict[str, np.ndarray]:
+    """predict's cases: the folder reloaded with its head class (c["cls"]); its maps and hidden states must equal
+    the base model's. logits (B, n, vocab), top_ids (B, n, 5) by torch.topk, token_type_ids for pairs, and for
+    the decoders loss (B,): transformers' labels= loss of each text alone (labels = its ids)."""
+    head = c["cls"].from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
+    att1, hid1, _, logits = run(head, family, ids, mask, types)
+    assert np.array_equal(att1, att) and np.array_equal(hid1, hid), f"{c['name']}: the head class's pass differs"
+    out = {"logits": logits.to(torch.float64).numpy(),
+           "top_ids": torch.topk(logits, 5, dim=-1).indices.numpy().astype(np.int64)}
+    if types is not None:
+        out["token_type_ids"] = types
+    if family not in {"bert", "roberta", "distilbert"}:
+        losses = []
+        for b in range(ids.shape[0]):
+            lb = int(mask[b].sum())
+            one = torch.from_numpy(ids[b: b + 1, :lb])
+            with torch.no_grad():
+                losses.append(float(head(input_ids=one, labels=one).loss))
+        out["loss"] = np.array(losses, dtype=np.float64)
+    return out
 
 
 def legacy_gpt2_buffers(path: Path, n_layer: int, n_positions: int) -> None:
@@ -878,15 +1083,26 @@ def legacy_config(path: Path, extra: dict) -> None:
     path.write_text(json.dumps(dict(sorted(cfg.items())), indent=2) + "\n")
 
 
+def gemma3_hub_config(path: Path, keep: list[str], extra: dict) -> None:
+    """Rewrite a gemma3 config.json as the Hub's Gemma 3 >= 4B ones are: a text_config of a few keys (the rest
+    Gemma3TextConfig's defaults) with the transformers 4 RoPE keys."""
+    cfg = json.loads(path.read_text())
+    text = {k: v for k, v in cfg["text_config"].items() if k in keep}
+    cfg["text_config"] = dict(sorted({**text, **extra}.items()))
+    path.write_text(json.dumps(dict(sorted(cfg.items())), indent=2) + "\n")
+
+
 def layer_windows(model, family: str) -> list[int | None]:
     """Each layer's sliding window as the loaded model applies it (None: none)."""
     if family in ("mistral", "phi3"):
         return [model.config.sliding_window] * model.config.num_hidden_layers
-    if family in ("qwen2", "qwen3"):
+    if family in ("qwen2", "qwen3", "gemma2", "gemma3_text"):
         return [layer.self_attn.sliding_window for layer in model.layers]
     if family == "modernbert":  # bidirectional: (L, R), key j seen iff i - L <= j <= i + R
         half = model.config.sliding_window  # local_attention // 2
         return [(half, half) if t == "sliding_attention" else None for t in model.config.layer_types]
+    if family == "gemma3":
+        return [layer.self_attn.sliding_window for layer in model.language_model.layers]
     return [None] * model.config.num_hidden_layers
 
 
@@ -974,6 +1190,8 @@ def make(c: dict) -> list[Path]:
         legacy_gpt2_buffers(folder / "model.safetensors", config.n_layer, config.n_positions)
     if c.get("legacy_config"):
         legacy_config(folder / "config.json", c["legacy_config"])
+    if c.get("gemma3_hub_config"):
+        gemma3_hub_config(folder / "config.json", c["gemma3_hub_config"], c["gemma3_hub_extra"])
     if c.get("drop_config_keys"):
         path = folder / "config.json"
         cfg = json.loads(path.read_text())
@@ -982,14 +1200,17 @@ def make(c: dict) -> list[Path]:
         path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
     tok = TOKENIZERS[c["tokenizer"]][0]()
-    assert tok.get_vocab_size() <= config.vocab_size, (name, tok.get_vocab_size(), config.vocab_size)
+    vocab = config.get_text_config().vocab_size  # (gemma3: its text_config)
+    assert tok.get_vocab_size() <= vocab, (name, tok.get_vocab_size(), vocab)
     tok.save(str(folder / "tokenizer.json"))
     ids, mask, seqs, added = encode(c, folder)
 
     # the reference: the folder as transformers loads it
     loaded = transformers.AutoModel.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
-    att, hid, last = run(loaded, family, ids, mask)
-    att0, hid0, _ = run(model, family, ids, mask)  # the model in memory (its class, before saving)
+    types = c.get("_types")
+    att, hid, last, _ = run(loaded, family, ids, mask, types)
+    att0, hid0, _, _ = run(model, family, ids, mask, types)  # the model in memory (its class, before saving)
+    extra = predicted(c, folder, family, ids, mask, types, att, hid) if c.get("logits") else {}
     assert np.max(np.abs(att - att0)) <= 1e-6 and np.max(np.abs(hid - hid0)) <= 1e-6 * max(1, np.abs(hid).max()), \
         f"{name}: reloaded folder differs from the model in memory"
     assert np.array_equal(hid[-1], last.to(torch.float64).numpy()), f"{name}: hidden[L] is not last_hidden_state"
@@ -1032,19 +1253,20 @@ def make(c: dict) -> list[Path]:
     # single runs of each sequence agree with its valid block of the batch
     if B > 1:
         for b, s in enumerate(seqs):
-            a1, h1, _ = run(loaded, family, np.array([s]), np.ones((1, len(s)), dtype=np.int64))
+            a1, h1, _, _ = run(loaded, family, np.array([s]), np.ones((1, len(s)), dtype=np.int64))
             lb = len(s)
             assert np.max(np.abs(a1[:, 0] - att[:, b, :, :lb, :lb])) <= 1e-6, name
             assert np.max(np.abs(h1[:, 0] - hid[:, b, :lb])) <= 1e-5 * max(1, np.abs(h1).max()), name
 
     np.savez_compressed(folder / "expected.npz", input_ids=ids, attention_mask=mask,
-                        attentions=att, hidden=hid)
+                        attentions=att, hidden=hid, **extra)
     names = tensor_names(folder / "model.safetensors")
     base = c["cls"].base_model_prefix  # "bert", "transformer", "model", ...
     prefix = f"{base}." if any(k.startswith(f"{base}.") for k in names) else ""
     assert prefix == ("" if c["cls"].__name__.endswith("Model") and "LMHead" not in c["cls"].__name__
-                      else f"{base}."), (name, prefix)
-    cfg = loaded.config
+                      else f"{base}.") or prefix == c.get("prefix_found"), (name, prefix)
+    prefix = c.get("prefix", prefix)  # (gemma3: its text tower's, the file's other tensors being the vision tower)
+    cfg = loaded.config.get_text_config()  # (gemma3: its text_config)
     d = hid.shape[-1]
     case = {
         "family": family,
@@ -1062,6 +1284,7 @@ def make(c: dict) -> list[Path]:
         "hidden_size": d,
         "dtype": sorted({dt for _, dt in names.values()}),
         "padded": padded,
+        **({"pairs": c["pairs"]} if c.get("pairs") else {}),
         "notes": c["notes"],
         "tensors": {k: v[0] for k, v in sorted(names.items())},
     }
