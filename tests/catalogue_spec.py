@@ -39,7 +39,7 @@ def spec_fields(inputs: dict[str, np.ndarray], options: dict) -> dict:
                                                "key_lens", "query_lens", "alibi") if name in o}
     if "window" in o:
         fields["window"] = tuple(o["window"]) if isinstance(o["window"], list) else o["window"]
-    for name in ("w_score", "wa_q", "wa_k", "va", "mask", "bias"):
+    for name in ("w_score", "wa_q", "wa_k", "va", "mask", "bias", "sinks"):
         if name in inputs:
             fields[name] = inputs[name]
     if "adjacency" in inputs or "edges" in inputs:

@@ -183,7 +183,7 @@ VARIANTS = {
     "edges": {"edges": np.array([[0, 1], [2, 3], [4, 0]]), "undirected": True, "self_loops": True},
     "pe_sinusoidal": {"pe": "sinusoidal"}, "pe_table": {"pe": RNG.normal(size=(6, 4))},
     "rope": {"rope": True, "rope_layout": "interleaved", "start_pos": 2}, "alibi": {"alibi": True},
-    "bias": {"bias": RNG.normal(size=(5, 5))},
+    "bias": {"bias": RNG.normal(size=(5, 5))}, "sinks": {"sinks": [0.5, -1.0]},
 }
 MATRIX_PARAMS = ("w_score", "wa_q", "wa_k", "adjacency", "pe", "bias")
 

@@ -34,7 +34,7 @@ ATOL = 1e-10  # float64 everywhere
 
 EXPECTED_NAMES = ("weights", "output", "q_rotated", "k_rotated", "scores", "output_image")
 INPUT_NAMES = ("x", "x_kv", "image", "wq", "wk", "wv", "wo", "bq", "bk", "bv", "bo", "q", "k", "v", "mask",
-               "bias", "w_score", "wa_q", "wa_k", "va", "adjacency", "edges", "pe")
+               "bias", "w_score", "wa_q", "wa_k", "va", "adjacency", "edges", "pe", "sinks")
 OPTION_NAMES = ("batched", "heads", "score", "scale", "normalize", "temperature", "softcap", "causal", "window",
                 "key_lens", "query_lens", "undirected", "self_loops", "window2d", "pe", "pe_base", "pe_layout",
                 "rope", "rope_base", "rope_layout", "start_pos", "alibi", "layout")
@@ -128,7 +128,9 @@ def test_case_file_well_formed(path: Path):
     assert np.all(np.isfinite(w)) and np.all(np.isfinite(o))
     sums = w.sum(-1)
     how = case.options.get("normalize", "softmax")
-    if how in ("softmax", "sparsemax"):
+    if "sinks" in case.inputs:  # the sink takes the rest of each row
+        assert how == "softmax" and np.all(sums < 1)
+    elif how in ("softmax", "sparsemax"):
         assert np.all((np.abs(sums - 1) < 1e-12) | (sums == 0)), "rows sum to 1 (0 if empty)"
     if how == "softmax1":
         assert np.all(sums < 1)

@@ -235,7 +235,7 @@ def test_explain_every_variant_names_its_steps():
     cases = [(["--softcap", "2"], "softcap"), (["--temperature", "0.5"], "temperature"), (["--alibi"], "alibi"),
              (["--rope"], "q_rope"), (["--pe", "sinusoidal"], "x_pe"), (["--window", "1"], "masked"),
              (["--normalize", "sparsemax"], "a_sparsemax"), (["--score", "cosine"], "s_cosine"),
-             (["--bias", "[[0, -1], [0, 0]]"], "bias")]
+             (["--bias", "[[0, -1], [0, 0]]"], "bias"), (["--sinks", "0.5"], "a_sinks")]
     for extra, key in cases:
         keys = [s["key"] for s in _explain_json(["--x", "1 0; 0 1", *extra])["steps"]]
         assert key in keys, (extra, keys)

@@ -101,6 +101,29 @@ FIELDS = {
                    # property (half of local_attention); reference_compile: torch.compile in transformers 4
                    "global_attn_every_n_layers", "global_rope_theta", "local_rope_theta", "rope_scaling",
                    "sliding_window", "reference_compile"),
+    # issue 22, moe
+    "mixtral": ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                "num_key_value_heads", "head_dim", "hidden_act", "max_position_embeddings", "initializer_range",
+                "rms_norm_eps", "use_cache", "pad_token_id", "bos_token_id", "eos_token_id", "tie_word_embeddings",
+                "sliding_window", "attention_dropout", "num_experts_per_tok", "num_local_experts",
+                "output_router_logits", "router_aux_loss_coef", "router_jitter_noise", "rope_parameters",
+                "rope_theta", "rope_scaling", "partial_rotary_factor"),
+    "qwen3_moe": ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                  "num_key_value_heads", "hidden_act", "max_position_embeddings", "initializer_range",
+                  "rms_norm_eps", "use_cache", "tie_word_embeddings", "rope_parameters", "attention_bias",
+                  "use_sliding_window", "sliding_window", "attention_dropout", "decoder_sparse_step",
+                  "moe_intermediate_size", "num_experts_per_tok", "num_experts", "norm_topk_prob",
+                  "output_router_logits", "router_aux_loss_coef", "mlp_only_layers", "pad_token_id", "bos_token_id",
+                  "eos_token_id",
+                  "head_dim", "num_local_experts",  # not fields, but in the Hub's configs / what transformers 5 writes
+                  "rope_theta", "rope_scaling", "partial_rotary_factor"),
+    "gpt_oss": ("num_hidden_layers", "num_local_experts", "vocab_size", "hidden_size", "intermediate_size",
+                "head_dim", "num_attention_heads", "num_key_value_heads", "sliding_window", "tie_word_embeddings",
+                "hidden_act", "initializer_range", "max_position_embeddings", "rms_norm_eps", "rope_parameters",
+                "attention_dropout", "num_experts_per_tok", "swiglu_alpha", "swiglu_limit", "router_aux_loss_coef",
+                "output_router_logits", "use_cache", "layer_types", "pad_token_id", "bos_token_id", "eos_token_id",
+                "attention_bias",
+                "rope_theta", "rope_scaling", "partial_rotary_factor"),  # the Hub's (transformers 4) layout
     # ---- issue 22, phi3 group
     "phi3": ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
              "num_key_value_heads", "resid_pdrop", "embd_pdrop", "attention_dropout", "hidden_act",
@@ -170,6 +193,9 @@ INERT = {
     "pretraining_tp": "not read by transformers' Llama, Mistral and Qwen2 forward (BLOOM: see its table)",
     "rope_parameters": "read through its keys (rope_parameters.rope_theta, .rope_type, .factor, ...)",
     "rope_scaling": "read through its keys (rope_scaling.rope_type, rope_scaling.type, .factor, ...)",
+    "output_router_logits": "returns the router's logits for the auxiliary loss (training); routing is the same",
+    "router_aux_loss_coef": "the weight of the load-balancing loss (training)",
+    "router_jitter_noise": "Mixtral multiplies the MLP's input by noise only in training mode",
     "layerdrop": "skips layers in training only",
     "init_std": "the initialisation of weights the checkpoint replaces",
     "final_logit_softcapping": "applies to logits, which attncli model shows only with --show predictions "
@@ -185,6 +211,7 @@ INERT = {
 # fields inert in one family only (the same key changes the numbers of others)
 INERT_IN = {
     "gpt_neox": {"is_decoder": "GPTNeoXAttention is causal whatever it says (is_causal = True, create_causal_mask)"},
+    "gpt_oss": {"hidden_act": "GptOssExperts computes its clamped SwiGLU itself; no module reads hidden_act"},
 }
 
 # values attncli does not compute, one per refused key

@@ -44,6 +44,7 @@ HID_TOL = 1e-4
 FAMILIES = {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "qwen3", "bloom",
             "gpt_neox", "phi", "xlm-roberta", "electra", "albert", "modernbert",
             "gemma", "gemma2", "gemma3_text", "gemma3", "olmo2",
+            "mixtral", "qwen3_moe", "gpt_oss",
             "phi3", "opt", "granite"}
 
 

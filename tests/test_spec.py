@@ -52,6 +52,11 @@ def error(fn, *args, **kw) -> str:
     ({"graph": {"edges": [[0, 1, 2]]}}, ["spec.graph.edges must be pairs (i, j), m × 2; got shape (1, 3)"]),
     ({"window2d": {"size": 2, "grid": [3, 3]}}, ["spec.window2d must be an odd size ≥ 1"]),
     ({"window2d": {"size": 3, "grid": [3]}}, ["spec.window2d.grid must be (height, width)"]),
+    ({"sinks": [[0.5, 1.0]]}, ["spec.sinks must be one finite logit per head (H,); got shape (1, 2)"]),
+    ({"sinks": [0.5, math.nan]}, ["spec.sinks must be one finite logit per head", "not finite"]),
+    ({"sinks": ["a"]}, ["spec.sinks must hold real numbers"]),
+    ({"sinks": [0.5], "normalize": "sparsemax"}, ["spec.sinks join a softmax's denominator", "sparsemax"]),
+    ({"sinks": [0.5], "normalize_over": "queries"}, ["spec.sinks join a softmax's denominator", "queries"]),
 ])
 def test_spec_refuses_naming_the_field(kw, words):
     text = error(Spec, **kw)

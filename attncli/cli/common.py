@@ -25,7 +25,7 @@ TEXT_OPTIONS = ("text", "tokens", "ids")  # each makes the token vectors X from 
 
 
 # options that take a vector: a typed row ("0.1 0 0", read as MATLAB does, 1 × d) is that vector
-VECTOR_OPTIONS = ("--bq", "--bk", "--bv", "--bo", "--va", "--q-norm", "--k-norm")
+VECTOR_OPTIONS = ("--bq", "--bk", "--bv", "--bo", "--va", "--q-norm", "--k-norm", "--sinks")
 # options broadcast over the scores: a typed row ("1 1 0") keeps the meaning it always had, one value per key
 # (a vector), in cols layout too, where a 1 × n matrix would be one value per query
 KEY_VECTOR_OPTIONS = ("--mask", "--bias")

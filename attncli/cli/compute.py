@@ -39,6 +39,8 @@ EPILOG = (
     "ATTNCLI_MEMORY_LIMIT) is written to the file in blocks\n\n"
     "  attncli compute --x samples/two_heads/x.csv --weights samples/two_heads/weights.safetensors --heads 2 "
     "--rope --format json | jq .meta.shapes\n\n"
+    "  attncli compute --x samples/two_heads/x.csv --weights samples/two_heads/weights.safetensors --heads 2 "
+    "--causal --sinks \"0.5 -1\"  # attention sinks (gpt-oss): one logit per head joins each row's softmax\n\n"
     "  attncli compute --text \"the cat sat on the mat\" --embeddings samples/text/embeddings.txt --format heatmap\n\n"
     "  attncli compute --x samples/two_heads/x.csv --weights samples/two_heads/weights.safetensors --heads 2 "
     "-o map.png\n\n"

@@ -26,7 +26,9 @@ EPILOG = (
     "-o seen.npz\n\n"
     "  attncli model samples/tiny_gpt --text \"sand key\" --text \"elk tree bee\" --format json | jq .meta.tokens\n\n"
     "  attncli model samples/tiny_gpt --text \"sand key drum kite hen dog sand key\" --show predictions --top-k 3\n\n"
-    "  attncli model samples/tiny_gpt --text \"elk tree bee elk tree\" --show predictions,logits -o predicted.npz"
+    "  attncli model samples/tiny_gpt --text \"elk tree bee elk tree\" --show predictions,logits -o predicted.npz\n\n"
+    "  HF_HUB_OFFLINE=1 HF_HUB_CACHE=empty-cache attncli model Qwen/Qwen3-0.6B --revision main --text \"the cat sat\""
+    "  # exit 2"
 )
 
 
@@ -56,7 +58,13 @@ def _ranges(text: str | None, count: int, option: str) -> list[int]:
 def model(
     folder: Annotated[str, typer.Argument(metavar="MODEL", help="A model folder in the Hugging Face layout: "
                                           "config.json, model.safetensors (or its index and shards), tokenizer.json "
-                                          "(for --text). e.g. samples/tiny_gpt")],
+                                          "(for --text), or a Hugging Face Hub id (owner/name) when no such folder "
+                                          "exists: found in the Hugging Face cache, or downloaded into it (the "
+                                          "configs, tokenizer and safetensors only; needs attncli[hub]). e.g. "
+                                          "samples/tiny_gpt, Qwen/Qwen3-0.6B")],
+    revision: Annotated[str | None, opt._opt("The revision of a Hub id's model: a branch, tag or commit (default: "
+                                             "main); a local folder has none. e.g. --revision main", PANEL,
+                                             "--revision")] = None,
     text: Annotated[list[str] | None, opt._opt("Text to tokenize with the model's tokenizer.json (special tokens "
                                                "added as the model expects); repeat for a batch, padded and masked. "
                                                "e.g. --text \"the cat sat\"", PANEL, "--text")] = None,
@@ -107,6 +115,7 @@ def model(
     from attncli.cli.params import speaking, spoken
     from attncli.models.checkpoint import open_checkpoint
     from attncli.models.forward import forward
+    from attncli.models.hub import resolve
     from attncli.models.tokens import encode_ids, encode_texts, encode_tokens
     from attncli.models.weights import shapes
     from attncli.version import __version__
@@ -131,7 +140,8 @@ def model(
                         "--ids \"1 2 3\"")
     if pair and not text:
         raise AttnError(f"--pair is the second text of a --text; {given[0]} gives tokens already made")
-    ckpt = open_checkpoint(folder)
+    local = resolve(folder, revision)  # a Hub id: its folder in the Hugging Face cache (downloaded when missing)
+    ckpt = open_checkpoint(local)
     s = shapes(ckpt)
     with speaking({"tokenizer": "tokenizer.json"}):  # the tokenizer is the checkpoint's file, not an option
         seqs = (encode_texts(ckpt, text, special=not no_special_tokens, pairs=pair) if text
@@ -203,7 +213,8 @@ def model(
         found = standouts(arrays["stats"])
         arrays["standouts"] = found
     meta: dict[str, Any] = {
-        "model": ckpt.config.get("_name_or_path") or ckpt.folder.name, "model_type": ckpt.family.name,
+        "model": ckpt.config.get("_name_or_path") or (folder if local != folder else ckpt.folder.name),
+        "model_type": ckpt.family.name,
         "source": ckpt.family.source, "tokens": seqs.tokens if several else seqs.tokens[0],
         "labels": shown if several else shown[0],
         **({"pairs": pair} if pair else {}),

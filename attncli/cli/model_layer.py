@@ -11,7 +11,7 @@ from attncli.errors import AttnError
 
 # options the model decides: giving one as well is a contradiction, not an override
 FROM_MODEL = ("wq", "wk", "wv", "wo", "bq", "bk", "bv", "bo", "heads", "kv_heads", "rope", "alibi", "causal",
-              "window", "scale", "pe", "q_norm", "k_norm", "rope_dim")
+              "window", "scale", "pe", "q_norm", "k_norm", "rope_dim", "sinks")
 
 
 def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:
@@ -21,6 +21,7 @@ def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[st
 
     from attncli.models.checkpoint import open_checkpoint
     from attncli.models.forward import layer_weights
+    from attncli.models.hub import looks_like_hub_id, resolve
     from attncli.models.weights import Layer, shapes
 
     if o.get("config") is None or o.get("layer") is None:
@@ -34,10 +35,13 @@ def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[st
         raise AttnError("--config --layer computes self-attention from --x, the hidden state entering the layer "
                         "(e.g. transformers' hidden_states[L], n × d or batch × n × d)")
     config = o["config"]
-    folder = os.path.dirname(os.path.abspath(config))
     if os.path.basename(config) != "config.json":
-        raise AttnError(f"--config takes a model's config.json; got {config!r}")
-    ckpt = open_checkpoint(folder, weights=o.get("weights"))
+        raise AttnError(f"--config takes a model's config.json (a folder's, or a Hub id's: owner/name/config.json); "
+                        f"got {config!r}")
+    folder = os.path.dirname(config)
+    if not os.path.exists(config) and looks_like_hub_id(folder):  # a Hub id's: the cache's folder
+        folder = resolve(folder)
+    ckpt = open_checkpoint(os.path.abspath(folder), weights=o.get("weights"))
     src.paths.append(ckpt.folder / "config.json")
     s = shapes(ckpt)
     layer = o["layer"] + s.layers if o["layer"] < 0 else o["layer"]

@@ -133,7 +133,9 @@ BO = Annotated[Src, _opt("Bias b_O of the output projection. e.g. --bo bo.csv", 
 WEIGHTS = Annotated[Src, _opt("One .safetensors/.npz/.json holding wq, wk, wv, wo, bq, bk, bv, bo by name, or a "
                               "PyTorch nn.MultiheadAttention state_dict (in_proj_weight, out_proj.weight, ...). "
                               "Explicit --wq etc. win. e.g. --weights mha.safetensors --heads 8", PROJ, "--weights")]
-CONFIG = Annotated[Src, _opt("A model's config.json (Hugging Face layout): with --layer L, layer L's W_Q, W_K, W_V, "
+CONFIG = Annotated[Src, _opt("A model's config.json (Hugging Face layout; a Hub id's as owner/name/config.json, "
+                             "from the Hugging Face cache or downloaded, as attncli model): with --layer L, layer "
+                             "L's W_Q, W_K, W_V, "
                              "W_O, biases, heads, kv heads, RoPE θ, window, ALiBi and scale all come from the model "
                              "(its model.safetensors beside config.json, or --weights); --x is the hidden state "
                              "entering the layer (pre-norm models apply the layer's input norm). e.g. --config "
@@ -178,6 +180,9 @@ K_NORM = Annotated[Src, _opt("Each head's keys through an RMSNorm over d_k with 
                              "e.g. --k-norm \"1 1\"", NORM, "--k-norm")]
 QK_NORM_EPS = Annotated[float, _opt("ε of --q-norm and --k-norm. e.g. --qk-norm-eps 1e-5", NORM, "--qk-norm-eps",
                                     show_default=True)]
+SINKS = Annotated[Src, _opt("Attention sinks (gpt-oss): one logit s_h per head that joins each row's softmax "
+                             "denominator, a_ij = exp(s_ij)/(exp(s_h) + Σ_j exp(s_ij)); rows sum to less than 1. "
+                             "Softmax only; softmax1 is a sink at 0. e.g. --sinks \"0.5 -1 2\"", NORM, "--sinks")]
 
 # ---- masks --------------------------------------------------------------------------------------
 CAUSAL = Annotated[bool, _opt("Causal mask: query i sees keys j ≤ i (top-left aligned, as PyTorch's is_causal). "

@@ -91,7 +91,7 @@ DEFAULTS: dict[str, Any] = {  # every keyword of compute_attention, by the comma
     "start_pos": 0, "alibi": False, "empty_rows": "zero", "layout": "rows", "dtype": "auto",
     "allow_nonfinite": False, "trace": False, "need": None, "block_rows": None, "threads": None,
     "memory_limit": None, "stream_maps": None, "torch_weights": False, "backend": "auto", "spec": None,
-    "q_norm": None, "k_norm": None, "qk_norm_eps": 1e-6, "qk_norm": None, "rope_dim": None,
+    "q_norm": None, "k_norm": None, "qk_norm_eps": 1e-6, "qk_norm": None, "rope_dim": None, "sinks": None,
 }
 MATRICES = ("q", "k", "v", "x_kv", "wq", "wk", "wv", "wo", "w_score", "wa_q", "wa_k")  # transposed in cols layout
 
@@ -332,7 +332,8 @@ def spec_of(o: dict[str, Any]) -> Spec:
                 mask=_mask(o),
                 graph=graph, window2d=None if o["window2d"] is None else Window2d(o["window2d"], o["grid"]),
                 rope=_rope(o),
-                alibi=bool(o["alibi"]), bias=o["bias"], empty_rows=o["empty_rows"], qk_norm=_qk_norm(o))
+                alibi=bool(o["alibi"]), bias=o["bias"], empty_rows=o["empty_rows"], qk_norm=_qk_norm(o),
+                sinks=o["sinks"])
 
 
 def _qk_norm(o: dict[str, Any]) -> QKNorm | None:

@@ -42,8 +42,8 @@ ATTENTION_OPTIONS: list[tuple[str, Any, Any]] = [
     ("score", opt.SCORE_, opt.Score.scaled), ("scale", opt.SCALE, None), ("w_score", opt.W_SCORE, None),
     ("wa_q", opt.WA_Q, None), ("wa_k", opt.WA_K, None), ("va", opt.VA, None),
     ("normalize", opt.NORMALIZE, opt.Normalizer.softmax), ("temperature", opt.TEMPERATURE, 1.0),
-    ("softcap", opt.SOFTCAP, None), ("q_norm", opt.Q_NORM, None), ("k_norm", opt.K_NORM, None),
-    ("qk_norm_eps", opt.QK_NORM_EPS, 1e-6),
+    ("softcap", opt.SOFTCAP, None), ("sinks", opt.SINKS, None), ("q_norm", opt.Q_NORM, None),
+    ("k_norm", opt.K_NORM, None), ("qk_norm_eps", opt.QK_NORM_EPS, 1e-6),
     ("causal", opt.CAUSAL, False), ("window", opt.WINDOW, None), ("key_lens", opt.KEY_LENS, None),
     ("query_lens", opt.QUERY_LENS, None), ("mask", opt.MASK_, None), ("mask_invert", opt.MASK_INVERT, False),
     ("bias", opt.BIAS, None), ("adjacency", opt.ADJACENCY, None), ("edges", opt.EDGES, None),
@@ -58,8 +58,8 @@ ATTENTION_OPTIONS: list[tuple[str, Any, Any]] = [
 ATTENTION_NAMES = [name for name, _, _ in ATTENTION_OPTIONS]
 # options whose values are SOURCEs (paths are taken relative to the problem file)
 PATH_OPTIONS = {"x", "x_kv", "image", "q", "k", "v", "tokens", "ids", "embeddings", "vocab", "labels", "wq", "wk",
-                "wv", "bq", "bk", "bv", "wo", "bo", "weights", "w_score", "wa_q", "wa_k", "va", "mask", "bias",
-                "adjacency", "edges", "pe", "expected", "tokenizer", "config", "q_norm", "k_norm"}
+                "wv", "bq", "bk", "bv", "wo", "bo", "weights", "w_score", "wa_q", "wa_k", "va", "sinks", "mask",
+                "bias", "adjacency", "edges", "pe", "expected", "tokenizer", "config", "q_norm", "k_norm"}
 # inputs whose orientation the layout decides: a problem file holding any of them is written in one layout
 MATRIX_KEYS = {"x", "x_kv", "q", "k", "v", "wq", "wk", "wv", "wo", "weights", "w_score", "wa_q", "wa_k", "mask",
                "bias", "adjacency", "pe", "expected"}

@@ -12,8 +12,8 @@ from attncli.record import Record
 ARRAY_OPTIONS = {  # attention() keyword -> option
     "x": "--x", "x_kv": "--x-kv", "image": "--image", "q": "--q", "k": "--k", "v": "--v",
     "wo": "--wo", "bo": "--bo", "mask": "--mask", "bias": "--bias", "w_score": "--w-score",
-    "wa_q": "--wa-q", "wa_k": "--wa-k", "va": "--va", "adjacency": "--adjacency", "q_norm": "--q-norm",
-    "k_norm": "--k-norm",
+    "wa_q": "--wa-q", "wa_k": "--wa-k", "va": "--va", "sinks": "--sinks", "adjacency": "--adjacency",
+    "q_norm": "--q-norm", "k_norm": "--k-norm",
 }
 REPEATABLE = {"wq": "--wq", "wk": "--wk", "wv": "--wv", "bq": "--bq", "bk": "--bk", "bv": "--bv"}
 PLAIN = ("heads", "kv_heads", "scale", "temperature", "softcap", "qk_norm_eps", "causal", "window", "mask_invert",

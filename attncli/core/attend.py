@@ -120,9 +120,19 @@ def attend_heads(qh: np.ndarray, kh: np.ndarray, vh: np.ndarray, spec: Spec, pla
                   score=spec.score, scale=s_scale, scale_given=spec.scale is not None, softcap=spec.softcap,
                   temperature=spec.temperature, alibi=spec.alibi, causal=spec.causal, masks=m,
                   normalize=spec.normalize, over_queries=spec.normalize_over == "queries",
-                  check_overflow=not plan.allow_nonfinite)
+                  check_overflow=not plan.allow_nonfinite, sinks=_sinks(spec, H, ctx.ft))
     got, sinks = _compute(kern, spec, plan, ctx)
     return _finish(qh, kh, vh, got, sinks, kern, spec, plan, ctx)
+
+
+def _sinks(spec: Spec, H: int, ft: np.dtype) -> np.ndarray | None:
+    """spec.sinks (H,) in the compute dtype, checked to have one logit per query head."""
+    if spec.sinks is None:
+        return None
+    if spec.sinks.shape != (H,):
+        raise AttnError(f"{param('spec.sinks')} must have one logit per head: {H} head{'s' if H != 1 else ''}, "
+                        f"got {spec.sinks.size} logit{'s' if spec.sinks.size != 1 else ''}")
+    return spec.sinks.astype(ft)
 
 
 def _qk_names(ctx: Context) -> str:
@@ -254,7 +264,7 @@ def meta(kern: Kernel, spec: Spec, ft: np.dtype, described: dict, empty_list: li
         "variant": SCORES[spec.score][2],
         "score": spec.score,
         "normalize": spec.normalize,
-        "rows_sum_to": NORMALIZERS[spec.normalize][1],
+        "rows_sum_to": "at most 1" if spec.sinks is not None else NORMALIZERS[spec.normalize][1],  # sinks: the rest
         "scale": kern.scale,
         "temperature": spec.temperature,
         "softcap": spec.softcap,
@@ -270,6 +280,7 @@ def meta(kern: Kernel, spec: Spec, ft: np.dtype, described: dict, empty_list: li
         "empty_rows": {"policy": spec.empty_rows, "rows": [list(r_) for r_ in empty_list]},
         **({} if spec.qk_norm is None else {"qk_norm": {"eps": spec.qk_norm.eps,
                                                          "q": spec.qk_norm.q.tolist(), "k": spec.qk_norm.k.tolist()}}),
+        **({} if spec.sinks is None else {"sinks": spec.sinks.tolist()}),
     }
 
 

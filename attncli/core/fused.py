@@ -1,8 +1,10 @@
 """The fused output-only softmax kernel: heads = softmax(Q·Kᵀ·scale)·V without the maps.
 
 kernel.run uses it when only the output (or heads) is wanted, the normalizer is softmax, the scores are
-scaled or plain dot products and nothing is added to them (no bias, ALiBi or softcap). For one block of
-query rows and one (batch, kv head), the r query heads that share K and V are stacked into one matrix and
+scaled or plain dot products and nothing is added to them (no bias, ALiBi or softcap). Attention sinks add each
+head's 2^(s_h·log₂e) = e^(s_h) to the row sums l (the shifted rows: max(row max, s_h·log₂e) is subtracted).
+For one block of query rows and one (batch, kv head), the r query heads that share K and V are stacked into one
+matrix and
 
     S' = Q' · K'ᵀ, the constant c = scale/temperature · log₂e on one side, once per run (prepare): on Kᵀ,
          copied out transposed, for many query rows; on Q, with Kᵀ a view (a transposed GEMM), for up to 1,024
@@ -50,7 +52,8 @@ __all__ = ["Fused", "Fallback", "NotFinite", "eligible"]
 
 
 def eligible(k: Kernel) -> bool:
-    """The fused kernel computes this: softmax over scaled or dot scores, nothing added to them, finite inputs."""
+    """The fused kernel computes this: softmax (with or without sinks) over scaled or dot scores, nothing added to
+    them, finite inputs."""
     return (k.normalize == "softmax" and k.score in ("scaled", "dot") and k.softcap is None and not k.alibi
             and not k.masks.bias_parts and not k.over_queries and k.check_overflow)
 
@@ -82,6 +85,14 @@ class Fused:
         self.cleared = np.empty((B * G, r, n_q), dtype=bool)  # rows the bound clears: no shift needed (prepare)
         self.masks: dict[tuple[int, int, int], np.ndarray | None] = {}  # causal/window blocks' masks by their shape
         self.band_only = not set(k.masks.described) - {"causal", "window"}
+        # attention sinks: each head's logit s_h as a base-2 exponent, s_h·log₂e, and its term 2^(s_h·log₂e) in the
+        # unshifted sums (G, r) (inf when it overflows: those rows are recomputed shifted)
+        self.sink2 = self.sink_pow = None
+        if k.sinks is not None:
+            s2 = np.asarray(k.sinks, dtype=np.float64).reshape(G, r) * LOG2E
+            self.sink2 = s2.astype(self.ft)
+            with np.errstate(over="ignore"):
+                self.sink_pow = np.exp2(s2).astype(self.ft)
 
     def prepare(self, groups: tuple[int, int]) -> None:
         """Q' or K'ᵀ (the constant on its side), max_j |k'_j|, the exponent limit and the rows it clears, for groups
@@ -172,16 +183,26 @@ class Fused:
             else:
                 out, total = self._sums(q, (g0, g1), (j0, j1), a, (p0, p1))
             redo = redo | ~(total >= TINY_SUM)  # underflowed (or overflowed) rows, and empty ones
+            if self.sink_pow is not None:  # the sinks join each row's denominator
+                sink = self._per_row(self.sink_pow, g0, g1, i1 - i0)  # (groups, r·rows)
+                total = total + sink
+                redo |= ~np.isfinite(sink)
         if not redo.any():  # the common case: divide straight into the heads
             return self._put(heads, out, item, total)
         total[redo] = 1
         out /= total[..., None]
         gone = np.zeros(redo.shape, dtype=bool)
+        sinks = None if self.sink2 is None else self._per_row(self.sink2, g0, g1, i1 - i0)  # (groups, r·rows)
         for t, idx in ((t, np.flatnonzero(redo[t])) for t in range(n) if redo[t].any()):
             sub = None if a is None else a[t if a.shape[0] > 1 else 0][idx]
-            out[t, idx], gone[t, idx] = self._exact(q[t, idx], g0 + t, (j0, j1), sub, (p0, p1))
+            out[t, idx], gone[t, idx] = self._exact(q[t, idx], g0 + t, (j0, j1), sub, (p0, p1),
+                                                    None if sinks is None else sinks[t, idx])
         self._put(heads, out, item)
         self._put(empty, gone[..., None], item)
+
+    def _per_row(self, a: np.ndarray, g0: int, g1: int, rows: int) -> np.ndarray:
+        """A per-head value a (G, r) for the rows of groups g0..g1 (r·rows each, head-major): (groups, r·rows)."""
+        return np.repeat(a[np.arange(g0, g1) % a.shape[0]], rows, axis=1)
 
     def _mask(self, g0: int, g1: int, i0: int, i1: int, p0: int, p1: int) -> np.ndarray | None:
         """Which of keys p0..p1 the rows i0..i1 of groups g0..g1 may see: (groups or 1, r·rows, p1 − p0 or 1).
@@ -247,9 +268,10 @@ class Fused:
         return out, total
 
     def _exact(self, q: np.ndarray, group: int, keys: tuple[int, int], a: np.ndarray | None,
-               cols: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+               cols: tuple[int, int], sinks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The dense path's arithmetic for rows q (m, d) of one group: masked to −inf, shifted by the row
-        maximum; in slices of rows that keep the scores near FUSED_BLOCK_BYTES."""
+        maximum (and each row's sink exponent, sinks (m,), which joins the denominator); in slices of rows that
+        keep the scores near FUSED_BLOCK_BYTES."""
         (j0, j1), (p0, p1) = keys, cols
         m, nk = q.shape[0], j1 - j0
         step = max(1, FUSED_BLOCK_BYTES // (nk * self.ft.itemsize))
@@ -265,11 +287,17 @@ class Fused:
             if not np.all(mx < np.inf):  # +inf or NaN: an overflow; the general kernel says where
                 raise Fallback
             e = np.isneginf(mx)
-            mx[e] = 0
+            if sinks is not None:  # m = max(the row's max, its sink): finite, the sink is
+                mx = np.maximum(mx, sinks[s0:s1])
+            else:
+                mx[e] = 0
             s -= mx[:, None]
             np.exp2(s, out=s)
             total = s @ self.ones(nk)
-            total[e] = 1
+            if sinks is not None:
+                total += np.exp2(sinks[s0:s1] - mx)
+            else:
+                total[e] = 1
             out[s0:s1] = (s @ self.v[group, j0:j1]) / total[:, None]
             empty[s0:s1] = e
         if self.empty_value is not None and empty.any():

@@ -59,17 +59,19 @@ class Kernel(Record):
     over_queries: bool = False  # only to reproduce that mistake (diagnose.py)
     fuse_scale: bool = False  # scale Q (n_q × d) instead of S (n_q × n_k): one pass less, ~1 ulp apart
     check_overflow: bool = True  # finite inputs must give finite scores (off with plan.allow_nonfinite)
+    sinks: np.ndarray | None = None  # (H,) attention sinks' logits, in the compute dtype (normalize.softmax_sinks_rows)
     _fields = ("qg", "kh", "vh", "params", "score", "scale", "scale_given", "softcap", "temperature", "alibi",
-               "causal", "masks", "normalize", "over_queries", "fuse_scale", "check_overflow")
+               "causal", "masks", "normalize", "over_queries", "fuse_scale", "check_overflow", "sinks")
 
     def __init__(self, qg: np.ndarray, kh: np.ndarray, vh: np.ndarray, params: dict[str, np.ndarray], score: str,
                  scale: float, scale_given: bool, softcap: float | None, temperature: float, alibi: bool,
                  causal: bool, masks: Masks, normalize: str, over_queries: bool = False, fuse_scale: bool = False,
-                 check_overflow: bool = True) -> None:
+                 check_overflow: bool = True, sinks: np.ndarray | None = None) -> None:
         self.qg, self.kh, self.vh, self.params, self.score = qg, kh, vh, params, score
         self.scale, self.scale_given, self.softcap, self.temperature = scale, scale_given, softcap, temperature
         self.alibi, self.causal, self.masks, self.normalize = alibi, causal, masks, normalize
         self.over_queries, self.fuse_scale, self.check_overflow = over_queries, fuse_scale, check_overflow
+        self.sinks = sinks
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -165,7 +167,7 @@ class Kernel(Record):
         if self.over_queries:  # normalizing down each column of S instead of along each row
             w, _ = normalize(np.swapaxes(s, -1, -2), self.normalize)
             return np.ascontiguousarray(np.swapaxes(w, -1, -2)), np.zeros(s.shape[:3], dtype=bool)
-        return normalize(s, self.normalize)
+        return normalize(s, self.normalize, self.sinks)
 
     def values(self, w: np.ndarray, keys: tuple[int, int] | None = None) -> np.ndarray:
         """A·V for a block of weights (B, H, rows, keys) -> (B, H, rows, d_v)."""
@@ -232,7 +234,7 @@ def run(kernel: Kernel, *, keep_maps: bool, tr: Tracer, empty_value: float | Non
         w, empty = kernel.weights(s.copy())  # the normalizer may work in place; keep the scores
         if empty_value is not None and empty.any():
             w[empty] = empty_value
-        tr.add("a_" + kernel.normalize, w, "map")
+        tr.add("a_" + ("sinks" if kernel.sinks is not None else kernel.normalize), w, "map")
         return {"scores": s, "weights": w, "allowed": allowed, "empty": empty, "heads": kernel.values(w)}
 
     n_threads = threads or default_threads()

@@ -90,12 +90,35 @@ def softmax_rows(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return s, empty
 
 
-def normalize(s: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+def softmax_sinks_rows(s: np.ndarray, sinks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax with attention sinks over the last axis, in place on `s` (..., H, n_q, n_k); sinks (H,), one
+    logit per head, joins each row's denominator (gpt-oss; transformers' eager_attention_forward concatenates the
+    sink column, subtracts the row maximum, takes softmax and drops the column):
+
+        A_ij = exp(S_ij − m) / (exp(s_h − m) + Σ_j' exp(S_ij' − m)),   m = max(max_j' S_ij', s_h)
+
+    Rows sum to less than 1 (the rest is the sink's). Returns (weights, empty rows); −inf entries become exactly
+    0, and a row of only −inf is all 0 (its weight is on the sink)."""
+    sink = np.asarray(sinks, dtype=s.dtype).reshape(-1, 1, 1)  # (H, 1, 1)
+    m = np.maximum(np.max(s, axis=-1, keepdims=True), sink)  # (..., H, n_q, 1): finite, the sink is
+    empty = np.isneginf(np.max(s, axis=-1))
+    np.subtract(s, m, out=s)
+    np.exp(s, out=s)
+    total = np.sum(s, axis=-1, keepdims=True)
+    total += np.exp(sink - m)
+    np.divide(s, total, out=s)
+    return s, empty
+
+
+def normalize(s: np.ndarray, name: str, sinks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Apply the normalizer `name` over keys; masked (−inf) entries are exactly 0 under every one.
+    `sinks` (H,): softmax with attention sinks (softmax_sinks_rows; s is then (..., H, n_q, n_k)).
 
     May reuse the memory of `s`. Returns (weights, empty) where empty marks query rows with every key
     masked (their weights are 0).
     """
+    if sinks is not None:
+        return softmax_sinks_rows(s, sinks)
     if name == "softmax":
         return softmax_rows(s)
     empty = np.isneginf(np.max(s, axis=-1))  # (..., n_q)

@@ -200,6 +200,19 @@ def _bias(bias: Any) -> np.ndarray | None:
     return b
 
 
+def _sinks(sinks: Any) -> np.ndarray | None:
+    """One finite logit per head, (H,) (a scalar is one head's)."""
+    a = frozen_array(sinks, "spec.sinks", kinds="fiu")
+    if a is None:
+        return None
+    if a.ndim == 0:
+        a = frozen_array(a.reshape(1), "spec.sinks")
+    if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
+        raise AttnError(f"{param('spec.sinks')} must be one finite logit per head (H,); got "
+                        f"{'shape ' + str(a.shape) if a.ndim != 1 or a.size == 0 else 'a value that is not finite'}")
+    return a
+
+
 # ---- the spec -----------------------------------------------------------------------------------------------
 
 SPEC_DEFAULTS: dict[str, Any] = {
@@ -207,6 +220,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "normalize": "softmax", "normalize_over": "keys", "temperature": 1.0, "softcap": None,
     "causal": False, "window": None, "key_lens": None, "query_lens": None, "mask": None, "graph": None,
     "window2d": None, "rope": None, "alibi": False, "bias": None, "empty_rows": "zero", "qk_norm": None,
+    "sinks": None,
 }
 
 
@@ -226,6 +240,9 @@ class Spec(Value):
     rope: Rope or None; alibi: ALiBi's per-head linear bias. bias: additive (B, H, n_q, n_k)-broadcastable,
     −inf masks. empty_rows: what a query row with every key masked gives: "zero", "nan" or "error".
     qk_norm: QKNorm (each head's q and k through an RMSNorm over d_k, before RoPE) or None.
+    sinks: attention sinks (gpt-oss), one logit s_h per head (H,) that joins each row's softmax denominator:
+    A_ij = exp(S_ij − m) / (exp(s_h − m) + Σ_j' exp(S_ij' − m)), m = max(max_j' S_ij', s_h) (softmax only; a
+    row with every key masked is all 0: its weight is on the sink). softmax1 is a sink at logit 0.
     """
 
     score: str
@@ -250,6 +267,7 @@ class Spec(Value):
     bias: np.ndarray | None
     empty_rows: str
     qk_norm: QKNorm | None
+    sinks: np.ndarray | None
     _fields = tuple(SPEC_DEFAULTS)
     _defaults = SPEC_DEFAULTS
 
@@ -260,7 +278,7 @@ class Spec(Value):
                  query_lens: Sequence[int] | None = None, mask: Any = None, graph: Graph | Mapping | None = None,
                  window2d: Window2d | Mapping | None = None, rope: Rope | Mapping | bool | None = None,
                  alibi: bool = False, bias: Any = None, empty_rows: str = "zero",
-                 qk_norm: QKNorm | Mapping | None = None) -> None:
+                 qk_norm: QKNorm | Mapping | None = None, sinks: Any = None) -> None:
         va = frozen_array(va, "spec.va")
         if va is not None and va.ndim == 0:
             va = frozen_array(va.reshape(1), "spec.va")  # h = 1
@@ -280,7 +298,11 @@ class Spec(Value):
             rope=Rope() if rope is True else (None if rope is False else _part(rope, Rope, "spec.rope")),
             alibi=flag(alibi, "spec.alibi"), bias=_bias(bias),
             empty_rows=choice(empty_rows, EMPTY_ROWS, "spec.empty_rows"),
-            qk_norm=_part(qk_norm, QKNorm, "spec.qk_norm"))
+            qk_norm=_part(qk_norm, QKNorm, "spec.qk_norm"), sinks=_sinks(sinks))
+        if self.sinks is not None and (self.normalize != "softmax" or self.normalize_over != "keys"):
+            raise AttnError(f"{param('spec.sinks')} join a softmax's denominator over the keys; got "
+                            f"{param('spec.normalize')} {self.normalize} over the {self.normalize_over}: use softmax "
+                            "(softmax1 is softmax with one sink at logit 0 in every head)")
 
     def replace(self, **changes: Any) -> Spec:
         """A copy with `changes`, validated again: `spec.replace(scale=1.0)`."""

@@ -58,6 +58,7 @@ FORMULAS: dict[str, tuple[str, str]] = {
     "temperature": ("tempered", "S ← {src} / {t:g}"),
     "a_softmax": ("attention weights", "A = softmax(S) over each row"),
     "a_softmax1": ("attention weights", "A_ij = exp(S_ij) / (1 + Σ_j exp(S_ij))"),
+    "a_sinks": ("attention weights", "A_ij = exp(S_ij) / (exp(s_h) + Σ_j exp(S_ij)), s_h head h's sink"),
     "a_sparsemax": ("attention weights", "A = sparsemax(S) over each row"),
     "a_relu": ("attention weights", "A = max(S, 0)"),
     "a_sigmoid": ("attention weights", "A = σ(S) = 1 / (1 + e^−S)"),

@@ -6,7 +6,7 @@ then the data buffer; offsets count from the start of the data buffer (byte 8 + 
 header is validated up front (sizes are Python ints, shapes have at most 32 dimensions, and anything
 odd is a one-line error naming the tensor); a tensor's bytes are read (seek + read) only when it is
 asked for, after a memory check.
-BF16, F16 and the two F8 formats are upcast to float32; everything else keeps its dtype. Names are
+BF16, F16 and the three F8 formats (E4M3, E5M2, E8M0) are upcast to float32; everything else keeps its dtype. Names are
 listed sorted, as `safetensors.safe_open(...).keys()` does (the file orders them by dtype size).
 """
 
@@ -31,7 +31,7 @@ DTYPES: dict[str, tuple[int, str]] = {
     "F64": (8, "<f8"), "F32": (4, "<f4"), "F16": (2, "<f2"), "BF16": (2, "<u2"),
     "I64": (8, "<i8"), "I32": (4, "<i4"), "I16": (2, "<i2"), "I8": (1, "i1"),
     "U64": (8, "<u8"), "U32": (4, "<u4"), "U16": (2, "<u2"), "U8": (1, "u1"),
-    "BOOL": (1, "u1"), "F8_E4M3": (1, "u1"), "F8_E5M2": (1, "u1"),
+    "BOOL": (1, "u1"), "F8_E4M3": (1, "u1"), "F8_E5M2": (1, "u1"), "F8_E8M0": (1, "u1"),
 }
 
 
@@ -45,6 +45,15 @@ def _e4m3_table() -> np.ndarray:
     return (sign * value).astype(np.float32)
 
 
+def _e8m0_table() -> np.ndarray:
+    """float32 value of each of the 256 F8_E8M0 (fnu) bytes: 2^(b − 127), a power of two (fp8 and MX block
+    scales), 0xFF NaN."""
+    with np.errstate(over="ignore"):
+        value = np.ldexp(np.ones(256, dtype=np.float32), np.arange(256, dtype=np.int32) - 127)
+    value[255] = np.nan
+    return value
+
+
 def decode(raw: np.ndarray, dtype: str) -> np.ndarray:
     """Stored bits -> the numpy array a user expects (16/8-bit floats become float32)."""
     if dtype == "BF16":
@@ -55,6 +64,8 @@ def decode(raw: np.ndarray, dtype: str) -> np.ndarray:
         return (raw.astype(np.uint16) << 8).view(np.float16).astype(np.float32)
     if dtype == "F8_E4M3":
         return _e4m3_table()[raw]
+    if dtype == "F8_E8M0":
+        return _e8m0_table()[raw]
     if dtype == "BOOL":
         return raw != 0
     return raw.astype(raw.dtype.newbyteorder("="), copy=False)

@@ -3,9 +3,11 @@ model.safetensors.index.json and its shards), tokenizer.json (for text).
 
 Tensors are read lazily, one at a time, when the forward pass asks for them (a layer at a time): the header
 through attncli's own safetensors reader, the data mapped from the file (mmap: no copy, and only the pages used
-are read: 512 rows of a 94 MB embedding table are 1.5 MB), BF16 and F16 upcast to float32. A tensor's mapping
-is released when the last array using it is (the next layer's tensors replace it). Every tensor is checked against the
-shape config.json implies before it is used: a missing tensor or a disagreeing shape is one line naming it.
+are read: 512 rows of a 94 MB embedding table are 1.5 MB), BF16, F16 and F8 upcast to float32, and the weights
+of an fp8 or mxfp4 checkpoint dequantized as transformers does (models/quant.py; other quantizations refused).
+A tensor's mapping is released when the last array using it is (the next layer's tensors replace it). Every
+tensor is checked against the shape config.json implies before it is used: a missing tensor or a disagreeing
+shape is one line naming it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from attncli.errors import AttnError, param
-from attncli.models import rules
+from attncli.models import quant, rules
 from attncli.models.families import family_of, refusal
 from attncli.models.family import COMMON_KEYS, Family
 
@@ -105,7 +107,8 @@ def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
             file_blob(Src(OPTION, folder), path)
         what = "no such folder" if not os.path.exists(path) else "not a folder"
         raise AttnError(f"{OPTION}: '{folder}' is {what}; give a model folder holding config.json and "
-                        "model.safetensors (the Hugging Face layout)")
+                        "model.safetensors (the Hugging Face layout), or a Hub id (owner/name, e.g. "
+                        "openai-community/gpt2)")
     if not os.path.isfile(path / "config.json"):
         raise AttnError(f"{OPTION}: '{folder}' has no config.json; give a Hugging Face model folder")
     config = _read_json(path / "config.json", "config.json")
@@ -118,6 +121,10 @@ def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
     if refused is not None:
         raise AttnError(refused)
     names, load = _tensors(path, weights)
+    problem = quant.refusal(config, names)  # a quantization attncli does not dequantize: before any tensor is read
+    if problem is not None:
+        raise AttnError(problem)
+    names, load = quant.dequantizing(config, names, load)  # fp8 and mxfp4 weights, as transformers dequantizes
     ckpt = Checkpoint(path, config, family, names, load)
     ckpt.prefix = _prefix(ckpt)
     return ckpt

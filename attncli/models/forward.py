@@ -10,6 +10,7 @@
                 (olmo2: q = N_q(q), k = N_k(k) over the whole projection, before the split into heads)
     sublayer output norms (gemma2/3 sandwich, olmo2): h + Nₐ(Attn(·)), h + Nₘ(MLP(·)); gemma: h₀ × √d
     MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)   (ModernBERT's Wi: [W_gate | W_up] in one)
+          or a mixture of experts (models/moe.py)
     OPT: E_word[ids] through project_in when narrower than the layers; Granite: E_word[ids] × m_emb, and each
     sublayer's output × m_res before the residual add (h + m_res·Attn(N₁(h)), ...)
 
@@ -31,7 +32,7 @@ import numpy as np
 from attncli.core.attend import attend
 from attncli.core.spec import Plan, QKNorm, Rope, Spec
 from attncli.errors import AttnError, param
-from attncli.models import rules
+from attncli.models import moe, rules
 from attncli.models.checkpoint import OPTION, Checkpoint
 from attncli.models.factorized import embedding_width, project
 from attncli.models.family import Family
@@ -152,13 +153,14 @@ def layer_spec(ckpt: Checkpoint, i: int, s: Shapes, n: int | None = None) -> Spe
         window = (window - 1, 0)
     rope = None
     if fam.positions == "rope":
-        rcfg = fam.layer_rope(cfg, i)  # config.json, or what this layer's RoPE reads (Gemma 3: by layer type)
+        rcfg = fam.layer_rope(rope_config(ckpt), i)  # with the family's RoPE default; per layer type (Gemma 3)
         base, omega, m, dim = rules.rope_frequencies(rcfg, s.head_dim, 0 if n is None else n, keys=fam.rope_keys)
         if omega is None:  # the default type: θ where the family's table says config.json keeps it
             base = _rope_base(fam, rcfg, i)
         rope = Rope(base, "half", dim=dim, inv_freq=omega, attention_factor=m)
     return Spec(causal=fam.causal, window=window, rope=rope,
-                alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim), softcap=fam.softcap(cfg, i))
+                alibi=fam.positions == "alibi", scale=fam.scale(cfg, i, s.head_dim), softcap=fam.softcap(cfg, i),
+                sinks=layer_sinks(ckpt, i, s))
 
 
 def _rope_base(fam: Family, cfg: dict, i: int) -> float:
@@ -166,10 +168,29 @@ def _rope_base(fam: Family, cfg: dict, i: int) -> float:
     return rules.rope_base(cfg, fam.rope_theta) if fam.layer_rope_base is None else fam.layer_rope_base(cfg, i)
 
 
+def rope_config(ckpt: Checkpoint) -> dict:
+    """config.json, with the family's rope_default as its rope_parameters when it has neither rope_parameters
+    nor rope_scaling (gpt-oss: GptOssConfig's YaRN defaults; a top-level rope_theta still wins over the
+    default's θ, as transformers standardizes it)."""
+    cfg, default = ckpt.config, ckpt.family.rope_default
+    if default is None or cfg.get("rope_parameters") is not None or cfg.get("rope_scaling") is not None:
+        return cfg
+    theta = cfg.get("rope_theta", default["rope_theta"])
+    return {**cfg, "rope_parameters": {**default, "rope_theta": theta}}
+
+
+def layer_sinks(ckpt: Checkpoint, i: int, s: Shapes) -> np.ndarray | None:
+    """Layer i's attention sinks (heads,), one logit per head (the family's sinks tensor), or None."""
+    name = ckpt.family.sinks
+    if name is None:
+        return None
+    return ckpt.tensor(ckpt.family.layer.format(i=i) + name, (s.heads,)).astype(np.float64)
+
+
 def attention_kwargs(spec: Spec) -> dict:
     """A layer's Spec as keywords of attncli.core.attention.attention (what `compute` calls with one layer of a
     model): causal, and window, RoPE (rope=True with its base and layout; rope= the Spec's Rope itself when it
-    holds a scaled RoPE's frequencies, attention factor or partial dim), ALiBi and scale where set."""
+    holds a scaled RoPE's frequencies, attention factor or partial dim), ALiBi, scale and sinks where set."""
     out: dict = {"causal": spec.causal}
     if spec.rope is not None:
         plain = spec.rope == Rope(spec.rope.base, spec.rope.layout, spec.rope.start)
@@ -184,6 +205,8 @@ def attention_kwargs(spec: Spec) -> dict:
         out["qk_norm"] = spec.qk_norm
     if spec.softcap is not None:
         out["softcap"] = spec.softcap
+    if spec.sinks is not None:
+        out["sinks"] = spec.sinks
     return out
 
 
@@ -316,7 +339,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
         if keep:
             _keep(res, keep, heads, s)
     o = layer.linear(fam.o, s.heads * s.head_dim, d, layer.ckpt.flag(fam.o_bias))
-    (up_w, up_b), (down_w, down_b), gate = mlp_weights(layer)
+    mlp = mlp_of(layer, act)
     out = np.empty_like(x)  # (m, d)
 
     def attend_rows(r0: int, r1: int) -> None:
@@ -346,7 +369,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
             m_in = layer.norm_(fam.norm2, x[r0:r1].copy())
         else:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
             m_in = layer.norm_(fam.norm2, a.copy())
-        f = layer.norm_(fam.mlp_out_norm, _mlp(m_in, (up_w, up_b), (down_w, down_b), gate, act))  # (Nₘ)
+        f = layer.norm_(fam.mlp_out_norm, mlp(m_in))  # (Nₘ)
         if res_m is not None:
             f *= ft.type(res_m)
         a += f
@@ -376,6 +399,16 @@ def _keep(res, keep: dict[str, np.ndarray], heads: list[int], s: Shapes) -> None
     for name, into in keep.items():
         got = getattr(res, name)  # q, scores (B, H, n, ·); k, v (B, G, n, hd)
         into[...] = got[:, kv] if name in ("k", "v") else got[:, heads]
+
+
+def mlp_of(layer: Layer, act):
+    """Layer i's MLP as a function of rows (r, d) → (r, d): its mixture of experts where the family has one in
+    this layer (models/moe.py), else the dense MLP (_mlp)."""
+    experts = moe.experts_of(layer, act)
+    if experts is not None:
+        return experts
+    up, down, gate = mlp_weights(layer)
+    return lambda x: _mlp(x, up, down, gate, act)
 
 
 def _mlp(x: np.ndarray, up: tuple, down: tuple, gate: tuple | None, act) -> np.ndarray:

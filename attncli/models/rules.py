@@ -180,6 +180,11 @@ def modernbert_rope_base(cfg: dict[str, Any], i: int) -> float:
     if modernbert_layer_type(cfg, i) == "sliding_attention":
         return float(first(cfg, ("rope_parameters.sliding_attention.rope_theta", "local_rope_theta"), 10000.0))
     return float(first(cfg, ("rope_parameters.full_attention.rope_theta", "global_rope_theta"), 160000.0))
+
+
+# ---------------------------------------------------------------- Gemma: windows and RoPE per layer type
+
+
 def gemma2_window(cfg: dict[str, Any], i: int) -> int | None:
     """Gemma 2 (configuration_gemma2.py, modeling_gemma2.py): `sliding_window` (null: none) in the layers
     `layer_types` calls "sliding_attention"; without layer_types, every other layer from the first (0, 2, 4, ...)."""
@@ -236,6 +241,46 @@ def gemma3_rope(cfg: dict[str, Any], i: int) -> dict[str, Any]:
     key, default = GEMMA3_THETA.get(kind, GEMMA3_THETA["full_attention"])
     params.setdefault("rope_theta", first(cfg, (key,), default))
     return {**{k: v for k, v in cfg.items() if k not in ("rope_scaling", "rope_theta")}, "rope_parameters": params}
+
+
+def mixtral_window(cfg: dict[str, Any], i: int) -> int | None:
+    """Mixtral (modeling_mixtral.py): `sliding_window` in every layer, none when config.json does not have it
+    (MixtralConfig's default is null, unlike Mistral's 4096)."""
+    window = cfg.get("sliding_window")
+    return None if window is None else int(window)
+
+
+def qwen3_moe_window(cfg: dict[str, Any], i: int) -> int | None:
+    """Qwen3-MoE (configuration_qwen3_moe.py, modeling_qwen3_moe.py): `sliding_window` (default 4096) in every
+    layer when `use_sliding_window` (default false); its config has no layer_types or max_window_layers."""
+    return _sliding_window(cfg) if flag(cfg, "use_sliding_window", False) else None
+
+
+def gpt_oss_window(cfg: dict[str, Any], i: int) -> int | None:
+    """gpt-oss (configuration_gpt_oss.py, modeling_gpt_oss.py): `sliding_window` (default 128) in the layers
+    `layer_types` calls "sliding_attention"; without layer_types, the even layers (0, 2, ...)."""
+    window = cfg.get("sliding_window", 128)
+    types = lookup(cfg, "layer_types")
+    sliding = types[i] == "sliding_attention" if isinstance(types, list) and i < len(types) else i % 2 == 0
+    return None if window is None or not sliding else int(window)
+
+
+# ---------------------------------------------------------------- which layers have a mixture of experts
+
+def every_layer_moe(cfg: dict[str, Any], i: int) -> bool:
+    """Mixtral, gpt-oss: every layer's MLP is a mixture of experts."""
+    return True
+
+
+def qwen3_moe_layers(cfg: dict[str, Any], i: int) -> bool:
+    """Qwen3-MoE (modeling_qwen3_moe.py, Qwen3MoeDecoderLayer): experts in layer i unless i is in
+    `mlp_only_layers` (default none), when `num_experts` (or num_local_experts, its alias) > 0 (default
+    128) and (i + 1) is a multiple of `decoder_sparse_step` (default 1); the other layers have a dense MLP of
+    `intermediate_size`."""
+    only = lookup(cfg, "mlp_only_layers")
+    only = only if isinstance(only, list) else []
+    step = int(first(cfg, ("decoder_sparse_step",), 1))
+    return i not in only and int(first(cfg, ("num_local_experts", "num_experts"), 128)) > 0 and (i + 1) % step == 0
 
 
 # ---------------------------------------------------------------- position ids (learned position tables)
@@ -456,3 +501,6 @@ Flag = Callable[[dict[str, Any]], bool]
 Standardize = Callable[[dict[str, Any]], dict[str, Any]]
 Softcap = Callable[[dict[str, Any], int], "float | None"]
 LayerRope = Callable[[dict[str, Any], int], dict[str, Any]]
+
+
+MoeLayers = Callable[[dict[str, Any], int], bool]

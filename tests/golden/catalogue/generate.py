@@ -16,7 +16,8 @@ What each file holds (the convention of tests/golden/generate.py, extended)
   unbatched; cols-layout cases hold every matrix transposed in its last two axes):
     x, x_kv, image (H x W x C or B x H x W x C), wq, wk, wv, wo, bq, bk, bv, bo, q, k, v,
     mask (bool, True = may attend), bias, w_score, wa_q, wa_k, va, adjacency (float, nonzero = may
-    attend), edges (int64, m x 2, row "i j" = query i may attend key j), pe (a learned table).
+    attend), edges (int64, m x 2, row "i j" = query i may attend key j), pe (a learned table), sinks
+    (one attention-sink logit per head, H).
     Weight matrices are in rows orientation: Q = X @ wq + bq.
   options: 0-d unicode array holding JSON with the non-array options (attncli's keyword names):
     batched (always; not an attncli option), heads, score, scale, normalize, temperature, softcap,
@@ -38,7 +39,8 @@ How the references are made
 arrays and options alone:
     X <- X + PE -> Q, K, V (column blocks are heads) -> RoPE(Q), RoPE(K) (positions start_pos + 0..n-1)
     -> score -> x scale -> softcap C*tanh(s/C) -> + bias + ALiBi -> masked = -inf -> / temperature
-    -> normalize over the allowed keys (masked weights exactly 0) -> A_h V_h -> concat -> W_O, b_O
+    -> normalize over the allowed keys (masked weights exactly 0; with sinks, gpt-oss's concatenate the sink
+       column, softmax, drop it) -> A_h V_h -> concat -> W_O, b_O
     -> query rows >= query_lens[b] set to 0.
 Masks are written out as loops over (i, j) straight from their definitions; the scores and
 normalizers from their formulas (sparsemax: the sorting algorithm of Martins & Astudillo 2016, Alg. 1);
@@ -498,7 +500,13 @@ def reference(inputs: dict[str, np.ndarray], opts: dict) -> dict[str, torch.Tens
     # normalize, weight the values, concat, W_O
     how = opts.get("normalize", "softmax")
     w = torch.zeros_like(s)
-    for b in range(B):
+    if "sinks" in t:  # gpt-oss's eager_attention_forward: the sink column joins, the row max off, softmax, dropped
+        assert how == "softmax"
+        sinks = t["sinks"].reshape(1, H, 1, 1).expand(B, H, n_q, 1)
+        combined = torch.cat([s, sinks], dim=-1)
+        combined = combined - combined.max(dim=-1, keepdim=True).values
+        w = torch.softmax(combined, dim=-1)[..., :-1]
+    for b in range(B) if "sinks" not in t else ():
         for h in range(H):
             for i in range(n_q):
                 w[b, h, i] = normalize_row(s[b, h, i], ok[b, h, i], how)
@@ -869,6 +877,24 @@ def mask_cases():
     assert_close(w, exp["weights"], "combination: weights")
     assert_close(merge_heads(w @ v) @ t["wo"] + t["bo"], exp["output"], "combination: output")
     save_case("combo_alibi_window_softcap_keylens", inputs, opts, exp, scores=True)
+
+    # attention sinks (gpt-oss): batch 2, 3 heads, causal + key_lens, one sink logit per head
+    g = gen(3009)
+    inputs = {"x": randn(g, 2, 6, 6), "wq": randn(g, 6, 6, std=0.8), "wk": randn(g, 6, 6, std=0.8),
+              "wv": randn(g, 6, 6), "sinks": np.array([1.5, -1.0, 0.25])}
+    opts = {"batched": True, "heads": 3, "causal": True, "key_lens": [6, 4]}
+    exp = reference(inputs, opts)
+    t = {n: tt(a) for n, a in inputs.items()}
+    q, k, v = (split_heads(t["x"] @ t[n], 3) for n in ("wq", "wk", "wv"))
+    keep = torch.ones(6, 6, dtype=torch.bool).tril() & (torch.arange(6)[None, :] < torch.tensor([6, 4])[:, None]
+                                                         )[:, None, None, :]
+    s = (q @ k.transpose(-1, -2) / math.sqrt(2)).masked_fill(~keep, NEG_INF)
+    e = torch.exp(s)  # the formula as written: exp(s_ij) / (exp(s_h) + Σ_j exp(s_ij)), no shift (small scores)
+    w = e / (torch.exp(t["sinks"]).reshape(1, 3, 1, 1) + e.sum(-1, keepdim=True))
+    assert_close(w, exp["weights"], "sinks: weights")
+    assert_close(merge_heads(w @ v), exp["output"], "sinks: output")
+    assert (exp["weights"].sum(-1) < 0.9).any(), "the sinks take no visible share"
+    save_case("sinks_heads3_causal_keylens", inputs, opts, exp)
 
 
 def image_cases():

@@ -34,6 +34,14 @@ For each case in CASES it writes tests/golden/models/<case>/:
                                   "gelu", as google/gemma-7b's); `gemma3`'s text_config is cut to the few
                                   keys google/gemma-3-4b-it's sets (gemma3_hub_config), and its vision
                                   tower's conv and projector weights are drawn N(0, 0.02²) (not compared).
+                                  Mixtures of experts (issue 22): routers N(0, 2.5²/d) so that
+                                  routing is decisive, fused expert weights N(0, 1/fan_in) (fan-in the hidden
+                                  size for gate/up, the expert width for down), gpt-oss's sinks N(1, 1.5²);
+                                  `mixtral_tie` copies expert 1's router row to experts 3 and 4 (tie_experts;
+                                  check_tie makes sure torch.topk's choice among them differs from the lowest
+                                  index first somewhere); `qwen3_moe` says num_experts where transformers 5
+                                  writes num_local_experts; `gpt_oss_bf16` is saved in bfloat16 with no RoPE
+                                  settings in config.json.
   tokenizer.json                  a small tokenizer made with the `tokenizers` library, in the style of the
                                   family (WordPiece + "[CLS] $A [SEP]"; byte-level BPE; Metaspace BPE + "<s>").
   case.json                       what `attncli model` is given and what to expect:
@@ -737,7 +745,105 @@ CASES: list[dict] = [
                "attention_bias and mlp_bias true: q/k/v/o_proj and gate/up/down_proj have biases."),
 
     # ---- issue 22, moe: cases of this group below (one section per group keeps merges apart)
-    #
+    dict(name="mixtral", family="mixtral", cls=T.MixtralForCausalLM, seed=1370, tokenizer="llama",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.MixtralConfig(vocab_size=128, hidden_size=32, intermediate_size=24, num_hidden_layers=2,
+                                num_attention_heads=4, num_key_value_heads=2, sliding_window=5,
+                                num_local_experts=4, num_experts_per_tok=2, rope_theta=10000.0,
+                                max_position_embeddings=64, tie_word_embeddings=False),
+         notes="MixtralForCausalLM (prefix 'model.', lm_head.weight too): 4 query heads over 2 kv heads, "
+               "sliding_window 5 (shorter than the text: i - 5 < j <= i in every layer). Each layer's MLP is a "
+               "mixture of 4 experts, 2 per token: block_sparse_moe.gate.weight (4, 32) the router, "
+               "block_sparse_moe.experts.E.w1/w3/w2.weight the gate, up, down of expert E (24 wide; as "
+               "save_pretrained writes them and as the Hub's checkpoints have them: transformers 5 fuses them "
+               "into experts.gate_up_proj when it loads). Routing: softmax over the 4 router logits, top 2, "
+               "divided by their sum. Router weights drawn N(0, 2.5²/32) so that routing is decisive."),
+    dict(name="mixtral_tie", family="mixtral", cls=T.MixtralModel, seed=1371, tokenizer="llama",
+         texts=["a dog ran in the park and the cat sat still; every head looks at every token."],
+         tie_experts=[1, 3, 4],
+         config=T.MixtralConfig(vocab_size=128, hidden_size=32, intermediate_size=16, num_hidden_layers=2,
+                                num_attention_heads=4, num_key_value_heads=4, num_local_experts=8,
+                                num_experts_per_tok=2, rope_theta=10000.0, max_position_embeddings=64),
+         notes="MixtralModel (no prefix), 8 experts, 2 per token, with routing ties: in every layer the router "
+               "rows of experts 3 and 4 are copies of expert 1's, so every token's router gives experts 1, 3 and "
+               "4 the same logit and (8 experts: one vector of torch's softmax, checked) the same probability; "
+               "for the tokens where they share the 2nd place (or the first two of three), "
+               "torch.topk's CPU choice among them (libstdc++'s nth_element and sort, not the lowest index "
+               "first) decides which experts run. The generator checks that some token's choice differs from "
+               "the lowest-index-first one. No sliding_window (MixtralConfig's default, null)."),
+    dict(name="qwen3_moe", family="qwen3_moe", cls=T.Qwen3MoeForCausalLM, seed=1372, tokenizer="qwen2",
+         texts=["tokens attend to tokens; heads attend to heads."],
+         config=T.Qwen3MoeConfig(vocab_size=140, hidden_size=32, intermediate_size=40, num_hidden_layers=2,
+                                 num_attention_heads=4, num_key_value_heads=2, head_dim=12, num_experts=5,
+                                 num_experts_per_tok=3, moe_intermediate_size=20, norm_topk_prob=False,
+                                 decoder_sparse_step=2, rope_theta=1000000.0, max_position_embeddings=64,
+                                 tie_word_embeddings=True),
+         legacy_config={"rope_theta": 1000000.0, "rope_scaling": None, "sliding_window": None,
+                        "use_sliding_window": False, "max_window_layers": 2, "num_experts": 5},
+         drop_config_keys=["num_local_experts"],
+         notes="Qwen3MoeForCausalLM (prefix 'model.'), config.json in the Hub's (transformers 4) layout as "
+               "Qwen/Qwen3-30B-A3B's: top-level rope_theta, rope_scaling null, torch_dtype, max_window_layers "
+               "(not read by Qwen3-MoE), num_experts 5 where transformers 5 writes num_local_experts (its "
+               "alias in Qwen3MoeConfig's attribute_map; qwen3_moe_norm keeps num_local_experts). 4 query "
+               "heads over 2 kv heads, head_dim 12, q_norm/k_norm as qwen3. "
+               "decoder_sparse_step 2: layer 0 has a dense MLP (mlp.gate_proj/up_proj/down_proj, "
+               "intermediate_size 40), layer 1 a mixture of 5 experts (mlp.gate.weight the router, "
+               "mlp.experts.E.gate_proj/up_proj/down_proj.weight, moe_intermediate_size 20), 3 per token, "
+               "norm_topk_prob false: the top-3 softmax probabilities are used as they are (not summing to "
+               "1). Router weights drawn N(0, 2.5²/32)."),
+    dict(name="qwen3_moe_norm", family="qwen3_moe", cls=T.Qwen3MoeModel, seed=1373, tokenizer="qwen2",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.Qwen3MoeConfig(vocab_size=140, hidden_size=48, intermediate_size=56, num_hidden_layers=3,
+                                 num_attention_heads=6, num_key_value_heads=3, head_dim=8, num_experts=4,
+                                 num_experts_per_tok=2, moe_intermediate_size=24, norm_topk_prob=True,
+                                 mlp_only_layers=[1], attention_bias=True, use_sliding_window=True,
+                                 sliding_window=4, rope_theta=10000.0, max_position_embeddings=64),
+         notes="Qwen3MoeModel (no prefix), 6 heads over 3 kv heads, head_dim 8, attention_bias true (q, k, v "
+               "and o biases), use_sliding_window true with sliding_window 4 in every layer (Qwen3-MoE has no "
+               "layer_types or max_window_layers: i - 4 < j <= i). mlp_only_layers [1]: layers 0 and 2 have "
+               "4 experts, 2 per token, norm_topk_prob true (the two probabilities divided by their sum); "
+               "layer 1 a dense MLP of intermediate_size 56. Router weights drawn N(0, 2.5²/48)."),
+
+    dict(name="gpt_oss", family="gpt_oss", cls=T.GptOssForCausalLM, seed=1374, tokenizer="qwen2",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.GptOssConfig(vocab_size=140, hidden_size=32, intermediate_size=16, num_hidden_layers=2,
+                               num_attention_heads=4, num_key_value_heads=2, head_dim=8, sliding_window=4,
+                               num_local_experts=4, num_experts_per_tok=2, swiglu_limit=1.0, swiglu_alpha=1.5,
+                               max_position_embeddings=64, tie_word_embeddings=False,
+                               rope_parameters={"rope_type": "yarn", "factor": 4.0, "beta_fast": 8.0,
+                                                "beta_slow": 1.0, "truncate": False, "rope_theta": 10000.0,
+                                                "original_max_position_embeddings": 8}),
+         notes="GptOssForCausalLM (prefix 'model.'): 4 query heads over 2 kv heads, head_dim 8, attention_bias "
+               "(GptOssConfig's default true: q, k, v and o biases). Attention sinks: self_attn.sinks (4,) "
+               "drawn N(1, 1.5²), one logit per head joining the softmax's denominator, so rows sum to less "
+               "than 1. layer_types as GptOssConfig makes them (sliding on even layers): layer 0 a 4-token "
+               "window (i - 4 < j <= i), layer 1 full causal. YaRN RoPE, factor 4 over "
+               "original_max_position_embeddings 8 (the text is longer), beta_fast 8, truncate false. Each "
+               "layer's MLP is a mixture of 4 experts, 2 per token: mlp.router.weight (4, 32) and its bias; "
+               "mlp.experts.gate_up_proj (4, 32, 32) stored in x out with gate and up in alternate columns, "
+               "gate_up_proj_bias, down_proj (4, 16, 32), down_proj_bias. Routing: top-2 router logits, "
+               "softmax over those 2. Experts: (clamp(up, -L, L) + 1) * g * sigmoid(alpha * g), "
+               "g = min(gate, L), with swiglu_limit L = 1 (so the clamp bites) and swiglu_alpha 1.5."),
+    dict(name="gpt_oss_bf16", family="gpt_oss", cls=T.GptOssModel, seed=1375, tokenizer="qwen2",
+         texts=["tokens attend to tokens; heads attend to heads."], dtype=torch.bfloat16,
+         config=T.GptOssConfig(vocab_size=140, hidden_size=48, intermediate_size=24, num_hidden_layers=3,
+                               num_attention_heads=6, num_key_value_heads=2, head_dim=8, sliding_window=3,
+                               num_local_experts=5, num_experts_per_tok=3, max_position_embeddings=64,
+                               layer_types=["full_attention", "sliding_attention", "full_attention"],
+                               rope_parameters={"rope_type": "yarn", "factor": 32.0, "beta_fast": 32.0,
+                                                "beta_slow": 1.0, "truncate": False, "rope_theta": 20000.0,
+                                                "original_max_position_embeddings": 4096}),
+         legacy_config={"rope_theta": 20000.0,
+                        "layer_types": ["full_attention", "sliding_attention", "full_attention"]},
+         notes="GptOssModel (no prefix) saved in bfloat16, its numbers unquantized (the Hub's are MXFP4); "
+               "config.json in the transformers 4 layout (torch_dtype, top-level rope_theta 20000) with neither "
+               "rope_parameters nor rope_scaling: GptOssConfig's __post_init__ supplies YaRN (factor 32 over "
+               "original_max_position_embeddings 4096, beta_fast 32, beta_slow 1, truncate false) and the "
+               "top-level rope_theta is its θ. 6 heads (not a power of two) over 2 kv heads; "
+               "layer_types [full, sliding, full] with "
+               "sliding_window 3; 5 experts, 3 per token; swiglu_limit 7 and swiglu_alpha 1.702 "
+               "(GptOssConfig's defaults, left out of the config class call); attention_bias true; sinks as in "
+               "gpt_oss."),
 
     # ---- issue 22, encoders: cases of this group below (one section per group keeps merges apart)
     dict(name="xlm_roberta", family="xlm-roberta", cls=T.XLMRobertaForMaskedLM, seed=1360, tokenizer="roberta",
@@ -886,6 +992,21 @@ CASES: list[dict] = [
 
     # ---- issue 22, hub: cases of this group below (one section per group keeps merges apart)
     #
+    dict(name="llama_fp8", family="llama", cls=T.LlamaForCausalLM, seed=1380, tokenizer="llama",
+         texts=["small models make small files, and tests stay fast."],
+         config=T.LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=8, rope_theta=10000.0,
+                              max_position_embeddings=64, tie_word_embeddings=False, pad_token_id=2),
+         fp8_block=[16, 8],
+         notes="An FP8 checkpoint as transformers' FineGrainedFP8Config writes one: every q/k/v/o_proj and "
+               "gate/up/down_proj weight of the layers is stored as F8_E4M3 beside its weight_scale_inv (F32, "
+               "one scale per 16 x 8 block: rows/16 x cols/8), quantized here as Fp8Quantize does (scale = "
+               "448 / the block's largest |w|, w * scale clamped to +-448 and cast to float8_e4m3fn, "
+               "weight_scale_inv = 1 / scale); embeddings, norms and lm_head stay F32. config.json has "
+               "quantization_config {quant_method: fp8, weight_block_size: [16, 8], activation_scheme: "
+               "dynamic}. The reference is transformers' own load on CPU, which dequantizes (Fp8Dequantize: "
+               "fp8 -> float32 times the block's scale); the in-memory model is given torch's fp8 * scale "
+               "weights before the reload check."),
 
     # ---- issue 22, hooks: what each layer's attention saw (seen.npz: q, k, v, scores), as forward hooks read it
     dict(name="llama_seen", family="llama", cls=T.LlamaModel, seed=1341, tokenizer="llama", seen=True,
@@ -961,6 +1082,14 @@ def redraw(model: torch.nn.Module, seed: int, embed_std: float = 1.0) -> None:
                 normal(p, 0.0, 0.2) if pname == "bias" else normal(p, 0.0, gain / math.sqrt(p.shape[0]))
             elif isinstance(m, torch.nn.LayerNorm) or kind.endswith("RMSNorm"):
                 normal(p, 0.0, 0.2) if pname == "bias" else normal(p, 1.0, 0.2)
+            elif kind.endswith("TopKRouter"):  # a mixture of experts' router: weight (E, d), gpt-oss's bias (E,)
+                normal(p, 0.0, 0.2) if pname == "bias" else normal(p, 0.0, 2.5 / math.sqrt(p.shape[1]))
+            elif kind.endswith("Experts"):  # fused (E, ...) expert weights: fan-in the hidden size or the width
+                fan_in = (getattr(m, "hidden_dim", None) or m.hidden_size) if pname.startswith("gate_up") else \
+                    (getattr(m, "intermediate_dim", None) or m.intermediate_size)
+                normal(p, 0.0, 0.2) if pname.endswith("bias") else normal(p, 0.0, 1 / math.sqrt(fan_in))
+            elif pname == "sinks":  # gpt-oss's per-head sink logits: large enough to take a visible share
+                normal(p, 1.0, 1.5)
             elif pname == "bias" and p.ndim == 1:  # e.g. the MLM head's output bias
                 normal(p, 0.0, 0.2)
             elif kind in ("Conv2d", "Gemma3MultiModalProjector"):  # gemma3's vision tower: not compared
@@ -969,6 +1098,37 @@ def redraw(model: torch.nn.Module, seed: int, embed_std: float = 1.0) -> None:
                 raise AssertionError(f"redraw: unknown parameter {kind}.{pname}")
             done.add(id(p))
     assert done == {id(p) for p in model.parameters()}
+
+
+def tie_experts(model: torch.nn.Module, experts: list[int]) -> None:
+    """Routing ties: in every router, the rows of `experts` become copies of the first one's."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("gate.weight", "router.weight")) and p.ndim == 2:
+                p[experts[1:]] = p[experts[0]].clone()
+
+
+def check_tie(model: torch.nn.Module, ids: np.ndarray, experts: list[int]) -> None:
+    """Some token's top-k (torch.topk, as the router runs it) among tied experts differs from the lowest index
+    first: the case tests the tie-breaking, not only that ties exist."""
+    seen: list[bool] = []
+
+    def hook(module, args, out):
+        probs = torch.softmax(out[0].float(), dim=-1)  # (tokens, E)
+        # exactly equal probabilities (torch's softmax computes vector lanes and a tail differently: with a
+        # number of experts that is not a multiple of the vector width, equal logits can differ by an ulp)
+        assert all(torch.equal(probs[:, experts[0]], probs[:, e]) for e in experts[1:]), "softmax split a tie"
+        k = module.top_k
+        _, idx = torch.topk(probs, k, dim=-1)
+        lowest = np.argsort(-probs.numpy(), axis=-1, kind="stable")[:, :k]
+        seen.append(any(set(a) != set(b) for a, b in zip(idx.numpy().tolist(), lowest.tolist(), strict=True)))
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if type(m).__name__.endswith("TopKRouter")]
+    with torch.no_grad():
+        model(input_ids=torch.from_numpy(ids))
+    for h in handles:
+        h.remove()
+    assert any(seen), f"no token's top-k among the tied experts {experts} differs from lowest-index-first"
 
 
 def tensor_names(path: Path) -> dict[str, tuple[list[int], str]]:
@@ -1096,7 +1256,9 @@ def layer_windows(model, family: str) -> list[int | None]:
     """Each layer's sliding window as the loaded model applies it (None: none)."""
     if family in ("mistral", "phi3"):
         return [model.config.sliding_window] * model.config.num_hidden_layers
-    if family in ("qwen2", "qwen3", "gemma2", "gemma3_text"):
+    if family in ("mixtral", "qwen3_moe"):  # one window (or none) in every layer
+        return [model.config.sliding_window] * model.config.num_hidden_layers
+    if family in ("qwen2", "qwen3", "gemma2", "gemma3_text", "gpt_oss"):
         return [layer.self_attn.sliding_window for layer in model.layers]
     if family == "modernbert":  # bidirectional: (L, R), key j seen iff i - L <= j <= i + R
         half = model.config.sliding_window  # local_attention // 2
@@ -1136,9 +1298,13 @@ def capture_seen(folder: Path, family: str, ids: np.ndarray, mask: np.ndarray, a
     np.savez_compressed(folder / "seen.npz", **{k: np.stack([s[k] for s in SEEN]) for k in ("q", "k", "v", "scores")})
 
 
-def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windows: list[int | None]) -> None:
+def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windows: list[int | None],
+               sinks: bool = False) -> None:
     L, B, H, n, _ = att.shape
-    assert np.allclose(att.sum(-1), 1.0, atol=1e-5), name
+    if sinks:  # attention sinks take the rest of each row
+        assert np.all(att.sum(-1) <= 1.0 + 1e-6) and np.any(att.sum(-1) < 0.9), f"{name}: the sinks take no share"
+    else:
+        assert np.allclose(att.sum(-1), 1.0, atol=1e-5), name
     i, j = np.arange(n)[:, None], np.arange(n)[None, :]
     for layer, window in enumerate(windows):
         blocked = np.zeros((B, n, n), dtype=bool)
@@ -1154,6 +1320,40 @@ def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windo
             assert np.all(att[layer, b][:, blocked[b] & seen[:, None]] == 0.0), \
                 f"{name}: a masked entry is not exactly 0"
             assert np.all(att[layer, b][:, ~blocked[b]] > 0.0), f"{name}: an allowed entry is 0 (masked?)"
+
+
+def fp8_quantize(model: torch.nn.Module, folder: Path, block: list[int]) -> None:
+    """Rewrite model.safetensors as an FP8 checkpoint (transformers' Fp8Quantize, block-wise: each layer's
+    *_proj.weight as float8_e4m3fn with its weight_scale_inv), add quantization_config to config.json, and give
+    the in-memory model the dequantized weights (fp8 -> float32 times each block's scale, in torch)."""
+    from safetensors.torch import load_file
+    from safetensors.torch import save_file as save_torch
+
+    path = folder / "model.safetensors"
+    tensors = load_file(str(path))
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    bm, bn = block
+    out, plain = {}, {}
+    for name, w in tensors.items():
+        if not (name.endswith("_proj.weight") and ".layers." in name):
+            out[name] = w
+            continue
+        rows, cols = w.shape
+        assert rows % bm == 0 and cols % bn == 0, (name, w.shape, block)
+        tiles = w.reshape(rows // bm, bm, cols // bn, bn)
+        scale = 448.0 / tiles.abs().amax(dim=(1, 3))
+        q = torch.clamp(tiles * scale[:, None, :, None], -448.0, 448.0).to(torch.float8_e4m3fn).reshape(rows, cols)
+        inv = (1.0 / scale).to(torch.float32)
+        out[name], out[name[: -len("weight")] + "weight_scale_inv"] = q, inv
+        plain[name] = q.to(torch.float32) * inv.repeat_interleave(bm, 0).repeat_interleave(bn, 1)
+    save_torch(dict(sorted(out.items())), str(path), metadata=meta)
+    cfg_path = folder / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["quantization_config"] = {"activation_scheme": "dynamic", "quant_method": "fp8", "weight_block_size": block}
+    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    missing, unexpected = model.load_state_dict(plain, strict=False)
+    assert not unexpected and len(plain) == 7 * model.config.num_hidden_layers, (unexpected, len(plain))
 
 
 def sha256(path: Path) -> str:
@@ -1176,6 +1376,8 @@ def make(c: dict) -> list[Path]:
     torch.manual_seed(c["seed"])
     model = c["cls"](config).eval()
     redraw(model, c["seed"], c.get("embed_std", 1.0))
+    if c.get("tie_experts"):
+        tie_experts(model, c["tie_experts"])
     dtype = c.get("dtype", torch.float32)
     if dtype != torch.float32:
         with torch.no_grad():  # the in-memory model keeps the bf16 values, in float32
@@ -1192,6 +1394,8 @@ def make(c: dict) -> list[Path]:
         legacy_config(folder / "config.json", c["legacy_config"])
     if c.get("gemma3_hub_config"):
         gemma3_hub_config(folder / "config.json", c["gemma3_hub_config"], c["gemma3_hub_extra"])
+    if c.get("fp8_block"):
+        fp8_quantize(model, folder, c["fp8_block"])
     if c.get("drop_config_keys"):
         path = folder / "config.json"
         cfg = json.loads(path.read_text())
@@ -1216,11 +1420,13 @@ def make(c: dict) -> list[Path]:
     assert np.array_equal(hid[-1], last.to(torch.float64).numpy()), f"{name}: hidden[L] is not last_hidden_state"
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
 
+    if c.get("tie_experts"):
+        check_tie(loaded, ids, c["tie_experts"])
     causal = family not in {"bert", "roberta", "distilbert", "xlm-roberta", "electra", "albert", "modernbert"}
     windows = layer_windows(loaded, family)
     if name == "qwen2":
         assert loaded.config.sliding_window is None  # use_sliding_window false: no window
-    check_maps(name, att, mask, causal, windows)
+    check_maps(name, att, mask, causal, windows, sinks=family == "gpt_oss")
     L, B, H, n, _ = att.shape
 
     if c.get("seen"):
