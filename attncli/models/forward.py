@@ -12,7 +12,7 @@
     MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)   (ModernBERT's Wi: [W_gate | W_up] in one)
           or a mixture of experts (models/moe.py)
     OPT: E_word[ids] through project_in when narrower than the layers; Granite: E_word[ids] × m_emb, and each
-    sublayer's output × m_res before the residual add (h + m_res·Attn(N₁(h)), ...)
+    sublayer's output × m_res before the residual add (h + m_res·Attn(N₁(h)), ...): models/projections.py
 
 What a family is (families/, the tables; family.py, what they hold) decides every branch here: where the norms sit,
 causal or not, the positions, and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale,
@@ -37,6 +37,7 @@ from attncli.models.checkpoint import OPTION, Checkpoint
 from attncli.models.factorized import embedding_width, project
 from attncli.models.family import Family
 from attncli.models.ops import gelu_, layer_norm
+from attncli.models.projections import project_out, residual_factor, scaled_words, word_width
 from attncli.models.weights import Layer, Shapes, activation, mlp_weights, qkv_weights, shapes, split_fused
 
 # ---------------------------------------------------------------- the pass
@@ -90,43 +91,6 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype, ty
         h = layer_norm(h, ckpt.tensor(w, (width,)).astype(dtype),
                        ckpt.tensor(b, (width,)).astype(dtype) if b and ckpt.flag(fam.norm_bias) else None, s.eps)
     return project(ckpt, h.astype(dtype, copy=False), s)  # (B, n, d): ELECTRA's and ALBERT's map to the hidden size
-
-
-def word_width(ckpt: Checkpoint, width: int) -> int:
-    """The word embeddings' width: `width` (the embeddings'), or the family's project_in width key (OPT's
-    word_embed_proj_dim) when config.json sets it."""
-    key = ckpt.family.project_in[1] if ckpt.family.project_in is not None else None
-    value = None if key is None else ckpt.config.get(key)
-    return width if value is None else int(value)
-
-
-def scaled_words(ckpt: Checkpoint, h: np.ndarray, s: Shapes) -> np.ndarray:
-    """The word embeddings (B, n, e) as the layers take them (B, n, d): through project_in (no bias) when
-    their width e is not the hidden size d (OPT), × the embedding multiplier (Granite)."""
-    fam, e = ckpt.family, h.shape[-1]
-    if fam.project_in is not None and e != s.hidden:
-        w, _ = Layer(ckpt, 0, s, h.dtype, at="").linear(fam.project_in[0], e, s.hidden, False)  # (e, d)
-        h = h @ w
-    if fam.embed_multiplier is not None:
-        h *= h.dtype.type(fam.setting(ckpt.config, fam.embed_multiplier))
-    return h
-
-
-def residual_factor(ckpt: Checkpoint) -> float | None:
-    """The factor on each sublayer's output before the residual add (Granite's residual_multiplier), or None."""
-    fam = ckpt.family
-    return None if fam.residual_multiplier is None else float(fam.setting(ckpt.config, fam.residual_multiplier))
-
-
-def project_out(ckpt: Checkpoint, h: np.ndarray, s: Shapes) -> np.ndarray:
-    """The last hidden state (B, n, d) as the LM head reads it: through the family's project_out (no bias) back to
-    the word embeddings' width e when e ≠ d (OPT-350m), else h as it is."""
-    fam = ckpt.family
-    width = word_width(ckpt, embedding_width(ckpt, s))
-    if fam.project_out is None or width == s.hidden:
-        return h
-    w, _ = Layer(ckpt, s.layers, s, h.dtype, at="").linear(fam.project_out, s.hidden, width, False)  # (d, e)
-    return h @ w
 
 
 def token_types(table: np.ndarray, types: np.ndarray | None) -> np.ndarray:
