@@ -164,6 +164,14 @@ FIELDS["gemma3"] = (*FIELDS["gemma3_text"], "text_config", "vision_config", "mm_
                     "boi_token_index", "eoi_token_index", "image_token_index")
 FIELDS["roberta"] = FIELDS["bert"]
 FIELDS["xlm-roberta"] = FIELDS["bert"]  # XLMRobertaConfig has BertConfig's fields
+FIELDS["deberta-v2"] = (  # DebertaV2Config's fields, then the keys its modeling file reads with getattr
+    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
+    "hidden_dropout_prob", "attention_probs_dropout_prob", "max_position_embeddings", "type_vocab_size",
+    "initializer_range", "layer_norm_eps", "relative_attention", "max_relative_positions", "pad_token_id",
+    "bos_token_id", "eos_token_id", "position_biased_input", "pos_att_type", "pooler_dropout", "pooler_hidden_act",
+    "legacy", "tie_word_embeddings", "pooler_hidden_size",
+    "position_buckets", "share_att_key", "norm_rel_ebd", "attention_head_size", "embedding_size", "conv_kernel_size",
+    "conv_act", "conv_groups")
 
 # why each remaining field changes nothing attncli computes (maps and hidden states, in eval mode)
 INERT = {
@@ -206,6 +214,10 @@ INERT = {
     "text_config": "gemma3: read as the text model's config, whose keys the family's table lists",
     **{key: "gemma3: the vision tower and image tokens; attncli runs the text tower on text only" for key in (
         "vision_config", "mm_tokens_per_image", "boi_token_index", "eoi_token_index", "image_token_index")},
+    **{key: "the pooler or the MLM head, which attncli does not compute" for key in (
+        "pooler_dropout", "pooler_hidden_act", "pooler_hidden_size", "legacy")},
+    **{key: "read only by DeBERTa's ConvLayer, which conv_kernel_size (refused) switches on" for key in (
+        "conv_act", "conv_groups")},
 }
 
 # fields inert in one family only (the same key changes the numbers of others)
@@ -235,6 +247,9 @@ BAD = {
     "rope_parameters.sliding_attention.rope_type": "proportional",
     "rope_parameters.full_attention.partial_rotary_factor": 0.5,
     "rope_parameters.sliding_attention.partial_rotary_factor": 0.5,
+    "attention_head_size": 16,
+    "embedding_size": 128,
+    "conv_kernel_size": 3,
 }
 # values that change nothing beyond float32 rounding, one per Rounding key
 ROUNDING = {"reorder_and_upcast_attn": True, "pretraining_tp": 2, "slow_but_exact": True}

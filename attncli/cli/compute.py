@@ -45,7 +45,10 @@ EPILOG = (
     "  attncli compute --x samples/two_heads/x.csv --weights samples/two_heads/weights.safetensors --heads 2 "
     "-o map.png\n\n"
     "  attncli compute --x samples/self_attention/x.csv --causal --show output --backend fused  "
-    "# the same numbers as --backend dense, to rounding"
+    "# the same numbers as --backend dense, to rounding\n\n"
+    "  attncli compute --x \"1 0 1 0; 0 2 0 2; 1 1 1 1; 0 1 0 1\" --rel-embeddings \"0.5 0 0 0; 0 0.5 0 0; "
+    "0 0 0.5 0; 0 0 0 0.5\" --position-buckets 2 --max-relative-positions 4 --show scores,weights  "
+    "# DeBERTa's disentangled attention: c2p and p2c over log-bucketed i − j"
 )
 
 

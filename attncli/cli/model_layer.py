@@ -11,7 +11,8 @@ from attncli.errors import AttnError
 
 # options the model decides: giving one as well is a contradiction, not an override
 FROM_MODEL = ("wq", "wk", "wv", "wo", "bq", "bk", "bv", "bo", "heads", "kv_heads", "rope", "alibi", "causal",
-              "window", "scale", "pe", "q_norm", "k_norm", "rope_dim", "sinks")
+              "window", "scale", "pe", "q_norm", "k_norm", "rope_dim", "sinks", "rel_embeddings",
+              "position_buckets", "max_relative_positions")
 
 
 def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[str, Any]:

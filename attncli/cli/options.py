@@ -238,6 +238,20 @@ START_POS = Annotated[int, _opt("Position of the first token for RoPE (e.g. a KV
 ALIBI = Annotated[bool, _opt("ALiBi: add −m_h·|i − j| to head h's scores (−m_h·(i − j) with --causal), "
                              "m_h = 2^(−8h/N) (for N not a power of two, the ALiBi paper's and BLOOM's slopes). "
                              "e.g. --alibi --heads 8", POS, "--alibi")]
+REL_EMBEDDINGS = Annotated[str | None, _opt(
+    "Disentangled attention (DeBERTa): a SOURCE holding the relative position table R, 2k × d_model (2k × d_k "
+    "without --wq/--wk), projected as keys K_r = R·W_K + b_K and queries Q_r = R·W_Q + b_Q; adds q_i·K_r[c(i, j)] "
+    "(c2p) and k_j·Q_r[c(j, i)] (p2c) to the scores, c = clamp(δ + k, 0, 2k − 1), scale 1/√(d_k·(1 + terms)). "
+    "e.g. --rel-embeddings rel.npy", POS, "--rel-embeddings")]
+POS_ATT_TYPE = Annotated[str, _opt("The position terms --rel-embeddings adds: c2p, p2c or both. "
+                                   "e.g. --pos-att-type c2p", POS, "--pos-att-type", show_default=True)]
+POSITION_BUCKETS = Annotated[int, _opt(
+    "Log buckets b of the relative positions δ = i − j for --rel-embeddings (0: none): |δ| < b/2 stays, longer "
+    "distances share buckets up to --max-relative-positions. e.g. --position-buckets 256", POS,
+    "--position-buckets", show_default=True)]
+MAX_RELATIVE_POSITIONS = Annotated[int, _opt(
+    "M of the log buckets: the distance that reaches the last bucket. e.g. --max-relative-positions 512", POS,
+    "--max-relative-positions", show_default=True)]
 
 # ---- layout and numbers -------------------------------------------------------------------------
 LAYOUT = Annotated[Layout, _opt("rows: tokens are rows (papers, PyTorch). cols: tokens are columns, the lecture "

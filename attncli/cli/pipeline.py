@@ -31,7 +31,7 @@ from attncli.core.attend import Context, attend_heads, rows_text  # noqa: F401 -
 from attncli.core.heads import WeightShapeError
 from attncli.core.inputs import from_qkv, from_tokens
 from attncli.core.result import AttentionResult, user_view
-from attncli.core.spec import Graph, Plan, QKNorm, Rope, Spec, Window2d
+from attncli.core.spec import Disentangled, Graph, Plan, QKNorm, Rope, Spec, Window2d
 from attncli.core.steps import Tracer
 from attncli.core.validate import (
     as_real,
@@ -92,6 +92,7 @@ DEFAULTS: dict[str, Any] = {  # every keyword of compute_attention, by the comma
     "allow_nonfinite": False, "trace": False, "need": None, "block_rows": None, "threads": None,
     "memory_limit": None, "stream_maps": None, "torch_weights": False, "backend": "auto", "spec": None,
     "q_norm": None, "k_norm": None, "qk_norm_eps": 1e-6, "qk_norm": None, "rope_dim": None, "sinks": None,
+    "rel_embeddings": None, "pos_att_type": "c2p,p2c", "position_buckets": 0, "max_relative_positions": 0,
 }
 MATRICES = ("q", "k", "v", "x_kv", "wq", "wk", "wv", "wo", "w_score", "wa_q", "wa_k")  # transposed in cols layout
 
@@ -120,6 +121,8 @@ def compute_attention(q: np.ndarray | None = None, k: np.ndarray | None = None, 
     _positions(o, ft, tr)  # X (+ PE), recorded as explain shows them
     qh, kh, vh, batched = _heads(o, tr)  # Q, K, V as (B, H, n, d)
     spec = o["spec"] if o["spec"] is not None else spec_of(o)
+    if o["spec"] is None:
+        spec = spec.replace(disentangled=_disentangled(o, qh.shape[1], kh.shape[1], ft))
     plan = Plan(need=o["need"], backend="trace" if o["trace"] else o["backend"], dtype=str(ft),
                 block_rows=o["block_rows"], threads=o["threads"], memory_limit=o["memory_limit"],
                 stream_maps=o["stream_maps"], allow_nonfinite=o["allow_nonfinite"])
@@ -150,9 +153,9 @@ def rows_problem(kw: dict[str, Any]) -> tuple[dict[str, Any], Callable[..., Atte
     if kw.get("layout", "rows") != "cols":
         return kw, compute_attention
     rows = {**kw, "layout": "rows"}
-    for name in (*MATRICES, "x", "bias", "mask", "adjacency", "pe"):
+    for name in (*MATRICES, "x", "bias", "mask", "adjacency", "pe", "rel_embeddings"):
         a = kw.get(name)
-        if a is None or isinstance(a, str):
+        if a is None or isinstance(a, (str, Disentangled)):  # a model layer's terms (--config) are rows already
             continue
         rows[name] = [to_rows(np.asarray(m)) for m in a] if isinstance(a, (list, tuple)) and name in MATRICES \
             else to_rows(np.asarray(a))
@@ -347,6 +350,38 @@ def _qk_norm(o: dict[str, Any]) -> QKNorm | None:
         raise AttnError(f"{param('spec.qk_norm.' + given)} normalizes one side only: give "
                         f"{param('spec.qk_norm.' + missing)} too (a vector of ones leaves that side's scale as is)")
     return QKNorm(o["q_norm"], o["k_norm"], o["qk_norm_eps"])
+
+
+def _disentangled(o: dict[str, Any], heads: int, kv_heads: int, ft: np.dtype) -> Disentangled | None:
+    """--rel-embeddings R (2k × d_model) projected by the layer's W_Q, W_K (+ biases) into Q_r and K_r per head
+    (as DeBERTa's share_att_key), or R itself as both when Q and K are not projected here; with --pos-att-type,
+    --position-buckets and --max-relative-positions. A Disentangled given whole (a model layer's, from --config)
+    stays as it is."""
+    table = o["rel_embeddings"]
+    if isinstance(table, Disentangled):
+        return table
+    if table is None:
+        if o["position_buckets"] or o["max_relative_positions"] or o["pos_att_type"] != "c2p,p2c":
+            raise AttnError("--pos-att-type, --position-buckets and --max-relative-positions set disentangled "
+                            "attention's terms: give the relative position table with --rel-embeddings")
+        return None
+    r = as_real(np.asarray(table), "--rel-embeddings").astype(ft, copy=False)
+    if not o["allow_nonfinite"]:
+        check_finite(r, "--rel-embeddings")
+    r = to_rows(r) if o["layout"] == "cols" else r
+    check_ndim(r, "--rel-embeddings", (2,), "2k × d_model (the relative positions' rows)")
+    if r.shape[0] < 2 or r.shape[0] % 2:
+        raise AttnError(f"--rel-embeddings has {r.shape[0]} rows; it takes 2k rows, one per relative position "
+                        "−k … k − 1 (after the shift by k)")
+    pos_query = pos_key = r  # Q and K given directly: R is 2k × d_k, shared by every head
+    if o["x"] is not None:  # R goes through what X goes through: the projections, or the split into heads
+        if r.shape[-1] != o["x"].shape[-1]:
+            raise AttnError(f"--rel-embeddings has {r.shape[-1]} columns; the tokens (--x) have {o['x'].shape[-1]}: "
+                            "give one row per relative position with d_model features")
+        pq, pk, _, _, _, _ = from_tokens(r, None, o["wq"], o["wk"], o["wv"], o["bq"], o["bk"], o["bv"], o["heads"],
+                                         o["kv_heads"])  # (1, H, 2k, d_k), (1, G, 2k, d_k)
+        pos_query, pos_key = pq[0], np.repeat(pk[0], heads // kv_heads, axis=0)  # K_r per query head
+    return Disentangled(o["pos_att_type"], pos_key, pos_query, o["position_buckets"], o["max_relative_positions"])
 
 
 def _rope(o: dict[str, Any]) -> Rope | None:

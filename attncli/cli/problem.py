@@ -52,6 +52,8 @@ ATTENTION_OPTIONS: list[tuple[str, Any, Any]] = [
     ("pe", opt.PE, None), ("pe_base", opt.PE_BASE, 10000.0), ("pe_layout", opt.PE_LAYOUT, opt.PeLayout.interleaved),
     ("rope", opt.ROPE, False), ("rope_base", opt.ROPE_BASE, 10000.0), ("rope_dim", opt.ROPE_DIM, None),
     ("rope_layout", opt.ROPE_LAYOUT, opt.RopeLayout.half), ("start_pos", opt.START_POS, 0), ("alibi", opt.ALIBI, False),
+    ("rel_embeddings", opt.REL_EMBEDDINGS, None), ("pos_att_type", opt.POS_ATT_TYPE, "c2p,p2c"),
+    ("position_buckets", opt.POSITION_BUCKETS, 0), ("max_relative_positions", opt.MAX_RELATIVE_POSITIONS, 0),
     ("layout", opt.LAYOUT, opt.Layout.rows), ("dtype", opt.DTYPE, opt.DType.auto),
     ("allow_nonfinite", opt.ALLOW_NONFINITE, False),
 ]
@@ -59,10 +61,11 @@ ATTENTION_NAMES = [name for name, _, _ in ATTENTION_OPTIONS]
 # options whose values are SOURCEs (paths are taken relative to the problem file)
 PATH_OPTIONS = {"x", "x_kv", "image", "q", "k", "v", "tokens", "ids", "embeddings", "vocab", "labels", "wq", "wk",
                 "wv", "bq", "bk", "bv", "wo", "bo", "weights", "w_score", "wa_q", "wa_k", "va", "sinks", "mask",
-                "bias", "adjacency", "edges", "pe", "expected", "tokenizer", "config", "q_norm", "k_norm"}
+                "bias", "adjacency", "edges", "pe", "expected", "tokenizer", "config", "q_norm", "k_norm",
+                "rel_embeddings"}
 # inputs whose orientation the layout decides: a problem file holding any of them is written in one layout
 MATRIX_KEYS = {"x", "x_kv", "q", "k", "v", "wq", "wk", "wv", "wo", "weights", "w_score", "wa_q", "wa_k", "mask",
-               "bias", "adjacency", "pe", "expected"}
+               "bias", "adjacency", "pe", "expected", "rel_embeddings"}
 LIST_AS_TEXT = {"key_lens", "query_lens", "window"}  # [5, 3] -> "5,3"; [2, 0] -> "2:0" for window
 # keys some computing command takes: a problem file may hold them all, each command uses its own
 COMMAND_KEYS = {"show", "fmt", "output", "precision", "what", "atol", "rtol", "decimals", "expected", "diagnose",

@@ -13,12 +13,12 @@ ARRAY_OPTIONS = {  # attention() keyword -> option
     "x": "--x", "x_kv": "--x-kv", "image": "--image", "q": "--q", "k": "--k", "v": "--v",
     "wo": "--wo", "bo": "--bo", "mask": "--mask", "bias": "--bias", "w_score": "--w-score",
     "wa_q": "--wa-q", "wa_k": "--wa-k", "va": "--va", "sinks": "--sinks", "adjacency": "--adjacency",
-    "q_norm": "--q-norm", "k_norm": "--k-norm",
+    "q_norm": "--q-norm", "k_norm": "--k-norm", "rel_embeddings": "--rel-embeddings",
 }
 REPEATABLE = {"wq": "--wq", "wk": "--wk", "wv": "--wv", "bq": "--bq", "bk": "--bk", "bv": "--bv"}
 PLAIN = ("heads", "kv_heads", "scale", "temperature", "softcap", "qk_norm_eps", "causal", "window", "mask_invert",
          "undirected", "self_loops", "window2d", "pe_base", "rope", "rope_base", "rope_dim", "start_pos", "alibi",
-         "allow_nonfinite")
+         "allow_nonfinite", "pos_att_type", "position_buckets", "max_relative_positions")
 CHOICES = ("score", "normalize", "empty_rows", "layout", "dtype", "pe_layout", "rope_layout")
 
 

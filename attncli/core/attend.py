@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from attncli.core import disentangled as dis
 from attncli.core import heads as hd
 from attncli.core import masks as mk
 from attncli.core import positions as pos
@@ -114,13 +115,18 @@ def attend_heads(qh: np.ndarray, kh: np.ndarray, vh: np.ndarray, spec: Spec, pla
         check_finite(spec.bias.astype(ctx.ft, copy=False), param("spec.bias"), allow_neg_inf=True)
     m = mk.combine((B, H, n_q, n_k), spec, dtype=ctx.ft)
     s_scale = default_scale(spec.score, d_k) if spec.scale is None else float(spec.scale)
+    if spec.disentangled is not None and spec.scale is None:  # DeBERTa: 1/√(d_k·(1 + position terms))
+        s_scale = dis.default_scale(spec.disentangled, d_k)
     r = H // G  # query heads per kv head
+    given = spec.scale is not None or spec.disentangled is not None  # not the plain 1/√d_k
     kern = Kernel(qg=qh.reshape(B, G, r, n_q, d_q), kh=kh, vh=vh,  # qg: (B, G, r, n_q, d_q)
                   params={name: _per_head(a, name, H, G, r) for name, a in params.items()},
-                  score=spec.score, scale=s_scale, scale_given=spec.scale is not None, softcap=spec.softcap,
+                  score=spec.score, scale=s_scale, scale_given=given, softcap=spec.softcap,
                   temperature=spec.temperature, alibi=spec.alibi, causal=spec.causal, masks=m,
                   normalize=spec.normalize, over_queries=spec.normalize_over == "queries",
                   check_overflow=not plan.allow_nonfinite, sinks=_sinks(spec, H, ctx.ft))
+    if spec.disentangled is not None:
+        kern.rel = dis.Terms(spec.disentangled, kern.qg, kh)
     got, sinks = _compute(kern, spec, plan, ctx)
     return _finish(qh, kh, vh, got, sinks, kern, spec, plan, ctx)
 
@@ -276,7 +282,8 @@ def meta(kern: Kernel, spec: Spec, ft: np.dtype, described: dict, empty_list: li
                   "bias": False, "graph": None, "window2d": None, **described},
         "positions": {"pe": None,
                       "rope": None if rope is None else _rope_meta(rope),
-                      "alibi": spec.alibi},
+                      "alibi": spec.alibi,
+                      **({} if spec.disentangled is None else {"disentangled": _disentangled_meta(spec)})},
         "empty_rows": {"policy": spec.empty_rows, "rows": [list(r_) for r_ in empty_list]},
         **({} if spec.qk_norm is None else {"qk_norm": {"eps": spec.qk_norm.eps,
                                                          "q": spec.qk_norm.q.tolist(), "k": spec.qk_norm.k.tolist()}}),
@@ -293,6 +300,13 @@ def _rope_meta(rope: Rope) -> dict[str, Any]:
     if rope.attention_factor != 1.0:
         out["attention_factor"] = rope.attention_factor
     return out
+
+
+def _disentangled_meta(spec: Spec) -> dict[str, Any]:
+    """DeBERTa's position terms for the result's meta: which, the table's span k and the buckets."""
+    d = spec.disentangled
+    return {"kinds": list(d.kinds), "span": d.span, "buckets": d.buckets,  # type: ignore[union-attr]
+            "max_position": d.max_position}  # type: ignore[union-attr]
 
 
 def rows_text(rows: list[tuple[int, int, int]], limit: int = 5) -> str:

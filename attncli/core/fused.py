@@ -55,6 +55,7 @@ def eligible(k: Kernel) -> bool:
     """The fused kernel computes this: softmax (with or without sinks) over scaled or dot scores, nothing added to
     them, finite inputs."""
     return (k.normalize == "softmax" and k.score in ("scaled", "dot") and k.softcap is None and not k.alibi
+            and k.rel is None
             and not k.masks.bias_parts and not k.over_queries and k.check_overflow)
 
 

@@ -60,8 +60,9 @@ class Kernel(Record):
     fuse_scale: bool = False  # scale Q (n_q × d) instead of S (n_q × n_k): one pass less, ~1 ulp apart
     check_overflow: bool = True  # finite inputs must give finite scores (off with plan.allow_nonfinite)
     sinks: np.ndarray | None = None  # (H,) attention sinks' logits, in the compute dtype (normalize.softmax_sinks_rows)
+    rel: Any = None  # disentangled.Terms: DeBERTa's c2p + p2c, added to the raw scores (None: none)
     _fields = ("qg", "kh", "vh", "params", "score", "scale", "scale_given", "softcap", "temperature", "alibi",
-               "causal", "masks", "normalize", "over_queries", "fuse_scale", "check_overflow", "sinks")
+               "causal", "masks", "normalize", "over_queries", "fuse_scale", "check_overflow", "sinks", "rel")
 
     def __init__(self, qg: np.ndarray, kh: np.ndarray, vh: np.ndarray, params: dict[str, np.ndarray], score: str,
                  scale: float, scale_given: bool, softcap: float | None, temperature: float, alibi: bool,
@@ -72,6 +73,7 @@ class Kernel(Record):
         self.alibi, self.causal, self.masks, self.normalize = alibi, causal, masks, normalize
         self.over_queries, self.fuse_scale, self.check_overflow = over_queries, fuse_scale, check_overflow
         self.sinks = sinks
+        self.rel = None
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -136,6 +138,12 @@ class Kernel(Record):
                 tr.add("scale_sqrt", s, "map", d_k=self.kh.shape[3])
             else:
                 tr.add("scale", s, "map", scale=self.scale)
+        if self.rel is not None:  # DeBERTa: S = (q·k + c2p + p2c)·scale
+            pos_terms = self.rel.block(i0, i1, j0, j1)  # (B, H, rows, keys)
+            if self.scale != 1.0:
+                pos_terms *= ft.type(self.scale)
+            s = s + pos_terms
+            tr.add("disentangled", s, "map")
         if self.softcap is not None:
             s = ft.type(self.softcap) * np.tanh(s / ft.type(self.softcap))
             tr.add("softcap", s, "map", c=self.softcap)

@@ -77,7 +77,8 @@ def plain(kw: Kwargs) -> bool:
     """A problem `tail` can recompute: S = Q·Kᵀ·scale, boolean masks, a normalizer; nothing added to S."""
     spec = spec_of(kw)
     return (spec.score in ("scaled", "dot") and spec.softcap is None and spec.temperature == 1.0 and not spec.alibi
-            and spec.bias is None and spec.graph is None and spec.window2d is None and kw.get("image") is None
+            and spec.bias is None and spec.disentangled is None
+            and spec.graph is None and spec.window2d is None and kw.get("image") is None
             and not kw.get("allow_nonfinite") and spec.empty_rows == "zero")
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from attncli.core.disentangled import Disentangled
 from attncli.core.masks import as_bool_mask
 from attncli.core.normalize import NORMALIZERS
 from attncli.core.positions import ROPE_LAYOUTS
@@ -220,7 +221,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
     "normalize": "softmax", "normalize_over": "keys", "temperature": 1.0, "softcap": None,
     "causal": False, "window": None, "key_lens": None, "query_lens": None, "mask": None, "graph": None,
     "window2d": None, "rope": None, "alibi": False, "bias": None, "empty_rows": "zero", "qk_norm": None,
-    "sinks": None,
+    "sinks": None, "disentangled": None,
 }
 
 
@@ -243,6 +244,8 @@ class Spec(Value):
     sinks: attention sinks (gpt-oss), one logit s_h per head (H,) that joins each row's softmax denominator:
     A_ij = exp(S_ij − m) / (exp(s_h − m) + Σ_j' exp(S_ij' − m)), m = max(max_j' S_ij', s_h) (softmax only; a
     row with every key masked is all 0: its weight is on the sink). softmax1 is a sink at logit 0.
+    disentangled: DeBERTa's relative-position terms (core/disentangled.py), added to the score before the scale:
+    S = (q_i·k_j + q_i·K_r[c(i, j)] + k_j·Q_r[c′(j, i)])·scale, scale 1/√(d_k·(1 + terms)) unless given.
     """
 
     score: str
@@ -268,6 +271,7 @@ class Spec(Value):
     empty_rows: str
     qk_norm: QKNorm | None
     sinks: np.ndarray | None
+    disentangled: Disentangled | None
     _fields = tuple(SPEC_DEFAULTS)
     _defaults = SPEC_DEFAULTS
 
@@ -278,7 +282,8 @@ class Spec(Value):
                  query_lens: Sequence[int] | None = None, mask: Any = None, graph: Graph | Mapping | None = None,
                  window2d: Window2d | Mapping | None = None, rope: Rope | Mapping | bool | None = None,
                  alibi: bool = False, bias: Any = None, empty_rows: str = "zero",
-                 qk_norm: QKNorm | Mapping | None = None, sinks: Any = None) -> None:
+                 qk_norm: QKNorm | Mapping | None = None, sinks: Any = None,
+                 disentangled: Disentangled | Mapping | None = None) -> None:
         va = frozen_array(va, "spec.va")
         if va is not None and va.ndim == 0:
             va = frozen_array(va.reshape(1), "spec.va")  # h = 1
@@ -298,7 +303,8 @@ class Spec(Value):
             rope=Rope() if rope is True else (None if rope is False else _part(rope, Rope, "spec.rope")),
             alibi=flag(alibi, "spec.alibi"), bias=_bias(bias),
             empty_rows=choice(empty_rows, EMPTY_ROWS, "spec.empty_rows"),
-            qk_norm=_part(qk_norm, QKNorm, "spec.qk_norm"), sinks=_sinks(sinks))
+            qk_norm=_part(qk_norm, QKNorm, "spec.qk_norm"), sinks=_sinks(sinks),
+            disentangled=_part(disentangled, Disentangled, "spec.disentangled"))
         if self.sinks is not None and (self.normalize != "softmax" or self.normalize_over != "keys"):
             raise AttnError(f"{param('spec.sinks')} join a softmax's denominator over the keys; got "
                             f"{param('spec.normalize')} {self.normalize} over the {self.normalize_over}: use softmax "
@@ -335,4 +341,5 @@ def _part(value: Any, kind: type, name: str) -> Any:
 
 from attncli.core.plan import BACKENDS, DTYPES, Plan  # noqa: E402 - Spec and Plan come together (the plan after)
 
-__all__ = ["Spec", "Rope", "QKNorm", "Graph", "Window2d", "Plan", "BACKENDS", "DTYPES", "EMPTY_ROWS", "NORMALIZE_OVER"]
+__all__ = ["Spec", "Rope", "QKNorm", "Graph", "Window2d", "Disentangled", "Plan", "BACKENDS", "DTYPES",
+           "EMPTY_ROWS", "NORMALIZE_OVER"]

@@ -54,6 +54,7 @@ FORMULAS: dict[str, tuple[str, str]] = {
     "softcap": ("soft-capped", "S ← {c:g}·tanh({src} / {c:g})"),
     "bias": ("bias added", "S ← {src} + bias"),
     "alibi": ("ALiBi added", "S ← {src} − m_h·|i − j|"),
+    "disentangled": ("relative positions added", "S ← {src} + (q_i·K_r[c(i, j)] + k_j·Q_r[c′(j, i)])·scale"),
     "masked": ("masked", "S ← {src} with −∞ where masked ({masks})"),
     "temperature": ("tempered", "S ← {src} / {t:g}"),
     "a_softmax": ("attention weights", "A = softmax(S) over each row"),
@@ -70,7 +71,7 @@ FORMULAS: dict[str, tuple[str, str]] = {
     "output_concat": ("output", "O = concat(head_1, …, head_N)"),
 }
 # the steps that change S on its way from qk to the scores (their formulas start from {src})
-TOWARDS_SCORES = ("scale", "scale_sqrt", "softcap", "bias", "alibi", "masked", "temperature")
+TOWARDS_SCORES = ("scale", "scale_sqrt", "disentangled", "softcap", "bias", "alibi", "masked", "temperature")
 # which array of the vocabulary (attncli/vocabulary.py) a step computes; the last step of each chain is that array
 # (x after + PE, q and k after RoPE, the scores after the last of TOWARDS_SCORES), the ones before lead towards it
 ARRAY_OF: dict[str, str] = {

@@ -106,6 +106,19 @@ class Moe:
 
 
 @dataclass(frozen=True)
+class Relative:
+    """Where DeBERTa's disentangled attention keeps its tensors (models/relative.py reads them): the relative
+    position embeddings (2k, d) and their LayerNorm (weight, bias), both the model's own (no layer prefix); and,
+    relative to the layer, the projections of those positions as keys (c2p) and queries (p2c) when the layer
+    does not share its own W_K, W_Q with them (share_att_key false)."""
+
+    table: str
+    norm: tuple[str, str | None]
+    pos_key: str
+    pos_query: str
+
+
+@dataclass(frozen=True)
 class Family:
     name: str
     source: str  # the transformers modeling file whose numbers this family reproduces
@@ -222,6 +235,12 @@ class Family:
     # RoPE's settings when config.json has neither rope_parameters nor rope_scaling (gpt-oss: the config class's
     # __post_init__ writes its YaRN defaults), as a rope_parameters object; None: the default RoPE
     rope_default: dict[str, Any] | None = None
+    # the config key, and its value when absent, that says whether the learned position table is added (DeBERTa's
+    # position_biased_input); None: it is added whenever the family has one
+    position_key: tuple[str, bool] | None = None
+    # disentangled attention's tensors (DeBERTa; models/relative.py): relative-position scores c2p and p2c added
+    # to each layer's, over the scale the family's `scale` rule gives; None: none
+    relative: Relative | None = None
     # ---- issue 22 (Phi-3, OPT, Granite): each default keeps the families above as they were
     # whether the norms sit before (True) or after (False) each sublayer, from config.json (OPT's
     # do_layer_norm_before), instead of norm_at; and whether final_norm applies (OPT's); None: norm_at / always

@@ -38,6 +38,7 @@ from attncli.models.factorized import embedding_width, project
 from attncli.models.family import Family
 from attncli.models.ops import gelu_, layer_norm
 from attncli.models.projections import project_out, residual_factor, scaled_words, word_width
+from attncli.models.relative import layer_terms
 from attncli.models.weights import Layer, Shapes, activation, mlp_weights, qkv_weights, shapes, split_fused
 
 # ---------------------------------------------------------------- the pass
@@ -76,7 +77,7 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype, ty
     if fam.embed_scale:  # Gemma: × √d, √d rounded to the model's dtype first (hidden_size**0.5 as a tensor)
         h *= dtype.type(s.hidden ** 0.5)
     n = ids.shape[1]
-    if fam.position is not None:
+    if fam.position is not None and (fam.position_key is None or rules.flag(ckpt.config, *fam.position_key)):
         table = ckpt.tensor(fam.position)
         rows = fam.position_ids(ckpt.config, ids)  # (B, n): the row of the position table each token takes
         start = int(fam.position_ids(ckpt.config, np.full((1, 1), -1))[0, 0])  # the first token's row
@@ -176,7 +177,8 @@ def attention_kwargs(spec: Spec) -> dict:
 
 def layer_weights(layer: Layer, n: int) -> dict:
     """Layer i's self-attention for n tokens as attncli.core.attention keywords: W_Q, W_K, W_V, W_O and biases
-    (in × out), heads, kv heads, and its settings (layer_spec)."""
+    (in × out), heads, kv heads, and its settings (layer_spec); DeBERTa's relative-position terms as
+    `rel_embeddings` (a core Disentangled)."""
     fam, s = layer.ckpt.family, layer.s
     rms = fam.norm_kind in ("rms", "rms_offset") and fam.qk_norm_bias is None
     if layer.has_qk_norm() and not (rms and fam.qk_norm_over == "head"):
@@ -201,8 +203,11 @@ def layer_weights(layer: Layer, n: int) -> dict:
         if fam.norm_kind == "rms_offset":  # Gemma's (1 + w), rounded to the dtype as its norm computes it
             nq, nk = ((w + layer.dtype.type(1)).astype(layer.dtype) for w in (nq, nk))
         spec = spec.replace(qk_norm=QKNorm(nq, nk, s.eps))
-    return dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=s.heads, kv_heads=s.kv_heads,
-                **attention_kwargs(spec))
+    out = dict(wq=wq, wk=wk, wv=wv, wo=wo, bq=bq, bk=bk, bv=bv, bo=bo, heads=s.heads, kv_heads=s.kv_heads,
+               **attention_kwargs(spec))
+    if fam.relative is not None:  # DeBERTa: the layer's c2p/p2c terms, whole (compute's rel_embeddings takes them)
+        out["rel_embeddings"] = layer_terms(layer)
+    return out
 
 
 # ---------------------------------------------------------------- the pass, a layer at a time
@@ -279,7 +284,9 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     rows.run(project)
     q, k, v = heads_of(ys, fam.fused_layout if fam.fused_qkv else None, B, n, s)  # (B, H, n, hd), (B, G, n, hd) ×2
     spec = layer_spec(layer.ckpt, layer.i, s, n)
-    if keep:  # q as the model has it, the scale applied to the scores (which are kept)
+    if fam.relative is not None:  # DeBERTa: c2p and p2c from this layer's projections of the relative positions
+        spec = spec.replace(disentangled=layer_terms(layer))
+    if keep or spec.disentangled is not None:  # q as the model has it, the scale applied to the scores
         scaled = spec
     else:
         q *= ft.type(1 / math.sqrt(s.head_dim) if spec.scale is None else spec.scale)  # no pass over the n × n scores

@@ -25,8 +25,8 @@ from attncli.errors import AttnError, param
 OPTION = "MODEL"
 # the files attncli reads, by huggingface_hub's fnmatch patterns (relative to the repository's root)
 PATTERNS = ["config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json",
-            "special_tokens_map.json", "spm.model", "model.safetensors", "model.safetensors.index.json",
-            "model-*.safetensors"]
+            "special_tokens_map.json", "added_tokens.json", "spm.model", "spiece.model", "tokenizer.model",
+            "model.safetensors", "model.safetensors.index.json", "model-*.safetensors"]
 # owner/name as the Hub spells repository ids (huggingface_hub's validate_repo_id: letters, digits, - _ .)
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")
 INSTALL = "pip install 'attncli[hub]'"

@@ -67,10 +67,17 @@ def _steps(tok) -> list | None:
     return decoder_steps(state) if isinstance(state, dict) else None
 
 
+SPM_FILES = ("spm.model", "spiece.model", "tokenizer.model")  # SentencePiece models: DeBERTa-v3's, T5's, Llama's
+
+
 def _tokenizer(ckpt: Checkpoint, needed: bool):
-    """The checkpoint's tokenizer.json through the `tokenizers` library, or None (when not needed)."""
+    """The checkpoint's tokenizer.json through the `tokenizers` library (or, without one, its SentencePiece model
+    rebuilt as transformers builds it: text/spm.py), or None (when not needed)."""
     path = ckpt.folder / "tokenizer.json"
     if not os.path.isfile(path):
+        spm = next((ckpt.folder / f for f in SPM_FILES if os.path.isfile(ckpt.folder / f)), None)
+        if spm is not None:
+            return _spm_tokenizer(ckpt, spm, needed)
         if needed:
             raise AttnError(f"{OPTION}: {param('text')} needs the model's tokenizer.json, and '{ckpt.folder}' has "
                             f"none; give {param('ids')} instead")
@@ -88,7 +95,43 @@ def _tokenizer(ckpt: Checkpoint, needed: bool):
 
     # read through the one input opener (remembered, so -o never replaces it; capped)
     data = read_input(path, Src(param("tokenizer"), str(path)), cost=TOKENIZER_COST)
-    tok = tokenizer_from_json(data, str(path))._hf
+    return _fits(ckpt, tokenizer_from_json(data, str(path))._hf)
+
+
+def _spm_tokenizer(ckpt: Checkpoint, path, needed: bool):
+    """The SentencePiece model `path` with tokenizer_config.json and special_tokens_map.json beside it (each
+    optional), read here and rebuilt by attncli.text.spm; None when not needed and a package is missing."""
+    from attncli.io._common import Src
+    from attncli.io.files import read_input
+    from attncli.models.checkpoint import _read_json
+    from attncli.text.spm import tokenizer_from_spm
+    from attncli.text.tokenize import TOKENIZER_COST
+
+    if not needed:
+        try:
+            import sentencepiece  # noqa: F401
+            import tokenizers  # noqa: F401
+        except ImportError:
+            return None
+    settings: dict = {}
+    for extra in ("special_tokens_map.json", "tokenizer_config.json"):  # the latter wins, as transformers reads
+        if os.path.isfile(ckpt.folder / extra):
+            found = _read_json(ckpt.folder / extra, extra)
+            settings.update(found if isinstance(found, dict) else {})
+    if os.path.isfile(ckpt.folder / "added_tokens.json"):
+        settings["added_tokens"] = _read_json(ckpt.folder / "added_tokens.json", "added_tokens.json")
+    data = read_input(path, Src(param("tokenizer"), str(path)), cost=TOKENIZER_COST)
+    try:
+        tok = tokenizer_from_spm(data, str(path), settings, ckpt.config.get("model_type"))._hf
+    except AttnError:
+        if needed:
+            raise
+        return None  # ids given: labelled by their numbers when the tokenizer is one attncli does not rebuild
+    return _fits(ckpt, tok)
+
+
+def _fits(ckpt: Checkpoint, tok):
+    """`tok`, refused when it has more tokens than the model's embedding has rows."""
     vocab = tok.get_vocab_size(with_added_tokens=True)
     rows = ckpt.setting("vocab")
     if rows is not None and vocab > int(rows):

@@ -6,13 +6,13 @@ and only the operations it truly adds (docs/models.md, "Adding a family")."""
 from __future__ import annotations
 
 from attncli.models import rules
-from attncli.models.families import decoders, encoders, encoders2, gemma, moe, neox, phi3
+from attncli.models.families import deberta, decoders, encoders, encoders2, gemma, moe, neox, phi3
 from attncli.models.family import COMMON_KEYS, Family, Honoured, Key, Refused, Rounding, json_text
 
 __all__ = ["ARCHITECTURES", "COMMON_KEYS", "FAMILIES", "Family", "Honoured", "Key", "Refused", "Rounding",
            "family_of", "refusal"]
 
-GROUPS = (encoders, decoders, encoders2, neox, gemma, moe, phi3)
+GROUPS = (encoders, decoders, encoders2, neox, gemma, moe, deberta, phi3)
 FAMILIES: dict[str, Family] = {name: fam for group in GROUPS for name, fam in group.FAMILIES.items()}
 
 # architectures (config.json "architectures") -> model_type, for configs that do not say model_type

@@ -44,6 +44,16 @@ For each case in CASES it writes tests/golden/models/<case>/:
                                   settings in config.json.
   tokenizer.json                  a small tokenizer made with the `tokenizers` library, in the style of the
                                   family (WordPiece + "[CLS] $A [SEP]"; byte-level BPE; Metaspace BPE + "<s>").
+                                  The deberta-v2 cases have none: spm.model, a SentencePiece unigram model
+                                  trained on CORPUS with sentencepiece's trainer (needs `sentencepiece` and
+                                  `protobuf` in the torch environment), and tokenizer_config.json, as
+                                  DeBERTa-v3 ships them; their ids come from transformers' AutoTokenizer
+                                  (DebertaV2Tokenizer), and case.json's tokenizer_checks holds more texts with
+                                  the ids it gives; tokenizer_variants, the ids of the same texts under other
+                                  tokenizer_config.json settings. llama_spm is the same with Llama-2's
+                                  tokenizer.model (BPE, byte fallback) and LlamaTokenizer.
+                                  deberta_v3/buckets.npz holds transformers' make_log_bucket_position
+                                  over -1100..1100 at (256, 512) and (8, 64).
   case.json                       what `attncli model` is given and what to expect:
                                     family, class (the transformers class saved), prefix (of the tensor
                                     names), texts (list, or null for an ids case), ids (the unpadded ids of
@@ -178,6 +188,48 @@ def opt_bpe() -> Tokenizer:
                                                        special_tokens=[("</s>", 2)])
     return tok
 
+
+def spm_deberta(folder: Path, tokenizer_config: dict) -> None:
+    """DeBERTa-v3 style: a SentencePiece unigram spm.model trained on CORPUS ([PAD]=0 [CLS]=1 [SEP]=2 [UNK]=3,
+    [MASK] a user-defined piece) and tokenizer_config.json; no tokenizer.json. The normalization rule is
+    "identity" (no 240 KB precompiled NFKC map in the file): transformers' DebertaV2Tokenizer does not read that
+    map (its normalizer is its own: whitespace runs, NFC, right strip)."""
+    import io
+
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(CORPUS), model_writer=model, vocab_size=100, model_type="unigram",
+        hard_vocab_limit=False, character_coverage=1.0, num_threads=1, normalization_rule_name="identity",
+        pad_id=0, pad_piece="[PAD]", bos_id=1, bos_piece="[CLS]", eos_id=2, eos_piece="[SEP]", unk_id=3,
+        unk_piece="[UNK]", user_defined_symbols=["[MASK]"], minloglevel=2)
+    (folder / "spm.model").write_bytes(model.getvalue())
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2, sort_keys=True) + "\n")
+
+
+def spm_llama(folder: Path, tokenizer_config: dict) -> None:
+    """Llama-2 style: a SentencePiece BPE tokenizer.model trained on CORPUS with byte fallback (<unk>=0 <s>=1
+    </s>=2, then the 256 byte pieces <0x00>..<0xFF>) and tokenizer_config.json; no tokenizer.json."""
+    import io
+
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(CORPUS), model_writer=model, vocab_size=330, model_type="bpe",
+        hard_vocab_limit=False, character_coverage=1.0, num_threads=1, normalization_rule_name="identity",
+        byte_fallback=True, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2)
+    (folder / "tokenizer.model").write_bytes(model.getvalue())
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2, sort_keys=True) + "\n")
+
+
+# tokenizers read from a SentencePiece model by transformers (no tokenizer.json): name -> writer(folder, config)
+SPM_TOKENIZERS = {"spm_deberta": spm_deberta, "spm_llama": spm_llama}
+# texts whose ids transformers' tokenizer gives are kept in case.json (tokenizer_checks) for SentencePiece cases
+SPM_CHECKS = ["the cat sat on the mat.", "The  Cat\tsat\n on [MASK] mat!", "  leading and trailing  ",
+              "unknown 猫 characters, déjà vu", "tokens;attend,to:tokens", "[CLS] typed [SEP]", "don't stop",
+              "<s> typed </s> and <unk>", "a [MSK] b", "x[CLS]y<s>z[MASK]w"]
 
 TOKENIZERS = {
     "wordpiece": (wordpiece, {"pad_token": "[PAD]"}),
@@ -916,6 +968,76 @@ CASES: list[dict] = [
 
     # ---- issue 22, deberta: cases of this group below (one section per group keeps merges apart)
     #
+    dict(name="deberta_v3", family="deberta-v2", cls=T.DebertaV2Model, seed=1340, tokenizer="spm_deberta",
+         texts=["the cat sat on the mat and the dog ran in the park."],
+         config=T.DebertaV2Config(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                  intermediate_size=64, max_position_embeddings=64, type_vocab_size=0,
+                                  relative_attention=True, max_relative_positions=-1, position_buckets=8,
+                                  pos_att_type="p2c|c2p", share_att_key=True, norm_rel_ebd="layer_norm",
+                                  position_biased_input=False, layer_norm_eps=1e-7, hidden_act="gelu"),
+         spm_config={"do_lower_case": False, "vocab_type": "spm"}, spm_class="DebertaV2Tokenizer",
+         spm_variants=[{"add_prefix_space": False}, {"do_lower_case": True, "split_by_punct": True,
+                                                      "add_prefix_space": False},
+                       {"mask_token": "[MSK]"}, {"unk_token": "[PAD]"}],
+         notes="DebertaV2Model (no prefix) in DeBERTa-v3's layout: relative_attention, pos_att_type p2c|c2p, "
+               "share_att_key (the positions go through each layer's own query_proj/key_proj, biases "
+               "included), norm_rel_ebd layer_norm (encoder.LayerNorm on encoder.rel_embeddings), "
+               "position_biased_input false (no absolute positions), type_vocab_size 0 (no token types). "
+               "position_buckets 8 with max_relative_positions -1, so max_position_embeddings (64) is M: "
+               "distances |i - j| >= 4 are log-bucketed (the text has 28 tokens), the table has 16 rows. "
+               "Scale 1/sqrt(8 * 3). The tokenizer is a SentencePiece spm.model (unigram, trained on the "
+               "corpus) with tokenizer_config.json {do_lower_case: false, vocab_type: spm} as "
+               "microsoft/deberta-v3-base ships it (no tokenizer.json; the class comes from model_type); "
+               "ids from transformers' DebertaV2Tokenizer. buckets.npz: transformers' "
+               "make_log_bucket_position over -1100..1100 for (256, 512), DeBERTa-v3's, and (8, 64)."),
+    dict(name="deberta_v3_pos_proj", family="deberta-v2", cls=T.DebertaV2ForMaskedLM, seed=1341,
+         tokenizer="spm_deberta",
+         texts=["Attention is all you need, said the model.", "A dog ran!"],
+         config=T.DebertaV2Config(vocab_size=128, hidden_size=36, num_hidden_layers=2, num_attention_heads=3,
+                                  intermediate_size=64, max_position_embeddings=40, type_vocab_size=2,
+                                  relative_attention=True, max_relative_positions=6, pos_att_type=["c2p", "p2c"],
+                                  share_att_key=False, position_biased_input=True, layer_norm_eps=1e-7,
+                                  hidden_act="gelu"),
+         spm_config={"tokenizer_class": "DebertaV2Tokenizer", "do_lower_case": True, "split_by_punct": True},
+         spm_class="DebertaV2Tokenizer",
+         notes="DebertaV2ForMaskedLM (prefix 'deberta.', plus the legacy MLM head lm_predictions.*) with "
+               "share_att_key false: each layer has its own pos_key_proj (c2p) and pos_query_proj (p2c). "
+               "No position_buckets (absent: -1) and max_relative_positions 6: relative positions i - j "
+               "unbucketed, clamped to the 12-row table (rel_embeddings, not normed: norm_rel_ebd absent, "
+               "'none'). position_biased_input true: the absolute position table is added too; "
+               "type_vocab_size 2 (row 0 added). 3 heads of 12. A batch of two texts, right-padded with "
+               "[PAD] = 0. tokenizer_config.json names DebertaV2Tokenizer with do_lower_case and "
+               "split_by_punct."),
+    dict(name="deberta_v2_absolute", family="deberta-v2", cls=T.DebertaV2Model, seed=1342, tokenizer="spm_deberta",
+         texts=["tokens attend to tokens; heads attend to heads."],
+         config=T.DebertaV2Config(vocab_size=128, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                  intermediate_size=64, max_position_embeddings=40, type_vocab_size=0,
+                                  relative_attention=False, pos_att_type=["p2c", "c2p"], layer_norm_eps=1e-7,
+                                  hidden_act="gelu"),
+         spm_config={"do_lower_case": False, "vocab_type": "spm"}, spm_class="DebertaV2Tokenizer",
+         notes="DebertaV2Model with relative_attention false (DebertaV2Config's default): no rel_embeddings, no "
+               "c2p or p2c terms, but pos_att_type [p2c, c2p] still sets the scale to 1/sqrt(16 * 3) "
+               "(DisentangledSelfAttention counts the terms before it looks at relative_attention); "
+               "position_biased_input true (the default): learned absolute positions. share_att_key, "
+               "position_buckets and norm_rel_ebd are absent (nothing reads them without relative "
+               "attention)."),
+    dict(name="llama_spm", family="llama", cls=T.LlamaModel, seed=1343, tokenizer="spm_llama",
+         texts=["every head looks at every token in the text."],
+         config=T.LlamaConfig(vocab_size=384, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0,
+                              max_position_embeddings=64, tie_word_embeddings=False),
+         spm_config={"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": False,
+                     "legacy": False, "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
+                     "pad_token": "</s>"},
+         spm_class="LlamaTokenizer",
+         spm_variants=[{"tokenizer_class": "LlamaTokenizer"},
+                       {"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "legacy": True},
+                       {"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_prefix_space": False},
+                       {"tokenizer_class": "LlamaTokenizer", "add_eos_token": True}],
+         notes="LlamaModel whose tokenizer is a SentencePiece BPE tokenizer.model (byte fallback) with Llama-2's "
+               "tokenizer_config.json (LlamaTokenizer, add_bos_token true, legacy false) and no "
+               "tokenizer.json; ids from transformers' LlamaTokenizer, which builds BPE merges from the "
+               "vocabulary (generate_merges) and puts <s> first."),
 
     # ---- issue 22, predict: cases of this group below (one section per group keeps merges apart)
     # Each saved from its *ForCausalLM / *ForMaskedLM class and run by it (logits=True): expected.npz adds
@@ -1048,7 +1170,9 @@ CASES: list[dict] = [
 # --------------------------------------------------------------------------------------------------------------
 
 
-QK_NAMES = {"query", "key", "q_lin", "k_lin", "q_proj", "k_proj", "c_attn", "query_key_value", "Wqkv", "qkv_proj"}
+QK_NAMES = {"query", "key", "q_lin", "k_lin", "q_proj", "k_proj", "c_attn", "query_key_value", "Wqkv",
+            "query_proj", "key_proj", "pos_key_proj", "pos_query_proj",
+            "qkv_proj"}
 
 
 def redraw(model: torch.nn.Module, seed: int, embed_std: float = 1.0) -> None:
@@ -1131,6 +1255,23 @@ def check_tie(model: torch.nn.Module, ids: np.ndarray, experts: list[int]) -> No
     assert any(seen), f"no token's top-k among the tied experts {experts} differs from lowest-index-first"
 
 
+def spm_variants(folder: Path, variants: list[dict]) -> list:
+    """[tokenizer_config.json, [[text, ids], ...]] for each variant of the case's tokenizer_config.json: the same
+    SentencePiece model and config.json in a scratch folder, ids from transformers' AutoTokenizer."""
+    import tempfile
+
+    out = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in ("config.json", "spm.model", "tokenizer.model"):
+            if (folder / name).is_file():
+                shutil.copy(folder / name, Path(scratch) / name)
+        for variant in variants:
+            (Path(scratch) / "tokenizer_config.json").write_text(json.dumps(variant))
+            hf = transformers.AutoTokenizer.from_pretrained(scratch)
+            out.append([variant, [[t, hf(t)["input_ids"]] for t in SPM_CHECKS]])
+    return out
+
+
 def tensor_names(path: Path) -> dict[str, tuple[list[int], str]]:
     with safe_open(str(path), "np") as f:
         return {k: (f.get_slice(k).get_shape(), f.get_slice(k).get_dtype()) for k in f.keys()}
@@ -1138,9 +1279,14 @@ def tensor_names(path: Path) -> dict[str, tuple[list[int], str]]:
 
 def encode(c: dict, folder: Path) -> tuple[np.ndarray, np.ndarray, list[list[int]], list[str]]:
     """input_ids, attention_mask (B, n) from transformers' tokenizer, checked against tokenizers' encode."""
-    path = folder / "tokenizer.json"
-    backend = Tokenizer.from_file(str(path))
-    hf = transformers.PreTrainedTokenizerFast(tokenizer_file=str(path), **TOKENIZERS[c["tokenizer"]][1])
+    if c["tokenizer"] in SPM_TOKENIZERS:  # transformers' own class for the folder (AutoTokenizer), its backend
+        hf = transformers.AutoTokenizer.from_pretrained(folder)
+        assert type(hf).__name__ == c["spm_class"], type(hf)
+        backend = hf.backend_tokenizer
+    else:
+        path = folder / "tokenizer.json"
+        backend = Tokenizer.from_file(str(path))
+        hf = transformers.PreTrainedTokenizerFast(tokenizer_file=str(path), **TOKENIZERS[c["tokenizer"]][1])
     if c.get("pairs"):  # sentence pairs (predict's cases): ids and token types as the pair template says
         pairs = list(zip(c["texts"], c["pairs"], strict=True))
         encs = [backend.encode(a, b, add_special_tokens=True) for a, b in pairs]
@@ -1299,7 +1445,7 @@ def capture_seen(folder: Path, family: str, ids: np.ndarray, mask: np.ndarray, a
 
 
 def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windows: list[int | None],
-               sinks: bool = False) -> None:
+               sinks: bool = False, valid_rows_only: bool = False) -> None:
     L, B, H, n, _ = att.shape
     if sinks:  # attention sinks take the rest of each row
         assert np.all(att.sum(-1) <= 1.0 + 1e-6) and np.any(att.sum(-1) < 0.9), f"{name}: the sinks take no share"
@@ -1316,10 +1462,11 @@ def check_maps(name: str, att: np.ndarray, mask: np.ndarray, causal: bool, windo
         elif window is not None:
             blocked |= (j <= i - window)[None]
         for b in range(B):
-            seen = ~blocked[b].all(-1)  # query rows with a key to see (not: a padded row outside every window)
-            assert np.all(att[layer, b][:, blocked[b] & seen[:, None]] == 0.0), \
-                f"{name}: a masked entry is not exactly 0"
-            assert np.all(att[layer, b][:, ~blocked[b]] > 0.0), f"{name}: an allowed entry is 0 (masked?)"
+            rows = slice(0, int(mask[b].sum()) if valid_rows_only else n)  # deberta: padded rows masked whole
+            seen = ~blocked[b][rows].all(-1)  # query rows with a key to see (not: a padded row outside every window)
+            got = att[layer, b][:, rows]
+            assert np.all(got[:, blocked[b][rows] & seen[:, None]] == 0.0), f"{name}: a masked entry is not exactly 0"
+            assert np.all(got[:, ~blocked[b][rows]] > 0.0), f"{name}: an allowed entry is 0 (masked?)"
 
 
 def fp8_quantize(model: torch.nn.Module, folder: Path, block: list[int]) -> None:
@@ -1403,10 +1550,13 @@ def make(c: dict) -> list[Path]:
             del cfg[key]
         path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
-    tok = TOKENIZERS[c["tokenizer"]][0]()
-    vocab = config.get_text_config().vocab_size  # (gemma3: its text_config)
-    assert tok.get_vocab_size() <= vocab, (name, tok.get_vocab_size(), vocab)
-    tok.save(str(folder / "tokenizer.json"))
+    if c["tokenizer"] in SPM_TOKENIZERS:
+        SPM_TOKENIZERS[c["tokenizer"]](folder, c["spm_config"])
+    else:
+        tok = TOKENIZERS[c["tokenizer"]][0]()
+        vocab = config.get_text_config().vocab_size  # (gemma3: its text_config)
+        assert tok.get_vocab_size() <= vocab, (name, tok.get_vocab_size(), vocab)
+        tok.save(str(folder / "tokenizer.json"))
     ids, mask, seqs, added = encode(c, folder)
 
     # the reference: the folder as transformers loads it
@@ -1422,11 +1572,13 @@ def make(c: dict) -> list[Path]:
 
     if c.get("tie_experts"):
         check_tie(loaded, ids, c["tie_experts"])
-    causal = family not in {"bert", "roberta", "distilbert", "xlm-roberta", "electra", "albert", "modernbert"}
+    causal = family not in {"bert", "roberta", "distilbert", "xlm-roberta", "electra", "albert", "modernbert",
+                            "deberta-v2"}
     windows = layer_windows(loaded, family)
     if name == "qwen2":
         assert loaded.config.sliding_window is None  # use_sliding_window false: no window
-    check_maps(name, att, mask, causal, windows, sinks=family == "gpt_oss")
+    whole_rows = family == "deberta-v2"  # its mask is mask_i·mask_j: padded query rows are masked whole
+    check_maps(name, att, mask, causal, windows, sinks=family == "gpt_oss", valid_rows_only=whole_rows)
     L, B, H, n, _ = att.shape
 
     if c.get("seen"):
@@ -1441,10 +1593,12 @@ def make(c: dict) -> list[Path]:
             if lb < n:
                 pr = att[:, b, :, lb:, :]  # (L, H, n - lb, n)
                 assert np.allclose(pr.sum(-1), 1.0, atol=1e-5)
-                # a bidirectional window's padded rows past len_b - 1 + L see no valid key: uniform over all n
-                far = np.array([[isinstance(w, tuple) and i - w[0] > lb - 1 for i in range(lb, n)] for w in windows])
-                assert np.allclose(pr[far[:, None].repeat(H, 1)], 1 / n, atol=1e-7)
-                assert np.all(pr[~far[:, None].repeat(H, 1)][..., lb:] == 0.0)
+                if not whole_rows:
+                    # a bidirectional window's padded rows past len_b - 1 + L see no valid key: uniform over all n
+                    far = np.array([[isinstance(w, tuple) and i - w[0] > lb - 1 for i in range(lb, n)]
+                                    for w in windows])
+                    assert np.allclose(pr[far[:, None].repeat(H, 1)], 1 / n, atol=1e-7)
+                    assert np.all(pr[~far[:, None].repeat(H, 1)][..., lb:] == 0.0)
                 rows.append(f"sequence {b + 1}: rows {lb}..{n - 1}")
         far_rows = any(isinstance(w, tuple) for w in windows)
         padded = ("Padded query rows (" + "; ".join(rows) + ") are ordinary softmax rows over the valid keys"
@@ -1455,6 +1609,11 @@ def make(c: dict) -> list[Path]:
                   "meaningless. "
                   "Compare only valid rows and columns: attentions[l, b, h, :len_b, :len_b] and "
                   "hidden[l, b, :len_b].")
+        if whole_rows:
+            padded = ("Padded query rows (" + "; ".join(rows) + ") have every key masked (DeBERTa's mask is "
+                      "mask_i * mask_j, filled with the float32 minimum): each is uniform over all n keys, padded "
+                      "ones included; valid rows give exactly 0 to padded keys. Compare only valid rows and "
+                      "columns: attentions[l, b, h, :len_b, :len_b] and hidden[l, b, :len_b].")
 
     # single runs of each sequence agree with its valid block of the batch
     if B > 1:
@@ -1494,6 +1653,17 @@ def make(c: dict) -> list[Path]:
         "notes": c["notes"],
         "tensors": {k: v[0] for k, v in sorted(names.items())},
     }
+    if c["tokenizer"] in SPM_TOKENIZERS:  # more texts through transformers' tokenizer, for the reader's tests
+        hf = transformers.AutoTokenizer.from_pretrained(folder)
+        case["tokenizer_checks"] = [[t, hf(t)["input_ids"]] for t in SPM_CHECKS]
+        case["tokenizer_variants"] = spm_variants(folder, c.get("spm_variants", []))
+    if family == "deberta-v2" and name == "deberta_v3":  # the bucket function itself at the Hub's settings
+        from transformers.models.deberta_v2.modeling_deberta_v2 import make_log_bucket_position
+
+        rel = torch.arange(-1100, 1101)
+        np.savez_compressed(folder / "buckets.npz", relative=rel.numpy(),
+                            **{f"b{b}_m{m}": make_log_bucket_position(rel, b, m).numpy() for b, m in ((256, 512),
+                                                                                                     (8, 64))})
     (folder / "case.json").write_text(json.dumps(case, indent=1, ensure_ascii=False) + "\n")
     print(f"{name}: {c['cls'].__name__}, prefix {prefix!r}, {len(names)} tensors, L={L} H={H} n={n} B={B} d={d}, "
           f"{sum(p.stat().st_size for p in folder.iterdir()) / 1024:.0f} KiB")
