@@ -61,7 +61,8 @@ def softmax64(z: np.ndarray) -> np.ndarray:
 
 def test_the_head_goldens_cover_every_family_with_a_head():
     families = {load(c)[0]["family"] for c in HEAD_CASES}
-    assert families == {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "qwen3", "bloom"}
+    assert families == {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "qwen3", "bloom",
+                        "phi3", "opt", "granite"}
     tied = {json.loads((GOLDEN / c / "config.json").read_text())["tie_word_embeddings"] for c in HEAD_CASES}
     assert tied == {True, False}
     assert any(len(load(c)[0]["lengths"]) > 1 for c in DECODERS), "a padded batch"

@@ -25,6 +25,7 @@ from attncli.errors import AttnError, param
 from attncli.models import quant, rules
 from attncli.models.families import family_of, refusal
 from attncli.models.family import COMMON_KEYS, Family
+from attncli.models.rows import RowsOutside, check_rows  # noqa: F401 - RowsOutside: forward.py's from here
 
 OPTION = "MODEL"
 
@@ -128,6 +129,7 @@ def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
         raise AttnError(f"{OPTION}: '{path / 'config.json'}' is not a JSON object")
     family = family_of(config)
     config = text_config(config, family)
+    config = config if family.standardize is None else family.standardize(config)  # as its config class reads it
     refused = refusal(config, family)  # a setting attncli does not compute: before any tensor is read
     if refused is not None:
         raise AttnError(refused)
@@ -259,20 +261,6 @@ def _mapped(blob: Any) -> tuple[list[str], Callable[[str], np.ndarray]]:
         return decode(raw if rows is None else raw[rows], dtype)
 
     return names, load
-
-
-class RowsOutside(Exception):
-    """Rows asked of a tensor that it does not have: `rows` is how many it has."""
-
-    def __init__(self, rows: int) -> None:
-        super().__init__(rows)
-        self.rows = rows
-
-
-def check_rows(rows: np.ndarray, shape: list[int] | tuple[int, ...]) -> None:
-    """Raise RowsOutside unless every index of `rows` is a row of a tensor of `shape` (at least 1-D)."""
-    if not shape or rows.size and (int(rows.min()) < 0 or int(rows.max()) >= shape[0]):
-        raise RowsOutside(shape[0] if shape else 0)
 
 
 def _whole_then_rows(load: Callable[[str], np.ndarray]) -> Callable[..., np.ndarray]:

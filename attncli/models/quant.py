@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from attncli.errors import AttnError
+from attncli.models.rows import check_rows
 
 OPTION = "MODEL"
 METHODS = ("fp8", "mxfp4")  # the quant_methods attncli dequantizes
@@ -115,8 +116,6 @@ def _rows(a: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     """a, or its rows `rows` (a dequantized tensor is made whole first)."""
     if rows is None:
         return a
-    from attncli.models.checkpoint import check_rows
-
     check_rows(rows, a.shape)
     return a[rows]
 
