@@ -161,7 +161,7 @@ def test_electra_projects_only_when_the_widths_differ(tmp_path):
 def test_electra_embedding_size_disagreeing_with_the_tables_is_refused(tmp_path):
     folder = copy_with(tmp_path, "electra", embedding_size=24)
     err = run_error(["model", folder, "--ids", "2 7 3", "-o", tmp_path / "out.npz"])
-    assert "(vocabulary, 24) as config.json's embedding_size says" in err, err
+    assert "(vocabulary, 24) table config.json's embedding_size says" in err, err
     assert not (tmp_path / "out.npz").exists()
 
 

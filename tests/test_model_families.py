@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import run
+from cli_helpers import run, run_error
 from safetensors.numpy import load_file
 
 from attncli.core.spec import Rope, Spec
@@ -184,3 +184,21 @@ def test_qk_norm_is_an_rms_norm_of_each_head_over_head_dim():
     layer.qk_norm_(q, k)
     np.testing.assert_allclose(q, expected[0], atol=1e-6, rtol=0)
     np.testing.assert_allclose(k, expected[1], atol=1e-6, rtol=0)
+
+
+def test_embedding_rows_are_read_alone_and_equal_the_whole_tables():
+    """The forward pass reads only the text's rows of the word embeddings (a BF16 vocabulary is not decoded whole):
+    the same values as the whole table's rows, and an id past the table is the one-line error."""
+    from attncli.models.rows import RowsOutside
+
+    ckpt = open_checkpoint(str(GOLDEN / "llama_bf16"))
+    ids = np.array([[1, 5, 5, 0], [7, 2, 3, 9]])
+    np.testing.assert_array_equal(ckpt.rows(ckpt.family.word, ids), ckpt.tensor(ckpt.family.word)[ids])
+    with pytest.raises(RowsOutside) as outside:
+        ckpt.rows(ckpt.family.word, np.array([0, 10**6]))
+    assert outside.value.rows == ckpt.tensor(ckpt.family.word).shape[0]
+
+
+def test_a_token_id_past_the_embedding_table_is_one_line():
+    err = run_error(["model", GOLDEN / "llama_bf16", "--ids", "1 99999"])
+    assert "token id 99999 is outside the embedding table of" in err and "tokenizer the model's own" in err, err

@@ -15,7 +15,8 @@ CASES = ["bert", "roberta", "distilbert", "gpt2_6heads", "llama_gqa", "mistral_w
          "llama_bf16", "llama_rope_llama3", "llama_rope_linear", "llama_rope_dynamic", "llama_rope_yarn",
          "llama_rope_longrope", "qwen3", "qwen3_window", "gemma3_text", "gemma3",
          # issue 22, moe: the attention of a MoE layer; gpt-oss's sinks; Qwen3-MoE's q/k norms
-         "mixtral", "gpt_oss", "gpt_oss_bf16", "qwen3_moe", "qwen3_moe_norm"]
+         "mixtral", "gpt_oss", "gpt_oss_bf16", "qwen3_moe", "qwen3_moe_norm",
+         "phi3", "phi3_window", "opt", "opt_post", "opt_bare", "granite"]
 
 
 def test_the_model_decides_the_sinks(tmp_path: Path) -> None:

@@ -62,8 +62,8 @@ def softmax64(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-# families whose head attncli does not read yet (their branches land after this one: predictions refused)
-HEADLESS = {"phi3", "opt", "granite"}
+# families whose head attncli does not read (predictions refused in one line): none today
+HEADLESS: set[str] = set()
 
 
 def test_the_head_goldens_cover_every_family_with_a_head():
@@ -74,7 +74,8 @@ def test_the_head_goldens_cover_every_family_with_a_head():
     assert families == with_head
     assert set(FAMILIES) - with_head <= HEADLESS, set(FAMILIES) - with_head - HEADLESS
     assert {"gpt_neox", "phi", "gemma", "gemma2", "gemma3_text", "gemma3", "olmo2", "mixtral", "qwen3_moe",
-            "gpt_oss", "xlm-roberta", "electra", "albert", "modernbert", "deberta-v2"} <= families
+            "gpt_oss", "xlm-roberta", "electra", "albert", "modernbert", "deberta-v2", "phi3", "opt", "granite"
+            } <= families
     tied = {json.loads((GOLDEN / c / "config.json").read_text()).get("tie_word_embeddings") for c in HEAD_CASES}
     assert tied == {True, False, None}  # None: left out, the config class's default decides (gemma_lm)
     assert any(len(load(c)[0]["lengths"]) > 1 for c in DECODERS), "a padded batch"
@@ -440,6 +441,25 @@ def test_modernbert_head_biases_follow_their_config_keys(key, tmp_path):
     want = h @ t["model.embeddings.tok_embeddings.weight"].T + (key != "decoder_bias") * t["decoder.bias"]
     assert np.abs(got["logits"] - want).max() <= LOGIT_TOL
     assert np.abs(got["logits"] - expected["logits"][0]).max() > 1e-2
+
+
+def test_an_untied_head_as_wide_as_the_word_embeddings_reads_the_projected_state(tmp_path):
+    """OPT-350m's layout untied: lm_head.weight is word_embed_proj_dim (32) wide, not the hidden size (48), and
+    reads the last state through project_out. Expected: golden opt's last hidden state (transformers', 48 wide)
+    · project_outᵀ · lm_headᵀ in numpy."""
+    from safetensors.numpy import load_file, save_file
+
+    case, expected = load("opt")
+    folder = copy_case("opt", tmp_path, tie_word_embeddings=False)
+    tensors = load_file(folder / "model.safetensors")
+    w = np.random.default_rng(3).standard_normal((130, 32)).astype(np.float32)
+    tensors["lm_head.weight"] = w
+    save_file(tensors, folder / "model.safetensors")
+    got = npz_run(folder, [*text_args(case), "--show", "logits"], tmp_path)
+    proj = tensors["model.decoder.project_out.weight"].astype(np.float64)  # (32, 48)
+    for b, lb in enumerate(case["lengths"]):
+        want = expected["hidden"][-1, b, :lb] @ proj.T @ w.astype(np.float64).T
+        assert np.abs(got["logits"][b, :lb] - want).max() <= LOGIT_TOL
 
 
 def test_a_family_without_a_known_tie_default_is_refused(tmp_path, monkeypatch):

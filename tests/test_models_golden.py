@@ -44,7 +44,8 @@ HID_TOL = 1e-4
 FAMILIES = {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "qwen3", "bloom",
             "gpt_neox", "phi", "xlm-roberta", "electra", "albert", "modernbert",
             "gemma", "gemma2", "gemma3_text", "gemma3", "olmo2",
-            "mixtral", "qwen3_moe", "gpt_oss", "deberta-v2"}
+            "mixtral", "qwen3_moe", "gpt_oss", "deberta-v2",
+            "phi3", "opt", "granite"}
 # the cases whose tokenizer is a SentencePiece model (spm.model or tokenizer.model, no tokenizer.json), read with
 # `sentencepiece`
 SPM_CASES = [c for c in CASES if not (GOLDEN / c / "tokenizer.json").is_file()]

@@ -59,8 +59,8 @@ def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[st
         raise AttnError(f"--softcap: layer {layer} of this {ckpt.family.name} model soft-caps its scores at "
                         f"{out['softcap']:g} (config.json); drop --softcap (or drop --config)")
     fam = ckpt.family
-    if fam.norm_at == "pre":  # pre-norm: attention sees N₁(h)
+    pre = fam.is_pre_norm(ckpt.config)
+    if pre:  # pre-norm: attention sees N₁(h)
         out["x"] = weights.norm(fam.norm1, np.asarray(x, dtype=dtype))
-    src.info["--config"] = {"source": config, "model_type": fam.name, "layer": layer,
-                            "pre_norm": fam.norm_at == "pre"}
+    src.info["--config"] = {"source": config, "model_type": fam.name, "layer": layer, "pre_norm": pre}
     return out

@@ -25,6 +25,7 @@ from attncli.errors import AttnError, param
 from attncli.models import quant, rules
 from attncli.models.families import family_of, refusal
 from attncli.models.family import COMMON_KEYS, Family
+from attncli.models.rows import RowsOutside, check_rows  # noqa: F401 - RowsOutside: forward.py's from here
 
 OPTION = "MODEL"
 
@@ -48,7 +49,7 @@ class Checkpoint:
     config: dict[str, Any]
     family: Family
     names: list[str]
-    _load: Callable[[str], np.ndarray]
+    _load: Callable[..., np.ndarray]  # (name, rows=None): the tensor, or only those rows of it
     prefix: str = ""
 
     # ---- settings from config.json
@@ -91,6 +92,18 @@ class Checkpoint:
             raise AttnError(f"{OPTION}: tensor '{full}' holds {a.dtype} values, not floating point")
         return a
 
+    def rows(self, name: str, index: np.ndarray) -> np.ndarray:
+        """The rows `index` (any integer array) of the 2-D tensor `name`, read and decoded alone (an embedding
+        table's rows of a text's ids: not the whole table): index.shape + (width,). RowsOutside when an index is
+        not a row of the tensor."""
+        full = self.prefix + name
+        if full not in self._names:
+            self.tensor(name)  # the one message for a missing tensor
+        a = self._load(full, np.asarray(index, dtype=np.int64))
+        if a.dtype.kind != "f":
+            raise AttnError(f"{OPTION}: tensor '{full}' holds {a.dtype} values, not floating point")
+        return a
+
     def __post_init__(self) -> None:
         self._names = set(self.names)
 
@@ -116,6 +129,7 @@ def open_checkpoint(folder: str, weights: str | None = None) -> Checkpoint:
         raise AttnError(f"{OPTION}: '{path / 'config.json'}' is not a JSON object")
     family = family_of(config)
     config = text_config(config, family)
+    config = config if family.standardize is None else family.standardize(config)  # as its config class reads it
     refused = refusal(config, family)  # a setting attncli does not compute: before any tensor is read
     if refused is not None:
         raise AttnError(refused)
@@ -183,12 +197,12 @@ def _tensors(folder: Path, weights: str | None = None
         blob = file_blob(Src(OPTION, str(shard)), shard)
         if blob.path is None:  # a pipe or a device: read whole into memory by the reader
             content = safetensors_content(blob)  # the header, read and checked once; tensors on demand
-            tensors, load = content.names, content.load
+            tensors, load = content.names, _whole_then_rows(content.load)
         else:
             tensors, load = _mapped(blob)
         for tensor in tensors:
             loaders[tensor] = load  # type: ignore[assignment]
-    return sorted(loaders), (lambda t: loaders[t](t))
+    return sorted(loaders), (lambda t, rows=None: loaders[t](t, rows))
 
 
 def _no_safetensors(folder: Path) -> None:
@@ -223,16 +237,19 @@ def _mapped(blob: Any) -> tuple[list[str], Callable[[str], np.ndarray]]:
     header, data_start = read_header(blob)
     names = tensor_names(header)
 
-    def load(name: str) -> np.ndarray:
+    def load(name: str, rows: np.ndarray | None = None) -> np.ndarray:
         entry = tensor_entry(header, names, name, blob.src)
         dtype, shape = entry["dtype"], entry["shape"]
         begin, end = entry["data_offsets"]
         count = math.prod(shape)
-        if decoded_dtype(dtype).itemsize != DTYPES[dtype][0]:  # decoded into a new array
+        if rows is not None:  # only these rows are read from the file and decoded (an embedding table's)
+            check_rows(rows, shape)
+            count = rows.size * math.prod(shape[1:])
+        if decoded_dtype(dtype).itemsize != DTYPES[dtype][0] or rows is not None:  # decoded into a new array
             check_read(count * decoded_dtype(dtype).itemsize, f"reading '{blob.src.label}:{name}' (shape {shape} "
                        f"of {dtype})", OPTION)
         if count == 0:
-            return decode(np.empty(shape, dtype=DTYPES[dtype][1]), dtype)
+            return decode(np.empty(shape if rows is None else (*rows.shape, *shape[1:]), dtype=DTYPES[dtype][1]), dtype)
         start = data_start + begin
         skip = start % mmap.ALLOCATIONGRANULARITY
         try:
@@ -240,10 +257,22 @@ def _mapped(blob: Any) -> tuple[list[str], Callable[[str], np.ndarray]]:
                 view = mmap.mmap(f.fileno(), end - begin + skip, access=mmap.ACCESS_READ, offset=start - skip)
         except (OSError, ValueError) as err:
             raise AttnError(f"{OPTION}: cannot read '{blob.src.label}' ({err}); is the file still there?") from None
-        raw = np.frombuffer(view, dtype=DTYPES[dtype][1], count=count, offset=skip).reshape(shape)
-        return decode(raw, dtype)
+        raw = np.frombuffer(view, dtype=DTYPES[dtype][1], count=math.prod(shape), offset=skip).reshape(shape)
+        return decode(raw if rows is None else raw[rows], dtype)
 
     return names, load
+
+
+def _whole_then_rows(load: Callable[[str], np.ndarray]) -> Callable[..., np.ndarray]:
+    """A loader that reads whole tensors (from a pipe) as one that also takes rows (cut after reading)."""
+    def rows_of(name: str, rows: np.ndarray | None = None) -> np.ndarray:
+        a = load(name)
+        if rows is None:
+            return a
+        check_rows(rows, a.shape)
+        return a[rows]
+
+    return rows_of
 
 
 def _prefix(ckpt: Checkpoint) -> str:

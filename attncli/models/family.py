@@ -5,10 +5,12 @@ these tables; the rules a family selects by name (scale, window, position ids) a
 The names follow transformers' modeling files (the reference semantics; see each family's `source`):
 
     norm_at="post" (bert, roberta, distilbert, xlm-roberta, electra, albert):  x = N₁(x + Attn(x));  x = N₂(x + MLP(x))
-    norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom, modernbert):  x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
+    norm_at="pre" (gpt2, llama, mistral, qwen2, qwen3, bloom, modernbert, phi3, granite):
+        x = x + Attn(N₁(x));  x = x + MLP(N₂(x))
     with attn_out_norm / mlp_out_norm (gemma2, gemma3: "sandwich"):  x = x + Nₐ(Attn(N₁(x)));  x = x + Nₘ(MLP(N₂(x)))
     norm1 = norm2 = None, with out norms (olmo2):  x = x + Nₐ(Attn(x));  x = x + Nₘ(MLP(x))
     norm_at="pre", parallel_residual (GPT-NeoX; Phi, whose N₂ is N₁):  x = x + Attn(N₁(x)) + MLP(N₂(x))
+    (opt: pre or post as config.json's do_layer_norm_before says, its pre_norm_rule)
     final_norm: N_f(x) at the end, whose output is the last hidden state
 
 `{i}` in a name is the layer index. Linear weights are stored out × in (torch.nn.Linear, `weights="out_in"`)
@@ -239,6 +241,29 @@ class Family:
     # disentangled attention's tensors (DeBERTa; models/relative.py): relative-position scores c2p and p2c added
     # to each layer's, over the scale the family's `scale` rule gives; None: none
     relative: Relative | None = None
+    # ---- issue 22 (Phi-3, OPT, Granite): each default keeps the families above as they were
+    # whether the norms sit before (True) or after (False) each sublayer, from config.json (OPT's
+    # do_layer_norm_before), instead of norm_at; and whether final_norm applies (OPT's); None: norm_at / always
+    pre_norm_rule: rules.Flag | None = None
+    final_norm_rule: rules.Flag | None = None
+    # the norms have a weight (and bias): True, or the config key that says (OPT's layer_norm_elementwise_affine;
+    # false: N(x) with weight 1 and no bias, nothing read from the checkpoint)
+    norm_affine: bool | str = True
+    # (tensor, config key of the word embeddings' width): a linear map without bias from that width to the hidden
+    # size, applied to the word embeddings when the two differ (OPT's project_in and word_embed_proj_dim)
+    project_in: tuple[str, str] | None = None
+    # config keys of factors (Granite's): the word embeddings × embed_multiplier; each sublayer's output ×
+    # residual_multiplier before it is added to the residual stream. None: no factor
+    embed_multiplier: str | None = None
+    residual_multiplier: str | None = None
+    # config.json as the family's transformers config class standardizes it, before any rule reads it or any key
+    # is refused (Phi3Config's: original_max_position_embeddings 4096 when absent, rope type su/yarn → longrope)
+    standardize: rules.Standardize | None = None
+    # config keys whose value must be a finite number (Granite's multipliers): anything else is refused in one line
+    numbers: tuple[str, ...] = ()
+    # OPT's project_out: the last state back to the word embeddings' width (project_in's key) before the LM head
+    # (models/predict.py; the hidden states stay as wide as the layers). None: no such map
+    project_out: str | None = None
     # ---- issue 22, heads: each default keeps the families above as they were
     # other names of the output weight, tried after lm_head in order (GPT-NeoX: Pythia's embed_out.weight, which
     # transformers 5 renames lm_head.weight when it loads; Gemma 3's language_model.lm_head.weight)
@@ -266,6 +291,19 @@ class Family:
     # (transformers' Linear has none then); the head's norm has a bias as `norm_bias` says
     lm_out_bias: bool | str = True
     lm_dense_bias: bool | str = True
+
+    def is_pre_norm(self, cfg: dict[str, Any]) -> bool:
+        """Whether the norms sit before each sublayer (pre-norm) for this config.json."""
+        return self.norm_at == "pre" if self.pre_norm_rule is None else self.pre_norm_rule(cfg)
+
+    def has_final_norm(self, cfg: dict[str, Any]) -> bool:
+        """Whether final_norm applies for this config.json."""
+        return self.final_norm is not None and (self.final_norm_rule is None or self.final_norm_rule(cfg))
+
+    def setting(self, cfg: dict[str, Any], key: str) -> Any:
+        """config.json's value of `key`, else transformers' default (its Honoured entry)."""
+        value = rules.lookup(cfg, key)
+        return self.default(key) if value is rules.MISSING else value
 
     def default(self, key: str) -> Any:
         """The value transformers uses when config.json does not have `key` (its Honoured entry; None if none)."""

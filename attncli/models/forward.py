@@ -11,6 +11,8 @@
     sublayer output norms (gemma2/3 sandwich, olmo2): h + Nₐ(Attn(·)), h + Nₘ(MLP(·)); gemma: h₀ × √d
     MLP = W_down·act(W_up·h)  or  W_down·(act(W_gate·h) ⊙ W_up·h)   (ModernBERT's Wi: [W_gate | W_up] in one)
           or a mixture of experts (models/moe.py)
+    OPT: E_word[ids] through project_in when narrower than the layers; Granite: E_word[ids] × m_emb, and each
+    sublayer's output × m_res before the residual add (h + m_res·Attn(N₁(h)), ...): models/projections.py
 
 What a family is (families/, the tables; family.py, what they hold) decides every branch here: where the norms sit,
 causal or not, the positions, and each layer's attention: one Spec (causal, window, RoPE, ALiBi, scale,
@@ -31,10 +33,11 @@ from attncli.core.attend import attend
 from attncli.core.spec import Plan, QKNorm, Rope, Spec
 from attncli.errors import AttnError, param
 from attncli.models import moe, rules
-from attncli.models.checkpoint import OPTION, Checkpoint
+from attncli.models.checkpoint import OPTION, Checkpoint, RowsOutside
 from attncli.models.factorized import embedding_width, project
 from attncli.models.family import Family
 from attncli.models.ops import gelu_, layer_norm
+from attncli.models.projections import project_out, residual_factor, scaled_words, word_width
 from attncli.models.relative import layer_terms
 from attncli.models.weights import Layer, Shapes, activation, mlp_weights, qkv_weights, shapes, split_fused
 
@@ -49,7 +52,9 @@ class Pass:
     # what each kept layer's attention saw, for the layers and heads asked for (B, layers, heads, n, ·): q (after
     # q/k norms and RoPE), k and v (the kv head each query head reads), scores (after scale, soft-capping, masks)
     kept: dict[str, np.ndarray] = field(default_factory=dict)
-    last: np.ndarray | None = None  # (B, n, d): the last hidden state (after the final norm), when asked for
+    # (B, n, d): the last hidden state (after the final norm; OPT-350m's through project_out, (B, n, e)) as the
+    # LM head reads it, when asked for
+    last: np.ndarray | None = None
 
 
 def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype, types: np.ndarray | None = None
@@ -57,17 +62,19 @@ def embeddings(ckpt: Checkpoint, ids: np.ndarray, s: Shapes, dtype: np.dtype, ty
     """(B, n, d) from token ids (B, n) and, for a family with token types, their type ids (B, n) (None: all 0);
     factorized embeddings: e wide, then projected to d."""
     fam = ckpt.family
-    word = ckpt.tensor(fam.word)
     width = embedding_width(ckpt, s)  # the hidden size, or a factorized embedding's embedding_size
-    if word.ndim != 2 or word.shape[1] != width:
-        raise AttnError(f"{OPTION}: the word embeddings '{ckpt.prefix + fam.word}' have shape {word.shape}, not "
-                        f"(vocabulary, {width}) as config.json's "
-                        f"{'hidden size' if width == s.hidden else 'embedding_size'} says")
-    if ids.size and (ids.min() < 0 or ids.max() >= word.shape[0]):
-        bad = int(ids.max() if ids.max() >= word.shape[0] else ids.min())
-        raise AttnError(f"token id {bad} is outside the embedding table of {word.shape[0]} rows; is the tokenizer "
-                        "the model's own?")
-    h = word[ids].astype(dtype)  # (B, n, d)
+    words = word_width(ckpt, width)  # OPT's word_embed_proj_dim, mapped to `width` by project_in
+    try:
+        word = ckpt.rows(fam.word, ids)  # (B, n, e): the text's rows only, read and decoded alone
+    except RowsOutside as outside:
+        bad = int(ids.max() if ids.max() >= outside.rows else ids.min())
+        raise AttnError(f"token id {bad} is outside the embedding table of {outside.rows} rows; is the tokenizer "
+                        "the model's own?") from None
+    if word.ndim != ids.ndim + 1 or word.shape[-1] != words:
+        what = "hidden size" if words == s.hidden else "embedding_size" if words == width else fam.project_in[1]
+        raise AttnError(f"{OPTION}: the word embeddings '{ckpt.prefix + fam.word}' have rows of shape "
+                        f"{word.shape[ids.ndim:]}, not the (vocabulary, {words}) table config.json's {what} says")
+    h = scaled_words(ckpt, word.astype(dtype), s)  # (B, n, d): OPT's project_in, Granite's factor
     if fam.embed_scale:  # Gemma: × √d, √d rounded to the model's dtype first (hidden_size**0.5 as a tensor)
         h *= dtype.type(s.hidden ** 0.5)
     n = ids.shape[1]
@@ -261,7 +268,8 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     fam, s = layer.ckpt.family, layer.s
     B, n, d = h.shape
     ft = layer.dtype
-    pre = fam.norm_at == "pre"
+    pre = fam.is_pre_norm(layer.ckpt.config)
+    res_m = residual_factor(layer.ckpt)  # Granite: x + m·Attn(·), x + m·MLP(·)
     x = h.reshape(B * n, d)  # (m, d), read only
     proj = qkv_weights(layer)
     ys = [np.empty((B * n, w.shape[1]), dtype=ft) for w, _ in proj]  # (m, width)
@@ -324,6 +332,8 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
             attend_rows(r0, r1)
         a = _linear_rows(merged[r0:r1], o, out[r0:r1])  # Attn(h)
         layer.norm_(fam.attn_out_norm, a)  # Nₐ(Attn(h)) when the family norms the output (Gemma 2/3, OLMo 2)
+        if res_m is not None:
+            a *= ft.type(res_m)
         a += x[r0:r1]  # h₁ = h + Attn(·)
         if not pre:  # h₁ = N₁(h + Attn(h)); h = N₂(h₁ + MLP(h₁))
             m_in = layer.norm_(fam.norm1, a)
@@ -331,7 +341,10 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
             m_in = layer.norm_(fam.norm2, x[r0:r1].copy())
         else:  # h₁ = h + Attn(N₁(h)); h = h₁ + MLP(N₂(h₁))
             m_in = layer.norm_(fam.norm2, a.copy())
-        a += layer.norm_(fam.mlp_out_norm, mlp(m_in))  # (Nₘ)
+        f = layer.norm_(fam.mlp_out_norm, mlp(m_in))  # (Nₘ)
+        if res_m is not None:
+            f *= ft.type(res_m)
+        a += f
         if not pre:
             layer.norm_(fam.norm2, a)
         if into is not None and not by_rows:  # the maps' query rows of these tokens, while the other threads compute
@@ -416,8 +429,8 @@ def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers
             allowed[i] = ok
         if states is not None:
             states.append(h)
-    if (states is not None or last) and fam.final_norm is not None:  # the model's final norm (no layer prefix)
-        h = Layer(ckpt, s.layers, s, np_dtype, at="").norm(fam.final_norm, h)
+    if (states is not None or last) and fam.has_final_norm(ckpt.config):  # the model's final norm (no layer prefix)
+        h = Layer(ckpt, s.layers, s, np_dtype, at="").norm(fam.final_norm, h)  # type: ignore[arg-type]
         if states is not None:
             states[-1] = h
-    return Pass(maps, allowed, states, kept, h if last else None)
+    return Pass(maps, allowed, states, kept, project_out(ckpt, h, s) if last else None)

@@ -89,6 +89,7 @@ def _outer(ckpt: Checkpoint) -> dict:
 def head_of(ckpt: Checkpoint, s: Shapes, dtype: np.dtype) -> Head:
     """The checkpoint's LM or MLM head, its tensors read and checked, or one line saying it has none."""
     from attncli.models.factorized import embedding_width
+    from attncli.models.projections import word_width
 
     ckpt = _head_family(ckpt)
     fam = ckpt.family
@@ -121,7 +122,9 @@ def head_of(ckpt: Checkpoint, s: Shapes, dtype: np.dtype) -> Head:
                         f"file{'' if tied else '; config.json says tie_word_embeddings false'}): it was saved from "
                         f"a base class{saved}, which computes hidden states but predicts no tokens; give a "
                         "checkpoint saved with its head (*ForCausalLM, *LMHeadModel, *ForMaskedLM)")
-    width = embedding_width(ckpt, s)  # what the output weight reads: the embeddings' width (ELECTRA, ALBERT)
+    # what the output weight reads: the word embeddings' width (ELECTRA's and ALBERT's embedding_size, OPT's
+    # word_embed_proj_dim: the last state comes through project_out), else the hidden size
+    width = word_width(ckpt, embedding_width(ckpt, s))
     word = ckpt.tensor(fam.word)
     weight = word if tied else top.tensor(out_name, (s.vocab, width))
     kept = tied and not fam.lm_tied_always and top.has(out_name)  # tied, but the file holds the output weight too

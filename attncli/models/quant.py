@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from attncli.errors import AttnError
+from attncli.models.rows import check_rows
 
 OPTION = "MODEL"
 METHODS = ("fp8", "mxfp4")  # the quant_methods attncli dequantizes
@@ -91,24 +92,32 @@ def dequantizing(config: dict[str, Any], names: list[str], load: Loader) -> tupl
         have = set(names)
         block = config["quantization_config"].get("weight_block_size")
 
-        def load_fp8(name: str) -> np.ndarray:
+        def load_fp8(name: str, rows: np.ndarray | None = None) -> np.ndarray:
             scale = fp8_scale_name(name)
             if scale not in have:  # stored unquantized (embeddings, norms): as it is
-                return load(name)
-            return dequantize_fp8(load(name), load(scale), block, name)
+                return load(name, rows)
+            return _rows(dequantize_fp8(load(name), load(scale), block, name), rows)
 
         return names, load_fp8
     if kind == "mxfp4":
         packed = {n[: -len("_blocks")] for n in names if n.endswith("_blocks")
                   and n[: -len("_blocks")] + "_scales" in names}
 
-        def load_mx(name: str) -> np.ndarray:
+        def load_mx(name: str, rows: np.ndarray | None = None) -> np.ndarray:
             if name in packed:
-                return dequantize_mxfp4(load(name + "_blocks"), load(name + "_scales"), name)
-            return load(name)
+                return _rows(dequantize_mxfp4(load(name + "_blocks"), load(name + "_scales"), name), rows)
+            return load(name, rows)
 
         return sorted(set(names) | packed), load_mx
     return names, load
+
+
+def _rows(a: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """a, or its rows `rows` (a dequantized tensor is made whole first)."""
+    if rows is None:
+        return a
+    check_rows(rows, a.shape)
+    return a[rows]
 
 
 def _scales(s: np.ndarray) -> np.ndarray:

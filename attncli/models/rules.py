@@ -43,6 +43,11 @@ def found_at(cfg: dict[str, Any], key: str) -> str:
     return key
 
 
+def is_number(value: Any) -> bool:
+    """A finite int or float, as config.json writes numbers (true/false are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def flag(cfg: dict[str, Any], key: str, default: bool) -> bool:
     """A true/false setting of config.json (`default` when absent), as Python's truth."""
     value = lookup(cfg, key)
@@ -74,6 +79,12 @@ def gpt2_scale(cfg: dict[str, Any], i: int, head_dim: int) -> float:
     if flag(cfg, "scale_attn_by_inverse_layer_idx", False):
         scale /= i + 1
     return scale
+
+
+def granite_scale(cfg: dict[str, Any], i: int, head_dim: int) -> float:
+    """Granite (modeling_granite.py, GraniteAttention: `self.scaling = config.attention_multiplier`): the
+    scores' factor is `attention_multiplier` (default 1.0) in every layer, instead of 1/√d_head."""
+    return float(first(cfg, ("attention_multiplier",), 1.0))
 
 
 def query_pre_attn_scale(cfg: dict[str, Any], i: int, head_dim: int) -> float:
@@ -116,6 +127,13 @@ def _sliding_window(cfg: dict[str, Any]) -> int | None:
 def window_in_every_layer(cfg: dict[str, Any], i: int) -> int | None:
     """Mistral (modeling_mistral.py): `sliding_window` in every layer."""
     return _sliding_window(cfg)
+
+
+def window_when_set(cfg: dict[str, Any], i: int) -> int | None:
+    """Phi-3 (modeling_phi3.py: the sliding-window causal mask when `config.sliding_window` is not None):
+    `sliding_window` in every layer; none when config.json has none or null (Phi3Config's default)."""
+    window = lookup(cfg, "sliding_window")
+    return None if window is MISSING else int(window)
 
 
 def qwen2_window(cfg: dict[str, Any], i: int) -> int | None:
@@ -281,6 +299,42 @@ def positions_after_pad(cfg: dict[str, Any], ids: np.ndarray) -> np.ndarray:
     return np.cumsum(real, axis=1) * real + pad
 
 
+def phi3_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Phi-3 (configuration_phi3.py, Phi3Config): config.json as the class reads it. Its field
+    `original_max_position_embeddings` is 4096 when config.json has none, and (top level) it replaces the one
+    inside rope_parameters / rope_scaling (rope_parameters() above); a RoPE type "su" or "yarn" is read as
+    "longrope" (convert_rope_params_to_dict). A new dict; config.json's own is left as it is."""
+    out = dict(cfg)
+    if "original_max_position_embeddings" not in out:
+        out["original_max_position_embeddings"] = 4096
+    for key in ("rope_scaling", "rope_parameters"):
+        given = out.get(key)
+        if isinstance(given, dict):
+            out[key] = {k: "longrope" if k in ("rope_type", "type") and v in ("su", "yarn") else v
+                        for k, v in given.items()}
+    return out
+
+
+def opt_positions(cfg: dict[str, Any], ids: np.ndarray) -> np.ndarray:
+    """OPT (modeling_opt.py, OPTLearnedPositionalEmbedding): position ids from the attention mask,
+    cumsum(mask)·mask − 1, taking rows 2 + those of the table (its `offset`). A text's own tokens are 0..n−1
+    (rows 2..n+1) whatever their ids, as attncli's batches are right-padded: only the padding after a shorter
+    text, never shown, would take row 1 in transformers."""
+    return np.broadcast_to(np.arange(ids.shape[1]) + 2, ids.shape)
+
+
+def opt_pre_norm(cfg: dict[str, Any]) -> bool:
+    """OPT (modeling_opt.py, OPTDecoderLayer): each layer's norms before its sublayers when
+    `do_layer_norm_before` (default true: 125m, 1.3b, ...), after them when false (350m)."""
+    return flag(cfg, "do_layer_norm_before", True)
+
+
+def opt_final_norm(cfg: dict[str, Any]) -> bool:
+    """OPT (modeling_opt.py, OPTDecoder): the decoder's final_layer_norm exists only when
+    `do_layer_norm_before` and not `_remove_final_layer_norm` (default false)."""
+    return opt_pre_norm(cfg) and not flag(cfg, "_remove_final_layer_norm", False)
+
+
 def rope_base(cfg: dict[str, Any], keys: tuple[str, ...]) -> float:
     """RoPE's θ from the first of `keys` config.json has (the family's table says where; 10000 when none)."""
     return float(first(cfg, keys, 10000.0))
@@ -443,6 +497,8 @@ Scale = Callable[[dict[str, Any], int, int], "float | None"]
 Window = Callable[[dict[str, Any], int], "int | tuple[int, int] | None"]
 LayerRopeBase = Callable[[dict[str, Any], int], float]
 Positions = Callable[[dict[str, Any], np.ndarray], np.ndarray]
+Flag = Callable[[dict[str, Any]], bool]
+Standardize = Callable[[dict[str, Any]], dict[str, Any]]
 Softcap = Callable[[dict[str, Any], int], "float | None"]
 LayerRope = Callable[[dict[str, Any], int], dict[str, Any]]
 

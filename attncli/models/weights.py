@@ -94,6 +94,9 @@ class Layer:
         if names == fam.norm1 and self.i == 0 and not fam.first_norm1:  # ModernBERT's layer 0: N₁ is the identity
             return x
         d = self.s.hidden if width is None else width
+        if not self.ckpt.flag(self.ckpt.family.norm_affine):  # no weight or bias (OPT's elementwise_affine false)
+            return layer_norm_(x, np.ones(d, dtype=self.dtype), None, self.s.eps) \
+                if self.ckpt.family.norm_kind == "layer" else rms_norm_(x, np.ones(d, dtype=self.dtype), self.s.eps)
         w = self.get(names[0], (d,))
         kind = fam.norm_kind
         if kind == "rms_offset":

@@ -6,13 +6,13 @@ and only the operations it truly adds (docs/models.md, "Adding a family")."""
 from __future__ import annotations
 
 from attncli.models import rules
-from attncli.models.families import deberta, decoders, encoders, encoders2, gemma, moe, neox
+from attncli.models.families import deberta, decoders, encoders, encoders2, gemma, moe, neox, phi3
 from attncli.models.family import COMMON_KEYS, Family, Honoured, Key, Refused, Rounding, json_text
 
 __all__ = ["ARCHITECTURES", "COMMON_KEYS", "FAMILIES", "Family", "Honoured", "Key", "Refused", "Rounding",
            "family_of", "refusal"]
 
-GROUPS = (encoders, decoders, encoders2, neox, gemma, moe, deberta)
+GROUPS = (encoders, decoders, encoders2, neox, gemma, moe, deberta, phi3)
 FAMILIES: dict[str, Family] = {name: fam for group in GROUPS for name, fam in group.FAMILIES.items()}
 
 # architectures (config.json "architectures") -> model_type, for configs that do not say model_type
@@ -50,6 +50,11 @@ def refusal(config: dict, family: Family) -> str | None:
         allowed = " or ".join(json_text(ok) for ok in key.accepts) if key.accepts else "absent"
         return (f"MODEL: config.json sets {name} to {json_text(value)}; attncli computes a {family.name} model only "
                 f"with {key.key} {allowed} ({key.what}), so it stops rather than show maps that would be wrong")
+    for key in family.numbers:
+        value = rules.lookup(config, key)
+        if value is not rules.MISSING and not rules.is_number(value):
+            return (f"MODEL: config.json sets {key} to {json_text(value)}; attncli computes a {family.name} model "
+                    f"only with a finite number there")
     if family.positions != "rope":
         return None
     layers = config.get("num_hidden_layers")  # a RoPE per layer (Gemma 3's layer types): each one checked

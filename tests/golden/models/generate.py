@@ -181,6 +181,14 @@ def metaspace_bpe(vocab_size: int) -> Tokenizer:
     return tok
 
 
+def opt_bpe() -> Tokenizer:
+    """OPT style: byte-level BPE, <s>=0 <pad>=1 </s>=2 <unk>=3, "</s> $A" (OPT's tokenizer starts with </s>)."""
+    tok = byte_bpe(120, ["<s>", "<pad>", "</s>", "<unk>"], None)
+    tok.post_processor = processors.TemplateProcessing(single="</s> $A", pair="</s> $A </s> $B",
+                                                       special_tokens=[("</s>", 2)])
+    return tok
+
+
 def spm_deberta(folder: Path, tokenizer_config: dict) -> None:
     """DeBERTa-v3 style: a SentencePiece unigram spm.model trained on CORPUS ([PAD]=0 [CLS]=1 [SEP]=2 [UNK]=3,
     [MASK] a user-defined piece) and tokenizer_config.json; no tokenizer.json. The normalization rule is
@@ -231,6 +239,7 @@ TOKENIZERS = {
     "bloom": (lambda: byte_bpe(110, ["<unk>", "<s>", "</s>", "<pad>"], None), {"pad_token": "<pad>"}),
     "qwen2": (lambda: byte_bpe(130, ["<|endoftext|>"], None), {"pad_token": "<|endoftext|>"}),
     "llama": (lambda: metaspace_bpe(120), {"pad_token": "</s>"}),
+    "opt": (opt_bpe, {"pad_token": "<pad>"}),
 }
 
 # --------------------------------------------------------------------------------------------------------------
@@ -692,6 +701,100 @@ CASES: list[dict] = [
 
     # ---- issue 22, phi3: cases of this group below (one section per group keeps merges apart)
     #
+    dict(name="phi3", family="phi3", cls=T.Phi3ForCausalLM, seed=1350, tokenizer="llama", logits=True,
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.Phi3Config(vocab_size=128, hidden_size=64, intermediate_size=80, num_hidden_layers=2,
+                             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                             original_max_position_embeddings=16, partial_rotary_factor=0.75,
+                             rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                              "short_factor": [1.0, 1.1, 1.2, 1.4, 1.7, 2.0],
+                                              "long_factor": [1.5, 2.5, 4.0, 6.0, 9.0, 14.0]},
+                             bos_token_id=1, eos_token_id=2, pad_token_id=2, tie_word_embeddings=False),
+         notes="Phi3ForCausalLM: tensors prefixed 'model.', plus lm_head.weight. Fused self_attn.qkv_proj "
+               "(96, 64) = [q | k | v] rows: 4 query heads then 2 kv heads for k and for v, head_dim 16. Fused "
+               "mlp.gate_up_proj (160, 64) = [gate | up] rows: SiLU(gate) * up. No biases. RMSNorm eps 1e-5 "
+               "(Phi3Config's default). partial_rotary_factor 0.75 (top level and inside rope_parameters, as "
+               "transformers 5 writes it): RoPE turns the first 12 of each head's 16 features (rotate_half "
+               "within those 12), the last 4 pass unchanged. LongRoPE with 6 short and long factors (one per "
+               "pair of the 12), original_max_position_embeddings 16 (top level) < the text's tokens: the long "
+               "factors apply, and cos/sin are multiplied by sqrt(1 + ln(64/16) / ln 16)."),
+    dict(name="phi3_window", family="phi3", cls=T.Phi3Model, seed=1351, tokenizer="llama",
+         texts=["the quick brown fox jumps over the lazy dog and the cat sat still."],
+         config=T.Phi3Config(vocab_size=128, hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                             num_attention_heads=6, num_key_value_heads=3, max_position_embeddings=64,
+                             sliding_window=4,
+                             rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0, "factor": 2.0,
+                                              "original_max_position_embeddings": 8,
+                                              "short_factor": [1.0, 1.3, 1.8, 2.6],
+                                              "long_factor": [1.5, 2.5, 4.0, 9.0]},
+                             bos_token_id=1, eos_token_id=2, pad_token_id=2, tie_word_embeddings=False),
+         legacy_config={"rope_theta": 10000.0,
+                        "rope_scaling": {"type": "longrope", "factor": 2.0, "original_max_position_embeddings": 8,
+                                         "short_factor": [1.0, 1.3, 1.8, 2.6],
+                                         "long_factor": [1.5, 2.5, 4.0, 9.0]}},
+         drop_config_keys=["original_max_position_embeddings"],
+         notes="Phi3Model (no prefix) with 6 heads (not a power of two) over 3 kv heads, head_dim 8, "
+               "sliding_window 4 (shorter than the text) in every layer: query i attends key j iff "
+               "i - 4 < j <= i. config.json in the Hub's (transformers 4) layout: top-level rope_theta, "
+               "rope_scaling {type: longrope, factor 2, original_max_position_embeddings 8, short and long "
+               "factors}, and no top-level original_max_position_embeddings (left out on purpose): Phi3Config's "
+               "field defaults to 4096 and transformers uses it instead of the 8 inside rope_scaling, so the "
+               "text (longer than 8, shorter than 4096) takes the short factors, and the attention factor is "
+               "sqrt(1 + ln 2 / ln 4096)."),
+    dict(name="opt", family="opt", cls=T.OPTForCausalLM, seed=1352, tokenizer="opt", logits=True,
+         texts=["the quick brown fox jumps over the lazy dog!", "a cat sat."],
+         config=T.OPTConfig(vocab_size=130, hidden_size=48, num_hidden_layers=2, num_attention_heads=3,
+                            ffn_dim=96, max_position_embeddings=40, word_embed_proj_dim=32, pad_token_id=1,
+                            bos_token_id=2, eos_token_id=2),
+         notes="OPTForCausalLM: tensors prefixed 'model.decoder.' (embed_tokens, embed_positions (42 rows: "
+               "max_position_embeddings + the offset 2), layers.N.self_attn.{q,k,v,out}_proj, "
+               "self_attn_layer_norm, fc1, fc2, final_layer_norm, and the decoder's final_layer_norm); "
+               "lm_head tied, absent. word_embed_proj_dim 32 < hidden_size 48: embed_tokens (130, 32) through "
+               "project_in (48, 32) before the positions; the last state goes through the decoder's "
+               "final_layer_norm and then project_out (32, 48): hidden[L] here is the state between them (captured "
+               "with a forward hook; transformers' hidden_states[L] is project_out of it). "
+               "Pre-norm (do_layer_norm_before true), ReLU, biases everywhere, "
+               "LayerNorm eps 1e-5 (fixed, nn.LayerNorm's default). 3 heads. Position ids come from the "
+               "attention mask, cumsum(mask) * mask - 1, and take rows + 2 of embed_positions. A batch of two "
+               "texts of different lengths, right-padded with <pad>=1: each text's tokens take rows 2..len+1 "
+               "(the padding takes row 1). '</s> $A' (</s> = 2 first, as OPT's tokenizer)."),
+    dict(name="opt_post", family="opt", cls=T.OPTModel, seed=1353, tokenizer="opt",
+         texts=["attention is all you need, said the model."],
+         config=T.OPTConfig(vocab_size=130, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                            ffn_dim=64, max_position_embeddings=40, do_layer_norm_before=False,
+                            word_embed_proj_dim=16, pad_token_id=1, bos_token_id=2, eos_token_id=2),
+         notes="OPTModel (prefix 'decoder.') as OPT-350m: do_layer_norm_before false (post-norm: "
+               "h = N1(h + Attn(h)), h = N2(h + MLP(h)); the decoder has no final_layer_norm), and "
+               "word_embed_proj_dim 16 < hidden_size 32: embed_tokens is (130, 16), project_in (32, 16) maps the "
+               "word embeddings to 32 before the positions are added, project_out (16, 32) maps the last state "
+               "back to 16 (for the LM head). transformers' hidden_states[L] is that projected, 16 wide state; "
+               "hidden[L] here is the state entering project_out (captured with a forward hook), 32 wide as "
+               "the others: what attncli shows."),
+    dict(name="opt_bare", family="opt", cls=T.OPTModel, seed=1354, tokenizer="opt",
+         ids=[[2, 40, 17, 1, 52, 9, 33, 77, 5]],
+         config=T.OPTConfig(vocab_size=130, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                            ffn_dim=64, max_position_embeddings=40, enable_bias=False,
+                            layer_norm_elementwise_affine=False, _remove_final_layer_norm=True,
+                            activation_function="gelu", pad_token_id=1, bos_token_id=2, eos_token_id=2),
+         notes="OPTModel (prefix 'decoder.') with enable_bias false (no bias on q/k/v/out_proj, fc1, fc2), "
+               "layer_norm_elementwise_affine false (LayerNorms without weight or bias: none in the file), "
+               "_remove_final_layer_norm true (no final norm although pre-norm) and activation_function gelu. "
+               "The ids hold the pad id 1 inside, attention_mask all 1: OPT's positions come from the mask, not "
+               "the ids, so every token takes row i + 2."),
+    dict(name="granite", family="granite", cls=T.GraniteForCausalLM, seed=1355, tokenizer="gpt2", logits=True,
+         texts=["the cat sat on the mat and the dog ran."],
+         config=T.GraniteConfig(vocab_size=130, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                num_attention_heads=4, num_key_value_heads=2, head_dim=12, rms_norm_eps=1e-5,
+                                max_position_embeddings=64, embedding_multiplier=3.0, attention_multiplier=0.2,
+                                residual_multiplier=0.5, logits_scaling=4.0, attention_bias=True, mlp_bias=True,
+                                rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+                                bos_token_id=None, eos_token_id=None, tie_word_embeddings=False),
+         notes="GraniteForCausalLM: tensors prefixed 'model.', plus lm_head.weight. Llama's layer with "
+               "Granite's multipliers away from 1: the embeddings x 3 (embedding_multiplier), the scores "
+               "q.k x 0.2 (attention_multiplier, instead of 1/sqrt(12)), each sublayer's output x 0.5 "
+               "(residual_multiplier) before the residual add; logits_scaling 4 divides the logits only (not "
+               "computed here). 4 query heads over 2 kv heads, head_dim 12 (given; hidden_size / heads = 8). "
+               "attention_bias and mlp_bias true: q/k/v/o_proj and gate/up/down_proj have biases."),
 
     # ---- issue 22, moe: cases of this group below (one section per group keeps merges apart)
     dict(name="mixtral", family="mixtral", cls=T.MixtralForCausalLM, seed=1370, tokenizer="llama",
@@ -1222,7 +1325,8 @@ CASES: list[dict] = [
 
 
 QK_NAMES = {"query", "key", "q_lin", "k_lin", "q_proj", "k_proj", "c_attn", "query_key_value", "Wqkv",
-            "query_proj", "key_proj", "pos_key_proj", "pos_query_proj"}
+            "query_proj", "key_proj", "pos_key_proj", "pos_query_proj",
+            "qkv_proj"}
 
 
 def redraw(model: torch.nn.Module, seed: int, embed_std: float = 1.0) -> None:
@@ -1376,11 +1480,20 @@ def run(model, family: str, ids: np.ndarray, mask: np.ndarray, types: np.ndarray
         kw["token_type_ids"] = torch.from_numpy(types)
     elif family == "bert":
         kw["token_type_ids"] = torch.zeros_like(kw["input_ids"])
+    # OPT-350m's project_out makes the last state narrower than the others: keep the state entering it
+    decoder = getattr(model, "decoder", None) or getattr(getattr(model, "model", None), "decoder", None)
+    project_out = getattr(decoder, "project_out", None) if family == "opt" else None
+    entering: list[torch.Tensor] = []
+    hook = None if project_out is None else project_out.register_forward_hook(
+        lambda module, args, output: entering.append(args[0]))
     with torch.no_grad():
         out = model(**kw)
+    if hook is not None:
+        hook.remove()
+    states = out.hidden_states if hook is None else (*out.hidden_states[:-1], entering[0])
     att = torch.stack(out.attentions).to(torch.float64).numpy()  # (L, B, H, n, n)
-    hid = torch.stack(out.hidden_states).to(torch.float64).numpy()  # (L+1, B, n, d)
-    last = getattr(out, "last_hidden_state", None)
+    hid = torch.stack(states).to(torch.float64).numpy()  # (L+1, B, n, d)
+    last = getattr(out, "last_hidden_state", None) if hook is None else entering[0]
     logits = getattr(out, "logits", None)  # a head class (predict's cases): (B, n, vocab)
     return att, hid, last, logits
 
@@ -1441,7 +1554,7 @@ def gemma3_hub_config(path: Path, keep: list[str], extra: dict) -> None:
 
 def layer_windows(model, family: str) -> list[int | None]:
     """Each layer's sliding window as the loaded model applies it (None: none)."""
-    if family == "mistral":
+    if family in ("mistral", "phi3"):
         return [model.config.sliding_window] * model.config.num_hidden_layers
     if family in ("mixtral", "qwen3_moe"):  # one window (or none) in every layer
         return [model.config.sliding_window] * model.config.num_hidden_layers
