@@ -29,6 +29,7 @@ import numpy as np
 from attncli.errors import AttnError, param
 from attncli.models import rules
 from attncli.models.checkpoint import OPTION, Checkpoint
+from attncli.models.family import Honoured
 from attncli.models.ops import ACTIVATIONS, layer_norm_
 from attncli.models.weights import Shapes
 
@@ -176,7 +177,10 @@ def _head_act(ckpt: Checkpoint) -> str:
 
 
 def _positive(ckpt: Checkpoint, key: str) -> float | None:
-    """A positive number config.json may give for the logits (None: absent or null); anything else refused."""
+    """A positive number config.json may give for the logits (None: absent or null, or a key the family's config
+    class does not read: transformers ignores it there, so does attncli); anything else refused."""
+    if not any(isinstance(k, Honoured) and k.key == key for k in ckpt.family.config):
+        return None
     value = rules.lookup(ckpt.config, key)
     if value is rules.MISSING or value is None:
         return None
