@@ -56,8 +56,10 @@ def _e8m0_table() -> np.ndarray:
 
 def decode(raw: np.ndarray, dtype: str) -> np.ndarray:
     """Stored bits -> the numpy array a user expects (16/8-bit floats become float32)."""
-    if dtype == "BF16":
-        return (raw.astype(np.uint32) << 16).view(np.float32)
+    if dtype == "BF16":  # the 16 bits above 16 zero bits: one pass, into the float32's own memory
+        out = np.empty(raw.shape, np.uint32)
+        np.left_shift(raw, 16, out=out, dtype=np.uint32)
+        return out.view(np.float32)
     if dtype == "F16":
         return raw.astype(np.float32)
     if dtype == "F8_E5M2":
