@@ -20,7 +20,8 @@ from attncli.core.spec import Rope, Spec
 from attncli.models import rules
 from attncli.models.checkpoint import open_checkpoint
 from attncli.models.families import FAMILIES, family_of
-from attncli.models.forward import forward, layer_spec
+from attncli.models.forward import forward
+from attncli.models.layer_attention import layer_spec
 from attncli.models.weights import shapes
 
 GOLDEN = Path(__file__).parent / "golden" / "models"

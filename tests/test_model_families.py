@@ -17,7 +17,8 @@ from attncli.core.spec import Rope, Spec
 from attncli.models import rules
 from attncli.models.checkpoint import open_checkpoint
 from attncli.models.families import FAMILIES, Family
-from attncli.models.forward import attention_kwargs, forward, layer_spec
+from attncli.models.forward import forward
+from attncli.models.layer_attention import attention_kwargs, layer_spec
 from attncli.models.weights import Shapes, shapes, split_fused
 
 GOLDEN = Path(__file__).parent / "golden" / "models"

@@ -15,9 +15,9 @@ from cli_helpers import run, run_error
 from safetensors.numpy import load_file, save_file
 
 from attncli.errors import AttnError
-from attncli.models import rules
+from attncli.models import rope_config, rules
 from attncli.models.checkpoint import open_checkpoint
-from attncli.models.forward import layer_spec
+from attncli.models.layer_attention import layer_spec
 from attncli.models.weights import Layer, shapes
 
 GOLDEN = Path(__file__).parent / "golden" / "models"
@@ -135,10 +135,10 @@ def test_gemma3_rope_per_layer_type_in_both_layouts():
     old = {"sliding_window_pattern": 2, "rope_theta": 5e4, "rope_local_base_freq": 100.0,
            "rope_scaling": {"rope_type": "linear", "factor": 4.0}}
     for cfg in (new, old):
-        local, full = (rules.rope_parameters(rules.gemma3_rope(cfg, i)) for i in (0, 1))
+        local, full = (rope_config.rope_parameters(rules.gemma3_rope(cfg, i)) for i in (0, 1))
         assert local["rope_type"] == "default" and local["rope_theta"] == 100.0 and "factor" not in local
         assert full["rope_type"] == "linear" and full["factor"] == 4.0 and full["rope_theta"] == 5e4
-    defaults = [rules.rope_parameters(rules.gemma3_rope({}, i))["rope_theta"] for i in (0, 5)]
+    defaults = [rope_config.rope_parameters(rules.gemma3_rope({}, i))["rope_theta"] for i in (0, 5)]
     assert defaults == [10_000.0, 1_000_000.0]  # Gemma3TextConfig.default_theta: local, global
 
 

@@ -25,10 +25,11 @@ from safetensors.numpy import load_file
 
 from attncli.core.attend import rotate
 from attncli.core.spec import Rope, Spec
-from attncli.models import rules
+from attncli.models import rope_config
 from attncli.models.checkpoint import open_checkpoint
 from attncli.models.families import FAMILIES
-from attncli.models.forward import forward, layer_spec
+from attncli.models.forward import forward
+from attncli.models.layer_attention import layer_spec
 from attncli.models.weights import Layer, shapes
 
 GOLDEN = Path(__file__).parent / "golden" / "models"
@@ -86,16 +87,16 @@ PHI_READS = [
 
 @pytest.mark.parametrize("keys,cfg,theta,fraction", [(NEOX, *r) for r in NEOX_READS] + [(PHI, *r) for r in PHI_READS])
 def test_theta_and_the_rotary_fraction_are_read_where_the_config_class_reads_them(keys, cfg, theta, fraction):
-    p = rules.rope_parameters(cfg, keys)
+    p = rope_config.rope_parameters(cfg, keys)
     assert (p["rope_theta"], p["partial_rotary_factor"]) == (theta, fraction)
-    assert rules.rope_frequencies({**cfg, "max_position_embeddings": 64}, 16, 5, keys=keys)[3] == (
+    assert rope_config.rope_frequencies({**cfg, "max_position_embeddings": 64}, 16, 5, keys=keys)[3] == (
         None if fraction == 1.0 else int(16 * fraction))
 
 
 def test_without_keys_the_rules_read_as_before():
     """Llama's families pass no keys: top-level rope_theta and partial_rotary_factor, no default fraction."""
-    assert rules.rope_parameters({"rope_theta": 5.0}) == {"rope_type": "default", "rope_theta": 5.0}
-    assert rules.rope_frequencies({"partial_rotary_factor": 0.5}, 8, 3)[3] is None
+    assert rope_config.rope_parameters({"rope_theta": 5.0}) == {"rope_type": "default", "rope_theta": 5.0}
+    assert rope_config.rope_frequencies({"partial_rotary_factor": 0.5}, 8, 3)[3] is None
 
 
 def test_the_default_types_theta_of_each_golden_is_the_config_classes():

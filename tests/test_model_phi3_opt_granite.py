@@ -15,7 +15,7 @@ from cli_helpers import run, run_error
 from attncli.models import rules
 from attncli.models.checkpoint import open_checkpoint
 from attncli.models.families import FAMILIES
-from attncli.models.forward import layer_spec
+from attncli.models.layer_attention import layer_spec
 from attncli.models.weights import Layer, mlp_weights, shapes
 
 GOLDEN = Path(__file__).parent / "golden" / "models"

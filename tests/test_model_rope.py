@@ -21,7 +21,7 @@ from cli_helpers import run
 from attncli.core import positions as pos
 from attncli.core.attend import rotate
 from attncli.core.spec import Rope, Spec
-from attncli.models import rules
+from attncli.models import rope_config
 
 GOLDEN = Path(__file__).parent / "golden" / "models"
 ROPE_CASES = ["llama_rope_llama3", "llama_rope_linear", "llama_rope_dynamic", "llama_rope_yarn",
@@ -102,35 +102,35 @@ def test_rope_with_frequencies_round_trips_and_refuses_a_wrong_count():
 def test_rope_scaling_wins_over_rope_parameters_and_type_is_rope_type():
     cfg = {"rope_theta": 5e5, "rope_scaling": {"type": "linear", "factor": 2.0},
            "rope_parameters": {"rope_type": "llama3", "rope_theta": 1e4}}
-    assert rules.rope_parameters(cfg) == {"type": "linear", "factor": 2.0, "rope_type": "linear",
+    assert rope_config.rope_parameters(cfg) == {"type": "linear", "factor": 2.0, "rope_type": "linear",
                                           "rope_theta": 5e5}
 
 
 def test_theta_inside_rope_parameters_wins_over_the_top_level():
-    p = rules.rope_parameters({"rope_theta": 5e5, "rope_parameters": {"rope_type": "default", "rope_theta": 1e4}})
+    p = rope_config.rope_parameters({"rope_theta": 5e5, "rope_parameters": {"rope_type": "default", "rope_theta": 1e4}})
     assert p["rope_theta"] == 1e4
 
 
 def test_original_max_positions_from_the_top_level_then_the_object_then_max_positions():
     scaled = {"rope_type": "yarn", "factor": 4.0}
-    assert rules.rope_parameters({"max_position_embeddings": 64, "rope_parameters": scaled}
+    assert rope_config.rope_parameters({"max_position_embeddings": 64, "rope_parameters": scaled}
                                  )["original_max_position_embeddings"] == 64
     inside = {**scaled, "original_max_position_embeddings": 32}
-    assert rules.rope_parameters({"max_position_embeddings": 64, "rope_parameters": inside}
+    assert rope_config.rope_parameters({"max_position_embeddings": 64, "rope_parameters": inside}
                                  )["original_max_position_embeddings"] == 32
-    assert rules.rope_parameters({"original_max_position_embeddings": 16, "rope_parameters": inside}
+    assert rope_config.rope_parameters({"original_max_position_embeddings": 16, "rope_parameters": inside}
                                  )["original_max_position_embeddings"] == 16
 
 
 def test_dynamic_and_longrope_depend_on_the_length_of_the_text():
     dyn = {"max_position_embeddings": 16, "rope_scaling": {"rope_type": "dynamic", "factor": 3.0}}
-    assert rules.rope_frequencies(dyn, 4, 16)[1].tolist() == [1.0, 0.01]
-    np.testing.assert_allclose(rules.rope_frequencies(dyn, 4, 32)[1], [1.0, 1 / 400], rtol=1e-15)
+    assert rope_config.rope_frequencies(dyn, 4, 16)[1].tolist() == [1.0, 0.01]
+    np.testing.assert_allclose(rope_config.rope_frequencies(dyn, 4, 32)[1], [1.0, 1 / 400], rtol=1e-15)
     lr = {"max_position_embeddings": 64, "rope_parameters": {
         "rope_type": "longrope", "original_max_position_embeddings": 16, "short_factor": [1.0, 2.0],
         "long_factor": [3.0, 4.0]}}
-    np.testing.assert_allclose(rules.rope_frequencies(lr, 4, 16)[1], [1.0, 0.005], rtol=1e-15)
-    base, omega, m, dim = rules.rope_frequencies(lr, 4, 17)
+    np.testing.assert_allclose(rope_config.rope_frequencies(lr, 4, 16)[1], [1.0, 0.005], rtol=1e-15)
+    base, omega, m, dim = rope_config.rope_frequencies(lr, 4, 17)
     np.testing.assert_allclose(omega, [1 / 3, 0.0025], rtol=1e-15)
     assert (base, dim) == (1e4, None) and m == pytest.approx(math.sqrt(1 + math.log(4) / math.log(16)))
 
@@ -151,7 +151,7 @@ def test_each_rope_golden_is_far_from_rope_without_scaling(name, tmp_path):
     folder = tmp_path / name
     shutil.copytree(GOLDEN / name, folder)
     cfg = json.loads((folder / "config.json").read_text())
-    theta = rules.rope_parameters(cfg)["rope_theta"]
+    theta = rope_config.rope_parameters(cfg)["rope_theta"]
     cfg.pop("rope_scaling", None)
     cfg["rope_parameters"] = {"rope_type": "default", "rope_theta": theta}
     cfg["rope_theta"] = theta
@@ -180,10 +180,10 @@ def test_partial_rotary_turns_the_first_features_with_their_own_frequencies():
     over that width (transformers' int(head_dim * partial_rotary_factor)); llama's rule ignores it."""
     cfg = {"partial_rotary_factor": 0.75, "max_position_embeddings": 64,
            "rope_parameters": {"rope_type": "linear", "factor": 2.0, "rope_theta": 100.0}}
-    base, omega, m, dim = rules.rope_frequencies(cfg, 8, 5, partial=True)
+    base, omega, m, dim = rope_config.rope_frequencies(cfg, 8, 5, partial=True)
     assert dim == 6 and m == 1.0
     np.testing.assert_allclose(omega, [0.5, 0.5 * 100 ** (-1 / 3), 0.5 * 100 ** (-2 / 3)], rtol=1e-15)
-    assert rules.rope_frequencies(cfg, 8, 5)[3] is None  # all 8 features (Llama)
+    assert rope_config.rope_frequencies(cfg, 8, 5)[3] is None  # all 8 features (Llama)
 
 
 def test_theta_in_rope_parameters_wins_over_a_top_level_one_without_scaling_too(tmp_path):

@@ -21,8 +21,8 @@ def layer_kwargs(src: Sources, o: dict[str, Any], kw: dict[str, Any]) -> dict[st
     import numpy as np
 
     from attncli.models.checkpoint import open_checkpoint
-    from attncli.models.forward import layer_weights
     from attncli.models.hub import looks_like_hub_id, resolve
+    from attncli.models.layer_attention import layer_weights
     from attncli.models.weights import Layer, shapes
 
     if o.get("config") is None or o.get("layer") is None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from attncli.models import rules
+from attncli.models import rope_config, rules
 
 
 @dataclass(frozen=True)
@@ -176,10 +176,10 @@ class Family:
     # config.json keys: aliases (first one present wins), and every key that changes the numbers
     keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     config: tuple[Key, ...] = ()
-    # RoPE as the family's config class reads it (rules.RopeKeys: the top-level keys of θ and of the partial rotary
-    # fraction, and that fraction's default; only the first int(d_head · fraction) features of each head turn):
+    # RoPE as the family's config class reads it (rope_config.RopeKeys: the top-level keys of θ and of the partial
+    # rotary fraction, and that fraction's default; only the first int(d_head · fraction) features of each head turn):
     # GPT-NeoX, Phi. None: θ where `rope_theta` says, and every feature turns (Llama's default RoPE)
-    rope_keys: rules.RopeKeys | None = None
+    rope_keys: rope_config.RopeKeys | None = None
     # the q/k norms' biases (names relative to the layer, as qk_norm's weights; None: none), and
     # whether the model has those norms: True, or the config key that says (Phi's qk_layernorm, default false)
     qk_norm_bias: tuple[str, str] | None = None
@@ -339,7 +339,7 @@ SHAPES = "forward.shapes (and every tensor's shape checked against it)"
 ACT = "forward.activation (ops.ACTIVATIONS; other values refused)"
 EPS = "forward.shapes (ε of every norm)"
 MLP = "forward.mlp_weights (width of the MLP)"
-ROPE = "forward.layer_settings (rules.rope_base)"
+ROPE = "forward.layer_settings (rope_config.rope_base)"
 HEAD = "predict.output_weight (the LM/MLM head's output weight: the word embeddings when tied)"
 
 
@@ -349,7 +349,7 @@ def shape_keys(goldens: tuple[str, ...], **names: Any) -> tuple[Honoured, ...]:
                  for what, (key, default) in names.items())
 
 
-ROPE_SCALED = "forward.layer_spec (rules.rope_frequencies, core/positions.py)"
+ROPE_SCALED = "layer_attention.layer_spec (rope_config.rope_frequencies, core/positions.py)"
 # the golden cases of RoPE scaling, one per rope_type and layout (tests/golden/models)
 ROPE_GOLDENS = ("llama_rope_llama3", "llama_rope_linear", "llama_rope_dynamic", "llama_rope_yarn",
                 "llama_rope_yarn_mscale", "llama_rope_longrope", "llama_rope_longrope_short")
@@ -385,9 +385,9 @@ def rope_keys(goldens: tuple[str, ...], legacy: tuple[str, ...] = ("qwen2", "qwe
         Honoured("rope_parameters.short_factor", None, ROPE_SCALED, longrope),
         Honoured("rope_parameters.long_factor", None, ROPE_SCALED, longrope),
         Honoured("rope_scaling.short_factor", None, ROPE_SCALED, ("llama_rope_longrope_short",)),
-        Refused("rope_parameters.rope_type", rules.ROPE_TYPES, other),
-        Refused("rope_scaling.rope_type", rules.ROPE_TYPES, other),
-        Refused("rope_scaling.type", rules.ROPE_TYPES, other),
+        Refused("rope_parameters.rope_type", rope_config.ROPE_TYPES, other),
+        Refused("rope_scaling.rope_type", rope_config.ROPE_TYPES, other),
+        Refused("rope_scaling.type", rope_config.ROPE_TYPES, other),
         Refused("rope_parameters.partial_rotary_factor", (1.0,), "partial rotary"),
         Refused("partial_rotary_factor", (1.0,), "partial rotary"),
     )

@@ -5,7 +5,7 @@ and only the operations it truly adds (docs/models.md, "Adding a family")."""
 
 from __future__ import annotations
 
-from attncli.models import rules
+from attncli.models import rope_config, rules
 from attncli.models.families import deberta, decoders, encoders, encoders2, gemma, moe, neox, phi3
 from attncli.models.family import COMMON_KEYS, Family, Honoured, Key, Refused, Rounding, json_text
 
@@ -60,7 +60,7 @@ def refusal(config: dict, family: Family) -> str | None:
     layers = config.get("num_hidden_layers")  # a RoPE per layer (Gemma 3's layer types): each one checked
     count = layers if family.layer_rope is not rules.same_rope and isinstance(layers, int) and layers > 0 else 1
     for i in range(min(count, 4096)):
-        problem = rules.rope_problem(family.layer_rope(config, i), family.rope_keys)
+        problem = rope_config.rope_problem(family.layer_rope(config, i), family.rope_keys)
         if problem is not None:
             return f"MODEL: config.json's {problem}, so attncli stops rather than guess its RoPE"
     return None

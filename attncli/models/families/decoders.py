@@ -28,6 +28,8 @@ _LLAMA = dict(
     act_key="hidden_act", act="silu", causal=True, norm_at="pre", positions="rope", lm_head="lm_head.weight",
 )
 
+QKV_BIAS = "weights.qkv_weights, layer_attention.layer_weights"  # where attention_bias is read
+
 
 def _llama_keys(goldens: tuple[str, ...], eps_goldens: tuple[str, ...], kv_heads: int | None = None,
                 theta_goldens: tuple[str, ...] | None = None) -> tuple[Key, ...]:
@@ -70,7 +72,7 @@ FAMILIES: dict[str, Family] = {
         "llama", "transformers/models/llama/modeling_llama.py", attn_bias="attention_bias", o_bias="attention_bias",
         **{**_LLAMA, "mlp_bias": "mlp_bias"},
         config=(*_llama_keys(LLAMA, ("llama_gqa", "llama_no_eps")),
-                Honoured("attention_bias", False, "forward.qkv_weights, forward.layer_weights", ("llama_attn_bias",)),
+                Honoured("attention_bias", False, QKV_BIAS, ("llama_attn_bias",)),
                 Honoured("mlp_bias", False, "forward.mlp_weights", ("llama_attn_bias",)),
                 Honoured("tie_word_embeddings", False, HEAD, ("llama_lm",)))),
     "mistral": Family(
@@ -96,7 +98,7 @@ FAMILIES: dict[str, Family] = {
         config=(*replacing(_llama_keys(QWEN3, QWEN3, kv_heads=32, theta_goldens=("qwen3_window",)),
                             Honoured("head_dim", 128, SHAPES, QWEN3),  # Qwen3Config's default, not hidden / heads
                             Honoured("rope_theta", 10000.0, ROPE, ("qwen3",))),
-                Honoured("attention_bias", False, "forward.qkv_weights, forward.layer_weights", ("qwen3_window",)),
+                Honoured("attention_bias", False, QKV_BIAS, ("qwen3_window",)),
                 Honoured("use_sliding_window", False, "rules.qwen2_window", QWEN3),
                 Honoured("sliding_window", 4096, "rules.qwen2_window", QWEN3),
                 Honoured("max_window_layers", 28, "rules.qwen2_window", QWEN3),

@@ -27,7 +27,7 @@ MODERNBERT = ("modernbert", "modernbert_batch")
 
 EMBED = "factorized.embedding_width (the embedding tables' and their norm's width; the projection after them)"
 MB_LAYERS = "rules.modernbert_layer_type (rules.modernbert_window, rules.modernbert_rope_base)"
-MB_ROPE = "forward.layer_spec (rules.modernbert_rope_base)"
+MB_ROPE = "layer_attention.layer_spec (rules.modernbert_rope_base)"
 MLM_HEAD = "predict.head_of (the masked-LM head: Family.lm_act_key, lm_dense_bias, lm_out_bias)"
 
 
@@ -61,7 +61,7 @@ def _modernbert_keys() -> tuple[Key, ...]:
             Honoured("hidden_activation", "gelu", ACT, MODERNBERT),
             Honoured("norm_eps", 1e-5, EPS, MODERNBERT),
             Honoured("norm_bias", False, "weights.Layer.norm_, forward.embeddings (the LayerNorms' biases)", batch),
-            Honoured("attention_bias", False, "weights.qkv_weights, forward.layer_weights (Wqkv's and Wo's biases)",
+            Honoured("attention_bias", False, "weights.qkv_weights, layer_attention.layer_weights (Wqkv, Wo biases)",
                      batch),
             Honoured("mlp_bias", False, "weights.mlp_weights (Wi's and Wo's biases)", batch),
             Honoured("tie_word_embeddings", True, HEAD, ("modernbert_mlm",)),

@@ -15,7 +15,7 @@ Sources: transformers 5.24's models/gemma, gemma2, gemma3 and olmo2 (configurati
 
 from __future__ import annotations
 
-from attncli.models import rules
+from attncli.models import rope_config, rules
 from attncli.models.family import (
     ACT,
     EPS,
@@ -72,7 +72,7 @@ def _keys(goldens: tuple[str, ...], *, hidden: int, inter: int, layers: int, hea
             *((Honoured("head_dim", head_dim, SHAPES, goldens),) if head_dim else ()),
             Honoured(act_key, act, ACT, goldens),
             Honoured("rms_norm_eps", eps, EPS, goldens),
-            Honoured("attention_bias", False, "forward.qkv_weights, forward.layer_weights", goldens),
+            Honoured("attention_bias", False, "forward.qkv_weights, layer_attention.layer_weights", goldens),
             Honoured("max_position_embeddings", positions, ROPE_SCALED, goldens))
 
 
@@ -87,7 +87,7 @@ def _gemma3_rope() -> tuple[Key, ...]:
     """Gemma 3's RoPE: one entry per layer type in rope_parameters (transformers 5), or the older rope_theta,
     rope_local_base_freq and rope_scaling (the global layers') — rules.gemma3_rope."""
     other = "a RoPE type transformers' modeling_rope_utils.py does not implement; the ones it does are computed"
-    rule = "forward.layer_spec (rules.gemma3_rope, rules.rope_frequencies)"
+    rule = "layer_attention.layer_spec (rules.gemma3_rope, rope_config.rope_frequencies)"
     full, local = "rope_parameters.full_attention.", "rope_parameters.sliding_attention."
     return (
         Honoured(full + "rope_theta", 1_000_000.0, rule, GEMMA3_TEXT),
@@ -97,10 +97,10 @@ def _gemma3_rope() -> tuple[Key, ...]:
         Honoured("rope_local_base_freq", 10_000.0, rule, GEMMA3),
         Honoured("rope_scaling.factor", None, rule, GEMMA3),
         Honoured("max_position_embeddings", 131_072, ROPE_SCALED, GEMMA3_TEXT),
-        Refused(full + "rope_type", rules.ROPE_TYPES, other),
-        Refused(local + "rope_type", rules.ROPE_TYPES, other),
-        Refused("rope_scaling.rope_type", rules.ROPE_TYPES, other),
-        Refused("rope_scaling.type", rules.ROPE_TYPES, other),
+        Refused(full + "rope_type", rope_config.ROPE_TYPES, other),
+        Refused(local + "rope_type", rope_config.ROPE_TYPES, other),
+        Refused("rope_scaling.rope_type", rope_config.ROPE_TYPES, other),
+        Refused("rope_scaling.type", rope_config.ROPE_TYPES, other),
         Refused(full + "partial_rotary_factor", (1.0,), "partial rotary"),
         Refused(local + "partial_rotary_factor", (1.0,), "partial rotary"),
         Refused("partial_rotary_factor", (1.0,), "partial rotary"),

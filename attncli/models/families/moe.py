@@ -5,7 +5,7 @@ gpt-oss's attention has sinks too (the core's Spec.sinks)."""
 from __future__ import annotations
 
 from attncli.models import rules
-from attncli.models.families.decoders import _LLAMA, _llama_keys
+from attncli.models.families.decoders import _LLAMA, QKV_BIAS, _llama_keys
 from attncli.models.family import (
     EPS,
     HEAD,
@@ -55,7 +55,7 @@ FAMILIES: dict[str, Family] = {
                            Honoured("rope_theta", 10000.0, ROPE, ("qwen3_moe",)),
                            Honoured("intermediate_size", 6144, MLP, ("qwen3_moe",)),  # the dense layers' width
                            Honoured("head_dim", None, SHAPES, QWEN3_MOE)),
-                Honoured("attention_bias", False, "forward.qkv_weights, forward.layer_weights", ("qwen3_moe_norm",)),
+                Honoured("attention_bias", False, QKV_BIAS, ("qwen3_moe_norm",)),
                 Honoured("use_sliding_window", False, "rules.qwen3_moe_window", QWEN3_MOE),
                 Honoured("sliding_window", 4096, "rules.qwen3_moe_window", ("qwen3_moe_norm",)),
                 Honoured("num_experts", 128, MOE + ", rules.qwen3_moe_layers", ("qwen3_moe",)),  # the Hub's key
@@ -89,7 +89,7 @@ FAMILIES: dict[str, Family] = {
                            Honoured("rope_parameters.original_max_position_embeddings", 4096, ROPE_SCALED,
                                     ("gpt_oss",)),
                            Honoured("max_position_embeddings", 131072, ROPE_SCALED, GPT_OSS)),
-                Honoured("attention_bias", True, "forward.qkv_weights, forward.layer_weights", ("gpt_oss_bf16",)),
+                Honoured("attention_bias", True, QKV_BIAS, ("gpt_oss_bf16",)),
                 Honoured("sliding_window", 128, "rules.gpt_oss_window", GPT_OSS),
                 Honoured("layer_types", None, "rules.gpt_oss_window", GPT_OSS),
                 Honoured("num_local_experts", 128, MOE, GPT_OSS),

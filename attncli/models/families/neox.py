@@ -15,7 +15,7 @@ and bias, over d_head) on each head's q and k before RoPE.
 
 from __future__ import annotations
 
-from attncli.models import rules
+from attncli.models import rope_config
 from attncli.models.family import (
     ACT,
     EPS,
@@ -36,7 +36,8 @@ GPT_NEOX = ("gpt_neox", "gpt_neox_sequential", "gpt_neox_rope_dynamic")
 PHI = ("phi", "phi_rope_linear")
 LEGACY_NEOX, LEGACY_PHI = ("gpt_neox", "gpt_neox_rope_dynamic"), ("phi",)  # transformers 4's layout
 RESIDUAL = "forward._block (where the MLP's input is taken)"
-PARTIAL = "forward.layer_spec (rules.rope_frequencies: the rotary features; rules.rope_problem: odd ones refused)"
+PARTIAL = ("layer_attention.layer_spec (rope_config.rope_frequencies: the rotary features; "
+           "rope_config.rope_problem: odd ones refused)")
 
 
 def _rope(goldens: tuple[str, ...], top: tuple[Key, ...], *scaled: Key) -> tuple[Key, ...]:
@@ -47,7 +48,7 @@ def _rope(goldens: tuple[str, ...], top: tuple[Key, ...], *scaled: Key) -> tuple
     keys = tuple(k for k in rope_keys(goldens) if k.key not in ("rope_theta", "partial_rotary_factor"))
     other = ("a RoPE type attncli does not compute for this family (transformers' 'proportional', Gemma's, is not "
              "computed here); the others are, over the rotary features")
-    types = (Refused(key, rules.ROPE_TYPES, other)
+    types = (Refused(key, rope_config.ROPE_TYPES, other)
              for key in ("rope_parameters.rope_type", "rope_scaling.rope_type", "rope_scaling.type"))
     return replacing(keys, *top, Honoured("rope_parameters.partial_rotary_factor", None, PARTIAL, goldens), *types,
                      *scaled)
@@ -65,13 +66,13 @@ FAMILIES: dict[str, Family] = {
         up="mlp.dense_h_to_4h", down="mlp.dense_4h_to_h", act_key="hidden_act", act="gelu",
         causal=True, norm_at="pre", parallel_residual="use_parallel_residual", positions="rope",
         rope_theta=("rope_scaling.rope_theta", "rope_parameters.rope_theta", "rotary_emb_base"),
-        rope_keys=rules.RopeKeys(theta=("rotary_emb_base",), partial=("rotary_pct",), fraction=0.25),
+        rope_keys=rope_config.RopeKeys(theta=("rotary_emb_base",), partial=("rotary_pct",), fraction=0.25),
         config=(*shape_keys(GPT_NEOX, hidden=("hidden_size", 6144), layers=("num_hidden_layers", 44),
                              heads=("num_attention_heads", 64), inter=("intermediate_size", 24576)),
                 Honoured("hidden_act", "gelu", ACT, GPT_NEOX),
                 Honoured("layer_norm_eps", 1e-5, EPS, GPT_NEOX),
                 Honoured("use_parallel_residual", True, RESIDUAL, ("gpt_neox", "gpt_neox_sequential")),
-                Honoured("attention_bias", True, "weights.qkv_weights, forward.layer_weights",
+                Honoured("attention_bias", True, "weights.qkv_weights, layer_attention.layer_weights",
                          ("gpt_neox_sequential",)),
                 *_rope(("gpt_neox_sequential",), (
                     Honoured("rotary_pct", 0.25, PARTIAL, LEGACY_NEOX),
@@ -93,7 +94,7 @@ FAMILIES: dict[str, Family] = {
         up="mlp.fc1", down="mlp.fc2", act_key="hidden_act", act="gelu_new",
         causal=True, norm_at="pre", parallel_residual=True, positions="rope",
         rope_theta=("rope_scaling.rope_theta", "rope_parameters.rope_theta", "rope_theta"),
-        rope_keys=rules.RopeKeys(theta=("rope_theta",), partial=("partial_rotary_factor",), fraction=0.5),
+        rope_keys=rope_config.RopeKeys(theta=("rope_theta",), partial=("partial_rotary_factor",), fraction=0.5),
         config=(*shape_keys(PHI, hidden=("hidden_size", 2048), layers=("num_hidden_layers", 24),
                              heads=("num_attention_heads", 32), kv_heads=("num_key_value_heads", None),
                              inter=("intermediate_size", 8192)),

@@ -14,7 +14,7 @@ own, each a table entry over the one forward pass (family.py says what each fiel
 
 from __future__ import annotations
 
-from attncli.models import rules
+from attncli.models import rope_config, rules
 from attncli.models.families.decoders import _LLAMA, _llama_keys
 from attncli.models.family import (
     ACT,
@@ -78,7 +78,7 @@ FAMILIES: dict[str, Family] = {
         **{**_LLAMA, "q": None, "k": None, "v": None, "gate": None, "eps": 1e-5,
            "mlp": "gated_fused", "up": "mlp.gate_up_proj"},  # [gate | up]: act(first half) · second half
         fused_qkv="self_attn.qkv_proj", fused_layout="blocks", attn_bias=False, o_bias=False,
-        rope_keys=rules.RopeKeys(), window=rules.window_when_set,
+        rope_keys=rope_config.RopeKeys(), window=rules.window_when_set,
         standardize=rules.phi3_config, numbers=("sliding_window",),
         config=_phi3_keys()),
     "opt": Family(
@@ -103,7 +103,7 @@ FAMILIES: dict[str, Family] = {
                 Honoured("_remove_final_layer_norm", False, "forward.forward (rules.opt_final_norm)", ("opt_bare",)),
                 Honoured("word_embed_proj_dim", None, "projections.word_width, .scaled_words, .project_out",
                          ("opt", "opt_post")),
-                Honoured("enable_bias", True, "forward.qkv_weights, forward.layer_weights, weights.mlp_weights",
+                Honoured("enable_bias", True, "forward.qkv_weights, layer_attention.layer_weights, weights.mlp_weights",
                          ("opt_bare",)),
                 Honoured("layer_norm_elementwise_affine", True, "weights.Layer.norm_", ("opt_bare",)),
                 Honoured("tie_word_embeddings", True, HEAD, ("opt",)))),
@@ -114,7 +114,7 @@ FAMILIES: dict[str, Family] = {
         residual_multiplier="residual_multiplier",
         numbers=("embedding_multiplier", "attention_multiplier", "residual_multiplier"),
         config=(*replacing(_llama_keys(GRANITE, GRANITE), Honoured("head_dim", None, SHAPES, GRANITE)),
-                Honoured("attention_bias", False, "forward.qkv_weights, forward.layer_weights", GRANITE),
+                Honoured("attention_bias", False, "forward.qkv_weights, layer_attention.layer_weights", GRANITE),
                 Honoured("mlp_bias", False, "weights.mlp_weights", GRANITE),
                 Honoured("embedding_multiplier", 1.0, "projections.scaled_words", GRANITE),
                 Honoured("attention_multiplier", 1.0, "rules.granite_scale", GRANITE),
