@@ -16,7 +16,9 @@ CASES = ["bert", "roberta", "distilbert", "gpt2_6heads", "llama_gqa", "mistral_w
          "llama_rope_longrope", "qwen3", "qwen3_window", "gemma3_text", "gemma3",
          # issue 22, moe: the attention of a MoE layer; gpt-oss's sinks; Qwen3-MoE's q/k norms
          "mixtral", "gpt_oss", "gpt_oss_bf16", "qwen3_moe", "qwen3_moe_norm",
-         "phi3", "phi3_window", "opt", "opt_post", "opt_bare", "granite"]
+         "phi3", "phi3_window", "opt", "opt_post", "opt_bare", "granite",
+         # gemma: the (1 + w) input norm, scale, soft-capping and window; neox: partial rotary, dynamic RoPE
+         "gemma", "gemma2", "gpt_neox", "gpt_neox_sequential", "gpt_neox_rope_dynamic", "phi_rope_linear"]
 
 
 def test_the_model_decides_the_sinks(tmp_path: Path) -> None:

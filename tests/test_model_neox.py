@@ -15,12 +15,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import run, run_error
+from cli_helpers import run_error
+from model_helpers import golden_copy
 from safetensors.numpy import load_file
 
 from attncli.core.attend import rotate
@@ -39,16 +39,7 @@ CASES = ["gpt_neox", "gpt_neox_sequential", "gpt_neox_rope_dynamic", "phi", "phi
 
 def copy_with(tmp_path: Path, case: str, changes: dict) -> Path:
     """The golden `case` with config.json's top-level keys changed (None: removed)."""
-    folder = tmp_path / case
-    shutil.copytree(GOLDEN / case, folder)
-    cfg = json.loads((folder / "config.json").read_text())
-    for key, value in changes.items():
-        if value is None:
-            cfg.pop(key, None)
-        else:
-            cfg[key] = value
-    (folder / "config.json").write_text(json.dumps(cfg))
-    return folder
+    return golden_copy(tmp_path, case, changes)
 
 
 def passes(folder: Path, case: str) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -217,17 +208,6 @@ def test_qk_norm_settings_need_the_qk_norms():
 
 
 # ---------------------------------------------------------------- one layer: compute --config
-
-
-@pytest.mark.parametrize("case", ["gpt_neox", "gpt_neox_sequential", "gpt_neox_rope_dynamic", "phi_rope_linear"])
-@pytest.mark.parametrize("layer", [0, -1])
-def test_one_layer_from_config_matches_transformers(tmp_path, case, layer):
-    want = expected(case)
-    index = layer % want["attentions"].shape[0]
-    np.save(tmp_path / "h.npy", want["hidden"][index, 0].astype(np.float32))
-    run(["compute", "--config", GOLDEN / case / "config.json", "--layer", layer, "--x", tmp_path / "h.npy",
-         "--show", "weights", "--format", "npy", "-o", tmp_path / "w.npy"])
-    np.testing.assert_allclose(np.load(tmp_path / "w.npy"), want["attentions"][index, 0], atol=1e-5, rtol=0)
 
 
 def test_one_layer_of_phi_with_qk_layernorm_is_refused_in_compute(tmp_path):

@@ -5,12 +5,12 @@ transformers by its generate.py; the families' maps and hidden states are compar
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from cli_helpers import run, run_error
+from model_helpers import golden_copy
 
 from attncli.models import rules
 from attncli.models.checkpoint import open_checkpoint
@@ -23,16 +23,7 @@ GOLDEN = Path(__file__).parent / "golden" / "models"
 
 def copy_case(tmp_path: Path, case: str, **changes) -> Path:
     """The golden folder `case` with config.json's keys changed (None: the key removed)."""
-    folder = tmp_path / case
-    shutil.copytree(GOLDEN / case, folder)
-    cfg = json.loads((folder / "config.json").read_text())
-    for key, value in changes.items():
-        if value is None:
-            cfg.pop(key, None)
-        else:
-            cfg[key] = value
-    (folder / "config.json").write_text(json.dumps(cfg))
-    return folder
+    return golden_copy(tmp_path, case, changes)
 
 
 def npz_of(folder: Path, ids: list[int], tmp_path: Path) -> dict[str, np.ndarray]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_helpers import run, run_error
+from model_helpers import golden_copy
 
 GOLDEN = Path(__file__).parent / "golden" / "models"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "case.json").is_file())
@@ -209,16 +210,7 @@ def test_show_all_does_not_ask_for_a_head(tmp_path):
 
 
 def copy_case(name: str, tmp_path: Path, **config) -> Path:
-    folder = tmp_path / name
-    shutil.copytree(GOLDEN / name, folder)
-    cfg = json.loads((folder / "config.json").read_text())
-    for key, value in config.items():
-        if value is None:
-            cfg.pop(key, None)
-        else:
-            cfg[key] = value
-    (folder / "config.json").write_text(json.dumps(cfg))
-    return folder
+    return golden_copy(tmp_path, name, config)
 
 
 @pytest.mark.parametrize("key,value", [("final_logit_softcapping", 5.0), ("logits_scaling", 4.0)])

@@ -53,34 +53,21 @@ def tables_of(arrays: dict[str, Any], tokens: list[list[str]], layers: list[int]
     from attncli.render.tables import array_tables
 
     out: list[Any] = []
-    if "attentions" in arrays:
-        att = _per_text(arrays, lens)
+    for name in ("attentions", "scores", "q", "k", "v"):  # per text, layer and head: n × n maps, n × head_dim
+        if name not in arrays:
+            continue
+        got, square = _per_text(arrays, lens, name), name in ("attentions", "scores")
         for b, n in enumerate(lens):
             labels = _labels(tokens[b])
             for i, li in enumerate(layers):
                 for j, hi in enumerate(heads):
-                    title = ("" if len(lens) == 1 else f"text {b} · ") + f"layer {li} · head {hi}"
-                    ok = None if allowed is None else allowed[b, i, j, :n, :n]
-                    out += array_tables(title, att[b, i, j, :n, :n], allowed=ok, precision=precision,
-                                        row_labels=labels, col_labels=labels)
-    if "scores" in arrays:  # the pre-softmax scores, masked cells as for the maps
-        sc = _per_text(arrays, lens, "scores")
-        for b, n in enumerate(lens):
-            labels = _labels(tokens[b])
-            for i, li in enumerate(layers):
-                for j, hi in enumerate(heads):
-                    title = ("" if len(lens) == 1 else f"text {b} · ") + f"scores · layer {li} · head {hi}"
-                    ok = None if allowed is None else allowed[b, i, j, :n, :n]
-                    out += array_tables(title, sc[b, i, j, :n, :n], allowed=ok, precision=precision,
-                                        row_labels=labels, col_labels=labels)
-    for name in ("q", "k", "v"):  # token rows × head_dim features, per layer and head
-        if name in arrays:
-            got = _per_text(arrays, lens, name)
-            for b, n in enumerate(lens):
-                labels = _labels(tokens[b])
-                for i, li in enumerate(layers):
-                    for j, hi in enumerate(heads):
-                        title = ("" if len(lens) == 1 else f"text {b} · ") + f"{name} · layer {li} · head {hi}"
+                    title = (("" if len(lens) == 1 else f"text {b} · ") + ("" if name == "attentions" else
+                             f"{name} · ") + f"layer {li} · head {hi}")
+                    if square:  # masked cells (·) as compute prints them, whatever the value
+                        ok = None if allowed is None else allowed[b, i, j, :n, :n]
+                        out += array_tables(title, got[b, i, j, :n, :n], allowed=ok, precision=precision,
+                                            row_labels=labels, col_labels=labels)
+                    else:
                         out += array_tables(title, got[b, i, j, :n], precision=precision, row_labels=labels,
                                             prefixes=("t", "d"))
     if "stats" in arrays:
