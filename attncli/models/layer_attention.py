@@ -1,6 +1,6 @@
 """Layer i's attention as one Spec, from the family's fields and the rules it names over config.json (causal,
 window, RoPE with its scaling and partial rotary, ALiBi, scale, soft-capping, sinks, q/k norms), and as the keywords
-`compute --config --layer` gives attncli's attention. The forward pass (forward.py) and compute share these.
+one layer of a model in compute gives attncli's attention. The forward pass (forward.py) and compute share these.
 """
 
 from __future__ import annotations
