@@ -1,5 +1,5 @@
 """A mixture of experts in place of a layer's MLP (Mixtral, Qwen3-MoE, gpt-oss), as the family's `moe` says
-(models/family.py, Moe), following each family's modeling file (MixtralSparseMoeBlock, Qwen3MoeSparseMoeBlock,
+(models/layer_parts.py, Moe), following each family's modeling file (MixtralSparseMoeBlock, Qwen3MoeSparseMoeBlock,
 GptOssMLP):
 
     router logits   z = x·W_r (+ b_r)                                                   (r, E)
@@ -24,7 +24,7 @@ import numpy as np
 from attncli.errors import AttnError
 from attncli.models import rules
 from attncli.models.checkpoint import OPTION
-from attncli.models.family import Moe
+from attncli.models.layer_parts import Moe
 from attncli.models.topk import topk
 from attncli.models.weights import Layer
 

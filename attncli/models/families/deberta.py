@@ -5,7 +5,8 @@ the checkpoint) — and no absolute positions unless position_biased_input."""
 from __future__ import annotations
 
 from attncli.models import relative
-from attncli.models.family import ACT, EPS, HEAD, Family, Honoured, Refused, Relative, shape_keys
+from attncli.models.family import ACT, EPS, HEAD, Family, Honoured, Refused, shape_keys
+from attncli.models.layer_parts import Relative
 
 REL = "models/relative.py (layer_terms; the core's disentangled.py)"
 # the golden cases (tests/golden/models) of the family

@@ -1,5 +1,5 @@
 """Mixtures of experts: Mixtral, Qwen3-MoE and gpt-oss, Llama's layer with a router and experts in place of the
-MLP (models/moe.py computes them; models/family.py's Moe says how each family routes and stores its experts);
+MLP (models/moe.py computes them; models/layer_parts.py's Moe says how each family routes and stores its experts);
 gpt-oss's attention has sinks too (the core's Spec.sinks)."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from attncli.models.family import (
     SHAPES,
     Family,
     Honoured,
-    Moe,
     replacing,
     shape_keys,
 )
+from attncli.models.layer_parts import Moe
 
 MOE = "models/moe.py (settings, route, expert)"
 
