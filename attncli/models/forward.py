@@ -36,7 +36,7 @@ from attncli.models import moe, rules
 from attncli.models.checkpoint import OPTION, Checkpoint, RowsOutside
 from attncli.models.factorized import embedding_width, project
 from attncli.models.layer_attention import layer_spec
-from attncli.models.ops import gelu_, layer_norm
+from attncli.models.ops import gelu_, layer_norm, linear
 from attncli.models.projections import project_out, residual_factor, scaled_words, word_width
 from attncli.models.relative import layer_terms
 from attncli.models.weights import Layer, Shapes, activation, mlp_weights, qkv_weights, shapes, split_fused
@@ -144,14 +144,6 @@ def heads_of(ys: list[np.ndarray], layout: str | None, B: int, n: int, s: Shapes
                  for a in parts)
 
 
-def _linear_rows(x: np.ndarray, wb: tuple[np.ndarray, np.ndarray | None], out: np.ndarray) -> np.ndarray:
-    """out = x·W + b for rows x (r, in)."""
-    np.matmul(x, wb[0], out=out)  # (r, in) @ (in, out) -> (r, out)
-    if wb[1] is not None:
-        out += wb[1]
-    return out
-
-
 def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act, dtype: str,
            threads: int | None, into: np.ndarray | None, heads: list[int], keep: dict[str, np.ndarray] | None = None
            ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -173,7 +165,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     def project(r0: int, r1: int) -> None:
         xr = layer.norm_(fam.norm1, x[r0:r1].copy()) if pre and fam.norm1 else x[r0:r1]  # N₁(h) or h
         for wb, y in zip(proj, ys, strict=True):
-            _linear_rows(xr, wb, y[r0:r1])
+            linear(xr, wb, out=y[r0:r1])
         if qk_norm:  # Qwen3, Phi: each head's q and k through a norm over head_dim, before RoPE
             layer.qk_norm_(ys[0][r0:r1], ys[1][r0:r1])
 
@@ -225,7 +217,7 @@ def _block(layer: Layer, h: np.ndarray, lens: list[int] | None, rows: Rows, act,
     def rest(r0: int, r1: int) -> None:
         if by_rows:
             attend_rows(r0, r1)
-        a = _linear_rows(merged[r0:r1], o, out[r0:r1])  # Attn(h)
+        a = linear(merged[r0:r1], o, out=out[r0:r1])  # Attn(h)
         layer.norm_(fam.attn_out_norm, a)  # Nₐ(Attn(h)) when the family norms the output (Gemma 2/3, OLMo 2)
         if res_m is not None:
             a *= ft.type(res_m)
@@ -283,13 +275,13 @@ def _mlp(x: np.ndarray, up: tuple, down: tuple, gate: tuple | None, act) -> np.n
     (up_w, up_b), ft = up, x.dtype
     u = np.empty((x.shape[0], up_w.shape[1]), dtype=ft)  # (r, inter)
     if gate is not None:  # act(W_gate·x) ⊙ W_up·x
-        _linear_rows(x, up, u)
-        u *= act(_linear_rows(x, gate, np.empty_like(u)))
+        linear(x, up, out=u)
+        u *= act(linear(x, gate, out=np.empty_like(u)))
     elif act is gelu_:  # the bias added inside GELU's blocks, while they are in the cache
-        u = gelu_(_linear_rows(x, (up_w, None), u), up_b)
+        u = gelu_(linear(x, (up_w, None), out=u), up_b)
     else:
-        u = act(_linear_rows(x, up, u))
-    return _linear_rows(u, down, np.empty((x.shape[0], down[0].shape[1]), dtype=ft))  # (r, d)
+        u = act(linear(x, up, out=u))
+    return linear(u, down, out=np.empty((x.shape[0], down[0].shape[1]), dtype=ft))  # (r, d)
 
 
 def forward(ckpt: Checkpoint, ids: np.ndarray, lens: list[int] | None, *, layers: list[int], hidden: bool,

@@ -25,6 +25,7 @@ from attncli.errors import AttnError
 from attncli.models import rules
 from attncli.models.checkpoint import OPTION
 from attncli.models.layer_parts import Moe
+from attncli.models.ops import linear
 from attncli.models.topk import topk
 from attncli.models.weights import Layer
 
@@ -118,17 +119,10 @@ def expert_weights(layer: Layer, moe: Moe, e: int, count: int, inter: int) -> tu
     return ((gate_up[:, ::2], gate_up_b[::2]), (gate_up[:, 1::2], gate_up_b[1::2]), (down, down_b))
 
 
-def _linear(x: np.ndarray, wb: tuple[np.ndarray, np.ndarray | None]) -> np.ndarray:
-    y = x @ wb[0]
-    if wb[1] is not None:
-        y += wb[1]
-    return y
-
-
 def expert(x: np.ndarray, w: tuple, moe: Moe, act: Callable[[np.ndarray], np.ndarray], limit: float,
            alpha: float) -> np.ndarray:
     """One expert on its rows x (t, d) → (t, d) (the module docstring)."""
-    gate, up = _linear(x, w[0]), _linear(x, w[1])  # (t, I) each
+    gate, up = linear(x, w[0]), linear(x, w[1])  # (t, I) each
     if moe.act == "clamped_swiglu":
         np.minimum(gate, gate.dtype.type(limit), out=gate)
         np.clip(up, -limit, limit, out=up)
@@ -138,4 +132,4 @@ def expert(x: np.ndarray, w: tuple, moe: Moe, act: Callable[[np.ndarray], np.nda
         h = (up + 1) * (gate / sig)  # (u + 1) · g·σ(α·g)
     else:
         h = act(gate) * up
-    return _linear(h, w[2])
+    return linear(h, w[2])

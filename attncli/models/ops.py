@@ -26,6 +26,15 @@ import numpy as np
 from attncli.core.norms import BLOCK, rms_norm_  # noqa: F401 - rms_norm_: models/ import it from here
 from attncli.core.norms import blocks as _blocks
 
+
+def linear(x: np.ndarray, wb: tuple[np.ndarray, np.ndarray | None], out: np.ndarray | None = None) -> np.ndarray:
+    """x·W + b for rows x (r, in), W (in, out) and b (out,) or None; into `out` (r, out) when given."""
+    y = np.matmul(x, wb[0], out=out)  # (r, in) @ (in, out) -> (r, out)
+    if wb[1] is not None:
+        y += wb[1]
+    return y
+
+
 # ---------------------------------------------------------------- norms
 
 

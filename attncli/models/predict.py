@@ -21,7 +21,6 @@ array exists only when it is asked for (`keep`), after a check against the memor
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -184,7 +183,7 @@ def _positive(ckpt: Checkpoint, key: str) -> float | None:
     value = rules.lookup(ckpt.config, key)
     if value is rules.MISSING or value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or not math.isfinite(value):
+    if not (rules.is_number(value) and value > 0):
         raise AttnError(f"{OPTION}: config.json sets {key} to {value!r}; attncli reads it as a positive number")
     return float(value)
 
